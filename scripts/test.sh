@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The whole test suite: lint (ruff), types (mypy), then pytest. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+echo "== ruff" >&2
+.venv/bin/ruff check vaultkeeper tests scripts
+echo "== mypy" >&2
+.venv/bin/mypy
+echo "== pytest" >&2
+.venv/bin/pytest -q "$@"

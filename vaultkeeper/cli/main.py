@@ -1,0 +1,101 @@
+"""The ``vaultkeeper`` application: global options, sub-apps, and error → exit-code mapping."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vaultkeeper import __version__
+from vaultkeeper.cli import state
+from vaultkeeper.errors import ExitCode, VaultkeeperError
+
+app = typer.Typer(
+    name="vaultkeeper",
+    help=(
+        "Keep your organisation able to walk away from its SaaS CRM: complete exports, "
+        "encrypted backups in several places, restore drills, and an emergency exit.\n\n"
+        "Start with `vaultkeeper init --demo` (built-in CRM sandbox) or `vaultkeeper init`."
+    ),
+    no_args_is_help=True,
+    # We hold CRM tokens and repository keys: never print local variables in tracebacks.
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"vaultkeeper {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", "-c",
+            help="Configuration file (default: $VAULTKEEPER_CONFIG, ./vaultkeeper.toml, "
+                 "~/.config/vaultkeeper/vaultkeeper.toml).",
+            dir_okay=False,
+        ),
+    ] = None,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show full tracebacks for unexpected errors.")
+    ] = False,
+    version: Annotated[
+        bool | None,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = None,
+) -> None:
+    """Global options shared by every command."""
+    state.options.config = config
+    state.options.debug = debug
+
+
+def _register() -> None:
+    # Imported here so each command group stays in its own module.
+    from vaultkeeper.cli import config_cmd, export_cmd, sandbox_cmd
+
+    config_cmd.register(app)
+    sandbox_cmd.register(app)
+    export_cmd.register(app)
+
+
+_register()
+
+
+def run() -> None:
+    """Console-script entry point: map expected errors to one line and an exit code."""
+    try:
+        code = app(standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
+    except VaultkeeperError as exc:
+        typer.echo(f"Error: {exc.one_line()}", err=True)
+        sys.exit(int(exc.exit_code))
+    except KeyboardInterrupt:
+        typer.echo("Interrupted: nothing was marked complete.", err=True)
+        sys.exit(int(ExitCode.INTERRUPTED))
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo("Aborted.", err=True)
+        sys.exit(int(ExitCode.ERROR))
+    except Exception as exc:  # click usage errors and real bugs
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if state.options.debug:
+            raise
+        typer.echo(
+            f"Error: unexpected {type(exc).__name__}: {exc}. This is a bug in vaultkeeper; "
+            "re-run with --debug for the traceback and report it.",
+            err=True,
+        )
+        sys.exit(int(ExitCode.ERROR))

@@ -1,0 +1,120 @@
+"""Rendering for people (rich tables and progress bars on stderr/stdout) and machines (JSON)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import orjson
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from vaultkeeper.models import ObjectResult
+from vaultkeeper.services.export import ExportObserver
+
+err_console = Console(stderr=True)
+
+
+def print_json(data: Any) -> None:
+    """Machine-readable output on stdout (shapes only ever gain fields)."""
+    sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+    sys.stdout.flush()
+
+
+class ExportProgress(ExportObserver):
+    """One progress bar per object on a terminal; silent otherwise."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        self.enabled = enabled
+        self._progress = Progress(
+            TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[note]}"), TimeElapsedColumn(),
+            console=err_console, transient=False, disable=not enabled,
+        )
+        self._tasks: dict[str, TaskID] = {}
+
+    def __enter__(self) -> ExportProgress:
+        if self.enabled:
+            self._progress.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self.enabled:
+            self._progress.stop()
+
+    def discovered(self, objects: Any) -> None:
+        """Queue a bar for each object."""
+        for name in objects:
+            self._tasks[name] = self._progress.add_task(name, total=None, note="waiting",
+                                                        start=False)
+
+    def object_started(self, name: str, expected: int | None) -> None:
+        """Start the object's bar with the source's own count as its total."""
+        task = self._tasks[name]
+        self._progress.update(task, total=expected, note="")
+        self._progress.start_task(task)
+
+    def advance(self, name: str, records: int) -> None:
+        """Move the bar."""
+        self._progress.advance(self._tasks[name], records)
+
+    def object_finished(self, result: ObjectResult) -> None:
+        """Finish the bar at the exported count and show quarantine if any."""
+        note = f"[red]{result.quarantined} quarantined" if result.quarantined else "done"
+        self._progress.update(self._tasks[result.name], total=result.count,
+                              completed=result.count, note=note)
+
+
+def export_summary(manifest: dict[str, Any], out: Path) -> dict[str, Any]:
+    """The ``--json`` shape of an export run."""
+    objects = {
+        name: {k: entry[k] for k in ("count", "live", "archived", "quarantined", "difference",
+                                     "content_digest")}
+        | {"source_live": (entry["source_count"] or {}).get("live"),
+           "source_total": (entry["source_count"] or {}).get("total")}
+        for name, entry in manifest["objects"].items()
+    }
+    return {
+        "out": str(out),
+        "status": manifest["status"],
+        "problems": manifest["problems"],
+        "connector": manifest["connector"]["name"],
+        "duration_s": manifest["duration_s"],
+        "objects": objects,
+        "relations": {k: v["count"] for k, v in manifest["relations"].items()},
+        "requests": manifest.get("requests", {}),
+    }
+
+
+def export_table(summary: dict[str, Any]) -> None:
+    """A table of objects for people, then problems on stderr."""
+    console = Console()
+    table = Table(title=f"Export to {summary['out']} — {summary['status']}")
+    for column in ("object", "records", "archived", "quarantined", "source says", "difference"):
+        table.add_column(column, justify="left" if column == "object" else "right")
+    for name, o in summary["objects"].items():
+        said = o["source_live"] if o["source_live"] is not None else o["source_total"]
+        table.add_row(name, str(o["count"]), str(o["archived"]), str(o["quarantined"]),
+                      "-" if said is None else str(said),
+                      "-" if o["difference"] is None else f"{o['difference']:+d}")
+    console.print(table)
+    relations = summary["relations"]
+    if relations:
+        console.print("relations: " + ", ".join(f"{k} {v}" for k, v in relations.items()))
+    requests = summary.get("requests") or {}
+    if requests:
+        console.print(f"{requests.get('requests', 0)} requests, {requests.get('retries', 0)} "
+                      f"retried, {summary['duration_s']} s")
+    for problem in summary["problems"]:
+        err_console.print(f"[yellow]Problem:[/] {problem}", highlight=False)

@@ -1,0 +1,294 @@
+"""HubSpot CRM v3 connector: every object, every property, live and archived, with associations.
+
+Why lists rather than search: search caps at 10,000 results and never returns archived records;
+lists page through everything. Search is used only for the count HubSpot itself reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import orjson
+
+from vaultkeeper.connectors.base import Connector
+from vaultkeeper.connectors.http import HttpClient, NotFound, UrlTooLong, default_validate
+from vaultkeeper.connectors.paginate import CursorPaginator
+from vaultkeeper.errors import AuthError, ConnectorError, PaginationError, RetryableError
+from vaultkeeper.models import Item, Malformed, ObjectSpec, Record, Relation, SourceCount
+
+STANDARD_OBJECTS = ("contacts", "companies", "deals", "tickets", "notes", "calls", "emails",
+                    "meetings", "tasks", "products", "line_items", "quotes")
+# Associations are symmetric in HubSpot; each pair is exported once, from the side that has few
+# associations per record (a note has one contact; a contact may have hundreds of notes).
+ASSOCIATION_RANK = ("notes", "calls", "emails", "meetings", "tasks", "line_items", "quotes",
+                    "deals", "tickets", "contacts", "companies", "products")
+PAGE_MAX = 100
+
+
+def hubspot_validate(response: httpx.Response) -> None:
+    """HubSpot-specific messages on top of the generic status mapping."""
+    status = response.status_code
+    if status < 400:
+        return
+    try:
+        parsed = response.json()
+    except ValueError:
+        parsed = None
+    body: dict[str, Any] = parsed if isinstance(parsed, dict) else {}
+    message = str(body.get("message", ""))
+    if status == 401:
+        raise AuthError(f"HubSpot refused the token: {message or 'HTTP 401'}",
+                        "check [source] token (a private-app token, pat-…) is current")
+    if status == 403:
+        raise AuthError(f"HubSpot denied access: {message or 'HTTP 403'}",
+                        "grant the private app the crm.objects.*.read and crm.schemas.*.read "
+                        "scopes, or add the object to [source] exclude")
+    if status == 400 and message:
+        raise ConnectorError(f"HubSpot rejected a request: {message}")
+    if status == 429:
+        raise RetryableError(f"HTTP 429 ({body.get('policyName', 'rate limit')})",
+                             retry_after=_retry_after(response))
+    default_validate(response)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+class HubSpotConnector(Connector):
+    """Reads a HubSpot portal through the CRM v3 objects, properties and search endpoints."""
+
+    name = "hubspot"
+    version = "1"
+    default_order = STANDARD_OBJECTS
+
+    def __init__(self, base_url: str, token: str, *, ca_file: Path | None = None,
+                 page_size: int | None = None, max_retries: int = 8, timeout: float = 60.0,
+                 max_url_length: int = 12000, objects: Sequence[str] = ()) -> None:
+        self.http = HttpClient(
+            base_url, headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            ca_file=ca_file, timeout=timeout, max_retries=max_retries,
+            validate=hubspot_validate, on_response=self._throttle,
+        )
+        self.page_size = min(page_size or PAGE_MAX, PAGE_MAX)
+        self.max_url_length = max_url_length
+        self.wanted = tuple(objects)
+        self._specs: dict[str, ObjectSpec] = {}
+        self._problems: list[str] = []
+
+    # -- discovery ---------------------------------------------------------------------------
+    def discover(self) -> list[ObjectSpec]:
+        """Standard objects that exist in the portal plus custom objects, with all properties."""
+        candidates: list[tuple[str, str]] = [(n, n) for n in STANDARD_OBJECTS]
+        try:
+            schemas = self.http.get_json("/crm-object-schemas/v3/schemas")
+            for schema in schemas.get("results", []):
+                candidates.append((str(schema.get("name") or schema["objectTypeId"]),
+                                   str(schema["objectTypeId"])))
+        except NotFound:
+            pass
+        except AuthError as exc:
+            self._problems.append(f"custom objects not listed: {exc.message}")
+        for name, type_id in candidates:
+            if self.wanted and name not in self.wanted:
+                continue
+            try:
+                body = self.http.get_json(f"/crm/v3/properties/{type_id}")
+            except NotFound:
+                continue  # the object type does not exist in this portal
+            except AuthError as exc:
+                self._problems.append(f"{name}: not readable ({exc.message})")
+                continue
+            props = tuple(p["name"] for p in body.get("results", []))
+            self._specs[name] = ObjectSpec(name=name, primary_key="id", properties=props,
+                                           schema=body, vendor_name=type_id)
+        return list(self._specs.values())
+
+    def problems(self) -> list[str]:
+        """Objects HubSpot would not let us read."""
+        return list(self._problems)
+
+    def describe_source(self) -> dict[str, str]:
+        """Base URL and API family."""
+        return {"base_url": self.http.base_url, "api": "HubSpot CRM v3"}
+
+    def source_count(self, obj: ObjectSpec) -> SourceCount | None:
+        """HubSpot's own ``total`` from the search endpoint (live records only)."""
+        try:
+            body = self.http.post_json(f"/crm/v3/objects/{obj.vendor_name}/search",
+                                       {"limit": 1, "properties": ["hs_object_id"]})
+        except ConnectorError:
+            return None
+        total = body.get("total")
+        return SourceCount(live=int(total) if total is not None else None, method="search total")
+
+    # -- reading -----------------------------------------------------------------------------
+    def read(self, obj: ObjectSpec) -> Iterator[Item]:
+        """Live records, then archived ones, each with its associations."""
+        targets = self._association_targets(obj)
+        for archived in (False, True):
+            yield from self._read_pass(obj, archived, targets)
+
+    def _association_targets(self, obj: ObjectSpec) -> list[str]:
+        def rank(name: str) -> int:
+            return ASSOCIATION_RANK.index(name) if name in ASSOCIATION_RANK else 6
+
+        return [o.vendor_name for o in self._specs.values()
+                if o.name != obj.name and (rank(obj.name), obj.name) < (rank(o.name), o.name)]
+
+    def _chunks(self, obj: ObjectSpec, targets: list[str]) -> list[list[str]]:
+        """Split the property list so each page URL stays under ``max_url_length``."""
+        fixed = len(self._page_url(obj, [], "9" * 12, True, targets))
+        budget = max(200, self.max_url_length - fixed)
+        chunks: list[list[str]] = [[]]
+        used = 0
+        for prop in obj.properties:
+            cost = len(urlencode({"p": prop})) + 1  # name plus an encoded comma
+            if chunks[-1] and used + cost > budget:
+                chunks.append([])
+                used = 0
+            chunks[-1].append(prop)
+            used += cost
+        return chunks
+
+    def _page_url(self, obj: ObjectSpec, props: list[str], after: str | None, archived: bool,
+                  targets: list[str]) -> str:
+        params: dict[str, str] = {"limit": str(self.page_size),
+                                  "archived": "true" if archived else "false"}
+        if after:
+            params["after"] = after
+        if props:
+            params["properties"] = ",".join(props)
+        if targets:
+            params["associations"] = ",".join(targets)
+        return f"{self.http.base_url}/crm/v3/objects/{obj.vendor_name}?{urlencode(params)}"
+
+    def _read_pass(self, obj: ObjectSpec, archived: bool, targets: list[str]) -> Iterator[Item]:
+        chunks = self._chunks(obj, targets)
+        paginator = CursorPaginator()
+        while not paginator.finished:
+            try:
+                bodies = [
+                    self.http.get_json(self._page_url(obj, chunk, paginator.current, archived,
+                                                      targets if i == 0 else []))
+                    for i, chunk in enumerate(chunks)
+                ]
+            except UrlTooLong:
+                if paginator.pages or self.max_url_length < 1000:
+                    raise
+                # Nothing yielded yet for this pass: retry with shorter URLs.
+                self.max_url_length //= 2
+                chunks = self._chunks(obj, targets)
+                continue
+            location = f"{obj.name} archived={archived} after={paginator.current or ''}"
+            records, bad = self._merge(obj, bodies, location)
+            yield from bad
+            for item in records:
+                yield from self._relations(obj, item)
+                item.pop("associations", None)
+                yield Record(item, archived=bool(item.get("archived", archived)))
+            paginator.advance(bodies[0], len(records))
+
+    def _merge(self, obj: ObjectSpec, bodies: list[Any], location: str,
+               ) -> tuple[list[dict[str, Any]], list[Malformed]]:
+        """Combine the pages of each property chunk (same cursor, so the same records) by id."""
+        merged: list[dict[str, Any]] = []
+        bad: list[Malformed] = []
+        by_id: dict[str, dict[str, Any]] = {}
+        for index, body in enumerate(bodies):
+            results = body.get("results")
+            if not isinstance(results, list):
+                raise ConnectorError(f"HubSpot page without a results list for {obj.name}")
+            seen = 0
+            for item in results:
+                reason = _invalid_reason(item)
+                if reason:
+                    chunk = f" (property chunk {index + 1})" if index else ""
+                    bad.append(Malformed(raw=orjson.dumps(item).decode(), reason=reason + chunk,
+                                         location=location))
+                    continue
+                key = str(item["id"])
+                if index == 0:
+                    merged.append(item)
+                    by_id[key] = item
+                elif key in by_id:
+                    by_id[key]["properties"].update(item["properties"])
+                    seen += 1
+                else:
+                    raise PaginationError(
+                        f"{obj.name}: property chunk {index + 1} returned record {key} that the "
+                        "first chunk did not (the data changed while paging)",
+                        "run the export again")
+            if index and seen != len(by_id):
+                raise PaginationError(
+                    f"{obj.name}: property chunk {index + 1} returned {seen} of {len(by_id)} "
+                    "records of the page (the data changed while paging)", "run the export again")
+        return merged, bad
+
+    def _relations(self, obj: ObjectSpec, item: dict[str, Any]) -> Iterator[Relation]:
+        associations = item.get("associations") or {}
+        for key, block in associations.items():
+            target = self._object_name(key)
+            pairs: dict[str, set[str]] = {}
+            for assoc in block.get("results", []):
+                pairs.setdefault(str(assoc["id"]), set()).add(str(assoc.get("type", "")))
+            after = ((block.get("paging") or {}).get("next") or {}).get("after")
+            if after:
+                self._more_associations(obj, str(item["id"]), key, str(after), pairs)
+            for to_id, types in pairs.items():
+                yield Relation(obj.name, str(item["id"]), target, to_id, ";".join(sorted(types)))
+
+    def _more_associations(self, obj: ObjectSpec, record_id: str, to_type: str, after: str,
+                           pairs: dict[str, set[str]]) -> None:
+        """Follow an inline association list that HubSpot cut short, via the v4 endpoint."""
+        paginator = CursorPaginator(after)
+        while not paginator.finished:
+            body = self.http.get_json(
+                f"/crm/v4/objects/{obj.vendor_name}/{record_id}/associations/{to_type}",
+                params={"limit": 500, "after": paginator.current})
+            for assoc in body.get("results", []):
+                types = pairs.setdefault(str(assoc["toObjectId"]), set())
+                for spec in assoc.get("associationTypes", []):
+                    types.add(spec.get("label") or f"{spec.get('category')}:{spec.get('typeId')}")
+            paginator.advance(body, len(body.get("results", [])))
+
+    def _object_name(self, key: str) -> str:
+        for spec in self._specs.values():
+            if key in (spec.name, spec.vendor_name):
+                return spec.name
+        return key
+
+    def _throttle(self, response: httpx.Response) -> None:
+        """Slow down before HubSpot's rolling window runs out instead of waiting for 429s."""
+        headers = response.headers
+        try:
+            remaining = int(headers["X-HubSpot-RateLimit-Remaining"])
+            limit = int(headers["X-HubSpot-RateLimit-Max"])
+            interval = int(headers["X-HubSpot-RateLimit-Interval-Milliseconds"]) / 1000
+        except (KeyError, ValueError):
+            return
+        if response.status_code < 400 and limit > 0 and remaining < limit * 0.1:
+            self.http.sleep(interval / limit)
+
+    def close(self) -> None:
+        """Close the HTTP client."""
+        self.http.close()
+
+
+def _invalid_reason(item: Any) -> str:
+    """Why a result entry is not a usable HubSpot record ('' when it is)."""
+    if not isinstance(item, dict):
+        return "result entry is not a JSON object"
+    if item.get("id") in (None, ""):
+        return "record has no id"
+    if not isinstance(item.get("properties"), dict):
+        return "record properties are not an object"
+    return ""

@@ -1,0 +1,279 @@
+"""Salesforce REST connector: every queryable object via queryAll (deleted rows included).
+
+Wide objects are split into several SOQL queries (Id plus a slice of the fields) so each URL stays
+under the limit; all slices are ordered by Id and merged record by record.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote_plus
+
+import httpx
+import orjson
+
+from vaultkeeper.connectors.base import Connector
+from vaultkeeper.connectors.http import HttpClient, UrlTooLong, default_validate
+from vaultkeeper.connectors.paginate import NextUrlPaginator
+from vaultkeeper.errors import AuthError, ConnectorError, PaginationError, RetryableError
+from vaultkeeper.models import Item, Malformed, ObjectSpec, Record, Relation, SourceCount
+
+DEFAULT_ORDER = ("Account", "Contact", "Lead", "Opportunity", "OpportunityContactRole",
+                 "Campaign", "CampaignMember", "Case", "Task", "Event", "Note")
+# The REST API cannot return base64 bodies in a query (they come as URLs per record).
+UNSELECTABLE_TYPES = frozenset({"base64"})
+_ID = re.compile(r"^[A-Za-z0-9]{15,18}$")
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
+class LocatorExpired(ConnectorError):
+    """INVALID_QUERY_LOCATOR: the server forgot our cursor; the query is re-anchored."""
+
+
+def salesforce_validate(response: httpx.Response) -> None:
+    """Salesforce error arrays → our error classes."""
+    status = response.status_code
+    if status < 400:
+        return
+    try:
+        parsed = response.json()
+    except ValueError:
+        parsed = None
+    first = parsed[0] if isinstance(parsed, list) and parsed and isinstance(parsed[0], dict) else {}
+    code, message = str(first.get("errorCode", "")), str(first.get("message", ""))
+    if code == "INVALID_SESSION_ID" or status == 401:
+        raise AuthError(f"Salesforce refused the access token ({code or status}): {message}",
+                        "refresh the access token referenced by [source] token")
+    if code == "REQUEST_LIMIT_EXCEEDED":
+        if "TotalRequests" in message:
+            raise ConnectorError(f"Salesforce daily API limit reached: {message}",
+                                 "wait for the rolling 24-hour allocation, or raise the org's "
+                                 "API limit")
+        raise RetryableError(f"REQUEST_LIMIT_EXCEEDED ({message})")
+    if code == "INVALID_QUERY_LOCATOR":
+        raise LocatorExpired(f"query cursor expired: {message}")
+    if code:
+        if status >= 500:
+            raise RetryableError(f"HTTP {status} {code}")
+        raise ConnectorError(f"Salesforce answered {code}: {message}")
+    default_validate(response)
+
+
+class SalesforceConnector(Connector):
+    """Reads a Salesforce org through the REST API (describe + queryAll)."""
+
+    name = "salesforce"
+    version = "1"
+    default_order = DEFAULT_ORDER
+
+    def __init__(self, instance_url: str, token: str, *, api_version: str = "59.0",
+                 ca_file: Path | None = None, page_size: int | None = None,
+                 max_retries: int = 8, timeout: float = 60.0, max_url_length: int = 12000,
+                 objects: Sequence[str] = ()) -> None:
+        self.http = HttpClient(
+            instance_url, headers={"Authorization": f"Bearer {token}"}, ca_file=ca_file,
+            timeout=timeout, max_retries=max_retries, validate=salesforce_validate,
+            on_response=self._note_usage)
+        self.root = f"/services/data/v{api_version.lstrip('v')}"
+        batch = max(200, min(page_size or 2000, 2000))
+        self.query_headers = {"Sforce-Query-Options": f"batchSize={batch}"}
+        self.max_url_length = max_url_length
+        self.wanted = tuple(objects)
+        self.api_usage = ""
+        self._specs: dict[str, ObjectSpec] = {}
+        self._prefixes: dict[str, str] = {}
+        self._notes: list[str] = []
+
+    def discover(self) -> list[ObjectSpec]:
+        """Queryable, replicable objects with every selectable field (describe kept whole)."""
+        body = self.http.get_json(f"{self.root}/sobjects/")
+        names = []
+        for sobject in body.get("sobjects", []):
+            if sobject.get("keyPrefix"):
+                self._prefixes[str(sobject["keyPrefix"])] = str(sobject["name"])
+            if not sobject.get("queryable") or not sobject.get("replicateable", True) \
+                    or not sobject.get("retrieveable", True):
+                continue
+            if self.wanted and sobject["name"] not in self.wanted:
+                continue
+            if not _NAME.match(str(sobject["name"])):
+                raise ConnectorError(f"Salesforce listed an object with an unusable name: "
+                                     f"{sobject['name']!r}")
+            names.append(str(sobject["name"]))
+        for name in names:
+            describe = self.http.get_json(f"{self.root}/sobjects/{name}/describe")
+            fields = [f for f in describe.get("fields", [])
+                      if f.get("type") not in UNSELECTABLE_TYPES]
+            odd = [f["name"] for f in fields if not _NAME.match(str(f["name"]))]
+            if odd:
+                raise ConnectorError(f"Salesforce described {name} fields with unusable names: "
+                                     f"{odd[:3]}")
+            skipped = [f["name"] for f in describe.get("fields", [])
+                       if f.get("type") in UNSELECTABLE_TYPES]
+            if skipped:
+                self._notes.append(f"{name}: base64 fields not exported: {', '.join(skipped)}")
+            props = ("Id", *(f["name"] for f in fields if f["name"] != "Id"))
+            self._specs[name] = ObjectSpec(name=name, primary_key="Id", properties=props,
+                                           schema=describe, vendor_name=name)
+        return list(self._specs.values())
+
+    def describe_source(self) -> dict[str, str]:
+        """Instance, API version and the last seen API usage."""
+        facts = {"base_url": self.http.base_url, "api": f"Salesforce REST {self.root}"}
+        if self.api_usage:
+            facts["api_usage"] = self.api_usage
+        if self._notes:
+            facts["notes"] = "; ".join(self._notes)
+        return facts
+
+    def source_count(self, obj: ObjectSpec) -> SourceCount | None:
+        """``SELECT COUNT()`` via query (live) and queryAll (live + deleted)."""
+        # Object and field names come from describe and are checked against _NAME in discover.
+        soql = quote_plus(f"SELECT COUNT() FROM {obj.vendor_name}")  # noqa: S608
+        live = self.http.get_json(f"{self.root}/query/?q={soql}")["totalSize"]
+        total = self.http.get_json(f"{self.root}/queryAll/?q={soql}")["totalSize"]
+        return SourceCount(live=int(live), total=int(total), method="COUNT() totalSize")
+
+    def read(self, obj: ObjectSpec) -> Iterator[Item]:
+        """All rows incl. deleted, merged across field slices, plus reference relations."""
+        slices = self._slices(obj)
+        while True:
+            streams = [self._stream(obj, fields) for fields in slices]
+            try:
+                first = next(streams[0])
+            except UrlTooLong:
+                if self.max_url_length < 1000:
+                    raise
+                self.max_url_length //= 2  # nothing yielded yet: retry with shorter URLs
+                slices = self._slices(obj)
+                continue
+            except StopIteration:
+                return
+            break
+        references = self._references(obj)
+        primary = _chain(first, streams[0])
+        for item in primary:
+            if isinstance(item, Malformed):
+                yield item
+                continue
+            for index, other in enumerate(streams[1:], start=2):
+                row, skipped = _next_valid(other, index)
+                yield from skipped
+                if row is None or row["Id"] != item["Id"]:
+                    raise PaginationError(
+                        f"{obj.name}: field slice {index} is out of step at Id {item['Id']} "
+                        "(the data changed while paging)", "run the export again")
+                item.update({k: v for k, v in row.items() if k != "attributes"})
+            yield from self._relations(obj, item, references)
+            yield Record(item, archived=bool(item.get("IsDeleted")))
+        for index, other in enumerate(streams[1:], start=2):
+            extra, leftovers = _next_valid(other, index)
+            yield from leftovers
+            if extra is not None:
+                raise PaginationError(f"{obj.name}: field slice {index} has more rows than the "
+                                      "first (the data changed while paging)",
+                                      "run the export again")
+
+    def _slices(self, obj: ObjectSpec) -> list[list[str]]:
+        fields = [f for f in obj.properties if f != "Id"]
+        budget = self.max_url_length - len(self._query_url(obj, ["Id"], None))
+        slices: list[list[str]] = [["Id"]]
+        used = 0
+        for field in fields:
+            cost = len(quote_plus(f", {field}"))
+            if len(slices[-1]) > 1 and used + cost > budget:
+                slices.append(["Id"])
+                used = 0
+            slices[-1].append(field)
+            used += cost
+        return slices
+
+    def _query_url(self, obj: ObjectSpec, fields: list[str], after_id: str | None) -> str:
+        # after_id passed _ID (alphanumeric) and names passed _NAME, so nothing can escape.
+        where = f" WHERE Id > '{after_id}'" if after_id else ""
+        soql = f"SELECT {', '.join(fields)} FROM {obj.vendor_name}{where} ORDER BY Id"  # noqa: S608
+        return f"{self.http.base_url}{self.root}/queryAll/?q={quote_plus(soql)}"
+
+    def _stream(self, obj: ObjectSpec, fields: list[str]) -> Iterator[dict[str, Any] | Malformed]:
+        """One slice's rows in Id order; re-anchors on ``Id > last`` if the cursor expires."""
+        last_id: str | None = None
+        url = self._query_url(obj, fields, None)
+        paginator = NextUrlPaginator()
+        while True:
+            try:
+                body = self.http.get_json(url, headers=self.query_headers)
+            except LocatorExpired:
+                if last_id is None:
+                    raise
+                url, paginator = self._query_url(obj, fields, last_id), NextUrlPaginator()
+                continue
+            records = body.get("records")
+            if not isinstance(records, list):
+                raise ConnectorError(f"Salesforce page without records for {obj.name}")
+            for row in records:
+                reason = _invalid_reason(row)
+                if reason:
+                    yield Malformed(raw=orjson.dumps(row).decode(), reason=reason,
+                                    location=f"{obj.name} after Id {last_id or '-'}")
+                    continue
+                last_id = row["Id"]
+                yield row
+            paginator.advance(body, len(records))
+            if paginator.finished:
+                return
+            url = str(paginator.current)
+
+    def _references(self, obj: ObjectSpec) -> list[tuple[str, list[str]]]:
+        fields = obj.schema.get("fields", []) if isinstance(obj.schema, dict) else []
+        return [(f["name"], list(f.get("referenceTo") or [])) for f in fields
+                if f.get("type") == "reference" and f.get("referenceTo")]
+
+    def _relations(self, obj: ObjectSpec, item: dict[str, Any],
+                   references: list[tuple[str, list[str]]]) -> Iterator[Relation]:
+        for field, targets in references:
+            value = item.get(field)
+            if not value:
+                continue
+            target = targets[0] if len(targets) == 1 else self._prefixes.get(str(value)[:3], "")
+            # References to objects outside the export (OwnerId → User) stay in the record.
+            if target in self._specs:
+                yield Relation(obj.name, str(item["Id"]), target, str(value), field)
+
+    def _note_usage(self, response: httpx.Response) -> None:
+        usage = response.headers.get("Sforce-Limit-Info")
+        if usage:
+            self.api_usage = usage
+
+    def close(self) -> None:
+        """Close the HTTP client."""
+        self.http.close()
+
+
+def _chain(first: dict[str, Any] | Malformed,
+           rest: Iterator[dict[str, Any] | Malformed]) -> Iterator[dict[str, Any] | Malformed]:
+    yield first
+    yield from rest
+
+
+def _next_valid(stream: Iterator[dict[str, Any] | Malformed], index: int,
+                ) -> tuple[dict[str, Any] | None, list[Malformed]]:
+    """The next row of a secondary slice, and any malformed rows before it (kept, not dropped)."""
+    bad: list[Malformed] = []
+    for row in stream:
+        if isinstance(row, Malformed):
+            bad.append(Malformed(row.raw, f"{row.reason} (field slice {index})", row.location))
+            continue
+        return row, bad
+    return None, bad
+
+
+def _invalid_reason(row: Any) -> str:
+    """Why a query row is not a usable record ('' when it is)."""
+    if not isinstance(row, dict):
+        return "row is not a JSON object"
+    if not isinstance(row.get("Id"), str) or not _ID.match(row["Id"]):
+        return "row has no valid Id"
+    return ""

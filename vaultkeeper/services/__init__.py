@@ -1,0 +1,1 @@
+"""Services: one module per operation; they return data and never print."""

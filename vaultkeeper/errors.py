@@ -6,26 +6,34 @@ from enum import IntEnum
 
 
 class ExitCode(IntEnum):
-    """Process exit codes; docs/exit-codes.md is generated from this enum (scripts/gen_docs.py)."""
+    """Process exit codes; docs/exit-codes.md is generated from EXIT_CODE_MEANINGS."""
 
     OK = 0
-    """Success."""
     ERROR = 1
-    """Could not run (an unexpected error; see the message)."""
     USAGE = 2
-    """Usage error: unknown command or option, bad option value."""
     PARTIAL = 3
-    """Partial: some location or object failed or is incomplete, the rest succeeded."""
     VERIFICATION = 4
-    """Verification failed: data missing, changed or corrupt."""
     CONFIG = 5
-    """Configuration or secret problem (file, key and fix are named)."""
     CONNECTOR = 6
-    """The CRM source failed: unreachable, refused credentials, rate limit exhausted, bad data."""
     STORAGE = 7
-    """A backup location or the local disk failed."""
     INTERRUPTED = 130
-    """Interrupted by the user (Ctrl-C / SIGINT); nothing was marked complete."""
+
+
+EXIT_CODE_MEANINGS: dict[ExitCode, str] = {
+    ExitCode.OK: "Success.",
+    ExitCode.ERROR: "Could not run: an unexpected error (the message says what; --debug shows "
+                    "the traceback).",
+    ExitCode.USAGE: "Usage error: unknown command or option, bad option value, unusable --out.",
+    ExitCode.PARTIAL: "Partial: the run finished but something is incomplete (quarantined or "
+                      "missing records, a failed location); the rest succeeded.",
+    ExitCode.VERIFICATION: "Verification failed: data missing, changed or corrupt.",
+    ExitCode.CONFIG: "Configuration or secret problem; the message names the file, the key and "
+                     "the fix.",
+    ExitCode.CONNECTOR: "The CRM source failed: unreachable, credentials refused, rate limit "
+                        "exhausted after retries, or data that cannot be paged.",
+    ExitCode.STORAGE: "A backup location or the local disk failed.",
+    ExitCode.INTERRUPTED: "Interrupted (Ctrl-C / SIGINT); nothing was marked complete.",
+}
 
 
 class VaultkeeperError(Exception):

@@ -13,9 +13,6 @@ from vaultkeeper.errors import ConfigError
 if TYPE_CHECKING:
     from vaultkeeper.config import SourceSettings
 
-CONNECTOR_NAMES = ("hubspot", "salesforce", "csv", "sandbox")
-
-
 @contextmanager
 def open_connector(source: SourceSettings) -> Iterator[Connector]:
     """Yield a ready connector for ``source``; ``sandbox`` starts the built-in CRM first."""
@@ -44,10 +41,14 @@ def open_connector(source: SourceSettings) -> Iterator[Connector]:
                 raise ConfigError("path is required for the csv connector",
                                   "set [source] path to the folder or .zip the vendor delivered",
                                   key="[source] path")
-            connector = CsvConnector(source.path, objects=source.objects)
+            connector = CsvConnector(source.path, objects=source.objects,
+                                     id_column=source.id_column, encoding=source.encoding,
+                                     delimiter=source.delimiter)
         else:
+            from vaultkeeper.config import CONNECTORS
+
             raise ConfigError(f"unknown connector {source.connector!r}",
-                              f"use one of {', '.join(CONNECTOR_NAMES)}", key="[source] connector")
+                              f"use one of {', '.join(CONNECTORS)}", key="[source] connector")
         stack.callback(connector.close)
         yield connector
 

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from vk_testing import RECORDS, SEED
 
 from vaultkeeper.connectors.sandbox import FaultConfig, Sandbox
-
-RECORDS = 5000
-SEED = 11
 
 
 @pytest.fixture(scope="session")

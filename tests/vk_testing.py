@@ -5,6 +5,9 @@ from __future__ import annotations
 from vaultkeeper.connectors.hubspot import HubSpotConnector
 from vaultkeeper.connectors.salesforce import SalesforceConnector
 
+RECORDS = 5000
+SEED = 11
+
 
 def hubspot(sb, **kw):
     kw.setdefault("max_retries", 12)

@@ -94,6 +94,10 @@ class AuthError(ConnectorError):
     """The source refused our credentials."""
 
 
+class ScopeError(AuthError):
+    """The credentials are valid but may not read this object (HTTP 403, missing scope)."""
+
+
 class PaginationError(ConnectorError):
     """A paginator saw a repeated cursor, or was told there is more with no way to get it."""
 

@@ -61,12 +61,20 @@ def test_refused_token_is_one_line_and_never_printed(clean_sandbox, tmp_path):
     assert not (tmp_path / "out" / "manifest.json").exists()
 
 
-def test_source_that_keeps_failing_leaves_no_manifest(tmp_path):
-    with Sandbox(records=300, seed=3, faults=FaultConfig.parse("5xx:every=1")) as sb:
-        config = write_config(tmp_path, sb, extra="max_retries = 2\n")
-        result = vk(config, "export", "--out", str(tmp_path / "out"), token=sb.token)
+def test_unreachable_source_gives_up_after_bounded_retries(tmp_path):
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = tmp_path / "vaultkeeper.toml"
+    config.write_text(f'[source]\nconnector = "hubspot"\nbase_url = "https://127.0.0.1:{port}"\n'
+                      f'token = {{ env = "{TOKEN_VAR}" }}\nmax_retries = 2\n', encoding="utf-8")
+    result = vk(config, "export", "--out", str(tmp_path / "out"), token="x")
     assert result.returncode == 6, result.stderr
-    assert "gave up" in result.stderr and "no manifest.json" in result.stderr
+    line = result.stderr.strip()
+    assert "\n" not in line and "gave up" in line and "ConnectError" in line
+    assert "no manifest.json" in line and "Fix:" in line
     assert not (tmp_path / "out" / "manifest.json").exists()
 
 

@@ -22,7 +22,7 @@ def _split(value: str | None) -> tuple[str, ...]:
 def export(
     out: Annotated[Path | None, typer.Option(
         "--out", "-o", help="Directory to write the export into (created 0700). "
-                            "Default: [export] dir from the configuration.",
+                            "Default: [paths] export_dir from the configuration.",
         file_okay=False)] = None,
     objects: Annotated[str | None, typer.Option(
         help="Comma-separated objects to export, in this order (default: every object).")] = None,
@@ -49,7 +49,7 @@ def export(
     settings = load(overrides)
     target = out or settings.export_dir
     if target is None:
-        raise UsageError("no output directory", "pass --out DIR or set [export] dir")
+        raise UsageError("no output directory", "pass --out DIR or set [paths] export_dir")
     observer = render.ExportProgress(enabled=sys.stderr.isatty() and not json_output)
     try:
         with open_connector(settings.source) as connector, observer:

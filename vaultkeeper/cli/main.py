@@ -69,16 +69,21 @@ def _register() -> None:
 _register()
 
 
+_INTERRUPTED = "Interrupted: nothing was marked complete (an export left without manifest.json)."
+
+
 def run() -> None:
     """Console-script entry point: map expected errors to one line and an exit code."""
     try:
         code = app(standalone_mode=False)
+        if code == ExitCode.INTERRUPTED:  # typer turns Ctrl-C into a silent Exit(130)
+            typer.echo(_INTERRUPTED, err=True)
         sys.exit(code if isinstance(code, int) else 0)
     except VaultkeeperError as exc:
         typer.echo(f"Error: {exc.one_line()}", err=True)
         sys.exit(int(exc.exit_code))
     except KeyboardInterrupt:
-        typer.echo("Interrupted: nothing was marked complete.", err=True)
+        typer.echo(_INTERRUPTED, err=True)
         sys.exit(int(ExitCode.INTERRUPTED))
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

@@ -17,7 +17,13 @@ import orjson
 from vaultkeeper.connectors.base import Connector
 from vaultkeeper.connectors.http import HttpClient, NotFound, UrlTooLong, default_validate
 from vaultkeeper.connectors.paginate import CursorPaginator
-from vaultkeeper.errors import AuthError, ConnectorError, PaginationError, RetryableError
+from vaultkeeper.errors import (
+    AuthError,
+    ConnectorError,
+    PaginationError,
+    RetryableError,
+    ScopeError,
+)
 from vaultkeeper.models import Item, Malformed, ObjectSpec, Record, Relation, SourceCount
 
 STANDARD_OBJECTS = ("contacts", "companies", "deals", "tickets", "notes", "calls", "emails",
@@ -44,7 +50,7 @@ def hubspot_validate(response: httpx.Response) -> None:
         raise AuthError(f"HubSpot refused the token: {message or 'HTTP 401'}",
                         "check [source] token (a private-app token, pat-…) is current")
     if status == 403:
-        raise AuthError(f"HubSpot denied access: {message or 'HTTP 403'}",
+        raise ScopeError(f"HubSpot denied access: {message or 'HTTP 403'}",
                         "grant the private app the crm.objects.*.read and crm.schemas.*.read "
                         "scopes, or add the object to [source] exclude")
     if status == 400 and message:
@@ -95,7 +101,7 @@ class HubSpotConnector(Connector):
                                    str(schema["objectTypeId"])))
         except NotFound:
             pass
-        except AuthError as exc:
+        except ScopeError as exc:
             self._problems.append(f"custom objects not listed: {exc.message}")
         for name, type_id in candidates:
             if self.wanted and name not in self.wanted:
@@ -104,7 +110,7 @@ class HubSpotConnector(Connector):
                 body = self.http.get_json(f"/crm/v3/properties/{type_id}")
             except NotFound:
                 continue  # the object type does not exist in this portal
-            except AuthError as exc:
+            except ScopeError as exc:
                 self._problems.append(f"{name}: not readable ({exc.message})")
                 continue
             props = tuple(p["name"] for p in body.get("results", []))
@@ -182,7 +188,7 @@ class HubSpotConnector(Connector):
                     for i, chunk in enumerate(chunks)
                 ]
             except UrlTooLong:
-                if paginator.pages or self.max_url_length < 1000:
+                if paginator.pages or self.max_url_length < 256:
                     raise
                 # Nothing yielded yet for this pass: retry with shorter URLs.
                 self.max_url_length //= 2

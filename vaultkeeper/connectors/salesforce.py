@@ -145,7 +145,7 @@ class SalesforceConnector(Connector):
             try:
                 first = next(streams[0])
             except UrlTooLong:
-                if self.max_url_length < 1000:
+                if self.max_url_length < 256:
                     raise
                 self.max_url_length //= 2  # nothing yielded yet: retry with shorter URLs
                 slices = self._slices(obj)

@@ -1,0 +1,279 @@
+"""The sandbox HTTPS server: one port, HubSpot under ``/crm…``, Salesforce under ``/services…``."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import ssl
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from vaultkeeper import crypto
+from vaultkeeper.connectors.sandbox.data import Dataset
+from vaultkeeper.connectors.sandbox.faults import Decision, FaultConfig, FaultState
+from vaultkeeper.connectors.sandbox.hubspot import RATE_MAX, HubSpotApi
+from vaultkeeper.connectors.sandbox.salesforce import SalesforceApi
+from vaultkeeper.connectors.sandbox.wire import NGINX_414, Request, Response, html_response
+
+# Documented and public on purpose: the sandbox serves fake data to anyone on 127.0.0.1.
+SANDBOX_TOKEN = "sandbox-token"  # noqa: S105
+DEFAULT_MAX_URL_LENGTH = 16300  # HubSpot's front end refuses longer request URLs with 414
+_IDLE_TIMEOUT_S = 60
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "vaultkeeper-sandbox"
+    sys_version = ""
+    timeout = _IDLE_TIMEOUT_S
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log = self.server.sandbox.log
+        if log is not None:
+            log(format % args)
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        # Read the whole body before answering, or keep-alive would desynchronise.
+        body = self.rfile.read(length) if length > 0 else b""
+        response, decision = self.server.sandbox._dispatch(
+            self.command, self.path, self.headers, body)
+        if decision.drop == "before":
+            self.close_connection = True  # no status line, no bytes: the client sees EOF
+            return
+        payload = response.body
+        self.send_response(response.status)
+        self.send_header("Content-Type", response.content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in response.headers:
+            self.send_header(name, value)
+        if decision.drop == "mid":
+            self.end_headers()
+            self.wfile.write(payload[: len(payload) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        if self.command != "HEAD":
+            # Headers and body in one write: two small writes meet Nagle + delayed ACK (40 ms).
+            self._headers_buffer.append(b"\r\n" + payload)  # type: ignore[attr-defined]
+            self.flush_headers()
+        else:
+            self.end_headers()
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False  # we join our own connection threads, with a deadline
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], sandbox: Sandbox,
+                 context: ssl.SSLContext | None) -> None:
+        self.sandbox = sandbox
+        self.context = context
+        self.conns: set[socket.socket] = set()
+        self.threads: set[threading.Thread] = set()
+        self.conn_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        t = threading.Thread(target=self._connection, args=(request, client_address),
+                             name="vaultkeeper-sandbox-conn", daemon=True)
+        with self.conn_lock:
+            self.threads.add(t)
+            self.conns.add(request)
+        t.start()
+
+    def _connection(self, request: socket.socket, client_address: Any) -> None:
+        sock = request
+        try:
+            request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self.context is not None:
+                # The TLS handshake runs here, in the connection's thread, so one slow client
+                # cannot stall the accept loop.
+                request.settimeout(_IDLE_TIMEOUT_S)
+                sock = self.context.wrap_socket(request, server_side=True)
+                with self.conn_lock:
+                    self.conns.discard(request)
+                    self.conns.add(sock)
+            self.finish_request(sock, client_address)
+        except (OSError, ssl.SSLError, ValueError):
+            pass  # the client went away (or we closed it on stop)
+        finally:
+            try:
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+            with self.conn_lock:
+                self.conns.discard(sock)
+                self.conns.discard(request)
+                self.threads.discard(threading.current_thread())
+
+    def close_all(self, deadline: float) -> None:
+        """Cut every open keep-alive connection and wait for its thread."""
+        with self.conn_lock:
+            conns, threads = list(self.conns), list(self.threads)
+        for conn in conns:
+            try:
+                # socket.socket.shutdown, not SSLSocket.shutdown: cut TCP from another thread
+                # without touching the TLS state the connection thread is using.
+                socket.socket.shutdown(conn, socket.SHUT_RDWR)
+            except OSError:
+                pass
+        for t in threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+
+
+class Sandbox:
+    """A local HubSpot- and Salesforce-compatible CRM serving seeded data over HTTPS."""
+
+    def __init__(self, records: int = 5000, seed: int = 7, port: int = 0,
+                 host: str = "127.0.0.1", faults: FaultConfig | str | None = None,
+                 tls: bool = True, cert_dir: Path | str | None = None,
+                 max_url_length: int = DEFAULT_MAX_URL_LENGTH, token: str = SANDBOX_TOKEN,
+                 log: Callable[[str], None] | None = None,
+                 rate_limit: int = RATE_MAX) -> None:
+        if isinstance(faults, str) or faults is None:
+            faults = FaultConfig.parse(faults)
+        self.records = records
+        self.seed = seed
+        self.host = host
+        self.port = port
+        self.faults = faults
+        self.tls = tls
+        self.cert_dir = Path(cert_dir) if cert_dir is not None else None
+        self.max_url_length = max_url_length
+        self.token = token
+        self.log = log
+        self.dataset = Dataset(records, seed)
+        self.ca_file: Path | None = None
+        self._tmp: Path | None = None
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._state = FaultState(faults)
+        self.hubspot = HubSpotApi(self.dataset, faults, rate_limit=rate_limit)
+        self.salesforce = SalesforceApi(self.dataset, faults)
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> Sandbox:
+        """Bind the port, start serving in a background thread; returns self."""
+        if self._server is not None:
+            return self
+        context = None
+        if self.tls:
+            context = self._tls_context()
+        self._server = _Server((self.host, self.port), self, context)
+        self.port = self._server.server_address[1]
+        self.hubspot.base_url = self.salesforce.base_url = self.url
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.05},
+                                        name="vaultkeeper-sandbox", daemon=True)
+        self._thread.start()
+        return self
+
+    def _tls_context(self) -> ssl.SSLContext:
+        names = list(dict.fromkeys(["127.0.0.1", "localhost", self.public_host]))
+        if self.cert_dir is not None:
+            directory = self.cert_dir
+            cert, key = directory / crypto.CERT_FILE, directory / crypto.KEY_FILE
+            # Reuse a still-valid certificate so clients that trusted it keep working.
+            if not (key.exists() and crypto.certificate_is_usable(cert, names)):
+                cert, key = crypto.generate_self_signed_cert(directory, names)
+        else:
+            self._tmp = Path(tempfile.mkdtemp(prefix="vaultkeeper-sandbox-"))  # mode 0700
+            cert, key = crypto.generate_self_signed_cert(self._tmp, names)
+        self.ca_file = cert
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(cert, key)
+        return context
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop serving, cut open connections, free the port, remove the temporary cert."""
+        server, thread = self._server, self._thread
+        self._server = self._thread = None
+        deadline = time.monotonic() + timeout
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+            server.close_all(deadline)
+        if thread is not None:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+            self.ca_file = None
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- facts -----------------------------------------------------------------------------
+    @property
+    def public_host(self) -> str:
+        """The host clients should use (a wildcard bind address is reached via 127.0.0.1)."""
+        return "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. ``https://127.0.0.1:8443`` (no trailing slash)."""
+        host = self.public_host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
+
+    def expected(self) -> dict[str, dict[str, dict[str, int]]]:
+        """Counts a complete export must reproduce (live/archived per object, relations)."""
+        import copy
+
+        return copy.deepcopy(self.dataset.expected())
+
+    def stats(self) -> dict[str, Any]:
+        """Counters: requests served, responses by status, faults injected by kind."""
+        return self._state.snapshot()
+
+    # -- dispatch --------------------------------------------------------------------------
+    def _dispatch(self, method: str, target: str, headers: Any,
+                  body: bytes) -> tuple[Response, Decision]:
+        split = urlsplit(target)
+        path = unquote(split.path)
+        query = parse_qs(split.query, keep_blank_values=True)
+        salesforce = path.startswith("/services/")
+        api: HubSpotApi | SalesforceApi = self.salesforce if salesforce else self.hubspot
+        url_ok = len(target) <= self.max_url_length
+        auth = headers.get("Authorization") or ""
+        scheme, _, given = auth.partition(" ")
+        open_path = salesforce and path.rstrip("/") == "/services/data"
+        auth_ok = open_path or (scheme.lower() in ("bearer", "oauth") and given == self.token)
+        cursor = (SalesforceApi.is_cursor(path) if salesforce
+                  else HubSpotApi.is_cursor(method, path, query, body))
+        decision = self._state.decide(cursor, eligible=url_ok and auth_ok)
+        req = Request(method, path, query, headers, body, self.url, decision, self._state)
+        if not url_ok:
+            response = html_response(414, NGINX_414)
+            self._state.count("refused.url_too_long")
+        elif not auth_ok:
+            response = api.unauthorized(req, bool(auth))
+            self._state.count("refused.unauthorized")
+        elif decision.error is not None:
+            response = api.fault_response(req)
+        else:
+            if decision.slow_ms:
+                time.sleep(decision.slow_ms / 1000)
+            response = api.handle(req)
+        response.headers.extend(self.salesforce.headers(decision) if salesforce
+                                else self.hubspot.rate_headers(decision))
+        self._state.count(f"{'salesforce' if salesforce else 'hubspot'}.requests")
+        self._state.count(f"status.{response.status}")
+        return response, decision

@@ -69,6 +69,9 @@ def _register() -> None:
 _register()
 
 
+# typer >= 0.29 vendors its own click; reach its ClickException through a public export.
+_CLICK_ERROR: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 _INTERRUPTED = "Interrupted: nothing was marked complete (an export left without manifest.json)."
 
 
@@ -90,12 +93,10 @@ def run() -> None:
     except typer.Abort:
         typer.echo("Aborted.", err=True)
         sys.exit(int(ExitCode.ERROR))
-    except Exception as exc:  # click usage errors and real bugs
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+    except _CLICK_ERROR as exc:  # usage errors: bad option values, unknown commands
+        exc.show()  # type: ignore[attr-defined]
+        sys.exit(int(exc.exit_code))  # type: ignore[attr-defined]
+    except Exception as exc:  # a real bug
         if state.options.debug:
             raise
         typer.echo(

@@ -1,6 +1,6 @@
 """Baseline for bench_export.py: a bare httpx paging loop writing the same NDJSON.
 
-Usage: python scripts/bench_baseline_export.py URL TOKEN CA_FILE OUT_DIR
+Usage: python scripts/bench_baseline_export.py URL TOKEN CA_FILE OUT_DIR [json|orjson]
 It pages every object with the same query vaultkeeper sends (all properties, the same
 associations, live then archived) and writes one JSON line per record. No retries, no digests,
 no manifest: the least work that still produces the files.
@@ -22,6 +22,13 @@ OBJECTS = {"contacts": ["companies"], "companies": [], "deals": ["contacts", "co
 def main() -> None:
     """Page through every object and write NDJSON."""
     url, token, ca, out = sys.argv[1:5]
+    fast = len(sys.argv) > 5 and sys.argv[5] == "orjson"
+    if fast:
+        import orjson
+
+        loads, dumps = orjson.loads, lambda r: orjson.dumps(r).decode()
+    else:
+        loads, dumps = json.loads, lambda r: json.dumps(r, ensure_ascii=False)
     Path(out).mkdir(parents=True, exist_ok=True)
     client = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"},
                           verify=ssl.create_default_context(cafile=ca), trust_env=False,
@@ -39,9 +46,9 @@ def main() -> None:
                         params["after"] = after
                     response = client.get(f"/crm/v3/objects/{obj}", params=params)
                     response.raise_for_status()
-                    body = response.json()
+                    body = loads(response.content)
                     for record in body["results"]:
-                        handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+                        handle.write(dumps(record) + "\n")
                     after = (body.get("paging") or {}).get("next", {}).get("after")
                     if not after:
                         break

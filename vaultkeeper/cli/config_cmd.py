@@ -83,14 +83,13 @@ def init(
     here = target == Path.cwd().absolute()
     steps = [] if here else [f"cd {target}"]
     if demo:
-        steps += ["vaultkeeper config check", "vaultkeeper locations init", "vaultkeeper backup",
-                  "vaultkeeper drill", "vaultkeeper status"]
+        # Only commands that exist today; later issues add locations init, backup and drill.
+        steps += ["vaultkeeper config check", "vaultkeeper export --out export"]
     else:
         steps += [f"edit {CONFIG_NAME}: [source], [repository] and [[locations]] (every "
                   "secret is a reference: { env = … }, { file = … } or { command = … })",
                   "edit policies/processes.toml: your business processes and their targets",
-                  "vaultkeeper config check", "vaultkeeper locations init",
-                  "vaultkeeper backup"]
+                  "vaultkeeper config check", "vaultkeeper export --out DIR"]
     typer.echo("Next steps:\n" + "\n".join(f"  {i}. {s}" for i, s in enumerate(steps, 1)))
 
 

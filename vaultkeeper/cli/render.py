@@ -101,12 +101,18 @@ def export_table(summary: dict[str, Any]) -> None:
     """A table of objects for people, then problems on stderr."""
     console = Console()
     table = Table(title=f"Export to {summary['out']} — {summary['status']}")
-    for column in ("object", "records", "archived", "quarantined", "source says", "difference"):
+    # "live" is compared with what the source reports for live records; archived/deleted
+    # records are exported too but sources rarely count them (HubSpot search cannot).
+    for column in ("object", "records", "live", "archived", "quarantined", "source: live",
+                   "source: all", "live − source"):
         table.add_column(column, justify="left" if column == "object" else "right")
+
+    def cell(value: int | None) -> str:
+        return "-" if value is None else str(value)
+
     for name, o in summary["objects"].items():
-        said = o["source_live"] if o["source_live"] is not None else o["source_total"]
-        table.add_row(name, str(o["count"]), str(o["archived"]), str(o["quarantined"]),
-                      "-" if said is None else str(said),
+        table.add_row(name, str(o["count"]), str(o["live"]), str(o["archived"]),
+                      str(o["quarantined"]), cell(o["source_live"]), cell(o["source_total"]),
                       "-" if o["difference"] is None else f"{o['difference']:+d}")
     console.print(table)
     relations = summary["relations"]

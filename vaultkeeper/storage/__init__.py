@@ -1,0 +1,1 @@
+"""Backup locations by URL scheme: parse, redact, restic environment, preflight."""

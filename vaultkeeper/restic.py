@@ -1,0 +1,365 @@
+"""The only place restic runs: argv and environment built explicitly, ``--json`` parsed, failures
+classified into errors that name the location and the fix.
+
+restic 0.14 is the minimum (Debian bookworm). Its quirks handled here: the backup summary holds
+only the short snapshot id (resolved through ``snapshots --json``), most failures exit 1 (so
+stderr text is matched, with ``LANG=C``), and a missing source is skipped with exit 0.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import subprocess  # noqa: TID251 - this module is the project's one home for running restic
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from vaultkeeper.config import Secret
+from vaultkeeper.errors import StorageError
+from vaultkeeper.storage.locations import Location
+
+MIN_VERSION = (0, 14, 0)
+DEFAULT_TIMEOUT = 6 * 3600.0
+
+
+class WrongPassword(StorageError):
+    """The repository password does not open the repository."""
+
+
+class RepositoryMissing(StorageError):
+    """There is no restic repository at the location."""
+
+
+class RepositoryLocked(StorageError):
+    """Another restic process (or a stale lock) holds the repository."""
+
+
+class Unreachable(StorageError):
+    """The backend cannot be reached."""
+
+
+class RepositoryCorrupt(StorageError):
+    """``restic check`` found errors."""
+
+
+class OutOfSpace(StorageError):
+    """The backend or local disk is full."""
+
+
+class ResticFailed(StorageError):
+    """Any other restic failure."""
+
+
+# Exact restic 0.14 stderr texts (LANG=C), most specific first.
+_CLASSES: list[tuple[re.Pattern[str], type[StorageError], str]] = [
+    (re.compile(r"wrong password or no key found"), WrongPassword,
+     "check [repository] password: it must be the key this repository was created with"),
+    (re.compile(r"unable to open config file|Is there a repository at the following location"),
+     RepositoryMissing, "run `vaultkeeper locations init`"),
+    (re.compile(r"repository is already locked|unable to create lock"), RepositoryLocked,
+     "wait for the other restic process; if none runs, the lock is stale and the next backup "
+     "removes it (restic unlock)"),
+    (re.compile(r"repository contains errors|Fatal: There were \d+ errors"), RepositoryCorrupt,
+     "restore from another location; run `restic check` there and rebuild this repository"),
+    (re.compile(r"no space left on device|NoSpace|QuotaExceeded|EntityTooLarge"), OutOfSpace,
+     "free space at the location or move it to a larger disk/bucket"),
+    (re.compile(r"connection refused|no such host|i/o timeout|network is unreachable|"
+                r"context deadline exceeded|dial tcp|connection reset|TLS handshake"),
+     Unreachable, "check the location's URL, network and that the server is running"),
+    (re.compile(r"Access Denied|AccessDenied|InvalidAccessKeyId|SignatureDoesNotMatch|"
+                r"403 Forbidden|401 Unauthorized"), Unreachable,
+     "check the location's access_key/secret_key and their permissions"),
+]
+
+
+@dataclass(frozen=True)
+class BackupResult:
+    """What ``restic backup`` reported."""
+
+    snapshot_id: str
+    short_id: str
+    data_added: int
+    total_bytes: int
+    files_new: int
+    duration_s: float
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One entry of ``restic snapshots --json``."""
+
+    id: str
+    short_id: str
+    time: datetime
+    tags: tuple[str, ...]
+    paths: tuple[str, ...]
+    hostname: str
+    original: str | None
+
+
+@dataclass(frozen=True)
+class ForgetResult:
+    """Snapshot ids kept and removed by ``forget``."""
+
+    kept: list[str]
+    removed: list[str]
+
+
+def parse_time(value: str) -> datetime:
+    """restic's RFC 3339 time with nanoseconds → datetime (microseconds)."""
+    match = re.match(r"(.*T\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$", value)
+    if not match:
+        return datetime.fromisoformat(value)
+    base, frac, zone = match.groups()
+    frac = (frac or ".0")[:7]
+    return datetime.fromisoformat(base + frac + ("+00:00" if zone == "Z" else zone))
+
+
+class Restic:
+    """restic against one location."""
+
+    def __init__(self, location: Location, password: Secret, *, cache_dir: Path | None = None,
+                 binary: str = "restic", cwd: Path | None = None,
+                 timeout: float = DEFAULT_TIMEOUT,
+                 on_exec: Callable[[list[str]], None] | None = None) -> None:
+        self.location = location
+        self.password = password
+        self.cache_dir = cache_dir
+        self.binary = binary
+        self.cwd = cwd
+        self.timeout = timeout
+        self.on_exec = on_exec
+
+    # -- plumbing ------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _password_file(self, secret: Secret) -> Iterator[str]:
+        """A path restic reads the password from: the secret's own file, or a private temp."""
+        if secret.kind == "file":
+            yield str(secret.file_path())
+            return
+        folder = tempfile.mkdtemp(prefix="vk-pw-")  # 0700 by construction
+        try:
+            path = os.path.join(folder, "password")
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(secret.reveal())
+            yield path
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def _base_env(self) -> dict[str, str]:
+        # Built, not inherited: stray RESTIC_*/AWS_* variables must not redirect us.
+        env = {k: os.environ[k] for k in ("PATH", "HOME", "TMPDIR") if k in os.environ}
+        env["LANG"] = env["LC_ALL"] = "C"
+        env["RESTIC_PROGRESS_FPS"] = "0.2"
+        if self.cache_dir is not None:
+            self.cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            env["RESTIC_CACHE_DIR"] = str(self.cache_dir)
+        return env
+
+    def _run(self, args: Sequence[str], *, extra_env: Mapping[str, str] | None = None,
+             timeout: float | None = None, cwd: Path | None = None,
+             ok_codes: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess[str]:
+        argv = [self.binary, *self.location.restic_options(), *args]
+        with self._password_file(self.password) as password_file:
+            env = self._base_env() | self.location.restic_env() | dict(extra_env or {})
+            env["RESTIC_PASSWORD_FILE"] = password_file
+            if self.on_exec is not None:
+                self.on_exec(list(argv))
+            try:
+                done = subprocess.run(argv, env=env, capture_output=True, text=True,
+                                      timeout=timeout or self.timeout, cwd=cwd or self.cwd,
+                                      check=False)
+            except FileNotFoundError:
+                raise StorageError(f"the restic program was not found ({self.binary})",
+                                   "install it: apt-get install restic") from None
+            except subprocess.TimeoutExpired:
+                raise Unreachable(f"{self._where()}: restic {args[0]} timed out",
+                                  "check the location is reachable and not overloaded") from None
+        if done.returncode not in ok_codes:
+            raise self._classify(args[0], done)
+        return done
+
+    def _where(self) -> str:
+        return f"location {self.location.name} ({self.location.display_url})"
+
+    def _classify(self, command: str, done: subprocess.CompletedProcess[str]) -> StorageError:
+        stderr = self._scrub(done.stderr)
+        for pattern, cls, fix in _CLASSES:
+            if pattern.search(stderr):
+                line = next((ln for ln in stderr.splitlines() if pattern.search(ln)), "")
+                return cls(f"{self._where()}: {line.strip()[:300]}", fix)
+        last = [ln for ln in stderr.strip().splitlines() if ln.strip()][-1:] or ["(no output)"]
+        return ResticFailed(f"{self._where()}: restic {command} failed with exit "
+                            f"{done.returncode}: {last[0][:300]}",
+                            "run `vaultkeeper locations check` for details")
+
+    def _scrub(self, text: str) -> str:
+        """Remove anything secret restic might echo (a REST URL carries credentials)."""
+        for key, value in self.location.restic_env().items():
+            if key != "RESTIC_REPOSITORY" or value != self.location.url:
+                text = text.replace(value, "***") if value else text
+        return text
+
+    # -- commands -------------------------------------------------------------------------
+    def version(self) -> tuple[int, int, int]:
+        """restic's version; raises when missing or older than 0.14."""
+        try:
+            out = subprocess.run([self.binary, "version"], capture_output=True, text=True,
+                                 timeout=30, check=False).stdout
+        except FileNotFoundError:
+            raise StorageError(f"the restic program was not found ({self.binary})",
+                               "install it: apt-get install restic") from None
+        match = re.search(r"restic (\d+)\.(\d+)\.(\d+)", out)
+        if not match:
+            raise StorageError(f"cannot read restic's version from {out.strip()[:80]!r}",
+                               "install restic >= 0.14 (apt-get install restic)")
+        version = (int(match[1]), int(match[2]), int(match[3]))
+        if version < MIN_VERSION:
+            raise StorageError(f"restic {'.'.join(map(str, version))} is too old",
+                               "install restic >= 0.14 (Debian bookworm or newer)")
+        return version
+
+    def is_initialised(self) -> bool:
+        """True when a repository exists at the location (and the password opens it)."""
+        try:
+            self._run(["cat", "config"], timeout=120)
+        except RepositoryMissing:
+            return False
+        return True
+
+    def init(self, *, copy_chunker_params_from: Restic | None = None) -> None:
+        """Create the repository (copying chunker parameters keeps dedup across copies)."""
+        if copy_chunker_params_from is None:
+            self._run(["init"])
+            return
+        with self._from_env(copy_chunker_params_from) as env:
+            self._run(["init", "--copy-chunker-params"], extra_env=env)
+
+    @contextlib.contextmanager
+    def _from_env(self, source: Restic) -> Iterator[dict[str, str]]:
+        self._check_shared_credentials(source)
+        with self._password_file(source.password) as password_file:
+            env = {"RESTIC_FROM_REPOSITORY": source.location.restic_env()["RESTIC_REPOSITORY"],
+                   "RESTIC_FROM_PASSWORD_FILE": password_file}
+            # Backend credentials are shared by both sides in restic 0.14 (see docs).
+            src = {k: v for k, v in source.location.restic_env().items()
+                   if k != "RESTIC_REPOSITORY"}
+            yield src | env
+
+    def _check_shared_credentials(self, source: Restic) -> None:
+        ours = {k: v for k, v in self.location.restic_env().items() if k.startswith("AWS_")}
+        theirs = {k: v for k, v in source.location.restic_env().items() if k.startswith("AWS_")}
+        if ours and theirs and ours != theirs:
+            raise StorageError(
+                f"{self._where()}: restic 0.14 cannot copy between two S3 locations with "
+                f"different credentials (from {source.location.name})",
+                "give both buckets the same access key, or put a local location first so "
+                "copies go local → S3")
+
+    def backup(self, path: Path, *, tags: Sequence[str] = (), host: str = "vaultkeeper",
+               on_progress: Callable[[dict[str, Any]], None] | None = None) -> BackupResult:
+        """Back up the contents of ``path`` (run from inside it, so snapshot paths are the
+        same every run wherever staging lives)."""
+        if not path.is_dir() or not any(path.iterdir()):
+            raise StorageError(f"nothing to back up in {path}", "this is a bug; report it")
+        args = ["backup", "--json", "-q", "--host", host]
+        for tag in tags:
+            args += ["--tag", tag]
+        began = time.monotonic()
+        done = self._run([*args, "."], cwd=path)
+        summary: dict[str, Any] = {}
+        for line in done.stdout.splitlines():
+            try:
+                message = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(message, dict) and message.get("message_type") == "summary":
+                summary = message
+            elif on_progress is not None and isinstance(message, dict):
+                on_progress(message)
+        short = str(summary.get("snapshot_id", ""))
+        if not short:
+            raise ResticFailed(f"{self._where()}: restic backup printed no snapshot id",
+                               "run `vaultkeeper locations check`")
+        full = next((s.id for s in self.snapshots() if s.id.startswith(short)), "")
+        if not full:
+            raise ResticFailed(f"{self._where()}: snapshot {short} not found after backup",
+                               "run `vaultkeeper locations check`")
+        return BackupResult(full, short, int(summary.get("data_added", 0)),
+                            int(summary.get("total_bytes_processed", 0)),
+                            int(summary.get("files_new", 0)),
+                            round(time.monotonic() - began, 3))
+
+    def snapshots(self, *, tags: Sequence[str] = ()) -> list[Snapshot]:
+        """All snapshots, oldest first."""
+        args = ["snapshots", "--json"]
+        for tag in tags:
+            args += ["--tag", tag]
+        data = orjson.loads(self._run(args, timeout=600).stdout or b"[]") or []
+        return sorted((Snapshot(id=s["id"], short_id=s.get("short_id", s["id"][:8]),
+                                time=parse_time(s["time"]), tags=tuple(s.get("tags") or ()),
+                                paths=tuple(s.get("paths") or ()),
+                                hostname=s.get("hostname", ""), original=s.get("original"))
+                       for s in data), key=lambda s: s.time)
+
+    def copy_from(self, source: Restic, snapshot_ids: Sequence[str] = ()) -> None:
+        """Copy snapshots (all missing ones when no ids) from ``source`` into this location."""
+        with self._from_env(source) as env:
+            self._run(["copy", *snapshot_ids], extra_env=env)
+
+    def check(self, *, read_data_subset: str | None = None) -> None:
+        """``restic check``; raises RepositoryCorrupt on errors."""
+        args = ["check"] + ([f"--read-data-subset={read_data_subset}"]
+                            if read_data_subset else [])
+        self._run(args)
+
+    def forget(self, keep: Mapping[str, int | str], *, prune: bool = True, dry_run: bool = False,
+               keep_tags: Sequence[str] = ()) -> ForgetResult:
+        """Apply keep rules (``{"daily": 7, …}``); returns kept/removed full ids."""
+        args = ["forget", "--json", "--group-by", "host"]
+        for rule, value in keep.items():
+            args += [f"--keep-{rule}", str(value)]
+        for tag in keep_tags:
+            args += ["--keep-tag", tag]
+        if prune and not dry_run:
+            args.append("--prune")
+        if dry_run:
+            args.append("--dry-run")
+        done = self._run(args)
+        kept: list[str] = []
+        removed: list[str] = []
+        start = done.stdout.find("[")
+        groups = orjson.loads(done.stdout[start:].splitlines()[0]) if start >= 0 else []
+        for group in groups or []:
+            kept += [s["id"] for s in group.get("keep") or []]
+            removed += [s["id"] for s in group.get("remove") or []]
+        return ForgetResult(kept, removed)
+
+    def forget_ids(self, snapshot_ids: Sequence[str], *, prune: bool = True) -> None:
+        """Remove exactly these snapshots (used after protected ones are filtered out)."""
+        if snapshot_ids:
+            self._run(["forget", *snapshot_ids, *(["--prune"] if prune else [])])
+
+    def unlock(self) -> None:
+        """Remove stale locks (restic only removes locks of dead processes or old ones)."""
+        self._run(["unlock"], timeout=300)
+
+    def restore(self, snapshot_id: str, target: Path) -> None:
+        """Restore a snapshot into ``target``."""
+        self._run(["restore", snapshot_id, "--target", str(target)])
+
+    def stats(self) -> dict[str, Any]:
+        """``stats --mode raw-data --json``."""
+        result: dict[str, Any] = orjson.loads(
+            self._run(["stats", "--mode", "raw-data", "--json"], timeout=600).stdout)
+        return result

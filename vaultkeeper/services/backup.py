@@ -1,0 +1,282 @@
+"""Backup: export into a private staging folder → check the manifest → ``restic backup`` into the
+first reachable location → ``restic copy`` into every other → record the run → remove staging.
+
+One location failing makes the run *partial*; the others still get the snapshot, and because each
+copy asks restic for every snapshot the destination lacks, the next run fills the gap.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import shutil
+import signal
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from vaultkeeper.config import Settings
+from vaultkeeper.connectors import open_connector
+from vaultkeeper.db import open_state_db
+from vaultkeeper.db import runs as rundb
+from vaultkeeper.db.runs import LocationResult
+from vaultkeeper.errors import ExportError, StorageError, VaultkeeperError
+from vaultkeeper.policies import load_policies
+from vaultkeeper.restic import Restic
+from vaultkeeper.services.export import ExportObserver, run_export
+from vaultkeeper.storage.locations import Location, preflight, resolve_locations
+
+STAGING = "staging"
+LOCK = "backup.lock"
+
+
+class AlreadyRunning(VaultkeeperError):
+    """Another backup holds the run lock."""
+
+
+@dataclass
+class BackupReport:
+    """What a backup run did, per location."""
+
+    run_id: int
+    status: str = "failed"                    # ok | partial | failed
+    export_status: str = ""
+    counts: dict[str, int] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    locations: list[LocationResult] = field(default_factory=list)
+    flagged: bool = False
+    flag_reason: str = ""
+    snapshot_id: str = ""
+    manifest_sha256: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        """The ``--json`` shape."""
+        return {"run_id": self.run_id, "status": self.status, "snapshot_id": self.snapshot_id,
+                "manifest_sha256": self.manifest_sha256, "export_status": self.export_status,
+                "counts": self.counts, "problems": self.problems, "flagged": self.flagged,
+                "flag_reason": self.flag_reason,
+                "locations": [r.__dict__ for r in self.locations]}
+
+
+class BackupObserver(ExportObserver):
+    """Progress for the CLI: export progress plus one event per location."""
+
+    def location_started(self, name: str, role: str) -> None:
+        """A location's backup or copy starts."""
+
+    def location_finished(self, result: LocationResult) -> None:
+        """A location's backup or copy ended."""
+
+
+@contextlib.contextmanager
+def run_lock(state_dir: Path) -> Iterator[None]:
+    """One backup at a time. flock dies with its process, so a crash never leaves it stuck."""
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(state_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            raise AlreadyRunning(f"another backup is running (pid {holder})",
+                                 "wait for it to finish; the lock frees itself if it dies") \
+                from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def private_staging(state_dir: Path) -> Iterator[Path]:
+    """A 0700 staging folder for plaintext CRM data, removed on exit, SIGTERM included.
+
+    Leftovers of a killed run (SIGKILL cannot be caught) are removed first: the caller holds the
+    run lock, so nothing else can be using them.
+    """
+    root = state_dir / STAGING
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(mode=0o700, parents=True)
+    # A fixed path (we hold the run lock): restic then finds the previous snapshot as parent.
+    path = root / "run"
+    path.mkdir(mode=0o700)
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt  # unwinds through the finally below
+
+    in_main = _in_main_thread()
+    if in_main:
+        signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _in_main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def mass_deletion(previous: dict[str, int] | None, current: dict[str, int],
+                  threshold: float) -> str:
+    """Why the new counts look like a mass deletion ('' when they do not)."""
+    if not previous:
+        return ""
+    drops = []
+    for name, before in sorted(previous.items()):
+        now = current.get(name, 0)
+        if before > 0 and (before - now) / before > threshold:
+            drops.append(f"{name} {before} → {now} (-{(before - now) / before:.0%})")
+    return "" if not drops else (
+        f"record counts fell by more than {threshold:.0%} since the last backup: "
+        + ", ".join(drops))
+
+
+def run_backup(settings: Settings, *, observer: BackupObserver | None = None) -> BackupReport:
+    """Run one backup; never raises for a failing location (the report says), only for
+    problems that stop everything (lock, export failure, no location reachable)."""
+    observer = observer or BackupObserver()
+    if settings.repository_password is None:
+        raise StorageError("no repository password configured",
+                           'set [repository] password = { file = "…" } (mode 0600)')
+    locations = resolve_locations(settings)
+    if not locations:
+        raise StorageError("no [[locations]] configured",
+                           "add at least one [[locations]] entry and run `vaultkeeper locations "
+                           "init`")
+    policies = load_policies(settings.policies_dir)
+    with run_lock(settings.state_dir):
+        db = open_state_db(settings.state_dir)
+        rundb.abandon_unfinished(db)
+        report = BackupReport(run_id=rundb.start_run(db))
+        try:
+            with private_staging(settings.state_dir) as staging:
+                _backup(settings, staging, locations, report, observer, db,
+                        policies.retention.mass_deletion_threshold)
+        except BaseException as exc:
+            message = exc.one_line() if isinstance(exc, VaultkeeperError) else type(exc).__name__
+            rundb.finish_run(db, report.run_id, status="failed", error=message,
+                             counts=report.counts, problems=report.problems)
+            raise
+        rundb.finish_run(db, report.run_id, status=report.status,
+                         export_status=report.export_status, counts=report.counts,
+                         problems=report.problems, flagged=report.flagged,
+                         flag_reason=report.flag_reason,
+                         manifest_sha256=report.manifest_sha256)
+    return report
+
+
+def _backup(settings: Settings, staging: Path, locations: list[Location], report: BackupReport,
+            observer: BackupObserver, db: Any, threshold: float) -> None:
+    export_dir = staging / "export"
+    with open_connector(settings.source) as connector:
+        manifest = run_export(connector, export_dir, objects=settings.source.objects,
+                              exclude=settings.source.exclude, observer=observer)
+    # Trust nothing we did not just check: the manifest must exist and list its objects.
+    manifest_path = export_dir / "manifest.json"
+    if not manifest_path.exists():
+        raise ExportError("the export finished without a manifest", "run the backup again")
+    report.manifest_sha256 = hashlib.sha256(manifest_path.read_bytes()).hexdigest()
+    report.export_status = manifest["status"]
+    report.counts = {name: entry["count"] for name, entry in manifest["objects"].items()}
+    report.problems.extend(manifest["problems"])
+    report.flag_reason = mass_deletion(rundb.previous_counts(db), report.counts, threshold)
+    report.flagged = bool(report.flag_reason)
+    tags = ["vaultkeeper", f"source:{manifest['connector']['name']}",
+            f"manifest:{report.manifest_sha256[:16]}"]
+    password = settings.repository_password
+    assert password is not None
+    cache = settings.state_dir / "cache"
+    primary: Restic | None = None
+    pending: list[tuple[Location, Restic]] = []
+    for location in locations:
+        restic = Restic(location, password, cache_dir=cache, cwd=settings.base_dir)
+        check = preflight(location)
+        if location.offline and not check.present:
+            result = LocationResult(location.name, "skipped", "skipped",
+                                    error="offline location not present")
+            _record(db, report, observer, result)
+            continue
+        if check.reachable is False:
+            # restic would retry a dead endpoint for many minutes; fail this location now.
+            _record(db, report, observer, LocationResult(
+                location.name, "primary" if primary is None else "copy", "failed",
+                error=f"{location.display_url} unreachable: {'; '.join(check.notes)}"))
+            continue
+        if primary is None:
+            observer.location_started(location.name, "primary")
+            began = time.monotonic()
+            try:
+                done = restic.backup(export_dir, tags=tags)
+            except StorageError as exc:
+                _record(db, report, observer, LocationResult(
+                    location.name, "primary", "failed", error=exc.one_line(),
+                    duration_s=round(time.monotonic() - began, 3)))
+                continue
+            primary = restic
+            report.snapshot_id = done.snapshot_id
+            _record(db, report, observer, LocationResult(
+                location.name, "primary", "ok", done.snapshot_id, done.short_id,
+                done.data_added, round(time.monotonic() - began, 3)))
+        else:
+            pending.append((location, restic))
+    if primary is None:
+        raise StorageError("no location accepted the backup: "
+                           + "; ".join(r.error for r in report.locations if r.error),
+                           "run `vaultkeeper locations check` and fix the first location")
+    for location, restic in pending:
+        observer.location_started(location.name, "copy")
+        began = time.monotonic()
+        try:
+            restic.copy_from(primary, missing_snapshots(primary, restic))
+            copied = [s for s in restic.snapshots() if report.snapshot_id in
+                      (s.id, s.original)]
+            if not copied:
+                raise StorageError(f"{location.display_url}: the copied snapshot is missing",
+                                   "run `vaultkeeper locations check`")
+            _record(db, report, observer, LocationResult(
+                location.name, "copy", "ok", copied[0].id, copied[0].short_id, 0,
+                round(time.monotonic() - began, 3)))
+        except StorageError as exc:
+            _record(db, report, observer, LocationResult(
+                location.name, "copy", "failed", error=exc.one_line(),
+                duration_s=round(time.monotonic() - began, 3)))
+    failed = [r for r in report.locations if r.result == "failed"]
+    if failed or report.export_status != "complete" or report.flagged:
+        report.status = "partial"
+        report.problems.extend(f"{r.location}: {r.error}" for r in failed)
+        if report.flagged:
+            report.problems.append(report.flag_reason)
+    else:
+        report.status = "ok"
+
+
+def missing_snapshots(source: Restic, destination: Restic) -> list[str]:
+    """Snapshots of ``source`` newer than the destination's newest (copies keep their time).
+
+    This fills the gap left by runs when the destination was down, without re-copying old
+    snapshots that the destination's own retention already removed.
+    """
+    have = destination.snapshots()
+    newest = max((s.time for s in have), default=None)
+    copied = {s.original or s.id for s in have}
+    return [s.id for s in source.snapshots()
+            if (newest is None or s.time > newest) and s.id not in copied]
+
+
+def _record(db: Any, report: BackupReport, observer: BackupObserver,
+            result: LocationResult) -> None:
+    rundb.record_location(db, report.run_id, result)
+    report.locations.append(result)
+    observer.location_finished(result)

@@ -63,13 +63,6 @@ class ResticFailed(StorageError):
 _CLASSES: list[tuple[re.Pattern[str], type[StorageError], str]] = [
     (re.compile(r"wrong password or no key found"), WrongPassword,
      "check [repository] password: it must be the key this repository was created with"),
-    (re.compile(r"unable to open config file|Is there a repository at the following location"),
-     RepositoryMissing, "run `vaultkeeper locations init`"),
-    (re.compile(r"repository is already locked|unable to create lock"), RepositoryLocked,
-     "wait for the other restic process; if none runs, the lock is stale and the next backup "
-     "removes it (restic unlock)"),
-    (re.compile(r"repository contains errors|Fatal: There were \d+ errors"), RepositoryCorrupt,
-     "restore from another location; run `restic check` there and rebuild this repository"),
     (re.compile(r"no space left on device|NoSpace|QuotaExceeded|EntityTooLarge"), OutOfSpace,
      "free space at the location or move it to a larger disk/bucket"),
     (re.compile(r"connection refused|no such host|i/o timeout|network is unreachable|"
@@ -78,6 +71,13 @@ _CLASSES: list[tuple[re.Pattern[str], type[StorageError], str]] = [
     (re.compile(r"Access Denied|AccessDenied|InvalidAccessKeyId|SignatureDoesNotMatch|"
                 r"403 Forbidden|401 Unauthorized"), Unreachable,
      "check the location's access_key/secret_key and their permissions"),
+    (re.compile(r"unable to open config file|Is there a repository at the following location"),
+     RepositoryMissing, "run `vaultkeeper locations init`"),
+    (re.compile(r"repository is already locked|unable to create lock"), RepositoryLocked,
+     "wait for the other restic process; if none runs, the lock is stale and the next backup "
+     "removes it (restic unlock)"),
+    (re.compile(r"repository contains errors|Fatal: There were \d+ errors"), RepositoryCorrupt,
+     "restore from another location; run `restic check` there and rebuild this repository"),
 ]
 
 

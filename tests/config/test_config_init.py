@@ -37,9 +37,13 @@ def test_demo_writes_a_config_that_passes_check(vk, tmp_path: Path) -> None:
     assert data["settings"]["source"]["records"] == 2000
     assert data["settings"]["source"]["objects"][:4] == ["contacts", "companies", "deals", "notes"]
     assert [loc["url"] for loc in data["settings"]["locations"]] == [
-        str(demo / "demo-locations" / "office-nas"), str(demo / "demo-locations" / "second-disk")]
-    assert data["secrets"] == [{"setting": "[repository] password",
-                                "reference": f"file:{key}", "resolved": True}]
+        str(demo / "demo-locations" / "office-nas"), str(demo / "demo-locations" / "second-disk"),
+        "s3:http://127.0.0.1:18455/vaultkeeper-demo/crm"]
+    assert data["secrets"][0] == {"setting": "[repository] password",
+                                  "reference": f"file:{key}", "resolved": True}
+    assert [s["resolved"] for s in data["secrets"]] == [True, True, True]
+    for name in ("s3-access-key", "s3-secret-key"):
+        assert (demo / "secrets" / name).stat().st_mode & 0o777 == 0o600
     assert set(data["policies"]["sources"].values()) == {
         str(demo / "policies" / f"{n}.toml") for n in POLICY_NAMES}
 

@@ -108,15 +108,21 @@ def _demo_key(path: Path) -> tuple[Path, bool]:
     return path, True
 
 
+DEMO_S3_PORT = 18455
+
+
 def _demo_config(target: Path, key: Path) -> str:
     """The demo vaultkeeper.toml; paths are absolute so any working directory works."""
     def q(value: object) -> str:   # a TOML basic string (JSON escapes are valid TOML)
         return json.dumps(str(value), ensure_ascii=False)
 
     objects = ", ".join(q(o) for o in DEMO_OBJECTS)
+    access, _ = _demo_key(target / "secrets" / "s3-access-key")
+    secret, _ = _demo_key(target / "secrets" / "s3-secret-key")
     return DEMO.format(key=q(key), objects=objects,
                        nas=q(target / "demo-locations" / "office-nas"),
-                       disk=q(target / "demo-locations" / "second-disk"))
+                       disk=q(target / "demo-locations" / "second-disk"),
+                       s3_port=DEMO_S3_PORT, s3_access=q(access), s3_secret=q(secret))
 
 
 # ----------------------------------------------------------------------------------- check
@@ -378,7 +384,7 @@ faults = "none"         # API faults to inject (see `vaultkeeper sandbox serve -
 objects = [{objects}]
 
 [repository]
-# The key that encrypts both locations, generated for the demo (mode 0600).
+# The key that encrypts every location, generated for the demo (mode 0600).
 password = {{ file = {key} }}
 
 [[locations]]
@@ -388,6 +394,14 @@ url = {nas}
 [[locations]]
 name = "second-disk"
 url = {disk}
+
+[[locations]]
+# Off-site S3 bucket. For the demo, scripts/demo.sh serves <demo>/s3 with `rclone serve s3` on
+# 127.0.0.1:{s3_port} using these generated keys; in real life: AWS, Wasabi, MinIO, Ceph …
+name = "offsite-s3"
+url = "s3:http://127.0.0.1:{s3_port}/vaultkeeper-demo/crm"
+access_key = {{ file = {s3_access} }}
+secret_key = {{ file = {s3_secret} }}
 
 [schedule]
 backup = "every day at 02:00"

@@ -68,3 +68,10 @@ def rclone_restic(root: Path, port: int, *, append_only: bool = False,
     extra = ["--append-only"] if append_only else []
     return serve([rclone(), "serve", "restic", "--addr", f"127.0.0.1:{port}", *extra,
                   str(root)], port)
+
+
+def moto_s3(port: int) -> contextlib.AbstractContextManager[None]:
+    """``moto_server``: an S3 emulator with Object Lock semantics."""
+    found = shutil.which("moto_server", path=str(Path(sys.executable).parent))
+    assert found, "moto_server not installed (pip install 'moto[server]')"
+    return serve([found, "-H", "127.0.0.1", "-p", str(port)], port)

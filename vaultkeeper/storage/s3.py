@@ -56,10 +56,16 @@ def s3_preflight(location: Location, result: Preflight, *, timeout: float) -> No
     except (ClientError, BotoCoreError):
         result.versioning = "unknown"
     try:
-        lock = client.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"]
+        lock = client.get_object_lock_configuration(Bucket=bucket).get(
+            "ObjectLockConfiguration") or {}
+        # Only an explicit "Enabled" counts: claiming immutability that is not there is worse
+        # than reporting none.
+        if lock.get("ObjectLockEnabled") != "Enabled":
+            result.object_lock = "not enabled"
+            return
         rule = lock.get("Rule", {}).get("DefaultRetention", {})
-        result.object_lock = (f"{lock.get('ObjectLockEnabled', 'Enabled')}"
-                              + (f", {rule.get('Mode')} {rule.get('Days') or rule.get('Years')}"
-                                 if rule else ""))
+        result.object_lock = "Enabled" + (
+            f", {rule.get('Mode')} {rule.get('Days') or rule.get('Years')}" if rule else
+            ", no default retention")
     except (ClientError, BotoCoreError):
         result.object_lock = "not enabled"

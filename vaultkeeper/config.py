@@ -8,6 +8,7 @@ import shlex
 import subprocess  # noqa: TID251 -- `{ command = "…" }` secrets run a password manager
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,6 +20,9 @@ from vaultkeeper.tomlcheck import (
     as_api_version,
     as_bool,
     as_choice,
+    as_choices,
+    as_duration,
+    as_emails,
     as_float,
     as_http_url,
     as_int,
@@ -38,6 +42,9 @@ CONNECTORS = ("hubspot", "salesforce", "csv", "sandbox")
 FLAVOURS = ("hubspot", "salesforce")
 SCHEDULE_JOBS = ("backup", "drill", "check", "risk")
 """Jobs that ``[schedule]`` (and risk levels) may time; ``vaultkeeper run`` runs them."""
+DEFAULT_SCHEDULE = {"backup": "every day at 02:00", "check": "every sunday at 04:00",
+                    "drill": "every monday at 06:00", "risk": "every day at 07:00"}
+"""What ``vaultkeeper run`` does when the file has no ``[schedule]`` section at all."""
 HUBSPOT_URL = "https://api.hubapi.com"
 COMMAND_TIMEOUT = 30.0
 """Seconds a ``{ command = … }`` secret may take (a password manager may wait for an agent)."""
@@ -202,6 +209,35 @@ class LocationSettings:
     immutable: bool = False
 
 
+ALERT_EVENTS = ("job_failed", "partial", "backup_stale", "mass_deletion", "drill_failed",
+                "recovered")
+"""What ``[alerts] events`` may list (default: all)."""
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """``[alerts]``: where failures are reported (webhook JSON POST and/or e-mail)."""
+
+    webhook_url: str | Secret | None = None
+    webhook_token: Secret | None = None
+    email_to: tuple[str, ...] = ()
+    email_from: str | None = None
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: Secret | None = None
+    smtp_starttls: bool = True
+    smtp_ca_file: Path | None = None
+    events: tuple[str, ...] = ALERT_EVENTS
+    repeat_after: timedelta = timedelta(hours=24)
+    timeout: float = 20.0
+
+    @property
+    def channels(self) -> list[str]:
+        """The configured channels: ``webhook``, ``email``."""
+        return ([("webhook")] if self.webhook_url else []) + (["email"] if self.email_to else [])
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything ``vaultkeeper.toml`` (plus environment and flags) configures."""
@@ -215,12 +251,16 @@ class Settings:
     state_dir: Path
     export_dir: Path | None
     policies_dir: Path
+    alerts: AlertSettings = AlertSettings()
 
     def secrets(self) -> list[Secret]:
         """Every secret reference in the settings, in file order."""
         found = [self.source.token, self.repository_password]
         for loc in self.locations:
             found += [loc.access_key, loc.secret_key]
+        hook = self.alerts.webhook_url
+        found += [hook if isinstance(hook, Secret) else None, self.alerts.webhook_token,
+                  self.alerts.smtp_password]
         return [s for s in found if s is not None]
 
 
@@ -258,6 +298,13 @@ def as_secret(value: Any, origin: Origin) -> Secret:
                 from None
     return Secret(kind, ref.strip(), setting=origin.setting, config_file=origin.file,
                   base_dir=origin.base).bind_env(origin.env)
+
+
+def as_url_or_secret(value: Any, origin: Origin) -> str | Secret:
+    """An http(s) URL, or a secret reference to one (chat webhooks carry their key in the URL)."""
+    if isinstance(value, dict | Secret) or origin.var:
+        return as_secret(value, origin)
+    return as_http_url(value, origin)
 
 
 def secret_hint(section: str, name: str, connector: object = None) -> str:
@@ -313,6 +360,17 @@ LOCATION_FIELDS = _settings_fields(
     access_key=Field(as_secret, None), secret_key=Field(as_secret, None),
     offline=Field(as_bool, True), append_only=Field(as_bool, True),
     immutable=Field(as_bool, True))
+ALERT_FIELDS = _settings_fields(
+    AlertSettings,
+    webhook_url=Field(as_url_or_secret, "https://chat.example.org/hooks/vaultkeeper"),
+    webhook_token=Field(as_secret, None), email_to=Field(as_emails, ["it@example.org"]),
+    email_from=Field(as_str, "vaultkeeper@example.org"),
+    smtp_host=Field(as_str, "smtp.example.org"),
+    smtp_port=Field(as_int(1), 587), smtp_user=Field(as_str, "vaultkeeper"),
+    smtp_password=Field(as_secret, None), smtp_starttls=Field(as_bool, True),
+    smtp_ca_file=Field(as_path, "certs/smtp-ca.pem"),
+    events=Field(as_choices(*ALERT_EVENTS), list(ALERT_EVENTS)),
+    repeat_after=Field(as_duration, "1d"), timeout=Field(as_float(0.0), 20.0))
 SECTIONS: dict[str, dict[str, Field]] = {
     "source": SOURCE_FIELDS,
     "repository": {"password": Field(as_secret, None)},
@@ -320,6 +378,7 @@ SECTIONS: dict[str, dict[str, Field]] = {
     "paths": {"state_dir": Field(as_path, ".vaultkeeper"),
               "export_dir": Field(as_path, "exports"),
               "policies_dir": Field(as_path, "policies")},
+    "alerts": ALERT_FIELDS,
 }
 """Every section of ``vaultkeeper.toml`` but ``[[locations]]``, with its keys in order."""
 
@@ -392,7 +451,8 @@ def load_settings(path: Path | None = None, *, env: Mapping[str, str] = os.envir
         repository_password=password, locations=locations, schedule=values["schedule"],
         state_dir=paths.get("state_dir", base / ".vaultkeeper"),
         export_dir=paths.get("export_dir"), policies_dir=paths.get("policies_dir",
-                                                                   base / "policies"))
+                                                                   base / "policies"),
+        alerts=_check_alerts(AlertSettings(**values["alerts"]), name))
     if resolve_secrets:
         for secret in settings.secrets():
             secret.reveal()
@@ -503,6 +563,25 @@ def _read_locations(data: Any, file: str, base: Path,
                               file=file, key=f"{label} secret_key")
         found.append(LocationSettings(**values))
     return tuple(found)
+
+
+def _check_alerts(alerts: AlertSettings, file: str) -> AlertSettings:
+    """E-mail needs a server and a sender; a password needs a user."""
+    def fail(key: str, message: str, fix: str) -> ConfigError:
+        return ConfigError(message, fix, file=file, key=f"[alerts] {key}")
+
+    if alerts.email_to and not alerts.smtp_host:
+        raise fail("smtp_host", "required when email_to is set",
+                   'smtp_host = "smtp.example.org" (and smtp_port, email_from)')
+    if alerts.email_to and not alerts.email_from:
+        raise fail("email_from", "required when email_to is set",
+                   'email_from = "vaultkeeper@example.org"')
+    if alerts.smtp_password and not alerts.smtp_user:
+        raise fail("smtp_user", "required when smtp_password is set", 'smtp_user = "vaultkeeper"')
+    if alerts.smtp_ca_file and not alerts.smtp_ca_file.is_file():
+        raise fail("smtp_ca_file", f"{alerts.smtp_ca_file} does not exist",
+                   "point it at a PEM bundle of the CA certificates to trust")
+    return alerts
 
 
 def _check_source(source: SourceSettings, file: str) -> SourceSettings:

@@ -15,6 +15,7 @@ from vaultkeeper.tomlcheck import (
     Bad,
     Field,
     Origin,
+    as_duration,
     as_float,
     as_int,
     as_names,
@@ -31,9 +32,6 @@ DEFAULTS_PACKAGE = "vaultkeeper.default_policies"
 BUILT_IN = "built-in"
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
-_DURATION = re.compile(r"\s*(\d+)\s*([mhdw])\s*")
-_UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1),
-          "w": timedelta(weeks=1)}
 
 
 @dataclass(frozen=True)
@@ -165,14 +163,6 @@ def load_policies(policies_dir: Path | None) -> Policies:
     return Policies(retention=_retention(*docs["retention"]),
                     processes=_processes(*docs["processes"]), risk=_risk(*docs["risk"]),
                     mappings=_mappings(*docs["mappings"]), sources=sources)
-
-
-def as_duration(value: Any, origin: Origin) -> timedelta:
-    """A duration: ``30m``, ``4h``, ``1d``, ``2w``."""
-    m = _DURATION.fullmatch(value) if isinstance(value, str) else None
-    if m is None or int(m[1]) == 0:
-        raise Bad("must be a duration such as 30m, 4h, 1d or 2w", "1d")
-    return int(m[1]) * _UNITS[m[2]]
 
 
 def _table(value: Any, origin: Origin) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import re
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -215,6 +216,19 @@ def as_choice(*choices: str) -> Converter:
     return convert
 
 
+def as_choices(*choices: str) -> Converter:
+    """A list of distinct names, each one of ``choices``."""
+    def convert(value: Any, origin: Origin) -> tuple[str, ...]:
+        names = as_names(value, origin)
+        for name in names:
+            if name not in choices:
+                near = suggest(name, choices)
+                raise Bad(f"unknown {name!r}", fix=f"did you mean {near!r}?" if near else
+                          f"choose from {', '.join(choices)}")
+        return names
+    return convert
+
+
 def as_path(value: Any, origin: Origin) -> Path:
     """A path; ``~`` expands, relative paths resolve against the config file's directory."""
     text = str(value) if isinstance(value, Path) else as_str(value, origin)
@@ -232,6 +246,33 @@ def as_http_url(value: Any, origin: Origin) -> str:
     if not re.match(r"https?://[^/\s]+", url):
         raise Bad("must be an http:// or https:// URL")
     return url.rstrip("/")
+
+
+_DURATION = re.compile(r"\s*(\d+)\s*([mhdw])\s*")
+_UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1),
+          "w": timedelta(weeks=1)}
+
+
+def as_duration(value: Any, origin: Origin) -> timedelta:
+    """A duration: ``30m``, ``4h``, ``1d``, ``2w``."""
+    m = _DURATION.fullmatch(value) if isinstance(value, str) else None
+    if m is None or int(m[1]) == 0:
+        raise Bad("must be a duration such as 30m, 4h, 1d or 2w", "1d")
+    return int(m[1]) * _UNITS[m[2]]
+
+
+_EMAIL = re.compile(r"[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+")
+
+
+def as_emails(value: Any, origin: Origin) -> tuple[str, ...]:
+    """One or more e-mail addresses (a string or an array; environment: comma-separated)."""
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    names = as_names(value, origin)
+    bad = [n for n in names if not _EMAIL.fullmatch(n)]
+    if bad:
+        raise Bad(f"{bad[0]!r} is not an e-mail address", ["it@example.org"])
+    return names
 
 
 def as_schedule(value: Any, origin: Origin) -> str:

@@ -121,6 +121,19 @@ def status(json_output: JsonOption = False) -> None:
         error = (loc["last_error"] or {}).get("error", "")
         table.add_row(loc["name"], loc["state"], good["at"] if good else "never", age, error)
     Console().print(table)
+    sched = report["scheduler"]
+    pid = sched["running_pid"]
+    jobs = Table(title="Schedule — " + (f"vaultkeeper run is running (pid {pid})" if pid
+                                       else "vaultkeeper run is not running"))
+    for column in ("job", "cadence", "last run", "next run"):
+        jobs.add_column(column)
+    for job in sched["jobs"]:
+        jobs.add_row(job["job"], job["phrase"], (job["last_run"] or "never")[:19],
+                     job["next_run"][:19])
+    Console().print(jobs)
+    for alert in report["open_alerts"]:
+        render.err_console.print(f"[red]Open alert[/] {alert['key']}: {alert['subject']} "
+                                 f"(since {alert['first_at']})", highlight=False)
     for flag in report["unacknowledged_flags"]:
         render.err_console.print(f"[red]Run {flag['id']} flagged:[/] {flag['flag_reason']} — "
                                  f"pruning suspended until `vaultkeeper backup acknowledge "

@@ -361,6 +361,16 @@ url = "/srv/backup/vaultkeeper"
 # "every monday at 06:00", "every hour at :15". Vendor risk can tighten them (policies/risk.toml).
 backup = "every day at 02:00"
 drill = "every monday at 06:00"
+check = "every sunday at 04:00"
+
+[alerts]
+# Who hears about failures, stale backups and mass deletions (docs/scheduling.md).
+# webhook_url = { env = "ALERT_WEBHOOK_URL" }   # chat webhooks carry their key in the URL
+# email_to = ["it@example.org"]
+# email_from = "vaultkeeper@example.org"
+# smtp_host = "smtp.example.org"
+# smtp_user = "vaultkeeper"
+# smtp_password = { env = "SMTP_PASSWORD" }
 
 [paths]
 # state_dir = ".vaultkeeper"   # run history and logs
@@ -406,4 +416,5 @@ secret_key = {{ file = {s3_secret} }}
 [schedule]
 backup = "every day at 02:00"
 drill = "every monday at 06:00"
+check = "every sunday at 04:00"
 '''

@@ -6,11 +6,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from vaultkeeper.config import Settings
+from vaultkeeper.db import jobs as jobdb
 from vaultkeeper.db import open_state_db
 from vaultkeeper.db import runs as rundb
 from vaultkeeper.errors import StorageError
 from vaultkeeper.policies import load_policies
 from vaultkeeper.restic import Restic
+from vaultkeeper.services.scheduler import configured_schedule, daemon_pid, plan
 from vaultkeeper.storage.locations import preflight, resolve_locations
 
 
@@ -69,6 +71,12 @@ def status_report(settings: Settings, *, now: datetime | None = None) -> dict[st
             "age_s": None if age is None else int(age.total_seconds()),
             "rpo_s": int(rpo.total_seconds()), "last_error": entry["last_error"]})
     last = rundb.runs(db, limit=1)
+    phrases, _ = configured_schedule(settings)
     return {"rpo_s": int(rpo.total_seconds()), "locations": locations,
             "last_run": last[0] if last else None,
-            "unacknowledged_flags": rundb.unacknowledged_flags(db)}
+            "unacknowledged_flags": rundb.unacknowledged_flags(db),
+            "scheduler": {"running_pid": daemon_pid(settings.state_dir),
+                          "jobs": [p.__dict__ for p in plan(settings, phrases, now=now)]},
+            "open_alerts": [{k: a[k] for k in ("key", "event", "subject", "first_at",
+                                               "last_sent_at", "count")}
+                            for a in jobdb.open_alerts(db)]}

@@ -1,0 +1,117 @@
+"""Placing jobs after a restart (pure: the schedule library's own clock, no waiting)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from datetime import datetime, timedelta
+
+import pytest
+import schedule
+
+from vaultkeeper.errors import ConfigError
+from vaultkeeper.services.platform import Untranslatable, cron_spec, on_calendar
+from vaultkeeper.services.scheduler import add_job, parse_cadence, place
+
+
+def _place(phrase: str, last: datetime | None, now: datetime):
+    cadence = parse_cadence(phrase)
+    job = add_job(schedule.Scheduler(), cadence, lambda: None)
+    return place(job, cadence, last, now)
+
+
+NOW = datetime.now().astimezone()   # local, aware: the library schedules in local time
+TODAY_2AM = NOW.replace(hour=2, minute=0, second=0, microsecond=0)
+LAST_2AM = TODAY_2AM if NOW >= TODAY_2AM else TODAY_2AM - timedelta(days=1)
+
+
+def test_a_job_that_never_ran_runs_now():
+    when, why = _place("every day at 02:00", None, NOW)
+    assert when == NOW and "never ran" in why
+
+
+def test_daily_job_that_ran_after_its_last_time_waits_for_the_next():
+    when, why = _place("every day at 02:00", LAST_2AM + timedelta(minutes=5), NOW)
+    assert when == LAST_2AM + timedelta(days=1) and why == "as scheduled"
+
+
+def test_daily_job_missed_for_a_week_catches_up_once():
+    when, why = _place("every day at 02:00", LAST_2AM - timedelta(days=7), NOW)
+    assert when == NOW and "catching up once" in why
+
+
+def test_daily_job_missed_by_a_minute_catches_up():
+    when, _ = _place("every day at 02:00", LAST_2AM - timedelta(minutes=1), NOW)
+    assert when == NOW
+
+
+def test_weekly_job_missed_this_week():
+    cadence_day = NOW.strftime("%A").lower()
+    # Last ran 8 days ago: this weekday's (or last week's) run was missed.
+    when, _ = _place(f"every {cadence_day} at 00:00", NOW - timedelta(days=8), NOW)
+    assert when == NOW
+    # Last ran an hour ago, after today's 00:00: wait a week.
+    midnight = NOW.replace(hour=0, minute=0, second=0, microsecond=0)
+    when, _ = _place(f"every {cadence_day} at 00:00", max(midnight, NOW - timedelta(hours=1))
+                     + timedelta(seconds=1), NOW)
+    assert when == midnight + timedelta(days=7)
+
+
+def test_interval_job_counts_from_its_last_run():
+    when, why = _place("every 6 hours", NOW - timedelta(hours=2), NOW)
+    assert when == NOW + timedelta(hours=4) and "one interval after" in why
+    when, why = _place("every 6 hours", NOW - timedelta(hours=30), NOW)
+    assert when == NOW and "running now" in why
+
+
+def test_hourly_at_minute():
+    cadence = parse_cadence("every hour at :15")
+    assert cadence.timed and cadence.period == timedelta(hours=1)
+    when, _ = _place("every hour at :15", NOW - timedelta(hours=3), NOW)
+    assert when == NOW
+
+
+@pytest.mark.parametrize(("phrase", "calendar", "cron"), [
+    ("every day at 02:00", "*-*-* 02:00:00", "0 2 * * *"),
+    ("every day at 23:45:10", "*-*-* 23:45:10", None),
+    ("every monday at 06:00", "Mon *-*-* 06:00:00", "0 6 * * 1"),
+    ("every sunday at 04:30", "Sun *-*-* 04:30:00", "30 4 * * 0"),
+    ("every 6 hours", "*-*-* 00/6:00:00", "0 */6 * * *"),
+    ("every hour", "*-*-* *:00:00", "0 * * * *"),
+    ("every hour at :15", "*-*-* *:15:00", "15 * * * *"),
+    ("every 15 minutes", "*-*-* *:00/15:00", "*/15 * * * *"),
+    ("every 10 seconds", "*-*-* *:*:00/10", None),
+    ("every 5 hours", None, None),          # 5 does not divide 24: refused, not approximated
+    ("every 7 minutes", None, None),
+    ("every 2 days", None, None),
+    ("every week", "Mon *-*-* 00:00:00", "0 0 * * 1"),
+])
+def test_platform_translations(phrase, calendar, cron):
+    cadence = parse_cadence(phrase)
+    if calendar is None:
+        with pytest.raises(Untranslatable, match="cannot be expressed exactly"):
+            on_calendar(cadence)
+    else:
+        assert on_calendar(cadence) == calendar
+    if cron is None:
+        with pytest.raises(Untranslatable):
+            cron_spec(cadence)
+    else:
+        assert cron_spec(cadence) == cron
+
+
+@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd is not installed")
+@pytest.mark.parametrize("phrase", ["every day at 02:00", "every monday at 06:00",
+                                    "every 6 hours", "every hour at :15", "every 15 minutes",
+                                    "every 10 seconds", "every week"])
+def test_systemd_accepts_our_calendar_expressions(phrase):
+    expression = on_calendar(parse_cadence(phrase))
+    done = subprocess.run(["systemd-analyze", "calendar", expression], capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr
+    assert f"Normalized form: {expression}" in done.stdout or "Next elapse" in done.stdout
+
+
+def test_unknown_phrase_is_a_config_error():
+    with pytest.raises(ConfigError):
+        parse_cadence("every fortnight")

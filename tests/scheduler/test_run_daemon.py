@@ -174,3 +174,24 @@ def test_stale_backup_alert_and_recovery(tmp_path):
         assert sorted(hook.events()) == ["backup_stale", "backup_stale", "recovered",
                                          "recovered"]
         assert vk_json(config, "status")["open_alerts"] == []
+
+
+def test_mass_deletion_alert_then_acknowledge(tmp_path):
+    with webhook() as hook:
+        extra = '[schedule]\nbackup = "every day at 02:00"\n\n' + alerts_section(hook, None)
+        config = make_config(tmp_path, records=300, extra=extra)
+        assert vk(config, "locations", "init").returncode == 0
+        assert vk(config, "run", "--job", "backup", timeout=300).returncode == 0
+        # The CRM suddenly has a third of its contacts: flagged, alerted, pruning suspended.
+        make_config(tmp_path, records=100, extra=extra)
+        flagged = vk(config, "run", "--job", "backup", timeout=300)
+        assert flagged.returncode == 3, flagged.stderr
+        events = hook.events()
+        assert "mass_deletion" in events and "partial" in events
+        alert = next(p for p in hook.posts if p["event"] == "mass_deletion")
+        assert "contacts 300 → 100" in alert["detail"]
+        run_id = alert["facts"]["run"]
+        assert f"vaultkeeper backup acknowledge {run_id}" in alert["detail"]
+        assert "retention removed 0" in flagged.stderr
+        assert vk(config, "backup", "acknowledge", str(run_id)).returncode == 0
+        assert vk_json(config, "status")["unacknowledged_flags"] == []

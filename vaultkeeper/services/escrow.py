@@ -243,6 +243,10 @@ def share_info(mnemonic: str, *, label: str = "the share") -> ShareInfo:
             raise ShareError(f"{label} (starting {' '.join(words[:3])!r}…) does not pass its "
                              "checksum: a word is wrong, missing or out of order",
                              "compare every word with the sheet, in order") from None
+        if "length" in text:
+            raise ShareError(f"{label} has {len(words)} words, which no share has: a word is "
+                             "missing or one too many", "copy every word from the sheet") \
+                from None
         raise ShareError(f"{label} is not a valid share: {text.rstrip('.')}",
                          "copy every word from the sheet") from None
     if share.group_count != 1 or share.group_threshold != 1:
@@ -297,16 +301,20 @@ def combine_shares(mnemonics: Sequence[str], fmt: SecretFormat | None) -> str:
             "needed", f"ask {more} more trustee{'s' if more != 1 else ''} for their sheet")
     try:
         master = shamir_mnemonic.combine_mnemonics(list(mnemonics[:need]))
-        for extra in range(need, len(mnemonics)):
-            subset = [*mnemonics[:need - 1], mnemonics[extra]]
-            if shamir_mnemonic.combine_mnemonics(subset) != master:
-                raise ShareError(f"share {extra + 1} of the input (share number "
-                                 f"{infos[extra].number}) does not agree with the others",
-                                 "leave it out, or compare its words with the sheet")
     except MnemonicError as exc:
         raise ShareError(f"the shares do not combine: {str(exc).rstrip('.')}",
                          "compare every word with the sheets; all must be from one set") \
             from None
+    for extra in range(need, len(mnemonics)):
+        subset = [*mnemonics[:need - 1], mnemonics[extra]]
+        try:
+            agrees = shamir_mnemonic.combine_mnemonics(subset) == master
+        except MnemonicError:
+            agrees = False
+        if not agrees:
+            raise ShareError(f"share {extra + 1} of the input (share number "
+                             f"{infos[extra].number}) does not agree with the others",
+                             "leave it out, or compare its words with the sheet")
     if fmt is None:
         raise ShareError("the shares combine, but the format line is missing",
                          "add the line starting with VK1- from any sheet of this set")

@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from servers import free_port, rclone_s3
+from servers import free_port, rclone_restic, rclone_s3
 from vk_backup import FAKE_SECRET, make_config, vk, vk_json
 
 from vaultkeeper.config import Secret, find_config_file, load_settings
@@ -158,3 +158,28 @@ def test_service_level_argv_and_refusals(tmp_path, monkeypatch):
     results_json = {r["location"]: r["result"] for r in json.loads(revoked.stdout)["locations"]}
     assert results_json == {"nas": "removed", "disk": "skipped"}
     assert "usage" not in revoked.stderr.lower()
+
+
+def test_append_only_location_gets_the_key_but_revoke_says_why_it_cannot(tmp_path):
+    port = free_port()
+    config = make_config(tmp_path, locations=[
+        ("nas", str(tmp_path / "loc" / "nas")),
+        ("vault", f"rest:http://127.0.0.1:{port}/repo/")])
+    config.write_text(config.read_text().replace(
+        f'url = "rest:http://127.0.0.1:{port}/repo/"\n',
+        f'url = "rest:http://127.0.0.1:{port}/repo/"\nappend_only = true\n'))
+    escrow_pw = tmp_path / "escrow.key"
+    with rclone_restic(tmp_path / "rest", port, append_only=True):
+        assert vk(config, "locations", "init").returncode == 0
+        added = vk_json(config, "escrow", "key", "add", "--out", str(escrow_pw))
+        assert [r["result"] for r in added["locations"]] == ["added", "added"]
+        revoked = vk(config, "escrow", "key", "revoke", "--all", "--json")
+        assert revoked.returncode == 3
+        results = {r["location"]: r for r in json.loads(revoked.stdout)["locations"]}
+        assert results["nas"]["result"] == "removed"
+        assert results["vault"]["result"] == "failed"
+        assert "on the server itself" in results["vault"]["detail"]
+        # Still recorded as active there, so `escrow key list` keeps showing it.
+        listed = vk_json(config, "escrow", "key", "list")
+        vault = next(loc for loc in listed["locations"] if loc["location"] == "vault")
+        assert sorted(k["role"] for k in vault["keys"]) == ["escrow", "vaultkeeper"]

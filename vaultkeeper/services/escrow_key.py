@@ -207,8 +207,16 @@ def revoke_escrow_key(settings: Settings, key_id: str | None = None, *,
                                  "itself uses (the [repository] password)",
                                  "revoke the escrow key instead: see `vaultkeeper escrow key "
                                  "list`; nothing was removed")
-        plan.append((location, restic,
-                     [w for w in wanted if any(k.id.startswith(w) for k in keys)]))
+        present = [w for w in wanted if any(k.id.startswith(w) for k in keys)]
+        if present and (location.append_only or location.immutable):
+            # restic would retry the refused delete for about a minute, then print a trace.
+            outcomes += [KeyOutcome(
+                location.name, "failed", w,
+                "append-only/immutable location: restic cannot delete the key file; remove "
+                f"keys/{w}… on the server itself (until then this key still opens it)")
+                for w in present]
+            continue
+        plan.append((location, restic, present))
         for gone in (w for w in wanted if not any(k.id.startswith(w) for k in keys)):
             escrowdb.revoke_key(db, location.name, gone)
             outcomes.append(KeyOutcome(location.name, "not-found", gone,

@@ -52,7 +52,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout."
 InputFiles = Annotated[list[Path] | None, typer.Argument(
     help="Sheet files (share-K-of-N.txt) or text files with one share per line; '-' or none "
          "reads standard input. Never put shares on the command line.",
-    show_default=False)]
+    show_default=False, metavar="FILE")]
 
 
 def _read_inputs(files: list[Path] | None) -> ParsedInput:

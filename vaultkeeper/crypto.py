@@ -102,3 +102,28 @@ def certificate_is_usable(cert_path: Path, hostnames: Sequence[str]) -> bool:
     names = {str(v) for v in san.get_values_for_type(x509.IPAddress)}
     names |= set(san.get_values_for_type(x509.DNSName))
     return all(str(h) in names for h in hostnames)
+
+
+# ------------------------------------------------------------------------- sealing (escrow)
+SEAL_NONCE_BYTES = 12
+
+
+def seal(key: bytes, plaintext: bytes, aad: bytes) -> bytes:
+    """AES-256-GCM: ``nonce || ciphertext || tag`` (a wrong key or any changed byte fails)."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    nonce = os.urandom(SEAL_NONCE_BYTES)
+    return nonce + AESGCM(key).encrypt(nonce, plaintext, aad)
+
+
+def unseal(key: bytes, blob: bytes, aad: bytes) -> bytes | None:
+    """The plaintext of :func:`seal`, or None when the key, the AAD or the blob is wrong."""
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    if len(blob) < SEAL_NONCE_BYTES + 16:
+        return None
+    try:
+        return AESGCM(key).decrypt(blob[:SEAL_NONCE_BYTES], blob[SEAL_NONCE_BYTES:], aad)
+    except InvalidTag:
+        return None

@@ -59,6 +59,14 @@ class ResticFailed(StorageError):
     """Any other restic failure."""
 
 
+class IdNotFound(StorageError):
+    """No key (or snapshot) matches the id given."""
+
+
+class KeyInUse(StorageError):
+    """restic refuses to remove the key the command itself opened the repository with."""
+
+
 # Exact restic 0.14 stderr texts (LANG=C), most specific first.
 _CLASSES: list[tuple[re.Pattern[str], type[StorageError], str]] = [
     (re.compile(r"wrong password or no key found"), WrongPassword,
@@ -76,6 +84,10 @@ _CLASSES: list[tuple[re.Pattern[str], type[StorageError], str]] = [
     (re.compile(r"repository is already locked|unable to create lock"), RepositoryLocked,
      "wait for the other restic process; if none runs, the lock is stale and the next backup "
      "removes it (restic unlock)"),
+    (re.compile(r"refusing to remove key currently used"), KeyInUse,
+     "this is the key vaultkeeper itself uses; remove another key"),
+    (re.compile(r"no matching ID found"), IdNotFound,
+     "list the ids with `vaultkeeper escrow key list` (or `vaultkeeper snapshots`)"),
     (re.compile(r"repository contains errors|Fatal: There were \d+ errors"), RepositoryCorrupt,
      "restore from another location; run `restic check` there and rebuild this repository"),
 ]
@@ -104,6 +116,17 @@ class Snapshot:
     paths: tuple[str, ...]
     hostname: str
     original: str | None
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """One entry of ``restic key list --json`` (0.14: 8-character ids)."""
+
+    id: str
+    user: str
+    host: str
+    created: str
+    current: bool
 
 
 @dataclass(frozen=True)
@@ -363,3 +386,30 @@ class Restic:
         result: dict[str, Any] = orjson.loads(
             self._run(["stats", "--mode", "raw-data", "--json"], timeout=600).stdout)
         return result
+
+    # -- keys ---------------------------------------------------------------------------------
+    def key_list(self) -> list[KeyInfo]:
+        """Every key of the repository; ``current`` marks the one our password opened."""
+        data = orjson.loads(self._run(["key", "list", "--json"], timeout=300).stdout or b"[]")
+        return [KeyInfo(id=k["id"], user=k.get("userName", ""), host=k.get("hostName", ""),
+                        created=k.get("created", ""), current=bool(k.get("current")))
+                for k in data or []]
+
+    def current_key_id(self) -> str:
+        """The id of the key this password opens (raises WrongPassword when none)."""
+        current = [k.id for k in self.key_list() if k.current]
+        if not current:
+            raise ResticFailed(f"{self._where()}: restic key list marks no key as current",
+                               "run `restic key list` by hand and report it")
+        return current[0]
+
+    def key_add(self, new_password: Secret, *, user: str, host: str) -> None:
+        """Add a key opening the repository with ``new_password`` (read by restic from a file:
+        never argv or environment)."""
+        with self._password_file(new_password) as new_file:
+            self._run(["key", "add", "--new-password-file", new_file, "--user", user,
+                       "--host", host], timeout=300)
+
+    def key_remove(self, key_id: str) -> None:
+        """Remove a key (restic refuses the one this instance's password opens: KeyInUse)."""
+        self._run(["key", "remove", key_id], timeout=300)

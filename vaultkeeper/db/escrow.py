@@ -1,0 +1,78 @@
+"""Escrow state: share sets handed to trustees and escrow restic keys per location.
+
+Never a secret: a share set is its SLIP-39 set id and scheme; an escrow key is restic's key id
+and the *reference* to its password (``file:…``, ``env:…``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlite_utils
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def ensure_escrow(db: sqlite_utils.Database) -> None:
+    """Create the tables if missing (idempotent)."""
+    if "escrow_share_sets" not in db.table_names():
+        db.table("escrow_share_sets").create({
+            "set_id": str, "created_at": str, "threshold": int, "shares": int,
+            "format": str, "organisation": str, "out_dir": str,
+        }, pk="set_id", not_null={"created_at", "threshold", "shares"})
+    if "escrow_keys" not in db.table_names():
+        db.table("escrow_keys").create({
+            "location": str, "key_id": str, "label": str, "password_ref": str,
+            "added_at": str, "revoked_at": str,
+        }, pk=("location", "key_id"), not_null={"added_at"})
+
+
+def record_share_set(db: sqlite_utils.Database, *, set_id: str, threshold: int, shares: int,
+                     fmt: str, organisation: str, out_dir: str) -> None:
+    """Remember a split (the newest set is the one trustees should hold)."""
+    ensure_escrow(db)
+    db.table("escrow_share_sets").upsert({
+        "set_id": set_id, "created_at": _now(), "threshold": threshold, "shares": shares,
+        "format": fmt, "organisation": organisation, "out_dir": out_dir}, pk="set_id")
+
+
+def share_sets(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """Every recorded split, newest first."""
+    ensure_escrow(db)
+    return list(db.table("escrow_share_sets").rows_where(order_by="created_at desc, rowid desc"))
+
+
+def record_key(db: sqlite_utils.Database, location: str, key_id: str, *, label: str,
+               password_ref: str) -> None:
+    """An escrow key now opens ``location`` (re-adding clears an earlier revocation)."""
+    ensure_escrow(db)
+    db.table("escrow_keys").upsert({
+        "location": location, "key_id": key_id, "label": label, "password_ref": password_ref,
+        "added_at": _now(), "revoked_at": None}, pk=("location", "key_id"))
+
+
+def revoke_key(db: sqlite_utils.Database, location: str, key_id: str) -> None:
+    """The key was removed from the location's repository."""
+    ensure_escrow(db)
+    rows = list(db.table("escrow_keys").rows_where(
+        "location = ? and revoked_at is null and (key_id = ? or key_id like ?)",
+        [location, key_id, key_id + "%"]))
+    for row in rows:
+        db.table("escrow_keys").update((row["location"], row["key_id"]),
+                                       {"revoked_at": _now()})
+
+
+def active_keys(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """Escrow keys added and not revoked, by location."""
+    ensure_escrow(db)
+    return list(db.table("escrow_keys").rows_where("revoked_at is null",
+                                                   order_by="location, added_at"))
+
+
+def all_keys(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """Every escrow key ever recorded, revoked ones included."""
+    ensure_escrow(db)
+    return list(db.table("escrow_keys").rows_where(order_by="location, added_at"))

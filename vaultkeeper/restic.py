@@ -363,3 +363,27 @@ class Restic:
         result: dict[str, Any] = orjson.loads(
             self._run(["stats", "--mode", "raw-data", "--json"], timeout=600).stdout)
         return result
+
+
+def select_snapshot(snapshots: Sequence[Snapshot], ref: str, where: str) -> Snapshot:
+    """``latest``, ``random``, or an id prefix (the location's own id or the original's)."""
+    from vaultkeeper.errors import UsageError
+
+    if not snapshots:
+        raise StorageError(f"{where} holds no snapshot", "run `vaultkeeper backup` first")
+    if ref == "latest":
+        return max(snapshots, key=lambda s: s.time)
+    if ref == "random":
+        import secrets
+
+        return secrets.choice(list(snapshots))
+    wanted = ref.lower()
+    found = {s.id: s for s in snapshots
+             if s.id.startswith(wanted) or (s.original or "").startswith(wanted)}
+    if not found:
+        raise UsageError(f"no snapshot {ref!r} at {where}",
+                         "see `vaultkeeper snapshots` for the ids held at each location")
+    if len(found) > 1:
+        raise UsageError(f"snapshot id {ref!r} is ambiguous at {where}",
+                         "give more characters of the id")
+    return next(iter(found.values()))

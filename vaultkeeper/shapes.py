@@ -76,7 +76,7 @@ def _getter(names: Sequence[str]) -> Callable[[dict[str, Any]], tuple[Any, ...]]
     def get(d: dict[str, Any]) -> tuple[Any, ...]:
         try:
             value = fast(d)
-            return (value,) if single else value  # type: ignore[no-any-return]
+            return (value,) if single else value
         except (KeyError, TypeError):
             if not isinstance(d, dict):
                 return (None,) * len(names)

@@ -59,13 +59,21 @@ def main(
 
 def _register() -> None:
     # Imported here so each command group stays in its own module.
-    from vaultkeeper.cli import backup_cmd, config_cmd, export_cmd, locations_cmd, sandbox_cmd
+    from vaultkeeper.cli import (
+        backup_cmd,
+        config_cmd,
+        drill_cmd,
+        export_cmd,
+        locations_cmd,
+        sandbox_cmd,
+    )
 
     config_cmd.register(app)
     sandbox_cmd.register(app)
     export_cmd.register(app)
     locations_cmd.register(app)
     backup_cmd.register(app)
+    drill_cmd.register(app)
 
 
 _register()

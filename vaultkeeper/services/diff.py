@@ -41,7 +41,9 @@ class CountChange:
     @property
     def drop(self) -> float:
         """The fraction lost (0 when the count grew or there was nothing before)."""
-        return (self.before - self.after) / self.before if self.before > 0 else 0.0
+        if self.before <= 0 or self.after >= self.before:
+            return 0.0
+        return (self.before - self.after) / self.before
 
 
 def compare_counts(before: Mapping[str, int], after: Mapping[str, int]) -> list[CountChange]:

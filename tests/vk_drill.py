@@ -9,6 +9,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from hypothesis import strategies as st
+
 from vaultkeeper.config import Secret
 from vaultkeeper.digest import canonical_json
 from vaultkeeper.restic import Restic
@@ -114,3 +116,28 @@ def flip_bytes_in_largest_pack(location_dir: Path) -> Path:
         handle.flush()
         os.fsync(handle.fileno())
     return pack
+
+
+# JSON values with the awkward bits: unicode (incl. astral and RTL), control characters,
+# empty strings vs nulls, nesting, big and negative numbers.
+text = st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=40)
+leaf = st.one_of(st.none(), st.booleans(), text, st.just(""),
+                 st.integers(min_value=-(2**63), max_value=2**63 - 1),
+                 st.floats(allow_nan=False, allow_infinity=False))
+value = st.recursive(leaf, lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.dictionaries(text, inner, max_size=3)), max_leaves=8)
+prop_names = st.sampled_from(["firstname", "lastname", "email", "city", "notes", "n_score",
+                              "Firstname", "ünïcode", "with space", 'quo"te', "id", "_raw"])
+
+
+@st.composite
+def records(draw):
+    ids = draw(st.lists(st.text(min_size=1, max_size=12), min_size=0, max_size=12, unique=True))
+    out = []
+    for rid in ids:
+        props = draw(st.dictionaries(prop_names, value, max_size=6))
+        if draw(st.booleans()):
+            props["notes"] = draw(st.sampled_from(["", None, "x" * 70_000]))
+        out.append({"id": rid, "archived": draw(st.booleans()), "properties": props,
+                    "extra": draw(value)})
+    return out

@@ -23,7 +23,7 @@ from vaultkeeper.services.diff import diff_snapshots
 from vaultkeeper.services.drill import DrillObserver, DrillReport, run_drill
 from vaultkeeper.services.drill_html import render as render_html
 
-drill_app = typer.Typer(help="Restore a snapshot into the SQLite mirror and prove it complete.")
+drill_app = typer.Typer()
 mirror_app = typer.Typer(help="The SQLite mirror of the last verified drill.",
                          no_args_is_help=True)
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]

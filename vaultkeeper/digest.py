@@ -29,7 +29,12 @@ class ContentDigest:
 
     def add_canonical(self, line: bytes) -> None:
         """Add one record given as its canonical JSON bytes (without newline)."""
-        self._total = (self._total + int.from_bytes(hashlib.sha256(line).digest(), "big")) % _MOD
+        self.add_sha256(hashlib.sha256(line).digest())
+
+    def add_sha256(self, record_sha256: bytes) -> None:
+        """Add one record given as the SHA-256 of its canonical JSON (when the caller needs the
+        per-record hash too, e.g. diff)."""
+        self._total = (self._total + int.from_bytes(record_sha256, "big")) % _MOD
         self.count += 1
 
     def add(self, record: Any) -> None:

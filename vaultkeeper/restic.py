@@ -413,3 +413,26 @@ class Restic:
     def key_remove(self, key_id: str) -> None:
         """Remove a key (restic refuses the one this instance's password opens: KeyInUse)."""
         self._run(["key", "remove", key_id], timeout=300)
+
+def select_snapshot(snapshots: Sequence[Snapshot], ref: str, where: str) -> Snapshot:
+    """``latest``, ``random``, or an id prefix (the location's own id or the original's)."""
+    from vaultkeeper.errors import UsageError
+
+    if not snapshots:
+        raise StorageError(f"{where} holds no snapshot", "run `vaultkeeper backup` first")
+    if ref == "latest":
+        return max(snapshots, key=lambda s: s.time)
+    if ref == "random":
+        import secrets
+
+        return secrets.choice(list(snapshots))
+    wanted = ref.lower()
+    found = {s.id: s for s in snapshots
+             if s.id.startswith(wanted) or (s.original or "").startswith(wanted)}
+    if not found:
+        raise UsageError(f"no snapshot {ref!r} at {where}",
+                         "see `vaultkeeper snapshots` for the ids held at each location")
+    if len(found) > 1:
+        raise UsageError(f"snapshot id {ref!r} is ambiguous at {where}",
+                         "give more characters of the id")
+    return next(iter(found.values()))

@@ -62,6 +62,7 @@ def _register() -> None:
     from vaultkeeper.cli import (
         backup_cmd,
         config_cmd,
+        drill_cmd,
         escrow_cmd,
         export_cmd,
         locations_cmd,
@@ -76,6 +77,7 @@ def _register() -> None:
     backup_cmd.register(app)
     run_cmd.register(app)
     escrow_cmd.register(app)
+    drill_cmd.register(app)
 
 
 _register()

@@ -28,6 +28,7 @@ from vaultkeeper.db.runs import LocationResult
 from vaultkeeper.errors import ExportError, StorageError, VaultkeeperError
 from vaultkeeper.policies import load_policies
 from vaultkeeper.restic import Restic
+from vaultkeeper.services.diff import compare_counts
 from vaultkeeper.services.export import ExportObserver, run_export
 from vaultkeeper.storage.locations import Location, preflight, resolve_locations
 
@@ -74,16 +75,17 @@ class BackupObserver(ExportObserver):
 
 
 @contextlib.contextmanager
-def run_lock(state_dir: Path) -> Iterator[None]:
-    """One backup at a time. flock dies with its process, so a crash never leaves it stuck."""
+def run_lock(state_dir: Path, lock: str = LOCK, what: str = "backup") -> Iterator[None]:
+    """One backup (or drill…) at a time. flock dies with its process: a crash never leaves it
+    stuck."""
     state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(state_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(state_dir / lock, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
-            raise AlreadyRunning(f"another backup is running (pid {holder})",
+            raise AlreadyRunning(f"another {what} is running (pid {holder})",
                                  "wait for it to finish; the lock frees itself if it dies") \
                 from None
         os.ftruncate(fd, 0)
@@ -94,13 +96,13 @@ def run_lock(state_dir: Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def private_staging(state_dir: Path) -> Iterator[Path]:
+def private_staging(state_dir: Path, name: str = STAGING) -> Iterator[Path]:
     """A 0700 staging folder for plaintext CRM data, removed on exit, SIGTERM included.
 
     Leftovers of a killed run (SIGKILL cannot be caught) are removed first: the caller holds the
     run lock, so nothing else can be using them.
     """
-    root = state_dir / STAGING
+    root = state_dir / name
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(mode=0o700, parents=True)
     # A fixed path (we hold the run lock): restic then finds the previous snapshot as parent.
@@ -133,11 +135,8 @@ def mass_deletion(previous: dict[str, int] | None, current: dict[str, int],
     """Why the new counts look like a mass deletion ('' when they do not)."""
     if not previous:
         return ""
-    drops = []
-    for name, before in sorted(previous.items()):
-        now = current.get(name, 0)
-        if before > 0 and (before - now) / before > threshold:
-            drops.append(f"{name} {before} → {now} (-{(before - now) / before:.0%})")
+    drops = [f"{c.name} {c.before} → {c.after} (-{c.drop:.0%})"
+             for c in compare_counts(previous, current) if c.drop > threshold]
     return "" if not drops else (
         f"record counts fell by more than {threshold:.0%} since the last backup: "
         + ", ".join(drops))

@@ -151,7 +151,7 @@ def run_export(connector: Connector, out: Path, *, objects: Sequence[str] = (),
     try:
         for spec in specs:
             result = _export_object(connector, spec, run, observer)
-            run.objects[spec.name] = _object_entry(result)
+            run.objects[spec.name] = _object_entry(result) | {"primary_key": spec.primary_key}
             observer.object_finished(result)
         for stem, writer in sorted(run.relations.items()):
             run.relation_entries[stem] = {"path": f"relations/{stem}.ndjson", **writer.close()}

@@ -1,0 +1,254 @@
+"""``vaultkeeper drill`` (+ ``history``), ``mirror query|path`` and ``diff``."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from types import TracebackType
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+from rich.table import Table
+
+from vaultkeeper.cli import render
+from vaultkeeper.cli.settings import load
+from vaultkeeper.db import drills as drilldb
+from vaultkeeper.db import mirror as mirrordb
+from vaultkeeper.db import open_state_db
+from vaultkeeper.errors import UsageError, VaultkeeperError, VerificationError
+from vaultkeeper.services.diff import diff_snapshots
+from vaultkeeper.services.drill import DrillObserver, DrillReport, run_drill
+from vaultkeeper.services.drill_html import render as render_html
+
+drill_app = typer.Typer()
+mirror_app = typer.Typer(help="The SQLite mirror of the last verified drill.",
+                         no_args_is_help=True)
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
+
+
+class _Progress(DrillObserver):
+    def __init__(self, *, enabled: bool) -> None:
+        self.enabled = enabled
+        self._progress = Progress(TextColumn("{task.description:<28}"), BarColumn(),
+                                  MofNCompleteColumn(), console=render.err_console,
+                                  disable=not enabled)
+        self._tasks: dict[str, TaskID] = {}
+
+    def __enter__(self) -> _Progress:
+        if self.enabled:
+            self._progress.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self.enabled:
+            self._progress.stop()
+
+    def stage(self, name: str, detail: str = "") -> None:
+        if self.enabled:
+            self._progress.console.print(f"[bold]{name}[/] {detail}", highlight=False)
+
+    def loading(self, obj: str, total: int) -> None:
+        self._tasks[obj] = self._progress.add_task(f"load {obj}", total=total or None)
+
+    def advance(self, obj: str, records: int) -> None:
+        self._progress.advance(self._tasks[obj], records)
+
+
+@drill_app.callback(invoke_without_command=True)
+def drill(
+    ctx: typer.Context,
+    location: Annotated[str | None, typer.Option(
+        help="Location to drill (default: the one drilled least recently).")] = None,
+    snapshot: Annotated[str, typer.Option(
+        help="latest, random, or a snapshot id (prefix).")] = "latest",
+    read_data_subset: Annotated[str | None, typer.Option(
+        "--read-data-subset", help="Data read by restic check: n/t, x%, a size, or 'none' "
+        "(default: a rolling k/10, so every pack is read every 10 drills).")] = None,
+    against_source: Annotated[bool, typer.Option(
+        "--against-source", help="Also compare live record counts with the CRM now.")] = False,
+    json_output: JsonOption = False,
+    html: Annotated[Path | None, typer.Option(
+        "--html", help="Also write a self-contained HTML report to this file.",
+        dir_okay=False)] = None,
+) -> None:
+    """restic check → restore into a private folder → load the SQLite mirror → reconcile every
+    object, record and relation with the export manifest → report (kept in the state database).
+
+    Exit 0 verified; 4 verification failed (the message names the object and the location);
+    1/7 the drill could not run.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    settings = load()
+    observer = _Progress(enabled=sys.stderr.isatty() and not json_output)
+    try:
+        with observer:
+            report = run_drill(settings, location=location, snapshot=snapshot,
+                               read_data_subset=read_data_subset,
+                               against_source=against_source, observer=observer)
+    except VaultkeeperError:
+        if html is not None:
+            _write_html(html, _last_report(settings.state_dir))
+        raise
+    data = report.as_json()
+    if html is not None:
+        _write_html(html, data)
+    if json_output:
+        render.print_json(data)
+    else:
+        _print_report(report)
+    if report.result != "verified":
+        raise VerificationError(report.summary(), report.failures[0].fix)
+
+
+def _last_report(state_dir: Path) -> dict[str, Any] | None:
+    db = open_state_db(state_dir)
+    rows = drilldb.history(db, limit=1)
+    row = drilldb.get(db, rows[0]["id"]) if rows else None
+    return row["report"] if row else None
+
+
+def _write_html(path: Path, data: dict[str, Any] | None) -> None:
+    if data is None:
+        return
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(render_html(data))
+
+
+def _print_report(report: DrillReport) -> None:
+    console = Console()
+    d = report.durations
+    age = "-" if report.age_s is None else f"{report.age_s / 3600:.1f} h"
+    console.print(f"Drill {report.drill_id}: location [bold]{report.location}[/], snapshot "
+                  f"{report.short_id} ({report.snapshot_time[:19]}, age {age}) — "
+                  f"[{'green' if report.result == 'verified' else 'red'}]{report.result}[/]",
+                  highlight=False)
+    table = Table()
+    for column in ("object", "manifest", "restored", "archived", "digest", "schema", "ok"):
+        table.add_column(column, justify="left" if column == "object" else "right")
+    mark = {True: "✔", False: "✘"}
+    for o in report.objects:
+        table.add_row(o["object"], str(o["expected"]), str(o["restored"]), str(o["archived"]),
+                      mark[o["digest_ok"]], mark[o["schema_ok"]], mark[o["ok"]])
+    for r in report.relations:
+        dangling = r["dangling_from"] + r["dangling_to"]
+        table.add_row(f"↔ {r['relation']}", str(r["expected"]), str(r["restored"]),
+                      f"{dangling} missing" if dangling else "", mark[r["digest_ok"]], "",
+                      mark[r["ok"]])
+    console.print(table)
+    console.print("check {c} s (subset {s}) · restore {r} s · load {lo} s · reconcile {rc} s · "
+                  "total {t} s · RTO {rto} s".format(
+                      c=d.get("check_s", "-"), s=report.read_data_subset,
+                      r=d.get("restore_s", "-"), lo=d.get("load_s", "-"),
+                      rc=d.get("reconcile_s", "-"), t=d.get("total_s", "-"),
+                      rto=d.get("rto_s", "-")), highlight=False)
+    for row in report.against_source or []:
+        console.print(f"source {row['object']}: {row['snapshot_live']} live in the snapshot, "
+                      f"{row['source_live']} now", highlight=False)
+    for warning in report.warnings:
+        render.err_console.print(f"[yellow]Note:[/] {warning}", highlight=False)
+    for failure in report.failures:
+        render.err_console.print(f"[red]Failed:[/] {failure.line()} — {failure.fix}",
+                                 highlight=False)
+
+
+@drill_app.command("history")
+def history(
+    json_output: JsonOption = False,
+    limit: Annotated[int, typer.Option(help="How many drills to show.")] = 20,
+) -> None:
+    """Past drills, newest first: location, snapshot, result and durations."""
+    rows = drilldb.history(open_state_db(load().state_dir), limit=limit)
+    if json_output:
+        render.print_json(rows)
+        return
+    table = Table(title="Drills")
+    for column in ("id", "started", "location", "snapshot", "result", "records", "restore s",
+                   "load s", "total s"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(str(r["id"]), str(r["started_at"])[:19], r["location"],
+                      r["short_id"] or "", r["result"], str(r["records"] or ""),
+                      str(r["restore_s"] or ""), str(r["load_s"] or ""), str(r["total_s"] or ""))
+    Console().print(table)
+
+
+def _mirror_file() -> Path:
+    path = mirrordb.mirror_path(load().state_dir)
+    if not path.exists():
+        raise UsageError(f"there is no mirror yet ({path})",
+                         "run `vaultkeeper drill`; a verified drill writes the mirror")
+    return path
+
+
+@mirror_app.command("path")
+def mirror_path() -> None:
+    """Print the mirror's file path (open it with sqlite3, Datasette, a spreadsheet …)."""
+    typer.echo(str(_mirror_file()))
+
+
+@mirror_app.command("query")
+def mirror_query(
+    sql: Annotated[str, typer.Argument(help="One SQL statement (the mirror opens read-only).")],
+    json_output: JsonOption = False,
+) -> None:
+    """Run SQL against the mirror, e.g. `select count(*) from contacts` or a full-text search:
+    `select * from search where search match 'müller'`."""
+    import sqlite3
+
+    try:
+        names, rows = mirrordb.query(_mirror_file(), sql)
+    except sqlite3.Error as exc:
+        raise UsageError(f"SQL error: {exc}", "check the statement; `select name from "
+                         "sqlite_master` lists the tables") from None
+    if json_output:
+        render.print_json([dict(zip(names, row, strict=True)) for row in rows])
+        return
+    table = Table()
+    for name in names:
+        table.add_column(name)
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    Console().print(table)
+
+
+def diff(
+    a: Annotated[str, typer.Argument(help="The earlier snapshot (id prefix, or latest).")],
+    b: Annotated[str, typer.Argument(help="The later snapshot (id prefix, or latest).")],
+    location: Annotated[str | None, typer.Option(
+        help="Location to read both snapshots from (default: the first reachable).")] = None,
+    sample: Annotated[int, typer.Option(help="Changed records shown per object.")] = 5,
+    json_output: JsonOption = False,
+) -> None:
+    """What changed between two snapshots, per object: records added, removed and changed (by
+    CRM id and content hash), with a sample of field-level changes."""
+    report = diff_snapshots(load(), a, b, location=location, sample=sample)
+    if json_output:
+        render.print_json(report.as_json())
+        return
+    console = Console()
+    table = Table(title=f"{report.a['short_id']} → {report.b['short_id']} "
+                        f"(location {report.location})")
+    for column in ("object", "before", "after", "added", "removed", "changed"):
+        table.add_column(column, justify="left" if column == "object" else "right")
+    for o in report.objects:
+        table.add_row(o.object, str(o.before), str(o.after), str(o.added), str(o.removed),
+                      str(o.changed))
+    console.print(table)
+    for o in report.objects:
+        for change in o.changes:
+            fields = "; ".join(f"{f['field']}: {f['before']!r} → {f['after']!r}"
+                               for f in change["fields"][:5])
+            console.print(f"{o.object} {change['id']}: {fields}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add drill (with history), mirror and diff."""
+    app.add_typer(drill_app, name="drill")
+    app.add_typer(mirror_app, name="mirror")
+    app.command("diff")(diff)

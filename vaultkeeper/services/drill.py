@@ -1,0 +1,422 @@
+"""Restore drills: ``restic check`` (structure + a sampled read of the data) → restore a snapshot
+into a private 0700 folder → load it into the SQLite mirror → reconcile with the manifest →
+report, recorded in the state database.
+
+A drill *fails* (result ``failed``, exit 4) when the data is missing, changed or corrupt; it is
+an *error* (exit 1/7) when it could not run (location unreachable, wrong password, lock held).
+The caller passes ``alert`` to be told about both (the scheduler wires alerts there).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from vaultkeeper.config import Settings
+from vaultkeeper.db import drills as drilldb
+from vaultkeeper.db import mirror as mirrordb
+from vaultkeeper.db import open_state_db
+from vaultkeeper.errors import StorageError, UsageError, VaultkeeperError
+from vaultkeeper.restic import RepositoryCorrupt, Restic, Snapshot, select_snapshot
+from vaultkeeper.services.backup import private_staging, run_lock
+from vaultkeeper.services.diff import compare_counts
+from vaultkeeper.storage.locations import Location, preflight, resolve_locations
+
+STAGING = "drill-staging"
+LOCK = "drill.lock"
+ROLLING_PARTS = 10
+CANDIDATE = "candidate.db"
+FAILED = "failed.db"
+
+
+@dataclass
+class Failure:
+    """One reason a drill failed, with what to do about it."""
+
+    location: str
+    object: str
+    problem: str
+    fix: str
+
+    def line(self) -> str:
+        """``location nas: contacts: … Fix: …``."""
+        return f"location {self.location}: {self.object}: {self.problem}"
+
+
+@dataclass
+class DrillReport:
+    """Everything one drill found; ``as_json`` is the ``--json`` shape and the stored report."""
+
+    drill_id: int
+    location: str
+    location_url: str = ""
+    snapshot_id: str = ""
+    location_snapshot_id: str = ""
+    short_id: str = ""
+    snapshot_time: str = ""
+    age_s: int | None = None
+    result: str = "error"
+    read_data_subset: str = ""
+    durations: dict[str, float] = field(default_factory=dict)
+    records: int = 0
+    objects: list[dict[str, Any]] = field(default_factory=list)
+    relations: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    against_source: list[dict[str, Any]] | None = None
+    mirror_path: str = ""
+    export: dict[str, Any] = field(default_factory=dict)
+    started_at: str = ""
+    error: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        """The machine-readable report (shapes only ever gain fields)."""
+        data = asdict(self)
+        data["failures"] = [asdict(f) | {"message": f.line()} for f in self.failures]
+        return data
+
+    def summary(self) -> str:
+        """One line naming the location and the failed objects."""
+        if not self.failures:
+            return f"location {self.location}: snapshot {self.short_id} verified"
+        first = self.failures[0].line()
+        more = f" (and {len(self.failures) - 1} more problem(s))" if len(self.failures) > 1 else ""
+        return f"drill of snapshot {self.short_id} failed: {first}{more}"
+
+
+class DrillObserver:
+    """Progress for the CLI; the default does nothing."""
+
+    def stage(self, name: str, detail: str = "") -> None:
+        """A stage starts: check, restore, load, reconcile, source."""
+
+    def loading(self, obj: str, total: int) -> None:
+        """An object's load starts with ``total`` records expected."""
+
+    def advance(self, obj: str, records: int) -> None:
+        """``records`` more records of ``obj`` are in the mirror."""
+
+
+Alert = Callable[[DrillReport], None]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def run_drill(settings: Settings, location: str | None = None, snapshot: str = "latest",
+              read_data_subset: str | None = None, against_source: bool = False, *,
+              observer: DrillObserver | None = None, alert: Alert | None = None) -> DrillReport:
+    """Drill one snapshot of one location (default: the location drilled least recently)."""
+    observer = observer or DrillObserver()
+    if settings.repository_password is None:
+        raise StorageError("no repository password configured",
+                           'set [repository] password = { file = "…" } (mode 0600)')
+    locations = resolve_locations(settings)
+    if not locations:
+        raise StorageError("no [[locations]] configured", "add a [[locations]] entry")
+    with run_lock(settings.state_dir, LOCK, "drill"):
+        db = open_state_db(settings.state_dir)
+        drilldb.abandon_unfinished(db)
+        chosen = pick_location(locations, drilldb.last_drilled(db), location)
+        subset = read_data_subset or rolling_subset(drilldb.count_at(db, chosen.name))
+        report = DrillReport(drill_id=drilldb.start_drill(db, chosen.name), location=chosen.name,
+                             location_url=chosen.display_url,
+                             started_at=_now().isoformat(timespec="seconds"))
+        report.read_data_subset = subset
+        began = time.monotonic()
+        try:
+            _drill(settings, chosen, snapshot, subset, against_source, report, observer)
+        except BaseException as exc:
+            report.result = "error"
+            report.error = (exc.one_line() if isinstance(exc, VaultkeeperError)
+                            else type(exc).__name__)
+            report.durations["total_s"] = round(time.monotonic() - began, 3)
+            _finish(db, report)
+            if alert is not None and isinstance(exc, VaultkeeperError):
+                alert(report)
+            raise
+        report.durations["total_s"] = round(time.monotonic() - began, 3)
+        report.result = "failed" if report.failures else "verified"
+        _finish(db, report)
+    if report.result != "verified" and alert is not None:
+        alert(report)
+    return report
+
+
+def rolling_subset(previous_drills: int) -> str:
+    """``k/10`` rotating with each drill of a location: every pack is read every 10 drills."""
+    return f"{previous_drills % ROLLING_PARTS + 1}/{ROLLING_PARTS}"
+
+
+def pick_location(locations: list[Location], last: dict[str, int],
+                  name: str | None) -> Location:
+    """The named location, or the one drilled least recently (never drilled first)."""
+    if name is not None:
+        for loc in locations:
+            if loc.name == name:
+                return loc
+        raise UsageError(f"no location named {name!r}",
+                         f"use one of: {', '.join(loc.name for loc in locations)}")
+    present = [loc for loc in locations if not (loc.offline and not preflight(loc).present)]
+    if not present:
+        raise StorageError("no location is present (offline disks not connected)",
+                           "connect an offline disk or name a location with --location")
+    order = {loc.name: i for i, loc in enumerate(locations)}
+    return min(present, key=lambda loc: (last.get(loc.name, 0), order[loc.name]))
+
+
+def _finish(db: Any, report: DrillReport) -> None:
+    d = report.durations
+    drilldb.finish_drill(db, report.drill_id, {
+        "location": report.location, "snapshot_id": report.snapshot_id,
+        "location_snapshot_id": report.location_snapshot_id, "short_id": report.short_id,
+        "snapshot_time": report.snapshot_time, "result": report.result,
+        "read_data_subset": report.read_data_subset, "check_s": d.get("check_s"),
+        "restore_s": d.get("restore_s"), "load_s": d.get("load_s"),
+        "reconcile_s": d.get("reconcile_s"), "total_s": d.get("total_s"),
+        "records": report.records, "mirror_path": report.mirror_path, "error": report.error,
+    }, report.as_json())
+
+
+def _drill(settings: Settings, location: Location, ref: str, subset: str,
+           against_source: bool, report: DrillReport, observer: DrillObserver) -> None:
+    assert settings.repository_password is not None
+    check = preflight(location)
+    if location.offline and not check.present:
+        raise StorageError(f"location {location.name} is offline (not connected)",
+                           "connect the disk, or drill another location")
+    if check.reachable is False:
+        raise StorageError(f"location {location.name} ({location.display_url}) unreachable: "
+                           + "; ".join(check.notes),
+                           "check the network and that the server is running")
+    restic = Restic(location, settings.repository_password,
+                    cache_dir=settings.state_dir / "cache", cwd=settings.base_dir)
+    snap = select_snapshot(restic.snapshots(), ref, f"location {location.name}")
+    report.snapshot_id = snap.original or snap.id
+    report.location_snapshot_id = snap.id
+    report.short_id = report.snapshot_id[:8]
+    report.snapshot_time = snap.time.isoformat()
+    report.age_s = int((_now() - snap.time).total_seconds())
+    name = location.name
+
+    observer.stage("check", subset)
+    began = time.monotonic()
+    try:
+        restic.check(read_data_subset=None if subset == "none" else subset)
+    except RepositoryCorrupt as exc:
+        report.failures.append(Failure(name, "repository", f"restic check: {exc.message}",
+                                       exc.fix or ""))
+    report.durations["check_s"] = round(time.monotonic() - began, 3)
+
+    with private_staging(settings.state_dir, STAGING) as staging:
+        observer.stage("restore", report.short_id)
+        began = time.monotonic()
+        try:
+            restic.restore(snap.id, staging)
+        except RepositoryCorrupt as exc:
+            report.failures.append(Failure(
+                name, f"snapshot {report.short_id}", f"restore failed: {exc.message}",
+                "restore from another location; then rebuild this repository "
+                "(`restic check --read-data` shows the damaged packs)"))
+            report.durations["restore_s"] = round(time.monotonic() - began, 3)
+            return
+        report.durations["restore_s"] = round(time.monotonic() - began, 3)
+        root = _export_root(staging)
+        if root is None:
+            report.failures.append(Failure(name, f"snapshot {report.short_id}",
+                                           "the snapshot holds no manifest.json",
+                                           "drill another snapshot; this one is not an export"))
+            return
+        _check_manifest_tag(snap, root, report)
+        observer.stage("load", str(root))
+        mirror_dir = settings.state_dir / mirrordb.MIRROR_DIR
+        candidate = mirror_dir / CANDIDATE
+        began = time.monotonic()
+        loaded = mirrordb.load_export(root, candidate, info={
+            "snapshot_id": report.snapshot_id, "location": name,
+            "location_snapshot_id": snap.id, "snapshot_time": report.snapshot_time,
+            "loaded_at": _now().isoformat(timespec="seconds"), "drill_id": str(report.drill_id)},
+            progress=_Progress(observer, root))
+        report.durations["load_s"] = round(time.monotonic() - began, 3)
+    report.durations["rto_s"] = round(report.durations["restore_s"]
+                                      + report.durations["load_s"], 3)
+    observer.stage("reconcile", "")
+    began = time.monotonic()
+    reconcile(loaded, name, report)
+    report.durations["reconcile_s"] = round(time.monotonic() - began, 3)
+    final = mirror_dir / (FAILED if report.failures else mirrordb.MIRROR_FILE)
+    os.replace(candidate, final)
+    report.mirror_path = str(final)
+    if report.failures:
+        report.warnings.append(f"the mirror of this failed drill is kept in {final} for "
+                               f"investigation; {mirrordb.MIRROR_FILE} still holds the last "
+                               "verified one")
+    if against_source:
+        observer.stage("source", "")
+        report.against_source = compare_with_source(settings, loaded.manifest, report)
+
+
+class _Progress:
+    def __init__(self, observer: DrillObserver, root: Path) -> None:
+        self.observer = observer
+        self.current = ""
+        try:
+            objects = orjson.loads((root / "manifest.json").read_bytes()).get("objects") or {}
+            self.totals = {n: int(e.get("count") or 0) for n, e in objects.items()}
+        except (orjson.JSONDecodeError, AttributeError, ValueError, TypeError):
+            self.totals = {}
+
+    def __call__(self, obj: str, records: int) -> None:
+        if obj != self.current:
+            self.current = obj
+            self.observer.loading(obj, self.totals.get(obj, 0))
+        self.observer.advance(obj, records)
+
+
+def _export_root(staging: Path) -> Path | None:
+    if (staging / "manifest.json").exists():
+        return staging
+    found = sorted(staging.rglob("manifest.json"), key=lambda p: len(p.parts))
+    return found[0].parent if found else None
+
+
+def _check_manifest_tag(snap: Snapshot, root: Path, report: DrillReport) -> None:
+    """The backup tagged the snapshot with the manifest's SHA-256 prefix: it must still match."""
+    tags = [t.split(":", 1)[1] for t in snap.tags if t.startswith("manifest:")]
+    if not tags:
+        return
+    actual = hashlib.sha256((root / "manifest.json").read_bytes()).hexdigest()
+    if not actual.startswith(tags[0]):
+        report.failures.append(Failure(
+            report.location, "manifest.json",
+            f"differs from the one backed up (sha256 {actual[:16]}, tag {tags[0]})",
+            "drill another snapshot or location; this snapshot was altered"))
+
+
+def reconcile(loaded: mirrordb.LoadResult, location: str, report: DrillReport) -> None:
+    """Compare every object and relation of the mirror with the manifest."""
+    manifest = loaded.manifest
+    if manifest.get("status") != "complete":
+        report.warnings.append("the export itself was incomplete: "
+                               + "; ".join(manifest.get("problems") or ["(no detail)"]))
+    fix_changed = ("drill another location or an older snapshot; this snapshot does not hold "
+                   "what was exported")
+    for name, entry in (manifest.get("objects") or {}).items():
+        got = loaded.objects[name]
+        row: dict[str, Any] = {
+            "object": name, "expected": entry.get("count"), "restored": got.lines,
+            "mirror_rows": got.rows, "archived": got.archived,
+            "expected_archived": entry.get("archived"), "duplicates": got.duplicates,
+            "digest_ok": got.content_digest == entry.get("content_digest"),
+            "file_ok": got.file_sha256 == entry.get("sha256"),
+            "schema_ok": got.schema_sha256 == (entry.get("schema") or {}).get("sha256"),
+            "columns": len(got.columns), "ok": True}
+        problems = []
+        if got.missing_file:
+            problems.append(f"its file {entry.get('file')} is missing from the snapshot")
+        else:
+            if got.lines != entry.get("count"):
+                problems.append(f"{got.lines} records restored, the manifest says "
+                                f"{entry.get('count')}")
+            if not row["digest_ok"]:
+                problems.append("content differs from the manifest (content digest mismatch): "
+                                "records were changed after the export")
+            elif not row["file_ok"]:
+                problems.append("file bytes differ from the manifest (sha256 mismatch)")
+            if got.unparsable:
+                problems.append(f"{got.unparsable} line(s) are not JSON records")
+        if not row["schema_ok"]:
+            problems.append("the schema file is missing or differs from the manifest")
+        if not problems and not got.missing_file:
+            count, digest = mirrordb.recompute_digest(loaded.path, name)
+            row["mirror_digest_ok"] = digest == entry.get("content_digest") or bool(got.duplicates)
+            if count != got.rows or not row["mirror_digest_ok"]:
+                problems.append("the mirror does not hold what was loaded (digest recomputed "
+                                "from the mirror differs)")
+        if got.duplicates:
+            report.warnings.append(f"{name}: {got.duplicates} record(s) share an id with an "
+                                   f"earlier one (e.g. {', '.join(got.duplicate_ids[:3])}); the "
+                                   "mirror keeps the later line, the digest covers both")
+        if entry.get("quarantined"):
+            report.warnings.append(f"{name}: {entry['quarantined']} record(s) were quarantined "
+                                   f"at export (kept raw in {entry.get('quarantine_file')})")
+        for problem in problems:
+            report.failures.append(Failure(location, name, problem, fix_changed))
+        row["ok"] = not problems
+        report.records += got.lines
+        report.objects.append(row)
+    for stem, entry in (manifest.get("relations") or {}).items():
+        rel = loaded.relations[stem]
+        row = {"relation": stem, "expected": entry.get("count"), "restored": rel.lines,
+               "digest_ok": rel.content_digest == entry.get("content_digest"),
+               "dangling_from": rel.dangling_from, "dangling_to": rel.dangling_to,
+               "dangling_samples": rel.dangling_samples, "endpoints_checked": rel.checked,
+               "ok": True}
+        problems = []
+        if rel.missing_file:
+            problems.append("its file is missing from the snapshot")
+        elif rel.lines != entry.get("count") or not row["digest_ok"]:
+            problems.append(f"{rel.lines} relations restored (manifest {entry.get('count')}), "
+                            f"digest {'ok' if row['digest_ok'] else 'differs'}")
+        dangling = rel.dangling_from + rel.dangling_to
+        if dangling:
+            problems.append(f"{dangling} relation endpoint(s) missing from the snapshot: "
+                            + ", ".join(rel.dangling_samples[:5]))
+        if not rel.checked:
+            report.warnings.append(f"{stem}: endpoints not checked ({rel.from_object} or "
+                                   f"{rel.to_object} is not in the snapshot)")
+        for problem in problems:
+            report.failures.append(Failure(
+                location, f"relations {stem}", problem,
+                "the export referenced records it does not contain: re-run the backup; if it "
+                "persists, the CRM holds associations to deleted records"))
+        row["ok"] = not problems
+        report.relations.append(row)
+    report.export = {"connector": (manifest.get("connector") or {}).get("name"),
+                     "started_at": manifest.get("started_at"),
+                     "finished_at": manifest.get("finished_at"),
+                     "status": manifest.get("status"), "manifest_sha256": loaded.manifest_sha256,
+                     "mirror_bytes": loaded.bytes}
+
+
+def compare_with_source(settings: Settings, manifest: dict[str, Any],
+                        report: DrillReport) -> list[dict[str, Any]]:
+    """Live counts now vs in the snapshot: new records are reported, never a failure."""
+    from vaultkeeper.connectors import open_connector
+
+    snapshot_live = {name: int(e.get("live", e.get("count", 0)))
+                     for name, e in (manifest.get("objects") or {}).items()}
+    live: dict[str, int] = {}
+    try:
+        with open_connector(settings.source) as connector:
+            for spec in connector.discover():
+                if spec.name in snapshot_live:
+                    count = connector.source_count(spec)
+                    if count is not None and count.live is not None:
+                        live[spec.name] = count.live
+    except VaultkeeperError as exc:
+        report.warnings.append(f"--against-source: the CRM could not be asked: {exc.one_line()}")
+        return []
+    rows = []
+    for change in compare_counts(snapshot_live, live):
+        if change.name not in live:
+            continue
+        rows.append({"object": change.name, "snapshot_live": change.before,
+                     "source_live": change.after, "new_since": max(0, change.delta),
+                     "gone_since": max(0, -change.delta)})
+        if change.delta > 0:
+            report.warnings.append(f"{change.name}: {change.delta} record(s) created in the CRM "
+                                   "since the snapshot (not in this backup yet)")
+        elif change.delta < 0:
+            report.warnings.append(f"{change.name}: {-change.delta} record(s) fewer in the CRM "
+                                   "than in the snapshot (deleted since)")
+    return rows

@@ -203,6 +203,15 @@ class LocationSettings:
 
 
 @dataclass(frozen=True)
+class RiskSettings:
+    """``[risk]``: where `vaultkeeper risk collect` looks for the vendor's public signals."""
+
+    statuspage_url: str | None = None
+    release_feed_url: str | None = None
+    collect_timeout: float = 20.0
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything ``vaultkeeper.toml`` (plus environment and flags) configures."""
 
@@ -215,6 +224,7 @@ class Settings:
     state_dir: Path
     export_dir: Path | None
     policies_dir: Path
+    risk: RiskSettings = RiskSettings()
 
     def secrets(self) -> list[Secret]:
         """Every secret reference in the settings, in file order."""
@@ -320,6 +330,10 @@ SECTIONS: dict[str, dict[str, Field]] = {
     "paths": {"state_dir": Field(as_path, ".vaultkeeper"),
               "export_dir": Field(as_path, "exports"),
               "policies_dir": Field(as_path, "policies")},
+    "risk": _settings_fields(
+        RiskSettings, statuspage_url=Field(as_http_url, "https://status.example-crm.com"),
+        release_feed_url=Field(as_http_url, "https://github.com/example/crm/releases.atom"),
+        collect_timeout=Field(as_float(0.0), 20.0)),
 }
 """Every section of ``vaultkeeper.toml`` but ``[[locations]]``, with its keys in order."""
 
@@ -392,7 +406,8 @@ def load_settings(path: Path | None = None, *, env: Mapping[str, str] = os.envir
         repository_password=password, locations=locations, schedule=values["schedule"],
         state_dir=paths.get("state_dir", base / ".vaultkeeper"),
         export_dir=paths.get("export_dir"), policies_dir=paths.get("policies_dir",
-                                                                   base / "policies"))
+                                                                   base / "policies"),
+        risk=RiskSettings(**values["risk"]))
     if resolve_secrets:
         for secret in settings.secrets():
             secret.reveal()

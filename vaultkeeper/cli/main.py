@@ -59,13 +59,23 @@ def main(
 
 def _register() -> None:
     # Imported here so each command group stays in its own module.
-    from vaultkeeper.cli import backup_cmd, config_cmd, export_cmd, locations_cmd, sandbox_cmd
+    from vaultkeeper.cli import (
+        backup_cmd,
+        config_cmd,
+        export_cmd,
+        locations_cmd,
+        processes_cmd,
+        risk_cmd,
+        sandbox_cmd,
+    )
 
     config_cmd.register(app)
     sandbox_cmd.register(app)
     export_cmd.register(app)
     locations_cmd.register(app)
     backup_cmd.register(app)
+    processes_cmd.register(app)
+    risk_cmd.register(app)
 
 
 _register()

@@ -130,8 +130,7 @@ def severity(signal: RiskSignal, latest: Observation, previous: Observation | No
     v = latest.value
     if signal.measure == "flag":
         alarming = bool(v) == bool(signal.bad)
-        return (1.0 if alarming else 0.0), f"{format_value(v)}" + (" (alarming)" if alarming
-                                                                   else "")
+        return (1.0, "alarming") if alarming else (0.0, "all clear")
     if signal.measure == "age":
         assert isinstance(v, date)
         days = (as_of - v).days
@@ -145,8 +144,9 @@ def severity(signal: RiskSignal, latest: Observation, previous: Observation | No
             return 0.0, "the earlier value is 0: no relative change"
         change = (v - previous.value) / abs(previous.value)
         return (ramp(change, float(signal.good), float(signal.bad)),
-                f"{change:+.0%} against {format_value(previous.value)} on {previous.date}")
-    return ramp(v, float(signal.good), float(signal.bad)), format_value(v)
+                f"{change:+.0%} vs {format_value(previous.value)} ({previous.date})")
+    return ramp(v, float(signal.good), float(signal.bad)), f"good {signal.good:g}, bad " \
+                                                           f"{signal.bad:g}"
 
 
 @dataclass(frozen=True)
@@ -270,6 +270,17 @@ def history(policy: RiskPolicy, observations: Sequence[Observation], end: date,
     days = {start + timedelta(days=i) for i in range(0, span + 1, step)}
     days |= {o.date for o in observations if o.date <= end} | {end}
     return [assess(policy, observations, d) for d in sorted(days)]
+
+
+def signal_series(assessments: Sequence[Assessment]) -> dict[str, list[tuple[date, float]]]:
+    """Per signal its severity × fading at each assessment, the heaviest contributors first."""
+    series: dict[str, list[tuple[date, float]]] = {}
+    peak: dict[str, float] = {}
+    for a in assessments:
+        for c in a.contributions:
+            series.setdefault(c.signal, []).append((a.as_of, round(c.severity * c.fading, 4)))
+            peak[c.signal] = max(peak.get(c.signal, 0.0), c.points)
+    return {name: series[name] for name in sorted(series, key=lambda n: (-peak[n], n))}
 
 
 # ---------------------------------------------------------------- pure: schedule and actions
@@ -472,12 +483,15 @@ class Collected:
 
     recorded: list[Observation] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    failed: int = 0
+    """Configured sources that could not be read."""
 
     def as_json(self) -> dict[str, Any]:
         """The ``--json`` shape."""
-        return {"recorded": [{"signal": o.signal, "value": format_value(o.value),
-                              "date": o.date.isoformat(), "source": o.source, "note": o.note}
-                             for o in self.recorded], "warnings": self.warnings}
+        recorded = [{"signal": o.signal, "value": format_value(o.value),
+                     "date": o.date.isoformat(), "source": o.source, "note": o.note}
+                    for o in self.recorded]
+        return {"failed": self.failed, "recorded": recorded, "warnings": self.warnings}
 
 
 def _get(client: httpx.Client, url: str) -> bytes:
@@ -648,12 +662,14 @@ def collect(settings: Settings, *, now: datetime | None = None) -> Collected:
                     value, note = read(_json(client, base + path))
                     keep(name, value, base, note)
                 except CollectError as exc:
+                    out.failed += 1
                     out.warnings.append(f"status page {base + path}: {exc}{kept}")
         if conf.release_feed_url:
             try:
                 value, note = release_cadence(_get(client, conf.release_feed_url), now)
                 keep("release_cadence", value, conf.release_feed_url, note)
             except CollectError as exc:
+                out.failed += 1
                 out.warnings.append(f"release feed {conf.release_feed_url}: {exc}{kept}")
     runs = rundb.runs(db, limit=10)
     health = riskdb.export_health(db, limit=10)

@@ -35,13 +35,12 @@ _SEVERITY = {GREEN: 0, AMBER: 1, RED: 2}
 
 # ------------------------------------------------------------------------- pure: priorities
 def priority_order(processes: Sequence[Process]) -> list[str]:
-    """Objects by the best (lowest) rank of the processes needing them; ties keep file order."""
-    best: dict[str, int] = {}
-    for process in processes:
-        for obj in process.objects:
-            best[obj] = min(best.get(obj, process.priority), process.priority)
-    # sorted() is stable: objects of equal rank stay in the order the policy names them.
-    return sorted(best, key=lambda obj: best[obj])
+    """Objects by the best (lowest) rank of the processes needing them; within a rank, in the
+    order the processes (then their objects) are written in the policy."""
+    order: dict[str, None] = {}
+    for process in by_priority(processes):
+        order.update(dict.fromkeys(process.objects))
+    return list(order)
 
 
 def object_cadences(processes: Sequence[Process]) -> dict[str, timedelta]:
@@ -173,6 +172,8 @@ class Facts:
 def human(delta: timedelta | float) -> str:
     """``3.5 h``, ``2 d``, ``40 min``, ``12 s``."""
     s = delta.total_seconds() if isinstance(delta, timedelta) else float(delta)
+    if s >= 86400 and s % 86400 == 0:
+        return f"{s / 86400:.0f} d"
     if s >= 2 * 86400:
         return f"{s / 86400:.1f} d".replace(".0 d", " d")
     if s >= 3600:

@@ -24,7 +24,7 @@ def test_default_policies_load() -> None:
     kinds = {s.kind for s in p.risk.signals}
     assert {"revenue", "insolvency_notice", "status_incidents", "export_error_rate"} <= kinds
     assert p.risk.level_for(0).name == "green"
-    assert p.risk.level_for(40).backup_factor == 2
+    assert p.risk.level_for(30).backup_factor == 2
     assert p.risk.level_for(100).name == "red"
     assert p.risk.signal("insolvency_notice").trigger == "red"
     assert p.mappings.objects[0].fields["email"] == "Email"
@@ -72,8 +72,8 @@ CASES = [
      "unknown signal", "signals are: revenue, net_result"),
     (_edit("risk", 'trigger = "red"', 'trigger = "rde"'), "[signals.insolvency_notice] trigger",
      '"rde" is not a level', 'did you mean "red"?'),
-    (_edit("risk", "min_score = 55", "min_score = 20"), '[[level]] #3 "red" min_score',
-     "must be above the previous level's (30)", "lowest min_score up"),
+    (_edit("risk", "min_score = 40", "min_score = 20"), '[[level]] #3 "red" min_score',
+     "must be above the previous level's (20)", "lowest min_score up"),
     (_edit("risk", 'drill = "every monday at 06:00"', 'drill = "weekly"'),
      '[[level]] #2 "amber" schedule drill', '"weekly" is not a schedule',
      'drill = "every day at 02:00"'),

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from xml.sax import SAXException
 
 import httpx
 
@@ -563,6 +564,10 @@ def release_cadence(content: bytes, now: datetime) -> tuple[float, str]:
     import feedparser
 
     feed = feedparser.parse(content)
+    problem = feed.get("bozo_exception")
+    if feed.get("bozo") and isinstance(problem, SAXException):
+        # A broken XML document (cut short, not XML at all): what parsed may be a fragment.
+        raise CollectError(f"malformed feed ({problem})")
     entries = list(feed.get("entries") or [])
     if not entries:
         why = f" ({feed.get('bozo_exception')})" if feed.get("bozo") else ""

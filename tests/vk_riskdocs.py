@@ -1,3 +1,4 @@
+# ruff: noqa: E501 -- the documents keep their real line lengths
 """Real-format documents for the collectors: an Atlassian Statuspage (summary.json and
 incidents.json, as served by /api/v2/), a GitHub releases.atom and an RSS 2.0 changelog."""
 

@@ -52,7 +52,7 @@ def by_name(results):
 
 
 def test_ready_when_backed_up_fresh_and_drilled(setup) -> None:
-    config, settings, mirror, counts = setup
+    _config, settings, mirror, counts = setup
     record_backup(settings.state_dir, counts)
     record_drill(settings.state_dir, mirror)
     results = check_processes(settings)
@@ -87,7 +87,7 @@ def test_removed_data_turns_the_process_red_with_a_reason(setup) -> None:
 
 
 def test_nothing_yet_says_what_to_run(setup) -> None:
-    config, settings, mirror, counts = setup
+    config, _settings, mirror, _counts = setup
     mirror.unlink()
     result = vk(config, "processes", "check", "--json")
     assert result.returncode == 4, result.stderr
@@ -107,7 +107,7 @@ def test_nothing_yet_says_what_to_run(setup) -> None:
     ("object not backed up", {"events"}, "notes not in the last backup"),
 ])
 def test_each_failure_names_its_reason(setup, change: str, red: set[str], reason: str) -> None:
-    config, settings, mirror, counts = setup
+    _config, settings, mirror, counts = setup
     age = timedelta(days=2) if change == "stale" else timedelta(hours=1)
     if change == "object not backed up":
         counts = {k: v for k, v in counts.items() if k != "notes"}
@@ -127,7 +127,7 @@ def test_each_failure_names_its_reason(setup, change: str, red: set[str], reason
 
 
 def test_partial_backup_and_empty_object_are_amber(setup) -> None:
-    config, settings, mirror, counts = setup
+    _config, settings, mirror, counts = setup
     record_backup(settings.state_dir, counts | {"notes": 0}, status="partial",
                   problems=["location disk: unreachable"])
     record_drill(settings.state_dir, mirror)
@@ -140,7 +140,7 @@ def test_partial_backup_and_empty_object_are_amber(setup) -> None:
 
 
 def test_checks_cannot_write_to_the_mirror(setup) -> None:
-    config, settings, mirror, counts = setup
+    _config, settings, mirror, _counts = setup
     text = default_policy_texts()["processes"] + '''
 [[process.check]]
 name = "sneaky"
@@ -160,7 +160,7 @@ expect = "= 0"
 
 
 def test_a_broken_query_fails_only_its_check(setup) -> None:
-    config, settings, mirror, counts = setup
+    _config, _settings, mirror, _counts = setup
     membership = load_policies(None).processes[0]
     results = run_acceptance_checks(mirror, membership)
     assert all(r.passed for r in results)

@@ -24,7 +24,7 @@ def test_record_and_show(config: Path) -> None:
     assert "recorded database_copy_delivered = no on " in result.stdout
     shown = json.loads(vk(config, "risk", "show", "--json").stdout)
     by_signal = {c["signal"]: c for c in shown["contributions"]}
-    assert by_signal["revenue"]["reading"] == "-24% vs 5000000 (2023-12-31)"
+    assert by_signal["revenue"]["reading"] == "-24% vs 5000000"
     assert by_signal["revenue"]["severity"] == 1.0
     assert by_signal["database_copy_delivered"]["note"] == "asked twice, no answer"
     assert shown["score"] == pytest.approx(sum(c["points"] for c in shown["contributions"]),

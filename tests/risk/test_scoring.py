@@ -109,7 +109,7 @@ def test_fading(age: float, half_life: float, expected: float) -> None:
     (sig("revenue"), obs("revenue", 120.0), obs("revenue", 100.0, 365), 0.0, "+20%"),
     (sig("revenue"), obs("revenue", 120.0), None, 0.0, "no earlier value"),
     (sig("revenue"), obs("revenue", 5.0), obs("revenue", 0.0, 365), 0.0, "earlier value is 0"),
-    (sig("net_result"), obs("net_result", -250000.0), None, 1.0, "good 0, bad -1"),
+    (sig("net_result"), obs("net_result", -250000.0), None, 1.0, "0..-1"),
     (sig("net_result"), obs("net_result", 10.0), None, 0.0, "good 0"),
     (sig("support_response_time"), obs("support_response_time", 40.0), None, 0.5, ""),
     (sig("insolvency_notice"), obs("insolvency_notice", True), None, 1.0, "alarming"),
@@ -118,9 +118,9 @@ def test_fading(age: float, half_life: float, expected: float) -> None:
      "alarming"),
     (sig("database_copy_delivered"), obs("database_copy_delivered", True), None, 0.0, ""),
     (sig("last_escrow_deposit"), obs("last_escrow_deposit", TODAY - timedelta(days=300)),
-     None, 0.5, "300 days old"),
+     None, 0.5, "300 d old"),
     (sig("last_escrow_deposit"), obs("last_escrow_deposit", TODAY - timedelta(days=30)),
-     None, 0.0, "30 days old"),
+     None, 0.0, "30 d old"),
 ])
 def test_severity(signal: RiskSignal, latest: Observation, previous: Observation | None,
                   expected: float, reading: str) -> None:
@@ -248,11 +248,12 @@ def test_default_policy_scores_a_failing_vendor_red() -> None:
                 Observation("release_cadence", 75.0, date(2025, 5, 28))]
     amber = assess(risk, bad_year, TODAY)
     assert amber.level == "amber" and 20 < amber.score < 30, amber.score
-    worse = bad_year + [Observation("export_error_rate", 0.3, date(2025, 5, 30)),
-                        Observation("status_incidents", 9.0, date(2025, 5, 30)),
-                        Observation("equity", 2e6, date(2023, 12, 31)),
-                        Observation("equity", 1e6, date(2024, 12, 31)),
-                        Observation("support_response_time", 96.0, date(2025, 5, 20))]
+    worse = [*bad_year,
+             Observation("export_error_rate", 0.3, date(2025, 5, 30)),
+             Observation("status_incidents", 9.0, date(2025, 5, 30)),
+             Observation("equity", 2e6, date(2023, 12, 31)),
+             Observation("equity", 1e6, date(2024, 12, 31)),
+             Observation("support_response_time", 96.0, date(2025, 5, 20))]
     red = assess(risk, worse, TODAY)
     assert red.level == "red" and red.score_level == "red" and not red.triggers, red.score
     assert assess(risk, [Observation("insolvency_notice", True, TODAY)], TODAY).level == "red"
@@ -348,7 +349,7 @@ def test_rise_to_red_and_back() -> None:
     assert {a.job for a in due if a.kind == "immediate"} == {"backup", "drill", "emergency"}
     tight, _ = effective_schedule(BASE, red.level, risk)
     assert schedule_interval(tight["backup"]) < schedule_interval(BASE["backup"])
-    withdrawn = alarm + [Observation("insolvency_notice", False, TODAY + timedelta(days=1))]
+    withdrawn = [*alarm, Observation("insolvency_notice", False, TODAY + timedelta(days=1))]
     back = assess(risk, withdrawn, TODAY + timedelta(days=1))
     assert back.level == "green"
     assert entering_actions(red.level, back.level, risk) == []

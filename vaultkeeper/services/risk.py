@@ -135,7 +135,7 @@ def severity(signal: RiskSignal, latest: Observation, previous: Observation | No
     if signal.measure == "age":
         assert isinstance(v, date)
         days = (as_of - v).days
-        return ramp(days, float(signal.good), float(signal.bad)), f"{days} days old"
+        return ramp(days, float(signal.good), float(signal.bad)), f"{days} d old"
     assert isinstance(v, float)
     if signal.measure == "change":
         if previous is None:
@@ -145,9 +145,8 @@ def severity(signal: RiskSignal, latest: Observation, previous: Observation | No
             return 0.0, "the earlier value is 0: no relative change"
         change = (v - previous.value) / abs(previous.value)
         return (ramp(change, float(signal.good), float(signal.bad)),
-                f"{change:+.0%} vs {format_value(previous.value)} ({previous.date})")
-    return ramp(v, float(signal.good), float(signal.bad)), f"good {signal.good:g}, bad " \
-                                                           f"{signal.bad:g}"
+                f"{change:+.0%} vs {format_value(previous.value)}")
+    return ramp(v, float(signal.good), float(signal.bad)), f"{signal.good:g}..{signal.bad:g}"
 
 
 @dataclass(frozen=True)
@@ -274,14 +273,28 @@ def history(policy: RiskPolicy, observations: Sequence[Observation], end: date,
 
 
 def signal_series(assessments: Sequence[Assessment]) -> dict[str, list[tuple[date, float]]]:
-    """Per signal its severity × fading at each assessment, the heaviest contributors first."""
+    """Per signal its severity × fading at each assessment; the signals that weighed most at
+    any time come first (then those weighing most at the end)."""
     series: dict[str, list[tuple[date, float]]] = {}
     peak: dict[str, float] = {}
     for a in assessments:
         for c in a.contributions:
             series.setdefault(c.signal, []).append((a.as_of, round(c.severity * c.fading, 4)))
             peak[c.signal] = max(peak.get(c.signal, 0.0), c.points)
-    return {name: series[name] for name in sorted(series, key=lambda n: (-peak[n], n))}
+    final = {c.signal: c.points for c in assessments[-1].contributions} if assessments else {}
+    return {name: series[name] for name in sorted(
+        series, key=lambda n: (-round(peak[n], 1), -final.get(n, 0.0), n))}
+
+
+def trigger_events(assessments: Sequence[Assessment]) -> list[tuple[date, str]]:
+    """The days a hard trigger started to hold, e.g. ``(2025-06-10, "insolvency_notice → red")``."""
+    events: list[tuple[date, str]] = []
+    active: set[str] = set()
+    for a in assessments:
+        now = set(a.triggers)
+        events += [(a.as_of, t) for t in sorted(now - active)]
+        active = now
+    return events
 
 
 # ---------------------------------------------------------------- pure: schedule and actions

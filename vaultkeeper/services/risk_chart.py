@@ -17,9 +17,10 @@ _BAND_COLOURS = ("#d8f0d2", "#fde9c4", "#f8cfcb", "#f0c0e8", "#d9d9d9")
 
 
 def write_chart(path: Path, policy: RiskPolicy, points: Sequence[tuple[date, float]],
-                signals: Mapping[str, Sequence[tuple[date, float]]], *, title: str) -> Path:
-    """Draw the score (0-100) on coloured level bands and up to four signals' weighted
-    severities (0-1) below it; PNG or SVG by the file's suffix."""
+                signals: Mapping[str, Sequence[tuple[date, float]]], *, title: str,
+                events: Sequence[tuple[date, str]] = ()) -> Path:
+    """Draw the score (0-100) on coloured level bands, hard triggers as dashed lines, and up to
+    four signals' weighted severities (0-1) below it; PNG or SVG by the file's suffix."""
     if path.suffix.lower() not in FORMATS:
         raise UsageError(f"--chart {path}: unknown image type {path.suffix or '(none)'}",
                          "name the file .png or .svg")
@@ -42,13 +43,22 @@ def write_chart(path: Path, policy: RiskPolicy, points: Sequence[tuple[date, flo
         last_day, last = points[-1]
         top.annotate(f"{last:.0f}", (last_day, last), textcoords="offset points",
                      xytext=(6, 4), fontsize=10, color="#1f3b73", fontweight="bold")
+    for day, label in events:   # hard triggers: the level jumps whatever the score
+        for ax in (top, bottom):
+            ax.axvline(day, color="#b00020", linestyle="--", linewidth=1.1, zorder=2)
+        top.annotate(label, (day, 97), textcoords="offset points", xytext=(-4, 0),
+                     ha="right", va="top", fontsize=9, color="#b00020")
     top.set_ylim(0, 100)
     top.set_ylabel("score (0-100)")
     top.set_title(title, loc="left", fontsize=12)
     top.grid(axis="y", color="#ffffff", linewidth=0.8)
-    for name, series in list(signals.items())[:KEY_SIGNALS]:
-        bottom.step([d for d, _ in series], [v for _, v in series], where="post", label=name,
-                    linewidth=1.6)
+    # Signals with the very same curve (two figures of one annual report) share one line.
+    groups: dict[tuple[tuple[date, float], ...], list[str]] = {}
+    for name, series in signals.items():
+        groups.setdefault(tuple(series), []).append(name)
+    for series, names in list(groups.items())[:KEY_SIGNALS]:
+        bottom.step([d for d, _ in series], [v for _, v in series], where="post",
+                    label=" = ".join(names), linewidth=1.6)
     bottom.set_ylim(-0.03, 1.03)
     bottom.set_ylabel("severity × fading")
     bottom.grid(alpha=0.3)

@@ -110,7 +110,7 @@ def test_fading(age: float, half_life: float, expected: float) -> None:
     (sig("revenue"), obs("revenue", 120.0), None, 0.0, "no earlier value"),
     (sig("revenue"), obs("revenue", 5.0), obs("revenue", 0.0, 365), 0.0, "earlier value is 0"),
     (sig("net_result"), obs("net_result", -250000.0), None, 1.0, "0..-1"),
-    (sig("net_result"), obs("net_result", 10.0), None, 0.0, "good 0"),
+    (sig("net_result"), obs("net_result", 10.0), None, 0.0, "0..-1"),
     (sig("support_response_time"), obs("support_response_time", 40.0), None, 0.5, ""),
     (sig("insolvency_notice"), obs("insolvency_notice", True), None, 1.0, "alarming"),
     (sig("insolvency_notice"), obs("insolvency_notice", False), None, 0.0, "all clear"),

@@ -239,6 +239,15 @@ class AlertSettings:
 
 
 @dataclass(frozen=True)
+class RiskSettings:
+    """``[risk]``: where `vaultkeeper risk collect` looks for the vendor's public signals."""
+
+    statuspage_url: str | None = None
+    release_feed_url: str | None = None
+    collect_timeout: float = 20.0
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything ``vaultkeeper.toml`` (plus environment and flags) configures."""
 
@@ -252,6 +261,7 @@ class Settings:
     export_dir: Path | None
     policies_dir: Path
     alerts: AlertSettings = AlertSettings()
+    risk: RiskSettings = RiskSettings()
 
     def secrets(self) -> list[Secret]:
         """Every secret reference in the settings, in file order."""
@@ -379,6 +389,10 @@ SECTIONS: dict[str, dict[str, Field]] = {
               "export_dir": Field(as_path, "exports"),
               "policies_dir": Field(as_path, "policies")},
     "alerts": ALERT_FIELDS,
+    "risk": _settings_fields(
+        RiskSettings, statuspage_url=Field(as_http_url, "https://status.example-crm.com"),
+        release_feed_url=Field(as_http_url, "https://github.com/example/crm/releases.atom"),
+        collect_timeout=Field(as_float(0.0), 20.0)),
 }
 """Every section of ``vaultkeeper.toml`` but ``[[locations]]``, with its keys in order."""
 
@@ -452,7 +466,8 @@ def load_settings(path: Path | None = None, *, env: Mapping[str, str] = os.envir
         state_dir=paths.get("state_dir", base / ".vaultkeeper"),
         export_dir=paths.get("export_dir"), policies_dir=paths.get("policies_dir",
                                                                    base / "policies"),
-        alerts=_check_alerts(AlertSettings(**values["alerts"]), name))
+        alerts=_check_alerts(AlertSettings(**values["alerts"]), name),
+        risk=RiskSettings(**values["risk"]))
     if resolve_secrets:
         for secret in settings.secrets():
             secret.reveal()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import operator
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 from importlib import resources
 from pathlib import Path
@@ -13,8 +15,11 @@ from vaultkeeper.config import SCHEDULE_JOBS, Settings
 from vaultkeeper.errors import ConfigError
 from vaultkeeper.tomlcheck import (
     Bad,
+    Converter,
     Field,
     Origin,
+    as_bool,
+    as_choice,
     as_duration,
     as_float,
     as_int,
@@ -32,6 +37,11 @@ DEFAULTS_PACKAGE = "vaultkeeper.default_policies"
 BUILT_IN = "built-in"
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+_EXPECT = re.compile(r"\s*(>=|<=|==|!=|=|>|<)\s*(-?\d+(?:\.\d+)?)\s*")
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le, "=": operator.eq,
+    "==": operator.eq, "!=": operator.ne}
+_SQL_START = re.compile(r"\s*(select|with)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,26 @@ class RetentionPolicy:
 
 
 @dataclass(frozen=True)
+class AcceptanceCheck:
+    """A query against the drilled mirror whose first value must meet a condition."""
+
+    name: str
+    sql: str
+    expect: str            # "> 0", ">= 0.9", "= 0"
+    description: str = ""
+
+    def passes(self, value: object) -> bool:
+        """Whether ``value`` (the query's first column of the first row) meets ``expect``."""
+        op, limit = parse_expect(self.expect)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            try:
+                value = float(str(value))
+            except (TypeError, ValueError):
+                return False
+        return _OPS[op](float(value), limit)
+
+
+@dataclass(frozen=True)
 class Process:
     """A business process that depends on the CRM, with its recovery targets."""
 
@@ -67,31 +97,128 @@ class Process:
     rpo: timedelta
     objects: tuple[str, ...]
     description: str = ""
+    owner: str = ""
+    mtd: timedelta | None = None
+    """Maximum tolerable downtime: beyond it the organisation is harmed for good."""
+    fields: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Per object, the fields the process cannot work without."""
+    checks: tuple[AcceptanceCheck, ...] = ()
+
+    @property
+    def rank(self) -> int:
+        """The priority rank: 1 is restored first."""
+        return self.priority
+
+
+@dataclass(frozen=True)
+class SignalKind:
+    """A vendor risk signal vaultkeeper knows: what its value is and how it is usually read."""
+
+    name: str
+    value: str            # "number" | "bool" | "date"
+    measure: str          # "level" | "change" | "age" | "flag"
+    good: float | bool
+    bad: float | bool
+    unit: str
+    collected: bool
+    description: str
+
+
+def _kind(name: str, value: str, measure: str, good: float | bool, bad: float | bool,
+          unit: str, description: str, collected: bool = False) -> SignalKind:
+    return SignalKind(name, value, measure, good, bad, unit, collected, description)
+
+
+SIGNAL_KINDS: dict[str, SignalKind] = {k.name: k for k in (
+    # recorded by hand (`vaultkeeper risk record`)
+    _kind("revenue", "number", "change", 0.0, -0.2, "currency",
+          "Annual revenue from the vendor's annual report; a fall is the warning."),
+    _kind("net_result", "number", "level", 0.0, -1.0, "currency",
+          "Net profit or loss of the last financial year; losses are the warning."),
+    _kind("equity", "number", "change", 0.0, -0.3, "currency",
+          "Shareholders' equity; shrinking (or negative) equity eats the buffer."),
+    _kind("growth", "number", "level", 10.0, -5.0, "%",
+          "Revenue or customer growth in percent per year."),
+    _kind("headcount", "number", "change", 0.0, -0.15, "people",
+          "Employees (annual report, LinkedIn); layoffs are the warning."),
+    _kind("developer_count", "number", "change", 0.0, -0.25, "people",
+          "Engineers working on the product (job ads, commits, LinkedIn)."),
+    _kind("release_count", "number", "change", 0.0, -0.4, "releases",
+          "Releases or changelog entries per quarter, counted by hand."),
+    _kind("support_response_time", "number", "level", 8.0, 72.0, "hours",
+          "How long support takes to answer a ticket."),
+    _kind("database_copy_delivered", "bool", "flag", True, False, "yes/no",
+          "Whether the vendor delivered a database copy we asked for."),
+    _kind("last_escrow_deposit", "date", "age", 200.0, 400.0, "date",
+          "Date of the vendor's last source-code escrow deposit."),
+    _kind("ownership_change", "bool", "flag", False, True, "yes/no",
+          "Acquired, merged, or an announced end of life for the product."),
+    _kind("insolvency_notice", "bool", "flag", False, True, "yes/no",
+          "An insolvency filing or notice about the vendor."),
+    # collected (`vaultkeeper risk collect`)
+    _kind("status_incidents", "number", "level", 0.0, 8.0, "incidents / 30 days",
+          "Incidents on the vendor's status page in the last 30 days.", True),
+    _kind("status_indicator", "number", "level", 0.0, 3.0, "0-3",
+          "The status page's overall indicator now: 0 none, 1 minor, 2 major, 3 critical.",
+          True),
+    _kind("release_cadence", "number", "level", 30.0, 120.0, "days",
+          "Days between releases in the vendor's release feed (or since the last one).", True),
+    _kind("export_error_rate", "number", "level", 0.0, 0.3, "share of runs",
+          "Share of our recent backup runs whose export failed or came back incomplete.", True),
+    _kind("rate_limit_rate", "number", "level", 0.02, 0.2, "share of requests",
+          "Share of our last export's requests the vendor answered with 429.", True),
+    _kind("latency_trend", "number", "level", 1.2, 3.0, "× usual",
+          "Our last export's time per request against the median of earlier runs.", True),
+    _kind("vanished_fields", "number", "level", 0.0, 5.0, "fields",
+          "Fields that disappeared from the vendor's schema since the previous export.", True),
+    _kind("deprecation_headers", "number", "level", 0.0, 3.0, "notices",
+          "API endpoints our last export used that answered with Deprecation/Sunset headers.",
+          True),
+)}
+"""Every signal vaultkeeper knows; policies/risk.toml weighs a selection of them."""
+MEASURES = {"number": ("level", "change"), "bool": ("flag",), "date": ("age",)}
+IMMEDIATE_JOBS = ("backup", "drill", "check", "emergency", "risk")
+"""Jobs a risk level may run at once when it is entered."""
 
 
 @dataclass(frozen=True)
 class RiskSignal:
-    """A kind of vendor warning sign and how much it weighs."""
+    """A signal the policy weighs, and how its value turns into a severity from 0 to 1."""
 
     kind: str
     weight: float
     half_life_days: float = 90.0
     description: str = ""
+    measure: str = "level"
+    good: float | bool = 0.0
+    bad: float | bool = 1.0
+    trigger: str | None = None
+    """A level reached at once (whatever the score) when the severity reaches trigger_at."""
+    trigger_at: float = 1.0
 
 
 @dataclass(frozen=True)
 class RiskLevel:
-    """From ``min_score`` up, this level's schedule replaces the matching ``[schedule]`` entries."""
+    """From ``min_score`` up this level holds, and its actions apply."""
 
     name: str
     min_score: float
     schedule: dict[str, str]
     description: str = ""
+    backup_factor: float = 1.0
+    """Backups run this many times as often as [schedule] backup says."""
+    priority_backup: str | None = None
+    """An extra backup of the top-priority objects on this schedule (e.g. every hour)."""
+    priority_rank: int = 1
+    """Which processes count as top priority for priority_backup (rank ≤ this)."""
+    immediate: tuple[str, ...] = ()
+    """Jobs run at once when the level is entered: backup, drill, check, emergency, risk."""
+    alert: bool = False
 
 
 @dataclass(frozen=True)
 class RiskPolicy:
-    """Signal kinds with weights, and the levels that tighten the schedule."""
+    """Signals with weights, and the levels that tighten the schedule."""
 
     signals: tuple[RiskSignal, ...]
     levels: tuple[RiskLevel, ...]
@@ -103,6 +230,17 @@ class RiskPolicy:
     def level_for(self, score: float) -> RiskLevel:
         """The highest level whose ``min_score`` the score reaches (levels start at 0)."""
         return [lvl for lvl in self.levels if lvl.min_score <= score][-1]
+
+    def level(self, name: str) -> RiskLevel:
+        """The level called ``name`` (KeyError if none)."""
+        for lvl in self.levels:
+            if lvl.name == name:
+                return lvl
+        raise KeyError(name)
+
+    def rank_of(self, name: str) -> int:
+        """0 for the lowest level, 1 for the next …"""
+        return [lvl.name for lvl in self.levels].index(name)
 
 
 @dataclass(frozen=True)
@@ -221,10 +359,55 @@ def _retention(doc: dict[str, Any], file: str) -> RetentionPolicy:
     return policy
 
 
+def parse_expect(text: str) -> tuple[str, float]:
+    """``"> 0"`` → ``(">", 0.0)``; ValueError if it is not a comparison with a number."""
+    m = _EXPECT.fullmatch(text)
+    if m is None:
+        raise ValueError(text)
+    return m[1], float(m[2])
+
+
+def as_expect(value: Any, origin: Origin) -> str:
+    """A condition on a number: ``> 0``, ``>= 0.9``, ``= 0``, ``!= 0``, ``< 5``."""
+    text = as_str(value, origin)
+    try:
+        op, limit = parse_expect(text)
+    except ValueError:
+        raise Bad(f'"{text}" is not a condition', "> 0",
+                  note="a comparison >, >=, <, <=, = or != followed by a number") from None
+    return f"{op} {limit:g}"
+
+
+def as_sql(value: Any, origin: Origin) -> str:
+    """One read-only SELECT (or WITH … SELECT) statement."""
+    text = as_str(value, origin).rstrip().rstrip(";")
+    if not _SQL_START.match(text) or ";" in text:
+        raise Bad("must be one SELECT statement (read-only, no ';' inside)",
+                  "select count(*) from contacts where _archived = 0")
+    return text
+
+
+def _fields_table(value: Any, origin: Origin) -> dict[str, tuple[str, ...]]:
+    table = _table(value, origin)
+    out = {}
+    for obj, names in table.items():
+        try:
+            out[obj] = as_names(names, origin)
+        except Bad as bad:
+            raise Bad(f"{obj}: {bad.message}", fix=f'{origin.name} = {{ {obj} = ["email"] }}') \
+                from None
+    return out
+
+
 _PROCESS = {"name": Field(as_str, "donations"), "title": Field(as_str, "Donations"),
-            "priority": Field(as_int(1), 1), "rto": Field(as_duration, "1d"),
-            "rpo": Field(as_duration, "1d"), "objects": Field(as_names, ["contacts"]),
-            "description": Field(as_str, "…")}
+            "owner": Field(as_str, "Fundraising team"), "priority": Field(as_int(1), 1),
+            "rto": Field(as_duration, "1d"), "rpo": Field(as_duration, "1d"),
+            "mtd": Field(as_duration, "1w"), "objects": Field(as_names, ["contacts"]),
+            "fields": Field(_fields_table, None), "description": Field(as_str, "…"),
+            "check": Field(_tables, None)}
+_CHECK = {"name": Field(as_str, "active members"),
+          "sql": Field(as_sql, "select count(*) from contacts where _archived = 0"),
+          "expect": Field(as_expect, "> 0"), "description": Field(as_str, "…")}
 
 
 def _processes(doc: dict[str, Any], file: str) -> tuple[Process, ...]:
@@ -241,32 +424,103 @@ def _processes(doc: dict[str, Any], file: str) -> tuple[Process, ...]:
         if not values["objects"]:
             raise ConfigError("a process needs at least one object", 'objects = ["contacts"]',
                               file=file, key=f"{section} objects")
-        found.append(Process(**values))
+        if "mtd" in values and values["mtd"] < values["rto"]:
+            raise ConfigError("the maximum tolerable downtime is shorter than the rto",
+                              "make mtd at least as long as rto (the rto is the target, the "
+                              "mtd the point of no return)", file=file, key=f"{section} mtd")
+        for obj in values.get("fields", {}):
+            if obj not in values["objects"]:
+                raise ConfigError(f"names object {obj}, which is not in this process's objects",
+                                  f"add {obj} to objects, or remove it from fields", file=file,
+                                  key=f"{section} fields")
+        checks: list[AcceptanceCheck] = []
+        names: set[str] = set()
+        for j, raw in enumerate(values.pop("check", []), 1):
+            where = f"{section} [[process.check]] #{j}"
+            check = read_fields(raw, _CHECK, Origin(file, where))
+            _require(check, ("name", "sql", "expect"), _CHECK, file, where)
+            if check["name"] in names:
+                raise ConfigError("duplicate check name", "give each check a unique name",
+                                  file=file, key=f"{where} name")
+            names.add(check["name"])
+            checks.append(AcceptanceCheck(**check))
+        found.append(Process(**values, checks=tuple(checks)))
     return tuple(found)
 
 
-_SIGNAL = {"weight": Field(as_float(0.0, open_low=False), 1.0),
-           "half_life_days": Field(as_float(0.0), 90), "description": Field(as_str, "…")}
-_LEVEL = {"name": Field(as_str, "elevated"), "min_score": Field(as_float(0.0, 100.0,
-                                                                         open_low=False), 35),
-          "description": Field(as_str, "…"), "schedule": Field(_table, None)}
+def _signal_value(kind: SignalKind, measure: str, key: str) -> Converter:
+    """good/bad: a number for level/change/age, true or false for flag."""
+    def convert(value: Any, origin: Origin) -> float | bool:
+        if measure == "flag":
+            if key == "good":
+                raise Bad("a flag has no good value, only bad (the value that alarms)",
+                          fix="remove good; set bad = true or bad = false")
+            return as_bool(value, origin)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise Bad(f"must be a number ({kind.unit})", kind.good if key == "good" else kind.bad)
+        return float(value)
+    return convert
+
+
+def _signal_spec(kind: SignalKind, measure: str) -> dict[str, Field]:
+    return {"weight": Field(as_float(0.0, open_low=False), 1.0),
+            "half_life_days": Field(as_float(0.0), 90),
+            "description": Field(as_str, "…"),
+            "measure": Field(as_choice(*MEASURES[kind.value]), kind.measure),
+            "good": Field(_signal_value(kind, measure, "good"), kind.good),
+            "bad": Field(_signal_value(kind, measure, "bad"), kind.bad),
+            "trigger": Field(as_str, "red"),
+            "trigger_at": Field(as_float(0.0, 1.0), 1.0)}
+
+
+_LEVEL = {"name": Field(as_str, "amber"),
+          "min_score": Field(as_float(0.0, 100.0, open_low=False), 35),
+          "description": Field(as_str, "…"), "schedule": Field(_table, None),
+          "backup_factor": Field(as_float(1.0, 720.0, open_low=False), 2),
+          "priority_backup": Field(as_schedule, "every hour"),
+          "priority_rank": Field(as_int(1), 1),
+          "immediate": Field(as_names, ["backup", "drill"]),
+          "alert": Field(as_bool, True)}
 
 
 def _risk(doc: dict[str, Any], file: str) -> RiskPolicy:
     top = read_fields(doc, {"signals": Field(_table, None), "level": Field(_tables, None)},
                       Origin(file, ""))
     signals: list[RiskSignal] = []
-    for kind, item in top.get("signals", {}).items():
-        section = f"[signals.{kind}]"
-        if not _NAME.fullmatch(kind):
-            raise ConfigError("signal kinds use lower-case letters, digits and '_'",
-                              "rename it, e.g. [signals.outages]", file=file, key=section)
-        values = read_fields(item, _SIGNAL, Origin(file, section))
-        _require(values, ("weight",), _SIGNAL, file, section)
-        signals.append(RiskSignal(kind=kind, **values))
+    for name, item in top.get("signals", {}).items():
+        section = f"[signals.{name}]"
+        kind = SIGNAL_KINDS.get(name)
+        if kind is None:
+            near = suggest(name, SIGNAL_KINDS)
+            raise ConfigError("unknown signal", f"did you mean [signals.{near}]?" if near else
+                              "signals are: " + ", ".join(SIGNAL_KINDS), file=file, key=section)
+        if not isinstance(item, dict):
+            raise ConfigError(f"must be a table (got {type(item).__name__})",
+                              f"write it as {section} with weight = 1.0 below", file=file,
+                              key=section)
+        measure = read_fields({"measure": item["measure"]} if "measure" in item else {},
+                              {"measure": _signal_spec(kind, kind.measure)["measure"]},
+                              Origin(file, section)).get("measure", kind.measure)
+        values = read_fields(item, _signal_spec(kind, measure), Origin(file, section))
+        _require(values, ("weight",), _signal_spec(kind, measure), file, section)
+        values.setdefault("measure", measure)
+        if measure == kind.measure:
+            values.setdefault("good", kind.good)
+            values.setdefault("bad", kind.bad)
+        elif "bad" not in values or "good" not in values:
+            raise ConfigError(f"measure {measure} needs its own good and bad values",
+                              f"add good = … and bad = … ({kind.unit})", file=file,
+                              key=f"{section} {'good' if 'good' not in values else 'bad'}")
+        if measure != "flag" and values["good"] == values["bad"]:
+            raise ConfigError("good and bad are equal, so no value could be scored",
+                              f"make bad the value that alarms (now {values['bad']:g}) and good "
+                              "the one that reassures", file=file, key=f"{section} bad")
+        if measure == "age":
+            values.setdefault("half_life_days", 0.0)   # an age grows by itself: no decay
+        signals.append(RiskSignal(kind=name, **values))
     if not signals or not any(s.weight for s in signals):
-        raise ConfigError("no signal with a weight above 0", "add [signals.outages] weight = 2",
-                          file=file, key="[signals]")
+        raise ConfigError("no signal with a weight above 0",
+                          "add [signals.status_incidents] weight = 2", file=file, key="[signals]")
     levels: list[RiskLevel] = []
     seen: set[str] = set()
     for i, item in enumerate(top.get("level", []), 1):
@@ -277,6 +531,12 @@ def _risk(doc: dict[str, Any], file: str) -> RiskPolicy:
         jobs = {job: Field(as_schedule, "every 6 hours") for job in SCHEDULE_JOBS}
         values["schedule"] = read_fields(values.get("schedule", {}), jobs,
                                          Origin(file, f"{section} schedule"))
+        for job in values.get("immediate", ()):
+            if job not in IMMEDIATE_JOBS:
+                near = suggest(job, IMMEDIATE_JOBS)
+                raise ConfigError(f'"{job}" is not a job', f'did you mean "{near}"?' if near
+                                  else f"use {', '.join(IMMEDIATE_JOBS)}", file=file,
+                                  key=f"{section} immediate")
         if levels and values["min_score"] <= levels[-1].min_score:
             raise ConfigError(f"must be above the previous level's ({levels[-1].min_score:g})",
                               "list levels from the lowest min_score up", file=file,
@@ -284,8 +544,15 @@ def _risk(doc: dict[str, Any], file: str) -> RiskPolicy:
         levels.append(RiskLevel(**values))
     if not levels or levels[0].min_score != 0:
         raise ConfigError("the first level must start at min_score = 0",
-                          'begin with [[level]] name = "normal", min_score = 0', file=file,
+                          'begin with [[level]] name = "green", min_score = 0', file=file,
                           key="[[level]] #1")
+    names = [lvl.name for lvl in levels]
+    for sig in signals:
+        if sig.trigger is not None and sig.trigger not in names:
+            near = suggest(sig.trigger, names)
+            raise ConfigError(f'"{sig.trigger}" is not a level', f'did you mean "{near}"?' if
+                              near else f"use one of {', '.join(names)}", file=file,
+                              key=f"[signals.{sig.kind}] trigger")
     return RiskPolicy(signals=tuple(signals), levels=tuple(levels))
 
 
@@ -305,14 +572,70 @@ def _mappings(doc: dict[str, Any], file: str) -> MappingPolicy:
     return MappingPolicy(target=top.get("target", "generic CSV import"), objects=tuple(objects))
 
 
+def known_objects(settings: Settings) -> tuple[set[str], str] | None:
+    """The objects the configured source can have, and a pattern description; None = unknown.
+
+    HubSpot: its standard objects plus whatever [source] objects lists (custom objects must be
+    listed there); Salesforce: sObject names (capitalised); the sandbox: exactly its objects;
+    CSV: whatever files the vendor delivered, so nothing is known in advance.
+    """
+    source = settings.source
+    kind = source.flavour if source.connector == "sandbox" else source.connector
+    if source.connector == "sandbox":
+        from vaultkeeper.connectors.sandbox.data import HUBSPOT_OBJECTS, SALESFORCE_OBJECTS
+
+        names = set(HUBSPOT_OBJECTS if kind == "hubspot" else SALESFORCE_OBJECTS)
+        return names, f"the sandbox ({kind} flavour) has {', '.join(sorted(names))}"
+    if kind == "hubspot":
+        from vaultkeeper.connectors.hubspot import STANDARD_OBJECTS
+
+        return (set(STANDARD_OBJECTS) | set(source.objects),
+                "HubSpot objects are contacts, companies, deals, notes … (list custom objects "
+                "in [source] objects)")
+    if kind == "salesforce":
+        from vaultkeeper.connectors.salesforce import DEFAULT_ORDER
+
+        return (set(DEFAULT_ORDER) | set(source.objects),
+                "Salesforce objects are sObject names: Account, Contact, Opportunity … (list "
+                "others in [source] objects)")
+    if source.objects:
+        return set(source.objects), "[source] objects lists the CSV objects"
+    return None
+
+
 def cross_check(policies: Policies, settings: Settings) -> list[str]:
-    """Warnings where policies and settings disagree (a process needing an object not backed up)."""
+    """Warnings where policies and settings disagree (a process needing an object not backed up).
+
+    A process naming an object the source cannot have at all is an error (ConfigError naming the
+    file and key), unless the processes are the built-in defaults, which only warn.
+    """
     warnings = []
     source = settings.source
-    for process in policies.processes:
+    known = known_objects(settings)
+    file = policies.sources.get("processes", BUILT_IN)
+    for i, process in enumerate(policies.processes, 1):
         for obj in process.objects:
+            if known is not None and obj not in known[0]:
+                near = suggest(obj, known[0]) or _salesforce_name(obj, known[0])
+                if file == BUILT_IN:
+                    warnings.append(f"the built-in process {process.name} needs {obj}, which "
+                                    f"the {source.connector} source does not have: run "
+                                    "`vaultkeeper init` and edit policies/processes.toml")
+                    continue
+                raise ConfigError(f"names object {obj}, which the {source.connector} source "
+                                  "cannot have", f"did you mean {near}?" if near else
+                                  f"{known[1]}", file=file,
+                                  key=f'[[process]] #{i} "{process.name}" objects')
             if obj in source.exclude or (source.objects and obj not in source.objects):
                 where = "excluded by" if obj in source.exclude else "not listed in"
                 warnings.append(f"process {process.name} needs {obj}, which is {where} "
                                 f"[source] {'exclude' if obj in source.exclude else 'objects'}")
     return warnings
+
+
+def _salesforce_name(obj: str, known: set[str]) -> str | None:
+    """``contacts`` → ``Contact`` when the source speaks Salesforce."""
+    single = obj.rstrip("s").lower()
+    aliases = {"company": "Account", "deal": "Opportunity"}
+    guess = aliases.get(single) or next((k for k in known if k.lower() == single), None)
+    return guess if guess in known else None

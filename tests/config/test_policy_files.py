@@ -20,11 +20,13 @@ def test_default_policies_load() -> None:
     donations = p.processes[1]
     assert donations.rpo == timedelta(days=1) and donations.priority == 1
     assert "deals" in donations.objects
+    assert len(p.processes) == 6 and all(proc.checks for proc in p.processes)
     kinds = {s.kind for s in p.risk.signals}
-    assert {"financial_health", "outages", "export_errors"} <= kinds
-    assert p.risk.level_for(0).name == "normal"
-    assert p.risk.level_for(50).schedule["backup"] == "every 6 hours"
-    assert p.risk.level_for(100).name == "high"
+    assert {"revenue", "insolvency_notice", "status_incidents", "export_error_rate"} <= kinds
+    assert p.risk.level_for(0).name == "green"
+    assert p.risk.level_for(30).backup_factor == 2
+    assert p.risk.level_for(100).name == "red"
+    assert p.risk.signal("insolvency_notice").trigger == "red"
     assert p.mappings.objects[0].fields["email"] == "Email"
 
 
@@ -60,15 +62,45 @@ CASES = [
      '[[process]] #4 "newsletters" title', "missing", 'title = "Donations"'),
     (("processes", '[process]\nname = "donations"\n'), "process",
      "must be an array of tables", "write one [[process]] block"),
-    (_edit("risk", "weight = 3.0", 'weight = "high"'), "[signals.financial_health] weight",
+    (_edit("risk", "weight = 2.0", 'weight = "high"'), "[signals.revenue] weight",
      "must be a number (got a string)", "weight = 1.0"),
-    (_edit("risk", "min_score = 65", "min_score = 20"), '[[level]] #3 "high" min_score',
-     "must be above the previous level's (35)", "lowest min_score up"),
-    (_edit("risk", 'backup = "every 6 hours"', 'backup = "hourly"'),
-     '[[level]] #2 "elevated" schedule backup', '"hourly" is not a schedule',
-     'backup = "every day at 02:00"'),
-    (_edit("risk", "half_life_days = 30", "half_life = 30"), "[signals.outages] half_life",
-     "unknown key", "did you mean half_life_days?"),
+    (_edit("risk", "weight = 2.0", 'weight = "2,5"'), "[signals.revenue] weight",
+     "must be a number (got a string)", "weight = 1.0"),
+    (_edit("risk", "[signals.equity]", "[signals.equitty]"), "[signals.equitty]",
+     "unknown signal", "did you mean [signals.equity]?"),
+    (_edit("risk", "[signals.growth]", "[signals.vibes]"), "[signals.vibes]",
+     "unknown signal", "signals are: revenue, net_result"),
+    (_edit("risk", 'trigger = "red"', 'trigger = "rde"'), "[signals.insolvency_notice] trigger",
+     '"rde" is not a level', 'did you mean "red"?'),
+    (_edit("risk", "min_score = 40", "min_score = 20"), '[[level]] #3 "red" min_score',
+     "must be above the previous level's (20)", "lowest min_score up"),
+    (_edit("risk", 'drill = "every monday at 06:00"', 'drill = "weekly"'),
+     '[[level]] #2 "amber" schedule drill', '"weekly" is not a schedule',
+     'drill = "every day at 02:00"'),
+    (_edit("risk", '"drill", "emergency"]', '"drill", "emergncy"]'), '[[level]] #3 "red" immediate',
+     '"emergncy" is not a job', 'did you mean "emergency"?'),
+    (_edit("risk", "half_life_days = 21", "half_life = 21"),
+     "[signals.status_incidents] half_life", "unknown key", "did you mean half_life_days?"),
+    (_edit("processes", 'mtd = "1w"', 'mtd = "1d"'), '[[process]] #1 "membership" mtd',
+     "shorter than the rto", "make mtd at least as long as rto"),
+    (_edit("processes", 'expect = "> 0"', 'expect = "positive"'),
+     '[[process]] #1 "membership" [[process.check]] #1 expect', '"positive" is not a condition',
+     'expect = "> 0"'),
+    (_edit("processes", "sql = \"select count(*) from contacts where _archived = 0 and "
+           "membership_status", "sql = \"delete from contacts where _archived = 0 and "
+           "membership_status"), '[[process]] #1 "membership" [[process.check]] #1 sql',
+     "must be one SELECT statement", "select count(*)"),
+    (_edit("processes", 'fields = { deals = ["event_name"', 'fields = { tickets = ["event_name"'),
+     '[[process]] #3 "events" fields', "names object tickets, which is not in this process",
+     "add tickets to objects"),
+    (_edit("processes", 'objects = ["contacts", "deals", "notes"]',
+           'objects = ["contacts", "deals", "notez"]'), '[[process]] #3 "events" objects',
+     "names object notez, which the sandbox source cannot have", "did you mean notes?"),
+    (_edit("processes", 'objects = ["contacts", "deals", "notes"]',
+           'objects = ["contacts", "deals", "volunteer_shifts"]'),
+     '[[process]] #3 "events" objects',
+     "names object volunteer_shifts, which the sandbox source cannot have",
+     "the sandbox (hubspot flavour) has calls, companies"),
     (_edit("mappings", 'email = "Email"', "email = 3"), "[objects.contacts.fields] email",
      "must be a non-empty string (got an integer)", 'email = "Column name"'),
 ]
@@ -109,3 +141,15 @@ def test_process_needing_an_excluded_object_warns(vk, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "Warning: process events needs notes, which is not listed in [source] objects" \
         in result.stderr
+
+
+def test_builtin_processes_on_salesforce_only_warn(vk, tmp_path: Path) -> None:
+    assert vk("init", "--demo").returncode == 0
+    config = tmp_path / "vaultkeeper.toml"
+    text = config.read_text().replace('flavour = "hubspot"', 'flavour = "salesforce"')
+    config.write_text(text.replace("\nobjects = [", "\n# objects = ["))
+    for path in (tmp_path / "policies").glob("processes.toml"):
+        path.unlink()
+    result = vk("config", "check")
+    assert result.returncode == 0, result.stderr
+    assert "built-in process membership needs contacts" in result.stderr

@@ -260,6 +260,7 @@ def _sections(settings: Settings) -> list[tuple[str, dict[str, Any]]]:
         ("[schedule]", dict(settings.schedule)),
         ("[paths]", {"state_dir": settings.state_dir, "export_dir": settings.export_dir,
                      "policies_dir": settings.policies_dir}),
+        ("[risk]", table(settings.risk)),
         *(("[[locations]]", table(loc) | {"url": redact_url(loc.url)})
           for loc in settings.locations),
     ]

@@ -12,7 +12,9 @@ from vaultkeeper.cli import render
 from vaultkeeper.cli.settings import load
 from vaultkeeper.connectors import open_connector
 from vaultkeeper.errors import ExitCode, UsageError, VaultkeeperError
+from vaultkeeper.policies import load_policies
 from vaultkeeper.services.export import run_export
+from vaultkeeper.services.processes import priority_order
 
 
 def _split(value: str | None) -> tuple[str, ...]:
@@ -25,7 +27,8 @@ def export(
                             "Default: [paths] export_dir from the configuration.",
         file_okay=False)] = None,
     objects: Annotated[str | None, typer.Option(
-        help="Comma-separated objects to export, in this order (default: every object).")] = None,
+        help="Comma-separated objects to export, in this order (default: every object, "
+             "those of the best-ranked business processes first).")] = None,
     exclude: Annotated[str | None, typer.Option(
         help="Comma-separated objects to leave out (listed in the manifest).")] = None,
     overwrite: Annotated[bool, typer.Option(
@@ -50,12 +53,14 @@ def export(
     target = out or settings.export_dir
     if target is None:
         raise UsageError("no output directory", "pass --out DIR or set [paths] export_dir")
+    # Business processes decide what is saved first, unless --objects gives the order.
+    priority = () if objects else priority_order(load_policies(settings.policies_dir).processes)
     observer = render.ExportProgress(enabled=sys.stderr.isatty() and not json_output)
     try:
         with open_connector(settings.source) as connector, observer:
             manifest = run_export(connector, target, objects=settings.source.objects,
                                   exclude=settings.source.exclude, overwrite=overwrite,
-                                  observer=observer)
+                                  observer=observer, priority=priority)
     except VaultkeeperError as exc:
         if not isinstance(exc, UsageError):
             exc.message = f"{exc.message.rstrip('.')} (export not finished: {target} has no " \

@@ -66,6 +66,8 @@ def _register() -> None:
         escrow_cmd,
         export_cmd,
         locations_cmd,
+        processes_cmd,
+        risk_cmd,
         run_cmd,
         sandbox_cmd,
     )
@@ -78,6 +80,8 @@ def _register() -> None:
     run_cmd.register(app)
     escrow_cmd.register(app)
     drill_cmd.register(app)
+    processes_cmd.register(app)
+    risk_cmd.register(app)
 
 
 _register()

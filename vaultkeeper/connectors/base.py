@@ -47,7 +47,9 @@ class Connector(abc.ABC):
         if stats is None:
             return {}
         return {"requests": stats.requests, "retries": stats.retries,
-                "retries_by_cause": dict(stats.by_cause), "waited_s": round(stats.waited_s, 3)}
+                "retries_by_cause": dict(stats.by_cause), "waited_s": round(stats.waited_s, 3),
+                "elapsed_s": round(getattr(stats, "elapsed_s", 0.0), 3),
+                "deprecations": dict(getattr(stats, "deprecations", {}))}
 
     def describe_source(self) -> dict[str, str]:
         """Non-secret facts about the source for the manifest (base URL, API version …)."""

@@ -6,6 +6,7 @@ with backoff; anything else (``AuthError``, ``ConnectorError``) aborts the expor
 
 from __future__ import annotations
 
+import contextlib
 import random
 import ssl
 import time
@@ -37,6 +38,19 @@ class RetryStats:
     retries: int = 0
     by_cause: dict[str, int] = field(default_factory=dict)
     waited_s: float = 0.0
+    elapsed_s: float = 0.0
+    """Time spent waiting for responses (the vendor's latency), retries included."""
+    deprecations: dict[str, str] = field(default_factory=dict)
+    """Request path → the Deprecation/Sunset header the vendor sent with it."""
+
+    def saw(self, response: httpx.Response) -> None:
+        """Note a response's latency and any deprecation notice on it."""
+        with contextlib.suppress(RuntimeError):   # .elapsed exists once the body was read
+            self.elapsed_s += response.elapsed.total_seconds()
+        notice = [f"{h}: {response.headers[h]}" for h in ("Deprecation", "Sunset")
+                  if h in response.headers]
+        if notice and len(self.deprecations) < 100:
+            self.deprecations.setdefault(response.request.url.path, "; ".join(notice))
 
     def note(self, cause: str, wait: float) -> None:
         """Count one retry and the time waited before it."""
@@ -135,6 +149,7 @@ class HttpClient:
             try:
                 response = self._client.request(method, url, params=params, json=json,
                                                 headers=headers)
+                self.stats.saw(response)
                 if self.on_response is not None:
                     self.on_response(response)
                 self.validate(response)

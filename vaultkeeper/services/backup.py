@@ -24,12 +24,14 @@ from vaultkeeper.config import Settings
 from vaultkeeper.connectors import open_connector
 from vaultkeeper.db import open_state_db
 from vaultkeeper.db import runs as rundb
+from vaultkeeper.db.risk import record_export_health
 from vaultkeeper.db.runs import LocationResult
 from vaultkeeper.errors import ExportError, StorageError, VaultkeeperError
 from vaultkeeper.policies import load_policies
 from vaultkeeper.restic import Restic
 from vaultkeeper.services.diff import compare_counts
 from vaultkeeper.services.export import ExportObserver, run_export
+from vaultkeeper.services.processes import priority_order
 from vaultkeeper.storage.locations import Location, preflight, resolve_locations
 
 STAGING = "staging"
@@ -162,7 +164,8 @@ def run_backup(settings: Settings, *, observer: BackupObserver | None = None) ->
         try:
             with private_staging(settings.state_dir) as staging:
                 _backup(settings, staging, locations, report, observer, db,
-                        policies.retention.mass_deletion_threshold)
+                        policies.retention.mass_deletion_threshold,
+                        priority_order(policies.processes))
         except BaseException as exc:
             message = exc.one_line() if isinstance(exc, VaultkeeperError) else type(exc).__name__
             rundb.finish_run(db, report.run_id, status="failed", error=message,
@@ -177,11 +180,14 @@ def run_backup(settings: Settings, *, observer: BackupObserver | None = None) ->
 
 
 def _backup(settings: Settings, staging: Path, locations: list[Location], report: BackupReport,
-            observer: BackupObserver, db: Any, threshold: float) -> None:
+            observer: BackupObserver, db: Any, threshold: float,
+            priority: list[str]) -> None:
     export_dir = staging / "export"
     with open_connector(settings.source) as connector:
         manifest = run_export(connector, export_dir, objects=settings.source.objects,
-                              exclude=settings.source.exclude, observer=observer)
+                              exclude=settings.source.exclude, observer=observer,
+                              priority=priority)
+    record_export_health(db, report.run_id, manifest)   # for `vaultkeeper risk collect`
     # Trust nothing we did not just check: the manifest must exist and list its objects.
     manifest_path = export_dir / "manifest.json"
     if not manifest_path.exists():

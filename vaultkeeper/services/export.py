@@ -120,8 +120,10 @@ def prepare_out_dir(out: Path, *, overwrite: bool) -> None:
 
 
 def resolve_order(specs: Sequence[ObjectSpec], default_order: Sequence[str],
-                  objects: Sequence[str], exclude: Sequence[str]) -> list[ObjectSpec]:
-    """The objects to export in order: configured ones, or defaults then the rest A–Z."""
+                  objects: Sequence[str], exclude: Sequence[str],
+                  priority: Sequence[str] = ()) -> list[ObjectSpec]:
+    """The objects to export in order: configured ones, or defaults then the rest A–Z; objects
+    named in ``priority`` (business processes, best rank first) move to the front."""
     by_name = {s.name: s for s in specs}
     unknown = [n for n in (*objects, *exclude) if n not in by_name]
     if unknown:
@@ -133,25 +135,33 @@ def resolve_order(specs: Sequence[ObjectSpec], default_order: Sequence[str],
     else:
         names = [n for n in default_order if n in by_name]
         names += sorted(n for n in by_name if n not in names)
+    first = [n for n in dict.fromkeys(priority) if n in names]
+    names = first + [n for n in names if n not in first]
     return [by_name[n] for n in names if n not in exclude]
 
 
 def run_export(connector: Connector, out: Path, *, objects: Sequence[str] = (),
                exclude: Sequence[str] = (), overwrite: bool = False,
-               observer: ExportObserver | None = None) -> dict[str, Any]:
-    """Export everything ``connector`` holds into ``out``; return the manifest written."""
+               observer: ExportObserver | None = None,
+               priority: Sequence[str] = ()) -> dict[str, Any]:
+    """Export everything ``connector`` holds into ``out``; return the manifest written.
+
+    ``priority`` lists objects to export first (see services.processes.priority_order)."""
     observer = observer or ExportObserver()
     prepare_out_dir(out, overwrite=overwrite)
     started = datetime.now(UTC)
     clock = time.monotonic()
     run = _Run(out)
-    specs = resolve_order(connector.discover(), connector.default_order, objects, exclude)
+    specs = resolve_order(connector.discover(), connector.default_order, objects, exclude,
+                          priority)
     run.problems.extend(connector.problems())
     observer.discovered([s.name for s in specs])
     try:
         for spec in specs:
             result = _export_object(connector, spec, run, observer)
             run.objects[spec.name] = _object_entry(result) | {"primary_key": spec.primary_key}
+            # Names, so a later run can tell which fields vanished from the vendor's schema.
+            run.objects[spec.name]["schema"]["property_names"] = sorted(spec.properties)
             observer.object_finished(result)
         for stem, writer in sorted(run.relations.items()):
             run.relation_entries[stem] = {"path": f"relations/{stem}.ndjson", **writer.close()}

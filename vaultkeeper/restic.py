@@ -420,12 +420,15 @@ def select_snapshot(snapshots: Sequence[Snapshot], ref: str, where: str) -> Snap
 
     if not snapshots:
         raise StorageError(f"{where} holds no snapshot", "run `vaultkeeper backup` first")
+    # Risk-driven backups of the top-priority objects hold only some objects: "latest" and
+    # "random" mean whole exports whenever there is one (an explicit id can pick any).
+    whole = [s for s in snapshots if "scope:priority" not in s.tags] or list(snapshots)
     if ref == "latest":
-        return max(snapshots, key=lambda s: s.time)
+        return max(whole, key=lambda s: s.time)
     if ref == "random":
         import secrets
 
-        return secrets.choice(list(snapshots))
+        return secrets.choice(whole)
     wanted = ref.lower()
     found = {s.id: s for s in snapshots
              if s.id.startswith(wanted) or (s.original or "").startswith(wanted)}

@@ -7,42 +7,12 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 from receivers import alerts_section, smtp_server, webhook
 from servers import free_port
 from vk_backup import FAKE_SECRET, make_config, vk, vk_json
-
-
-def _job_runs(root: Path, job: str | None = None) -> list[tuple[str, str, str]]:
-    path = root / ".vaultkeeper" / "state.db"
-    if not path.exists():
-        return []
-    db = sqlite3.connect(path)
-    try:
-        if not db.execute("select 1 from sqlite_master where name = 'job_runs'").fetchone():
-            return []
-        rows = db.execute("select job, status, reason from job_runs order by id").fetchall()
-    finally:
-        db.close()
-    return [r for r in rows if job is None or r[0] == job]
-
-
-def _start(config: Path, root: Path, *args: str) -> subprocess.Popen[str]:
-    log = open(root / "daemon.err", "a")  # noqa: SIM115 -- closed with the process
-    return subprocess.Popen([sys.executable, "-m", "vaultkeeper", "--config", str(config), "run",
-                             "--tick", "0.5", *args], stdout=log, stderr=log, text=True)
-
-
-def _wait(predicate, timeout: float = 180, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
+from vk_daemon import _job_runs, _start, _wait
 
 
 def _rewrite(config: Path, schedule: str) -> None:
@@ -195,3 +165,21 @@ def test_mass_deletion_alert_then_acknowledge(tmp_path):
         assert "retention removed 0" in flagged.stderr
         assert vk(config, "backup", "acknowledge", str(run_id)).returncode == 0
         assert vk_json(config, "status")["unacknowledged_flags"] == []
+
+
+def test_failed_drill_alerts_and_verified_drill_recovers(tmp_path):
+    from vk_drill import flip_bytes_in_largest_pack
+
+    with webhook() as hook:
+        config = make_config(tmp_path, records=200, extra=alerts_section(hook, None))
+        assert vk(config, "locations", "init").returncode == 0
+        assert vk(config, "run", "--job", "backup", timeout=300).returncode == 0
+        flip_bytes_in_largest_pack(tmp_path / "loc" / "nas")
+        failed = vk(config, "run", "--job", "drill", timeout=300)
+        assert failed.returncode == 1, failed.stderr
+        assert hook.events() == ["drill_failed"]
+        assert hook.posts[0]["facts"]["location"] == "nas"
+        assert "nas" in hook.posts[0]["subject"]
+        # The next drill rotates to the intact location: verified, its own key; nas stays open.
+        assert vk(config, "run", "--job", "drill", timeout=300).returncode == 0
+        assert [a["key"] for a in vk_json(config, "status")["open_alerts"]] == ["drill:nas"]

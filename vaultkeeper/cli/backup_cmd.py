@@ -113,14 +113,21 @@ def status(json_output: JsonOption = False) -> None:
         render.print_json(report)
         return
     table = Table(title=f"Locations (RPO {report['rpo_s'] // 3600} h)")
-    for column in ("location", "state", "last good backup", "age", "last error"):
+    for column in ("location", "state", "last good backup", "age", "last drill", "last error"):
         table.add_column(column)
     for loc in report["locations"]:
         good = loc["last_good"]
         age = "-" if loc["age_s"] is None else f"{loc['age_s'] / 3600:.1f} h"
         error = (loc["last_error"] or {}).get("error", "")
-        table.add_row(loc["name"], loc["state"], good["at"] if good else "never", age, error)
+        drill = loc["last_drill"]
+        drilled = f"{drill['result']} {(drill['finished_at'] or '')[:16]}" if drill else "never"
+        table.add_row(loc["name"], loc["state"], good["at"] if good else "never", age, drilled,
+                      error)
     Console().print(table)
+    risk = report["risk"]
+    colour = {"green": "green", "amber": "yellow"}.get(risk["level"], "red")
+    Console().print(f"Vendor risk: [{colour}]{risk['level']}[/] (score {risk['score']:g})"
+                    + "".join(f"\n  active: {a['description']}" for a in risk["actions"]))
     sched = report["scheduler"]
     pid = sched["running_pid"]
     jobs = Table(title="Schedule — " + (f"vaultkeeper run is running (pid {pid})" if pid
@@ -131,6 +138,8 @@ def status(json_output: JsonOption = False) -> None:
         jobs.add_row(job["job"], job["phrase"], (job["last_run"] or "never")[:19],
                      job["next_run"][:19])
     Console().print(jobs)
+    for reason in sched["reasons"]:
+        render.err_console.print(f"[yellow]schedule:[/] {reason}", highlight=False)
     for alert in report["open_alerts"]:
         render.err_console.print(f"[red]Open alert[/] {alert['key']}: {alert['subject']} "
                                  f"(since {alert['first_at']})", highlight=False)

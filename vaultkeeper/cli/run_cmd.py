@@ -15,11 +15,11 @@ from rich.table import Table
 
 from vaultkeeper.cli import render
 from vaultkeeper.cli.settings import load
-from vaultkeeper.config import SCHEDULE_JOBS, Settings
+from vaultkeeper.config import Settings
 from vaultkeeper.db import open_state_db
 from vaultkeeper.errors import ExitCode, UsageError
 from vaultkeeper.services.alerts import Alert, Alerter
-from vaultkeeper.services.jobs import make_daemon
+from vaultkeeper.services.jobs import JOBS, make_daemon, risk_schedule
 from vaultkeeper.services.platform import crontab, systemd_units
 from vaultkeeper.services.scheduler import configured_schedule, daemon_pid, plan
 
@@ -55,7 +55,7 @@ def run(
         "--once", help="Run the jobs that are due (missed ones included), then exit.")] = False,
     job: Annotated[list[str] | None, typer.Option(
         "--job", metavar="JOB",
-        help=f"Run this job now and exit ({', '.join(SCHEDULE_JOBS)}); repeatable. "
+        help=f"Run this job now and exit ({', '.join(JOBS)}); repeatable. "
              "What systemd timers and cron lines call.")] = None,
     tick: Annotated[float, typer.Option(
         "--tick", min=0.05, help="Seconds between housekeeping checks (stale backups, risk).",
@@ -85,7 +85,7 @@ def run(
 def show(json_output: JsonOption = False) -> None:
     """Each job's cadence, last run and next run (as `vaultkeeper run` would place them)."""
     settings = load()
-    phrases, reasons = configured_schedule(settings)
+    phrases, reasons = risk_schedule(settings)
     planned = plan(settings, phrases)
     pid = daemon_pid(settings.state_dir)
     if json_output:

@@ -114,3 +114,18 @@ def resolve_alert(db: sqlite_utils.Database, key: str) -> bool:
     cursor = db.execute("update alerts set resolved_at = ? where key = ? and resolved_at is null",
                         [now_iso(), key])
     return bool(cursor.rowcount)
+
+
+# ----------------------------------------------------------------------------- scheduler state
+def get_state(db: sqlite_utils.Database, key: str) -> str | None:
+    """A remembered value of the scheduler (e.g. the risk level it last acted on)."""
+    ensure_jobs(db)
+    if "scheduler_state" not in db.table_names():
+        return None
+    rows = list(db.query("select value from scheduler_state where key = ?", [key]))
+    return rows[0]["value"] if rows else None
+
+
+def set_state(db: sqlite_utils.Database, key: str, value: str) -> None:
+    """Remember a value across restarts."""
+    db.table("scheduler_state").upsert({"key": key, "value": value, "at": now_iso()}, pk="key")

@@ -24,6 +24,9 @@ def ensure_runs(db: sqlite_utils.Database) -> None:
             "acknowledged_by": str,
         }, pk="id", not_null={"started_at", "status"}, defaults={"flagged": 0})
         db.table("backup_runs").create_index(["status", "id"])
+    if "scope" not in db.table("backup_runs").columns_dict:
+        # "full" or "priority" (risk-driven backups of the top-priority objects only).
+        db.table("backup_runs").add_column("scope", str, not_null_default="full")
     if "backup_locations" not in db.table_names():
         db.table("backup_locations").create({
             "run_id": int, "location": str, "role": str, "result": str, "snapshot_id": str,
@@ -47,11 +50,11 @@ class LocationResult:
     error: str = ""
 
 
-def start_run(db: sqlite_utils.Database) -> int:
+def start_run(db: sqlite_utils.Database, scope: str = "full") -> int:
     """Record a run as started ("running" until finished: a crash leaves it visibly unfinished)."""
     ensure_runs(db)
     table = db.table("backup_runs")
-    table.insert({"started_at": _now(), "status": "running"})
+    table.insert({"started_at": _now(), "status": "running", "scope": scope})
     return int(table.last_pk or 0)
 
 
@@ -84,12 +87,22 @@ def abandon_unfinished(db: sqlite_utils.Database) -> int:
 
 
 def previous_counts(db: sqlite_utils.Database) -> dict[str, int] | None:
-    """Per-object counts of the last run that stored a snapshot, for the mass-deletion guard."""
+    """Per-object counts for the mass-deletion guard: each object's count in the newest run that
+    stored a snapshot with it (a priority run holds only some objects; the others keep the
+    count of the last full run)."""
     ensure_runs(db)
     rows = list(db.table("backup_runs").rows_where(
         "status in ('ok', 'partial') and counts is not null and counts != '{}'",
-        order_by="id desc", limit=1))
-    return json.loads(rows[0]["counts"]) if rows else None
+        order_by="id desc", limit=50))
+    if not rows:
+        return None
+    counts: dict[str, int] = {}
+    for row in rows:
+        for name, count in json.loads(row["counts"]).items():
+            counts.setdefault(name, count)
+        if row["scope"] == "full":
+            break
+    return counts
 
 
 def unacknowledged_flags(db: sqlite_utils.Database) -> list[dict[str, Any]]:

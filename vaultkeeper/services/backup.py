@@ -144,9 +144,14 @@ def mass_deletion(previous: dict[str, int] | None, current: dict[str, int],
         + ", ".join(drops))
 
 
-def run_backup(settings: Settings, *, observer: BackupObserver | None = None) -> BackupReport:
+def run_backup(settings: Settings, *, observer: BackupObserver | None = None,
+               only: list[str] | None = None) -> BackupReport:
     """Run one backup; never raises for a failing location (the report says), only for
-    problems that stop everything (lock, export failure, no location reachable)."""
+    problems that stop everything (lock, export failure, no location reachable).
+
+    ``only`` limits the export to these objects (the risk-driven backup of the top-priority
+    objects): the snapshot is tagged ``scope:priority`` and the mass-deletion guard compares
+    only those objects."""
     observer = observer or BackupObserver()
     if settings.repository_password is None:
         raise StorageError("no repository password configured",
@@ -160,12 +165,12 @@ def run_backup(settings: Settings, *, observer: BackupObserver | None = None) ->
     with run_lock(settings.state_dir):
         db = open_state_db(settings.state_dir)
         rundb.abandon_unfinished(db)
-        report = BackupReport(run_id=rundb.start_run(db))
+        report = BackupReport(run_id=rundb.start_run(db, "priority" if only else "full"))
         try:
             with private_staging(settings.state_dir) as staging:
                 _backup(settings, staging, locations, report, observer, db,
                         policies.retention.mass_deletion_threshold,
-                        priority_order(policies.processes))
+                        priority_order(policies.processes), only)
         except BaseException as exc:
             message = exc.one_line() if isinstance(exc, VaultkeeperError) else type(exc).__name__
             rundb.finish_run(db, report.run_id, status="failed", error=message,
@@ -181,10 +186,11 @@ def run_backup(settings: Settings, *, observer: BackupObserver | None = None) ->
 
 def _backup(settings: Settings, staging: Path, locations: list[Location], report: BackupReport,
             observer: BackupObserver, db: Any, threshold: float,
-            priority: list[str]) -> None:
+            priority: list[str], only: list[str] | None = None) -> None:
     export_dir = staging / "export"
     with open_connector(settings.source) as connector:
-        manifest = run_export(connector, export_dir, objects=settings.source.objects,
+        objects = tuple(only or settings.source.objects)
+        manifest = run_export(connector, export_dir, objects=objects,
                               exclude=settings.source.exclude, observer=observer,
                               priority=priority)
     record_export_health(db, report.run_id, manifest)   # for `vaultkeeper risk collect`
@@ -196,10 +202,15 @@ def _backup(settings: Settings, staging: Path, locations: list[Location], report
     report.export_status = manifest["status"]
     report.counts = {name: entry["count"] for name, entry in manifest["objects"].items()}
     report.problems.extend(manifest["problems"])
-    report.flag_reason = mass_deletion(rundb.previous_counts(db), report.counts, threshold)
+    previous = rundb.previous_counts(db)
+    if only and previous:
+        previous = {k: v for k, v in previous.items() if k in report.counts}
+    report.flag_reason = mass_deletion(previous, report.counts, threshold)
     report.flagged = bool(report.flag_reason)
     tags = ["vaultkeeper", f"source:{manifest['connector']['name']}",
             f"manifest:{report.manifest_sha256[:16]}"]
+    if only:
+        tags.append("scope:priority")
     password = settings.repository_password
     assert password is not None
     cache = settings.state_dir / "cache"

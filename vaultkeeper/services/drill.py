@@ -25,6 +25,7 @@ from vaultkeeper.db import drills as drilldb
 from vaultkeeper.db import mirror as mirrordb
 from vaultkeeper.db import open_state_db
 from vaultkeeper.errors import StorageError, UsageError, VaultkeeperError
+from vaultkeeper.policies import load_policies
 from vaultkeeper.restic import RepositoryCorrupt, Restic, Snapshot, select_snapshot
 from vaultkeeper.services.backup import private_staging, run_lock
 from vaultkeeper.services.diff import compare_counts
@@ -72,6 +73,7 @@ class DrillReport:
     failures: list[Failure] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     against_source: list[dict[str, Any]] | None = None
+    acceptance: list[dict[str, Any]] = field(default_factory=list)
     mirror_path: str = ""
     export: dict[str, Any] = field(default_factory=dict)
     started_at: str = ""
@@ -260,9 +262,24 @@ def _drill(settings: Settings, location: Location, ref: str, subset: str,
         report.warnings.append(f"the mirror of this failed drill is kept in {final} for "
                                f"investigation; {mirrordb.MIRROR_FILE} still holds the last "
                                "verified one")
+    if not report.failures:
+        acceptance_checks(settings, final, report)
     if against_source:
         observer.stage("source", "")
         report.against_source = compare_with_source(settings, loaded.manifest, report)
+
+
+def acceptance_checks(settings: Settings, mirror: Path, report: DrillReport) -> None:
+    """The business processes' acceptance checks on the verified mirror. A failing check does
+    not fail the drill (the data came back as exported); it is reported per process and
+    `vaultkeeper processes check` turns that process red."""
+    from vaultkeeper.services.processes import by_priority, run_acceptance_checks
+
+    for process in by_priority(load_policies(settings.policies_dir).processes):
+        for result in run_acceptance_checks(mirror, process):
+            report.acceptance.append(result.as_json() | {"process": process.name})
+            if not result.passed:
+                report.warnings.append(f"process {process.name}: {result.reason}")
 
 
 class _Progress:

@@ -7,19 +7,35 @@ closed with one ``recovered`` message when the same job succeeds again.
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from vaultkeeper.config import Settings
+from vaultkeeper.db import jobs as jobdb
 from vaultkeeper.db import open_state_db
 from vaultkeeper.errors import StorageError, VaultkeeperError
+from vaultkeeper.policies import load_policies
 from vaultkeeper.restic import Restic
 from vaultkeeper.services.alerts import Alert, Alerter
 from vaultkeeper.services.backup import AlreadyRunning, run_backup
+from vaultkeeper.services.drill import DrillReport, run_drill
+from vaultkeeper.services.processes import priority_objects
 from vaultkeeper.services.retention import apply_retention
+from vaultkeeper.services.risk import (
+    LevelAction,
+    assess,
+    collect,
+    effective_schedule,
+    entering_actions,
+    level_actions,
+    load_observations,
+)
 from vaultkeeper.services.scheduler import Daemon, JobFn, JobOutcome, configured_schedule
 from vaultkeeper.services.status import status_report
 from vaultkeeper.storage.locations import preflight, resolve_locations
 
+log = logging.getLogger("vaultkeeper.run")
 CHECK_SUBSET = "2%"
 """The scheduled ``check`` job reads this share of the pack data (a full read is a drill's job)."""
 
@@ -32,15 +48,16 @@ def _failed(alerter: Alerter, job: str, exc: VaultkeeperError) -> JobOutcome:
     return JobOutcome("failed", line)
 
 
-def backup_job(settings: Settings, alerter: Alerter) -> JobOutcome:
+def backup_job(settings: Settings, alerter: Alerter, *, only: list[str] | None = None,
+               job: str = "backup") -> JobOutcome:
     """Back up, apply retention, alert on failure, partial run or mass deletion."""
     try:
-        report = run_backup(settings)
+        report = run_backup(settings, only=only)
     except AlreadyRunning as exc:
         return JobOutcome("skipped", exc.one_line())
     except VaultkeeperError as exc:
-        return _failed(alerter, "backup", exc)
-    alerter.resolve("job:backup", "Backups work again")
+        return _failed(alerter, job, exc)
+    alerter.resolve(f"job:{job}", "Backups work again")
     facts = {"run": report.run_id, "snapshot": report.snapshot_id[:8],
              "locations": ", ".join(f"{r.location}={r.result}" for r in report.locations)}
     if report.flagged:
@@ -94,8 +111,54 @@ def check_job(settings: Settings, alerter: Alerter) -> JobOutcome:
     return JobOutcome("ok", f"{done} location(s) checked ({CHECK_SUBSET} of the data read)")
 
 
-JOBS: dict[str, JobFn] = {"backup": backup_job, "check": check_job}
-"""Jobs this version can run (drill and risk join when they exist)."""
+def priority_backup_job(settings: Settings, alerter: Alerter) -> JobOutcome:
+    """Risk-driven: back up only the objects of the top-priority processes (red level)."""
+    rank = next((a.max_rank for a in current_risk(settings).actions
+                 if a.kind == "priority_backup" and a.max_rank), 1)
+    only = priority_objects(load_policies(settings.policies_dir).processes, rank)
+    if not only:
+        return JobOutcome("skipped", f"no process ranked ≤ {rank} names an object")
+    outcome = backup_job(settings, alerter, only=only, job="priority_backup")
+    outcome.summary = f"objects {', '.join(only)}: {outcome.summary}"
+    return outcome
+
+
+def drill_job(settings: Settings, alerter: Alerter) -> JobOutcome:
+    """A restore drill of the location drilled least recently; alert when it fails."""
+    def on_failure(report: DrillReport) -> None:
+        alerter.notify(Alert(
+            "drill_failed", f"drill:{report.location}",
+            f"Restore drill failed at {report.location}",
+            detail=report.error or report.summary(),
+            facts={"drill": report.drill_id, "location": report.location,
+                   "snapshot": report.short_id}))
+    try:
+        report = run_drill(settings, alert=on_failure)
+    except AlreadyRunning as exc:
+        return JobOutcome("skipped", exc.one_line())
+    except VaultkeeperError as exc:
+        return JobOutcome("failed", exc.one_line())   # on_failure already alerted
+    if report.result == "verified":
+        alerter.resolve(f"drill:{report.location}",
+                        f"Restore drill at {report.location} verified again")
+        notes = f"; {len(report.warnings)} warning(s)" if report.warnings else ""
+        rto = report.durations.get("rto_s", 0.0)
+        return JobOutcome("ok", f"{report.summary()} (restore + load {rto:.0f} s){notes}")
+    return JobOutcome("failed", report.summary())
+
+
+def risk_job(settings: Settings, alerter: Alerter) -> JobOutcome:
+    """Collect the vendor's risk signals (status page, release feed, our own export health)."""
+    collected = collect(settings)
+    summary = f"{len(collected.recorded)} signal(s) recorded"
+    if collected.warnings:
+        summary += "; " + "; ".join(collected.warnings)
+    return JobOutcome("partial" if collected.failed else "ok", summary)
+
+
+JOBS: dict[str, JobFn] = {"backup": backup_job, "priority_backup": priority_backup_job,
+                          "drill": drill_job, "check": check_job, "risk": risk_job}
+"""Jobs this version can run."""
 
 
 def stale_backups(daemon: Daemon) -> None:
@@ -120,12 +183,69 @@ def stale_backups(daemon: Daemon) -> None:
             alerter.resolve(key, f"{loc['name']} has a fresh backup again")
 
 
+@dataclass
+class RiskNow:
+    """The risk level in force and what it does."""
+
+    level: str
+    score: float
+    actions: list[LevelAction]
+
+
+def current_risk(settings: Settings) -> RiskNow:
+    """Today's level from the stored signals (pure scoring; no history, so cheap every tick)."""
+    policy = load_policies(settings.policies_dir).risk
+    observations, _ = load_observations(settings)
+    now = assess(policy, observations, datetime.now(UTC).date())
+    return RiskNow(now.level, now.score, level_actions(policy.level(now.level)))
+
+
+def risk_schedule(settings: Settings) -> tuple[dict[str, str], list[str]]:
+    """The phrases in force: ``[schedule]`` tightened by the current risk level."""
+    base, reasons = configured_schedule(settings)
+    policy = load_policies(settings.policies_dir).risk
+    level = current_risk(settings).level
+    schedule, why = effective_schedule(base, level, policy)
+    return schedule, reasons + why
+
+
+def risk_level_changes(daemon: Daemon) -> None:
+    """Housekeeping: when the level changes, log it; when it rises, run the level's immediate
+    jobs and alert (once per change: the level acted on is kept across restarts)."""
+    settings = daemon.settings
+    db = open_state_db(settings.state_dir)
+    now = current_risk(settings)
+    previous = jobdb.get_state(db, "risk_level")
+    if previous == now.level:
+        return
+    policy = load_policies(settings.policies_dir).risk
+    known = previous if previous in [lvl.name for lvl in policy.levels] else None
+    jobdb.set_state(db, "risk_level", now.level)
+    log.warning("risk level %s → %s (score %.0f)", previous or "unknown", now.level, now.score)
+    alerter: Alerter = daemon.alerter
+    for action in entering_actions(known, now.level, policy):
+        if action.kind == "immediate" and action.job:
+            daemon.run_soon(action.job, f"risk level {now.level}")
+        elif action.kind == "alert":
+            alerter.notify(Alert(
+                "risk_level", f"risk:{now.level}",
+                f"Vendor risk is {now.level} (score {now.score:.0f})",
+                detail=policy.level(now.level).description + "\nSee `vaultkeeper risk show`.",
+                facts={"level": now.level, "score": round(now.score, 1),
+                       "actions": "; ".join(a.description for a in now.actions)}))
+    # Levels above the current one are over: close their alerts (one `recovered` each).
+    for level in policy.levels[policy.rank_of(now.level) + 1:]:
+        alerter.resolve(f"risk:{level.name}", f"Vendor risk is down to {now.level} "
+                                              f"(score {now.score:.0f})")
+
+
 def make_daemon(settings: Settings, *, tick: float = 30.0, once: bool = False) -> Daemon:
     """The scheduler with this version's jobs, alerting and housekeeping."""
     alerter = Alerter(settings, open_state_db(settings.state_dir))
-    return Daemon(settings, dict(JOBS), lambda: configured_schedule(settings), alerter,
+    return Daemon(settings, dict(JOBS), lambda: risk_schedule(settings), alerter,
                   housekeeping=_housekeeping, tick=tick, once=once)
 
 
 def _housekeeping(daemon: Daemon) -> None:
     stale_backups(daemon)
+    risk_level_changes(daemon)

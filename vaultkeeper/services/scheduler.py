@@ -34,7 +34,7 @@ from typing import Any
 
 import schedule
 
-from vaultkeeper.config import DEFAULT_SCHEDULE, SCHEDULE_JOBS, Settings
+from vaultkeeper.config import DEFAULT_SCHEDULE, Settings
 from vaultkeeper.db import jobs as jobdb
 from vaultkeeper.db import open_state_db
 from vaultkeeper.errors import ConfigError, VaultkeeperError
@@ -174,9 +174,13 @@ def configured_schedule(settings: Settings) -> tuple[dict[str, str], list[str]]:
     return dict(DEFAULT_SCHEDULE), ["no [schedule] in the configuration: defaults"]
 
 
-def ordered(schedule_map: dict[str, str]) -> list[str]:
-    """Jobs in their fixed order (backup, drill, check, risk)."""
-    return [j for j in SCHEDULE_JOBS if j in schedule_map]
+JOB_ORDER = ("backup", "priority_backup", "drill", "check", "risk", "emergency")
+"""The order jobs due at the same moment run in (a drill proves the backup just made)."""
+
+
+def ordered(schedule_map: dict[str, str] | list[str]) -> list[str]:
+    """Jobs in their fixed order (backup, priority_backup, drill, check, risk, emergency)."""
+    return [j for j in JOB_ORDER if j in schedule_map]
 
 
 @contextlib.contextmanager
@@ -235,7 +239,16 @@ class Daemon:
     results: list[tuple[str, JobOutcome]] = field(default_factory=list)
     _scheduler: schedule.Scheduler = field(default_factory=schedule.Scheduler)
     _phrases: dict[str, str] = field(default_factory=dict)
+    _soon: list[tuple[str, str]] = field(default_factory=list)
     _busy: bool = False
+
+    def run_soon(self, job: str, reason: str) -> None:
+        """Queue ``job`` to run once, right after the current step (risk-level actions)."""
+        if job not in self.jobs:
+            log.warning("%s: asked for (%s) but not available in this version", job, reason)
+            return
+        if job not in [j for j, _ in self._soon]:
+            self._soon.append((job, reason))
 
     def run(self) -> int:
         """Run until stopped (or, with ``once``, until nothing is due); returns the exit code."""
@@ -273,7 +286,7 @@ class Daemon:
         try:
             db = open_state_db(self.settings.state_dir)
             jobdb.ensure_jobs(db)
-            for name in [j for j in SCHEDULE_JOBS if j in names]:
+            for name in ordered(names):
                 if self.stop.is_set():
                     break
                 self._run_job(name, reason)
@@ -294,6 +307,13 @@ class Daemon:
             if self.stop.is_set():
                 break
             self._safe_housekeeping()
+            while self._soon and not self.stop.is_set():
+                pending = sorted(self._soon, key=lambda item: JOB_ORDER.index(item[0])
+                                 if item[0] in JOB_ORDER else len(JOB_ORDER))
+                self._soon.clear()
+                for job, reason in pending:
+                    if not self.stop.is_set():
+                        self._run_job(job, reason)
             if self.once:
                 due = [j for j in self._scheduler.jobs if j.should_run]
                 if not due:
@@ -316,7 +336,7 @@ class Daemon:
             return
         if not initial:
             changes = [f"{j}: {self._phrases.get(j, 'off')} → {phrases.get(j, 'off')}"
-                       for j in SCHEDULE_JOBS if self._phrases.get(j) != phrases.get(j)]
+                       for j in JOB_ORDER if self._phrases.get(j) != phrases.get(j)]
             log.warning("schedule changed (%s): %s", "; ".join(reasons) or "configuration",
                         ", ".join(changes))
         self._scheduler.clear()

@@ -6,13 +6,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from vaultkeeper.config import Settings
+from vaultkeeper.db import drills as drilldb
 from vaultkeeper.db import jobs as jobdb
 from vaultkeeper.db import open_state_db
 from vaultkeeper.db import runs as rundb
 from vaultkeeper.errors import StorageError
 from vaultkeeper.policies import load_policies
 from vaultkeeper.restic import Restic
-from vaultkeeper.services.scheduler import configured_schedule, daemon_pid, plan
+from vaultkeeper.services.scheduler import daemon_pid, plan
 from vaultkeeper.storage.locations import preflight, resolve_locations
 
 
@@ -56,6 +57,10 @@ def status_report(settings: Settings, *, now: datetime | None = None) -> dict[st
     rpo = rpo_target(settings)
     db = open_state_db(settings.state_dir)
     health = rundb.location_status(db)
+    drills: dict[str, dict[str, Any]] = {}
+    for row in reversed(drilldb.history(db, limit=200)):    # oldest first: newest wins
+        drills[row["location"]] = {k: row.get(k) for k in (
+            "id", "result", "finished_at", "short_id", "total_s")}
     locations = []
     for location in resolve_locations(settings):
         entry = health.get(location.name, {"last_good": None, "last_error": None})
@@ -69,13 +74,19 @@ def status_report(settings: Settings, *, now: datetime | None = None) -> dict[st
             "name": location.name, "url": location.display_url, "offline": location.offline,
             "state": state, "last_good": good,
             "age_s": None if age is None else int(age.total_seconds()),
-            "rpo_s": int(rpo.total_seconds()), "last_error": entry["last_error"]})
+            "rpo_s": int(rpo.total_seconds()), "last_error": entry["last_error"],
+            "last_drill": drills.get(location.name)})
     last = rundb.runs(db, limit=1)
-    phrases, _ = configured_schedule(settings)
+    from vaultkeeper.services.jobs import current_risk, risk_schedule  # (jobs imports status)
+
+    phrases, reasons = risk_schedule(settings)
+    risk = current_risk(settings)
     return {"rpo_s": int(rpo.total_seconds()), "locations": locations,
             "last_run": last[0] if last else None,
             "unacknowledged_flags": rundb.unacknowledged_flags(db),
-            "scheduler": {"running_pid": daemon_pid(settings.state_dir),
+            "risk": {"level": risk.level, "score": round(risk.score, 1),
+                     "actions": [a.as_json() for a in risk.actions]},
+            "scheduler": {"running_pid": daemon_pid(settings.state_dir), "reasons": reasons,
                           "jobs": [p.__dict__ for p in plan(settings, phrases, now=now)]},
             "open_alerts": [{k: a[k] for k in ("key", "event", "subject", "first_at",
                                                "last_sent_at", "count")}

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from vaultkeeper.canonical import CanonicalMapping, load_canonical
 from vaultkeeper.config import SCHEDULE_JOBS, Settings
 from vaultkeeper.errors import ConfigError
 from vaultkeeper.tomlcheck import (
@@ -131,6 +132,8 @@ class Policies:
     risk: RiskPolicy
     mappings: MappingPolicy
     sources: dict[str, str]
+    canonical: dict[str, CanonicalMapping] = field(default_factory=dict)
+    """Canonical-model mappings of the emergency package, per connector (policies/mappings/)."""
 
 
 def default_policy_texts() -> dict[str, str]:
@@ -162,7 +165,8 @@ def load_policies(policies_dir: Path | None) -> Policies:
             docs[name], sources[name] = (read_toml(Path(label), defaults[name]), label), BUILT_IN
     return Policies(retention=_retention(*docs["retention"]),
                     processes=_processes(*docs["processes"]), risk=_risk(*docs["risk"]),
-                    mappings=_mappings(*docs["mappings"]), sources=sources)
+                    mappings=_mappings(*docs["mappings"]), sources=sources,
+                    canonical=load_canonical(policies_dir))
 
 
 def _table(value: Any, origin: Origin) -> dict[str, Any]:

@@ -62,6 +62,7 @@ def _register() -> None:
     from vaultkeeper.cli import (
         backup_cmd,
         config_cmd,
+        emergency_cmd,
         export_cmd,
         locations_cmd,
         run_cmd,
@@ -74,6 +75,7 @@ def _register() -> None:
     locations_cmd.register(app)
     backup_cmd.register(app)
     run_cmd.register(app)
+    emergency_cmd.register(app)
 
 
 _register()

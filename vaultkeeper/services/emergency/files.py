@@ -12,9 +12,19 @@ from typing import IO
 BUFFER = 1 << 20
 
 
+def make_private_dirs(folder: Path) -> None:
+    """Create ``folder`` and any missing parents 0700 (``mkdir(parents=True)`` would not)."""
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for item in reversed(missing):
+        item.mkdir(mode=0o700, exist_ok=True)
+
+
 def open_private(path: Path, mode: str = "w") -> IO[str]:
     """A new text file readable by the owner only (its folder is created 0700)."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    make_private_dirs(path.parent)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     return os.fdopen(fd, mode, encoding="utf-8", newline="", buffering=BUFFER)
 
@@ -27,7 +37,7 @@ def write_text(path: Path, text: str) -> None:
 
 def write_bytes(path: Path, data: bytes) -> None:
     """Write a whole private binary file."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    make_private_dirs(path.parent)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)

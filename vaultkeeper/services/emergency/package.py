@@ -68,6 +68,8 @@ PUBLIC_KEY = "signing-key.pub"
 CHECKSUMS = "SHA256SUMS"
 EXPORT_MANIFEST = "export-manifest.json"
 TARGET_NAMES = ("generic", "hubspot", "salesforce")
+IMPORT_ORDER = ("organisation", "person", "membership", "donation", "activity")
+"""Dependency order: each entity's references point at entities imported before it."""
 _BATCH = 5000
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
@@ -215,7 +217,7 @@ class _Builder:
                     self.warnings.append(f"{mapping.source}: relation {src.name!r} is not in "
                                          f"this export ([{em.entity}] fields stay empty)")
             usable.append(em)
-        return sorted(usable, key=lambda e: ENTITY_ORDER.index(e.entity))
+        return sorted(usable, key=lambda e: IMPORT_ORDER.index(e.entity))
 
     def _person_object(self) -> str:
         person = next((e for e in self.mapping if e.entity == "person"), None)
@@ -326,8 +328,9 @@ class _Builder:
             self._write_object(obj)
 
     def _object_rank(self, obj: ExportObject) -> tuple[int, int]:
-        ranks = [ENTITY_ORDER.index(e.entity) for e in self.mapping if e.object == obj.name]
-        return (min(ranks) if ranks else len(ENTITY_ORDER),
+        # Organisations first: persons' import rows look up their organisation's domain.
+        ranks = [IMPORT_ORDER.index(e.entity) for e in self.mapping if e.object == obj.name]
+        return (min(ranks) if ranks else len(IMPORT_ORDER),
                 list(self.folder.objects).index(obj.name))
 
     def _write_object(self, obj: ExportObject) -> None:
@@ -617,6 +620,8 @@ class _EntityWriter:
 
     def _lookup(self, v: dict[str, str]) -> dict[str, str]:
         out: dict[str, str] = {}
+        if self.em.entity == "person":
+            out["@valid_email"] = self.b.current.get("email", "")
         org = v.get("organisation_id", "")
         if org:
             out["@org_domain"] = self.b.scratch.value("org_domain", org) or ""

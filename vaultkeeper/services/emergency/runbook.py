@@ -13,7 +13,7 @@ from typing import Any
 
 from markdown_it import MarkdownIt
 
-from vaultkeeper.canonical import ENTITY_ORDER, EntityMapping
+from vaultkeeper.canonical import EntityMapping
 from vaultkeeper.policies import Process
 from vaultkeeper.services.emergency.targets import TARGETS
 
@@ -54,8 +54,9 @@ class Step:
 def _steps(r: RunbookInput) -> list[Step]:
     steps: list[Step] = []
     if r.target == "generic":
+        order = ("organisation", "person", "membership", "donation", "activity")
         ranked = sorted(r.counts, key=lambda o: min(
-            [ENTITY_ORDER.index(e.entity) for e in r.mapping if e.object == o] or [99]))
+            [order.index(e.entity) for e in r.mapping if e.object == o] or [99]))
         for obj in ranked:
             info = r.import_files.get(f"generic:{obj}")
             if not info or not r.counts[obj]:

@@ -2,7 +2,8 @@
 
 A column's source is a canonical field, ``legacy_id``, a lookup of the related record
 (``@org_domain``: the domain of the row's organisation, ``@person_email``: the e-mail of its
-person — the columns HubSpot's importer associates records on), a constant (``=Donations``), or a
+person — the columns HubSpot's importer associates records on; ``@valid_email``: the row's own
+e-mail when it is valid, empty otherwise, since importers reject the whole row), a constant (``=Donations``), or a
 field with a filter (``birth_date|date``: only full ISO dates, which Salesforce requires).
 """
 
@@ -42,7 +43,7 @@ HUBSPOT: tuple[ImportFile, ...] = (
         f"single-line text property '{_HS}' first."),
     ImportFile("person", "contacts.csv", _cols(
         ("First Name", "first_name"), ("Last Name", "last_name"), ("Salutation", "salutation"),
-        ("Email", "email"), ("Phone Number", "phone"), ("Mobile Phone Number", "mobile"),
+        ("Email", "@valid_email"), ("Phone Number", "phone"), ("Mobile Phone Number", "mobile"),
         ("Street Address", "street"), ("City", "city"), ("State/Region", "region"),
         ("Postal Code", "postcode"), ("Country/Region", "country"),
         ("Date of birth", "birth_date"), ("Job Title", "job_title"), (_HS, "legacy_id"),
@@ -83,7 +84,7 @@ SALESFORCE: tuple[ImportFile, ...] = (
         "External ID, Unique)."),
     ImportFile("person", "Contact.csv", _cols(
         ("FirstName", "first_name"), ("LastName", "last_name"), ("Salutation", "salutation"),
-        ("Email", "email"), ("Phone", "phone"), ("MobilePhone", "mobile"),
+        ("Email", "@valid_email"), ("Phone", "phone"), ("MobilePhone", "mobile"),
         ("MailingStreet", "street"), ("MailingCity", "city"), ("MailingState", "region"),
         ("MailingPostalCode", "postcode"), ("MailingCountry", "country"),
         ("Birthdate", "birth_date|date"), ("Title", "job_title"),

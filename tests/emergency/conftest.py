@@ -6,12 +6,11 @@ from pathlib import Path
 
 import pytest
 from vk_backup import make_config, vk
+from vk_emergency import RECORDS
 
 from vaultkeeper.config import load_settings
 from vaultkeeper.services.emergency import build_package
 
-RECORDS = 1500
-SEED = 3   # make_config's seed
 
 
 @pytest.fixture(scope="session")

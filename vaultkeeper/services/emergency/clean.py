@@ -125,6 +125,8 @@ def check_phone(raw: str, region: str | None) -> PhoneCheck:
         return PhoneCheck("invalid", raw, "not a possible number for "
                                           f"{phonenumbers.region_code_for_number(number) or region}")
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    if len(e164) > 16:   # E.164 allows at most 15 digits
+        return PhoneCheck("invalid", raw, "more than 15 digits")
     if number.extension:
         e164 += f";ext={number.extension}"
     return PhoneCheck("e164" if text == e164 else "normalised", e164)

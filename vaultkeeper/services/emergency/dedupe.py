@@ -154,7 +154,8 @@ def score(a: Person, b: Person) -> tuple[float, str]:
         else:
             total -= 0.3
             reasons.append("different birth dates")
-    if not _first_names_agree(a.first, b.first):
+    swapped_names = bool(a.first and a.first == b.last and a.last == b.first)
+    if not swapped_names and not _first_names_agree(a.first, b.first):
         total *= 0.6
         reasons.append("different first names (household?)")
     return min(1.0, max(0.0, total)), ", ".join(reasons)

@@ -511,7 +511,7 @@ class _EntityWriter:
         if src is None:
             return ""
         if src.kind == "field":
-            return row.get(src.name, "").strip() if src.name in row else ""
+            return row.get(src.name, "")
         if src.kind == "id":
             return legacy
         rel = self.b.folder.relations.get(src.name)
@@ -526,11 +526,15 @@ class _EntityWriter:
             return
         values = {"legacy_id": legacy}
         entity = self.em.entity
-        country = self._source(row, legacy, "country") if "country" in self.types else ""
+        country = self._source(row, legacy, "country").strip() if "country" in self.types \
+            else ""
         for fname in self.fields:
             raw = self._source(row, legacy, fname)
             kind = self.types[fname]
-            values[fname] = self._clean(kind, fname, raw, legacy, country) if raw else ""
+            if kind != "email":   # blanks around an e-mail are a finding, elsewhere noise
+                raw = raw.strip()
+            values[fname] = self._clean(kind, fname, raw, legacy, country) if raw.strip() \
+                else ""
         for name in self.em.text_dates:
             raw = row.get(name, "").strip()
             if raw:

@@ -224,7 +224,7 @@ def _from_snapshot(settings: Settings, work: Path, source: str,
                            "run `vaultkeeper snapshots`, or pass --fresh to export the live CRM")
     for warning in provenance.warnings:
         observer.note(warning, loud=True)
-    provenance.snapshot_id = found.snapshot.id
+    provenance.snapshot_id = found.snapshot.original or found.snapshot.id
     provenance.location = found.location.name
     observer.note(f"restoring snapshot {found.snapshot.short_id} "
                   f"({found.snapshot.time:%Y-%m-%d %H:%M}) from {found.location.name}")

@@ -4,22 +4,21 @@ and age encryption."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import ipaddress
 import os
-import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
 import pyrage
-
-from vaultkeeper.errors import ConfigError, UsageError
-
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from vaultkeeper.errors import ConfigError, UsageError
 
 CERT_FILE = "cert.pem"
 KEY_FILE = "key.pem"

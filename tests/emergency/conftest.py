@@ -12,7 +12,6 @@ from vaultkeeper.config import load_settings
 from vaultkeeper.services.emergency import build_package
 
 
-
 @pytest.fixture(scope="session")
 def sandbox_export(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(config, export folder) of a 1,500-contact sandbox export made by the real CLI."""

@@ -8,7 +8,7 @@ flat (SQLite's page cache is bounded) and does the sorting and joining on disk.
 
 from __future__ import annotations
 
-import sqlite3  # noqa: TID251 - db/ is SQLite's home
+import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 

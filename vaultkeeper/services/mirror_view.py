@@ -27,8 +27,8 @@ def serve_mirror(path: Path, *, host: str = "127.0.0.1", port: int = 8001,
     if not path.is_file():
         raise UsageError(f"no mirror at {path}",
                          "run `vaultkeeper drill` first (it builds the mirror), or pass --db")
-    from datasette.app import Datasette
     import uvicorn
+    from datasette.app import Datasette
 
     ds = Datasette(immutables=[str(path)], cors=False,
                    metadata={"title": title,

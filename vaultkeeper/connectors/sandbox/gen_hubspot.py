@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import random
 import zlib
-from dataclasses import dataclass
 from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 from typing import TypeVar
 
 from vaultkeeper.connectors.sandbox import hs_schema as hs

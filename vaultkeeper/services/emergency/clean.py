@@ -122,8 +122,8 @@ def check_phone(raw: str, region: str | None) -> PhoneCheck:
     except phonenumbers.NumberParseException as exc:
         return PhoneCheck("unparseable", raw, str(exc.args[0] if exc.args else exc))
     if not phonenumbers.is_possible_number(number):
-        return PhoneCheck("invalid", raw, "not a possible number for "
-                                          f"{phonenumbers.region_code_for_number(number) or region}")
+        where = phonenumbers.region_code_for_number(number) or region
+        return PhoneCheck("invalid", raw, f"not a possible number for {where}")
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     if len(e164) > 16:   # E.164 allows at most 15 digits
         return PhoneCheck("invalid", raw, "more than 15 digits")

@@ -10,6 +10,7 @@ duplicate candidates, the Frictionless descriptor (validated), the runbook, and 
 
 from __future__ import annotations
 
+import functools
 import re
 import shutil
 import tempfile
@@ -24,7 +25,7 @@ from typing import Any
 import orjson
 
 from vaultkeeper import __version__, crypto
-from vaultkeeper.canonical import ENTITIES, ENTITY_ORDER, CanonicalMapping, EntityMapping
+from vaultkeeper.canonical import ENTITIES, CanonicalMapping, EntityMapping
 from vaultkeeper.config import Settings
 from vaultkeeper.db.scratch import Scratch
 from vaultkeeper.errors import UsageError
@@ -44,7 +45,6 @@ from vaultkeeper.services.emergency.files import (
     write_text,
 )
 from vaultkeeper.services.emergency.quality import (
-    DANGLING_HEADER,
     DUPLICATE_HEADER,
     EXAMPLES,
     ObjectProfile,
@@ -55,7 +55,6 @@ from vaultkeeper.services.emergency.source import (
     Column,
     ExportFolder,
     ExportObject,
-    ExportRelation,
     open_export,
     resource_name,
 )
@@ -235,8 +234,8 @@ class _Builder:
             prof = ObjectProfile(obj.name)
             seen_cols: dict[str, Column] = dict(obj.columns)
             bad: set[str] = set()
-            add_id = _batched(lambda b, n=obj.name: self.scratch.add_ids(n, b))
-            add_seed = _batched(lambda b, n=obj.name: self.scratch.add_ids(f"sample:{n}", b))
+            add_id = _batched(functools.partial(self.scratch.add_ids, obj.name))
+            add_seed = _batched(functools.partial(self.scratch.add_ids, f"sample:{obj.name}"))
             seed_here = obj.name == self.person_object or obj.name not in connected
             n = 0
             for row, archived in obj.rows():
@@ -689,15 +688,16 @@ def descriptor(b: _Builder, *, sample: bool) -> dict[str, Any]:
                                    f"{obj.id_column}"))
     for rel in b.folder.relations.values():
         schema = {"fields": [
-            {"name": "from_id", "type": "string", "description": f"Legacy id in {rel.from_object}"},
+            {"name": "from_id", "type": "string",
+             "description": f"Legacy id in {rel.from_object}"},
             {"name": "to_id", "type": "string", "description": f"Legacy id in {rel.to_object}"},
             {"name": "type", "type": "string", "description": "Association type"}],
             "foreignKeys": []}
         for col, obj_name in (("from_id", rel.from_object), ("to_id", rel.to_object)):
-            obj = b.folder.objects.get(obj_name)
-            if obj is not None and b.unique_ids[obj_name]:
+            ref = b.folder.objects.get(obj_name)
+            if ref is not None and b.unique_ids[obj_name]:
                 schema["foreignKeys"].append({"fields": [col], "reference": {
-                    "resource": obj.resource, "fields": [obj.id_column]}})
+                    "resource": ref.resource, "fields": [ref.id_column]}})
         name = resource_name(rel.stem)
         resources.append(_resource(name, f"data/relations/{name}.csv", schema,
                                    f"Relation {rel.from_object} → {rel.to_object}"))

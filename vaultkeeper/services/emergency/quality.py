@@ -173,9 +173,9 @@ def render_html(report: dict[str, Any], title: str) -> str:
     dup = report["duplicates"]
     if dup:
         parts.append(f"<h2>Duplicate candidates</h2><p>{_e(dup.get('candidates', 0))} pairs "
-                     f"to review among {_e(dup.get('persons', 0))} persons ({_e(dup.get('comparisons', 0))} "
-                     "comparisons after blocking). Nothing was merged; the complete list is "
-                     "quality/duplicates.csv.</p>")
+                     f"to review among {_e(dup.get('persons', 0))} persons "
+                     f"({_e(dup.get('comparisons', 0))} comparisons after blocking). Nothing "
+                     "was merged; the complete list is quality/duplicates.csv.</p>")
         parts.append(_table(["score", "reason", "A", "B", "e-mail A", "e-mail B"],
                             [[x["score"], x["reason"], f"{x['name_a']} ({x['legacy_id_a']})",
                               f"{x['name_b']} ({x['legacy_id_b']})", x["email_a"], x["email_b"]]

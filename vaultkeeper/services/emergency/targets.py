@@ -3,8 +3,9 @@
 A column's source is a canonical field, ``legacy_id``, a lookup of the related record
 (``@org_domain``: the domain of the row's organisation, ``@person_email``: the e-mail of its
 person — the columns HubSpot's importer associates records on; ``@valid_email``: the row's own
-e-mail when it is valid, empty otherwise, since importers reject the whole row), a constant (``=Donations``), or a
-field with a filter (``birth_date|date``: only full ISO dates, which Salesforce requires).
+e-mail when it is valid, empty otherwise, since importers reject the whole row), a constant
+(``=Donations``), or a field with a filter (``birth_date|date``: only full ISO dates, which
+Salesforce requires).
 """
 
 from __future__ import annotations

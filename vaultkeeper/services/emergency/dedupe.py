@@ -197,7 +197,7 @@ def find_candidates(scratch: Scratch, *, threshold: float = THRESHOLD) -> Dedupe
             value, reason = score(people[i], people[j])
             if value >= threshold:
                 scratch.add_pair(i, j, round(value, 3), reason)
-        if len(seen) > 2_000_000:   # bounded memory: forget; re-scoring a pair is harmless
+        if len(seen) > 500_000:   # bounded memory: forget; re-scoring a pair is harmless
             seen.clear()
     stats.candidates = scratch.count_pairs()
     return stats

@@ -15,9 +15,10 @@ from vaultkeeper.cli import render
 from vaultkeeper.cli.settings import load
 from vaultkeeper.config import EMERGENCY_TARGETS
 from vaultkeeper.errors import ExitCode, VerificationError
-from vaultkeeper.services.emergency.runner import EmergencyObserver, run_emergency
-from vaultkeeper.services.emergency.verify import verify_package
 from vaultkeeper.services.mirror_view import mirror_path, serve_mirror
+
+# The emergency services (phonenumbers, rapidfuzz, frictionless …) are imported inside the
+# commands: every other command starts faster without them.
 
 emergency_app = typer.Typer(help="Build and verify the emergency exit package.",
                             no_args_is_help=False)
@@ -25,39 +26,46 @@ mirror_app = typer.Typer(help="The SQLite mirror of the CRM.", no_args_is_help=T
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 
 
-class _Progress(EmergencyObserver):
+def _progress(*, enabled: bool, quiet: bool) -> Any:
     """Notes on stderr; one bar per stage of the build."""
+    from vaultkeeper.services.emergency.runner import EmergencyObserver
 
-    def __init__(self, *, enabled: bool, quiet: bool) -> None:
-        self.enabled = enabled
-        self.quiet = quiet
-        self._stage = Progress(TextColumn("{task.description:<32}"), BarColumn(),
-                               MofNCompleteColumn(), TimeElapsedColumn(),
-                               console=render.err_console, disable=not enabled)
-        self._task: Any = None
+    class _Progress(EmergencyObserver):
+        """Notes on stderr; one bar per stage of the build."""
 
-    def note(self, text: str, *, loud: bool = False) -> None:
-        if loud:
-            render.err_console.print(f"[bold red]WARNING:[/] [bold]{text}[/]", highlight=False)
-        elif not self.quiet:
-            render.err_console.print(text, highlight=False)
+        def __init__(self, *, enabled: bool, quiet: bool) -> None:
+            self.enabled = enabled
+            self.quiet = quiet
+            self._stage = Progress(TextColumn("{task.description:<32}"), BarColumn(),
+                                   MofNCompleteColumn(), TimeElapsedColumn(),
+                                   console=render.err_console, disable=not enabled)
+            self._task: Any = None
 
-    def stage(self, name: str, total: int | None) -> None:
-        if not self.enabled:
-            return
-        if self._task is None:
-            self._stage.start()
-        else:
-            self._stage.update(self._task, completed=self._stage.tasks[-1].total or 0)
-        self._task = self._stage.add_task(name, total=total)
+        def note(self, text: str, *, loud: bool = False) -> None:
+            if loud:
+                render.err_console.print(f"[bold red]WARNING:[/] [bold]{text}[/]",
+                                         highlight=False)
+            elif not self.quiet:
+                render.err_console.print(text, highlight=False)
 
-    def advance(self, records: int) -> None:
-        if self.enabled and self._task is not None:
-            self._stage.advance(self._task, records)
+        def stage(self, name: str, total: int | None) -> None:
+            if not self.enabled:
+                return
+            if self._task is None:
+                self._stage.start()
+            else:
+                self._stage.update(self._task, completed=self._stage.tasks[-1].total or 0)
+            self._task = self._stage.add_task(name, total=total)
 
-    def close(self) -> None:
-        if self.enabled and self._task is not None:
-            self._stage.stop()
+        def advance(self, records: int) -> None:
+            if self.enabled and self._task is not None:
+                self._stage.advance(self._task, records)
+
+        def close(self) -> None:
+            if self.enabled and self._task is not None:
+                self._stage.stop()
+
+    return _Progress(enabled=enabled, quiet=quiet)
 
 
 @emergency_app.callback(invoke_without_command=True)
@@ -96,8 +104,10 @@ def emergency(
     if target is not None and target not in EMERGENCY_TARGETS:
         raise typer.BadParameter(f"choose one of {', '.join(EMERGENCY_TARGETS)}",
                                  param_hint="--target")
+    from vaultkeeper.services.emergency.runner import run_emergency
+
     settings = load()
-    observer = _Progress(enabled=sys.stderr.isatty() and not json_output, quiet=json_output)
+    observer = _progress(enabled=sys.stderr.isatty() and not json_output, quiet=json_output)
     try:
         result = run_emergency(settings, out, source=from_, fresh=fresh, target=target,
                                encrypt_to=encrypt_to or (), observer=observer)
@@ -146,6 +156,8 @@ def verify(
     package against its schema (frictionless), and CSV row counts against the snapshot's
     export manifest. Exit 0 all good, 4 a check failed (each problem names the file).
     """
+    from vaultkeeper.services.emergency.verify import verify_package
+
     report = verify_package(directory, public_key=public_key)
     if json_output:
         render.print_json(report.as_json())

@@ -20,8 +20,7 @@ from vaultkeeper.services.mirror_view import mirror_path, serve_mirror
 # The emergency services (phonenumbers, rapidfuzz, frictionless …) are imported inside the
 # commands: every other command starts faster without them.
 
-emergency_app = typer.Typer(help="Build and verify the emergency exit package.",
-                            no_args_is_help=False)
+emergency_app = typer.Typer(no_args_is_help=False)
 mirror_app = typer.Typer(help="The SQLite mirror of the CRM.", no_args_is_help=True)
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 

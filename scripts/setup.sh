@@ -23,6 +23,12 @@ if ! command -v restic >/dev/null 2>&1; then
   apt_install restic
 fi
 
+# age: the emergency package's encrypted archive is tested (and opened) with the standard tool.
+if ! command -v age >/dev/null 2>&1; then
+  echo "setup: installing age (Debian package)…" >&2
+  apt_install age
+fi
+
 if [ ! -x .venv/bin/python ]; then
   if ! "$PYTHON" -m venv .venv 2>/dev/null; then
     rm -rf .venv

@@ -238,6 +238,18 @@ class AlertSettings:
         return ([("webhook")] if self.webhook_url else []) + (["email"] if self.email_to else [])
 
 
+EMERGENCY_TARGETS = ("generic", "hubspot", "salesforce")
+"""Import formats the emergency package can write (``--target``)."""
+
+
+@dataclass(frozen=True)
+class EmergencySettings:
+    """``[emergency]``: defaults for the emergency package."""
+
+    default_region: str | None = None
+    target: str = "generic"
+
+
 @dataclass(frozen=True)
 class RiskSettings:
     """``[risk]``: where `vaultkeeper risk collect` looks for the vendor's public signals."""
@@ -262,6 +274,7 @@ class Settings:
     policies_dir: Path
     alerts: AlertSettings = AlertSettings()
     risk: RiskSettings = RiskSettings()
+    emergency: EmergencySettings = EmergencySettings()
 
     def secrets(self) -> list[Secret]:
         """Every secret reference in the settings, in file order."""
@@ -381,6 +394,17 @@ ALERT_FIELDS = _settings_fields(
     smtp_ca_file=Field(as_path, "certs/smtp-ca.pem"),
     events=Field(as_choices(*ALERT_EVENTS), list(ALERT_EVENTS)),
     repeat_after=Field(as_duration, "1d"), timeout=Field(as_float(0.0), 20.0))
+def as_region(value: Any, origin: Origin) -> str:
+    """A two-letter ISO 3166 country code (phone numbers without one are read as from here)."""
+    text = as_str(value, origin).strip().upper()
+    if not re.fullmatch(r"[A-Z]{2}", text):
+        raise Bad(f"{value!r} is not a two-letter country code", "GB")
+    return text
+
+
+EMERGENCY_FIELDS = _settings_fields(
+    EmergencySettings, default_region=Field(as_region, "GB"),
+    target=Field(as_choice(*EMERGENCY_TARGETS), "hubspot"))
 SECTIONS: dict[str, dict[str, Field]] = {
     "source": SOURCE_FIELDS,
     "repository": {"password": Field(as_secret, None)},
@@ -393,6 +417,7 @@ SECTIONS: dict[str, dict[str, Field]] = {
         RiskSettings, statuspage_url=Field(as_http_url, "https://status.example-crm.com"),
         release_feed_url=Field(as_http_url, "https://github.com/example/crm/releases.atom"),
         collect_timeout=Field(as_float(0.0), 20.0)),
+    "emergency": EMERGENCY_FIELDS,
 }
 """Every section of ``vaultkeeper.toml`` but ``[[locations]]``, with its keys in order."""
 
@@ -467,7 +492,8 @@ def load_settings(path: Path | None = None, *, env: Mapping[str, str] = os.envir
         export_dir=paths.get("export_dir"), policies_dir=paths.get("policies_dir",
                                                                    base / "policies"),
         alerts=_check_alerts(AlertSettings(**values["alerts"]), name),
-        risk=RiskSettings(**values["risk"]))
+        risk=RiskSettings(**values["risk"]),
+        emergency=EmergencySettings(**values["emergency"]))
     if resolve_secrets:
         for secret in settings.secrets():
             secret.reveal()

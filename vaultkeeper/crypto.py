@@ -1,17 +1,24 @@
-"""The only module that imports ``cryptography``: certificates, keys and signatures."""
+"""The only module that imports ``cryptography`` and ``pyrage``: certificates, keys, signatures
+and age encryption."""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import ipaddress
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import IO, Any
 
+import pyrage
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from vaultkeeper.errors import ConfigError, UsageError
 
 CERT_FILE = "cert.pem"
 KEY_FILE = "key.pem"
@@ -127,3 +134,95 @@ def unseal(key: bytes, blob: bytes, aad: bytes) -> bytes | None:
         return AESGCM(key).decrypt(blob[:SEAL_NONCE_BYTES], blob[SEAL_NONCE_BYTES:], aad)
     except InvalidTag:
         return None
+# ------------------------------------------------------------------ Ed25519 package signing
+SIGNING_KEY_FILE = "emergency-signing.key"
+
+
+def load_or_create_signing_key(keys_dir: Path) -> ed25519.Ed25519PrivateKey:
+    """The Ed25519 key that signs emergency packages: generated once, kept 0600 in ``keys_dir``.
+
+    Losing it only means later packages carry a new public key; the private key never leaves
+    the state folder and is never written into a package.
+    """
+    keys_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = keys_dir / SIGNING_KEY_FILE
+    if path.exists():
+        if path.stat().st_mode & 0o077:
+            raise ConfigError(f"{path} is readable by group or others", f"chmod 600 {path}",
+                              file=str(path))
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if not isinstance(key, ed25519.Ed25519PrivateKey):
+            raise ConfigError(f"{path} is not an Ed25519 private key",
+                              "move it away; a new key is generated on the next run",
+                              file=str(path))
+        return key
+    key = ed25519.Ed25519PrivateKey.generate()
+    data = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    return key
+
+
+def public_key_pem(key: ed25519.Ed25519PrivateKey) -> bytes:
+    """The public half as PEM (SubjectPublicKeyInfo: ``openssl pkeyutl -verify`` reads it)."""
+    return key.public_key().public_bytes(serialization.Encoding.PEM,
+                                         serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def fingerprint(public_pem: bytes) -> str:
+    """SHA-256 of the raw public key, hex: what people compare out of band."""
+    key = serialization.load_pem_public_key(public_pem)
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()
+
+
+def sign(key: ed25519.Ed25519PrivateKey, data: bytes) -> bytes:
+    """A raw 64-byte Ed25519 signature."""
+    return key.sign(data)
+
+
+def verify_signature(public_pem: bytes, data: bytes, signature: bytes) -> bool:
+    """Whether ``signature`` is a valid Ed25519 signature of ``data`` by the PEM public key."""
+    try:
+        key = serialization.load_pem_public_key(public_pem)
+    except ValueError:
+        return False
+    if not isinstance(key, ed25519.Ed25519PublicKey):
+        return False
+    try:
+        key.verify(signature, data)
+    except InvalidSignature:
+        return False
+    return True
+
+
+# ------------------------------------------------------------------------ age encryption
+def age_recipients(specs: Sequence[str]) -> list[Any]:
+    """Parse ``--encrypt-to`` values: ``age1…`` keys, SSH public keys, or files listing them."""
+    found: list[Any] = []
+    for spec in specs:
+        lines = [spec]
+        path = Path(spec).expanduser()
+        if not spec.startswith(("age1", "ssh-")) and path.is_file():
+            lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines()
+                     if ln.strip() and not ln.strip().startswith("#")]
+        for line in lines:
+            try:
+                if line.startswith("age1"):
+                    found.append(pyrage.x25519.Recipient.from_str(line))
+                elif line.startswith("ssh-"):
+                    found.append(pyrage.ssh.Recipient.from_str(line))
+                else:
+                    raise ValueError(line)
+            except (ValueError, pyrage.RecipientError):
+                raise UsageError(f"--encrypt-to {spec[:40]!r} is not an age recipient",
+                                 "pass an age public key (age1…), an SSH public key, or a "
+                                 "file listing them (one per line)") from None
+    return found
+
+
+def age_encrypt(source: IO[bytes], target: IO[bytes], recipients: Sequence[Any]) -> None:
+    """Stream ``source`` into ``target`` encrypted in the age format."""
+    pyrage.encrypt_io(source, target, list(recipients))

@@ -11,6 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from vaultkeeper.canonical import CanonicalMapping, load_canonical
 from vaultkeeper.config import SCHEDULE_JOBS, Settings
 from vaultkeeper.errors import ConfigError
 from vaultkeeper.tomlcheck import (
@@ -269,6 +270,8 @@ class Policies:
     risk: RiskPolicy
     mappings: MappingPolicy
     sources: dict[str, str]
+    canonical: dict[str, CanonicalMapping] = field(default_factory=dict)
+    """Canonical-model mappings of the emergency package, per connector (policies/mappings/)."""
 
 
 def default_policy_texts() -> dict[str, str]:
@@ -300,7 +303,8 @@ def load_policies(policies_dir: Path | None) -> Policies:
             docs[name], sources[name] = (read_toml(Path(label), defaults[name]), label), BUILT_IN
     return Policies(retention=_retention(*docs["retention"]),
                     processes=_processes(*docs["processes"]), risk=_risk(*docs["risk"]),
-                    mappings=_mappings(*docs["mappings"]), sources=sources)
+                    mappings=_mappings(*docs["mappings"]), sources=sources,
+                    canonical=load_canonical(policies_dir))
 
 
 def _table(value: Any, origin: Origin) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
+from vaultkeeper.canonical import MAPPINGS_DIR, default_mapping_texts
 from vaultkeeper.cli import state
 from vaultkeeper.cli.render import print_json
 from vaultkeeper.config import (
@@ -71,6 +72,10 @@ def init(
     (target / "policies").mkdir(parents=True, exist_ok=True)
     for name, text in default_policy_texts().items():
         policy_files[name].write_text(text, encoding="utf-8")
+    mappings = target / "policies" / MAPPINGS_DIR   # canonical model of the emergency package
+    mappings.mkdir(exist_ok=True)
+    for name, text in default_mapping_texts().items():
+        (mappings / f"{name}.toml").write_text(text, encoding="utf-8")
     written = [str(p) for p in (config, *policy_files.values())]
     if demo:
         key, created = _demo_key(target / "secrets" / "repository.key")

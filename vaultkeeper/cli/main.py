@@ -63,6 +63,7 @@ def _register() -> None:
         backup_cmd,
         config_cmd,
         drill_cmd,
+        emergency_cmd,
         escrow_cmd,
         export_cmd,
         locations_cmd,
@@ -82,6 +83,7 @@ def _register() -> None:
     drill_cmd.register(app)
     processes_cmd.register(app)
     risk_cmd.register(app)
+    emergency_cmd.register(app)
 
 
 _register()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import zlib
 from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 from typing import TypeVar
 
 from vaultkeeper.connectors.sandbox import hs_schema as hs
@@ -278,6 +279,37 @@ def contact(ds: Dataset, i: int, full: bool = True) -> Props:
         "pronouns": _opt(rr, 0.1, _pick(rr, ("she/her", "he/him", "they/them"))),
         "student_id": _opt(rr, 0.03, f"S{_rr(rr, 10**7):07d}"),
     }
+
+
+@dataclass(frozen=True)
+class ContactTruth:
+    """What the generator did to contact ``i``: the ground truth for data-quality tests."""
+
+    person: int
+    """The person the record describes: ``i`` itself, or the earlier contact it duplicates."""
+    duplicate_of: int | None
+    """Set when the record is a near-duplicate typed in again (``person`` then)."""
+    email_dirty: bool
+    """The e-mail was made invalid on purpose (``pools.dirty_email``)."""
+    email_kind: int | None
+    """Which of dirty_email's shapes (0–6), when dirty."""
+
+
+def contact_truth(ds: Dataset, i: int) -> ContactTruth:
+    """Ground truth of contact ``i``, replaying only the generator's first draws.
+
+    It repeats :func:`contact`'s decisions (the same hash, the same first random numbers) and
+    must stay in step with it; tests/sandbox pin that against the generated e-mails.
+    """
+    h = ds.stores["contacts"].hash(i)
+    rr = random.Random(h).random
+    if i > 0 and (h & 0xFF) < 6:
+        return ContactTruth(max(0, i - 1 - (h >> 8) % 30), max(0, i - 1 - (h >> 8) % 30),
+                            False, None)
+    x = rr()
+    if 0.05 <= x < 0.09:
+        return ContactTruth(i, None, True, int(rr() * 7))
+    return ContactTruth(i, None, False, None)
 
 
 def company(ds: Dataset, j: int) -> Props:

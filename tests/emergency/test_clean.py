@@ -1,0 +1,83 @@
+"""Unit tests of the cleaners: e-mail, phone, date."""
+
+from __future__ import annotations
+
+import pytest
+
+from vaultkeeper.services.emergency.clean import check_date, check_email, check_phone, region_of
+from vaultkeeper.services.emergency.dedupe import make_person, phone_key, score
+
+
+@pytest.mark.parametrize(("raw", "status", "value"), [
+    ("ann@example.org", "valid", "ann@example.org"),
+    (" ann@example.org ", "fixed", "ann@example.org"),
+    ("mailto:ann@example.org", "fixed", "ann@example.org"),
+    ("ann@example.org.", "fixed", "ann@example.org"),
+    ("ann@@example.org", "invalid", "ann@@example.org"),
+    ("ann at example.org", "invalid", "ann at example.org"),
+    ("ann@example", "invalid", "ann@example"),
+    ("a.@example.org;b@example.org", "invalid", "a.@example.org;b@example.org"),
+])
+def test_email(raw, status, value):
+    result = check_email(raw)
+    assert (result.status, result.value) == (status, value)
+
+
+@pytest.mark.parametrize(("raw", "region", "status", "value"), [
+    ("+44 20 7946 0018", None, "normalised", "+442079460018"),
+    ("020 7946 0018", "GB", "normalised", "+442079460018"),
+    ("0044 20 7946 0018", "GB", "normalised", "+442079460018"),
+    ("(617) 555-0123", "US", "normalised", "+16175550123"),
+    ("+442079460018", "GB", "e164", "+442079460018"),
+    ("020 7946 0018", None, "unparseable", "020 7946 0018"),
+    ("12", "GB", "invalid", "12"),
+])
+def test_phone(raw, region, status, value):
+    result = check_phone(raw, region)
+    assert (result.status, result.value) == (status, value)
+
+
+@pytest.mark.parametrize(("raw", "region", "status", "value"), [
+    ("2010-03-04", None, "iso", "2010-03-04"),
+    ("2010-03-04T10:00:00Z", None, "normalised", "2010-03-04"),
+    ("25/12/2010", "GB", "normalised", "2010-12-25"),
+    ("03/04/2010", "GB", "ambiguous", "2010-04-03"),
+    ("03/04/2010", "US", "ambiguous", "2010-03-04"),
+    ("04/04/2010", "GB", "normalised", "2010-04-04"),
+    ("7.5.2012", "GB", "normalised", "2012-05-07"),
+    ("12/25/99", "GB", "ambiguous", "1999-12-25"),
+    ("1st March 2010", None, "normalised", "2010-03-01"),
+    ("Mar 2010", None, "partial", "2010-03"),
+    ("1987", None, "partial", "1987"),
+    ("31/02/2010", "GB", "unparseable", "31/02/2010"),
+    ("soon", None, "unparseable", "soon"),
+])
+def test_date(raw, region, status, value):
+    result = check_date(raw, region)
+    assert (result.status, result.value) == (status, value)
+
+
+def test_region_of_typed_countries():
+    assert region_of("U.K.", None) == "GB"
+    assert region_of("Deutschland", "GB") == "DE"
+    assert region_of("", "GB") == "GB"
+    assert region_of("de", None) == "DE"
+
+
+def _p(legacy, first, last, **kw):
+    base = {"email": "", "phones": [], "street": "", "postcode": "", "city": "", "birth": ""}
+    return make_person(legacy, first=first, last=last, **(base | kw))
+
+
+def test_scores_and_reasons():
+    a = _p("1", "Zoë", "Ångström", phones=["+44 20 7946 0018"], postcode="SW1A 1AA")
+    b = _p("2", "Zoe", "ANGSTROM", phones=["020 7946 0018"], postcode="SW1A1AA")
+    value, reason = score(a, b)
+    assert value >= 0.8 and "same phone" in reason
+    swapped = score(_p("3", "Smith", "Jane", email="jane@x.org"),
+                    _p("4", "Jane", "Smith", email="jane@y.org"))
+    assert swapped[0] >= 0.6 and "other domain" in swapped[1]
+    household = score(_p("5", "Mary", "Jones", street="1 High St", postcode="AB1 2CD"),
+                      _p("6", "Peter", "Jones", street="1 High St", postcode="AB1 2CD"))
+    assert household[0] < 0.6 and "household" in household[1]
+    assert phone_key("0157 6161805 ext. 12") == phone_key("+44 157 6161805")

@@ -1,0 +1,206 @@
+"""``vaultkeeper emergency`` (build, verify) and ``vaultkeeper mirror serve``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from vaultkeeper.cli import render
+from vaultkeeper.cli.settings import load
+from vaultkeeper.config import EMERGENCY_TARGETS
+from vaultkeeper.errors import ExitCode, VerificationError
+from vaultkeeper.services.mirror_view import mirror_path, serve_mirror
+
+# The emergency services (phonenumbers, rapidfuzz, frictionless …) are imported inside the
+# commands: every other command starts faster without them.
+
+emergency_app = typer.Typer(no_args_is_help=False)
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
+
+
+def _progress(*, enabled: bool, quiet: bool) -> Any:
+    """Notes on stderr; one bar per stage of the build."""
+    from vaultkeeper.services.emergency.runner import EmergencyObserver
+
+    class _Progress(EmergencyObserver):
+        """Notes on stderr; one bar per stage of the build."""
+
+        def __init__(self, *, enabled: bool, quiet: bool) -> None:
+            self.enabled = enabled
+            self.quiet = quiet
+            self._stage = Progress(TextColumn("{task.description:<32}"), BarColumn(),
+                                   MofNCompleteColumn(), TimeElapsedColumn(),
+                                   console=render.err_console, disable=not enabled)
+            self._task: Any = None
+
+        def note(self, text: str, *, loud: bool = False) -> None:
+            if loud:
+                render.err_console.print(f"[bold red]WARNING:[/] [bold]{text}[/]",
+                                         highlight=False)
+            elif not self.quiet:
+                render.err_console.print(text, highlight=False)
+
+        def stage(self, name: str, total: int | None) -> None:
+            if not self.enabled:
+                return
+            if self._task is None:
+                self._stage.start()
+            else:
+                self._stage.update(self._task, completed=self._stage.tasks[-1].total or 0)
+            self._task = self._stage.add_task(name, total=total)
+
+        def advance(self, records: int) -> None:
+            if self.enabled and self._task is not None:
+                self._stage.advance(self._task, records)
+
+        def close(self) -> None:
+            if self.enabled and self._task is not None:
+                self._stage.stop()
+
+    return _Progress(enabled=enabled, quiet=quiet)
+
+
+@emergency_app.callback(invoke_without_command=True)
+def emergency(
+    ctx: typer.Context,
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="New or empty folder for the package (created 0700).",
+        file_okay=False)] = None,
+    from_: Annotated[str, typer.Option(
+        "--from", help="latest-verified (the newest snapshot that passed a drill) or a "
+                       "snapshot id.")] = "latest-verified",
+    fresh: Annotated[bool, typer.Option(
+        "--fresh", help="Try a live export first; fall back to the snapshot if it fails.")
+    ] = False,
+    target: Annotated[str | None, typer.Option(
+        help="Import files for: generic, hubspot or salesforce (default: [emergency] "
+             "target).")] = None,
+    encrypt_to: Annotated[list[str] | None, typer.Option(
+        "--encrypt-to", help="age recipient (age1…, an SSH public key, or a file of them); "
+                             "the package is then written only as an encrypted archive. "
+                             "Repeatable.")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Build the ready-to-migrate package: CSV per object with legacy ids and relations
+    (a validated Frictionless Data Package), the canonical model, import files for the target,
+    a data-quality report, a runbook, a sample set, SHA256SUMS and an Ed25519-signed manifest.
+
+    By default it restores the newest snapshot that passed a restore drill (without one, the
+    newest snapshot, with a loud warning). Exit 0 built and valid; 4 the package failed
+    validation; 6/7 the CRM or the locations failed.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    if out is None:
+        raise typer.BadParameter("--out is required", param_hint="--out")
+    if target is not None and target not in EMERGENCY_TARGETS:
+        raise typer.BadParameter(f"choose one of {', '.join(EMERGENCY_TARGETS)}",
+                                 param_hint="--target")
+    from vaultkeeper.services.emergency.runner import run_emergency
+
+    settings = load()
+    observer = _progress(enabled=sys.stderr.isatty() and not json_output, quiet=json_output)
+    try:
+        result = run_emergency(settings, out, source=from_, fresh=fresh, target=target,
+                               encrypt_to=encrypt_to or (), observer=observer)
+    finally:
+        observer.close()
+    if json_output:
+        render.print_json(result.as_json())
+    else:
+        _summary(result.as_json())
+    if not result.valid:
+        raise VerificationError("the package does not validate: "
+                                + "; ".join(result.validation_errors[:3]),
+                                "see quality/report.json; report this as a bug")
+
+
+def _summary(data: dict[str, Any]) -> None:
+    console = Console()
+    table = Table(title=f"Emergency package {data['out']} — target {data['target']}")
+    for column in ("object", "records", "in sample"):
+        table.add_column(column, justify="left" if column == "object" else "right")
+    for name, n in data["counts"].items():
+        table.add_row(name, str(n), str(data["sample"].get(name, 0)))
+    console.print(table)
+    ent = ", ".join(f"{k} {v.get('rows', 0)}" for k, v in data["entities"].items())
+    if ent:
+        console.print(f"canonical model: {ent}")
+    console.print(f"duplicate candidates to review: {data['duplicate_candidates']}")
+    console.print(f"frictionless: {'valid' if data['valid'] else 'INVALID'}; signing key "
+                  f"fingerprint {data['signing_key_fingerprint']}")
+    if data["archive"]:
+        console.print(f"encrypted archive: {data['archive']}")
+    for warning in data["warnings"]:
+        render.err_console.print(f"[yellow]Warning:[/] {warning}", highlight=False)
+
+
+@emergency_app.command("verify")
+def verify(
+    directory: Annotated[Path, typer.Argument(help="The package folder.", file_okay=False,
+                                              exists=True)],
+    public_key: Annotated[Path | None, typer.Option(
+        "--public-key", help="Require this signing key (the signing-key.pub you received out "
+                             "of band).", dir_okay=False, exists=True)] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Re-check a package: every checksum, the Ed25519 signature of package.json, the data
+    package against its schema (frictionless), and CSV row counts against the snapshot's
+    export manifest. Exit 0 all good, 4 a check failed (each problem names the file).
+    """
+    from vaultkeeper.services.emergency.verify import verify_package
+
+    report = verify_package(directory, public_key=public_key)
+    if json_output:
+        render.print_json(report.as_json())
+    else:
+        table = Table(title=f"Verify {directory}")
+        table.add_column("check")
+        table.add_column("result")
+        for check, result in report.checks.items():
+            table.add_row(check, result)
+        Console().print(table)
+        pinned = "pinned" if report.pinned else "from the package (compare it out of band)"
+        Console().print(f"signing key {report.fingerprint} ({pinned})")
+        for problem in report.problems:
+            render.err_console.print(f"[red]Problem:[/] {problem}", highlight=False)
+    if not report.ok:
+        if json_output:
+            raise typer.Exit(int(ExitCode.VERIFICATION))
+        raise VerificationError(f"{len(report.problems)} problem(s): {report.problems[0]}",
+                                "do not use this package; build a new one or get the original")
+
+
+def serve(
+    db: Annotated[Path | None, typer.Option(
+        "--db", help="SQLite file (default: the drill's <state_dir>/mirror/mirror.db).",
+        dir_okay=False)] = None,
+    host: Annotated[str, typer.Option(help="Address to bind (no login: keep it local).")
+                    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8001,
+) -> None:
+    """Serve a read-only web view of the mirror (Datasette, immutable) for looking people up
+    while the CRM is unavailable. Stop with Ctrl-C.
+    """
+    path = db or mirror_path(load().state_dir)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        render.err_console.print(f"[bold red]WARNING:[/] serving on {host} without a login: "
+                                 "anyone who can reach it can read the CRM data",
+                                 highlight=False)
+    render.err_console.print(f"Read-only mirror of {path} on http://{host}:{port}/ "
+                             "(Ctrl-C stops it)", highlight=False)
+    serve_mirror(path, host=host, port=port)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``emergency`` (with ``verify``) and ``serve`` to the drill module's ``mirror``."""
+    from vaultkeeper.cli.drill_cmd import mirror_app
+
+    app.add_typer(emergency_app, name="emergency")
+    mirror_app.command("serve")(serve)

@@ -1,0 +1,171 @@
+"""A disk-backed scratch store for work that needs a global view of millions of records.
+
+The emergency package joins records with their relations, picks a sample closed under relations
+and groups contacts into blocks for duplicate detection. Holding those ids in Python sets and dicts
+would grow with the CRM; a throw-away SQLite file in the caller's private work folder keeps memory
+flat (SQLite's page cache is bounded) and does the sorting and joining on disk.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+_BATCH = 5000
+
+
+class Scratch:
+    """Id sets, relation links, per-record values and blocking keys in one temporary SQLite file."""
+
+    def __init__(self, path: Path, *, cache_mb: int = 64) -> None:
+        self.path = path
+        self._db = sqlite3.connect(path, isolation_level=None)
+        # Nothing here must survive a crash: the file is deleted with its private folder.
+        self._db.execute("PRAGMA journal_mode=OFF")
+        self._db.execute("PRAGMA synchronous=OFF")
+        self._db.execute("PRAGMA temp_store=FILE")
+        self._db.execute(f"PRAGMA cache_size=-{cache_mb * 1024}")
+        self._db.executescript("""
+            CREATE TABLE ids (name TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (name, id))
+                WITHOUT ROWID;
+            CREATE TABLE links (rel TEXT NOT NULL, a TEXT NOT NULL, b TEXT NOT NULL);
+            CREATE TABLE vals (name TEXT NOT NULL, id TEXT NOT NULL, value TEXT,
+                PRIMARY KEY (name, id)) WITHOUT ROWID;
+            CREATE TABLE feats (idx INTEGER PRIMARY KEY, data BLOB NOT NULL);
+            CREATE TABLE keys (key TEXT NOT NULL, idx INTEGER NOT NULL);
+            CREATE TABLE pairs (a INTEGER NOT NULL, b INTEGER NOT NULL, score REAL NOT NULL,
+                reason TEXT NOT NULL, PRIMARY KEY (a, b)) WITHOUT ROWID;
+        """)
+        self._links_indexed = False
+
+    def close(self) -> None:
+        """Close the file (the caller removes its folder)."""
+        self._db.close()
+
+    # -- id sets -----------------------------------------------------------------------
+    def add_ids(self, name: str, ids: Iterable[str]) -> None:
+        """Add ids to the set ``name`` (duplicates are ignored)."""
+        self._many("INSERT OR IGNORE INTO ids VALUES (?, ?)", ((name, i) for i in ids))
+
+    def has(self, name: str, id_: str) -> bool:
+        """Whether ``id_`` is in the set ``name``."""
+        return self._db.execute("SELECT 1 FROM ids WHERE name = ? AND id = ?",
+                                (name, id_)).fetchone() is not None
+
+    def count_ids(self, name: str) -> int:
+        """How many ids the set holds."""
+        return int(self._db.execute("SELECT count(*) FROM ids WHERE name = ?",
+                                    (name,)).fetchone()[0])
+
+    # -- relation links ----------------------------------------------------------------
+    def add_links(self, rel: str, pairs: Iterable[tuple[str, str]]) -> None:
+        """Store the (from id, to id) pairs of relation ``rel``."""
+        self._many("INSERT INTO links VALUES (?, ?, ?)", ((rel, a, b) for a, b in pairs))
+        self._links_indexed = False
+
+    def _index_links(self) -> None:
+        if not self._links_indexed:
+            self._db.execute("CREATE INDEX IF NOT EXISTS links_a ON links (rel, a)")
+            self._db.execute("CREATE INDEX IF NOT EXISTS links_b ON links (rel, b)")
+            self._db.execute("ANALYZE")
+            self._links_indexed = True
+
+    def first_link(self, rel: str, id_: str, *, reverse: bool = False) -> str | None:
+        """The first related id of ``id_`` in ``rel`` (``reverse``: look up by the to side)."""
+        self._index_links()
+        sql = ("SELECT a FROM links WHERE rel = ? AND b = ? ORDER BY rowid LIMIT 1" if reverse
+               else "SELECT b FROM links WHERE rel = ? AND a = ? ORDER BY rowid LIMIT 1")
+        row = self._db.execute(sql, (rel, id_)).fetchone()
+        return None if row is None else str(row[0])
+
+    def close_over(self, target: str, source: str, rel: str, *, reverse: bool = False) -> int:
+        """Add to set ``target`` every id related through ``rel`` to an id of set ``source``.
+
+        ``reverse`` False: ``source`` holds from-side ids and the to side is added.
+        Returns the number of ids added.
+        """
+        self._index_links()
+        near, far = ("b", "a") if reverse else ("a", "b")
+        before = self.count_ids(target)
+        self._db.execute(
+            f"INSERT OR IGNORE INTO ids SELECT ?, l.{far} FROM links l "  # noqa: S608
+            f"JOIN ids s ON s.name = ? AND s.id = l.{near} WHERE l.rel = ?",
+            (target, source, rel))
+        return self.count_ids(target) - before
+
+    # -- per-record values -------------------------------------------------------------
+    def put_values(self, name: str, items: Iterable[tuple[str, str | None]]) -> None:
+        """Store one value per id under ``name`` (an e-mail per contact id, a domain per …)."""
+        self._many("INSERT OR REPLACE INTO vals VALUES (?, ?, ?)",
+                   ((name, i, v) for i, v in items))
+
+    def value(self, name: str, id_: str) -> str | None:
+        """The value stored for ``id_`` under ``name``."""
+        row = self._db.execute("SELECT value FROM vals WHERE name = ? AND id = ?",
+                               (name, id_)).fetchone()
+        return None if row is None else row[0]
+
+    # -- duplicate detection: features, blocking keys, candidate pairs ----------------
+    def put_features(self, items: Iterable[tuple[int, bytes]]) -> None:
+        """Store the comparison features of record number ``idx``."""
+        self._many("INSERT OR REPLACE INTO feats VALUES (?, ?)", items)
+
+    def features(self, idxs: Iterable[int]) -> dict[int, bytes]:
+        """Features of the given record numbers."""
+        wanted = list(idxs)
+        out: dict[int, bytes] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            out.update(self._db.execute(
+                f"SELECT idx, data FROM feats WHERE idx IN ({marks})", chunk))  # noqa: S608
+        return out
+
+    def add_keys(self, items: Iterable[tuple[str, int]]) -> None:
+        """Put record ``idx`` into the block ``key``."""
+        self._many("INSERT INTO keys VALUES (?, ?)", items)
+
+    def blocks(self, *, min_size: int = 2) -> Iterator[tuple[str, list[int]]]:
+        """Every block (key, record numbers) with at least ``min_size`` records, key order."""
+        self._db.execute("CREATE INDEX IF NOT EXISTS keys_key ON keys (key, idx)")
+        cursor = self._db.execute(
+            "SELECT key, group_concat(idx) FROM (SELECT DISTINCT key, idx FROM keys "
+            "ORDER BY key, idx) GROUP BY key HAVING count(*) >= ?", (min_size,))
+        for key, members in cursor:
+            yield key, [int(m) for m in str(members).split(",")]
+
+    def add_pair(self, a: int, b: int, score: float, reason: str) -> None:
+        """Record a candidate pair, keeping the best score seen for it."""
+        self._db.execute(
+            "INSERT INTO pairs VALUES (?, ?, ?, ?) ON CONFLICT (a, b) DO UPDATE SET "
+            "score = excluded.score, reason = excluded.reason WHERE excluded.score > score",
+            (min(a, b), max(a, b), score, reason))
+
+    def has_pair(self, a: int, b: int) -> bool:
+        """Whether the pair was already compared and kept."""
+        return self._db.execute("SELECT 1 FROM pairs WHERE a = ? AND b = ?",
+                                (min(a, b), max(a, b))).fetchone() is not None
+
+    def pairs(self) -> Iterator[tuple[int, int, float, str]]:
+        """Candidate pairs, best score first."""
+        yield from self._db.execute("SELECT a, b, score, reason FROM pairs "
+                                    "ORDER BY score DESC, a, b")
+
+    def count_pairs(self) -> int:
+        """How many candidate pairs were kept."""
+        return int(self._db.execute("SELECT count(*) FROM pairs").fetchone()[0])
+
+    def _many(self, sql: str, rows: Iterable[tuple[object, ...]]) -> None:
+        batch: list[tuple[object, ...]] = []
+        self._db.execute("BEGIN")
+        try:
+            for row in rows:
+                batch.append(row)
+                if len(batch) >= _BATCH:
+                    self._db.executemany(sql, batch)
+                    batch.clear()
+            if batch:
+                self._db.executemany(sql, batch)
+        finally:
+            self._db.execute("COMMIT")

@@ -1,0 +1,108 @@
+"""Private CSV and text files for the package: created 0600, UTF-8, rows counted."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import IO
+
+BUFFER = 1 << 20
+
+
+def make_private_dirs(folder: Path) -> None:
+    """Create ``folder`` and any missing parents 0700 (``mkdir(parents=True)`` would not)."""
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for item in reversed(missing):
+        item.mkdir(mode=0o700, exist_ok=True)
+
+
+def open_private(path: Path, mode: str = "w") -> IO[str]:
+    """A new text file readable by the owner only (its folder is created 0700)."""
+    make_private_dirs(path.parent)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    return os.fdopen(fd, mode, encoding="utf-8", newline="", buffering=BUFFER)
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write a whole private text file."""
+    with open_private(path) as handle:
+        handle.write(text)
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write a whole private binary file."""
+    make_private_dirs(path.parent)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+
+
+class CsvOut:
+    """A CSV file with a fixed header, opened on the first row (or at close, header only)."""
+
+    def __init__(self, path: Path, header: Sequence[str], *, always: bool = True) -> None:
+        self.path = path
+        self.header = list(header)
+        self.rows = 0
+        self.always = always
+        self._handle: IO[str] | None = None
+        self._writer: csv.DictWriter[str] | None = None
+
+    def _open(self) -> csv.DictWriter[str]:
+        self._handle = open_private(self.path)
+        self._writer = csv.DictWriter(self._handle, self.header, extrasaction="ignore",
+                                      lineterminator="\r\n")
+        self._writer.writeheader()
+        return self._writer
+
+    def write(self, row: dict[str, str]) -> None:
+        """Append one row (missing columns are empty, unknown ones ignored)."""
+        writer = self._writer or self._open()
+        writer.writerow(row)
+        self.rows += 1
+
+    def close(self) -> bool:
+        """Close; returns whether the file exists (a header-only file when ``always``)."""
+        if self._writer is None and self.always:
+            self._open()
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+            return True
+        return False
+
+
+def read_csv(path: Path) -> Iterator[dict[str, str]]:
+    """Rows of a package CSV as dicts."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        yield from csv.DictReader(handle)
+
+
+def count_rows(path: Path) -> int:
+    """Data rows of a CSV (quoted newlines handled)."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle)
+        next(reader, None)
+        return sum(1 for _ in reader)
+
+
+def sha256_file(path: Path) -> str:
+    """SHA-256 of a file, streamed."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(BUFFER), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def all_files(root: Path, *, skip: Iterable[str] = ()) -> list[str]:
+    """Every file under ``root`` as a POSIX relative path, sorted."""
+    skipped = set(skip)
+    found = [p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()]
+    return sorted(f for f in found if f not in skipped)

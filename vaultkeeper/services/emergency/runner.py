@@ -1,0 +1,260 @@
+"""``vaultkeeper emergency``: pick the data (drilled snapshot, newest snapshot, or a fresh
+export), restore it into a private folder, build the package, optionally encrypt it with age.
+
+Plaintext CRM data only ever lives in a 0700 work folder under the state directory that is
+removed when the run ends, SIGTERM and Ctrl-C included; leftovers of a killed run are removed
+by the next one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import tarfile
+import tempfile
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from vaultkeeper import crypto
+from vaultkeeper.config import Settings
+from vaultkeeper.connectors import open_connector
+from vaultkeeper.db import open_state_db
+from vaultkeeper.db.emergency import latest_verified_drill
+from vaultkeeper.errors import StorageError, VaultkeeperError
+from vaultkeeper.restic import Restic, Snapshot
+from vaultkeeper.services.emergency.package import (
+    PUBLIC_KEY,
+    BuildObserver,
+    PackageResult,
+    Provenance,
+    build_package,
+    prepare_out,
+)
+from vaultkeeper.services.export import ExportObserver, run_export
+from vaultkeeper.storage.locations import Location, resolve_locations
+
+WORK_PREFIX = "emergency-run-"
+ARCHIVE_NAME = "emergency-package.tar.gz.age"
+
+
+class EmergencyObserver(BuildObserver):
+    """Progress of the whole run: notes (which data is used), export and build progress."""
+
+    def note(self, text: str, *, loud: bool = False) -> None:
+        """Something the person running the command must read (``loud``: a warning)."""
+
+
+class _ExportStages(ExportObserver):
+    """A fresh export's progress shown as build stages (one bar per object)."""
+
+    def __init__(self, observer: EmergencyObserver) -> None:
+        self.observer = observer
+
+    def object_started(self, name: str, expected: int | None) -> None:
+        self.observer.stage(f"export {name}", expected)
+
+    def advance(self, name: str, records: int) -> None:
+        self.observer.advance(records)
+
+
+@contextlib.contextmanager
+def private_workdir(state_dir: Path) -> Iterator[Path]:
+    """A 0700 folder for plaintext data, removed on exit (SIGTERM too); old ones cleared."""
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for old in state_dir.glob(f"{WORK_PREFIX}*"):
+        pid = old.name.removeprefix(WORK_PREFIX).split("-")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    path = Path(tempfile.mkdtemp(prefix=f"{WORK_PREFIX}{os.getpid()}-", dir=state_dir))
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGTERM) if in_main else None
+
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt  # unwinds through the finally below
+
+    if in_main:
+        signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass(frozen=True)
+class _Found:
+    location: Location
+    restic: Restic
+    snapshot: Snapshot
+
+
+def run_emergency(settings: Settings, out: Path, *, source: str = "latest-verified",
+                  fresh: bool = False, target: str | None = None,
+                  encrypt_to: Sequence[str] = (),
+                  observer: EmergencyObserver | None = None) -> PackageResult:
+    """Build the emergency package into ``out`` (see the module docstring)."""
+    observer = observer or EmergencyObserver()
+    target = target or settings.emergency.target
+    recipients = crypto.age_recipients(encrypt_to) if encrypt_to else []
+    prepare_out(out)
+    with private_workdir(settings.state_dir) as work:
+        export_dir, provenance = _obtain(settings, work, source=source, fresh=fresh,
+                                         observer=observer)
+        build_dir = work / "package" if recipients else out
+        result = build_package(export_dir, build_dir, settings, target=target,
+                               provenance=provenance, observer=observer)
+        if recipients:
+            result.archive = _encrypt(build_dir, out, recipients, work)
+            result.out = out
+    return result
+
+
+def _obtain(settings: Settings, work: Path, *, source: str, fresh: bool,
+            observer: EmergencyObserver) -> tuple[Path, Provenance]:
+    if fresh:
+        export_dir = work / "fresh-export"
+        try:
+            with open_connector(settings.source) as connector:
+                manifest = run_export(connector, export_dir, objects=settings.source.objects,
+                                      exclude=settings.source.exclude,
+                                      observer=_ExportStages(observer))
+        except VaultkeeperError as exc:
+            shutil.rmtree(export_dir, ignore_errors=True)
+            observer.note(f"the fresh export failed ({exc.one_line()}); using the backup "
+                          "snapshot instead", loud=True)
+            export_dir, provenance = _from_snapshot(settings, work, source, observer)
+            provenance.notes.insert(0, f"A fresh export was tried first and failed: "
+                                       f"{exc.one_line()}")
+            return export_dir, provenance
+        provenance = Provenance(kind="fresh-export")
+        provenance.notes.append("Built from a fresh export of the live CRM (made now), not "
+                                "from a backup snapshot.")
+        if manifest["status"] != "complete":
+            provenance.warnings.append("the fresh export is INCOMPLETE: "
+                                       + "; ".join(manifest["problems"][:3]))
+        observer.note("using a fresh export of the live CRM")
+        return export_dir, provenance
+    return _from_snapshot(settings, work, source, observer)
+
+
+def _resticks(settings: Settings) -> list[tuple[Location, Restic]]:
+    if settings.repository_password is None:
+        raise StorageError("no repository password configured",
+                           'set [repository] password = { file = "…" } (mode 0600)')
+    locations = resolve_locations(settings)
+    if not locations:
+        raise StorageError("no [[locations]] configured, so there is no snapshot to use",
+                           "configure locations, or pass --fresh to export the live CRM")
+    cache = settings.state_dir / "cache"
+    return [(loc, Restic(loc, settings.repository_password, cache_dir=cache,
+                         cwd=settings.base_dir)) for loc in locations]
+
+
+def _find(settings: Settings, wanted: str | None,
+          prefer: str = "") -> tuple[_Found | None, list[str]]:
+    """The snapshot ``wanted`` (id or prefix; None: the newest) at the first location with it."""
+    errors: list[str] = []
+    best: _Found | None = None
+    pairs = _resticks(settings)
+    pairs.sort(key=lambda p: p[0].name != prefer)
+    for location, restic in pairs:
+        try:
+            snaps = restic.snapshots()
+        except StorageError as exc:
+            errors.append(exc.one_line())
+            continue
+        for snap in snaps:
+            ids = {snap.id, snap.short_id, snap.original or ""}
+            if wanted is not None and not any(i and i.startswith(wanted) for i in ids):
+                continue
+            if best is None or snap.time > best.snapshot.time:
+                best = _Found(location, restic, snap)
+        if wanted is not None and best is not None:
+            break
+    return best, errors
+
+
+def _from_snapshot(settings: Settings, work: Path, source: str,
+                   observer: EmergencyObserver) -> tuple[Path, Provenance]:
+    provenance = Provenance(kind="snapshot")
+    if source == "latest-verified":
+        drill = latest_verified_drill(open_state_db(settings.state_dir))
+        found: _Found | None = None
+        errors: list[str] = []
+        if drill is not None:
+            found, errors = _find(settings, str(drill["snapshot_id"]),
+                                  prefer=str(drill.get("location") or ""))
+            if found is None:
+                provenance.warnings.append(
+                    f"the drilled snapshot {str(drill['snapshot_id'])[:12]} is no longer in any "
+                    "location; using the NEWEST snapshot, which NO RESTORE DRILL HAS VERIFIED")
+            else:
+                provenance.drill = {k: drill.get(k) for k in (
+                    "id", "finished_at", "location", "snapshot_id", "short_id", "result")}
+        else:
+            provenance.warnings.append("no snapshot has passed a restore drill yet: using the "
+                                       "NEWEST snapshot, which NO RESTORE DRILL HAS VERIFIED "
+                                       "(run `vaultkeeper drill`)")
+        if found is None:
+            found, errors = _find(settings, None)
+    else:
+        found, errors = _find(settings, source)
+        provenance.notes.append(f"Snapshot chosen explicitly (--from {source}).")
+    if found is None:
+        raise StorageError("no snapshot found" + (f" matching {source!r}" if source !=
+                                                  "latest-verified" else "")
+                           + (f" ({'; '.join(errors[:2])})" if errors else ""),
+                           "run `vaultkeeper snapshots`, or pass --fresh to export the live CRM")
+    for warning in provenance.warnings:
+        observer.note(warning, loud=True)
+    provenance.snapshot_id = found.snapshot.original or found.snapshot.id
+    provenance.location = found.location.name
+    observer.note(f"restoring snapshot {found.snapshot.short_id} "
+                  f"({found.snapshot.time:%Y-%m-%d %H:%M}) from {found.location.name}")
+    target = work / "restore"
+    target.mkdir(mode=0o700)
+    found.restic.restore(found.snapshot.id, target)
+    manifests = sorted(p for p in target.rglob("manifest.json") if (p.parent / "objects")
+                       .is_dir())
+    if not manifests:
+        raise StorageError(f"snapshot {found.snapshot.short_id} holds no export "
+                           "(no manifest.json next to objects/)",
+                           "choose another snapshot with --from")
+    return manifests[0].parent, provenance
+
+
+def _encrypt(build_dir: Path, out: Path, recipients: list[Any], work: Path) -> Path:
+    """tar.gz the package and encrypt it to the recipients; only ciphertext reaches ``out``."""
+    tar_path = work / "package.tar.gz"
+    fd = os.open(tar_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w|gz") as tar:
+        tar.add(build_dir, arcname="emergency-package")
+    archive = out / ARCHIVE_NAME
+    fd = os.open(archive, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with tar_path.open("rb") as source, os.fdopen(fd, "wb") as target:
+        crypto.age_encrypt(source, target, recipients)
+    shutil.copyfile(build_dir / PUBLIC_KEY, out / PUBLIC_KEY)
+    (out / "README.txt").write_text(
+        "This folder holds the CRM emergency package, encrypted with age.\n\n"
+        f"  age -d -i YOUR-KEY.txt {ARCHIVE_NAME} | tar xz\n\n"
+        "then read emergency-package/RUNBOOK.md and check the package with\n"
+        "`vaultkeeper emergency verify emergency-package` or `sha256sum -c SHA256SUMS`.\n",
+        encoding="utf-8")
+    return archive

@@ -35,17 +35,17 @@ def test_red_tightens_runs_immediate_actions_and_green_relaxes(tmp_path):
             assert record.returncode == 0, record.stderr
             _wait(lambda: any(r[0] == "priority_backup" and r[1] == "ok"
                               for r in _job_runs(tmp_path)), what="the priority backup")
-            _wait(lambda: [r for r in _job_runs(tmp_path) if r[2] == "risk level red"
-                           and r[1] != "running"] and hook.events(), what="immediate actions")
+            _wait(lambda: [r for r in _job_runs(tmp_path) if r[:3] == ("emergency", "ok",
+                           "risk level red")] and hook.events(), what="immediate actions")
             log = _log(tmp_path)
             assert "risk level green → red" in log
             assert "schedule changed (risk level red: backup every 1 hours → every 15 minutes" \
                 in log
             immediate = [r for r in _job_runs(tmp_path) if r[2] == "risk level red"]
-            assert [r[0] for r in immediate] == ["backup", "drill"]
+            assert [r[0] for r in immediate] == ["backup", "drill", "emergency"]
             assert all(r[1] == "ok" for r in immediate), immediate
-            assert "emergency: asked for (risk level red) but not available" in log or \
-                any(r[0] == "emergency" for r in _job_runs(tmp_path))
+            packages = list((tmp_path / ".vaultkeeper" / "emergency").iterdir())
+            assert len(packages) == 1 and (packages[0] / "datapackage.json").is_file()
             status = vk_json(config, "status")
             assert status["risk"]["level"] == "red"
             plan = {j["job"]: j["phrase"] for j in status["scheduler"]["jobs"]}

@@ -8,6 +8,7 @@ closed with one ``recovered`` message when the same job succeeds again.
 from __future__ import annotations
 
 import logging
+import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -156,8 +157,35 @@ def risk_job(settings: Settings, alerter: Alerter) -> JobOutcome:
     return JobOutcome("partial" if collected.failed else "ok", summary)
 
 
+EMERGENCY_DIR = "emergency"
+EMERGENCY_KEEP = 2
+
+
+def emergency_job(settings: Settings, alerter: Alerter) -> JobOutcome:
+    """Risk-driven: a fresh emergency package from the newest verified snapshot, kept in
+    ``<state_dir>/emergency/<UTC time>`` (the newest two are kept; 0700, personal data)."""
+    from vaultkeeper.services.emergency.runner import run_emergency  # heavy imports
+
+    root = settings.state_dir / EMERGENCY_DIR
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    out = root / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    try:
+        result = run_emergency(settings, out)
+    except VaultkeeperError as exc:
+        shutil.rmtree(out, ignore_errors=True)   # a half-built package never looks finished
+        return _failed(alerter, "emergency", exc)
+    alerter.resolve("job:emergency", "Emergency packages build again")
+    for old in sorted(p for p in root.iterdir() if p.is_dir())[:-EMERGENCY_KEEP]:
+        shutil.rmtree(old, ignore_errors=True)
+    status = "ok" if result.valid else "partial"
+    total = sum(result.counts.values())
+    return JobOutcome(status, f"package {out} ({total} records, {result.files} files"
+                              + ("" if result.valid else ", validation errors") + ")")
+
+
 JOBS: dict[str, JobFn] = {"backup": backup_job, "priority_backup": priority_backup_job,
-                          "drill": drill_job, "check": check_job, "risk": risk_job}
+                          "drill": drill_job, "check": check_job, "risk": risk_job,
+                          "emergency": emergency_job}
 """Jobs this version can run."""
 
 

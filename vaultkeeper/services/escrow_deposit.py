@@ -141,7 +141,7 @@ def deposit(settings: Settings, *, progress: Progress = _noop) -> DepositResult:
     db = open_state_db(settings.state_dir)
     drill = latest_verified_drill(db)
     if drill is None:
-        raise StorageError("no snapshot has passed a restore drill yet, so there is nothing "
+        raise VaultkeeperError("no snapshot has passed a restore drill yet, so there is nothing "
                            "verified to deposit", "run `vaultkeeper drill` first")
     snapshot_id = str(drill["snapshot_id"])
     found, errors = _find(settings, snapshot_id, prefer=str(drill.get("location") or ""))
@@ -518,9 +518,11 @@ def _clean_room(settings: Settings, location: Location, kit: Path, copy: Snapsho
         [str(program), "--config", str(config), "emergency", "--out", str(room / "package"),
          "--from", copy.id, "--json"], timeout=1800, cwd=room, env=env)
     tail = (err.strip().splitlines() or [""])[-1][:200]
-    report.add(3, "emergency package", code == 0 and (room / "package").is_dir(),
-               f"built with the deposited vaultkeeper ({sum(1 for _ in (room / 'package').rglob('*'))}"
-               " files)" if code == 0 else f"exit {code}: {tail}")
+    built = sum(1 for p in (room / "package").rglob("*") if p.is_file()) \
+        if (room / "package").is_dir() else 0
+    report.add(3, "emergency package", code == 0 and built > 0,
+               f"built with the deposited vaultkeeper ({built} files)" if code == 0
+               else f"exit {code}: {tail}")
 
 
 def _drill_detail(code: int, out: str, err: str) -> str:

@@ -259,6 +259,24 @@ class RiskSettings:
     collect_timeout: float = 20.0
 
 
+ESCROW_RELEASE_CONDITIONS = ("insolvency", "cessation_of_service", "acquisition",
+                             "breach_of_contract", "prolonged_outage", "data_access_refused")
+"""What ``[escrow] release_conditions`` may list (recorded in every deposit's inventory)."""
+
+
+@dataclass(frozen=True)
+class EscrowSettings:
+    """``[escrow]``: where deposits go for the escrow agent, and when they may be released."""
+
+    url: str | None = None
+    access_key: Secret | None = None
+    secret_key: Secret | None = None
+    credentials_from: str | None = None
+    release_conditions: tuple[str, ...] = ("insolvency", "cessation_of_service")
+    refresh: str = "30d"
+    escrow_password: Secret | None = None
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything ``vaultkeeper.toml`` (plus environment and flags) configures."""
@@ -275,6 +293,7 @@ class Settings:
     alerts: AlertSettings = AlertSettings()
     risk: RiskSettings = RiskSettings()
     emergency: EmergencySettings = EmergencySettings()
+    escrow: EscrowSettings = EscrowSettings()
 
     def secrets(self) -> list[Secret]:
         """Every secret reference in the settings, in file order."""
@@ -284,6 +303,7 @@ class Settings:
         hook = self.alerts.webhook_url
         found += [hook if isinstance(hook, Secret) else None, self.alerts.webhook_token,
                   self.alerts.smtp_password]
+        found += [self.escrow.access_key, self.escrow.secret_key, self.escrow.escrow_password]
         return [s for s in found if s is not None]
 
 
@@ -405,6 +425,26 @@ def as_region(value: Any, origin: Origin) -> str:
 EMERGENCY_FIELDS = _settings_fields(
     EmergencySettings, default_region=Field(as_region, "GB"),
     target=Field(as_choice(*EMERGENCY_TARGETS), "hubspot"))
+def as_refresh(value: Any, origin: Origin) -> str:
+    """How often the escrow deposit is renewed: a duration (``30d``) or a schedule phrase."""
+    try:
+        as_duration(value, origin)
+        return str(value)
+    except Bad:
+        try:
+            return as_schedule(value, origin)
+        except Bad:
+            raise Bad("must be a duration such as 30d or 2w, or a schedule phrase such as "
+                      "'every monday at 05:00'", "30d") from None
+
+
+ESCROW_FIELDS = _settings_fields(
+    EscrowSettings, url=Field(as_location_url, "s3:https://escrow.example.org/vaultkeeper"),
+    access_key=Field(as_secret, None), secret_key=Field(as_secret, None),
+    credentials_from=Field(as_str, "offsite"),
+    release_conditions=Field(as_choices(*ESCROW_RELEASE_CONDITIONS),
+                             ["insolvency", "cessation_of_service"]),
+    refresh=Field(as_refresh, "30d"), escrow_password=Field(as_secret, None))
 SECTIONS: dict[str, dict[str, Field]] = {
     "source": SOURCE_FIELDS,
     "repository": {"password": Field(as_secret, None)},
@@ -418,6 +458,7 @@ SECTIONS: dict[str, dict[str, Field]] = {
         release_feed_url=Field(as_http_url, "https://github.com/example/crm/releases.atom"),
         collect_timeout=Field(as_float(0.0), 20.0)),
     "emergency": EMERGENCY_FIELDS,
+    "escrow": ESCROW_FIELDS,
 }
 """Every section of ``vaultkeeper.toml`` but ``[[locations]]``, with its keys in order."""
 
@@ -493,7 +534,8 @@ def load_settings(path: Path | None = None, *, env: Mapping[str, str] = os.envir
                                                                    base / "policies"),
         alerts=_check_alerts(AlertSettings(**values["alerts"]), name),
         risk=RiskSettings(**values["risk"]),
-        emergency=EmergencySettings(**values["emergency"]))
+        emergency=EmergencySettings(**values["emergency"]),
+        escrow=_check_escrow(EscrowSettings(**values["escrow"]), locations, name))
     if resolve_secrets:
         for secret in settings.secrets():
             secret.reveal()
@@ -623,6 +665,29 @@ def _check_alerts(alerts: AlertSettings, file: str) -> AlertSettings:
         raise fail("smtp_ca_file", f"{alerts.smtp_ca_file} does not exist",
                    "point it at a PEM bundle of the CA certificates to trust")
     return alerts
+
+
+def _check_escrow(escrow: EscrowSettings, locations: tuple[LocationSettings, ...],
+                  file: str) -> EscrowSettings:
+    """Credentials go together; ``credentials_from`` names a location and borrows its keys."""
+    def fail(key: str, message: str, fix: str) -> ConfigError:
+        return ConfigError(message, fix, file=file, key=f"[escrow] {key}")
+
+    if (escrow.access_key is None) != (escrow.secret_key is None):
+        raise fail("secret_key", "access_key and secret_key go together", "set both or neither")
+    if escrow.credentials_from is not None:
+        if escrow.access_key is not None:
+            raise fail("credentials_from", "set either credentials_from or access_key/"
+                       "secret_key, not both", "remove one of them")
+        loc = next((x for x in locations if x.name == escrow.credentials_from), None)
+        if loc is None:
+            raise fail("credentials_from", f"no location named {escrow.credentials_from!r}",
+                       "name one of the [[locations]]")
+        escrow = replace(escrow, access_key=loc.access_key, secret_key=loc.secret_key)
+    if escrow.url is not None and any(x.url == escrow.url for x in locations):
+        raise fail("url", "is also a [[locations]] url",
+                   "the escrow repository must be a separate repository")
+    return escrow
 
 
 def _check_source(source: SourceSettings, file: str) -> SourceSettings:

@@ -327,3 +327,111 @@ def revoke(
 def register(app: typer.Typer) -> None:
     """Add the escrow sub-app (deposit/verify/release join it later)."""
     app.add_typer(escrow_app, name="escrow")
+
+
+# ------------------------------------------------------------------- deposits (issue 7, 3–5)
+def _status(enabled: bool) -> Any:
+    def say(text: str) -> None:
+        if enabled:
+            render.err_console.print(text, highlight=False)
+    return say
+
+
+@escrow_app.command("deposit")
+def deposit_cmd(json_output: JsonOption = False) -> None:
+    """Deposit the latest verified snapshot at the escrow agent: restic copy into the escrow
+    repository ([escrow] url; created with the primary's chunker parameters, opened by the
+    escrow key too) and a signed kit beside it (vaultkeeper wheel, restic version, RESTORE.md,
+    policies and mapping docs, last drill report, inventory.json with SHA-256 of every file,
+    signed Ed25519). Exit 1 when no snapshot has passed a drill yet; 7 storage.
+    """
+    from vaultkeeper.services.escrow_deposit import deposit
+
+    settings = load()
+    result = deposit(settings, progress=_status(not json_output))
+    if json_output:
+        render.print_json(result.as_json())
+        return
+    typer.echo(f"Deposited snapshot {result.snapshot_id[:12]} (verified by drill "
+               f"{result.drill_id}) as {result.escrow_snapshot_id[:12]} in "
+               f"{result.repository}; escrow key {result.key}.")
+    typer.echo(f"Kit: {result.kit} ({len(result.files)} files, signing key "
+               f"{result.fingerprint[:16]}…); release conditions: "
+               f"{', '.join(result.release_conditions)}.")
+    for note in result.notes:
+        typer.echo(f"note: {note}")
+
+
+@escrow_app.command("verify")
+def verify_cmd(
+    level: Annotated[int, typer.Option("--level", min=1, max=3, help=(
+        "1: kit complete, checksums and signature valid, escrow key present; 2: also restic "
+        "check --read-data with the escrow key; 3: also a clean venv with the deposited wheel "
+        "restores, drills and builds the emergency package (minutes)."))] = 1,
+    json_output: JsonOption = False,
+) -> None:
+    """Verify the escrow deposit at level 1, 2 or 3 (each includes the lower ones). The report
+    says what was verified, at which level and when, and is kept in the state database.
+    Exit 4 when a check fails (naming the file or the problem).
+    """
+    from vaultkeeper.services.escrow_deposit import verify
+
+    settings = load()
+    report = verify(settings, level, progress=_status(not json_output))
+    data = report.as_json()
+    if json_output:
+        render.print_json(data)
+    else:
+        table = Table(title=f"Escrow deposit {data['deposit_created']} — level {level}, "
+                            f"{data['started_at']}")
+        for column in ("level", "check", "ok", "detail"):
+            table.add_column(column)
+        for c in data["checks"]:
+            table.add_row(str(c["level"]), c["name"], "yes" if c["ok"] else "NO", c["detail"])
+        Console().print(table)
+        typer.echo(f"result: {report.result} (level {level})")
+    if report.result != "verified":
+        raise VerificationError("the escrow deposit failed verification: "
+                                + "; ".join(report.problems[:3]),
+                                "make a new deposit with `vaultkeeper escrow deposit`")
+
+
+@escrow_app.command("release")
+def release_cmd(
+    out: Annotated[Path, typer.Option("--out", help="New or empty folder for the emergency "
+                                                    "package.", file_okay=False)],
+    files: InputFiles = None,
+    password: Annotated[str | None, typer.Option(
+        "--password", help="The escrow key's password as a reference: file:PATH, env:NAME or "
+                           "command:CMD (instead of trustee shares).")] = None,
+    target: Annotated[str | None, typer.Option(help="Import format of the package.")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Release the deposit: open the escrow repository with M trustee shares (sheet files or
+    standard input, as in `escrow keys combine`) or the escrow key password, restore the
+    deposited snapshot and build the emergency package into --out. Exit 4 when the shares or
+    password do not open the repository.
+    """
+    from vaultkeeper.services.escrow_deposit import release
+
+    settings = load()
+    secret = parse_reference(password) if password else None
+    recovered: str | None = None
+    if secret is None:
+        found = _read_inputs(files)
+        recovered = combine_shares(found.mnemonics, found.fmt())
+    result, kit = release(settings, out, password=recovered, secret=secret, target=target,
+                          progress=_status(not json_output))
+    data = {"out": str(out), "snapshot_id": kit.snapshot_id, "kit_checks": kit.as_json(),
+            "package": result.as_json()}
+    if json_output:
+        render.print_json(data)
+    else:
+        typer.echo(f"Released snapshot {kit.snapshot_id[:12]}: emergency package in {out} "
+                   f"({sum(result.as_json()['counts'].values())} records).")
+        for problem in kit.problems:
+            typer.echo(f"kit warning: {problem}")
+    if not result.valid:
+        raise VerificationError("the package does not validate: "
+                                + "; ".join(result.validation_errors[:3]),
+                                "see quality/report.json")

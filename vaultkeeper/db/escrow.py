@@ -76,3 +76,51 @@ def all_keys(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     """Every escrow key ever recorded, revoked ones included."""
     ensure_escrow(db)
     return list(db.table("escrow_keys").rows_where(order_by="location, added_at"))
+
+
+# ------------------------------------------------------------------------ deposits, verifications
+def ensure_deposits(db: sqlite_utils.Database) -> None:
+    """Create the deposit and verification tables if missing (idempotent)."""
+    ensure_escrow(db)
+    if "escrow_deposits" not in db.table_names():
+        db.table("escrow_deposits").create({
+            "id": int, "created_at": str, "snapshot_id": str, "escrow_snapshot_id": str,
+            "drill_id": int, "repository": str, "kit": str, "files": int,
+            "inventory_sha256": str, "fingerprint": str, "release_conditions": str,
+        }, pk="id", not_null={"created_at", "snapshot_id"})
+    if "escrow_verifications" not in db.table_names():
+        db.table("escrow_verifications").create({
+            "id": int, "at": str, "level": int, "result": str, "deposit_id": int,
+            "snapshot_id": str, "report": str,
+        }, pk="id", not_null={"at", "level", "result"})
+
+
+def record_deposit(db: sqlite_utils.Database, fields: dict[str, Any]) -> int:
+    """A deposit was made (fields: the table's columns but id and created_at)."""
+    ensure_deposits(db)
+    table = db.table("escrow_deposits")
+    table.insert({"created_at": _now(), **fields})
+    return int(table.last_pk or 0)
+
+
+def last_deposit(db: sqlite_utils.Database) -> dict[str, Any] | None:
+    """The newest deposit, or None."""
+    ensure_deposits(db)
+    rows = list(db.table("escrow_deposits").rows_where(order_by="id desc", limit=1))
+    return dict(rows[0]) if rows else None
+
+
+def record_verification(db: sqlite_utils.Database, *, level: int, result: str,
+                        deposit_id: int | None, snapshot_id: str, report: str) -> int:
+    """A verification ran (report: its JSON text)."""
+    ensure_deposits(db)
+    table = db.table("escrow_verifications")
+    table.insert({"at": _now(), "level": level, "result": result, "deposit_id": deposit_id,
+                  "snapshot_id": snapshot_id, "report": report})
+    return int(table.last_pk or 0)
+
+
+def verifications(db: sqlite_utils.Database, limit: int = 20) -> list[dict[str, Any]]:
+    """The most recent verifications, newest first."""
+    ensure_deposits(db)
+    return list(db.table("escrow_verifications").rows_where(order_by="id desc", limit=limit))

@@ -1,0 +1,76 @@
+"""Python packaging for escrow deposits: build vaultkeeper's wheel, and make a clean venv with
+a deposited wheel installed (level-3 verification). The one place besides restic.py and
+config.py that runs programs; no secret is ever passed to them."""
+
+from __future__ import annotations
+
+import subprocess  # noqa: TID251 -- pip and python -m venv have no Python API
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from vaultkeeper.errors import VaultkeeperError
+
+
+class PythonEnvError(VaultkeeperError):
+    """pip or venv failed."""
+
+
+def project_root() -> Path | None:
+    """The source tree vaultkeeper runs from (None when installed from a wheel)."""
+    root = Path(__file__).resolve().parent.parent
+    return root if (root / "pyproject.toml").is_file() else None
+
+
+def _run(argv: Sequence[str], *, timeout: float, cwd: Path | None = None,
+         env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    try:
+        done = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout,
+                              cwd=cwd, env=env, check=False, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise PythonEnvError(f"`{' '.join(argv[:4])}…` did not finish within {timeout:.0f} s",
+                             "retry; check the network if pip downloads packages") from None
+    return done
+
+
+def build_wheel(out: Path) -> Path:
+    """``pip wheel --no-deps`` of the running vaultkeeper into ``out``; the wheel's path."""
+    root = project_root()
+    if root is None:
+        raise PythonEnvError("vaultkeeper is not running from its source tree, so its wheel "
+                             "cannot be built", "run the deposit from a source checkout")
+    base = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", str(root), "-w", str(out)]
+    # The running environment's setuptools first (offline, fast); isolation as a fallback.
+    done = _run([*base, "--no-build-isolation"], timeout=600)
+    if done.returncode != 0:
+        done = _run(base, timeout=600)
+    wheels = sorted(out.glob("vaultkeeper-*.whl"))
+    if done.returncode != 0 or not wheels:
+        last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise PythonEnvError(f"building the vaultkeeper wheel failed: {last[:200]}",
+                             "run `python -m pip wheel --no-deps . -w dist` in the source tree")
+    return wheels[-1]
+
+
+def make_venv(folder: Path, wheel: Path, *, timeout: float = 900) -> Path:
+    """A new venv in ``folder`` with ``wheel`` installed (dependencies from the package index
+    or pip's cache); returns its ``vaultkeeper`` program."""
+    done = _run([sys.executable, "-m", "venv", str(folder)], timeout=300)
+    if done.returncode != 0:
+        raise PythonEnvError(f"python -m venv failed: {done.stderr.strip()[-200:]}",
+                             "install the python3-venv package")
+    python = folder / "bin" / "python"
+    done = _run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                 str(wheel)], timeout=timeout)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise PythonEnvError(f"installing the deposited wheel failed: {last[:200]}",
+                             "check the network (pip fetches its dependencies)")
+    return folder / "bin" / "vaultkeeper"
+
+
+def run_program(argv: Sequence[str], *, timeout: float, cwd: Path | None = None,
+                env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    """Run a program of the clean venv; (exit code, stdout, stderr)."""
+    done = _run(argv, timeout=timeout, cwd=cwd, env=env)
+    return done.returncode, done.stdout, done.stderr

@@ -210,7 +210,7 @@ class LocationSettings:
 
 
 ALERT_EVENTS = ("job_failed", "partial", "backup_stale", "mass_deletion", "drill_failed",
-                "risk_level", "recovered")
+                "risk_level", "escrow_stale", "recovered")
 """What ``[alerts] events`` may list (default: all)."""
 
 

@@ -29,6 +29,7 @@ from vaultkeeper.services.risk import (
     collect,
     effective_schedule,
     entering_actions,
+    interval_phrase,
     level_actions,
     load_observations,
 )
@@ -183,9 +184,43 @@ def emergency_job(settings: Settings, alerter: Alerter) -> JobOutcome:
                               + ("" if result.valid else ", validation errors") + ")")
 
 
+def escrow_job(settings: Settings, alerter: Alerter) -> JobOutcome:
+    """Refresh the escrow deposit (the newest verified snapshot, the kit, a signed inventory)."""
+    from vaultkeeper.services.escrow_deposit import deposit
+
+    try:
+        result = deposit(settings)
+    except VaultkeeperError as exc:
+        return _failed(alerter, "escrow", exc)
+    alerter.resolve("job:escrow", "Escrow deposits work again")
+    return JobOutcome("ok", f"deposit {result.deposit_id}: snapshot {result.snapshot_id[:8]}, "
+                            f"{len(result.files)} kit files")
+
+
+def stale_escrow(daemon: Daemon) -> None:
+    """Housekeeping: alert when the escrow deposit is older than ``[escrow] refresh``."""
+    settings = daemon.settings
+    if not settings.escrow.url:
+        return
+    from vaultkeeper.services.escrow_deposit import deposit_age, deposit_stale, refresh_interval
+
+    alerter: Alerter = daemon.alerter
+    if deposit_stale(settings):
+        age = deposit_age(settings)
+        alerter.notify(Alert(
+            "escrow_stale", "escrow:stale",
+            "No escrow deposit yet" if age is None else
+            f"The escrow deposit is {age.days} days old (refresh {settings.escrow.refresh})",
+            detail="Run `vaultkeeper escrow deposit` (it needs a verified drill) and "
+                   "`vaultkeeper escrow verify --level 1`.", severity="warning",
+            facts={"refresh_s": int(refresh_interval(settings).total_seconds())}))
+    else:
+        alerter.resolve("escrow:stale", "The escrow deposit is fresh again")
+
+
 JOBS: dict[str, JobFn] = {"backup": backup_job, "priority_backup": priority_backup_job,
                           "drill": drill_job, "check": check_job, "risk": risk_job,
-                          "emergency": emergency_job}
+                          "escrow": escrow_job, "emergency": emergency_job}
 """Jobs this version can run."""
 
 
@@ -234,6 +269,12 @@ def risk_schedule(settings: Settings) -> tuple[dict[str, str], list[str]]:
     policy = load_policies(settings.policies_dir).risk
     level = current_risk(settings).level
     schedule, why = effective_schedule(base, level, policy)
+    if settings.escrow.url and "escrow" not in schedule:
+        from vaultkeeper.services.escrow_deposit import refresh_interval
+
+        refresh = settings.escrow.refresh
+        schedule["escrow"] = refresh if refresh.startswith("every") else \
+            interval_phrase(refresh_interval(settings))
     return schedule, reasons + why
 
 
@@ -277,3 +318,4 @@ def make_daemon(settings: Settings, *, tick: float = 30.0, once: bool = False) -
 def _housekeeping(daemon: Daemon) -> None:
     stale_backups(daemon)
     risk_level_changes(daemon)
+    stale_escrow(daemon)

@@ -174,7 +174,7 @@ def configured_schedule(settings: Settings) -> tuple[dict[str, str], list[str]]:
     return dict(DEFAULT_SCHEDULE), ["no [schedule] in the configuration: defaults"]
 
 
-JOB_ORDER = ("backup", "priority_backup", "drill", "check", "risk", "emergency")
+JOB_ORDER = ("backup", "priority_backup", "drill", "check", "risk", "escrow", "emergency")
 """The order jobs due at the same moment run in (a drill proves the backup just made)."""
 
 

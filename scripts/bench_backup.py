@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 from vaultkeeper.config import Secret
-from vaultkeeper.connectors.sandbox import gen_hubspot
-from vaultkeeper.connectors.sandbox.data import Dataset
+from vaultkeeper.sandbox import gen_hubspot
+from vaultkeeper.sandbox.data import Dataset
 from vaultkeeper.digest import canonical_json
 from vaultkeeper.restic import Restic
 from vaultkeeper.storage.locations import Location

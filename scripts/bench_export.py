@@ -29,7 +29,7 @@ OBJECTS = "contacts,companies,deals"
 
 SERVE = """
 import json, signal, sys, threading
-from vaultkeeper.connectors.sandbox import Sandbox
+from vaultkeeper.sandbox import Sandbox
 sb = Sandbox(records=int(sys.argv[1]), seed=1, rate_limit=int(sys.argv[2]))
 sb.start()
 print(json.dumps({"url": sb.url, "token": sb.token, "ca": str(sb.ca_file)}), flush=True)

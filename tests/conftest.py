@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from vk_testing import RECORDS, SEED
 
-from vaultkeeper.connectors.sandbox import FaultConfig, Sandbox
+from vaultkeeper.sandbox import FaultConfig, Sandbox
 
 
 @pytest.fixture(scope="session")

@@ -586,7 +586,7 @@ def known_objects(settings: Settings) -> tuple[set[str], str] | None:
     source = settings.source
     kind = source.flavour if source.connector == "sandbox" else source.connector
     if source.connector == "sandbox":
-        from vaultkeeper.connectors.sandbox.data import HUBSPOT_OBJECTS, SALESFORCE_OBJECTS
+        from vaultkeeper.sandbox.data import HUBSPOT_OBJECTS, SALESFORCE_OBJECTS
 
         names = set(HUBSPOT_OBJECTS if kind == "hubspot" else SALESFORCE_OBJECTS)
         return names, f"the sandbox ({kind} flavour) has {', '.join(sorted(names))}"

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from vaultkeeper.connectors.sandbox import FaultConfig, Sandbox
+from vaultkeeper.sandbox import FaultConfig, Sandbox
 
 TOKEN_VAR = "VK_TEST_HUBSPOT_TOKEN"
 

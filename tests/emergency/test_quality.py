@@ -10,9 +10,9 @@ from itertools import combinations
 
 from vk_emergency import RECORDS, SEED
 
-from vaultkeeper.connectors.sandbox.data import Dataset
-from vaultkeeper.connectors.sandbox.gen_hubspot import contact_truth
-from vaultkeeper.connectors.sandbox.hs_schema import ID_BASES
+from vaultkeeper.sandbox.data import Dataset
+from vaultkeeper.sandbox.gen_hubspot import contact_truth
+from vaultkeeper.sandbox.hs_schema import ID_BASES
 
 
 def rows(path):

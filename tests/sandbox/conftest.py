@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from vaultkeeper.connectors.sandbox import FaultConfig, Sandbox
+from vaultkeeper.sandbox import FaultConfig, Sandbox
 
 RECORDS = 2000
 SEED = 3

@@ -9,13 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vaultkeeper.connectors.sandbox import FaultConfig
-from vaultkeeper.connectors.sandbox import hs_schema as hs
-from vaultkeeper.connectors.sandbox import sf_schema as sf
-from vaultkeeper.connectors.sandbox.data import Dataset, iso_ms
-from vaultkeeper.connectors.sandbox.faults import FaultState
-from vaultkeeper.connectors.sandbox.gen_hubspot import properties_of
-from vaultkeeper.connectors.sandbox.soql import SoqlError, parse
+from vaultkeeper.sandbox import FaultConfig
+from vaultkeeper.sandbox import hs_schema as hs
+from vaultkeeper.sandbox import sf_schema as sf
+from vaultkeeper.sandbox.data import Dataset, iso_ms
+from vaultkeeper.sandbox.faults import FaultState
+from vaultkeeper.sandbox.gen_hubspot import properties_of
+from vaultkeeper.sandbox.soql import SoqlError, parse
 
 OBJECTS = ("contacts", "companies", "deals", "notes")
 

@@ -11,8 +11,8 @@ import hubspot
 import pytest
 from urllib3.util.retry import Retry
 
-from vaultkeeper.connectors.sandbox import Sandbox
-from vaultkeeper.connectors.sandbox import hs_schema as hs
+from vaultkeeper.sandbox import Sandbox
+from vaultkeeper.sandbox import hs_schema as hs
 
 HS_OBJECTS = ("contacts", "companies", "deals", "notes")
 SF_OBJECTS = ("Account", "Contact", "Opportunity", "Task")

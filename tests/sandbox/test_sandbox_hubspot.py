@@ -8,8 +8,8 @@ import hubspot
 import pytest
 from hubspot.crm.contacts import Filter, FilterGroup, PublicObjectSearchRequest
 
-from vaultkeeper.connectors.sandbox import Sandbox
-from vaultkeeper.connectors.sandbox import hs_schema as hs
+from vaultkeeper.sandbox import Sandbox
+from vaultkeeper.sandbox import hs_schema as hs
 
 PAIRS = {"contacts__companies": ("contacts", "companies"),
          "deals__contacts": ("deals", "contacts"),

@@ -14,9 +14,9 @@ from simple_salesforce.exceptions import (
     SalesforceResourceNotFound,
 )
 
-from vaultkeeper.connectors.sandbox import Sandbox
-from vaultkeeper.connectors.sandbox import hs_schema as hs
-from vaultkeeper.connectors.sandbox import sf_schema as sf
+from vaultkeeper.sandbox import Sandbox
+from vaultkeeper.sandbox import hs_schema as hs
+from vaultkeeper.sandbox import sf_schema as sf
 
 
 def _session(sb: Sandbox) -> requests.Session:

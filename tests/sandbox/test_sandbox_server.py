@@ -18,8 +18,8 @@ from typing import Any
 import httpx
 import requests
 
-from vaultkeeper.connectors.sandbox import Sandbox
-from vaultkeeper.connectors.sandbox import hs_schema as hs
+from vaultkeeper.sandbox import Sandbox
+from vaultkeeper.sandbox import hs_schema as hs
 from vaultkeeper.crypto import generate_self_signed_cert
 
 

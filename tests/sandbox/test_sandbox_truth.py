@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from vaultkeeper.connectors.sandbox.data import Dataset
-from vaultkeeper.connectors.sandbox.gen_hubspot import contact, contact_truth
+from vaultkeeper.sandbox.data import Dataset
+from vaultkeeper.sandbox.gen_hubspot import contact, contact_truth
 
 
 def test_truth_matches_generated_contacts():

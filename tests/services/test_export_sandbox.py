@@ -7,7 +7,7 @@ import json
 import pytest
 from vk_testing import RECORDS, SEED, hubspot, pair_counts, salesforce
 
-from vaultkeeper.connectors.sandbox import Sandbox
+from vaultkeeper.sandbox import Sandbox
 from vaultkeeper.services.export import run_export
 
 

@@ -11,9 +11,9 @@ from typing import Annotated
 
 import typer
 
-from vaultkeeper.connectors.sandbox import DEFAULT_MAX_URL_LENGTH, FaultConfig, Sandbox
-from vaultkeeper.connectors.sandbox.faults import HELP as FAULTS_HELP
-from vaultkeeper.connectors.sandbox.hubspot import RATE_MAX
+from vaultkeeper.sandbox import DEFAULT_MAX_URL_LENGTH, FaultConfig, Sandbox
+from vaultkeeper.sandbox.faults import HELP as FAULTS_HELP
+from vaultkeeper.sandbox.hubspot import RATE_MAX
 from vaultkeeper.errors import UsageError
 
 HELP = (

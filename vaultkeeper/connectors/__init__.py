@@ -18,7 +18,7 @@ def open_connector(source: SourceSettings) -> Iterator[Connector]:
     """Yield a ready connector for ``source``; ``sandbox`` starts the built-in CRM first."""
     with ExitStack() as stack:
         if source.connector == "sandbox":
-            from vaultkeeper.connectors.sandbox import FaultConfig, Sandbox
+            from vaultkeeper.sandbox import FaultConfig, Sandbox
 
             sandbox = stack.enter_context(Sandbox(records=source.records, seed=source.seed,
                                                   faults=FaultConfig.parse(source.faults)))

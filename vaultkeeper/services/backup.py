@@ -8,16 +8,12 @@ copy asks restic for every snapshot the destination lacks, the next run fills th
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
-import os
 import shutil
-import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from vaultkeeper.config import Settings
@@ -28,6 +24,7 @@ from vaultkeeper.db.risk import record_export_health
 from vaultkeeper.db.runs import LocationResult
 from vaultkeeper.errors import ExportError, StorageError, VaultkeeperError
 from vaultkeeper.policies import load_policies
+from vaultkeeper.process import pid_lock, sigterm_interrupts
 from vaultkeeper.restic import Restic
 from vaultkeeper.services.diff import compare_counts
 from vaultkeeper.services.export import ExportObserver, run_export
@@ -80,21 +77,12 @@ class BackupObserver(ExportObserver):
 def run_lock(state_dir: Path, lock: str = LOCK, what: str = "backup") -> Iterator[None]:
     """One backup (or drill…) at a time. flock dies with its process: a crash never leaves it
     stuck."""
-    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(state_dir / lock, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
-            raise AlreadyRunning(f"another {what} is running (pid {holder})",
-                                 "wait for it to finish; the lock frees itself if it dies") \
-                from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+    def busy(holder: str) -> AlreadyRunning:
+        return AlreadyRunning(f"another {what} is running (pid {holder})",
+                              "wait for it to finish; the lock frees itself if it dies")
+
+    with pid_lock(state_dir / lock, busy):
         yield
-    finally:
-        os.close(fd)
 
 
 @contextlib.contextmanager
@@ -110,26 +98,11 @@ def private_staging(state_dir: Path, name: str = STAGING) -> Iterator[Path]:
     # A fixed path (we hold the run lock): restic then finds the previous snapshot as parent.
     path = root / "run"
     path.mkdir(mode=0o700)
-    previous = signal.getsignal(signal.SIGTERM)
-
-    def on_term(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt  # unwinds through the finally below
-
-    in_main = _in_main_thread()
-    if in_main:
-        signal.signal(signal.SIGTERM, on_term)
     try:
-        yield path
+        with sigterm_interrupts():
+            yield path
     finally:
         shutil.rmtree(root, ignore_errors=True)
-        if in_main:
-            signal.signal(signal.SIGTERM, previous)
-
-
-def _in_main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
 
 
 def mass_deletion(previous: dict[str, int] | None, current: dict[str, int],

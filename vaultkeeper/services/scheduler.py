@@ -18,7 +18,6 @@ recorded as interrupted so the next start catches it up) and ends the loop.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import functools
 import logging
 import os
@@ -38,6 +37,7 @@ from vaultkeeper.config import DEFAULT_SCHEDULE, Settings
 from vaultkeeper.db import jobs as jobdb
 from vaultkeeper.db import open_state_db
 from vaultkeeper.errors import ConfigError, VaultkeeperError
+from vaultkeeper.process import lock_holder, pid_lock
 
 log = logging.getLogger("vaultkeeper.run")
 LOCK = "run.lock"
@@ -186,39 +186,18 @@ def ordered(schedule_map: dict[str, str] | list[str]) -> list[str]:
 @contextlib.contextmanager
 def daemon_lock(state_dir: Path) -> Iterator[None]:
     """One ``vaultkeeper run`` per state directory (flock: a crash never leaves it stuck)."""
-    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(state_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
-            raise DaemonRunning(f"vaultkeeper run is already running (pid {holder})",
-                                "stop it first (systemctl stop vaultkeeper, or kill "
-                                f"{holder}); one scheduler per state directory") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+    def busy(holder: str) -> DaemonRunning:
+        return DaemonRunning(f"vaultkeeper run is already running (pid {holder})",
+                             "stop it first (systemctl stop vaultkeeper, or kill "
+                             f"{holder}); one scheduler per state directory")
+
+    with pid_lock(state_dir / LOCK, busy):
         yield
-    finally:
-        os.close(fd)
 
 
 def daemon_pid(state_dir: Path) -> int | None:
     """The pid of the running scheduler, or None (reads the lock without taking it)."""
-    path = state_dir / LOCK
-    if not path.exists():
-        return None
-    fd = os.open(path, os.O_RDWR)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            text = os.pread(fd, 32, 0).decode(errors="replace").strip()
-            return int(text) if text.isdigit() else -1
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return None
-    finally:
-        os.close(fd)
+    return lock_holder(state_dir / LOCK)
 
 
 @dataclass

@@ -11,14 +11,11 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import tarfile
 import tempfile
-import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from vaultkeeper import crypto
@@ -27,6 +24,7 @@ from vaultkeeper.connectors import open_connector
 from vaultkeeper.db import open_state_db
 from vaultkeeper.db.emergency import latest_verified_drill
 from vaultkeeper.errors import StorageError, VaultkeeperError
+from vaultkeeper.process import sigterm_interrupts
 from vaultkeeper.restic import Restic, Snapshot
 from vaultkeeper.services.emergency.package import (
     PUBLIC_KEY,
@@ -72,20 +70,11 @@ def private_workdir(state_dir: Path) -> Iterator[Path]:
         if pid.isdigit() and not _alive(int(pid)):
             shutil.rmtree(old, ignore_errors=True)
     path = Path(tempfile.mkdtemp(prefix=f"{WORK_PREFIX}{os.getpid()}-", dir=state_dir))
-    in_main = threading.current_thread() is threading.main_thread()
-    previous = signal.getsignal(signal.SIGTERM) if in_main else None
-
-    def on_term(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt  # unwinds through the finally below
-
-    if in_main:
-        signal.signal(signal.SIGTERM, on_term)
     try:
-        yield path
+        with sigterm_interrupts():
+            yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
-        if in_main:
-            signal.signal(signal.SIGTERM, previous)
 
 
 def _alive(pid: int) -> bool:

@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from vaultkeeper.connectors.sandbox import hs_schema as hs
-from vaultkeeper.connectors.sandbox.data import Dataset
-from vaultkeeper.connectors.sandbox.gen_hubspot import Props, properties_of
-from vaultkeeper.connectors.sandbox.hs_meta import error
-from vaultkeeper.connectors.sandbox.wire import Request, Response, json_response
+from vaultkeeper.sandbox import hs_schema as hs
+from vaultkeeper.sandbox.data import Dataset
+from vaultkeeper.sandbox.gen_hubspot import Props, properties_of
+from vaultkeeper.sandbox.hs_meta import error
+from vaultkeeper.sandbox.wire import Request, Response, json_response
 
 if TYPE_CHECKING:
-    from vaultkeeper.connectors.sandbox.hubspot import HubSpotApi
+    from vaultkeeper.sandbox.hubspot import HubSpotApi
 
 MAX_WINDOW = 10_000
 MAX_PAGE = 200

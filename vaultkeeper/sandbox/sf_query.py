@@ -7,9 +7,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from vaultkeeper.connectors.sandbox import sf_schema as sf
-from vaultkeeper.connectors.sandbox.data import Dataset, ObjectStore
-from vaultkeeper.connectors.sandbox.soql import (
+from vaultkeeper.sandbox import sf_schema as sf
+from vaultkeeper.sandbox.data import Dataset, ObjectStore
+from vaultkeeper.sandbox.soql import (
     Literal,
     Query,
     SoqlError,

@@ -13,8 +13,8 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from vaultkeeper.connectors.sandbox import hs_schema as hs
-from vaultkeeper.connectors.sandbox.data import (
+from vaultkeeper.sandbox import hs_schema as hs
+from vaultkeeper.sandbox.data import (
     AS_OF_MS,
     Dataset,
     iso_date,
@@ -22,7 +22,7 @@ from vaultkeeper.connectors.sandbox.data import (
     mix64,
     stream_key,
 )
-from vaultkeeper.connectors.sandbox.pools import (
+from vaultkeeper.sandbox.pools import (
     COUNTRY_VARIANTS,
     DIETARY,
     FIRST_ASCII,

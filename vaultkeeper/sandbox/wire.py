@@ -9,8 +9,8 @@ from typing import Any
 
 import orjson
 
-from vaultkeeper.connectors.sandbox.data import mix64
-from vaultkeeper.connectors.sandbox.faults import Decision, FaultState
+from vaultkeeper.sandbox.data import mix64
+from vaultkeeper.sandbox.faults import Decision, FaultState
 
 JSON = "application/json;charset=utf-8"
 

@@ -6,9 +6,9 @@ import re
 from functools import cache
 from typing import Any
 
-from vaultkeeper.connectors.sandbox import hs_schema as hs
-from vaultkeeper.connectors.sandbox.data import SALESFORCE_OBJECTS, Dataset, ObjectStore, iso_ms
-from vaultkeeper.connectors.sandbox.gen_hubspot import properties_of
+from vaultkeeper.sandbox import hs_schema as hs
+from vaultkeeper.sandbox.data import SALESFORCE_OBJECTS, Dataset, ObjectStore, iso_ms
+from vaultkeeper.sandbox.gen_hubspot import properties_of
 
 KEY_PREFIX = {"Account": "001", "Contact": "003", "Opportunity": "006", "Task": "00T",
               "User": "005"}

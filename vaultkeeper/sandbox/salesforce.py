@@ -9,13 +9,13 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from vaultkeeper.connectors.sandbox import sf_schema as sf
-from vaultkeeper.connectors.sandbox.data import AS_OF_MS, RECYCLE_MS, Dataset
-from vaultkeeper.connectors.sandbox.faults import Decision, FaultConfig
-from vaultkeeper.connectors.sandbox.hubspot import malformed_target
-from vaultkeeper.connectors.sandbox.sf_query import Executor, Plan
-from vaultkeeper.connectors.sandbox.soql import SoqlError, parse_datetime
-from vaultkeeper.connectors.sandbox.wire import (
+from vaultkeeper.sandbox import sf_schema as sf
+from vaultkeeper.sandbox.data import AS_OF_MS, RECYCLE_MS, Dataset
+from vaultkeeper.sandbox.faults import Decision, FaultConfig
+from vaultkeeper.sandbox.hubspot import malformed_target
+from vaultkeeper.sandbox.sf_query import Executor, Plan
+from vaultkeeper.sandbox.soql import SoqlError, parse_datetime
+from vaultkeeper.sandbox.wire import (
     NGINX_502,
     ApiError,
     Request,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from vaultkeeper.connectors.sandbox.pools import INDUSTRIES, ORG_TYPES
+from vaultkeeper.sandbox.pools import INDUSTRIES, ORG_TYPES
 
 # plural name → (objectTypeId, singular, default properties when none are requested)
 OBJECT_TYPES: dict[str, tuple[str, str, tuple[str, ...]]] = {

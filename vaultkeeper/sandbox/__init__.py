@@ -5,7 +5,7 @@ switches on rate limits, server errors, slow pages, dropped connections and malf
 See docs/sandbox.md.
 """
 
-from vaultkeeper.connectors.sandbox.faults import FaultConfig
-from vaultkeeper.connectors.sandbox.server import DEFAULT_MAX_URL_LENGTH, SANDBOX_TOKEN, Sandbox
+from vaultkeeper.sandbox.faults import FaultConfig
+from vaultkeeper.sandbox.server import DEFAULT_MAX_URL_LENGTH, SANDBOX_TOKEN, Sandbox
 
 __all__ = ["DEFAULT_MAX_URL_LENGTH", "SANDBOX_TOKEN", "FaultConfig", "Sandbox"]

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from vaultkeeper.connectors.sandbox import hs_schema as hs
-from vaultkeeper.connectors.sandbox.hs_schema import (
+from vaultkeeper.sandbox import hs_schema as hs
+from vaultkeeper.sandbox.hs_schema import (
     DEAL_PIPELINES,
     OWNERS,
     SCHEMA_TIME,
     TICKET_PIPELINES,
 )
-from vaultkeeper.connectors.sandbox.wire import ApiError, Request, Response, json_response
+from vaultkeeper.sandbox.wire import ApiError, Request, Response, json_response
 
 if TYPE_CHECKING:
-    from vaultkeeper.connectors.sandbox.hubspot import HubSpotApi
+    from vaultkeeper.sandbox.hubspot import HubSpotApi
 
 
 def parse_bool(value: str | None, default: bool = False) -> bool:

@@ -12,14 +12,14 @@ from urllib.parse import urlencode
 
 import orjson
 
-from vaultkeeper.connectors.sandbox import hs_meta
-from vaultkeeper.connectors.sandbox import hs_schema as hs
-from vaultkeeper.connectors.sandbox.data import Dataset, ObjectStore, iso_ms, mix64
-from vaultkeeper.connectors.sandbox.faults import Decision, FaultConfig
-from vaultkeeper.connectors.sandbox.gen_hubspot import Props, history_of, properties_of
-from vaultkeeper.connectors.sandbox.hs_meta import error, parse_bool
-from vaultkeeper.connectors.sandbox.hs_search import SearchEngine
-from vaultkeeper.connectors.sandbox.wire import (
+from vaultkeeper.sandbox import hs_meta
+from vaultkeeper.sandbox import hs_schema as hs
+from vaultkeeper.sandbox.data import Dataset, ObjectStore, iso_ms, mix64
+from vaultkeeper.sandbox.faults import Decision, FaultConfig
+from vaultkeeper.sandbox.gen_hubspot import Props, history_of, properties_of
+from vaultkeeper.sandbox.hs_meta import error, parse_bool
+from vaultkeeper.sandbox.hs_search import SearchEngine
+from vaultkeeper.sandbox.wire import (
     NGINX_502,
     ApiError,
     Request,

@@ -15,11 +15,11 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from vaultkeeper import crypto
-from vaultkeeper.connectors.sandbox.data import Dataset
-from vaultkeeper.connectors.sandbox.faults import Decision, FaultConfig, FaultState
-from vaultkeeper.connectors.sandbox.hubspot import RATE_MAX, HubSpotApi
-from vaultkeeper.connectors.sandbox.salesforce import SalesforceApi
-from vaultkeeper.connectors.sandbox.wire import NGINX_414, Request, Response, html_response
+from vaultkeeper.sandbox.data import Dataset
+from vaultkeeper.sandbox.faults import Decision, FaultConfig, FaultState
+from vaultkeeper.sandbox.hubspot import RATE_MAX, HubSpotApi
+from vaultkeeper.sandbox.salesforce import SalesforceApi
+from vaultkeeper.sandbox.wire import NGINX_414, Request, Response, html_response
 
 # Documented and public on purpose: the sandbox serves fake data to anyone on 127.0.0.1.
 SANDBOX_TOKEN = "sandbox-token"  # noqa: S105

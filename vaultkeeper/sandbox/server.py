@@ -19,7 +19,14 @@ from vaultkeeper.sandbox.data import Dataset
 from vaultkeeper.sandbox.faults import Decision, FaultConfig, FaultState
 from vaultkeeper.sandbox.hubspot import RATE_MAX, HubSpotApi
 from vaultkeeper.sandbox.salesforce import SalesforceApi
-from vaultkeeper.sandbox.wire import NGINX_414, Request, Response, html_response
+from vaultkeeper.sandbox.wire import (
+    NGINX_414,
+    LoggedRequest,
+    Request,
+    Response,
+    html_response,
+    is_write,
+)
 
 # Documented and public on purpose: the sandbox serves fake data to anyone on 127.0.0.1.
 SANDBOX_TOKEN = "sandbox-token"  # noqa: S105
@@ -160,6 +167,8 @@ class Sandbox:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._state = FaultState(faults)
+        self._log: list[LoggedRequest] = []
+        self._log_lock = threading.Lock()
         self.hubspot = HubSpotApi(self.dataset, faults, rate_limit=rate_limit)
         self.salesforce = SalesforceApi(self.dataset, faults)
 
@@ -239,6 +248,21 @@ class Sandbox:
 
         return copy.deepcopy(self.dataset.expected())
 
+    @property
+    def request_log(self) -> list[LoggedRequest]:
+        """Every request served so far, in arrival order (a copy)."""
+        with self._log_lock:
+            return list(self._log)
+
+    def write_requests(self) -> list[LoggedRequest]:
+        """The logged requests that may have changed data (see ``LoggedRequest.write``)."""
+        return [r for r in self.request_log if r.write]
+
+    def clear_log(self) -> None:
+        """Forget the request log (e.g. after a test's set-up writes)."""
+        with self._log_lock:
+            self._log.clear()
+
     def stats(self) -> dict[str, Any]:
         """Counters: requests served, responses by status, faults injected by kind."""
         return self._state.snapshot()
@@ -258,7 +282,8 @@ class Sandbox:
         auth_ok = open_path or (scheme.lower() in ("bearer", "oauth") and given == self.token)
         cursor = (SalesforceApi.is_cursor(path) if salesforce
                   else HubSpotApi.is_cursor(method, path, query, body))
-        decision = self._state.decide(cursor, eligible=url_ok and auth_ok)
+        write = is_write(method, path)
+        decision = self._state.decide(cursor, eligible=url_ok and auth_ok, write=write)
         req = Request(method, path, query, headers, body, self.url, decision, self._state)
         if not url_ok:
             response = html_response(414, NGINX_414)
@@ -276,4 +301,25 @@ class Sandbox:
                                 else self.hubspot.rate_headers(decision))
         self._state.count(f"{'salesforce' if salesforce else 'hubspot'}.requests")
         self._state.count(f"status.{response.status}")
+        entry = LoggedRequest(method, path, response.status, len(body), write,
+                              tuple(req.touched), _count_inputs(body) if write else 0)
+        with self._log_lock:
+            self._log.append(entry)
         return response, decision
+
+
+def _count_inputs(body: bytes) -> int:
+    """Inputs of a batch body (HubSpot ``inputs``, Salesforce ``records``); 1 otherwise."""
+    if not body:
+        return 0
+    import orjson
+
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return 1
+    if isinstance(parsed, dict):
+        for key in ("inputs", "records"):
+            if isinstance(parsed.get(key), list):
+                return len(parsed[key])
+    return 1

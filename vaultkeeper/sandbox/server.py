@@ -280,6 +280,11 @@ class Sandbox:
         scheme, _, given = auth.partition(" ")
         open_path = salesforce and path.rstrip("/") == "/services/data"
         auth_ok = open_path or (scheme.lower() in ("bearer", "oauth") and given == self.token)
+        if salesforce and path.startswith("/services/Soap/") and not auth:
+            from vaultkeeper.sandbox.sf_write import soap_session
+
+            auth = soap_session(body)  # SOAP calls carry the session in a SessionHeader
+            auth_ok = auth == self.token
         cursor = (SalesforceApi.is_cursor(path) if salesforce
                   else HubSpotApi.is_cursor(method, path, query, body))
         write = is_write(method, path)
@@ -301,8 +306,11 @@ class Sandbox:
                                 else self.hubspot.rate_headers(decision))
         self._state.count(f"{'salesforce' if salesforce else 'hubspot'}.requests")
         self._state.count(f"status.{response.status}")
+        records = 0
+        if write:
+            records = _count_inputs(body) or sum(len(v.split(",")) for v in query.get("ids", ()))
         entry = LoggedRequest(method, path, response.status, len(body), write,
-                              tuple(req.touched), _count_inputs(body) if write else 0)
+                              tuple(req.touched), records)
         with self._log_lock:
             self._log.append(entry)
         return response, decision

@@ -294,10 +294,14 @@ class Settings:
     risk: RiskSettings = RiskSettings()
     emergency: EmergencySettings = EmergencySettings()
     escrow: EscrowSettings = EscrowSettings()
+    targets: Mapping[str, SourceSettings] = field(default_factory=dict)
+    """``[targets.NAME]``: other CRMs that ``restore --into`` / ``drill --into-crm`` write to
+    (same keys as ``[source]``)."""
 
     def secrets(self) -> list[Secret]:
         """Every secret reference in the settings, in file order."""
         found = [self.source.token, self.repository_password]
+        found += [target.token for target in self.targets.values()]
         for loc in self.locations:
             found += [loc.access_key, loc.secret_key]
         hook = self.alerts.webhook_url
@@ -535,7 +539,8 @@ def load_settings(path: Path | None = None, *, env: Mapping[str, str] = os.envir
         alerts=_check_alerts(AlertSettings(**values["alerts"]), name),
         risk=RiskSettings(**values["risk"]),
         emergency=EmergencySettings(**values["emergency"]),
-        escrow=_check_escrow(EscrowSettings(**values["escrow"]), locations, name))
+        escrow=_check_escrow(EscrowSettings(**values["escrow"]), locations, name),
+        targets=_read_targets(doc.get("targets", {}), name, base, env))
     if resolve_secrets:
         for secret in settings.secrets():
             secret.reveal()
@@ -565,7 +570,7 @@ def _refuse_inline_secrets(doc: Mapping[str, Any], file: str, section: str = "",
 
 
 def _check_top_level(doc: Mapping[str, Any], file: str) -> None:
-    sections = [*SECTIONS, "locations"]
+    sections = [*SECTIONS, "locations", "targets"]
     for key, value in doc.items():
         if key in sections:
             continue
@@ -611,6 +616,32 @@ def _layers(env: Mapping[str, str],
             layers[section][key] = (value, Origin(None, f"[{section}]", key, Path.cwd(), env,
                                                   flag=True))
     return layers
+
+
+def _read_targets(data: Any, file: str, base: Path,
+                  env: Mapping[str, str]) -> dict[str, SourceSettings]:
+    """``[targets.NAME]`` tables: each one is read like ``[source]`` (the environment and
+    flags do not reach into them)."""
+    if not isinstance(data, dict):
+        raise ConfigError("must be tables", 'write [targets.test-portal] with connector, '
+                          'base_url and token = { env = "TEST_PORTAL_TOKEN" }', file=file,
+                          key="[targets]")
+    found: dict[str, SourceSettings] = {}
+    for name, item in data.items():
+        label = f"[targets.{name}]"
+        if not _LOCATION_NAME.fullmatch(name):
+            raise ConfigError("a target name has letters, digits, '.', '_' or '-'",
+                              "[targets.test-portal]", file=file, key=label)
+        if not isinstance(item, dict):
+            raise ConfigError("must be a table", f"write {label} on its own line, then its keys",
+                              file=file, key=label)
+        values = read_fields(item, SOURCE_FIELDS, Origin(file, label, base=base, env=env),
+                             elsewhere=_HOME_OF)
+        if "connector" not in values:
+            raise ConfigError("missing", 'connector = "hubspot" (or salesforce, sandbox)',
+                              file=file, key=f"{label} connector")
+        found[name] = _check_source(SourceSettings(**values), file)
+    return found
 
 
 def _location_label(i: int, item: Mapping[str, Any]) -> str:

@@ -68,6 +68,7 @@ def _register() -> None:
         export_cmd,
         locations_cmd,
         processes_cmd,
+        restore_cmd,
         risk_cmd,
         run_cmd,
         sandbox_cmd,
@@ -84,6 +85,7 @@ def _register() -> None:
     processes_cmd.register(app)
     risk_cmd.register(app)
     emergency_cmd.register(app)
+    restore_cmd.register(app)
 
 
 _register()

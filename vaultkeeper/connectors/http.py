@@ -141,14 +141,16 @@ class HttpClient:
         return random.uniform(0, min(self.backoff_cap, self.backoff_base * 2 ** attempt))
 
     def request(self, method: str, url: str, *, params: Any = None, json: Any = None,
-                headers: Mapping[str, str] | None = None) -> httpx.Response:
-        """Send one request, retrying transient failures; return a validated 2xx response."""
+                headers: Mapping[str, str] | None = None,
+                content: bytes | None = None) -> httpx.Response:
+        """Send one request, retrying transient failures; return a validated 2xx response
+        (or whatever non-error status the validator lets through)."""
         attempt = 0
         while True:
             self.stats.requests += 1
             try:
                 response = self._client.request(method, url, params=params, json=json,
-                                                headers=headers)
+                                                headers=headers, content=content)
                 self.stats.saw(response)
                 if self.on_response is not None:
                     self.on_response(response)

@@ -138,7 +138,7 @@ class ObjectStore:
 
     def created_ms(self, i: int) -> int:
         """Creation time; ascending with the index, like real ids."""
-        if i >= self.base:
+        if self._created_at and i in self._created_at:
             return self._created_at[i]
         step = self._step
         return START_MS + i * step + (self.hash(i) % step if step > 1 else 0)

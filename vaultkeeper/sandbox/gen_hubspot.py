@@ -499,7 +499,7 @@ def properties_of(ds: Dataset, obj: str, i: int, needed: Collection[str] | None 
     write has only what was written (every other property is None).
     """
     store = ds.stores[obj]
-    if i >= store.base:
+    if store.base <= i < store.count:
         props: Props = dict.fromkeys(hs.property_names(obj))
         props.update(store.edits.get(i, {}))
         return props

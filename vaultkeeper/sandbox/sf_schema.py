@@ -236,7 +236,7 @@ def values(ds: Dataset, sobject: str, i: int) -> dict[str, Any]:
     created through it have only what was written plus system fields and lookups.
     """
     store = store_of(ds, sobject)
-    if i >= store.base:
+    if store.base <= i < store.count:
         return _created_values(ds, sobject, i)
     out = _generated_values(ds, sobject, i)
     if store.sf_edits:

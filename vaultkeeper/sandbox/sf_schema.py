@@ -400,7 +400,8 @@ def field_describe(f: Field) -> dict[str, Any]:
         if name.endswith(suffix) and name[:-len(suffix)] in ("Billing", "Mailing"):
             compound = name[:-len(suffix)] + "Address"
     system = name in ("Id", "IsDeleted", "CreatedDate", "CreatedById", "LastModifiedDate",
-                      "LastModifiedById", "SystemModstamp") or type_ == "address" \
+                      "LastModifiedById", "SystemModstamp", "LastActivityDate") \
+        or type_ == "address" \
         or label == "Full Name"  # Contact.Name is compound (First + Last); Account.Name is not
     numeric = type_ in ("double", "currency", "percent", "int")
     return {

@@ -128,7 +128,7 @@ def add_items(db: sqlite_utils.Database, run_id: int,
 def items(db: sqlite_utils.Database, run_id: int, *, obj: str | None = None,
           state: str | None = None) -> list[dict[str, Any]]:
     """A run's items in plan order, optionally only one object / one state."""
-    where, params = "run_id = ?", [str(run_id)]
+    where, params = "run_id = ?", list[Any]([run_id])
     if obj is not None:
         where, params = where + " and object = ?", [*params, obj]
     if state is not None:

@@ -147,6 +147,13 @@ class ObjectStore:
         """Last modification time, between creation and the recycle-bin window."""
         if self._modified_at and i in self._modified_at:
             return self._modified_at[i]
+        return self.generated_modified_ms(i)
+
+    def generated_modified_ms(self, i: int) -> int:
+        """The modification time the record was generated with: its other generated values
+        derive from it, so a write that moves ``modified_ms`` never changes them."""
+        if i >= self.base and i in self._modified_at:
+            return self._modified_at[i]
         created = self.created_ms(i)
         room = AS_OF_MS - RECYCLE_MS - created
         return created + ((self.hash(i) >> 20) % room if room > 0 else 0)

@@ -145,11 +145,11 @@ def contact(ds: Dataset, i: int, full: bool = True) -> Props:
         if rr() < 0.02:
             lastname = None
     created = st.created_ms(i)
-    modified = st.modified_ms(i)
+    modified = st.generated_modified_ms(i)
     if not full:
         # Everything above is drawn first, so this prefix equals the full record's values.
         return {"firstname": firstname, "lastname": lastname, "email": email,
-                "createdate": iso_ms(created), "lastmodifieddate": iso_ms(modified),
+                "createdate": iso_ms(created), "lastmodifieddate": iso_ms(st.modified_ms(i)),
                 "hs_object_id": str(hs.ID_BASES["contacts"] + i)}
     span = max(1, modified - created)
     member = rr() < 0.7
@@ -239,7 +239,7 @@ def contact(ds: Dataset, i: int, full: bool = True) -> Props:
         "hs_legal_basis": _opt(rr, 0.5, "Freely given consent from contact"),
         "hs_whatsapp_phone_number": _opt(rr, 0.05, phone),
         "createdate": iso_ms(created),
-        "lastmodifieddate": iso_ms(modified),
+        "lastmodifieddate": iso_ms(st.modified_ms(i)),
         "hs_object_id": str(hs.ID_BASES["contacts"] + i),
         "membership_number": f"M{pid:07d}" if member else None,
         "membership_level": _pick(rr, hs.MEMBERSHIP_LEVELS) if member else None,
@@ -325,7 +325,7 @@ def company(ds: Dataset, j: int) -> Props:
     website = (None if x < 0.15 else f"https://www.{domain}" if x < 0.6 else
                f"http://{domain}/" if x < 0.8 else f"www.{domain}".upper() if x < 0.85 else
                domain)
-    created, modified = st.created_ms(j), st.modified_ms(j)
+    created, modified = st.created_ms(j), st.generated_modified_ms(j)
     charity = kind in ("charity", "community_group", "faith_group")
     return {
         "name": name if rr() < 0.95 else f"  {name.upper()} ",
@@ -361,7 +361,7 @@ def company(ds: Dataset, j: int) -> Props:
         "hs_created_by_user_id": _opt(rr, 0.5, str(9100000 + _rr(rr, 8))),
         "hs_was_imported": "true" if rr() < 0.5 else None,
         "createdate": iso_ms(created),
-        "hs_lastmodifieddate": iso_ms(modified),
+        "hs_lastmodifieddate": iso_ms(st.modified_ms(j)),
         "hs_object_id": str(hs.ID_BASES["companies"] + j),
         "organisation_type": kind,
         "charity_number": f"{_rr(rr, 200000, 1200000)}" if charity and rr() < 0.8
@@ -395,7 +395,7 @@ def deal(ds: Dataset, d: int) -> Props:
     stages = next(p[2] for p in hs.DEAL_PIPELINES if p[0] == pipeline)
     stage_id, _label, prob, closed = _pick(rr, stages)
     won = closed and float(prob) == 1.0
-    created, modified = st.created_ms(d), st.modified_ms(d)
+    created, modified = st.created_ms(d), st.generated_modified_ms(d)
     year = iso_date(created)[:4]
     appeal = _pick(rr, _APPEALS)
     amount: str | None
@@ -438,7 +438,7 @@ def deal(ds: Dataset, d: int) -> Props:
         "hs_created_by_user_id": _opt(rr, 0.5, str(9100000 + _rr(rr, 8))),
         "hs_was_imported": "true" if rr() < 0.3 else None,
         "createdate": iso_ms(created),
-        "hs_lastmodifieddate": iso_ms(modified),
+        "hs_lastmodifieddate": iso_ms(st.modified_ms(d)),
         "hs_object_id": str(hs.ID_BASES["deals"] + d),
         "donation_type": dtype,
         "gift_aid_eligible": ("true" if rr() < 0.5 else "false")
@@ -458,7 +458,7 @@ def note(ds: Dataset, n: int) -> Props:
     """Every property of note ``n``."""
     st = ds.stores["notes"]
     rr = random.Random(st.hash(n)).random
-    created, modified = st.created_ms(n), st.modified_ms(n)
+    created, modified = st.created_ms(n), st.generated_modified_ms(n)
     topic = _pick(rr, NOTE_TOPICS)
     extra = _pick(rr, ("", " Follow up next week.", " Très bien.", " See attached.",
                       " Spoke to 李 at reception.", " Needs a receipt & thank-you letter."))
@@ -476,7 +476,7 @@ def note(ds: Dataset, n: int) -> Props:
                                           "EMAIL_INTEGRATION")),
         "hs_object_source": _pick(rr, hs.OBJECT_SOURCES),
         "createdate": iso_ms(created),
-        "hs_lastmodifieddate": iso_ms(modified),
+        "hs_lastmodifieddate": iso_ms(st.modified_ms(n)),
         "hs_object_id": str(hs.ID_BASES["notes"] + n),
         "activity_type": _opt(rr, 0.7, _pick(rr, hs.ACTIVITY_TYPES)),
         "follow_up_required": "true" if rr() < 0.15 else "false",
@@ -520,7 +520,7 @@ def history_of(ds: Dataset, obj: str, i: int, name: str, value: str | None,
     if value is None:
         return []
     st = ds.stores[obj]
-    created, modified = st.created_ms(i), st.modified_ms(i)
+    created, modified = st.created_ms(i), st.generated_modified_ms(i)
     # crc32, not hash(): str hashes change per process and the data must not.
     h = mix64(st.hash(i) ^ zlib.crc32(name.encode()))
     versions = 1 + h % 3 if modified > created else 1

@@ -147,7 +147,7 @@ def execute(db: Any, reader: MirrorReader, target: Target,
         applier = Applier(db, run_id, reader, writer, progress)
         objects = [o for o in reader.objects if o in report.plan]
         applier.run(dependency_order(reader, objects))
-        report.mismatches = verify(db, run_id, applier)
+        report.mismatches = verify(db, run_id, applier, opts.fields)
         report.warnings += applier.warnings
     except VaultkeeperError as exc:
         report.exit_code, report.status = int(exc.exit_code), "error"

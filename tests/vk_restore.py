@@ -105,3 +105,8 @@ def make_world(vendor: str, factory: pytest.TempPathFactory, tmp_path: Path,
     config = write_config(root, vendor, sb, second)
     writer = make_writer(vendor, sb.url, sb.token, ca_file=sb.ca_file)
     return World(vendor, root, config, sb, writer, snapshot_id)
+
+
+def empty_target(vendor: str, faults: str = "none") -> Sandbox:
+    """A second, empty CRM (a test portal / sandbox org) to restore into."""
+    return Sandbox(records=0, seed=SEED + 1, faults=FaultConfig.parse(faults)).start()

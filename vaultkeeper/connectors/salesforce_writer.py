@@ -181,6 +181,12 @@ class SalesforceWriter(CrmWriter):
                 found.setdefault(rid[:15], record)
         return {i: found[i] for i in ids if i in found}
 
+    def identity_fields(self, obj: str) -> list[str]:
+        """External-id and unique fields from describe (external ids first)."""
+        fields = self.describe(obj).get("fields", [])
+        return ([f["name"] for f in fields if f.get("externalId")]
+                + [f["name"] for f in fields if f.get("unique") and not f.get("externalId")])
+
     def find_by_property(self, obj: str, prop: str, values: Sequence[str]) -> dict[str, str]:
         """Live records whose ``prop`` is one of ``values`` (SOQL ``IN``)."""
         if not _NAME.match(prop):

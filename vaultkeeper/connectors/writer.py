@@ -241,6 +241,11 @@ class CrmWriter(abc.ABC):
         resuming a restore by legacy id). Values with no match are absent."""
         raise WriterUnsupported(f"{self.name} writer cannot look records up by {prop}")
 
+    def identity_fields(self, obj: str) -> list[str]:
+        """Properties that identify one record of ``obj`` in the target (unique or external-id
+        fields in the vendor's schema), best first; empty when the vendor declares none."""
+        return []
+
     def request_stats(self) -> dict[str, object]:
         """Requests sent and retries absorbed (same shape as ``Connector.request_stats``)."""
         http = getattr(self, "http", None)

@@ -24,8 +24,8 @@ from vaultkeeper.db import restores as journal
 from vaultkeeper.db.selection import MirrorReader
 from vaultkeeper.services.restore.plan import reference_fields
 from vaultkeeper.services.restore.records import (
+    NATURAL_KEYS,
     differing,
-    natural_key,
     properties_of,
     update_values,
 )
@@ -45,6 +45,7 @@ class Applier:
         self.legacy: dict[str, str | None] = {}
         self.batch_no = 0
         self.warnings: list[str] = []
+        self.unknown: list[str] = []
 
     # -- entry point ---------------------------------------------------------------------
     def run(self, order: Sequence[str]) -> None:
@@ -195,15 +196,19 @@ class Applier:
         creates = [r for r in pending if r["action"] == "create"]
         again = [r for r in pending if r["action"] != "create"]
         found: dict[str, str] = {}
+        self.unknown = []
+        why = "it has no unique value to search by"
         if creates:
             try:
                 found = self._find_created(obj, creates)
             except WriterUnsupported as exc:
-                journal.record_outcomes(self.db, self.run_id, obj, [
-                    (r["old_id"], "Failed", None, "the create was in flight when the previous "
-                     f"run stopped and the target cannot be searched ({exc.message}); check "
-                     "by hand before restoring it again", "OUTCOME_UNKNOWN") for r in creates])
-                creates = []
+                self.unknown, why = [r["old_id"] for r in creates], exc.message
+        if self.unknown:
+            journal.record_outcomes(self.db, self.run_id, obj, [
+                (old, "Failed", None, "the create was in flight when the previous run stopped "
+                 f"and the target cannot be searched for it ({why}); check by hand before "
+                 "restoring it again", "OUTCOME_UNKNOWN") for old in self.unknown])
+            creates = [r for r in creates if r["old_id"] not in self.unknown]
         journal.record_outcomes(self.db, self.run_id, obj, [
             (old, "Created", new, "found in the target after an interrupted run", "")
             for old, new in found.items()])
@@ -224,31 +229,48 @@ class Applier:
         legacy = self._legacy_property(obj)
         if legacy:
             return self.writer.find_by_property(obj, legacy, [r["old_id"] for r in rows])
-        snap = self._snapshot(obj, rows)
+        snap = {old: self.create_values(obj, values)
+                for old, values in self._snapshot(obj, rows).items()}
+        keys = identity_keys(obj, self.writer.identity_fields(obj), snap)
+        self.unknown = [old for old in snap if old not in keys]
         taken = set(journal.id_map(self.db, self.run_id).values())
-        by_key: dict[tuple[str, str], list[str]] = {}
-        for r in rows:
-            key = natural_key(obj, snap[r["old_id"]])
-            if key is None:
-                raise WriterUnsupported(f"{obj} has no natural key to search by")
-            by_key.setdefault(key, []).append(r["old_id"])
         found: dict[str, str] = {}
-        for prop in {k[0] for k in by_key}:
-            values = [k[1] for k in by_key if k[0] == prop]
-            hits = self.writer.find_by_property(obj, prop, values)
-            candidates = {new: olds for (p, v), olds in by_key.items() if p == prop
-                          for new in [hits.get(v)] if new and new not in taken}
-            if not candidates:
-                continue
-            live = self.writer.fetch(obj, list(candidates))
-            for new, olds in candidates.items():
-                for old in olds:
-                    values_sent = self.create_values(obj, snap[old])
-                    rec = live.get(new)
-                    if rec is not None and not differing(values_sent, rec.properties,
-                                                         [k for k in values_sent
-                                                          if k in rec.properties]):
-                        found[old] = new
-                        taken.add(new)
-                        break
+        for prop in dict.fromkeys(k[0] for k in keys.values()):
+            olds = {value: old for old, (p, value) in keys.items() if p == prop}
+            hits = {v: new for v, new in self.writer.find_by_property(obj, prop, list(olds))
+                    .items() if new not in taken}
+            names = sorted({k for old in olds.values() for k in snap[old]})
+            live = self.writer.fetch(obj, list(hits.values()), properties=names)
+            for value, new in hits.items():
+                old, rec = olds[value], live.get(new)
+                # Confirmed only if the record holds every value the lost create sent.
+                if rec is not None and not differing(snap[old], rec.properties,
+                                                     list(snap[old])):
+                    found[old] = new
+                    taken.add(new)
         return found
+
+
+def identity_keys(obj: str, identity: Sequence[str], snap: dict[str, dict[str, Any]],
+                  ) -> dict[str, tuple[str, str]]:
+    """Per old id, the (property, value) to search the target by: the vendor's unique or
+    external-id fields first, then natural keys whose value no other pending record shares.
+    A record with none is absent (its outcome cannot be settled by searching)."""
+    out: dict[str, tuple[str, str]] = {}
+    candidates = [*identity, *NATURAL_KEYS.get(obj, ())]
+    counts: dict[tuple[str, str], int] = {}
+    for values in snap.values():
+        for name in candidates:
+            if values.get(name) not in (None, ""):
+                key = (name, str(values[name]))
+                counts[key] = counts.get(key, 0) + 1
+    for old, values in snap.items():
+        for name in candidates:
+            value = values.get(name)
+            if value not in (None, "") and counts[(name, str(value))] == 1:
+                out[old] = (name, str(value))
+                break
+        else:
+            raise WriterUnsupported(f"{obj} {old} has no value that identifies it in the "
+                                    "target (no unique field, no distinct natural key)")
+    return out

@@ -63,12 +63,3 @@ def update_values(connector: str, snapshot: Mapping[str, Any],
     """The values an update sends to put ``fields`` back as in the snapshot."""
     blank = empty_value(connector)
     return {f: (blank if snapshot.get(f) in (None, "") else snapshot[f]) for f in fields}
-
-
-def natural_key(obj: str, props: Mapping[str, Any]) -> tuple[str, str] | None:
-    """(property, value) that identifies a re-created record in the target, or None."""
-    for name in NATURAL_KEYS.get(obj, ()):
-        value = props.get(name)
-        if value not in (None, ""):
-            return name, str(value)
-    return None

@@ -179,16 +179,18 @@ class HubSpotWrites:
             return
         index = self.email_index()
         seen: dict[str, int] = {}
-        for i, props in rows:
+        for n, (i, props) in enumerate(rows):
             email = str(props.get("email") or "").strip().lower()
             if not email:
                 continue
-            owner = index.get(email, seen.get(email, -1))
-            assert owner is not None
+            if email in seen:
+                raise error(req, 400, "Duplicate value found in batch input for property "
+                            f"email: {email}", "VALIDATION_ERROR")
+            seen[email] = n
+            owner = index.get(email, -1)
             if owner >= 0 and owner != i:
                 raise error(req, 409, f"Contact already exists. Existing ID: "
                             f"{hs.ID_BASES['contacts'] + owner}", "CONFLICT")
-            seen[email] = i
 
     def _store(self, obj: str, i: int, props: dict[str, Any], now: int) -> None:
         """Write property values (minus the fault switch's dropped property) into the overlay."""

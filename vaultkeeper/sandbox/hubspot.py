@@ -96,6 +96,14 @@ class HubSpotApi:
                 ("X-HubSpot-RateLimit-Daily", str(DAILY_MAX)),
                 ("X-HubSpot-RateLimit-Daily-Remaining", str(daily_left))]
 
+    def window_full(self) -> bool:
+        """True when the rolling 10-second window already holds ``rate_limit`` requests."""
+        now = time.monotonic()
+        with self._window_lock:
+            while self._window and self._window[0] < now - RATE_INTERVAL_MS / 1000:
+                self._window.popleft()
+            return len(self._window) >= self.rate_limit
+
     @staticmethod
     def unauthorized(req: Request, token_given: bool) -> Response:
         """401 body for a missing or wrong bearer token."""

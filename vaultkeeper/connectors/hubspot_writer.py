@@ -103,7 +103,7 @@ class HubSpotWriter(CrmWriter):
         self.http = HttpClient(
             base_url, headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
             ca_file=ca_file, timeout=timeout, max_retries=max_retries, validate=write_validate,
-            sleep=sleep, on_response=self.pacer.observe)
+            sleep=sleep, on_response=self.pacer.observe, before_request=self.pacer.wait)
         self.batch_size = max(1, min(batch_size, BATCH_MAX))
         self._fields: dict[str, WritableFields] = {}
         self._labels: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -111,7 +111,6 @@ class HubSpotWriter(CrmWriter):
     # -- plumbing --------------------------------------------------------------------------
     def _send(self, method: str, url: str, body: Any = None,
               params: Any = None) -> tuple[int, Any]:
-        self.pacer.wait()
         response = self.http.request(method, url, json=body, params=params)
         if not response.content:
             return response.status_code, None

@@ -82,8 +82,9 @@ class HubSpotApi:
         now = time.monotonic()
         win = self._window
         with self._window_lock:
-            win.append(now)
-            while win[0] < now - RATE_INTERVAL_MS / 1000:
+            if decision.error != "rate_limit":  # a refused request does not use the budget
+                win.append(now)
+            while win and win[0] < now - RATE_INTERVAL_MS / 1000:
                 win.popleft()
             used = len(win)
         # The sandbox never enforces the limit by itself; only the 429 fault does, so the

@@ -271,3 +271,18 @@ def test_legacy_id_property_and_lookup(vendor: Vendor,
     found = writer.find_by_property(vendor.obj, prop, ["old1", "old3", "missing"])
     by_key = made.by_key()
     assert found == {"old1": by_key["old1"].id, "old3": by_key["old3"].id}
+
+
+def test_repeated_ids_keep_input_order_and_the_last_value_wins(
+        vendor: Vendor, target: tuple[Sandbox, CrmWriter]) -> None:
+    sb, writer = target
+    ids = sb.live_ids(vendor.obj, 3)
+    updates = [RecordUpdate(ids[0], {vendor.phone: "first"}, key="a"),
+               RecordUpdate(ids[1], {vendor.phone: "only"}, key="b"),
+               RecordUpdate(ids[0], {vendor.phone: "second"}, key="c"),
+               RecordUpdate(ids[0], {vendor.phone: "third"}, key="d")]
+    result = writer.update(vendor.obj, updates)
+    assert [o.key for o in result.outcomes] == ["a", "b", "c", "d"] and result.ok
+    state = writer.fetch(vendor.obj, ids[:2], [vendor.phone])
+    assert state[ids[0]].properties[vendor.phone] == "third"
+    assert state[ids[1]].properties[vendor.phone] == "only"

@@ -131,3 +131,29 @@ def test_enforced_limit_refuses_a_careless_loop() -> None:
         codes = [http.get("/crm/v3/objects/contacts").status_code for _ in range(8)]
         assert codes[:5] == [200] * 5 and codes[5:] == [429] * 3
         assert sb.stats()["refused"]["rate_limit"] == 3
+
+
+def test_an_empty_portal_takes_records_and_exports_them() -> None:
+    from vk_testing import hubspot
+
+    from vaultkeeper.connectors import make_writer
+    from vaultkeeper.connectors.writer import LinkSpec, NewRecord
+    from vaultkeeper.models import Record, Relation
+
+    with Sandbox(records=0, seed=1) as sb:
+        assert all(v["total"] == 0 for v in sb.expected()["hubspot"].values())
+        with make_writer("hubspot", sb.url, sb.token, ca_file=sb.ca_file) as writer:
+            companies = [str(o.id) for o in writer.create("companies", [
+                NewRecord(str(j), {"name": f"Org {j}"}) for j in range(3)]).outcomes]
+            made = writer.create("contacts", [
+                NewRecord(str(i), {"email": f"e{i}@example.org"},
+                          [LinkSpec("contacts", "", "companies", companies[i % 3])])
+                for i in range(5)])
+            assert made.ok
+        with hubspot(sb, objects=("contacts", "companies")) as reader:
+            spec = next(s for s in reader.discover() if s.name == "contacts")
+            items = list(reader.read(spec))
+        records = [i for i in items if isinstance(i, Record)]
+        relations = [i for i in items if isinstance(i, Relation)]
+        assert len(records) == 5
+        assert sorted(r.to_id for r in relations) == sorted(companies[i % 3] for i in range(5))

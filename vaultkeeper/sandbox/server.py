@@ -322,8 +322,9 @@ class Sandbox:
                   else HubSpotApi.is_cursor(method, path, query, body))
         write = is_write(method, path)
         decision = self._state.decide(cursor, eligible=url_ok and auth_ok, write=write)
-        if (self.enforce_rate_limit and not salesforce and decision.error is None
-                and self.hubspot.window_full()):
+        if not salesforce and not self.hubspot.admit(
+                self.enforce_rate_limit and decision.error is None and url_ok and auth_ok,
+                count=decision.error != "rate_limit"):
             decision.error, decision.status, decision.retry_after = "rate_limit", 429, 1
             self._state.count("refused.rate_limit")
         req = Request(method, path, query, headers, body, self.url, decision, self._state)

@@ -115,6 +115,7 @@ def test_update_writes_only_the_given_fields(vendor: Vendor,
     for i in ids[10:]:
         assert after[i].properties == before[i].properties
     assert sorted(x for w in _writes(sb) for x in w.ids) == sorted(ids[:10])
+    assert {f for w in _writes(sb) for f in w.fields} == {vendor.phone}  # nothing else sent
 
 
 def test_read_only_properties_are_left_out(vendor: Vendor,

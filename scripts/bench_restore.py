@@ -5,8 +5,10 @@ Usage: .venv/bin/python scripts/bench_restore.py [--records 50000] [--links inli
 The target enforces HubSpot's advertised rolling limit (190 requests / 10 s, 429 beyond).
 Targets: writer throughput ≥ 90 % of what that limit allows at 100 records a request, and
 requests ≤ 1.1 × the minimum (records/100 + association batches; 0 association batches when
-associations ride inline on the contact creates). "Throughput vs limit" is the best time a
-rolling window allows for the minimum number of requests divided by the measured time.
+associations ride inline on the contact creates). "Throughput vs limit" is records/s divided by
+limit/10 s × 100 records; below one window of requests (small --records) the limit does not
+bind and the ratio says little. "Time vs best possible" compares with the least time a rolling
+window allows for the minimum number of requests.
 Writes bench-results/restore-RECORDS-LIMIT.json.
 """
 
@@ -190,7 +192,10 @@ def main() -> int:
         writer["target"] = sb.check(len(contacts), len(companies), pairs)
     writer["records_per_s"] = round(total / writer["elapsed_s"], 1)
     # Below one window the limit never binds: there is nothing to compare against.
-    writer["throughput_vs_limit"] = round(best_s / writer["elapsed_s"], 3) if best_s else None
+    # What the advertised limit allows at 100 records a request, in records per second.
+    allowed = args.rate_limit / INTERVAL * BATCH
+    writer["throughput_vs_limit"] = round(writer["records_per_s"] / allowed, 3)
+    writer["time_vs_best_possible"] = round(best_s / writer["elapsed_s"], 3) if best_s else None
     writer["requests_vs_minimum"] = round(writer["requests"] / minimum, 3)
     out["writer"] = writer
     if not args.skip_baseline:
@@ -198,10 +203,9 @@ def main() -> int:
             base = run_baseline(sb, contacts, companies, parent)
             base["target"] = sb.check(len(contacts), len(companies), pairs)
         base["records_per_s"] = round(total / base["elapsed_s"], 1)
-        base["throughput_vs_limit"] = round(best_s / base["elapsed_s"], 3) if best_s else None
+        base["throughput_vs_limit"] = round(base["records_per_s"] / allowed, 3)
         out["baseline"] = base
-    ratio = writer["throughput_vs_limit"]
-    out["targets_met"] = {"throughput >= 0.9": ratio is None or ratio >= 0.9,
+    out["targets_met"] = {"throughput >= 0.9": writer["throughput_vs_limit"] >= 0.9,
                           "requests <= 1.1 x minimum": writer["requests_vs_minimum"] <= 1.1,
                           "complete": writer["target"]["complete"]}
     results = ROOT / "bench-results"

@@ -113,6 +113,7 @@ class HttpClient:
         validate: Validator = default_validate,
         sleep: Callable[[float], None] = time.sleep,
         on_response: Callable[[httpx.Response], None] | None = None,
+        before_request: Callable[[], None] | None = None,
     ) -> None:
         verify: ssl.SSLContext | bool = True
         if ca_file is not None:
@@ -134,6 +135,8 @@ class HttpClient:
         self.validate = validate
         self.sleep = sleep
         self.on_response = on_response
+        self.before_request = before_request
+        """Called before every attempt (a writer's rate pacer blocks here)."""
         self.stats = RetryStats()
 
     def backoff(self, attempt: int) -> float:
@@ -148,6 +151,8 @@ class HttpClient:
         attempt = 0
         while True:
             self.stats.requests += 1
+            if self.before_request is not None:
+                self.before_request()
             try:
                 response = self._client.request(method, url, params=params, json=json,
                                                 headers=headers, content=content)

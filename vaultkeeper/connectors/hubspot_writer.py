@@ -13,9 +13,11 @@ Archived records cannot be un-archived through the public API: ``restore`` raise
 
 from __future__ import annotations
 
+import re
+import threading
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ from vaultkeeper.connectors.hubspot import hubspot_validate
 from vaultkeeper.connectors.writer import (
     LEGACY_ID_PROPERTY,
     CrmWriter,
+    Indexed,
     LinkSpec,
     LiveRecord,
     NewRecord,
@@ -37,10 +40,18 @@ from vaultkeeper.connectors.writer import (
     WriteResult,
     WriterUnsupported,
     chunks,
+    distinct_batches,
 )
 from vaultkeeper.errors import ConnectorError
 
 BATCH_MAX = 100
+_V3_NAME = re.compile(r"^[a-z]+(_[a-z]+)*_to_[a-z]+(_[a-z]+)*$")  # contact_to_company[_unlabeled]
+# HubSpot's published default (unlabeled) association type ids, so the common pairs need no
+# labels request; other pairs are looked up once with GET /crm/v4/associations/{a}/{b}/labels.
+DEFAULT_TYPES = {("contacts", "companies"): 279, ("companies", "contacts"): 280,
+                 ("deals", "contacts"): 3, ("contacts", "deals"): 4,
+                 ("deals", "companies"): 341, ("companies", "deals"): 342,
+                 ("notes", "contacts"): 202, ("contacts", "notes"): 201}
 LINK_BATCH = 100
 DEFAULT_LIMIT = (100, 10.0)  # HubSpot's smallest published burst limit, until headers say more
 
@@ -54,30 +65,47 @@ def write_validate(response: httpx.Response) -> None:
 
 class RatePacer:
     """Keeps requests under HubSpot's rolling window (``X-HubSpot-RateLimit-Max`` requests per
-    ``…-Interval-Milliseconds``), learned from the headers of every response."""
+    ``…-Interval-Milliseconds``), learned from the headers of every response.
+
+    HubSpot counts a request when it arrives, which is some time after we send it; so each
+    request's stamp moves to when its answer came back (never earlier than the server saw it),
+    and the next request waits until the oldest stamp in a full window has left it.
+    """
 
     def __init__(self, sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.limit, self.interval = DEFAULT_LIMIT
         self.sleep, self.clock = sleep, clock
-        self.sent: deque[float] = deque()
+        self.sent: list[list[float]] = []  # one mutable [stamp] per request in the window
         self.waited_s = 0.0
-        self.margin_s = 0.05  # the server stamps a request a little after we send it
+        self.margin_s = 0.05
+        self._lock = threading.Lock()
+        self._local = threading.local()
 
     def wait(self) -> None:
-        """Block until one more request fits in the window, then count it."""
-        now = self.clock()
-        while self.sent and self.sent[0] <= now - self.interval:
-            self.sent.popleft()
-        if len(self.sent) >= self.limit:
-            delay = self.sent[len(self.sent) - self.limit] + self.interval + self.margin_s - now
-            if delay > 0:
-                self.waited_s += delay
-                self.sleep(delay)
-        self.sent.append(self.clock())
+        """Block until one more request fits in the window (thread-safe: each caller reserves
+        its own send time, so concurrent batches share one budget)."""
+        with self._lock:
+            now = self.clock()
+            self.sent = [s for s in self.sent if s[0] > now - self.interval]
+            at = now
+            if len(self.sent) >= self.limit:
+                stamps = sorted(s[0] for s in self.sent)
+                at = max(now, stamps[len(stamps) - self.limit] + self.interval + self.margin_s)
+            slot = [at]
+            self.sent.append(slot)
+            delay = at - now
+            self.waited_s += delay
+        self._local.slot = slot
+        if delay > 0:
+            self.sleep(delay)
 
     def observe(self, response: httpx.Response) -> None:
-        """Learn the limit from the response headers."""
+        """Re-stamp this thread's request at its answer; learn the limit from the headers."""
+        slot = getattr(self._local, "slot", None)
+        if slot is not None:
+            with self._lock:
+                slot[0] = max(slot[0], self.clock())
         headers = response.headers
         try:
             limit = int(headers["X-HubSpot-RateLimit-Max"])
@@ -98,20 +126,23 @@ class HubSpotWriter(CrmWriter):
 
     def __init__(self, base_url: str, token: str, *, ca_file: Path | None = None,
                  max_retries: int = 8, timeout: float = 60.0, batch_size: int = BATCH_MAX,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 concurrency: int = 4, sleep: Callable[[float], None] = time.sleep) -> None:
         self.pacer = RatePacer(sleep)
         self.http = HttpClient(
             base_url, headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
             ca_file=ca_file, timeout=timeout, max_retries=max_retries, validate=write_validate,
-            sleep=sleep, on_response=self.pacer.observe)
+            sleep=sleep, on_response=self.pacer.observe, before_request=self.pacer.wait)
         self.batch_size = max(1, min(batch_size, BATCH_MAX))
+        # Batches in flight at once: HubSpot answers a batch create in a few hundred ms, so
+        # one request at a time cannot use the rate limit; the pacer keeps the total under it.
+        self._pool = ThreadPoolExecutor(concurrency, "vk-hubspot-writer") \
+            if concurrency > 1 else None
         self._fields: dict[str, WritableFields] = {}
         self._labels: dict[tuple[str, str], list[dict[str, Any]]] = {}
 
     # -- plumbing --------------------------------------------------------------------------
     def _send(self, method: str, url: str, body: Any = None,
               params: Any = None) -> tuple[int, Any]:
-        self.pacer.wait()
         response = self.http.request(method, url, json=body, params=params)
         if not response.content:
             return response.status_code, None
@@ -119,6 +150,23 @@ class HubSpotWriter(CrmWriter):
             return response.status_code, orjson.loads(response.content)
         except orjson.JSONDecodeError:
             return response.status_code, {"message": response.text[:300]}
+
+    def _map(self, run: Callable[[Any], WriteResult], batches: list[Any]) -> WriteResult:
+        """Run ``run`` per batch (concurrently when allowed); results in batch order."""
+        result = WriteResult()
+        if self._pool is None or len(batches) < 2:
+            parts = [run(b) for b in batches]
+        else:
+            parts = list(self._pool.map(run, batches))
+        for part in parts:
+            result.extend(part)
+        return result
+
+    def close(self) -> None:
+        """Stop the batch threads and close the HTTP client."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+        self.http.close()
 
     @staticmethod
     def _reason(body: Any) -> tuple[str, str]:
@@ -232,10 +280,8 @@ class HubSpotWriter(CrmWriter):
         fields = self.writable_fields(obj)
 
         def run() -> WriteResult:
-            result = WriteResult()
-            for batch in chunks(list(records), self.batch_size):
-                result.extend(self._create_batch(obj, list(batch), fields))
-            return result
+            return self._map(lambda b: self._create_batch(obj, b, fields),
+                             [list(b) for b in chunks(list(records), self.batch_size)])
         return self._counted(run)
 
     def _create_batch(self, obj: str, batch: list[NewRecord],
@@ -286,22 +332,14 @@ class HubSpotWriter(CrmWriter):
         fields = self.writable_fields(obj)
 
         def run() -> WriteResult:
-            result = WriteResult()
-            pending = [RecordUpdate(u.id, u.properties, u.key or u.id) for u in updates]
-            while pending:
-                # HubSpot refuses duplicate ids in one batch: later updates of an id wait.
-                batch: list[RecordUpdate] = []
-                rest: list[RecordUpdate] = []
-                seen: set[str] = set()
-                for u in pending:
-                    if len(batch) < self.batch_size and u.id not in seen:
-                        batch.append(u)
-                        seen.add(u.id)
-                    else:
-                        rest.append(u)
-                result.extend(self._update_batch(obj, batch, fields))
-                pending = rest
-            return result
+            todo = [RecordUpdate(u.id, u.properties, u.key or u.id) for u in updates]
+            placed: list[tuple[int, WriteOutcome]] = []
+            for round_ in _rounds(distinct_batches(todo, self.batch_size)):
+                done = self._map(lambda b: self._update_batch(obj, [u for _, u in b], fields),
+                                 round_)
+                positions = [n for batch in round_ for n, _ in batch]
+                placed.extend(zip(positions, done.outcomes, strict=True))
+            return WriteResult([o for _, o in sorted(placed, key=lambda p: p[0])])
         return self._counted(run)
 
     def _update_batch(self, obj: str, batch: list[RecordUpdate],
@@ -338,24 +376,24 @@ class HubSpotWriter(CrmWriter):
 
     def archive(self, obj: str, ids: Sequence[str]) -> WriteResult:
         """Batch archive (100 a request). HubSpot answers 204 even for unknown ids."""
-        def run() -> WriteResult:
-            result = WriteResult()
-            for batch in chunks(list(ids), self.batch_size):
-                status, body = self._send("POST", f"/crm/v3/objects/{obj}/batch/archive",
-                                          {"inputs": [{"id": i} for i in batch]})
-                for i in batch:
-                    if status < 300:
-                        result.outcomes.append(WriteOutcome(i, "archived", i))
-                    else:
-                        message, code = self._reason(body)
-                        result.outcomes.append(WriteOutcome(i, "failed", i, message, code))
-            return result
-        return self._counted(run)
+        def one(batch: list[str]) -> WriteResult:
+            status, body = self._send("POST", f"/crm/v3/objects/{obj}/batch/archive",
+                                      {"inputs": [{"id": i} for i in batch]})
+            if status < 300:
+                return WriteResult([WriteOutcome(i, "archived", i) for i in batch])
+            message, code = self._reason(body)
+            return WriteResult([WriteOutcome(i, "failed", i, message, code) for i in batch])
+        return self._counted(lambda: self._map(one, [list(b) for b in
+                                                     chunks(list(ids), self.batch_size)]))
 
     # -- associations ----------------------------------------------------------------------
     def _types(self, a: str, link: LinkSpec) -> list[dict[str, Any]]:
         """Association type specs for ``link.kind`` (default: the unlabeled HubSpot type)."""
         pair = (a, link.to_object)
+        parts = [p.strip() for p in link.kind.split(";") if p.strip()]
+        if pair in DEFAULT_TYPES and all(_V3_NAME.match(p) for p in parts):
+            return [{"associationCategory": "HUBSPOT_DEFINED",
+                     "associationTypeId": DEFAULT_TYPES[pair]}]
         if pair not in self._labels:
             body = self.http.get_json(f"/crm/v4/associations/{a}/{link.to_object}/labels")
             self._labels[pair] = list(body.get("results", []))
@@ -389,10 +427,16 @@ class HubSpotWriter(CrmWriter):
             groups: dict[tuple[str, str], list[tuple[int, LinkSpec]]] = {}
             for n, spec in enumerate(links):
                 groups.setdefault((spec.from_object, spec.to_object), []).append((n, spec))
-            for (a, b), items in groups.items():
-                for batch in chunks(items, LINK_BATCH):
-                    for n, outcome in self._link_batch(a, b, list(batch)):
-                        outcomes[n] = outcome
+            jobs = [(a, b, list(batch)) for (a, b), items in groups.items()
+                    for batch in chunks(items, LINK_BATCH)]
+
+            def one(job: tuple[str, str, list[tuple[int, LinkSpec]]]) -> WriteResult:
+                a, b, batch = job
+                pairs = self._link_batch(a, b, batch)
+                for n, outcome in pairs:
+                    outcomes[n] = outcome
+                return WriteResult()
+            self._map(one, jobs)
             return WriteResult([outcomes[n] for n in range(len(links))])
         return self._counted(run)
 
@@ -432,6 +476,21 @@ class HubSpotWriter(CrmWriter):
         stats = super().request_stats()
         stats["paced_s"] = round(self.pacer.waited_s, 3)
         return stats
+
+
+def _rounds(batches: list[Indexed]) -> list[list[Indexed]]:
+    """Group consecutive batches so no id appears in two batches of the same group (groups
+    run one after another, so a later update of an id still wins)."""
+    rounds: list[list[Indexed]] = []
+    seen: set[str] = set()
+    for batch in batches:
+        ids = {u.id for _, u in batch}
+        if not rounds or ids & seen:
+            rounds.append([])
+            seen = set()
+        rounds[-1].append(batch)
+        seen |= ids
+    return rounds
 
 
 def _strings(props: dict[str, Any]) -> dict[str, str]:

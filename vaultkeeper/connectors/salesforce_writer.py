@@ -37,6 +37,7 @@ from vaultkeeper.connectors.writer import (
     WriterCapabilities,
     WriteResult,
     chunks,
+    distinct_batches,
 )
 from vaultkeeper.errors import ConnectorError
 
@@ -250,24 +251,14 @@ class SalesforceWriter(CrmWriter):
         fields = self.writable_fields(obj)
 
         def run() -> WriteResult:
-            result = WriteResult()
-            pending = list(updates)
-            while pending:
-                batch: list[RecordUpdate] = []
-                rest: list[RecordUpdate] = []
-                seen: set[str] = set()
-                for u in pending:
-                    if len(batch) < self.batch_size and u.id not in seen:
-                        batch.append(u)
-                        seen.add(u.id)
-                    else:
-                        rest.append(u)
+            placed: list[tuple[int, WriteOutcome]] = []
+            for batch in distinct_batches(list(updates), self.batch_size):
                 rows = [{"attributes": {"type": obj}, "Id": u.id,
-                         **fields.for_update(u.properties)} for u in batch]
-                result.extend(self._collection("PATCH", rows, [u.key or u.id for u in batch],
-                                               [u.id for u in batch], "updated"))
-                pending = rest
-            return result
+                         **fields.for_update(u.properties)} for _, u in batch]
+                done = self._collection("PATCH", rows, [u.key or u.id for _, u in batch],
+                                        [u.id for _, u in batch], "updated")
+                placed.extend(zip([n for n, _ in batch], done.outcomes, strict=True))
+            return WriteResult([o for _, o in sorted(placed, key=lambda p: p[0])])
         return self._counted(run)
 
     def archive(self, obj: str, ids: Sequence[str]) -> WriteResult:

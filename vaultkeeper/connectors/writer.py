@@ -272,3 +272,26 @@ def chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
     """``items`` in consecutive slices of at most ``size``."""
     for start in range(0, len(items), max(1, size)):
         yield items[start:start + size]
+
+
+Indexed = list[tuple[int, RecordUpdate]]
+
+
+def distinct_batches(updates: Sequence[RecordUpdate], size: int) -> list[Indexed]:
+    """Batches of at most ``size`` (input position, update) with no id twice in a batch
+    (HubSpot and Salesforce refuse duplicate ids): a repeated id waits for a later batch."""
+    batches: list[Indexed] = []
+    pending: Indexed = list(enumerate(updates))
+    while pending:
+        batch: Indexed = []
+        rest: Indexed = []
+        seen: set[str] = set()
+        for n, u in pending:
+            if len(batch) < size and u.id not in seen:
+                batch.append((n, u))
+                seen.add(u.id)
+            else:
+                rest.append((n, u))
+        batches.append(batch)
+        pending = rest
+    return batches

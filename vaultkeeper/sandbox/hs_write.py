@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import time
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -45,14 +46,17 @@ def all_types(ds: Dataset, obj: str) -> dict[str, str]:
     return {**types, **{n: str(p["type"]) for n, p in custom.items()}}
 
 
+@cache
 def read_only(obj: str) -> frozenset[str]:
     """Properties whose values HubSpot computes (``modificationMetadata.readOnlyValue``)."""
     return frozenset(p["name"] for p in hs.properties_payload(obj)
                      if p["modificationMetadata"]["readOnlyValue"] or p["calculated"])
 
 
-def _options(obj: str) -> dict[str, tuple[str, ...]]:
-    return {p[0]: p[5] for p in hs.PROPERTIES[obj] if p[2] == "enumeration" and p[5]}
+@cache
+def _options(obj: str) -> dict[str, frozenset[str]]:
+    return {p[0]: frozenset(p[5]) for p in hs.PROPERTIES[obj]
+            if p[2] == "enumeration" and p[5]}
 
 
 class HubSpotWrites:
@@ -62,6 +66,7 @@ class HubSpotWrites:
         self.api = api
         self.ds = api.ds
         self._emails: dict[str, int] | None = None
+        self._email_of: dict[int, str] = {}
 
     # -- routing (called from HubSpotApi._route; None = not a write route) ---------------
     def route(self, req: Request, p: list[str]) -> Response | None:
@@ -134,7 +139,9 @@ class HubSpotWrites:
                 else:
                     email = store.edits.get(i, {}).get("email")
                 if email:
-                    index.setdefault(str(email).strip().lower(), i)
+                    key = str(email).strip().lower()
+                    if index.setdefault(key, i) == i:
+                        self._email_of[i] = key
                 i = store.next_index(i + 1, False)
             self._emails = index
         return self._emails
@@ -161,10 +168,10 @@ class HubSpotWrites:
             elif text and types[name] == "number" and not _NUMBER.match(text):
                 out.append({"error": "INVALID_DECIMAL", "name": name,
                             "message": f"{text} was not a valid number."})
-            elif text and name in opts and not set(text.split(";")) <= set(opts[name]):
+            elif text and name in opts and not set(text.split(";")) <= opts[name]:
                 out.append({"error": "INVALID_OPTION", "name": name,
                             "message": f'{text} was not one of the allowed options: '
-                                       f'{", ".join(opts[name])}'})
+                                       f'{", ".join(sorted(opts[name]))}'})
         return out
 
     def _invalid(self, req: Request, problems: list[dict[str, str]]) -> ApiError:
@@ -179,16 +186,18 @@ class HubSpotWrites:
             return
         index = self.email_index()
         seen: dict[str, int] = {}
-        for i, props in rows:
+        for n, (i, props) in enumerate(rows):
             email = str(props.get("email") or "").strip().lower()
             if not email:
                 continue
-            owner = index.get(email, seen.get(email, -1))
-            assert owner is not None
+            if email in seen:
+                raise error(req, 400, "Duplicate value found in batch input for property "
+                            f"email: {email}", "VALIDATION_ERROR")
+            seen[email] = n
+            owner = index.get(email, -1)
             if owner >= 0 and owner != i:
                 raise error(req, 409, f"Contact already exists. Existing ID: "
                             f"{hs.ID_BASES['contacts'] + owner}", "CONFLICT")
-            seen[email] = i
 
     def _store(self, obj: str, i: int, props: dict[str, Any], now: int) -> None:
         """Write property values (minus the fault switch's dropped property) into the overlay."""
@@ -201,11 +210,16 @@ class HubSpotWrites:
         edits[hs.modified_property(obj)] = iso_ms(now)
         store.touch(i, now)
         if obj == "contacts" and "email" in values and self._emails is not None:
-            for key, owner in list(self._emails.items()):
-                if owner == i:
-                    del self._emails[key]
+            self._forget_email(i)
             if values["email"]:
-                self._emails.setdefault(values["email"].strip().lower(), i)
+                email = values["email"].strip().lower()
+                if self._emails.setdefault(email, i) == i:
+                    self._email_of[i] = email
+
+    def _forget_email(self, i: int) -> None:
+        email = self._email_of.pop(i, None)
+        if email is not None and self._emails is not None and self._emails.get(email) == i:
+            del self._emails[email]
 
     def _associate(self, req: Request, obj: str, i: int, to: str, j: int,
                    type_id: Any) -> str:
@@ -358,10 +372,8 @@ class HubSpotWrites:
                 i = self._index(obj, raw)
                 if i >= 0 and store.set_archived(i, True, now_ms()):
                     req.touched.append(raw)
-                    if obj == "contacts" and self._emails is not None:
-                        for key, owner in list(self._emails.items()):
-                            if owner == i:
-                                del self._emails[key]
+                    if obj == "contacts":
+                        self._forget_email(i)
             self.ds.changed()
         return Response(204, b"")
 

@@ -39,6 +39,7 @@ def test_phone_rollback_writes_only_phones(world: World, tmp_path: Path) -> None
     touched = [i for w in writes for i in w.ids]
     assert sorted(touched) == sorted(changed)            # each overwritten record once, no other
     assert sum(w.records for w in writes) == len(changed)
+    assert {f for w in writes for f in w.fields} == {phone}  # no other property was sent
     assert all(("batch/update" in w.path) if world.vendor == "hubspot"
                else (w.method == "PATCH" and "composite/sobjects" in w.path) for w in writes)
 

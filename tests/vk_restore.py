@@ -79,26 +79,65 @@ class World:
         return CONTACTS[self.vendor]
 
 
-_TEMPLATES: dict[str, tuple[Path, str]] = {}
+_TEMPLATES: dict[tuple[str, bool], tuple[Path, str]] = {}
 
 
-def _template(vendor: str, factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    if vendor not in _TEMPLATES:
+def _fix_emails(vendor: str, sb: Sandbox) -> None:
+    """Give every contact whose e-mail the CRM would refuse on insert a valid one (a CRM
+    whose data can be re-imported as it is)."""
+    import re
+
+    import orjson
+
+    from vaultkeeper.connectors.hubspot import HubSpotConnector
+    from vaultkeeper.connectors.salesforce import SalesforceConnector
+    from vaultkeeper.connectors.writer import RecordUpdate
+    from vaultkeeper.models import Record
+
+    good = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+    cls = HubSpotConnector if vendor == "hubspot" else SalesforceConnector
+    name, field = CONTACTS[vendor], ("email" if vendor == "hubspot" else "Email")
+    fixes = []
+    with cls(sb.url, sb.token, ca_file=sb.ca_file, objects=[name]) as conn:
+        spec = next(s for s in conn.discover() if s.name == name)
+        for item in conn.read(spec):
+            if isinstance(item, Record) and not item.archived:
+                data = orjson.loads(orjson.dumps(item.data))
+                props = data.get("properties", data)
+                value = props.get(field)
+                if value and not good.fullmatch(str(value)):
+                    rid = str(data.get("id") or data.get("Id"))
+                    fixes.append(RecordUpdate(rid, {field: f"fixed.{rid}@example.org"}))
+    writer = make_writer(vendor, sb.url, sb.token, ca_file=sb.ca_file)
+    try:
+        assert writer.update(name, fixes).ok
+    finally:
+        writer.close()
+
+
+def _template(vendor: str, factory: pytest.TempPathFactory,
+              clean: bool = False) -> tuple[Path, str]:
+    if (vendor, clean) not in _TEMPLATES:
         root = factory.mktemp(f"restore-{vendor}")
         with Sandbox(records=RECORDS, seed=SEED) as sb:
+            if clean:
+                _fix_emails(vendor, sb)
             config = write_config(root, vendor, sb)
             assert run(config, "locations", "init").returncode == 0
             backup = run_json(config, "backup")
             assert backup["status"] == "ok", backup
             drill = run_json(config, "drill")
             assert drill["result"] == "verified", drill
-        _TEMPLATES[vendor] = (root, backup["snapshot_id"])
-    return _TEMPLATES[vendor]
+        _TEMPLATES[(vendor, clean)] = (root, backup["snapshot_id"])
+    return _TEMPLATES[(vendor, clean)]
 
 
 def make_world(vendor: str, factory: pytest.TempPathFactory, tmp_path: Path,
-               faults: str = "none", second: Sandbox | None = None) -> World:
-    template, snapshot_id = _template(vendor, factory)
+               faults: str = "none", second: Sandbox | None = None,
+               clean: bool = False) -> World:
+    """A copy of the vendor's backed-up tree and a fresh sandbox as it was at backup time
+    (``clean``: a CRM whose e-mails were all valid when it was backed up)."""
+    template, snapshot_id = _template(vendor, factory, clean)
     root = tmp_path / "w"
     shutil.copytree(template, root, symlinks=True)
     sb = Sandbox(records=RECORDS, seed=SEED, faults=FaultConfig.parse(faults)).start()

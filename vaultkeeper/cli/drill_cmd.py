@@ -74,6 +74,12 @@ def drill(
     html: Annotated[Path | None, typer.Option(
         "--html", help="Also write a self-contained HTML report to this file.",
         dir_okay=False)] = None,
+    into_crm: Annotated[str | None, typer.Option(
+        "--into-crm", help="Restore the snapshot into this [targets.NAME] CRM, export it back "
+        "and reconcile record by record and relation by relation.")] = None,
+    sample: Annotated[int | None, typer.Option(
+        "--sample", help="With --into-crm: only N records per object, closed under relations.",
+        min=1)] = None,
 ) -> None:
     """restic check → restore into a private folder → load the SQLite mirror → reconcile every
     object, record and relation with the export manifest → report (kept in the state database).
@@ -82,6 +88,10 @@ def drill(
     1/7 the drill could not run.
     """
     if ctx.invoked_subcommand is not None:
+        return
+    if into_crm is not None:
+        _crm_drill(into_crm, None if snapshot == "latest" else snapshot, location, sample,
+                   json_output)
         return
     settings = load()
     observer = _Progress(enabled=sys.stderr.isatty() and not json_output)
@@ -103,6 +113,35 @@ def drill(
         _print_report(report)
     if report.result != "verified":
         raise VerificationError(report.summary(), report.failures[0].fix)
+
+
+def _crm_drill(target: str, snapshot: str | None, location: str | None, sample: int | None,
+               json_output: bool) -> None:
+    from vaultkeeper.services.restore.drill import run_crm_drill
+
+    report = run_crm_drill(load(), target, snapshot=snapshot, location=location, sample=sample)
+    if json_output:
+        render.print_json(report.as_json())
+    else:
+        console = Console()
+        table = Table(title=f"Drill {report.drill_id} into CRM {target}: snapshot "
+                      f"{report.short_id} — {report.result}", title_justify="left")
+        for column in ("object", "expected", "found", "missing", "fields differing"):
+            table.add_column(column, justify="left" if column == "object" else "right")
+        for o in report.objects:
+            table.add_row(o["object"], str(o["expected"]), str(o["found"]), str(o["missing"]),
+                          str(sum(o["fields_differing"].values())))
+        console.print(table)
+        console.print(f"relations: {report.relations.get('expected', 0)} expected, "
+                      f"{report.relations.get('missing', 0)} missing", highlight=False)
+        for failure in report.failures:
+            render.err_console.print(f"Failed: {failure['object']}: {failure['problem']}",
+                                     highlight=False)
+        if report.error:
+            render.err_console.print(f"Error: {report.error}", highlight=False)
+        console.print(report.summary(), highlight=False)
+    if report.exit_code:
+        raise typer.Exit(report.exit_code)
 
 
 def _last_report(state_dir: Path) -> dict[str, Any] | None:

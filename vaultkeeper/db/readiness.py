@@ -7,6 +7,7 @@ it, whatever SQL a policy holds.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -16,21 +17,39 @@ import sqlite_utils
 DRILLS = "drills"
 
 
+CRM_DRILL = "crm:%"
+"""Drills into a CRM (``drill --into-crm``) are recorded with location ``crm:<target>``."""
+
+
 def latest_drill(db: sqlite_utils.Database) -> dict[str, Any] | None:
-    """The most recent drill (any result), or None when none was ever run."""
+    """The most recent drill into the mirror (any result), or None when none was ever run."""
     if DRILLS not in db.table_names():
         return None
-    rows = list(db.query(f"select * from {DRILLS} order by id desc limit 1"))  # noqa: S608
+    rows = list(db.query(f"select * from {DRILLS} where location not like ? "  # noqa: S608
+                         "order by id desc limit 1", [CRM_DRILL]))
     return rows[0] if rows else None
 
 
 def latest_verified_drill(db: sqlite_utils.Database) -> dict[str, Any] | None:
-    """The most recent drill whose result is ``verified``."""
+    """The most recent drill into the mirror whose result is ``verified``."""
     if DRILLS not in db.table_names():
         return None
     rows = list(db.query(f"select * from {DRILLS} where result = 'verified' "  # noqa: S608
-                         "order by id desc limit 1"))
+                         "and location not like ? order by id desc limit 1", [CRM_DRILL]))
     return rows[0] if rows else None
+
+
+def latest_crm_drills(db: sqlite_utils.Database) -> dict[str, dict[str, Any]]:
+    """Per CRM target, its most recent ``drill --into-crm`` (report parsed)."""
+    if DRILLS not in db.table_names():
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    for row in db.query(f"select * from {DRILLS} where location like ? "  # noqa: S608
+                        "order by id", [CRM_DRILL]):
+        row = dict(row)
+        row["report"] = json.loads(row["report"]) if row.get("report") else None
+        out[str(row["location"])[4:]] = row
+    return out
 
 
 class MirrorError(Exception):

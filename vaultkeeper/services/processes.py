@@ -119,7 +119,7 @@ def run_acceptance_checks(mirror_path: Path, process: Process) -> list[CheckResu
 class Finding:
     """One aspect of readiness: ``ok`` green, ``warn`` amber, ``fail`` red."""
 
-    aspect: str            # data | fresh | drill | fields | checks | rto
+    aspect: str            # data | fresh | drill | fields | checks | rto | crm
     state: str             # ok | warn | fail
     message: str
 
@@ -167,6 +167,8 @@ class Facts:
     mirror_path: Path | None
     mirror_columns: dict[str, set[str]] | None
     mirror_error: str | None = None
+    crm_drills: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per CRM target, the last ``drill --into-crm`` (restored into a CRM and reconciled)."""
 
 
 def human(delta: timedelta | float) -> str:
@@ -195,7 +197,28 @@ def _parse_time(text: str | None) -> datetime | None:
 
 def judge(process: Process, facts: Facts) -> list[Finding]:
     """The readiness findings of one process from the gathered facts (no I/O but the checks)."""
-    out = [*_judge_backup(process, facts), *_judge_drill(process, facts)]
+    out = [*_judge_backup(process, facts), *_judge_drill(process, facts),
+           *_judge_crm_drills(process, facts)]
+    return out
+
+
+def _judge_crm_drills(process: Process, facts: Facts) -> list[Finding]:
+    """A drill into a CRM that failed on one of the process's objects makes it red."""
+    out = []
+    for target, drill in sorted(facts.crm_drills.items()):
+        when = (drill.get("finished_at") or drill.get("started_at") or "?")[:16]
+        if drill.get("result") == "verified":
+            out.append(Finding("crm", "ok", f"restore into CRM {target} rehearsed: drill "
+                                            f"#{drill.get('id')} verified ({when})"))
+            continue
+        report = drill.get("report") or {}
+        objects = {str(f.get("object", "")).removeprefix("relations ").split("__")[0]
+                   for f in report.get("failures") or []}
+        hit = sorted(objects & set(process.objects))
+        what = f" ({', '.join(hit)})" if hit else ""
+        out.append(Finding("crm", "fail" if hit else "warn",
+                           f"the last drill into CRM {target} (#{drill.get('id')}, {when}) "
+                           f"ended {drill.get('result')}{what}"))
     return out
 
 
@@ -287,7 +310,8 @@ def gather_facts(settings: Settings, *, now: datetime | None = None) -> Facts:
             error = f"{exc} — run `vaultkeeper drill`"
     return Facts(now=now or datetime.now(UTC), last_good_run=runs[0] if runs else None,
                  drill=drill, mirror_path=mirror if drill is not None else None,
-                 mirror_columns=columns, mirror_error=error)
+                 mirror_columns=columns, mirror_error=error,
+                 crm_drills=readdb.latest_crm_drills(db))
 
 
 def assess(process: Process, facts: Facts) -> Readiness:

@@ -9,6 +9,7 @@ from vaultkeeper.config import Settings
 from vaultkeeper.db import drills as drilldb
 from vaultkeeper.db import jobs as jobdb
 from vaultkeeper.db import open_state_db
+from vaultkeeper.db import readiness as readdb
 from vaultkeeper.db import runs as rundb
 from vaultkeeper.errors import StorageError
 from vaultkeeper.policies import load_policies
@@ -77,11 +78,15 @@ def status_report(settings: Settings, *, now: datetime | None = None) -> dict[st
             "rpo_s": int(rpo.total_seconds()), "last_error": entry["last_error"],
             "last_drill": drills.get(location.name)})
     last = rundb.runs(db, limit=1)
+    crm_drills = {target: {k: row.get(k) for k in ("id", "result", "finished_at", "short_id",
+                                                   "total_s", "records", "error")}
+                  for target, row in readdb.latest_crm_drills(db).items()}
     from vaultkeeper.services.jobs import current_risk, risk_schedule  # (jobs imports status)
 
     phrases, reasons = risk_schedule(settings)
     risk = current_risk(settings)
     return {"rpo_s": int(rpo.total_seconds()), "locations": locations,
+            "crm_drills": crm_drills,
             "last_run": last[0] if last else None,
             "unacknowledged_flags": rundb.unacknowledged_flags(db),
             "risk": {"level": risk.level, "score": round(risk.score, 1),

@@ -458,7 +458,7 @@ def note(ds: Dataset, n: int) -> Props:
     """Every property of note ``n``."""
     st = ds.stores["notes"]
     rr = random.Random(st.hash(n)).random
-    created, modified = st.created_ms(n), st.generated_modified_ms(n)
+    created = st.created_ms(n)
     topic = _pick(rr, NOTE_TOPICS)
     extra = _pick(rr, ("", " Follow up next week.", " Très bien.", " See attached.",
                       " Spoke to 李 at reception.", " Needs a receipt & thank-you letter."))

@@ -5,6 +5,7 @@ table, the HTML page, hierarchy and SQL selection, the drilled mirror as source,
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import html5lib
@@ -84,6 +85,14 @@ def test_hierarchy_where_and_drilled_mirror(hub: World) -> None:
     where = run_json(hub.config, "restore", "--object", "contacts", "--where",
                      "country = 'Denmark'", "--dry-run")
     assert 0 < where["plan"]["contacts"]["skip"] < 582
+
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
+    dated = run_json(hub.config, "restore", "--deleted-since", tomorrow, "--object",
+                     "companies", "--dry-run")
+    assert dated["snapshot_id"] == hub.snapshot_id
+    assert dated["plan"]["companies"] == {"skip": 0, "update": 0, "undelete": 0, "create": 1}
+    early = run(hub.config, "restore", "--deleted-since", "2001-01-01", "--dry-run", "--json")
+    assert early.returncode == 7 and "at or before" in json.loads(early.stdout)["error"]
 
     bad = run(hub.config, "restore", "--object", "contacts", "--where", "nosuchcolumn = 1",
               "--dry-run", "--json")

@@ -83,7 +83,7 @@ def test_429_storm_on_writes_same_end_state(vendor: str, tmp_path_factory: pytes
         assert report["links"]["failed"] == 0 and report["links"]["planned"] > 150
         assert report["mismatches"] == []
         assert report["requests"]["retries"] > 0
-        assert world.sandbox.stats()["counts"].get("fault.write_rate_limit", 0) > 0
+        assert world.sandbox.stats()["faults"]["write_rate_limit"] > 0
         ids = [report["id_map"].get(world.contacts, {}).get(v, v) for v in victims]
         live = world.writer.fetch(world.contacts, ids)
         assert len(live) == 150 and not any(r.archived for r in live.values())

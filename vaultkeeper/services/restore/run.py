@@ -154,8 +154,11 @@ def execute(db: Any, reader: MirrorReader, target: Target,
         report.error = exc.one_line()
         _fill(db, run_id, report)
         report.requests = writer.request_stats()
-        journal.set_status(db, run_id, "applying" if resumed or report.records else "planning",
-                           report=report.as_json())
+        # A CRM or location failure leaves the run resumable; a usage error ends it.
+        state = ("error" if report.exit_code == ExitCode.USAGE else
+                 "applying" if resumed or report.records else "planning")
+        journal.set_status(db, run_id, state, report=report.as_json(),
+                           exit_code=report.exit_code)
         return report
     _fill(db, run_id, report)
     report.requests = writer.request_stats()

@@ -8,12 +8,13 @@ from pathlib import Path
 import orjson
 import pytest
 from vk_drill import rewrite_object, snapshot
-from vk_restore import OBJECTS, World, make_world, run_json
+from vk_restore import OBJECTS, PHONE, World, make_world, run_json
 from vk_restore_check import export_live, related_contacts
 
 from vaultkeeper.connectors import make_writer
+from vaultkeeper.connectors.writer import RecordUpdate
 from vaultkeeper.digest import canonical_json
-from vaultkeeper.sandbox import Sandbox
+from vaultkeeper.sandbox import FaultConfig, Sandbox
 
 
 def _salesforce_snapshot_with_bad_emails(world: World, tmp_path: Path,
@@ -87,6 +88,29 @@ def test_429_storm_on_writes_same_end_state(vendor: str, tmp_path_factory: pytes
         ids = [report["id_map"].get(world.contacts, {}).get(v, v) for v in victims]
         live = world.writer.fetch(world.contacts, ids)
         assert len(live) == 150 and not any(r.archived for r in live.values())
+    finally:
+        world.writer.close()
+        world.sandbox.stop()
+
+
+@pytest.mark.parametrize("vendor", ["hubspot", "salesforce"])
+def test_target_that_drops_a_value_fails_verification(
+        vendor: str, tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
+    phone = PHONE[vendor]
+    world = make_world(vendor, tmp_path_factory, tmp_path)
+    try:
+        mirror = world.root / ".vaultkeeper" / "mirror" / "mirror.db"
+        victims = related_contacts(mirror, world.contacts, 60)
+        assert world.writer.update(world.contacts, [
+            RecordUpdate(i, {phone: "+44 1632 960000"}) for i in victims]).ok
+        # from now on the CRM answers success to writes but never stores the phone
+        lossy = FaultConfig.parse(f"drop_property={phone}")
+        world.sandbox.hubspot.faults = world.sandbox.salesforce.faults = lossy
+        report = run_json(world.config, "restore", "--object", world.contacts, "--ids",
+                          ",".join(victims), ok=(4,))
+        assert report["exit_code"] == 4 and report["status"] == "mismatch"
+        assert {m["field"] for m in report["mismatches"]} == {phone}
+        assert {m["object"] for m in report["mismatches"]} == {world.contacts}
     finally:
         world.writer.close()
         world.sandbox.stop()

@@ -26,12 +26,12 @@ from vaultkeeper.db.emergency import latest_verified_drill
 from vaultkeeper.errors import StorageError, VaultkeeperError
 from vaultkeeper.process import sigterm_interrupts
 from vaultkeeper.restic import Restic, Snapshot
-from vaultkeeper.services.emergency.package import (
+from vaultkeeper.services.emergency.package import build_package
+from vaultkeeper.services.emergency.result import (
     PUBLIC_KEY,
     BuildObserver,
     PackageResult,
     Provenance,
-    build_package,
     prepare_out,
 )
 from vaultkeeper.services.export import ExportObserver, run_export

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from vaultkeeper import config
+from vaultkeeper.config import secrets as config  # COMMAND_TIMEOUT lives in config.secrets
 from vaultkeeper.config import Secret, load_settings
 from vaultkeeper.errors import ExitCode, SecretError
 

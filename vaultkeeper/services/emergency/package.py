@@ -367,8 +367,8 @@ def build_package(export_dir: Path, out_dir: Path, settings: Settings, *, target
     work = Path(tempfile.mkdtemp(prefix="emergency-work-", dir=settings.state_dir))
     try:
         b = PackageBuilder(folder, out_dir, work, target=target, policies=policies,
-                     region=settings.emergency.default_region, sample_percent=sample_percent,
-                     observer=observer)
+                           region=settings.emergency.default_region, sample_percent=sample_percent,
+                           observer=observer)
         try:
             b.profile()
             b.write_objects()

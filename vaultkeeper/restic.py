@@ -25,6 +25,7 @@ import orjson
 
 from vaultkeeper.config import Secret
 from vaultkeeper.errors import StorageError
+from vaultkeeper.privatefs import open_private
 from vaultkeeper.storage.locations import Location
 
 MIN_VERSION = (0, 14, 0)
@@ -172,8 +173,7 @@ class Restic:
         folder = tempfile.mkdtemp(prefix="vk-pw-")  # 0700 by construction
         try:
             path = os.path.join(folder, "password")
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            with open_private(path, "w", exclusive=True) as handle:
                 handle.write(secret.reveal())
             yield path
         finally:

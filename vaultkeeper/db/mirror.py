@@ -38,6 +38,7 @@ import sqlite_utils
 
 from vaultkeeper.digest import ContentDigest
 from vaultkeeper.errors import VerificationError
+from vaultkeeper.privatefs import open_private
 from vaultkeeper.shapes import ObjectShape, search_columns, shape_for
 
 MIRROR_DIR = "mirror"
@@ -164,7 +165,7 @@ def load_export(export_dir: Path, target: Path, *, info: dict[str, Any] | None =
         leftover.unlink(missing_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     # Private before SQLite writes a byte: the mirror is plaintext CRM data.
-    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+    open_private(tmp).close()
     try:
         result = _load(export_dir, tmp, manifest, info or {}, progress)
         fd = os.open(tmp, os.O_RDONLY)

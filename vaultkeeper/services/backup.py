@@ -7,11 +7,8 @@ copy asks restic for every snapshot the destination lacks, the next run fills th
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import shutil
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +21,7 @@ from vaultkeeper.db.risk import record_export_health
 from vaultkeeper.db.runs import LocationResult
 from vaultkeeper.errors import ExportError, StorageError, VaultkeeperError
 from vaultkeeper.policies import load_policies
-from vaultkeeper.process import pid_lock, sigterm_interrupts
+from vaultkeeper.privatefs import private_staging, run_lock
 from vaultkeeper.restic import Restic
 from vaultkeeper.services.diff import compare_counts
 from vaultkeeper.services.export import ExportObserver, run_export
@@ -32,11 +29,6 @@ from vaultkeeper.services.processes import priority_order
 from vaultkeeper.storage.locations import Location, preflight, resolve_locations
 
 STAGING = "staging"
-LOCK = "backup.lock"
-
-
-class AlreadyRunning(VaultkeeperError):
-    """Another backup holds the run lock."""
 
 
 @dataclass
@@ -71,38 +63,6 @@ class BackupObserver(ExportObserver):
 
     def location_finished(self, result: LocationResult) -> None:
         """A location's backup or copy ended."""
-
-
-@contextlib.contextmanager
-def run_lock(state_dir: Path, lock: str = LOCK, what: str = "backup") -> Iterator[None]:
-    """One backup (or drill…) at a time. flock dies with its process: a crash never leaves it
-    stuck."""
-    def busy(holder: str) -> AlreadyRunning:
-        return AlreadyRunning(f"another {what} is running (pid {holder})",
-                              "wait for it to finish; the lock frees itself if it dies")
-
-    with pid_lock(state_dir / lock, busy):
-        yield
-
-
-@contextlib.contextmanager
-def private_staging(state_dir: Path, name: str = STAGING) -> Iterator[Path]:
-    """A 0700 staging folder for plaintext CRM data, removed on exit, SIGTERM included.
-
-    Leftovers of a killed run (SIGKILL cannot be caught) are removed first: the caller holds the
-    run lock, so nothing else can be using them.
-    """
-    root = state_dir / name
-    shutil.rmtree(root, ignore_errors=True)
-    root.mkdir(mode=0o700, parents=True)
-    # A fixed path (we hold the run lock): restic then finds the previous snapshot as parent.
-    path = root / "run"
-    path.mkdir(mode=0o700)
-    try:
-        with sigterm_interrupts():
-            yield path
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def mass_deletion(previous: dict[str, int] | None, current: dict[str, int],
@@ -140,7 +100,7 @@ def run_backup(settings: Settings, *, observer: BackupObserver | None = None,
         rundb.abandon_unfinished(db)
         report = BackupReport(run_id=rundb.start_run(db, "priority" if only else "full"))
         try:
-            with private_staging(settings.state_dir) as staging:
+            with private_staging(settings.state_dir, STAGING) as staging:
                 _backup(settings, staging, locations, report, observer, db,
                         policies.retention.mass_deletion_threshold,
                         priority_order(policies.processes), only)

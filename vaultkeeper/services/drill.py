@@ -26,8 +26,8 @@ from vaultkeeper.db import mirror as mirrordb
 from vaultkeeper.db import open_state_db
 from vaultkeeper.errors import StorageError, UsageError, VaultkeeperError
 from vaultkeeper.policies import load_policies
+from vaultkeeper.privatefs import private_staging, run_lock
 from vaultkeeper.restic import RepositoryCorrupt, Restic, Snapshot, select_snapshot
-from vaultkeeper.services.backup import private_staging, run_lock
 from vaultkeeper.services.diff import compare_counts
 from vaultkeeper.storage.locations import Location, preflight, resolve_locations
 

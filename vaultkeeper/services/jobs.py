@@ -15,11 +15,11 @@ from datetime import UTC, datetime
 from vaultkeeper.config import Settings
 from vaultkeeper.db import jobs as jobdb
 from vaultkeeper.db import open_state_db
-from vaultkeeper.errors import StorageError, VaultkeeperError
+from vaultkeeper.errors import AlreadyRunning, StorageError, VaultkeeperError
 from vaultkeeper.policies import load_policies
 from vaultkeeper.restic import Restic
 from vaultkeeper.services.alerts import Alert, Alerter
-from vaultkeeper.services.backup import AlreadyRunning, run_backup
+from vaultkeeper.services.backup import run_backup
 from vaultkeeper.services.drill import DrillReport, run_drill
 from vaultkeeper.services.processes import priority_objects
 from vaultkeeper.services.retention import apply_retention

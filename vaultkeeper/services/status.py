@@ -12,8 +12,9 @@ from vaultkeeper.db import open_state_db
 from vaultkeeper.db import runs as rundb
 from vaultkeeper.errors import StorageError
 from vaultkeeper.policies import load_policies
+from vaultkeeper.privatefs import daemon_pid
 from vaultkeeper.restic import Restic
-from vaultkeeper.services.scheduler import daemon_pid, plan
+from vaultkeeper.services.scheduler import plan
 from vaultkeeper.storage.locations import preflight, resolve_locations
 
 

@@ -9,22 +9,19 @@ by the next one.
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import tarfile
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vaultkeeper import crypto
+from vaultkeeper import crypto, privatefs
 from vaultkeeper.config import Settings
 from vaultkeeper.connectors import open_connector
 from vaultkeeper.db import open_state_db
 from vaultkeeper.db.emergency import latest_verified_drill
 from vaultkeeper.errors import StorageError, VaultkeeperError
-from vaultkeeper.process import sigterm_interrupts
 from vaultkeeper.restic import Restic, Snapshot
 from vaultkeeper.services.emergency.package import (
     PUBLIC_KEY,
@@ -37,7 +34,7 @@ from vaultkeeper.services.emergency.package import (
 from vaultkeeper.services.export import ExportObserver, run_export
 from vaultkeeper.storage.locations import Location, resolve_locations
 
-WORK_PREFIX = "emergency-run-"
+WORK_LABEL = "emergency-run"
 ARCHIVE_NAME = "emergency-package.tar.gz.age"
 
 
@@ -63,28 +60,9 @@ class _ExportStages(ExportObserver):
 
 @contextlib.contextmanager
 def private_workdir(state_dir: Path) -> Iterator[Path]:
-    """A 0700 folder for plaintext data, removed on exit (SIGTERM too); old ones cleared."""
-    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    for old in state_dir.glob(f"{WORK_PREFIX}*"):
-        pid = old.name.removeprefix(WORK_PREFIX).split("-")[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(old, ignore_errors=True)
-    path = Path(tempfile.mkdtemp(prefix=f"{WORK_PREFIX}{os.getpid()}-", dir=state_dir))
-    try:
-        with sigterm_interrupts():
-            yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    """A 0700 work folder for plaintext data (see ``privatefs.private_workdir``)."""
+    with privatefs.private_workdir(state_dir, WORK_LABEL) as path:
+        yield path
 
 
 @dataclass(frozen=True)
@@ -232,12 +210,10 @@ def _from_snapshot(settings: Settings, work: Path, source: str,
 def _encrypt(build_dir: Path, out: Path, recipients: list[Any], work: Path) -> Path:
     """tar.gz the package and encrypt it to the recipients; only ciphertext reaches ``out``."""
     tar_path = work / "package.tar.gz"
-    fd = os.open(tar_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w|gz") as tar:
+    with privatefs.open_private(tar_path) as raw, tarfile.open(fileobj=raw, mode="w|gz") as tar:
         tar.add(build_dir, arcname="emergency-package")
     archive = out / ARCHIVE_NAME
-    fd = os.open(archive, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with tar_path.open("rb") as source, os.fdopen(fd, "wb") as target:
+    with tar_path.open("rb") as source, privatefs.open_private(archive, exclusive=True) as target:
         crypto.age_encrypt(source, target, recipients)
     shutil.copyfile(build_dir / PUBLIC_KEY, out / PUBLIC_KEY)
     (out / "README.txt").write_text(

@@ -44,7 +44,8 @@ def generate(folder: Path, records: int) -> int:
     from vaultkeeper.sandbox.data import Dataset, iso_ms
     from vaultkeeper.sandbox.hs_schema import properties_payload
     from vaultkeeper.digest import canonical_json
-    from vaultkeeper.services.export import NdjsonWriter, prepare_out_dir, write_manifest
+    from vaultkeeper.exportfmt import write_manifest
+    from vaultkeeper.services.export import NdjsonWriter, prepare_out_dir
 
     prepare_out_dir(folder, overwrite=False)
     ds = Dataset(records, seed=1)

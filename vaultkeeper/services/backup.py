@@ -7,7 +7,6 @@ copy asks restic for every snapshot the destination lacks, the next run fills th
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ from vaultkeeper.db import runs as rundb
 from vaultkeeper.db.risk import record_export_health
 from vaultkeeper.db.runs import LocationResult
 from vaultkeeper.errors import ExportError, StorageError, VaultkeeperError
+from vaultkeeper.exportfmt import Manifest
 from vaultkeeper.policies import load_policies
 from vaultkeeper.privatefs import private_staging, run_lock
 from vaultkeeper.restic import Restic
@@ -123,24 +123,23 @@ def _backup(settings: Settings, staging: Path, locations: list[Location], report
     export_dir = staging / "export"
     with open_connector(settings.source) as connector:
         objects = tuple(only or settings.source.objects)
-        manifest = run_export(connector, export_dir, objects=objects,
-                              exclude=settings.source.exclude, observer=observer,
-                              priority=priority)
-    record_export_health(db, report.run_id, manifest)   # for `vaultkeeper risk collect`
+        run_export(connector, export_dir, objects=objects, exclude=settings.source.exclude,
+                   observer=observer, priority=priority)
     # Trust nothing we did not just check: the manifest must exist and list its objects.
-    manifest_path = export_dir / "manifest.json"
-    if not manifest_path.exists():
+    manifest = Manifest.load(export_dir)
+    if manifest is None:
         raise ExportError("the export finished without a manifest", "run the backup again")
-    report.manifest_sha256 = hashlib.sha256(manifest_path.read_bytes()).hexdigest()
-    report.export_status = manifest["status"]
-    report.counts = {name: entry["count"] for name, entry in manifest["objects"].items()}
-    report.problems.extend(manifest["problems"])
+    record_export_health(db, report.run_id, manifest)   # for `vaultkeeper risk collect`
+    report.manifest_sha256 = manifest.sha256
+    report.export_status = manifest.status
+    report.counts = manifest.counts
+    report.problems.extend(manifest.problems)
     previous = rundb.previous_counts(db)
     if only and previous:
         previous = {k: v for k, v in previous.items() if k in report.counts}
     report.flag_reason = mass_deletion(previous, report.counts, threshold)
     report.flagged = bool(report.flag_reason)
-    tags = ["vaultkeeper", f"source:{manifest['connector']['name']}",
+    tags = ["vaultkeeper", f"source:{manifest.connector}",
             f"manifest:{report.manifest_sha256[:16]}"]
     if only:
         tags.append("scope:priority")

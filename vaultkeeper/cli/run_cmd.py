@@ -20,7 +20,8 @@ from vaultkeeper.db import open_state_db
 from vaultkeeper.errors import ExitCode, UsageError
 from vaultkeeper.privatefs import daemon_pid, touch_private
 from vaultkeeper.services.alerts import Alert, Alerter
-from vaultkeeper.services.jobs import JOBS, make_daemon, risk_schedule
+from vaultkeeper.services.in_force import risk_schedule
+from vaultkeeper.services.jobs import JOBS, make_daemon
 from vaultkeeper.services.platform import crontab, systemd_units
 from vaultkeeper.services.scheduler import configured_schedule, plan
 

@@ -14,19 +14,18 @@ from typing import Any
 
 from vaultkeeper.config import Settings
 from vaultkeeper.connectors import open_connector
-from vaultkeeper.db import open_state_db
 from vaultkeeper.db import runs as rundb
 from vaultkeeper.db.risk import record_export_health
 from vaultkeeper.db.runs import LocationResult
 from vaultkeeper.errors import ExportError, StorageError, VaultkeeperError
 from vaultkeeper.exportfmt import Manifest
-from vaultkeeper.policies import load_policies
 from vaultkeeper.privatefs import private_staging, run_lock
 from vaultkeeper.restic import Restic
+from vaultkeeper.services.context import CommandContext
 from vaultkeeper.services.diff import compare_counts
 from vaultkeeper.services.export import ExportObserver, run_export
 from vaultkeeper.services.processes import priority_order
-from vaultkeeper.storage.locations import Location, preflight, resolve_locations
+from vaultkeeper.storage.locations import Location, preflight
 
 STAGING = "staging"
 
@@ -77,7 +76,7 @@ def mass_deletion(previous: dict[str, int] | None, current: dict[str, int],
         + ", ".join(drops))
 
 
-def run_backup(settings: Settings, *, observer: BackupObserver | None = None,
+def run_backup(settings: Settings | CommandContext, *, observer: BackupObserver | None = None,
                only: list[str] | None = None) -> BackupReport:
     """Run one backup; never raises for a failing location (the report says), only for
     problems that stop everything (lock, export failure, no location reachable).
@@ -86,22 +85,21 @@ def run_backup(settings: Settings, *, observer: BackupObserver | None = None,
     objects): the snapshot is tagged ``scope:priority`` and the mass-deletion guard compares
     only those objects."""
     observer = observer or BackupObserver()
-    if settings.repository_password is None:
-        raise StorageError("no repository password configured",
-                           'set [repository] password = { file = "…" } (mode 0600)')
-    locations = resolve_locations(settings)
+    ctx = CommandContext.of(settings)
+    ctx.password  # noqa: B018 - the guard: no password, no backup
+    locations = ctx.locations()
     if not locations:
         raise StorageError("no [[locations]] configured",
                            "add at least one [[locations]] entry and run `vaultkeeper locations "
                            "init`")
-    policies = load_policies(settings.policies_dir)
-    with run_lock(settings.state_dir):
-        db = open_state_db(settings.state_dir)
+    policies = ctx.policies
+    with run_lock(ctx.state_dir):
+        db = ctx.db
         rundb.abandon_unfinished(db)
         report = BackupReport(run_id=rundb.start_run(db, "priority" if only else "full"))
         try:
-            with private_staging(settings.state_dir, STAGING) as staging:
-                _backup(settings, staging, locations, report, observer, db,
+            with private_staging(ctx.state_dir, STAGING) as staging:
+                _backup(ctx, staging, locations, report, observer, db,
                         policies.retention.mass_deletion_threshold,
                         priority_order(policies.processes), only)
         except BaseException as exc:
@@ -117,9 +115,10 @@ def run_backup(settings: Settings, *, observer: BackupObserver | None = None,
     return report
 
 
-def _backup(settings: Settings, staging: Path, locations: list[Location], report: BackupReport,
+def _backup(ctx: CommandContext, staging: Path, locations: list[Location], report: BackupReport,
             observer: BackupObserver, db: Any, threshold: float,
             priority: list[str], only: list[str] | None = None) -> None:
+    settings = ctx.settings
     export_dir = staging / "export"
     with open_connector(settings.source) as connector:
         objects = tuple(only or settings.source.objects)
@@ -143,13 +142,10 @@ def _backup(settings: Settings, staging: Path, locations: list[Location], report
             f"manifest:{report.manifest_sha256[:16]}"]
     if only:
         tags.append("scope:priority")
-    password = settings.repository_password
-    assert password is not None
-    cache = settings.state_dir / "cache"
     primary: Restic | None = None
     pending: list[tuple[Location, Restic]] = []
     for location in locations:
-        restic = Restic(location, password, cache_dir=cache, cwd=settings.base_dir)
+        restic = ctx.restic(location)
         check = preflight(location)
         if location.offline and not check.present:
             result = LocationResult(location.name, "skipped", "skipped",

@@ -36,7 +36,7 @@ from vaultkeeper.services.drill_html import render as render_drill_html
 from vaultkeeper.services.emergency.package import PackageResult
 from vaultkeeper.services.emergency.runner import (
     EmergencyObserver,
-    _find,
+    find_snapshot,
     private_workdir,
     run_emergency,
 )
@@ -144,7 +144,7 @@ def deposit(settings: Settings, *, progress: Progress = _noop) -> DepositResult:
         raise VaultkeeperError("no snapshot has passed a restore drill yet, so there is nothing "
                            "verified to deposit", "run `vaultkeeper drill` first")
     snapshot_id = str(drill["snapshot_id"])
-    found, errors = _find(settings, snapshot_id, prefer=str(drill.get("location") or ""))
+    found, errors = find_snapshot(settings, snapshot_id, prefer=str(drill.get("location") or ""))
     if found is None:
         raise StorageError(f"the verified snapshot {snapshot_id[:12]} is in no location any more"
                            + (f" ({'; '.join(errors[:2])})" if errors else ""),

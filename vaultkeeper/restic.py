@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 
 from vaultkeeper.config import Secret
-from vaultkeeper.errors import StorageError
+from vaultkeeper.errors import StorageError, UsageError
 from vaultkeeper.privatefs import open_private
 from vaultkeeper.storage.locations import Location
 
@@ -416,8 +416,6 @@ class Restic:
 
 def select_snapshot(snapshots: Sequence[Snapshot], ref: str, where: str) -> Snapshot:
     """``latest``, ``random``, or an id prefix (the location's own id or the original's)."""
-    from vaultkeeper.errors import UsageError
-
     if not snapshots:
         raise StorageError(f"{where} holds no snapshot", "run `vaultkeeper backup` first")
     # Risk-driven backups of the top-priority objects hold only some objects: "latest" and

@@ -328,6 +328,8 @@ def register(app: typer.Typer) -> None:
 
 
 # ------------------------------------------------------------------- deposits (issue 7, 3–5)
+# The deposit service is imported inside these commands: it pulls in the emergency package
+# builder (~0.4 s of imports) that every other command starts faster without.
 def _status(enabled: bool) -> Any:
     def say(text: str) -> None:
         if enabled:

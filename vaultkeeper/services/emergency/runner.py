@@ -67,8 +67,8 @@ def private_workdir(state_dir: Path) -> Iterator[Path]:
 
 
 @dataclass(frozen=True)
-class Found:
-    """A snapshot and the location (with its restic) that holds it."""
+class FoundSnapshot:
+    """A snapshot and the location (and restic on it) where it was found."""
 
     location: Location
     restic: Restic
@@ -134,11 +134,11 @@ def _resticks(ctx: CommandContext) -> list[tuple[Location, Restic]]:
 
 
 def find_snapshot(settings: Settings | CommandContext, wanted: str | None,
-                  prefer: str = "") -> tuple[Found | None, list[str]]:
+                  prefer: str = "") -> tuple[FoundSnapshot | None, list[str]]:
     """The snapshot ``wanted`` (id or prefix; None: the newest) at the first location with it
     (``prefer``: the location tried first); with the errors of locations that failed."""
     errors: list[str] = []
-    best: Found | None = None
+    best: FoundSnapshot | None = None
     pairs = _resticks(CommandContext.of(settings))
     pairs.sort(key=lambda p: p[0].name != prefer)
     for location, restic in pairs:
@@ -152,7 +152,7 @@ def find_snapshot(settings: Settings | CommandContext, wanted: str | None,
             if wanted is not None and not any(i and i.startswith(wanted) for i in ids):
                 continue
             if best is None or snap.time > best.snapshot.time:
-                best = Found(location, restic, snap)
+                best = FoundSnapshot(location, restic, snap)
         if wanted is not None and best is not None:
             break
     return best, errors
@@ -164,7 +164,7 @@ def _from_snapshot(settings: Settings, work: Path, source: str,
     provenance = Provenance(kind="snapshot")
     if source == "latest-verified":
         drill = latest_verified_drill(ctx.db)
-        found: Found | None = None
+        found: FoundSnapshot | None = None
         errors: list[str] = []
         if drill is not None:
             found, errors = find_snapshot(ctx, str(drill["snapshot_id"]),

@@ -18,7 +18,7 @@ The API (small on purpose; other modules use only these names):
 - ``run_lock(state_dir, lock, what)`` / ``daemon_lock(state_dir)``: one backup (drill, diff…) and
   one scheduler per state directory (flock: a crash never leaves them stuck); ``lock_holder``
   reads a lock without taking it; ``sigterm_interrupts()`` turns SIGTERM into KeyboardInterrupt
-  so ``finally`` clean-ups run.
+  so ``finally`` clean-ups run; ``pid_alive(pid)`` is the liveness check the sweep uses.
 
 Every private folder carries an ``OWNER`` file with its pid; ``sweep_leftovers`` also knows the
 pid-tagged names of folders killed before the file was written.
@@ -98,7 +98,8 @@ def write_private(path: Path | str, data: bytes | str, *, exclusive: bool = Fals
 
 
 # ---------------------------------------------------------------------------------- folders
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (on this host; a pid we may not signal counts as alive)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -126,7 +127,7 @@ def sweep_leftovers(parent: Path) -> list[Path]:
         if not folder.is_dir() or folder.is_symlink():
             continue
         pid = _owner(folder)
-        if pid is not None and pid != os.getpid() and not _alive(pid):
+        if pid is not None and pid != os.getpid() and not pid_alive(pid):
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
     return removed

@@ -52,7 +52,7 @@ def risk_schedule(settings: Settings | CommandContext) -> tuple[dict[str, str], 
     if settings.escrow.url and "escrow" not in schedule:
         # Lazy: the escrow deposit service (restic, the package builder, ~0.4 s of imports)
         # is needed only when escrow is configured.
-        from vaultkeeper.services.escrow_deposit import refresh_interval
+        from vaultkeeper.services.escrow.deposit import refresh_interval
 
         refresh = settings.escrow.refresh
         schedule["escrow"] = refresh if refresh.startswith("every") else \

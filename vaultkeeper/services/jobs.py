@@ -183,7 +183,7 @@ def emergency_job(settings: Settings, alerter: Alerter) -> JobOutcome:
 def escrow_job(settings: Settings, alerter: Alerter) -> JobOutcome:
     """Refresh the escrow deposit (the newest verified snapshot, the kit, a signed inventory)."""
     # Lazy, like emergency_job: the escrow service is needed only when escrow is configured.
-    from vaultkeeper.services.escrow_deposit import deposit
+    from vaultkeeper.services.escrow.deposit import deposit
 
     try:
         result = deposit(settings)
@@ -200,7 +200,7 @@ def stale_escrow(daemon: Daemon) -> None:
     if not settings.escrow.url:
         return
     # Lazy, like emergency_job: the escrow service is needed only when escrow is configured.
-    from vaultkeeper.services.escrow_deposit import deposit_age, deposit_stale, refresh_interval
+    from vaultkeeper.services.escrow.deposit import deposit_age, deposit_stale, refresh_interval
 
     alerter: Alerter = daemon.alerter
     if deposit_stale(settings):

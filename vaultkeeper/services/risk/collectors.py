@@ -17,10 +17,7 @@ from vaultkeeper.config import Settings
 from vaultkeeper.db import open_state_db
 from vaultkeeper.db import risk as riskdb
 from vaultkeeper.db import runs as rundb
-from vaultkeeper.services.risk.values import (
-    Observation,
-    format_value,
-)
+from vaultkeeper.services.risk.values import Observation, format_value
 
 INCIDENT_WINDOW_DAYS = 30
 RELEASES_CONSIDERED = 6

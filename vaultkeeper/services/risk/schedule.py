@@ -8,10 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from vaultkeeper.policies import (
-    RiskLevel,
-    RiskPolicy,
-)
+from vaultkeeper.policies import RiskLevel, RiskPolicy
 
 PRIORITY_BACKUP_JOB = "priority_backup"
 """Schedule key for the extra backup of top-priority objects (see ``level_actions``)."""

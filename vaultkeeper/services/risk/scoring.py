@@ -8,14 +8,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from vaultkeeper.policies import (
-    RiskPolicy,
-    RiskSignal,
-)
-from vaultkeeper.services.risk.values import (
-    Observation,
-    format_value,
-)
+from vaultkeeper.policies import RiskPolicy, RiskSignal
+from vaultkeeper.services.risk.values import Observation, format_value
 
 TREND_DAYS = 30
 

@@ -10,22 +10,9 @@ from vaultkeeper.config import Settings
 from vaultkeeper.db import open_state_db
 from vaultkeeper.db import risk as riskdb
 from vaultkeeper.errors import UsageError
-from vaultkeeper.policies import (
-    SIGNAL_KINDS,
-    RiskLevel,
-    load_policies,
-)
-from vaultkeeper.services.risk.schedule import (
-    LevelAction,
-    level_actions,
-)
-from vaultkeeper.services.risk.scoring import (
-    Assessment,
-    Trend,
-    assess,
-    history,
-    trend,
-)
+from vaultkeeper.policies import SIGNAL_KINDS, RiskLevel, load_policies
+from vaultkeeper.services.risk.schedule import LevelAction, level_actions
+from vaultkeeper.services.risk.scoring import Assessment, Trend, assess, history, trend
 from vaultkeeper.services.risk.values import (
     Observation,
     format_value,

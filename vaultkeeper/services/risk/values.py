@@ -9,10 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from vaultkeeper.policies import (
-    SIGNAL_KINDS,
-    SignalKind,
-)
+from vaultkeeper.policies import SIGNAL_KINDS, SignalKind
 
 _TRUE = {"1", "true", "yes", "y", "on"}
 _FALSE = {"0", "false", "no", "n", "off"}

@@ -12,6 +12,7 @@ holds a context shares its policies and database, and older callers keep working
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,11 +72,12 @@ class CommandContext:
         return self.settings.repository_password
 
     def restic(self, location: Location, *, password: Secret | None = None,
-               timeout: float = DEFAULT_TIMEOUT) -> Restic:
-        """restic for ``location`` with the repository password (or ``password``), the shared
-        cache and the configuration's folder as working directory."""
+               timeout: float = DEFAULT_TIMEOUT,
+               on_exec: Callable[[list[str]], None] | None = None) -> Restic:
+        """restic for ``location`` with the repository password (or ``password``, e.g. the
+        escrow key's), the shared cache and the configuration's folder as working directory."""
         return Restic(location, password or self.password, cache_dir=self.state_dir / CACHE,
-                      cwd=self.settings.base_dir, timeout=timeout)
+                      cwd=self.settings.base_dir, timeout=timeout, on_exec=on_exec)
 
     def locations(self) -> list[Location]:
         """Every configured location, in configuration order."""

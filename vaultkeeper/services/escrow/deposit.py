@@ -20,6 +20,7 @@ from vaultkeeper.db.drills import get as get_drill
 from vaultkeeper.db.emergency import latest_verified_drill
 from vaultkeeper.errors import StorageError, UsageError, VaultkeeperError
 from vaultkeeper.restic import Restic, Snapshot, WrongPassword
+from vaultkeeper.services.context import CommandContext
 from vaultkeeper.services.drill_html import render as render_drill_html
 from vaultkeeper.services.emergency.runner import find_snapshot
 from vaultkeeper.services.escrow.repository import (
@@ -68,27 +69,26 @@ class DepositResult:
 
 def deposit(settings: Settings, *, progress: Progress = no_progress) -> DepositResult:
     """Copy the latest verified snapshot into the escrow repository and write a signed kit."""
-    if settings.repository_password is None:
-        raise StorageError("no repository password configured",
-                           'set [repository] password = { file = "…" } (mode 0600)')
+    ctx = CommandContext(settings)
+    ours = ctx.password
     location = escrow_location(settings)
     agent_password = escrow_password(settings)
-    if agent_password.reveal() == settings.repository_password.reveal():
+    if agent_password.reveal() == ours.reveal():
         raise UsageError("the escrow password is the repository password",
                          "the escrow key must have its own password, so it can be revoked")
-    db = open_state_db(settings.state_dir)
+    db = ctx.db
     drill = latest_verified_drill(db)
     if drill is None:
         raise VaultkeeperError("no snapshot has passed a restore drill yet, so there is nothing "
                            "verified to deposit", "run `vaultkeeper drill` first")
     snapshot_id = str(drill["snapshot_id"])
-    found, errors = find_snapshot(settings, snapshot_id, prefer=str(drill.get("location") or ""))
+    found, errors = find_snapshot(ctx, snapshot_id, prefer=str(drill.get("location") or ""))
     if found is None:
         raise StorageError(f"the verified snapshot {snapshot_id[:12]} is in no location any more"
                            + (f" ({'; '.join(errors[:2])})" if errors else ""),
                            "run `vaultkeeper drill` on a current snapshot, then deposit again")
-    org = escrow_restic(settings, location, settings.repository_password)
-    agent = escrow_restic(settings, location, agent_password)
+    org = escrow_restic(ctx, location, ours)
+    agent = escrow_restic(ctx, location, agent_password)
     progress(f"escrow repository {location.display_url}")
     if not org.is_initialised():
         progress("creating the escrow repository (chunker parameters of "

@@ -15,6 +15,7 @@ from vaultkeeper.config import Settings
 from vaultkeeper.db import escrow as escrowdb
 from vaultkeeper.db import open_state_db
 from vaultkeeper.errors import StorageError, UsageError, VaultkeeperError
+from vaultkeeper.privatefs import write_private
 from vaultkeeper.restic import Snapshot, WrongPassword
 from vaultkeeper.services.emergency.runner import private_workdir
 from vaultkeeper.services.escrow.repository import (
@@ -196,9 +197,7 @@ def _clean_room(settings: Settings, location: Location, kit: Path, copy: Snapsho
     room.mkdir(mode=0o700)
     secret = escrow_password(settings)
     key_file = room / "escrow.key"
-    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(secret.reveal() + "\n")
+    write_private(key_file, secret.reveal() + "\n", exclusive=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("VAULTKEEPER_")}
     creds = ""
     if location.access_key is not None and location.secret_key is not None:

@@ -24,12 +24,12 @@ from vaultkeeper.errors import StorageError, VaultkeeperError
 from vaultkeeper.exportfmt import find_export_root
 from vaultkeeper.restic import Restic, Snapshot
 from vaultkeeper.services.context import CommandContext
-from vaultkeeper.services.emergency.package import (
+from vaultkeeper.services.emergency.package import build_package
+from vaultkeeper.services.emergency.result import (
     PUBLIC_KEY,
     BuildObserver,
     PackageResult,
     Provenance,
-    build_package,
     prepare_out,
 )
 from vaultkeeper.services.export import ExportObserver, run_export

@@ -14,7 +14,7 @@ from vaultkeeper.db import escrow as escrowdb
 from vaultkeeper.db import open_state_db
 from vaultkeeper.errors import StorageError, UsageError
 from vaultkeeper.restic import WrongPassword
-from vaultkeeper.services.emergency.package import PackageResult
+from vaultkeeper.services.emergency.result import PackageResult
 from vaultkeeper.services.emergency.runner import EmergencyObserver, private_workdir, run_emergency
 from vaultkeeper.services.escrow.repository import (
     Progress,

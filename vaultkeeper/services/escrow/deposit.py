@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from vaultkeeper import crypto
+from vaultkeeper import crypto, pyenv
 from vaultkeeper.config import Settings
 from vaultkeeper.db import escrow as escrowdb
 from vaultkeeper.db import open_state_db
@@ -42,6 +42,7 @@ from vaultkeeper.services.escrow.repository import (
 )
 from vaultkeeper.storage.kit import kit_address, put_kit
 from vaultkeeper.storage.locations import Location
+from vaultkeeper.tomlcheck import Bad, Origin, as_duration
 
 
 # -------------------------------------------------------------------------------- deposit
@@ -134,8 +135,6 @@ def deposit(settings: Settings, *, progress: Progress = no_progress) -> DepositR
 
 def _write_kit(settings: Settings, kit: Path, location: Location, drill: dict[str, Any],
                copy: Snapshot, org: Restic, created: str) -> list[str]:
-    from vaultkeeper import pyenv
-
     notes: list[str] = []
     (kit / "wheel").mkdir()
     pyenv.build_wheel(kit / "wheel")
@@ -150,9 +149,7 @@ def _write_kit(settings: Settings, kit: Path, location: Location, drill: dict[st
     for path in sorted(settings.policies_dir.glob("*.toml")) if settings.policies_dir.is_dir() \
             else []:
         shutil.copyfile(path, policies / path.name)
-    from vaultkeeper.pyenv import project_root
-
-    root = project_root()
+    root = pyenv.project_root()
     docs = kit / "docs"
     docs.mkdir()
     for name in ("emergency.md", "drill.md", "escrow.md"):
@@ -264,8 +261,6 @@ def _sign(settings: Settings, kit: Path, *, created: str, snapshot_id: str,
 def refresh_interval(settings: Settings) -> timedelta:
     """How old a deposit may get: ``[escrow] refresh`` as a duration; for a schedule phrase,
     its period (``every N days``, weekly for a weekday, daily otherwise) — plus nothing."""
-    from vaultkeeper.tomlcheck import Bad, Origin, as_duration
-
     text = settings.escrow.refresh
     try:
         return as_duration(text, Origin(None, "[escrow]", "refresh"))

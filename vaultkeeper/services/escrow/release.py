@@ -12,7 +12,7 @@ from vaultkeeper import privatefs
 from vaultkeeper.config import Secret, Settings
 from vaultkeeper.db import escrow as escrowdb
 from vaultkeeper.db import open_state_db
-from vaultkeeper.errors import StorageError, UsageError
+from vaultkeeper.errors import StorageError, UsageError, VerificationError
 from vaultkeeper.restic import WrongPassword
 from vaultkeeper.services.emergency.result import PackageResult
 from vaultkeeper.services.emergency.runner import EmergencyObserver, private_workdir, run_emergency
@@ -62,8 +62,6 @@ def release(settings: Settings, out: Path, *, password: str | None = None,
         try:
             escrow_restic(settings, location, key).current_key_id()
         except WrongPassword:
-            from vaultkeeper.errors import VerificationError
-
             raise VerificationError("the given password (or shares) does not open the escrow "
                                     "repository", "check the shares or the escrow key "
                                     "password") from None

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vaultkeeper import crypto
+from vaultkeeper import crypto, pyenv
 from vaultkeeper.config import Settings
 from vaultkeeper.db import escrow as escrowdb
 from vaultkeeper.db import open_state_db
@@ -180,8 +180,6 @@ def _clean_room(settings: Settings, location: Location, kit: Path, copy: Snapsho
                 work: Path, report: VerifyReport, progress: Progress) -> None:
     """Level 3: a new venv with the deposited wheel; its vaultkeeper drills and builds the
     emergency package from the escrow repository with the escrow key only."""
-    from vaultkeeper import pyenv
-
     wheels = sorted((kit / "wheel").glob("vaultkeeper-*.whl"))
     if not report.add(3, "wheel", bool(wheels), wheels[0].name if wheels else
                       "no vaultkeeper wheel in the kit"):

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import functools
 import re
-import shutil
-import tempfile
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -28,7 +26,9 @@ from vaultkeeper.canonical import CanonicalMapping, EntityMapping
 from vaultkeeper.config import Settings
 from vaultkeeper.db.scratch import Scratch
 from vaultkeeper.errors import UsageError
-from vaultkeeper.policies import Policies, load_policies
+from vaultkeeper.policies import Policies
+from vaultkeeper.privatefs import private_workdir
+from vaultkeeper.services.context import CommandContext
 from vaultkeeper.services.emergency import dedupe, runbook
 from vaultkeeper.services.emergency.descriptor import descriptor, validate_descriptor
 from vaultkeeper.services.emergency.files import (
@@ -359,16 +359,16 @@ def build_package(export_dir: Path, out_dir: Path, settings: Settings, *, target
         raise UsageError(f"unknown target {target!r}", f"use one of {', '.join(TARGET_NAMES)}")
     observer = observer or BuildObserver()
     provenance = provenance or Provenance()
-    policies = policies or load_policies(settings.policies_dir)
+    policies = policies or CommandContext(settings).policies
     folder = open_export(export_dir)
     prepare_out(out_dir)
     key = crypto.load_or_create_signing_key(settings.state_dir / "keys")
-    settings.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="emergency-work-", dir=settings.state_dir))
-    try:
+    # The scratch store holds e-mails and phone numbers: a private folder the next run of any
+    # command removes if this one is killed.
+    with private_workdir(settings.state_dir, "emergency-work") as work:
         b = PackageBuilder(folder, out_dir, work, target=target, policies=policies,
-                           region=settings.emergency.default_region, sample_percent=sample_percent,
-                           observer=observer)
+                           region=settings.emergency.default_region,
+                           sample_percent=sample_percent, observer=observer)
         try:
             b.profile()
             b.write_objects()
@@ -377,8 +377,6 @@ def build_package(export_dir: Path, out_dir: Path, settings: Settings, *, target
         finally:
             b.scratch.close()
             b.log.close()
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     return _finish(b, key, provenance, validate=validate)
 
 

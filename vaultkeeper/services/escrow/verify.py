@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vaultkeeper import crypto
+from vaultkeeper import crypto, pyenv
 from vaultkeeper.config import Settings
 from vaultkeeper.db import escrow as escrowdb
 from vaultkeeper.db import open_state_db
 from vaultkeeper.errors import StorageError, UsageError, VaultkeeperError
+from vaultkeeper.privatefs import write_private
 from vaultkeeper.restic import Snapshot, WrongPassword
 from vaultkeeper.services.emergency.runner import private_workdir
 from vaultkeeper.services.escrow.repository import (
@@ -179,8 +180,6 @@ def _clean_room(settings: Settings, location: Location, kit: Path, copy: Snapsho
                 work: Path, report: VerifyReport, progress: Progress) -> None:
     """Level 3: a new venv with the deposited wheel; its vaultkeeper drills and builds the
     emergency package from the escrow repository with the escrow key only."""
-    from vaultkeeper import pyenv
-
     wheels = sorted((kit / "wheel").glob("vaultkeeper-*.whl"))
     if not report.add(3, "wheel", bool(wheels), wheels[0].name if wheels else
                       "no vaultkeeper wheel in the kit"):
@@ -196,9 +195,7 @@ def _clean_room(settings: Settings, location: Location, kit: Path, copy: Snapsho
     room.mkdir(mode=0o700)
     secret = escrow_password(settings)
     key_file = room / "escrow.key"
-    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(secret.reveal() + "\n")
+    write_private(key_file, secret.reveal() + "\n", exclusive=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("VAULTKEEPER_")}
     creds = ""
     if location.access_key is not None and location.secret_key is not None:

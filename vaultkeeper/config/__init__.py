@@ -30,7 +30,6 @@ from vaultkeeper.config.settings import (
     EMERGENCY_TARGETS,
     ESCROW_RELEASE_CONDITIONS,
     FLAVOURS,
-    HUBSPOT_URL,
     SCHEDULE_JOBS,
     AlertSettings,
     EmergencySettings,
@@ -44,7 +43,7 @@ from vaultkeeper.config.settings import (
 __all__ = [
     "ALERT_EVENTS", "ALERT_FIELDS", "COMMAND_TIMEOUT", "CONFIG_NAME", "CONNECTORS",
     "DEFAULT_SCHEDULE", "EMERGENCY_FIELDS", "EMERGENCY_TARGETS", "ESCROW_FIELDS",
-    "ESCROW_RELEASE_CONDITIONS", "FLAVOURS", "HUBSPOT_URL", "LOCATION_FIELDS", "SCHEDULE_JOBS",
+    "ESCROW_RELEASE_CONDITIONS", "FLAVOURS", "LOCATION_FIELDS", "SCHEDULE_JOBS",
     "SECTIONS", "SOURCE_FIELDS", "AlertSettings", "EmergencySettings", "EscrowSettings",
     "LocationSettings", "RiskSettings", "Secret", "Settings", "SourceSettings", "as_refresh",
     "as_region", "as_secret", "as_url_or_secret", "env_var", "find_config_file",

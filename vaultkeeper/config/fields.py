@@ -8,6 +8,7 @@ import shlex
 from dataclasses import fields
 from typing import Any
 
+from vaultkeeper import registry
 from vaultkeeper.config.secrets import ENV_NAME_RE, SECRET_FORMS, Secret
 from vaultkeeper.config.settings import (
     ALERT_EVENTS,
@@ -15,7 +16,6 @@ from vaultkeeper.config.settings import (
     EMERGENCY_TARGETS,
     ESCROW_RELEASE_CONDITIONS,
     FLAVOURS,
-    HUBSPOT_URL,
     SCHEDULE_JOBS,
     AlertSettings,
     EmergencySettings,
@@ -125,11 +125,11 @@ def settings_fields(cls: type, **convert: Field) -> dict[str, Field]:
 
 SOURCE_FIELDS = settings_fields(
     SourceSettings,
-    connector=Field(as_choice(*CONNECTORS), "hubspot"),
-    base_url=Field(as_http_url, HUBSPOT_URL),
+    connector=Field(as_choice(*CONNECTORS), registry.DEFAULT),
+    base_url=Field(as_http_url, "https://api.hubapi.com"),
     token=Field(as_secret, None), ca_file=Field(as_path, "certs/ca.pem"),
     api_version=Field(as_api_version, "59.0"),
-    path=Field(as_path, "crm-export.zip"), flavour=Field(as_choice(*FLAVOURS), "hubspot"),
+    path=Field(as_path, "crm-export.zip"), flavour=Field(as_choice(*FLAVOURS), FLAVOURS[0]),
     records=Field(as_int(0), 1000), seed=Field(as_int(), 42), faults=Field(as_str, "none"),
     objects=Field(as_names, ["contacts", "companies"]),
     exclude=Field(as_names, ["emails"]), page_size=Field(as_int(1), 100),
@@ -165,7 +165,7 @@ def as_region(value: Any, origin: Origin) -> str:
 
 EMERGENCY_FIELDS = settings_fields(
     EmergencySettings, default_region=Field(as_region, "GB"),
-    target=Field(as_choice(*EMERGENCY_TARGETS), "hubspot"))
+    target=Field(as_choice(*EMERGENCY_TARGETS), registry.import_targets()[0]))
 
 
 def as_refresh(value: Any, origin: Origin) -> str:

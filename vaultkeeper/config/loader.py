@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from vaultkeeper import registry
 from vaultkeeper.config.fields import (
     HOME_OF,
     LOCATION_FIELDS,
@@ -19,8 +20,7 @@ from vaultkeeper.config.fields import (
 )
 from vaultkeeper.config.settings import (
     CONFIG_NAME,
-    FLAVOURS,
-    HUBSPOT_URL,
+    CONNECTORS,
     AlertSettings,
     EmergencySettings,
     EscrowSettings,
@@ -77,7 +77,8 @@ def load_settings(path: Path | None = None, *, env: Mapping[str, str] = os.envir
               for section, spec in SECTIONS.items()}
     if "connector" not in values["source"]:
         raise ConfigError("no connector is configured",
-                          'add [source] connector = "hubspot" (or salesforce, csv, sandbox)',
+                          f'add [source] connector = "{CONNECTORS[0]}" (or '
+                          f'{", ".join(CONNECTORS[1:])})',
                           file=name, key="[source] connector")
     locations = _read_locations(doc.get("locations", []), name, base, env)
     password = values["repository"].get("password")
@@ -253,24 +254,11 @@ def _check_escrow(escrow: EscrowSettings, locations: tuple[LocationSettings, ...
 
 
 def _check_source(source: SourceSettings, file: str) -> SourceSettings:
-    """Connector-specific requirements; fills in HubSpot's public API URL."""
+    """The source's own requirements (its registry record), then those of every source."""
     def fail(key: str, message: str, fix: str) -> ConfigError:
         return ConfigError(message, fix, file=file, key=f"[source] {key}")
 
-    kind = source.connector
-    if kind == "hubspot" and source.base_url is None:
-        source = replace(source, base_url=HUBSPOT_URL)
-    if kind == "salesforce" and source.base_url is None:
-        raise fail("base_url", "required for connector salesforce (your instance URL)",
-                   'base_url = "https://<mydomain>.my.salesforce.com"')
-    if kind in FLAVOURS and source.token is None:
-        raise fail("token", f"required for connector {kind}",
-                   f'token = {{ env = "{kind.upper()}_TOKEN" }}')
-    if kind == "csv" and source.path is None:
-        raise fail("path", "required for connector csv",
-                   'path = "crm-export.zip" (the folder or .zip the vendor delivered)')
-    if kind == "csv" and source.path and not source.path.exists():
-        raise fail("path", f"{source.path} does not exist", "point it at the CSV folder or .zip")
+    source = registry.get(source.connector).check_settings(source, fail)
     if source.ca_file and not source.ca_file.is_file():
         raise fail("ca_file", f"{source.ca_file} does not exist",
                    "point it at a PEM bundle of the CA certificates to trust")

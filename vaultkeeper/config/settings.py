@@ -6,17 +6,19 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from vaultkeeper import registry
 from vaultkeeper.config.secrets import Secret
 
 CONFIG_NAME = "vaultkeeper.toml"
-CONNECTORS = ("hubspot", "salesforce", "csv", "sandbox")
-FLAVOURS = ("hubspot", "salesforce")
+CONNECTORS = registry.names()
+"""``[source] connector`` values: one per source in the registry."""
+FLAVOURS = registry.flavours()
+"""``[source] flavour`` values: the APIs the sandbox speaks."""
 SCHEDULE_JOBS = ("backup", "drill", "check", "risk")
 """Jobs that ``[schedule]`` (and risk levels) may time; ``vaultkeeper run`` runs them."""
 DEFAULT_SCHEDULE = {"backup": "every day at 02:00", "check": "every sunday at 04:00",
                     "drill": "every monday at 06:00", "risk": "every day at 07:00"}
 """What ``vaultkeeper run`` does when the file has no ``[schedule]`` section at all."""
-HUBSPOT_URL = "https://api.hubapi.com"
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,7 @@ class SourceSettings:
     ca_file: Path | None = None
     api_version: str = "59.0"
     path: Path | None = None
-    flavour: str = "hubspot"
+    flavour: str = FLAVOURS[0]
     records: int = 1000
     seed: int = 42
     faults: str = "none"
@@ -86,7 +88,7 @@ class AlertSettings:
         return ([("webhook")] if self.webhook_url else []) + (["email"] if self.email_to else [])
 
 
-EMERGENCY_TARGETS = ("generic", "hubspot", "salesforce")
+EMERGENCY_TARGETS = ("generic", *registry.import_targets())
 """Import formats the emergency package can write (``--target``)."""
 
 

@@ -3,6 +3,7 @@ cannot have or does not back up."""
 
 from __future__ import annotations
 
+from vaultkeeper import registry
 from vaultkeeper.config import Settings
 from vaultkeeper.errors import ConfigError
 from vaultkeeper.policies.loader import BUILT_IN, Policies
@@ -12,32 +13,12 @@ from vaultkeeper.tomlcheck import suggest
 def known_objects(settings: Settings) -> tuple[set[str], str] | None:
     """The objects the configured source can have, and a pattern description; None = unknown.
 
-    HubSpot: its standard objects plus whatever [source] objects lists (custom objects must be
-    listed there); Salesforce: sObject names (capitalised); the sandbox: exactly its objects;
-    CSV: whatever files the vendor delivered, so nothing is known in advance.
+    Each source's record answers (``vaultkeeper.registry``): HubSpot its standard objects plus
+    whatever [source] objects lists (custom objects must be listed there); Salesforce sObject
+    names (capitalised); the sandbox exactly its objects; CSV whatever files the vendor
+    delivered, so nothing is known in advance unless [source] objects lists them.
     """
-    source = settings.source
-    kind = source.flavour if source.connector == "sandbox" else source.connector
-    if source.connector == "sandbox":
-        from vaultkeeper.sandbox.data import HUBSPOT_OBJECTS, SALESFORCE_OBJECTS
-
-        names = set(HUBSPOT_OBJECTS if kind == "hubspot" else SALESFORCE_OBJECTS)
-        return names, f"the sandbox ({kind} flavour) has {', '.join(sorted(names))}"
-    if kind == "hubspot":
-        from vaultkeeper.connectors.hubspot import STANDARD_OBJECTS
-
-        return (set(STANDARD_OBJECTS) | set(source.objects),
-                "HubSpot objects are contacts, companies, deals, notes … (list custom objects "
-                "in [source] objects)")
-    if kind == "salesforce":
-        from vaultkeeper.connectors.salesforce import DEFAULT_ORDER
-
-        return (set(DEFAULT_ORDER) | set(source.objects),
-                "Salesforce objects are sObject names: Account, Contact, Opportunity … (list "
-                "others in [source] objects)")
-    if source.objects:
-        return set(source.objects), "[source] objects lists the CSV objects"
-    return None
+    return registry.get(settings.source.connector).known_objects(settings.source)
 
 
 def cross_check(policies: Policies, settings: Settings) -> list[str]:

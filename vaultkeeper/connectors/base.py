@@ -13,6 +13,7 @@ from vaultkeeper.models import Item, ObjectSpec, SourceCount
 
 if TYPE_CHECKING:
     from vaultkeeper.config import SourceSettings
+    from vaultkeeper.registry import Fail
 
 
 class Connector(abc.ABC):
@@ -74,6 +75,14 @@ class Connector(abc.ABC):
 
 Connect = Callable[["SourceSettings", str, str, Path | None], Connector]
 """An HTTP vendor's constructor: ``(settings, base URL, token, CA file)`` → its connector."""
+
+
+def require_token(source: SourceSettings, fail: Fail) -> SourceSettings:
+    """``check_settings`` of a vendor reached with a token: ``[source] token`` is required."""
+    if source.token is None:
+        raise fail("token", f"required for connector {source.connector}",
+                   f'token = {{ env = "{source.connector.upper()}_TOKEN" }}')
+    return source
 
 
 def http_opener(connect: Connect) -> Callable[[SourceSettings, ExitStack], Connector]:

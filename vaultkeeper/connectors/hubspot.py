@@ -15,11 +15,17 @@ from urllib.parse import urlencode
 import httpx
 import orjson
 
-from vaultkeeper import registry
+from vaultkeeper import registry, shapes
 from vaultkeeper.canonical import ImportFile
 from vaultkeeper.config import SourceSettings
-from vaultkeeper.connectors.base import Connector, http_opener
-from vaultkeeper.connectors.http import HttpClient, NotFound, UrlTooLong, default_validate
+from vaultkeeper.connectors.base import Connector, http_opener, require_token
+from vaultkeeper.connectors.http import (
+    HttpClient,
+    NotFound,
+    UrlTooLong,
+    default_validate,
+    json_body,
+)
 from vaultkeeper.connectors.paginate import CursorPaginator
 from vaultkeeper.errors import (
     AuthError,
@@ -30,16 +36,7 @@ from vaultkeeper.errors import (
 )
 from vaultkeeper.models import Item, Malformed, ObjectSpec, Record, Relation, SourceCount
 from vaultkeeper.registry import Fail, SourceKind
-from vaultkeeper.shapes import (
-    Column,
-    Described,
-    ObjectShape,
-    PackageColumn,
-    PackageReader,
-    cell,
-    getter,
-    unique_columns,
-)
+from vaultkeeper.shapes import Column, ObjectShape, getter, unique_columns
 
 STANDARD_OBJECTS = ("contacts", "companies", "deals", "tickets", "notes", "calls", "emails",
                     "meetings", "tasks", "products", "line_items", "quotes")
@@ -63,10 +60,7 @@ def hubspot_validate(response: httpx.Response) -> None:
     status = response.status_code
     if status < 400:
         return
-    try:
-        parsed = response.json()
-    except ValueError:
-        parsed = None
+    parsed = json_body(response)
     body: dict[str, Any] = parsed if isinstance(parsed, dict) else {}
     message = str(body.get("message", ""))
     if status == 401:
@@ -337,10 +331,7 @@ def check_settings(source: SourceSettings, fail: Fail) -> SourceSettings:
     """A token is required; the base URL defaults to HubSpot's public API."""
     if source.base_url is None:
         source = replace(source, base_url=API_URL)
-    if source.token is None:
-        raise fail("token", f"required for connector {source.connector}",
-                   f'token = {{ env = "{source.connector.upper()}_TOKEN" }}')
-    return source
+    return require_token(source, fail)
 
 
 def known_objects(source: SourceSettings) -> tuple[set[str], str]:
@@ -377,30 +368,31 @@ def mirror_shape(name: str, schema: Any) -> ObjectShape | None:
                        lambda r: bool(r.get("archived")), flatten)
 
 
-def _package_describe(name: str, schema: Any) -> Described:
-    cols = [PackageColumn("id", "Record ID", "string", "HubSpot record id (legacy id)")]
+def _package_describe(name: str, schema: Any) -> shapes.Described:
+    cols = [shapes.PackageColumn("id", "Record ID", "string", "HubSpot record id (legacy id)")]
     for prop in (schema or {}).get("results", []):
         label = str(prop.get("label") or "")
         text = str(prop.get("description") or "")
         options = [str(o.get("value")) for o in prop.get("options") or []][:20]
         if options:
             text = (text + " " if text else "") + "Options: " + ", ".join(options)
-        cols.append(PackageColumn(str(prop["name"]), label, str(prop.get("type") or "string"),
-                                  text))
+        cols.append(shapes.PackageColumn(str(prop["name"]), label,
+                                         str(prop.get("type") or "string"), text))
     for key in _PACKAGE_TOP:
         kind = "bool" if key == "archived" else "datetime"
-        cols.append(PackageColumn(key, key, kind, "Record metadata from the HubSpot API"))
-    return Described("id", cols)
+        cols.append(shapes.PackageColumn(key, key, kind,
+                                         "Record metadata from the HubSpot API"))
+    return shapes.Described("id", cols)
 
 
 def _package_row(record: dict[str, Any]) -> dict[str, str]:
-    row = {"id": cell(record.get("id"))}
+    row = {"id": shapes.cell(record.get("id"))}
     for key, value in (record.get("properties") or {}).items():
-        row[key if key != "id" else "properties.id"] = cell(value)
+        row[key if key != "id" else "properties.id"] = shapes.cell(value)
     for key, value in record.items():
         if key in ("id", "properties"):
             continue
-        row[key if key not in row else f"_{key}"] = cell(value)
+        row[key if key not in row else f"_{key}"] = shapes.cell(value)
     return row
 
 
@@ -452,6 +444,6 @@ SOURCE = registry.register(SourceKind(
     name=HubSpotConnector.name, open=http_opener(connect), connect=connect,
     check_settings=check_settings, known_objects=known_objects,
     standard_objects=STANDARD_OBJECTS, mirror_shape=mirror_shape,
-    package=PackageReader(_package_describe, _package_row,
-                          lambda record, row, columns: bool(record.get("archived"))),
+    package=shapes.PackageReader(_package_describe, _package_row,
+                                 lambda record, row, columns: bool(record.get("archived"))),
     import_files=IMPORT_FILES))

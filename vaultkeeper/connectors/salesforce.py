@@ -15,25 +15,16 @@ from urllib.parse import quote_plus
 import httpx
 import orjson
 
-from vaultkeeper import registry
+from vaultkeeper import registry, shapes
 from vaultkeeper.canonical import ImportFile
 from vaultkeeper.config import SourceSettings
-from vaultkeeper.connectors.base import Connector, http_opener
-from vaultkeeper.connectors.http import HttpClient, UrlTooLong, default_validate
+from vaultkeeper.connectors.base import Connector, http_opener, require_token
+from vaultkeeper.connectors.http import HttpClient, UrlTooLong, default_validate, json_body
 from vaultkeeper.connectors.paginate import NextUrlPaginator
 from vaultkeeper.errors import AuthError, ConnectorError, PaginationError, RetryableError
 from vaultkeeper.models import Item, Malformed, ObjectSpec, Record, Relation, SourceCount
 from vaultkeeper.registry import Fail, SourceKind
-from vaultkeeper.shapes import (
-    Column,
-    Described,
-    ObjectShape,
-    PackageColumn,
-    PackageReader,
-    cell,
-    getter,
-    unique_columns,
-)
+from vaultkeeper.shapes import Column, ObjectShape, getter, unique_columns
 
 DEFAULT_ORDER = ("Account", "Contact", "Lead", "Opportunity", "OpportunityContactRole",
                  "Campaign", "CampaignMember", "Case", "Task", "Event", "Note")
@@ -56,10 +47,7 @@ def salesforce_validate(response: httpx.Response) -> None:
     status = response.status_code
     if status < 400:
         return
-    try:
-        parsed = response.json()
-    except ValueError:
-        parsed = None
+    parsed = json_body(response)
     first = parsed[0] if isinstance(parsed, list) and parsed and isinstance(parsed[0], dict) else {}
     code, message = str(first.get("errorCode", "")), str(first.get("message", ""))
     if code == "INVALID_SESSION_ID" or status == 401:
@@ -312,10 +300,7 @@ def check_settings(source: SourceSettings, fail: Fail) -> SourceSettings:
     if source.base_url is None:
         raise fail("base_url", "required for connector salesforce (your instance URL)",
                    'base_url = "https://<mydomain>.my.salesforce.com"')
-    if source.token is None:
-        raise fail("token", f"required for connector {source.connector}",
-                   f'token = {{ env = "{source.connector.upper()}_TOKEN" }}')
-    return source
+    return require_token(source, fail)
 
 
 def known_objects(source: SourceSettings) -> tuple[set[str], str]:
@@ -341,15 +326,15 @@ def mirror_shape(name: str, schema: Any) -> ObjectShape | None:
     return ObjectShape(name, "Id", columns, get, lambda r: bool(r.get("IsDeleted")))
 
 
-def _package_describe(name: str, schema: Any) -> Described:
+def _package_describe(name: str, schema: Any) -> shapes.Described:
     cols = []
     for f in (schema or {}).get("fields", []):
         kind = str(f.get("type") or "string")
         if kind in ("address", "location"):
             kind = "json"
-        cols.append(PackageColumn(str(f["name"]), str(f.get("label") or ""), kind,
-                                  str(f.get("inlineHelpText") or "")))
-    return Described("Id", cols)
+        cols.append(shapes.PackageColumn(str(f["name"]), str(f.get("label") or ""), kind,
+                                         str(f.get("inlineHelpText") or "")))
+    return shapes.Described("Id", cols)
 
 
 _SF = LEGACY_FIELD
@@ -399,8 +384,8 @@ SOURCE = registry.register(SourceKind(
     name=SalesforceConnector.name, open=http_opener(connect), connect=connect,
     check_settings=check_settings, known_objects=known_objects, standard_objects=DEFAULT_ORDER,
     summary=summary, mirror_shape=mirror_shape,
-    package=PackageReader(
+    package=shapes.PackageReader(
         _package_describe,
-        lambda record: {k: cell(v) for k, v in record.items() if k != "attributes"},
+        lambda record: {k: shapes.cell(v) for k, v in record.items() if k != "attributes"},
         lambda record, row, columns: bool(record.get("IsDeleted"))),
     import_files=IMPORT_FILES))

@@ -77,6 +77,17 @@ def _opt(rnd: Rnd, p: float, value: str) -> str | None:
     return value if rnd() < p else None
 
 
+
+def _record_meta(rnd: Rnd, obj: str, index: int, created: int, modified: int, *,
+                 imported: float) -> Props:
+    """HubSpot's own fields of a record: its source, creator, import flag, dates and id."""
+    return {"hs_object_source": _pick(rnd, hs.OBJECT_SOURCES),
+            "hs_created_by_user_id": _opt(rnd, 0.5, str(9100000 + _rr(rnd, 8))),
+            "hs_was_imported": "true" if rnd() < imported else None,
+            "createdate": iso_ms(created),
+            "hs_lastmodifieddate": iso_ms(modified),
+            "hs_object_id": str(hs.ID_BASES[obj] + index)}
+
 def org_identity(ds: Dataset, j: int) -> tuple[str, str, str]:
     """(name, organisation type, domain stem) of company ``j``; cheap, used by contacts too."""
     rr = random.Random(ds.stores["companies"].hash(j) ^ 0x5A5A).random
@@ -357,12 +368,7 @@ def company(ds: Dataset, j: int) -> Props:
         "web_technologies": _opt(rr, 0.3, "wordpress;google_analytics"),
         "about_us": _opt(rr, 0.1, f"Über uns: {name} supports its community since "
                                  f"{1900 + _rr(rr, 120)}."),
-        "hs_object_source": _pick(rr, hs.OBJECT_SOURCES),
-        "hs_created_by_user_id": _opt(rr, 0.5, str(9100000 + _rr(rr, 8))),
-        "hs_was_imported": "true" if rr() < 0.5 else None,
-        "createdate": iso_ms(created),
-        "hs_lastmodifieddate": iso_ms(modified),
-        "hs_object_id": str(hs.ID_BASES["companies"] + j),
+        **_record_meta(rr, "companies", j, created, modified, imported=0.5),
         "organisation_type": kind,
         "charity_number": f"{_rr(rr, 200000, 1200000)}" if charity and rr() < 0.8
         else None,
@@ -434,12 +440,7 @@ def deal(ds: Dataset, d: int) -> Props:
         rr() < 0.5 else None,
         "closed_won_reason": None,
         "deal_currency_code": "GBP" if rr() < 0.85 else _pick(rr, hs.CURRENCIES),
-        "hs_object_source": _pick(rr, hs.OBJECT_SOURCES),
-        "hs_created_by_user_id": _opt(rr, 0.5, str(9100000 + _rr(rr, 8))),
-        "hs_was_imported": "true" if rr() < 0.3 else None,
-        "createdate": iso_ms(created),
-        "hs_lastmodifieddate": iso_ms(modified),
-        "hs_object_id": str(hs.ID_BASES["deals"] + d),
+        **_record_meta(rr, "deals", d, created, modified, imported=0.3),
         "donation_type": dtype,
         "gift_aid_eligible": ("true" if rr() < 0.5 else "false")
         if pipeline == "default" else None,

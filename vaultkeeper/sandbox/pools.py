@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import unicodedata
 from collections.abc import Callable
+from importlib import resources
 
 FIRST_NAMES = (
     "James", "Mary", "Oliver", "Amelia", "Zoë", "Chloé", "Łukasz", "Søren", "José", "Siobhán",
@@ -47,31 +49,11 @@ LAST_ASCII = {n: ascii_fold(n) for n in LAST_NAMES}
 FIRST_SLUG = {n: slug(n) for n in FIRST_NAMES}
 LAST_SLUG = {n: slug(n) for n in LAST_NAMES}
 
-# city, state/region, postcode, country, ISO code, phone country code, time zone
-PLACES = (
-    ("London", "England", "SW1A 1AA", "United Kingdom", "GB", "44", "europe_slash_london"),
-    ("Manchester", "England", "M1 1AE", "United Kingdom", "GB", "44", "europe_slash_london"),
-    ("Bristol", "England", "BS1 4DJ", "United Kingdom", "GB", "44", "europe_slash_london"),
-    ("Leeds", "England", "LS1 4AP", "United Kingdom", "GB", "44", "europe_slash_london"),
-    ("Edinburgh", "Scotland", "EH1 1YZ", "United Kingdom", "GB", "44", "europe_slash_london"),
-    ("Cardiff", "Wales", "CF10 1EP", "United Kingdom", "GB", "44", "europe_slash_london"),
-    ("Belfast", "Northern Ireland", "BT1 5GS", "United Kingdom", "GB", "44",
-     "europe_slash_london"),
-    ("Dublin", "Leinster", "D02 X285", "Ireland", "IE", "353", "europe_slash_dublin"),
-    ("Berlin", "Berlin", "10115", "Germany", "DE", "49", "europe_slash_berlin"),
-    ("München", "Bayern", "80331", "Germany", "DE", "49", "europe_slash_berlin"),
-    ("Paris", "Île-de-France", "75001", "France", "FR", "33", "europe_slash_paris"),
-    ("Amsterdam", "Noord-Holland", "1012 AB", "Netherlands", "NL", "31",
-     "europe_slash_amsterdam"),
-    ("Kraków", "Małopolskie", "31-001", "Poland", "PL", "48", "europe_slash_warsaw"),
-    ("Stockholm", "Stockholms län", "111 20", "Sweden", "SE", "46", "europe_slash_stockholm"),
-    ("Zürich", "ZH", "8001", "Switzerland", "CH", "41", "europe_slash_zurich"),
-    ("København", "Hovedstaden", "1050", "Denmark", "DK", "45", "europe_slash_copenhagen"),
-    ("Boston", "MA", "02108", "United States", "US", "1", "us_slash_eastern"),
-    ("Toronto", "ON", "M5H 2N2", "Canada", "CA", "1", "america_slash_toronto"),
-    ("Auckland", "Auckland", "1010", "New Zealand", "NZ", "64", "pacific_slash_auckland"),
-    ("Lagos", "Lagos", "100001", "Nigeria", "NG", "234", "africa_slash_lagos"),
-)
+# city, state/region, postcode, country, ISO code, phone country code, time zone (a data file,
+# like a table: package data beside this module).
+PLACES: tuple[tuple[str, str, str, str, str, str, str], ...] = tuple(
+    tuple(place) for place in json.loads(
+        resources.files("vaultkeeper.sandbox").joinpath("places.json").read_text(encoding="utf-8"))["places"])
 # The same country written the ways people type it into a free-text field.
 COUNTRY_VARIANTS = {
     "United Kingdom": ("United Kingdom", "UK", "U.K.", "GB", "England", "united kingdom ",

@@ -8,7 +8,6 @@ serves them. Straight-line code on purpose: this is the sandbox's hot path.
 from __future__ import annotations
 
 import random
-import zlib
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -498,25 +497,3 @@ def properties_of(ds: Dataset, obj: str, i: int, needed: Collection[str] | None 
     if obj == "contacts" and needed is not None and CHEAP_CONTACT.issuperset(needed):
         return contact(ds, i, full=False)  # default listings: 4x cheaper
     return GENERATORS[obj](ds, i)
-
-
-def history_of(ds: Dataset, obj: str, i: int, name: str, value: str | None,
-               ) -> list[dict[str, str]]:
-    """``propertiesWithHistory`` entries for one property: newest first, 0–3 versions."""
-    if value is None:
-        return []
-    st = ds.stores[obj]
-    created, modified = st.created_ms(i), st.modified_ms(i)
-    # crc32, not hash(): str hashes change per process and the data must not.
-    h = mix64(st.hash(i) ^ zlib.crc32(name.encode()))
-    versions = 1 + h % 3 if modified > created else 1
-    out = [{"value": value, "timestamp": iso_ms(modified if versions > 1 else created),
-            "sourceType": "CRM_UI", "sourceId": "userId:9100001", "updatedByUserId": "9100001"}]
-    if versions > 1:
-        older = value.lower() if value != value.lower() else value.upper()
-        out.append({"value": older, "timestamp": iso_ms(created + (modified - created) // 2),
-                    "sourceType": "API", "sourceId": "integration", "updatedByUserId": ""})
-    if versions > 2:
-        out.append({"value": "", "timestamp": iso_ms(created), "sourceType": "IMPORT",
-                    "sourceId": "import-1", "updatedByUserId": ""})
-    return out

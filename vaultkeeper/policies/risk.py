@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 
 from vaultkeeper.config import SCHEDULE_JOBS
@@ -39,57 +41,10 @@ class SignalKind:
     description: str
 
 
-def _kind(name: str, value: str, measure: str, good: float | bool, bad: float | bool,
-          unit: str, description: str, collected: bool = False) -> SignalKind:
-    return SignalKind(name, value, measure, good, bad, unit, collected, description)
-
-
-SIGNAL_KINDS: dict[str, SignalKind] = {k.name: k for k in (
-    # recorded by hand (`vaultkeeper risk record`)
-    _kind("revenue", "number", "change", 0.0, -0.2, "currency",
-          "Annual revenue from the vendor's annual report; a fall is the warning."),
-    _kind("net_result", "number", "level", 0.0, -1.0, "currency",
-          "Net profit or loss of the last financial year; losses are the warning."),
-    _kind("equity", "number", "change", 0.0, -0.3, "currency",
-          "Shareholders' equity; shrinking (or negative) equity eats the buffer."),
-    _kind("growth", "number", "level", 10.0, -5.0, "%",
-          "Revenue or customer growth in percent per year."),
-    _kind("headcount", "number", "change", 0.0, -0.15, "people",
-          "Employees (annual report, LinkedIn); layoffs are the warning."),
-    _kind("developer_count", "number", "change", 0.0, -0.25, "people",
-          "Engineers working on the product (job ads, commits, LinkedIn)."),
-    _kind("release_count", "number", "change", 0.0, -0.4, "releases",
-          "Releases or changelog entries per quarter, counted by hand."),
-    _kind("support_response_time", "number", "level", 8.0, 72.0, "hours",
-          "How long support takes to answer a ticket."),
-    _kind("database_copy_delivered", "bool", "flag", True, False, "yes/no",
-          "Whether the vendor delivered a database copy we asked for."),
-    _kind("last_escrow_deposit", "date", "age", 200.0, 400.0, "date",
-          "Date of the vendor's last source-code escrow deposit."),
-    _kind("ownership_change", "bool", "flag", False, True, "yes/no",
-          "Acquired, merged, or an announced end of life for the product."),
-    _kind("insolvency_notice", "bool", "flag", False, True, "yes/no",
-          "An insolvency filing or notice about the vendor."),
-    # collected (`vaultkeeper risk collect`)
-    _kind("status_incidents", "number", "level", 0.0, 8.0, "incidents / 30 days",
-          "Incidents on the vendor's status page in the last 30 days.", True),
-    _kind("status_indicator", "number", "level", 0.0, 3.0, "0-3",
-          "The status page's overall indicator now: 0 none, 1 minor, 2 major, 3 critical.",
-          True),
-    _kind("release_cadence", "number", "level", 30.0, 120.0, "days",
-          "Days between releases in the vendor's release feed (or since the last one).", True),
-    _kind("export_error_rate", "number", "level", 0.0, 0.3, "share of runs",
-          "Share of our recent backup runs whose export failed or came back incomplete.", True),
-    _kind("rate_limit_rate", "number", "level", 0.02, 0.2, "share of requests",
-          "Share of our last export's requests the vendor answered with 429.", True),
-    _kind("latency_trend", "number", "level", 1.2, 3.0, "× usual",
-          "Our last export's time per request against the median of earlier runs.", True),
-    _kind("vanished_fields", "number", "level", 0.0, 5.0, "fields",
-          "Fields that disappeared from the vendor's schema since the previous export.", True),
-    _kind("deprecation_headers", "number", "level", 0.0, 3.0, "notices",
-          "API endpoints our last export used that answered with Deprecation/Sunset headers.",
-          True),
-)}
+SIGNAL_KINDS: dict[str, SignalKind] = {
+    row[0]: SignalKind(*row) for row in json.loads(
+        resources.files("vaultkeeper.policies").joinpath("signals.json")
+        .read_text(encoding="utf-8"))["signals"]}
 """Every signal vaultkeeper knows; policies/risk.toml weighs a selection of them."""
 MEASURES = {"number": ("level", "change"), "bool": ("flag",), "date": ("age",)}
 IMMEDIATE_JOBS = ("backup", "drill", "check", "emergency", "risk")

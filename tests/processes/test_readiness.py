@@ -182,3 +182,13 @@ def test_processes_list(setup) -> None:
     assert data["processes"][0]["owner"] and data["processes"][0]["mtd_s"] == 7 * 86400
     table = vk(config, "processes", "list")
     assert "membership" in table.stdout and "Export order" in table.stdout
+
+
+def test_measured_restore_is_the_drills_rto_not_its_whole_duration() -> None:
+    """The drill report says "restore + load 2.181 s"; processes check must say the same figure,
+    not the drill's total (which also counts `restic check` and the reconciliation)."""
+    from vaultkeeper.services.processes import measured_rto
+
+    assert measured_rto({"restore_s": 1.0, "load_s": 1.181, "total_s": 4.7}) == pytest.approx(2.181)
+    assert measured_rto({"total_s": 4.7}) == pytest.approx(4.7)
+    assert measured_rto({}) is None

@@ -22,7 +22,13 @@ from vaultkeeper.db import open_state_db
 from vaultkeeper.db import runs as rundb
 from vaultkeeper.db.risk import record_export_health
 from vaultkeeper.db.runs import LocationResult
-from vaultkeeper.errors import ExportError, StorageError, VaultkeeperError
+from vaultkeeper.errors import (
+    AuthError,
+    ConnectorError,
+    ExportError,
+    StorageError,
+    VaultkeeperError,
+)
 from vaultkeeper.policies import load_policies
 from vaultkeeper.process import pid_lock, sigterm_interrupts
 from vaultkeeper.restic import Restic
@@ -146,7 +152,11 @@ def run_backup(settings: Settings, *, observer: BackupObserver | None = None,
                         priority_order(policies.processes), only)
         except BaseException as exc:
             message = exc.one_line() if isinstance(exc, VaultkeeperError) else type(exc).__name__
+            # The source's own failures (not a refused token: that is our configuration) make
+            # the export "failed"; the vendor's risk score counts those and nothing else.
+            source = isinstance(exc, ConnectorError) and not isinstance(exc, AuthError)
             rundb.finish_run(db, report.run_id, status="failed", error=message,
+                             export_status="failed" if source else report.export_status,
                              counts=report.counts, problems=report.problems)
             raise
         rundb.finish_run(db, report.run_id, status=report.status,

@@ -3,6 +3,7 @@ it opens from a mail attachment or an offline disk."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from html import escape
 from typing import Any
 
@@ -14,7 +15,11 @@ h1{font-size:1.5rem;margin:0 0 .25rem}h2{font-size:1.1rem;margin:1.75rem 0 .5rem
 .verified{background:#1b7f3b}.failed{background:#b3261e}.error{background:#8a5300}
 table{border-collapse:collapse;width:100%;margin:.25rem 0}
 th,td{border-bottom:1px solid #d9dee7;padding:.3rem .5rem;text-align:left;vertical-align:top}
-th{background:#f3f5f9;font-weight:600}td.num{text-align:right;font-variant-numeric:tabular-nums}
+th{background:#f3f5f9;font-weight:600}
+.num{text-align:right;font-variant-numeric:tabular-nums}
+.verdict{font-size:1.1rem;margin:.75rem 0 1rem;padding:.6rem .9rem;border-left:.3rem solid}
+.verdict.verified{border-color:#1b7f3b;background:#eef7f0;color:#1d2430}
+.verdict.failed,.verdict.error{border-color:#b3261e;background:#fbeeed;color:#1d2430}
 .ok{color:#1b7f3b}.bad{color:#b3261e;font-weight:600}.muted{color:#5b6475}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem;margin:.5rem 0}
 dt{color:#5b6475}dd{margin:0}li{margin:.2rem 0}
@@ -34,6 +39,43 @@ def _hours(seconds: Any) -> str:
     if seconds is None:
         return "-"
     return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
+
+
+def _day(stamp: Any) -> str:
+    """``2026-12-01T…`` → ``1 December 2026`` (the stamp as written when it does not parse)."""
+    try:
+        when = datetime.fromisoformat(str(stamp))
+    except ValueError:
+        return str(stamp or "an unknown date")
+    return f"{when.day} {when:%B %Y}"
+
+
+def _took(seconds: Any) -> str:
+    if not isinstance(seconds, int | float):
+        return ""
+    return (f" in {seconds:.0f} seconds" if seconds < 120 else
+            f" in {seconds / 60:.0f} minutes")
+
+
+def verdict(report: dict[str, Any]) -> str:
+    """One plain sentence for a board member: did the backup come back, and how much of it."""
+    day = _day(report.get("started_at"))
+    where = report.get("location") or "?"
+    result = report.get("result")
+    if result == "verified":
+        relations = report.get("relations") or []
+        links = sum(int(r.get("expected") or 0) for r in relations)
+        rels = f", every relation ({links:,})" if relations else ""
+        rto = (report.get("durations") or {}).get("rto_s")
+        return (f"On {day} your backup at {where} was restored completely: "
+                f"{int(report.get('records') or 0):,} records{rels}{_took(rto)}.")
+    if result == "failed":
+        n = len(report.get("failures") or [])
+        return (f"On {day} the backup at {where} was restored but is NOT complete or not "
+                f"identical to what was exported: {n} problem{'s' if n != 1 else ''}, listed "
+                "below with what to do.")
+    return (f"On {day} the restore drill of the backup at {where} could not run; nothing was "
+            "proven. The reason is below.")
 
 
 def render(report: dict[str, Any]) -> str:
@@ -59,6 +101,7 @@ def render(report: dict[str, Any]) -> str:
              f"<style>{_CSS}</style>", "</head>", "<body>",
              f"<h1>Restore drill {_e(report.get('drill_id'))} "
              f'<span class="badge {_e(result)}">{_e(result)}</span></h1>',
+             f'<p class="verdict {_e(result)}">{_e(verdict(report))}</p>',
              "<dl>"]
     parts += [f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in facts]
     parts.append("</dl>")
@@ -71,8 +114,10 @@ def render(report: dict[str, Any]) -> str:
                   f'<span class="muted">Fix: {_e(f["fix"])}</span></li>' for f in failures]
         parts.append("</ul>")
     if report.get("objects"):
-        parts.append("<h2>Objects</h2><table><thead><tr><th>object</th><th>manifest</th>"
-                     "<th>restored</th><th>archived</th><th>content digest</th>"
+        parts.append("<h2>Objects</h2><table><thead><tr><th>object</th>"
+                     "<th class=num>manifest</th>"
+                     "<th class=num>restored</th><th class=num>archived</th>"
+                     "<th>content digest</th>"
                      "<th>schema</th><th>result</th></tr></thead><tbody>")
         for o in report["objects"]:
             parts.append(
@@ -82,8 +127,9 @@ def render(report: dict[str, Any]) -> str:
                 f"<td>{_mark(o['ok'])}</td></tr>")
         parts.append("</tbody></table>")
     if report.get("relations"):
-        parts.append("<h2>Relations</h2><table><thead><tr><th>relation</th><th>manifest</th>"
-                     "<th>restored</th><th>digest</th><th>missing endpoints</th></tr></thead>"
+        parts.append("<h2>Relations</h2><table><thead><tr><th>relation</th>"
+                     "<th class=num>manifest</th><th class=num>restored</th><th>digest</th>"
+                     "<th class=num>missing endpoints</th></tr></thead>"
                      "<tbody>")
         for r in report["relations"]:
             dangling = r["dangling_from"] + r["dangling_to"]
@@ -92,12 +138,13 @@ def render(report: dict[str, Any]) -> str:
             parts.append(
                 f"<tr><td>{_e(r['relation'])}</td><td class=num>{_e(r['expected'])}</td>"
                 f"<td class=num>{_e(r['restored'])}</td><td>{_mark(r['digest_ok'])}</td>"
-                f"<td>{_e(detail)}</td></tr>")
+                f"<td class=num>{_e(detail)}</td></tr>")
         parts.append("</tbody></table>")
     if report.get("against_source"):
         parts.append("<h2>Against the live CRM</h2><table><thead><tr><th>object</th>"
-                     "<th>live in snapshot</th><th>live now</th><th>new since</th>"
-                     "<th>gone since</th></tr></thead><tbody>")
+                     "<th class=num>live in snapshot</th><th class=num>live now</th>"
+                     "<th class=num>new since</th><th class=num>gone since</th></tr></thead>"
+                     "<tbody>")
         parts += [f"<tr><td>{_e(s['object'])}</td><td class=num>{_e(s['snapshot_live'])}</td>"
                   f"<td class=num>{_e(s['source_live'])}</td>"
                   f"<td class=num>{_e(s['new_since'])}</td>"

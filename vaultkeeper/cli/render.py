@@ -19,6 +19,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from vaultkeeper.cli import state
 from vaultkeeper.models import ObjectResult
 from vaultkeeper.services.export import ExportObserver
 
@@ -29,6 +30,7 @@ def print_json(data: Any) -> None:
     """Machine-readable output on stdout (shapes only ever gain fields)."""
     sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
     sys.stdout.flush()
+    state.options.json_printed = True
 
 
 class ExportProgress(ExportObserver):

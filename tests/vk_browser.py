@@ -14,7 +14,7 @@ import pytest
 _LAYOUT_JS = """
 <script>
 const out = [];
-for (const cell of document.querySelectorAll('th,td,p.verdict')) {
+for (const cell of document.querySelectorAll('th,td,h1,p.verdict,p.vk-snapshot')) {
   const range = document.createRange(); range.selectNodeContents(cell);
   const box = range.getBoundingClientRect();
   const table = cell.closest('table');

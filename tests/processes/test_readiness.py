@@ -223,3 +223,33 @@ def test_default_checks_pass_on_the_documented_sandbox(tmp_path: Path, records: 
               for p in processes for r in run_acceptance_checks(tmp_path / "mirror.db", p)
               if not r.passed]
     assert failed == [], where
+
+
+def test_html_report_opens_with_a_plain_sentence(setup, tmp_path: Path) -> None:
+    """The board's page: one sentence first, then the table, numbers under their headers in a
+    real browser; the CLI writes it with --html."""
+    from datetime import UTC, datetime
+
+    from vk_browser import assert_numbers_under_headers, layout
+
+    from vaultkeeper.services.processes_html import render, verdict
+
+    config, settings, mirror, counts = setup
+    record_backup(settings.state_dir, counts)
+    record_drill(settings.state_dir, mirror)
+    now = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    good = check_processes(settings)
+    assert verdict(good, now) == ("On 1 December 2026 all 6 business processes could be "
+                                  "restored from the last backup within their recovery targets.")
+    record_drill(settings.state_dir, mirror, total_s=1.5 * 86400)
+    slow = check_processes(settings)
+    sentence = verdict(slow, now)
+    assert sentence.startswith("On 1 December 2026 1 of 6 business processes could NOT")
+    assert "measured restore 36 h, exceeds the RTO of 1 d" in sentence
+    page = render(slow, now)
+    assert page.index('class="verdict red"') < page.index("<table>")
+    cells = layout(page, tmp_path)
+    assert assert_numbers_under_headers(cells) == 6
+    out = tmp_path / "processes.html"
+    result = vk(config, "processes", "check", "--html", str(out))
+    assert result.returncode == 4 and "could NOT" in out.read_text(encoding="utf-8")

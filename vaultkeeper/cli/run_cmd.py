@@ -20,7 +20,7 @@ from vaultkeeper.db import open_state_db
 from vaultkeeper.errors import ExitCode, UsageError
 from vaultkeeper.services.alerts import Alert, Alerter
 from vaultkeeper.services.jobs import JOBS, make_daemon, risk_schedule
-from vaultkeeper.services.platform import crontab, systemd_units
+from vaultkeeper.services.platform import check_unit_secrets, crontab, systemd_units
 from vaultkeeper.services.scheduler import configured_schedule, daemon_pid, plan
 
 LOG_FILE = "logs/run.log"
@@ -122,6 +122,8 @@ def install(
     settings = load()
     assert settings.config_file is not None
     phrases, _ = configured_schedule(settings)
+    for note in check_unit_secrets(settings, env_file, "cron" if cron else "systemd"):
+        render.err_console.print(f"[yellow]note:[/] {note}", highlight=False)
     if cron:
         text = crontab(settings.config_file, phrases, env_file=env_file)
         if out is None:

@@ -12,7 +12,7 @@ caller's choice. The staff view is written into a private folder removed when th
 from __future__ import annotations
 
 import asyncio
-import shutil
+import os
 import tempfile
 from collections.abc import Collection, Mapping
 from datetime import datetime
@@ -25,7 +25,7 @@ from vaultkeeper.canonical import ENTITIES, CanonicalMapping
 from vaultkeeper.db import mirror as mirrordb
 from vaultkeeper.db.staff import SNAPSHOT_TABLE, StaffView, build_staff_view
 from vaultkeeper.errors import UsageError
-from vaultkeeper.process import sigterm_interrupts
+from vaultkeeper.privatefs import private_workdir
 
 MIRROR_FILE = Path("mirror") / "mirror.db"
 LABELS = {"person": "People", "organisation": "Organisations", "membership": "Memberships",
@@ -130,20 +130,19 @@ def serve_mirror(path: Path, *, host: str = "127.0.0.1", port: int = 8001,
         raise UsageError(f"no mirror at {path}",
                          "run `vaultkeeper drill` first (it builds the mirror), or pass --db")
     mapping = mapping_for(path, mappings or {})
-    with tempfile.TemporaryDirectory(prefix="vk-staff-", dir=work_dir) as private:
+    # Never sweep the system's temp folder itself: only a folder of our own inside it.
+    parent = work_dir or Path(tempfile.gettempdir()) / f"vaultkeeper-{os.getuid()}"
+    # A private 0700 folder, removed on exit and SIGTERM — uvicorn re-raises SIGTERM after its
+    # graceful shutdown, which privatefs turns into KeyboardInterrupt — and by the next run of
+    # any command (or the next `mirror serve` here) after a kill -9.
+    with private_workdir(parent, "mirror-staff") as private:
         view = None
         if mapping is not None:
-            view = build_staff_view(path, Path(private) / "staff.db", mapping, fields=fields)
+            view = build_staff_view(path, private / "staff.db", mapping, fields=fields)
         app = make_app(path, view, title=title, include_raw=include_raw)
         import uvicorn
 
-        try:
-            # uvicorn re-raises SIGTERM after its graceful shutdown: turned into
-            # KeyboardInterrupt, it unwinds through here and the staff view is removed.
-            with sigterm_interrupts():
-                uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="on")
-        finally:
-            shutil.rmtree(private, ignore_errors=True)
+        uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="on")
 
 
 def make_app(path: Path, view: StaffView | None, *, title: str, include_raw: bool) -> Any:

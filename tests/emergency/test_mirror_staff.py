@@ -113,7 +113,7 @@ def test_people_search_and_person_page(mirror: Path, tmp_path: Path) -> None:
         proc.terminate()
         proc.wait(timeout=30)
     assert mirror.read_bytes() == before
-    assert not list(tmp_path.glob("vaultkeeper-*/mirror-staff-*")), "the staff view is removed at the end"
+    assert not list(tmp_path.glob("vaultkeeper-*/mirror-staff-*")), "staff view not removed"
 
 
 def test_unknown_vendor_falls_back_to_the_raw_mirror(mirror: Path, tmp_path: Path) -> None:

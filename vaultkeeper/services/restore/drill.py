@@ -21,8 +21,9 @@ from vaultkeeper.db import open_state_db
 from vaultkeeper.db import restores as journal
 from vaultkeeper.db.selection import MirrorReader
 from vaultkeeper.errors import ExitCode, VaultkeeperError
-from vaultkeeper.services.backup import run_lock
-from vaultkeeper.services.export import iter_lines, run_export
+from vaultkeeper.exportfmt import iter_lines
+from vaultkeeper.privatefs import run_lock
+from vaultkeeper.services.export import run_export
 from vaultkeeper.services.restore.apply import Applier
 from vaultkeeper.services.restore.plan import compare_fields
 from vaultkeeper.services.restore.records import differing, properties_of

@@ -14,7 +14,7 @@ from vaultkeeper.db import open_state_db
 from vaultkeeper.db import restores as journal
 from vaultkeeper.db.selection import MirrorReader
 from vaultkeeper.errors import ExitCode, UsageError, VaultkeeperError
-from vaultkeeper.services.backup import run_lock
+from vaultkeeper.privatefs import run_lock
 from vaultkeeper.services.restore.apply import Applier, Progress
 from vaultkeeper.services.restore.plan import build_plan
 from vaultkeeper.services.restore.report import OUTCOMES, RestoreReport

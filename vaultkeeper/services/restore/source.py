@@ -14,8 +14,8 @@ from vaultkeeper.db import mirror as mirrordb
 from vaultkeeper.db import open_state_db, readiness
 from vaultkeeper.db.selection import MirrorReader
 from vaultkeeper.errors import StorageError, UsageError
+from vaultkeeper.privatefs import private_staging
 from vaultkeeper.restic import Restic, Snapshot, select_snapshot
-from vaultkeeper.services.backup import private_staging
 from vaultkeeper.storage.locations import Location, preflight, resolve_locations
 
 SCRATCH = "snapshot.db"

@@ -8,6 +8,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from vaultkeeper import registry
 from vaultkeeper.config import Settings, SourceSettings
 from vaultkeeper.connectors import make_writer
 from vaultkeeper.connectors.base import Connector
@@ -31,9 +32,10 @@ class Target:
 
     def reader(self) -> Connector:
         """A fresh reader (the normal exporter's connector) on the same CRM."""
-        from vaultkeeper.connectors import _http_connector
-
-        return _http_connector(self.vendor, self.settings, self.url, self.token, self.ca_file)
+        connect = registry.get(self.vendor).connect
+        assert connect is not None
+        connector: Connector = connect(self.settings, self.url, self.token, self.ca_file)
+        return connector
 
 
 def target_settings(settings: Settings, name: str | None) -> tuple[str, SourceSettings]:
@@ -50,16 +52,10 @@ def target_settings(settings: Settings, name: str | None) -> tuple[str, SourceSe
 
 @contextmanager
 def open_target(settings: Settings, name: str | None) -> Iterator[Target]:
-    """Open the target's writer; ``sandbox`` starts a built-in CRM for the duration."""
+    """Open the target's writer (a HubSpot portal or a Salesforce org)."""
     label, source = target_settings(settings, name)
     with ExitStack() as stack:
-        if source.connector == "sandbox":
-            from vaultkeeper.sandbox import FaultConfig, Sandbox
-
-            sandbox = stack.enter_context(Sandbox(records=source.records, seed=source.seed,
-                                                  faults=FaultConfig.parse(source.faults)))
-            vendor, url, token, ca = source.flavour, sandbox.url, sandbox.token, sandbox.ca_file
-        elif source.connector in ("hubspot", "salesforce"):
+        if source.connector in ("hubspot", "salesforce"):
             if not source.base_url or source.token is None:
                 raise ConfigError("base_url and token are required to write to a CRM",
                                   'set base_url and token = { env = "CRM_TOKEN" }',
@@ -67,8 +63,10 @@ def open_target(settings: Settings, name: str | None) -> Iterator[Target]:
             vendor, url, token, ca = (source.connector, source.base_url, source.token.reveal(),
                                       source.ca_file)
         else:
-            raise UsageError(f"cannot restore into a {source.connector!r} source",
-                             "restore into a hubspot or salesforce target (--into NAME)")
+            raise UsageError(f"cannot restore into a {source.connector!r} CRM",
+                             "restore into a hubspot or salesforce target (--into NAME); to "
+                             "try it, run `vaultkeeper sandbox serve` and point a [targets.NAME] "
+                             "with connector hubspot or salesforce at it")
         writer = make_writer(vendor, url, token, ca_file=ca, api_version=source.api_version,
                              max_retries=source.max_retries, timeout=source.timeout)
         stack.callback(writer.close)

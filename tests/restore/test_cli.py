@@ -42,7 +42,7 @@ def test_cap_json_table_html_history(hub: World, tmp_path: Path) -> None:
     unknown = run(hub.config, "restore", "--into", "nowhere", "--object", "contacts", "--json")
     assert unknown.returncode == 2
     failure = json.loads(unknown.stdout)
-    assert failure["status"] == "error" and "[targets.nowhere]" in failure["error"]
+    assert failure["ok"] is False and "[targets.nowhere]" in failure["fix"]
 
     table = run(hub.config, "restore", "--deleted-since", hub.snapshot_id, "--dry-run")
     assert table.returncode == 0, table.stderr

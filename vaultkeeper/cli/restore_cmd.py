@@ -16,7 +16,6 @@ from vaultkeeper.cli import render
 from vaultkeeper.cli.settings import load
 from vaultkeeper.db import open_state_db
 from vaultkeeper.db import restores as journal
-from vaultkeeper.errors import VaultkeeperError
 from vaultkeeper.services.restore import RestoreOptions, RestoreReport, render_html, run_restore
 from vaultkeeper.services.restore.report import OUTCOMES
 
@@ -88,15 +87,7 @@ def restore(
         objects=_split(objects), ids=_split(ids), where=where, deleted_since=deleted_since,
         fields=_split(fields), with_parents=with_parents, with_children=with_children,
         dry_run=dry_run, max_records=max_records, yes=yes, resume=resume)
-    try:
-        settings = load()
-        report = run_restore(settings, opts, progress=_progress(json_output))
-    except VaultkeeperError as exc:
-        if json_output:
-            render.print_json({"status": "error", "exit_code": int(exc.exit_code),
-                               "error": exc.one_line()})
-            raise typer.Exit(int(exc.exit_code)) from None
-        raise
+    report = run_restore(load(), opts, progress=_progress(json_output))
     data = report.as_json()
     if html is not None:
         fd = os.open(html, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -64,7 +64,7 @@ class CrmDrillReport:
 
     def as_json(self) -> dict[str, Any]:
         """The ``--json`` shape (also what drill history keeps)."""
-        return asdict(self)
+        return {"ok": self.exit_code == 0, **asdict(self)}
 
     def summary(self) -> str:
         """One line naming the first failed object (and field)."""

@@ -39,7 +39,7 @@ class RestoreReport:
 
     def as_json(self) -> dict[str, Any]:
         """The ``--json`` shape."""
-        return asdict(self)
+        return {"ok": self.exit_code == 0, **asdict(self)}
 
     def to_write(self) -> int:
         """Records the plan would write (update + undelete + create)."""

@@ -23,7 +23,7 @@ NATURAL_KEYS: dict[str, tuple[str, ...]] = {
 def properties_of(connector: str, raw: Mapping[str, Any]) -> dict[str, Any]:
     """The vendor properties of one exported record (HubSpot ``properties``; Salesforce the
     record's own fields)."""
-    if connector == "hubspot" or isinstance(raw.get("properties"), dict):
+    if isinstance(raw.get("properties"), dict):   # HubSpot-shaped: values under properties
         props = raw.get("properties")
         return {k: v for k, v in (props or {}).items() if k not in _ENVELOPE}
     return {k: v for k, v in raw.items() if k not in _ENVELOPE}
@@ -53,13 +53,8 @@ def differing(snapshot: Mapping[str, Any], live: Mapping[str, Any],
     return [f for f in fields if norm(snapshot.get(f)) != norm(live.get(f))]
 
 
-def empty_value(connector: str) -> Any:
-    """What clears a property: HubSpot takes an empty string, Salesforce null."""
-    return "" if connector == "hubspot" else None
-
-
 def update_values(connector: str, snapshot: Mapping[str, Any],
                   fields: Iterable[str]) -> dict[str, Any]:
-    """The values an update sends to put ``fields`` back as in the snapshot."""
-    blank = empty_value(connector)
-    return {f: (blank if snapshot.get(f) in (None, "") else snapshot[f]) for f in fields}
+    """The values an update sends to put ``fields`` back as in the snapshot (None clears a
+    value; each writer sends it the vendor's way, e.g. HubSpot's empty string)."""
+    return {f: (None if snapshot.get(f) in (None, "") else snapshot[f]) for f in fields}

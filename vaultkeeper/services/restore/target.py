@@ -55,7 +55,7 @@ def open_target(settings: Settings, name: str | None) -> Iterator[Target]:
     """Open the target's writer (a HubSpot portal or a Salesforce org)."""
     label, source = target_settings(settings, name)
     with ExitStack() as stack:
-        if source.connector in ("hubspot", "salesforce"):
+        if source.connector in registry.writable():
             if not source.base_url or source.token is None:
                 raise ConfigError("base_url and token are required to write to a CRM",
                                   'set base_url and token = { env = "CRM_TOKEN" }',
@@ -64,9 +64,9 @@ def open_target(settings: Settings, name: str | None) -> Iterator[Target]:
                                       source.ca_file)
         else:
             raise UsageError(f"cannot restore into a {source.connector!r} CRM",
-                             "restore into a hubspot or salesforce target (--into NAME); to "
-                             "try it, run `vaultkeeper sandbox serve` and point a [targets.NAME] "
-                             "with connector hubspot or salesforce at it")
+                             f"restore into a {' or '.join(registry.writable())} target (--into "
+                             "NAME); to try it, run `vaultkeeper sandbox serve` and point a "
+                             "[targets.NAME] at it")
         writer = make_writer(vendor, url, token, ca_file=ca, api_version=source.api_version,
                              max_retries=source.max_retries, timeout=source.timeout)
         stack.callback(writer.close)

@@ -120,6 +120,8 @@ def swap_digits(rnd: random.Random, text: str) -> str:
 
 
 def _birth_error(rnd: random.Random, birth: str) -> str:
+    if birth.count("-") != 2:
+        return swap_digits(rnd, birth)
     day, month, year = birth.split("-")
     kind = rnd.randrange(4)
     if kind == 0 and int(day) <= 12 and day != month:
@@ -202,7 +204,7 @@ def corrupt(rnd: random.Random, m: Member) -> Member:
         elif kind == 12:
             d.number = (swap_digits(rnd, d.number) if rnd.random() < 0.3 else
                         str(rnd.randrange(100000, 999999)))          # registered twice
-    if kinds == [12] or not kinds:
+    if rnd.random() < 0.7:   # a second registration usually gets a number of its own
         d.number = str(rnd.randrange(100000, 999999))
     return d
 

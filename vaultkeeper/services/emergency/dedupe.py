@@ -223,8 +223,9 @@ def _email(a: str, b: str) -> tuple[float, str]:
     if la == lb and la not in _GENERIC_LOCAL:
         return 0.2, "same e-mail name, other domain"
     typo = DamerauLevenshtein.distance(la, lb) <= 1
-    if da == db and len(la) >= 5 and typo and _DIGITS.sub("", la) == _DIGITS.sub("", lb):
-        return 0.2, "e-mail one typo apart"
+    if len(la) >= 5 and typo and _DIGITS.sub("", la) == _DIGITS.sub("", lb):
+        return (0.2, "e-mail one typo apart") if da == db else (
+            0.1, "e-mail name one typo apart, other domain")
     return 0.0, ""
 
 
@@ -242,8 +243,8 @@ def _address(a: Person, b: Person) -> tuple[float, str]:
                 pc_same or not a.postcode or not b.postcode) else (0.15, "similar address")
         if not pc_near and a.city and b.city and a.city != b.city:
             return -0.1, "other address"
-    if pc_same:
-        return 0.05, "same postcode"
+    if pc_same:   # a Dutch or British postcode is a few dozen addresses, others a town
+        return (0.15 if len(a.postcode) >= 6 else 0.05), "same postcode"
     if a.city and a.city == b.city:
         return 0.03, ""
     return 0.0, ""
@@ -254,7 +255,7 @@ def _crossed(a: Person, b: Person) -> bool:
     if not a.first or not b.core:
         return False
     one = max(_sim(core_surname(a.first), b.core), float(same_given_name(a.first, b.core)))
-    other = _first_sim(a.core, b.first) if b.first else 1.0
+    other = _first_sim(a.core, b.first) if len(b.first) > 1 else 1.0   # "v." of "van"
     return one >= 0.8 and other >= 0.5
 
 
@@ -292,7 +293,9 @@ def score(a: Person, b: Person) -> tuple[float, str]:
         total += value
         reasons.append(why)
     swapped_names = _crossed(a, b) or _crossed(b, a)
-    if not swapped_names and not same_ref and not _first_names_agree(a.first, b.first):
+    same_birth = bool(a.birth) and a.birth == b.birth
+    if not (swapped_names or same_ref or same_birth) and \
+            not _first_names_agree(a.first, b.first):
         total *= 0.5
         reasons.append("different first names (household?)")
     return min(1.0, max(0.0, total)), ", ".join(reasons)

@@ -13,8 +13,10 @@ over chains) so precision and recall can be measured.
 
 from __future__ import annotations
 
+import csv
 import random
 from dataclasses import dataclass, field
+from pathlib import Path
 
 FIRST = ["Jan", "Johannes", "Pieter", "Cornelis", "Hendrik", "Willem", "Maria", "Johanna",
          "Anna", "Elisabeth", "Catharina", "Margaretha", "Sanne", "Lotte", "Daan", "Sem",
@@ -290,3 +292,47 @@ def generate(n: int, *, seed: int = 14, duplicates: float = 0.08,
 def full_last(m: Member) -> str:
     """The surname with its tussenvoegsel, as one field (``de Vries``)."""
     return f"{m.prefix} {m.last}".strip()
+
+
+MEMBER_HEADER = ("Lidnummer", "Voornaam", "Tussenvoegsel", "Achternaam", "Straat",
+                 "Huisnummer", "Postcode", "Woonplaats", "Telefoonnummer", "E-mailadres",
+                 "Geboortedatum", "Lid sinds", "Soort lidmaatschap", "Status")
+GIFT_HEADER = ("Giftnummer", "Lidnummer", "Datum", "Bedrag", "Omschrijving")
+
+
+def member_id(index: int) -> str:
+    """The Lidnummer of row ``index`` of the dump (each registration gets its own)."""
+    return str(200000 + index)
+
+
+def write_dump(folder: Path, reg: Register, *, seed: int = 14, encoding: str = "cp1252",
+               delimiter: str = ";") -> dict[str, int]:
+    """A Dutch vendor's dump of the register: ``leden.csv`` and ``giften.csv`` (Excel style:
+    cp1252, semicolons, decimal commas, dd-mm-yyyy dates). Returns the row counts."""
+    rnd = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    gifts = 0
+    with (folder / "leden.csv").open("w", encoding=encoding, newline="") as fh, \
+            (folder / "giften.csv").open("w", encoding=encoding, newline="") as gh:
+        members = csv.writer(fh, delimiter=delimiter, lineterminator="\r\n")
+        giften = csv.writer(gh, delimiter=delimiter, lineterminator="\r\n")
+        members.writerow(MEMBER_HEADER)
+        giften.writerow(GIFT_HEADER)
+        for i, m in enumerate(reg.rows):
+            street, _, house = m.street.partition(" ")
+            if m.street and not house[:1].isdigit():
+                street, _, house = m.street.rpartition(" ")
+            joined = f"{rnd.randrange(1, 29):02d}-{rnd.randrange(1, 13):02d}-" \
+                     f"{rnd.randrange(1975, 2025)}"
+            members.writerow((member_id(i), m.first, m.prefix, m.last, street, house,
+                              m.postcode, m.city, m.phone, m.email, m.birth, joined,
+                              rnd.choice(("Gewoon lid", "Jeugdlid", "Ereleden", "Gezinslid")),
+                              rnd.choice(("Actief",) * 8 + ("Opgezegd", "Overleden"))))
+            for _ in range(rnd.choice((0, 0, 1, 1, 2, 3))):
+                gifts += 1
+                giften.writerow((f"G{gifts:06d}", member_id(i),
+                                 f"{rnd.randrange(1, 29):02d}-{rnd.randrange(1, 13):02d}-"
+                                 f"{rnd.randrange(2015, 2026)}",
+                                 f"{rnd.randrange(5, 500)},{rnd.choice(('00', '50', '25'))}",
+                                 rnd.choice(("Jaarlijkse gift", "Collecte", "Extra gift"))))
+    return {"leden": len(reg.rows), "giften": gifts}

@@ -14,7 +14,7 @@ from rich.table import Table
 from vaultkeeper.cli import render
 from vaultkeeper.cli.settings import load
 from vaultkeeper.config import EMERGENCY_TARGETS
-from vaultkeeper.errors import ExitCode, VerificationError
+from vaultkeeper.errors import ExitCode, VaultkeeperError, VerificationError
 from vaultkeeper.services.mirror_view import mirror_path, serve_mirror
 
 # The emergency services (phonenumbers, rapidfuzz, frictionless …) are imported inside the
@@ -210,9 +210,14 @@ def mapping_suggest(
     try:
         result = suggest_mapping(settings, out, source=from_, fresh=fresh, force=force,
                                  observer=observer)
+    except VaultkeeperError as exc:
+        if json_output:
+            render.print_json({"ok": False, "error": exc.one_line(),
+                               "exit_code": int(exc.exit_code)})
+        raise
     finally:
         observer.close()
-    data = result.as_json()
+    data = {"ok": True} | result.as_json()
     if json_output:
         render.print_json(data)
         return

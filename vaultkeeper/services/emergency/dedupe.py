@@ -259,13 +259,14 @@ def _crossed(a: Person, b: Person) -> bool:
     return one >= 0.8 and other >= 0.5
 
 
-def score(a: Person, b: Person) -> tuple[float, str]:
-    """A score in [0, 1] and the reasons, for one pair."""
+def score(a: Person, b: Person, *, floor: float | None = None) -> tuple[float, str]:
+    """A score in [0, 1] and the reasons, for one pair.
+
+    With ``floor``, a pair whose evidence other than names cannot reach it even with equal
+    names is answered ``(0, "")`` without the (costly) name comparison.
+    """
     reasons: list[str] = []
-    name_sim = name_similarity(a, b)
-    total = 0.45 * name_sim
-    if name_sim:
-        reasons.append(f"names {name_sim:.0%} alike")
+    total = 0.0
     if a.email and b.email:
         value, why = _email(a.email, b.email)
         total += value
@@ -292,6 +293,12 @@ def score(a: Person, b: Person) -> tuple[float, str]:
         value, why = _birth(a.birth, b.birth)
         total += value
         reasons.append(why)
+    if floor is not None and total + 0.45 < floor:
+        return 0.0, ""
+    name_sim = name_similarity(a, b)
+    total += 0.45 * name_sim
+    if name_sim:
+        reasons.insert(0, f"names {name_sim:.0%} alike")
     swapped_names = _crossed(a, b) or _crossed(b, a)
     same_birth = bool(a.birth) and a.birth == b.birth
     if not (swapped_names or same_ref or same_birth) and \
@@ -334,7 +341,7 @@ def find_candidates(scratch: Scratch, *, threshold: float = THRESHOLD) -> Dedupe
                 continue
             seen.add(pair)
             stats.comparisons += 1
-            value, reason = score(people[i], people[j])
+            value, reason = score(people[i], people[j], floor=threshold)
             if value >= threshold:
                 scratch.add_pair(i, j, round(value, 3), reason)
         if len(seen) > 500_000:   # bounded memory: forget; re-scoring a pair is harmless

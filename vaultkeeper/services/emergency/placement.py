@@ -61,11 +61,15 @@ class Placement:
     """import file (package-relative) → object, entity, role, legacy column, links."""
 
     def declare(self, path: str, *, object_: str, entity: str, role: str, legacy_column: str,
-                links: dict[str, str] | None = None, how: str = "") -> None:
-        """An import file: ``role`` primary (places records), derived or associations."""
+                links: dict[str, str] | None = None, how: str = "",
+                held_back: str = "") -> None:
+        """An import file: ``role`` primary (places records), derived or associations;
+        ``held_back``: the main file whose archived/inactive rows this one holds."""
+        if path in self.files:
+            return
         self.files[path] = {"object": object_, "entity": entity, "role": role,
                             "legacy_column": legacy_column, "links": links or {}, "how": how,
-                            "rows": 0}
+                            "held_back": held_back, "rows": 0}
 
     def place(self, object_: str, path: str) -> None:
         """One record of ``object_`` written to the primary import file ``path``."""

@@ -164,6 +164,9 @@ class EntityWriter:
                 self._declare(spec, name, "primary", other=True)
         self.counts = b.entity_counts.setdefault(em.entity, Counter())
         self.types = {f: ENTITIES[em.entity][f][0] for f in self.fields}
+        self.refs = [(f, target.object) for f, kind in self.types.items()
+                     if kind.startswith("ref:") and f in em.fields and (target := next(
+                         (e for e in b.mapping if e.entity == kind[4:]), None)) is not None]
         self.tracked = bool(em.when)
         self.add_tracked = batched(lambda x: b.scratch.add_ids(f"entity:{em.entity}", x))
         self.person_idx = 0
@@ -250,7 +253,8 @@ class EntityWriter:
         inactive = self.em.is_inactive(row)
         values["archived"] = "true" if archived else "false"
         values["inactive"] = "true" if inactive else "false"
-        self._check_refs(values)
+        missing = self._missing(values)
+        self._check_refs(values, missing)
         self.main.write(values)
         self.extra.write({"legacy_id": legacy} | {c: row.get(c, "") for c in self.extra_cols})
         self.counts["rows"] += 1
@@ -262,7 +266,7 @@ class EntityWriter:
         elif entity == "organisation":
             self.add_domain((legacy, values.get("domain", "")))
         lookup = self._lookup(values)
-        linked = self._resolvable(values)
+        linked = self._resolvable(values, missing)
         placed = None
         for spec, active, inactive_out, sample in self.imports:
             out_row = {h: resolve(linked, src, lookup) for h, src in spec.columns}
@@ -273,19 +277,20 @@ class EntityWriter:
                 placed = self.paths[spec.name][1 if archived or inactive else 0]
         return placed
 
-    def _resolvable(self, values: dict[str, str]) -> dict[str, str]:
+    def _missing(self, values: dict[str, str]) -> set[str]:
+        """Reference fields whose value is no record of the referenced object's export."""
+        missing = set()
+        for fname, target in self.refs:
+            ref = values.get(fname, "")
+            if ref and not self.b.scratch.has(target, ref):
+                missing.add(fname)
+        return missing
+
+    @staticmethod
+    def _resolvable(values: dict[str, str], missing: set[str]) -> dict[str, str]:
         """The values with references to records missing from the export blanked (an import
         link must resolve; the canonical file keeps them, counted as dangling)."""
-        out = values
-        for fname, kind in self.types.items():
-            ref = values.get(fname, "")
-            if not ref or not kind.startswith("ref:"):
-                continue
-            em = next((e for e in self.b.mapping if e.entity == kind[4:]), None)
-            if em is not None and not self.b.scratch.has(em.object, ref):
-                out = out if out is not values else dict(values)
-                out[fname] = ""
-        return out
+        return values if not missing else values | dict.fromkeys(missing, "")
 
     def _other(self, row: dict[str, str], legacy: str, archived: bool) -> str:
         """A record the entity's ``when`` rule leaves out, into the "other" import file."""
@@ -297,7 +302,7 @@ class EntityWriter:
                 else ""
         inactive = self.em.is_inactive(row)
         own = " ".join(row.get(k, "") for k in self.em.when)
-        linked = self._resolvable(values)
+        linked = self._resolvable(values, self._missing(values))
         lookup = self._lookup(values)
         spec, active, inactive_out = self.others[0]
         out_row = {h: own if src.startswith("=") else resolve(linked, src, lookup)
@@ -337,7 +342,7 @@ class EntityWriter:
                 "false", "0", "no") else raw
         return raw
 
-    def _check_refs(self, values: dict[str, str]) -> None:
+    def _check_refs(self, values: dict[str, str], missing: set[str]) -> None:
         for fname in self.fields:
             kind = self.types[fname]
             ref = values.get(fname, "")
@@ -348,9 +353,9 @@ class EntityWriter:
             if em is None:
                 continue
             if em.when:
-                known = self.b.scratch.has(f"entity:{target}", ref)
+                known = fname not in missing and self.b.scratch.has(f"entity:{target}", ref)
             else:
-                known = self.b.scratch.has(em.object, ref)
+                known = fname not in missing
             if not known:
                 self.b.dangling_refs[f"{self.em.entity}.{fname}"] += 1
 

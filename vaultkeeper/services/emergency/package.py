@@ -17,6 +17,7 @@ import tempfile
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from vaultkeeper.config import Settings
 from vaultkeeper.db.scratch import Scratch
 from vaultkeeper.errors import UsageError
 from vaultkeeper.policies import Policies, load_policies
-from vaultkeeper.services.emergency import dedupe, runbook
+from vaultkeeper.services.emergency import dedupe, relations, runbook
 from vaultkeeper.services.emergency.descriptor import descriptor, validate_descriptor
 from vaultkeeper.services.emergency.files import (
     CsvOut,
@@ -65,7 +66,7 @@ from vaultkeeper.services.emergency.source import (
     open_export,
     resource_name,
 )
-from vaultkeeper.services.emergency.targets import ASSOCIATIONS_HOW, TARGETS
+from vaultkeeper.services.emergency.targets import TARGETS
 from vaultkeeper.services.emergency.writers import EntityWriter, GenericWriter, batched
 
 TARGET_NAMES = ("generic", "hubspot", "salesforce")
@@ -327,58 +328,7 @@ class PackageBuilder:
     # -- relations -----------------------------------------------------------------------
     def write_relations(self) -> None:
         """Relation CSVs keeping only resolvable keys; the rest listed as dangling."""
-        for rel in self.folder.relations.values():
-            self.observer.stage(f"relations {rel.stem}", rel.count)
-            name = resource_name(rel.stem)
-            header = ("from_id", "to_id", "type")
-            out = CsvOut(self.out / "data" / "relations" / f"{name}.csv", header)
-            sample = CsvOut(self.out / "sample" / "data" / "relations" / f"{name}.csv", header)
-            have_from = rel.from_object in self.folder.objects
-            have_to = rel.to_object in self.folder.objects
-            rows = 0
-            columned = self._columned(rel.stem)
-            path = f"import/{self.target}/associations/{name}.csv"
-            assoc = CsvOut(self.out / path, ("from_legacy_id", "to_legacy_id", "type",
-                                             "from_object", "to_object"), always=False)
-            for a, b, kind in rel.pairs():
-                missing = []
-                if have_from and not self.scratch.has(rel.from_object, a):
-                    missing.append(rel.from_object)
-                if have_to and not self.scratch.has(rel.to_object, b):
-                    missing.append(rel.to_object)
-                row = {"from_id": a, "to_id": b, "type": kind}
-                if missing:
-                    self.log.dangling.write(row | {"relation": rel.stem,
-                                                   "missing": ", ".join(missing)})
-                    self.log.dangling_counts[rel.stem] += 1
-                    continue
-                out.write(row)
-                rows += 1
-                if not columned or self.scratch.first_link(rel.stem, a) != b:
-                    assoc.write({"from_legacy_id": a, "to_legacy_id": b, "type": kind,
-                                 "from_object": rel.from_object, "to_object": rel.to_object})
-                if (self.scratch.has(f"sample:{rel.from_object}", a)
-                        and self.scratch.has(f"sample:{rel.to_object}", b)):
-                    sample.write(row)
-                    self.sample_counts[rel.stem] += 1
-            out.close()
-            sample.close()
-            if assoc.close():
-                self.placement.declare(path, object_=rel.from_object, entity="",
-                                       role="associations", legacy_column="from_legacy_id",
-                                       links={"from_legacy_id": rel.from_object,
-                                              "to_legacy_id": rel.to_object},
-                                       how=ASSOCIATIONS_HOW[self.target])
-                self.placement.files[path]["relation"] = rel.stem
-                self.placement.count_rows(path, assoc.rows)
-            self.relation_rows[rel.stem] = rows
-            self.observer.advance(rel.count)
-
-    def _columned(self, stem: str) -> bool:
-        """Whether a primary import file holds the first link of relation ``stem`` in a
-        column (the other links go to the associations file)."""
-        return any(stem in spec.get("relation_columns", {}).values()
-                   for spec in self.placement.files.values() if spec["role"] == "primary")
+        relations.write_relations(self)
 
     # -- duplicates ----------------------------------------------------------------------
     def write_duplicates(self) -> None:
@@ -473,18 +423,19 @@ def _finish(b: PackageBuilder, key: Any, provenance: Provenance, *,
     write_text(out / "RUNBOOK.md", md)
     write_text(out / "runbook.html", runbook.to_html(md, "Emergency runbook"))
     errors: list[str] = []
-    if validate:
-        b.observer.stage("validate (frictionless)", None)
-        errors = validate_descriptor(out) + [
-            f"sample: {e}" for e in validate_descriptor(out / "sample")]
     public = crypto.public_key_pem(key)
     write_bytes(out / PUBLIC_KEY, public)
     files = all_files(out, skip=(CHECKSUMS, SIGNATURE, PACKAGE_JSON))
-    b.observer.stage("checksums", len(files))
-    hashes = {}
-    for rel in files:
-        hashes[rel] = {"sha256": sha256_file(out / rel), "bytes": (out / rel).stat().st_size}
-        b.observer.advance(1)
+    # Every file is final now: hash them in a thread (hashlib releases the GIL) while
+    # Frictionless validates on the other core; SHA256SUMS reuses the digests.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        hashing = pool.submit(_hash_files, out, files)
+        if validate:
+            b.observer.stage("validate (frictionless)", None)
+            errors = validate_descriptor(out) + [
+                f"sample: {e}" for e in validate_descriptor(out / "sample")]
+        b.observer.stage("checksums", None)
+        hashes = hashing.result()
     manifest = {
         "format": FORMAT,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -519,7 +470,7 @@ def _finish(b: PackageBuilder, key: Any, provenance: Provenance, *,
     data = orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
     write_bytes(out / PACKAGE_JSON, data)
     write_bytes(out / SIGNATURE, crypto.sign(key, data))
-    write_checksums(out)
+    write_checksums(out, {rel: h["sha256"] for rel, h in hashes.items()})
     return PackageResult(
         out=out, target=b.target, counts=counts, relations=dict(b.relation_rows),
         entities=b.log.entities, sample=dict(b.sample_counts),
@@ -529,9 +480,17 @@ def _finish(b: PackageBuilder, key: Any, provenance: Provenance, *,
         mapping=b.mapping_info)
 
 
-def write_checksums(out: Path) -> None:
-    """``SHA256SUMS`` in ``sha256sum -c`` format over every other file of the package."""
-    lines = [f"{sha256_file(out / rel)}  {rel}\n" for rel in all_files(out, skip=(CHECKSUMS,))]
+def _hash_files(out: Path, files: list[str]) -> dict[str, dict[str, Any]]:
+    return {rel: {"sha256": sha256_file(out / rel), "bytes": (out / rel).stat().st_size}
+            for rel in files}
+
+
+def write_checksums(out: Path, known: dict[str, str] | None = None) -> None:
+    """``SHA256SUMS`` in ``sha256sum -c`` format over every other file of the package
+    (``known``: digests already computed, for files unchanged since)."""
+    known = known or {}
+    lines = [f"{known.get(rel) or sha256_file(out / rel)}  {rel}\n"
+             for rel in all_files(out, skip=(CHECKSUMS,))]
     write_text(out / CHECKSUMS, "".join(lines))
 
 

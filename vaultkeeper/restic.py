@@ -24,7 +24,8 @@ from typing import Any
 import orjson
 
 from vaultkeeper.config import Secret
-from vaultkeeper.errors import StorageError
+from vaultkeeper.errors import StorageError, UsageError
+from vaultkeeper.privatefs import open_private
 from vaultkeeper.storage.locations import Location
 
 MIN_VERSION = (0, 14, 0)
@@ -172,8 +173,7 @@ class Restic:
         folder = tempfile.mkdtemp(prefix="vk-pw-")  # 0700 by construction
         try:
             path = os.path.join(folder, "password")
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            with open_private(path, "w", exclusive=True) as handle:
                 handle.write(secret.reveal())
             yield path
         finally:
@@ -416,8 +416,6 @@ class Restic:
 
 def select_snapshot(snapshots: Sequence[Snapshot], ref: str, where: str) -> Snapshot:
     """``latest``, ``random``, or an id prefix (the location's own id or the original's)."""
-    from vaultkeeper.errors import UsageError
-
     if not snapshots:
         raise StorageError(f"{where} holds no snapshot", "run `vaultkeeper backup` first")
     # Risk-driven backups of the top-priority objects hold only some objects: "latest" and

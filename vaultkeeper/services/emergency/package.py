@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import functools
 import re
-import shutil
-import tempfile
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -29,7 +27,9 @@ from vaultkeeper.canonical import CanonicalMapping, EntityMapping
 from vaultkeeper.config import Settings
 from vaultkeeper.db.scratch import Scratch
 from vaultkeeper.errors import UsageError
-from vaultkeeper.policies import Policies, load_policies
+from vaultkeeper.policies import Policies
+from vaultkeeper.privatefs import private_workdir
+from vaultkeeper.services.context import CommandContext
 from vaultkeeper.services.emergency import dedupe, relations, runbook
 from vaultkeeper.services.emergency.descriptor import descriptor, validate_descriptor
 from vaultkeeper.services.emergency.files import (
@@ -66,10 +66,9 @@ from vaultkeeper.services.emergency.source import (
     open_export,
     resource_name,
 )
-from vaultkeeper.services.emergency.targets import TARGETS
+from vaultkeeper.services.emergency.targets import import_files, target_names
 from vaultkeeper.services.emergency.writers import EntityWriter, GenericWriter, batched
 
-TARGET_NAMES = ("generic", "hubspot", "salesforce")
 IMPORT_ORDER = ("organisation", "person", "membership", "donation", "activity")
 """Dependency order: each entity's references point at entities imported before it."""
 
@@ -282,7 +281,7 @@ class PackageBuilder:
         placing = None
         if generic is None:
             with_files = [em for em in mine if any(s.entity == em.entity
-                                                   for s in TARGETS.get(self.target, ()))]
+                                                   for s in import_files(self.target))]
             placing = next((em for em in with_files if not em.when),
                            with_files[0] if with_files else None)
         entities = [EntityWriter(self, em, placing=em is placing) for em in mine]
@@ -362,20 +361,20 @@ def build_package(export_dir: Path, out_dir: Path, settings: Settings, *, target
                   validate: bool = True, sample_percent: int = 10,
                   policies: Policies | None = None) -> PackageResult:
     """Build the emergency package for ``target`` from an export folder into ``out_dir``."""
-    if target not in TARGET_NAMES:
-        raise UsageError(f"unknown target {target!r}", f"use one of {', '.join(TARGET_NAMES)}")
+    if target not in target_names():
+        raise UsageError(f"unknown target {target!r}", f"use one of {', '.join(target_names())}")
     observer = observer or BuildObserver()
     provenance = provenance or Provenance()
-    policies = policies or load_policies(settings.policies_dir)
+    policies = policies or CommandContext(settings).policies
     folder = open_export(export_dir)
     prepare_out(out_dir)
     key = crypto.load_or_create_signing_key(settings.state_dir / "keys")
-    settings.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="emergency-work-", dir=settings.state_dir))
-    try:
+    # The scratch store holds e-mails and phone numbers: a private folder the next run of any
+    # command removes if this one is killed.
+    with private_workdir(settings.state_dir, "emergency-work") as work:
         b = PackageBuilder(folder, out_dir, work, target=target, policies=policies,
-                     region=settings.emergency.default_region, sample_percent=sample_percent,
-                     observer=observer)
+                           region=settings.emergency.default_region,
+                           sample_percent=sample_percent, observer=observer)
         try:
             b.profile()
             b.write_objects()
@@ -384,8 +383,6 @@ def build_package(export_dir: Path, out_dir: Path, settings: Settings, *, target
         finally:
             b.scratch.close()
             b.log.close()
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     return _finish(b, key, provenance, validate=validate)
 
 

@@ -163,7 +163,7 @@ def test_verify_fails_when_a_record_is_neither_placed_nor_listed(packages, tmp_p
     idmap = out / "import" / "id-map" / "contacts.csv"
     lines = idmap.read_text(encoding="utf-8").splitlines(keepends=True)
     head = next(csv.reader([lines[1]]))
-    lines[1] = ",".join(head[:3] + ["", ""] + head[5:]) + "\r\n"
+    lines[1] = ",".join([*head[:3], "", "", *head[5:]]) + "\r\n"
     idmap.write_text("".join(lines), encoding="utf-8")
     report = verify_package(out, frictionless=False)
     assert report.checks["placement"] == "failed"

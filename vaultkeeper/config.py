@@ -40,6 +40,8 @@ from vaultkeeper.tomlcheck import (
 CONFIG_NAME = "vaultkeeper.toml"
 CONNECTORS = ("hubspot", "salesforce", "csv", "sandbox")
 FLAVOURS = ("hubspot", "salesforce")
+SF_AUTH_FLOWS = ("token", "jwt", "client_credentials", "refresh_token")
+"""``[source] auth``: a static access token, or a Salesforce OAuth flow vaultkeeper runs."""
 SCHEDULE_JOBS = ("backup", "drill", "check", "risk")
 """Jobs that ``[schedule]`` (and risk levels) may time; ``vaultkeeper run`` runs them."""
 DEFAULT_SCHEDULE = {"backup": "every day at 02:00", "check": "every sunday at 04:00",
@@ -194,6 +196,15 @@ class SourceSettings:
     id_column: str | None = None
     encoding: str | None = None
     delimiter: str | None = None
+    # Salesforce sign-in (connectors/sf_auth.py): a static token, or an OAuth flow.
+    auth: str = "token"
+    login_url: str | None = None
+    client_id: str | None = None
+    username: str | None = None
+    private_key: Secret | None = None
+    client_secret: Secret | None = None
+    refresh_token: Secret | None = None
+    bulk_threshold: int | None = None
 
 
 @dataclass(frozen=True)
@@ -297,7 +308,9 @@ class Settings:
 
     def secrets(self) -> list[Secret]:
         """Every secret reference in the settings, in file order."""
-        found = [self.source.token, self.repository_password]
+        src = self.source
+        found = [src.token, src.private_key, src.client_secret, src.refresh_token,
+                 self.repository_password]
         for loc in self.locations:
             found += [loc.access_key, loc.secret_key]
         hook = self.alerts.webhook_url
@@ -396,7 +409,13 @@ SOURCE_FIELDS = _settings_fields(
     exclude=Field(as_names, ["emails"]), page_size=Field(as_int(1), 100),
     max_retries=Field(as_int(0), 8), timeout=Field(as_float(0.0), 60.0),
     max_url_length=Field(as_int(1024), 12000), id_column=Field(as_str, "Id"),
-    encoding=Field(as_str, "cp1252"), delimiter=Field(as_str, ";"))
+    encoding=Field(as_str, "cp1252"), delimiter=Field(as_str, ";"),
+    auth=Field(as_choice(*SF_AUTH_FLOWS), "jwt"),
+    login_url=Field(as_http_url, "https://login.salesforce.com"),
+    client_id=Field(as_str, "3MVG9…consumer-key"),
+    username=Field(as_str, "backup@example.org"),
+    private_key=Field(as_secret, None), client_secret=Field(as_secret, None),
+    refresh_token=Field(as_secret, None), bulk_threshold=Field(as_int(0), 10000))
 LOCATION_FIELDS = _settings_fields(
     LocationSettings,
     name=Field(as_str, "office-nas"), url=Field(as_location_url, "/srv/backup/vaultkeeper"),
@@ -698,10 +717,27 @@ def _check_source(source: SourceSettings, file: str) -> SourceSettings:
     kind = source.connector
     if kind == "hubspot" and source.base_url is None:
         source = replace(source, base_url=HUBSPOT_URL)
-    if kind == "salesforce" and source.base_url is None:
+    if source.auth != "token":
+        if kind not in ("salesforce", "sandbox"):
+            raise fail("auth", f"sign-in flows are for Salesforce, not connector {kind}",
+                       'remove auth (the default "token" uses [source] token)')
+        needed = {"jwt": ("client_id", "username", "private_key"),
+                  "client_credentials": ("client_id", "client_secret"),
+                  "refresh_token": ("client_id", "refresh_token")}[source.auth]
+        for key in needed:
+            if getattr(source, key) is None:
+                example = (f'{key} = {{ file = "keys/salesforce.key" }}' if key == "private_key"
+                           else f'{key} = {{ env = "SALESFORCE_{key.upper()}" }}'
+                           if key in ("client_secret", "refresh_token")
+                           else f'{key} = "…"')
+                raise fail(key, f"required for auth = {source.auth}", example)
+        if kind == "salesforce" and source.login_url is None:
+            source = replace(source, login_url="https://login.salesforce.com")
+    elif kind == "salesforce" and source.base_url is None:
         raise fail("base_url", "required for connector salesforce (your instance URL)",
-                   'base_url = "https://<mydomain>.my.salesforce.com"')
-    if kind in FLAVOURS and source.token is None:
+                   'base_url = "https://<mydomain>.my.salesforce.com", or sign in with '
+                   'auth = "jwt" (the instance URL then comes from the sign-in)')
+    if kind in FLAVOURS and source.token is None and source.auth == "token":
         raise fail("token", f"required for connector {kind}",
                    f'token = {{ env = "{kind.upper()}_TOKEN" }}')
     if kind == "csv" and source.path is None:

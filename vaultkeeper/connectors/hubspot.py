@@ -27,10 +27,12 @@ from vaultkeeper.errors import (
 from vaultkeeper.models import Item, Malformed, ObjectSpec, Record, Relation, SourceCount
 
 STANDARD_OBJECTS = ("contacts", "companies", "deals", "tickets", "notes", "calls", "emails",
-                    "meetings", "tasks", "products", "line_items", "quotes")
+                    "meetings", "tasks", "communications", "postal_mail", "products",
+                    "line_items", "quotes", "leads")
 # Associations are symmetric in HubSpot; each pair is exported once, from the side that has few
 # associations per record (a note has one contact; a contact may have hundreds of notes).
-ASSOCIATION_RANK = ("notes", "calls", "emails", "meetings", "tasks", "line_items", "quotes",
+ASSOCIATION_RANK = ("notes", "calls", "emails", "meetings", "tasks", "communications",
+                    "postal_mail", "line_items", "quotes", "leads",
                     "deals", "tickets", "contacts", "companies", "products")
 PAGE_MAX = 100
 

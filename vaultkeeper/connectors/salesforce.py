@@ -16,8 +16,10 @@ import httpx
 import orjson
 
 from vaultkeeper.connectors.base import Connector
-from vaultkeeper.connectors.http import HttpClient, UrlTooLong, default_validate
+from vaultkeeper.connectors.http import HttpClient, SessionExpired, UrlTooLong, default_validate
 from vaultkeeper.connectors.paginate import NextUrlPaginator
+from vaultkeeper.connectors.sf_auth import SalesforceSignIn
+from vaultkeeper.connectors.sf_bulk import BulkReader
 from vaultkeeper.errors import AuthError, ConnectorError, PaginationError, RetryableError
 from vaultkeeper.models import Item, Malformed, ObjectSpec, Record, Relation, SourceCount
 
@@ -45,8 +47,10 @@ def salesforce_validate(response: httpx.Response) -> None:
     first = parsed[0] if isinstance(parsed, list) and parsed and isinstance(parsed[0], dict) else {}
     code, message = str(first.get("errorCode", "")), str(first.get("message", ""))
     if code == "INVALID_SESSION_ID" or status == 401:
-        raise AuthError(f"Salesforce refused the access token ({code or status}): {message}",
-                        "refresh the access token referenced by [source] token")
+        raise SessionExpired(f"Salesforce refused the access token ({code or status}): "
+                             f"{message}", "refresh the access token referenced by [source] "
+                             "token, or let vaultkeeper sign in itself: [source] auth = jwt, "
+                             "client_credentials or refresh_token")
     if code == "REQUEST_LIMIT_EXCEEDED":
         if "TotalRequests" in message:
             raise ConnectorError(f"Salesforce daily API limit reached: {message}",
@@ -69,15 +73,31 @@ class SalesforceConnector(Connector):
     version = "1"
     default_order = DEFAULT_ORDER
 
-    def __init__(self, instance_url: str, token: str, *, api_version: str = "59.0",
-                 ca_file: Path | None = None, page_size: int | None = None,
-                 max_retries: int = 8, timeout: float = 60.0, max_url_length: int = 12000,
-                 objects: Sequence[str] = ()) -> None:
+    def __init__(self, instance_url: str | None, token: str | None, *,
+                 api_version: str = "59.0", ca_file: Path | None = None,
+                 page_size: int | None = None, max_retries: int = 8, timeout: float = 60.0,
+                 max_url_length: int = 12000, objects: Sequence[str] = (),
+                 sign_in: SalesforceSignIn | None = None,
+                 bulk_threshold: int | None = None) -> None:
+        self.sign_in = sign_in
+        if sign_in is not None:
+            # The token answer names the org's instance: it wins over any configured URL.
+            session = sign_in.sign_in()
+            instance_url, token = session.instance_url, session.access_token
+        if not instance_url or not token:
+            raise AuthError("no Salesforce instance URL or access token",
+                            "set [source] base_url and token, or a sign-in flow ([source] auth)")
         self.http = HttpClient(
             instance_url, headers={"Authorization": f"Bearer {token}"}, ca_file=ca_file,
             timeout=timeout, max_retries=max_retries, validate=salesforce_validate,
-            on_response=self._note_usage)
+            on_response=self._note_usage, reauth=self._sign_in_again if sign_in else None)
         self.root = f"/services/data/v{api_version.lstrip('v')}"
+        self.bulk_threshold = bulk_threshold
+        """Objects with at least this many rows (deleted included) are read by Bulk API 2.0;
+        None: never; 0: always."""
+        self.bulk = BulkReader(self.http, self.root, on_note=self._notes_append)
+        self._totals: dict[str, int] = {}
+        self.read_via: dict[str, str] = {}
         batch = max(200, min(page_size or 2000, 2000))
         self.query_headers = {"Sforce-Query-Options": f"batchSize={batch}"}
         self.max_url_length = max_url_length
@@ -120,9 +140,39 @@ class SalesforceConnector(Connector):
                                            schema=describe, vendor_name=name)
         return list(self._specs.values())
 
+    def _sign_in_again(self) -> dict[str, str]:
+        assert self.sign_in is not None
+        return {"Authorization": f"Bearer {self.sign_in.sign_in().access_token}"}
+
+    def _notes_append(self, note: str) -> None:
+        self._notes.append(note)
+
+    def check_access(self) -> dict[str, object]:
+        """Who we are signed in as and which objects that user can read (for `source check`)."""
+        facts: dict[str, object] = {"instance_url": self.http.base_url,
+                                    "sign_in": self.sign_in.flow if self.sign_in else "token"}
+        try:
+            info = self.http.get_json("/services/oauth2/userinfo")
+            facts["user"] = info.get("preferred_username") or info.get("name")
+            facts["organization_id"] = info.get("organization_id")
+        except ConnectorError as exc:
+            facts["user"] = f"unknown ({exc.message})"
+        body = self.http.get_json(f"{self.root}/sobjects/")
+        readable = sorted(str(o["name"]) for o in body.get("sobjects", [])
+                          if o.get("queryable") and o.get("retrieveable", True))
+        facts["readable_objects"] = readable
+        if self.api_usage:
+            facts["api_usage"] = self.api_usage
+        return facts
+
     def describe_source(self) -> dict[str, str]:
-        """Instance, API version and the last seen API usage."""
+        """Instance, API version, sign-in flow, bulk use and the last seen API usage."""
         facts = {"base_url": self.http.base_url, "api": f"Salesforce REST {self.root}"}
+        if self.sign_in is not None:
+            facts["sign_in"] = f"OAuth {self.sign_in.flow} ({self.sign_in.sign_ins} sign-ins)"
+        bulk = sorted(n for n, how in self.read_via.items() if how == "bulk")
+        if bulk:
+            facts["bulk_api"] = f"Bulk API 2.0 query jobs for {', '.join(bulk)}"
         if self.api_usage:
             facts["api_usage"] = self.api_usage
         if self._notes:
@@ -135,10 +185,40 @@ class SalesforceConnector(Connector):
         soql = quote_plus(f"SELECT COUNT() FROM {obj.vendor_name}")  # noqa: S608
         live = self.http.get_json(f"{self.root}/query/?q={soql}")["totalSize"]
         total = self.http.get_json(f"{self.root}/queryAll/?q={soql}")["totalSize"]
+        self._totals[obj.name] = int(total)
         return SourceCount(live=int(live), total=int(total), method="COUNT() totalSize")
 
     def read(self, obj: ObjectSpec) -> Iterator[Item]:
-        """All rows incl. deleted, merged across field slices, plus reference relations."""
+        """All rows incl. deleted, plus reference relations: Bulk API 2.0 for objects at or
+        above ``bulk_threshold`` rows, else REST queryAll merged across field slices."""
+        if self._use_bulk(obj):
+            self.read_via[obj.name] = "bulk"
+            yield from self._read_bulk(obj)
+            return
+        self.read_via[obj.name] = "rest"
+        yield from self._read_rest(obj)
+
+    def _use_bulk(self, obj: ObjectSpec) -> bool:
+        if self.bulk_threshold is None:
+            return False
+        if self.bulk_threshold == 0:
+            return True
+        if obj.name not in self._totals:
+            self.source_count(obj)
+        return self._totals[obj.name] >= self.bulk_threshold
+
+    def _read_bulk(self, obj: ObjectSpec) -> Iterator[Item]:
+        references = self._references(obj)
+        for row in self.bulk.rows(obj):
+            reason = _invalid_reason(row)
+            if reason:
+                yield Malformed(raw=orjson.dumps(row).decode(), reason=reason,
+                                location=f"{obj.name} (Bulk API results)")
+                continue
+            yield from self._relations(obj, row, references)
+            yield Record(row, archived=bool(row.get("IsDeleted")))
+
+    def _read_rest(self, obj: ObjectSpec) -> Iterator[Item]:
         slices = self._slices(obj)
         while True:
             streams = [self._stream(obj, fields) for fields in slices]

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 import orjson
 
-from vaultkeeper.sandbox import hs_meta
+from vaultkeeper.sandbox import hs_legacy, hs_meta
 from vaultkeeper.sandbox import hs_schema as hs
 from vaultkeeper.sandbox.data import Dataset, ObjectStore, iso_ms, mix64
 from vaultkeeper.sandbox.faults import Decision, FaultConfig
@@ -176,12 +176,23 @@ class HubSpotApi:
             return hs_meta.owners(self, req, p[3] if n > 3 else None)
         elif p[:3] == ["crm", "v3", "pipelines"] and n >= 4 and m == "GET":
             return hs_meta.pipelines(self, req, self._type(req, p[3]), p[4:])
+        legacy = hs_legacy.route(self, req, p)   # v1/v2 endpoints clients still call
+        if legacy is not None:
+            return legacy
         if m not in ("GET", "POST"):
             raise error(req, 405, "The vaultkeeper sandbox is read-only.", "VALIDATION_ERROR")
         raise error(req, 404, f"No route for {req.method} {req.path}", "OBJECT_NOT_FOUND")
 
     def _type(self, req: Request, name: str) -> str:
         obj = hs.resolve_type(name)
+        denied = next((scope for t, (tid, scope) in hs.TIER_DENIED.items()
+                       if name.lower() in (t, tid)), None)
+        if denied is not None:   # a standard type this portal's tier does not have
+            raise error(req, 403, "This app hasn't been granted all required scopes to make "
+                        "this call. Read more about required scopes here: "
+                        "https://developers.hubspot.com/scopes.", "MISSING_SCOPES",
+                        errors=[{"message": "One or more of the following scopes are "
+                                 "required.", "context": {"requiredGranularScopes": [denied]}}])
         if obj is None:
             raise error(req, 404, f"Unable to infer object type from: {name}",
                         "OBJECT_NOT_FOUND")

@@ -19,6 +19,7 @@ from vaultkeeper.sandbox.data import Dataset
 from vaultkeeper.sandbox.faults import Decision, FaultConfig, FaultState
 from vaultkeeper.sandbox.hubspot import RATE_MAX, HubSpotApi
 from vaultkeeper.sandbox.salesforce import SalesforceApi
+from vaultkeeper.sandbox.sf_oauth import ConnectedApp, OAuthServer
 from vaultkeeper.sandbox.wire import NGINX_414, Request, Response, html_response
 
 # Documented and public on purpose: the sandbox serves fake data to anyone on 127.0.0.1.
@@ -141,7 +142,9 @@ class Sandbox:
                  tls: bool = True, cert_dir: Path | str | None = None,
                  max_url_length: int = DEFAULT_MAX_URL_LENGTH, token: str = SANDBOX_TOKEN,
                  log: Callable[[str], None] | None = None,
-                 rate_limit: int = RATE_MAX) -> None:
+                 rate_limit: int = RATE_MAX, connected_app: ConnectedApp | None = None,
+                 token_ttl: float | None = None,
+                 token_max_requests: int | None = None) -> None:
         if isinstance(faults, str) or faults is None:
             faults = FaultConfig.parse(faults)
         self.records = records
@@ -162,6 +165,10 @@ class Sandbox:
         self._state = FaultState(faults)
         self.hubspot = HubSpotApi(self.dataset, faults, rate_limit=rate_limit)
         self.salesforce = SalesforceApi(self.dataset, faults)
+        # Tokens from /services/oauth2/token expire (token_ttl seconds / token_max_requests
+        # uses); the static ``token`` never does.
+        self.oauth = OAuthServer(connected_app, token_ttl=token_ttl,
+                                 token_max_requests=token_max_requests)
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> Sandbox:
@@ -254,8 +261,11 @@ class Sandbox:
         url_ok = len(target) <= self.max_url_length
         auth = headers.get("Authorization") or ""
         scheme, _, given = auth.partition(" ")
-        open_path = salesforce and path.rstrip("/") == "/services/data"
-        auth_ok = open_path or (scheme.lower() in ("bearer", "oauth") and given == self.token)
+        oauth = salesforce and path.startswith("/services/oauth2/")
+        open_path = salesforce and path.rstrip("/") in ("/services/data",
+                                                        "/services/oauth2/token")
+        auth_ok = open_path or (scheme.lower() in ("bearer", "oauth") and (
+            given == self.token or self.oauth.valid(given)))
         cursor = (SalesforceApi.is_cursor(path) if salesforce
                   else HubSpotApi.is_cursor(method, path, query, body))
         decision = self._state.decide(cursor, eligible=url_ok and auth_ok)
@@ -271,7 +281,7 @@ class Sandbox:
         else:
             if decision.slow_ms:
                 time.sleep(decision.slow_ms / 1000)
-            response = api.handle(req)
+            response = self.oauth.handle(req) if oauth else api.handle(req)
         response.headers.extend(self.salesforce.headers(decision) if salesforce
                                 else self.hubspot.rate_headers(decision))
         self._state.count(f"{'salesforce' if salesforce else 'hubspot'}.requests")

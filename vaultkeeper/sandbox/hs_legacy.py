@@ -1,0 +1,151 @@
+"""HubSpot's older endpoints that current releases of third-party clients still call
+(singer-io tap-hubspot, Airbyte's source): v1/v2 property lists, v1 pipelines, paged
+engagements, list search and users. Same data as the v3 endpoints, in the old shapes."""
+
+from __future__ import annotations
+
+import calendar
+import time
+from typing import TYPE_CHECKING, Any
+
+from vaultkeeper.sandbox import hs_schema as hs
+from vaultkeeper.sandbox.gen_hubspot import properties_of
+from vaultkeeper.sandbox.hs_meta import error, owners_payload, pipelines_payload
+from vaultkeeper.sandbox.wire import Request, Response, json_response
+
+if TYPE_CHECKING:
+    from vaultkeeper.sandbox.hubspot import HubSpotApi
+
+PORTAL_ID = 20_614_000
+_SCHEMA_MS = 1451606400000
+_ENGAGEMENT_MAX = 250
+
+
+def _ms(iso: str | None) -> int | None:
+    """``2024-01-02T03:04:05.678Z`` → epoch milliseconds (v1 endpoints speak integers)."""
+    if not iso:
+        return None
+    base = calendar.timegm(time.strptime(iso[:19], "%Y-%m-%dT%H:%M:%S"))
+    return base * 1000 + int(iso[20:23] or 0)
+
+
+def v1_property(prop: dict[str, Any]) -> dict[str, Any]:
+    """A v3 ``Property`` in the v1/v2 shape (integer timestamps, ``deleted``, flat flags)."""
+    meta = prop.get("modificationMetadata", {})
+    return {"name": prop["name"], "label": prop["label"], "description": prop["description"],
+            "groupName": prop["groupName"], "type": prop["type"], "fieldType": prop["fieldType"],
+            "options": [{k: o[k] for k in ("label", "value", "description", "displayOrder",
+                                           "hidden")} | {"readOnly": False}
+                        for o in prop["options"]],
+            "displayOrder": prop["displayOrder"], "calculated": prop["calculated"],
+            "externalOptions": prop["externalOptions"], "hasUniqueValue": prop["hasUniqueValue"],
+            "hidden": prop["hidden"], "hubspotDefined": prop["hubspotDefined"],
+            "formField": prop["formField"], "readOnlyValue": meta.get("readOnlyValue", False),
+            "readOnlyDefinition": meta.get("readOnlyDefinition", False),
+            "mutableDefinitionNotDeletable": prop["hubspotDefined"],
+            "deleted": False, "createdAt": _SCHEMA_MS, "updatedAt": _SCHEMA_MS,
+            "createdUserId": None, "updatedUserId": None, "showCurrencySymbol": False,
+            "favorited": False, "favoritedOrder": -1, "displayMode": "current_value",
+            "searchableInGlobalSearch": False, "textDisplayHint": None, "numberDisplayHint": None,
+            "optionsAreMutable": not prop["hubspotDefined"], "isCustomizedDefault": False,
+            "currencyPropertyName": None, "referencedObjectType": None}
+
+
+def v1_pipelines(obj: str) -> list[dict[str, Any]]:
+    """``/crm-pipelines/v1/pipelines/{deals,tickets}`` entries."""
+    out = []
+    for k, p in enumerate(pipelines_payload(obj) or []):
+        out.append({"pipelineId": p["id"], "objectType": "DEAL" if obj == "deals" else "TICKET",
+                    "label": p["label"], "displayOrder": p["displayOrder"], "active": True,
+                    "default": k == 0, "createdAt": _SCHEMA_MS, "updatedAt": _SCHEMA_MS,
+                    "objectTypeId": "0-3" if obj == "deals" else "0-5",
+                    "stages": [{"stageId": s["id"], "label": s["label"],
+                                "displayOrder": s["displayOrder"], "active": True,
+                                "metadata": s["metadata"], "createdAt": _SCHEMA_MS,
+                                "updatedAt": _SCHEMA_MS} for s in p["stages"]]})
+    return out
+
+
+def deal_pipelines_v1() -> list[dict[str, Any]]:
+    """``/deals/v1/pipelines``: deal pipelines with per-stage probability and closedWon."""
+    out = []
+    for p in pipelines_payload("deals") or []:
+        out.append({"pipelineId": p["id"], "label": p["label"],
+                    "displayOrder": p["displayOrder"], "active": True, "default":
+                    p["displayOrder"] == 0, "objectType": "DEAL", "createdAt": _SCHEMA_MS,
+                    "updatedAt": _SCHEMA_MS, "portalId": PORTAL_ID,
+                    "stages": [{"stageId": s["id"], "label": s["label"],
+                                "displayOrder": s["displayOrder"], "active": True,
+                                "probability": float(s["metadata"]["probability"]),
+                                "closedWon": s["metadata"]["isClosed"] == "true"
+                                and float(s["metadata"]["probability"]) >= 1.0}
+                               for s in p["stages"]]})
+    return out
+
+
+def engagement(api: HubSpotApi, i: int) -> dict[str, Any]:
+    """Live note ``i`` as a v1 engagement."""
+    p = properties_of(api.ds, "notes", i)
+    created = _ms(p.get("createdate"))
+    owner = p.get("hubspot_owner_id")
+    assoc = {to: [hs.ID_BASES[to] + j for j in api.related("notes", i, to)]
+             for to in ("contacts", "companies", "deals", "tickets")}
+    return {
+        "engagement": {"id": hs.ID_BASES["notes"] + i, "portalId": PORTAL_ID, "active": True,
+                       "createdAt": created,
+                       "lastUpdated": _ms(p.get("hs_lastmodifieddate")) or created,
+                       "type": "NOTE", "timestamp": _ms(p.get("hs_timestamp")) or created,
+                       "ownerId": int(owner) if owner and owner.isdigit() else None,
+                       "bodyPreview": (p.get("hs_note_body") or "")[:200],
+                       "queueMembershipIds": [], "bodyPreviewIsTruncated": False},
+        "associations": {"contactIds": assoc["contacts"], "companyIds": assoc["companies"],
+                         "dealIds": assoc["deals"], "ownerIds": [], "workflowIds": [],
+                         "ticketIds": assoc["tickets"], "contentIds": [], "quoteIds": []},
+        "attachments": [],
+        "metadata": {"body": p.get("hs_note_body") or ""},
+    }
+
+
+def engagements_paged(api: HubSpotApi, req: Request) -> Response:
+    """``GET /engagements/v1/engagements/paged?limit=&offset=`` (live engagements only)."""
+    store = api.ds.stores["notes"]
+    limit = api._int(req, "limit", 100, _ENGAGEMENT_MAX)
+    raw = req.q1("offset") or "0"
+    offset = int(raw) if raw.isdigit() else 0   # the offset is the last id handed out
+    start = max(0, offset - hs.ID_BASES["notes"] + 1) if offset else 0
+    results: list[dict[str, Any]] = []
+    i = store.next_index(start, False)
+    while i >= 0 and len(results) < limit:
+        results.append(engagement(api, i))
+        i = store.next_index(i + 1, False)
+    last = results[-1]["engagement"]["id"] if results else offset
+    return json_response(200, {"results": results, "hasMore": i >= 0, "offset": last,
+                               "total": store.live_count})
+
+
+def route(api: HubSpotApi, req: Request, p: list[str]) -> Response | None:
+    """Answer a legacy path, or None when ``p`` is not one."""
+    n, m = len(p), req.method
+    if m == "GET" and n == 4 and p[:2] == ["properties", "v1"] and p[3] == "properties":
+        return json_response(200, [v1_property(x) for x in
+                                   hs.properties_payload(api._type(req, p[2]))])
+    if m == "GET" and p == ["companies", "v2", "properties"]:
+        return json_response(200, [v1_property(x) for x in hs.properties_payload("companies")])
+    if m == "GET" and p[:3] == ["crm-pipelines", "v1", "pipelines"] and n == 4:
+        obj = api._type(req, p[3])
+        if obj not in ("deals", "tickets"):
+            raise error(req, 400, f"Object type {p[3]} has no pipelines", "VALIDATION_ERROR")
+        return json_response(200, {"results": v1_pipelines(obj)})
+    if m == "GET" and p == ["deals", "v1", "pipelines"]:
+        return json_response(200, deal_pipelines_v1())
+    if m == "GET" and p == ["engagements", "v1", "engagements", "paged"]:
+        return engagements_paged(api, req)
+    if m == "POST" and p == ["crm", "v3", "lists", "search"]:
+        return json_response(200, {"lists": [], "hasMore": False, "offset": 0, "total": 0})
+    if m == "GET" and p == ["settings", "v3", "users"]:
+        users = [{"id": str(o["userId"]), "email": o["email"], "firstName": o["firstName"],
+                  "lastName": o["lastName"], "primaryTeamId": "7001",
+                  "superAdmin": k == 0, "roleIds": []}
+                 for k, o in enumerate(owners_payload()) if not o["archived"]]
+        return json_response(200, {"results": users})
+    return None

@@ -15,6 +15,7 @@ import httpx
 import orjson
 
 from vaultkeeper.connectors.base import Connector
+from vaultkeeper.connectors.hs_settings import discover_settings, is_settings, read_settings
 from vaultkeeper.connectors.http import HttpClient, NotFound, UrlTooLong, default_validate
 from vaultkeeper.connectors.paginate import CursorPaginator
 from vaultkeeper.errors import (
@@ -118,7 +119,9 @@ class HubSpotConnector(Connector):
             props = tuple(p["name"] for p in body.get("results", []))
             self._specs[name] = ObjectSpec(name=name, primary_key="id", properties=props,
                                            schema=body, vendor_name=type_id)
-        return list(self._specs.values())
+        objects = list(self._specs.values())
+        # Owners and pipelines are kept apart from _specs: records have no associations to them.
+        return objects + discover_settings(self.http, self.wanted, self._problems)
 
     def problems(self) -> list[str]:
         """Objects HubSpot would not let us read."""
@@ -130,6 +133,8 @@ class HubSpotConnector(Connector):
 
     def source_count(self, obj: ObjectSpec) -> SourceCount | None:
         """HubSpot's own ``total`` from the search endpoint (live records only)."""
+        if is_settings(obj):
+            return None   # HubSpot reports no count of owners or pipelines
         try:
             body = self.http.post_json(f"/crm/v3/objects/{obj.vendor_name}/search",
                                        {"limit": 1, "properties": ["hs_object_id"]})
@@ -141,6 +146,9 @@ class HubSpotConnector(Connector):
     # -- reading -----------------------------------------------------------------------------
     def read(self, obj: ObjectSpec) -> Iterator[Item]:
         """Live records, then archived ones, each with its associations."""
+        if is_settings(obj):
+            yield from read_settings(self.http, obj)
+            return
         targets = self._association_targets(obj)
         for archived in (False, True):
             yield from self._read_pass(obj, archived, targets)

@@ -123,6 +123,101 @@ def engagements_paged(api: HubSpotApi, req: Request) -> Response:
                                "total": store.live_count})
 
 
+def _v1_value(kind: str, value: str) -> str:
+    """v1/v2 write dates and datetimes as epoch-millisecond strings."""
+    if kind == "datetime" and "T" in value:
+        return str(_ms(value))
+    if kind == "date" and len(value) == 10:
+        return str(calendar.timegm(time.strptime(value, "%Y-%m-%d")) * 1000)
+    return value
+
+
+def v1_object(api: HubSpotApi, obj: str, i: int, wanted: list[str] | None) -> dict[str, Any]:
+    """A company (v2) or deal (v1) with ``{name: {value, timestamp, source, versions}}``."""
+    props = properties_of(api.ds, obj, i)
+    kinds = hs.property_types(obj)
+    stamp = _ms(props.get(hs.modified_property(obj))) or _SCHEMA_MS
+    out: dict[str, Any] = {}
+    for name, value in props.items():
+        if value is None or name not in kinds or (wanted is not None and name not in wanted):
+            continue
+        text = _v1_value(kinds[name], str(value))
+        out[name] = {"value": text, "timestamp": stamp, "source": "CRM_UI", "sourceId": None,
+                     "versions": [{"name": name, "value": text, "timestamp": stamp,
+                                   "source": "CRM_UI", "sourceVid": [], "sourceId": None}]}
+    key = "companyId" if obj == "companies" else "dealId"
+    body: dict[str, Any] = {"portalId": PORTAL_ID, key: hs.ID_BASES[obj] + i,
+                            "isDeleted": False, "properties": out}
+    if obj == "companies":
+        body.update({"additionalDomains": [], "stateChanges": [], "mergeAudits": []})
+    else:
+        body.update({"associations": {
+            "associatedVids": [hs.ID_BASES["contacts"] + j
+                               for j in api.related(obj, i, "contacts")],
+            "associatedCompanyIds": [hs.ID_BASES["companies"] + j
+                                     for j in api.related(obj, i, "companies")],
+            "associatedDealIds": [], "associatedTicketIds": []},
+            "imports": [], "stateChanges": []})
+    return body
+
+
+def v1_paged(api: HubSpotApi, req: Request, obj: str) -> Response:
+    """``/companies/v2/companies/paged`` and ``/deals/v1/deal/paged`` (live records)."""
+    store = api.ds.stores[obj]
+    limit = api._int(req, "limit", 100, 250)
+    raw = req.q1("offset") or "0"
+    offset = int(raw) if raw.isdigit() else 0
+    start = offset - hs.ID_BASES[obj] + 1 if offset else 0
+    everything = hs_bool(req.q1("includeAllProperties"))
+    wanted = None if everything else req.qlist("properties") + req.qlist("property")
+    rows: list[dict[str, Any]] = []
+    i = store.next_index(max(0, start), False)
+    while i >= 0 and len(rows) < limit:
+        rows.append(v1_object(api, obj, i, wanted))
+        i = store.next_index(i + 1, False)
+    key = "companyId" if obj == "companies" else "dealId"
+    last = rows[-1][key] if rows else offset
+    more = "has-more" if obj == "companies" else "hasMore"
+    return json_response(200, {"companies" if obj == "companies" else "deals": rows,
+                               more: i >= 0, "offset": last})
+
+
+def v1_detail(api: HubSpotApi, req: Request, obj: str, raw: str) -> Response:
+    """``/companies/v2/companies/{id}`` and ``/deals/v1/deal/{id}`` with every property."""
+    i = int(raw) - hs.ID_BASES[obj] if raw.isdigit() else -1
+    store = api.ds.stores[obj]
+    if not 0 <= i < store.count or store.is_archived(i):
+        raise error(req, 404, f"resource not found: {raw}", "OBJECT_NOT_FOUND")
+    return json_response(200, v1_object(api, obj, i, None))
+
+
+def engagements_modified_after(api: HubSpotApi, req: Request) -> Response:
+    """``/engagements/v1/engagements/modified/after?after=`` (an epoch-ms start, then the
+    opaque cursor each page returns)."""
+    store = api.ds.stores["notes"]
+    limit = api._int(req, "limit", 100, _ENGAGEMENT_MAX)
+    raw = req.q1("after") or "0"
+    since, start = 0, 0
+    if raw.startswith("c") and raw[1:].isdigit():
+        start = int(raw[1:])
+    elif raw.isdigit():
+        since = int(raw)
+    results: list[dict[str, Any]] = []
+    i = store.next_index(start, False)
+    while i >= 0 and len(results) < limit:
+        item = engagement(api, i)
+        if (item["engagement"]["lastUpdated"] or 0) >= since:
+            results.append(item)
+        i = store.next_index(i + 1, False)
+    return json_response(200, {"results": results, "hasMore": i >= 0,
+                               "after": f"c{i if i >= 0 else store.count}"})
+
+
+def hs_bool(value: str | None) -> bool:
+    """``true``/``True`` (clients send either)."""
+    return (value or "").strip().lower() == "true"
+
+
 def route(api: HubSpotApi, req: Request, p: list[str]) -> Response | None:
     """Answer a legacy path, or None when ``p`` is not one."""
     n, m = len(p), req.method
@@ -140,6 +235,14 @@ def route(api: HubSpotApi, req: Request, p: list[str]) -> Response | None:
         return json_response(200, deal_pipelines_v1())
     if m == "GET" and p == ["engagements", "v1", "engagements", "paged"]:
         return engagements_paged(api, req)
+    if m == "GET" and p in (["companies", "v2", "companies", "paged"],
+                            ["deals", "v1", "deal", "paged"]):
+        return v1_paged(api, req, "companies" if p[0] == "companies" else "deals")
+    if m == "GET" and n == 4 and p[:3] in (["companies", "v2", "companies"],
+                                           ["deals", "v1", "deal"]):
+        return v1_detail(api, req, "companies" if p[0] == "companies" else "deals", p[3])
+    if m == "GET" and p == ["engagements", "v1", "engagements", "modified", "after"]:
+        return engagements_modified_after(api, req)
     if m == "POST" and p == ["crm", "v3", "lists", "search"]:
         return json_response(200, {"lists": [], "hasMore": False, "offset": 0, "total": 0})
     if m == "GET" and p == ["settings", "v3", "users"]:

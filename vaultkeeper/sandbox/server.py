@@ -246,6 +246,17 @@ class Sandbox:
 
         return copy.deepcopy(self.dataset.expected())
 
+    def expected_settings(self) -> dict[str, dict[str, int]]:
+        """HubSpot owners and pipelines (deals + tickets) a complete export holds."""
+        from vaultkeeper.sandbox.hs_meta import owners_payload, pipelines_payload
+
+        owners = owners_payload()
+        archived = sum(1 for o in owners if o["archived"])
+        pipelines = sum(len(pipelines_payload(o) or []) for o in ("deals", "tickets"))
+        return {"owners": {"live": len(owners) - archived, "archived": archived,
+                           "total": len(owners)},
+                "pipelines": {"live": pipelines, "archived": 0, "total": pipelines}}
+
     def stats(self) -> dict[str, Any]:
         """Counters: requests served, responses by status, faults injected by kind."""
         return self._state.snapshot()

@@ -1,10 +1,24 @@
 """Loaded by third-party clients under test (on their PYTHONPATH): requests to the vendor's
-hard-coded hosts (VK_SANDBOX_HOSTS) go to the vaultkeeper sandbox (VK_SANDBOX_URL) instead.
-Trusting the sandbox's CA is done with REQUESTS_CA_BUNDLE. The clients' code is not edited."""
+hard-coded hosts (VK_SANDBOX_HOSTS) go to the vaultkeeper sandbox (VK_SANDBOX_URL), trusting the
+sandbox's CA (REQUESTS_CA_BUNDLE). The clients' own code is not edited."""
+
 import os
 
 _TARGET = os.environ.get("VK_SANDBOX_URL", "").rstrip("/")
 _HOSTS = tuple(h for h in os.environ.get("VK_SANDBOX_HOSTS", "").split(",") if h)
+_CA = os.environ.get("REQUESTS_CA_BUNDLE")
+
+
+def _rewrite(url):
+    text = str(url)
+    for host in _HOSTS:
+        for scheme in ("https://", "http://"):
+            prefix = scheme + host
+            if text.startswith(prefix) and text[len(prefix):len(prefix) + 1] in ("", "/", "?",
+                                                                                    ":"):
+                return _TARGET + text[len(prefix):], True
+    return text, False
+
 
 if _TARGET and _HOSTS:
     try:
@@ -12,14 +26,14 @@ if _TARGET and _HOSTS:
     except ImportError:
         _sessions = None
     if _sessions is not None:
-        _original = _sessions.Session.request
+        _send = _sessions.Session.send
 
-        def _request(self, method, url, *args, **kwargs):
-            text = str(url)
-            for host in _HOSTS:
-                for scheme in ("https://", "http://"):
-                    if text.startswith(scheme + host):
-                        text = _TARGET + text[len(scheme + host):]
-            return _original(self, method, text, *args, **kwargs)
+        def _patched_send(self, request, **kwargs):
+            # Session.send is what every path ends in (requests.get, Session.request, and
+            # clients that send prepared requests themselves).
+            request.url, moved = _rewrite(request.url)
+            if moved and _CA and kwargs.get("verify") in (None, True):
+                kwargs["verify"] = _CA
+            return _send(self, request, **kwargs)
 
-        _sessions.Session.request = _request
+        _sessions.Session.send = _patched_send

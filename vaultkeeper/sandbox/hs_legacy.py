@@ -218,9 +218,33 @@ def hs_bool(value: str | None) -> bool:
     return (value or "").strip().lower() == "true"
 
 
+def _tier_denied(p: list[str]) -> str | None:
+    """The denied type named by a properties path (v3 or v2), else None."""
+    if len(p) == 4 and p[:3] == ["crm", "v3", "properties"]:
+        name = p[3]
+    elif len(p) == 4 and p[:2] == ["properties", "v2"] and p[3] == "properties":
+        name = p[2]
+    else:
+        return None
+    for kind, (type_id, _) in hs.TIER_DENIED.items():
+        if name.lower() in (kind, type_id):
+            return kind
+    # Marketing forms have property definitions too (no records in this portal).
+    return "forms" if name.lower() in ("form", "forms") else None
+
+
 def route(api: HubSpotApi, req: Request, p: list[str]) -> Response | None:
     """Answer a legacy path, or None when ``p`` is not one."""
     n, m = len(p), req.method
+    denied = _tier_denied(p)
+    if denied is not None and m == "GET":
+        # The tier lacks the object, yet its property definitions are readable (clients
+        # discover them); the records themselves answer 403 (hubspot.py).
+        props = [hs.property_json(denied, prop, k) for k, prop in enumerate((
+            ("hs_createdate", "Create date", "datetime", "date", "info", (), True),
+            ("hs_lastmodifieddate", "Last modified date", "datetime", "date", "info", (), True),
+            ("hs_object_id", "Record ID", "number", "number", "info", (), True)))]
+        return json_response(200, props if p[0] == "properties" else {"results": props})
     if m == "GET" and n == 4 and p[:2] == ["properties", "v1"] and p[3] == "properties":
         return json_response(200, [v1_property(x) for x in
                                    hs.properties_payload(api._type(req, p[2]))])

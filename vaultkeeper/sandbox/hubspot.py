@@ -139,6 +139,9 @@ class HubSpotApi:
 
     def _route(self, req: Request, p: list[str]) -> Response:
         m, n = req.method, len(p)
+        legacy = hs_legacy.route(self, req, p)   # v1/v2 endpoints clients still call
+        if legacy is not None:
+            return legacy
         if p[:2] == ["crm", "v3"] and n >= 4 and p[2] == "objects":
             obj = self._type(req, p[3])
             if n == 4 and m == "GET":
@@ -176,9 +179,6 @@ class HubSpotApi:
             return hs_meta.owners(self, req, p[3] if n > 3 else None)
         elif p[:3] == ["crm", "v3", "pipelines"] and n >= 4 and m == "GET":
             return hs_meta.pipelines(self, req, self._type(req, p[3]), p[4:])
-        legacy = hs_legacy.route(self, req, p)   # v1/v2 endpoints clients still call
-        if legacy is not None:
-            return legacy
         if m not in ("GET", "POST"):
             raise error(req, 405, "The vaultkeeper sandbox is read-only.", "VALIDATION_ERROR")
         raise error(req, 404, f"No route for {req.method} {req.path}", "OBJECT_NOT_FOUND")

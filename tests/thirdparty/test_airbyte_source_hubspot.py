@@ -13,6 +13,8 @@ from vk_thirdparty import client_env, venv
 from vaultkeeper.sandbox import Sandbox
 from vaultkeeper.sandbox.hs_meta import owners_payload, pipelines_payload
 
+# The first run builds the client's virtualenv from PyPI (minutes); later runs reuse it.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 PACKAGE = "airbyte-source-hubspot==5.7.0"
 EMPTY = ("tickets", "products", "line_items", "leads")
 

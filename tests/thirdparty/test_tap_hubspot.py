@@ -13,6 +13,8 @@ from vk_thirdparty import client_env, singer_counts, venv
 from vaultkeeper.sandbox import Sandbox
 from vaultkeeper.sandbox.hs_meta import owners_payload, pipelines_payload
 
+# The first run builds the client's virtualenv from PyPI (minutes); later runs reuse it.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 PACKAGE = "tap-hubspot==4.5.0"
 STREAMS = ("contacts", "companies", "deals", "owners", "deal_pipelines", "engagements")
 

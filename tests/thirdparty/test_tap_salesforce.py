@@ -13,6 +13,8 @@ from vk_thirdparty import client_env, singer_counts, venv
 from vaultkeeper.sandbox import Sandbox
 from vaultkeeper.sandbox.sf_oauth import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN
 
+# The first run builds the client's virtualenv from PyPI (minutes); later runs reuse it.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 PACKAGE = "tap-salesforce==2.8.1"
 
 

@@ -15,7 +15,7 @@ from vaultkeeper.cli.settings import load
 from vaultkeeper.errors import ExitCode, UsageError
 from vaultkeeper.policies import SIGNAL_KINDS, load_policies
 from vaultkeeper.services import risk as risksvc
-from vaultkeeper.services.risk_chart import write_chart
+from vaultkeeper.services.risk.chart import write_chart
 
 risk_app = typer.Typer(help="Vendor risk signals, score, trend and chart.", no_args_is_help=True)
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
@@ -112,7 +112,7 @@ def show(
         write_chart(chart, load_policies(settings.policies_dir).risk,
                     [(h.as_of, h.score) for h in report.history],
                     risksvc.signal_series(report.history),
-                    title=f"Vendor risk: score {a.score:.0f}, level {a.level}, on {a.as_of}",
+                    title=f"Vendor risk: score {a.score:.1f}, level {a.level}, on {a.as_of}",
                     events=risksvc.trigger_events(report.history))
     if json_output:
         render.print_json(report.as_json() | {"chart": str(chart) if chart else None})

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import httpx
@@ -19,6 +20,9 @@ import httpx
 from vaultkeeper import crypto
 from vaultkeeper.connectors.http import HttpClient, default_validate
 from vaultkeeper.errors import AuthError, ConfigError, ConnectorError
+
+if TYPE_CHECKING:
+    from vaultkeeper.config import Secret, SourceSettings
 
 FLOWS = ("token", "jwt", "client_credentials", "refresh_token")
 """``[source] auth`` values: a static access token, or one of the three sign-in flows."""
@@ -169,3 +173,16 @@ class SalesforceSignIn:
         self.sign_ins += 1
         return Session(str(body["access_token"]), instance.rstrip("/"),
                        str(body.get("id", "")), time.time())
+
+
+def sign_in_from(source: SourceSettings, ca_file: Path | None = None,
+                 login_url: str | None = None) -> SalesforceSignIn:
+    """The OAuth sign-in ``[source] auth`` asks for (secrets stay references until used)."""
+    def ref(secret: Secret | None) -> SecretText | None:
+        return secret.reveal if secret is not None else None
+
+    return SalesforceSignIn(
+        source.auth, login_url=login_url or source.login_url or LOGIN_URL,
+        client_id=source.client_id, username=source.username,
+        private_key=ref(source.private_key), client_secret=ref(source.client_secret),
+        refresh_token=ref(source.refresh_token), ca_file=ca_file, timeout=source.timeout)

@@ -188,3 +188,21 @@ def test_sandbox_token_endpoint_speaks_salesforce(keys):
                 break
         assert late.status_code == 401
         assert late.json()[0]["errorCode"] == "INVALID_SESSION_ID"
+
+
+def test_builtin_sandbox_demonstrates_the_flows(tmp_path):
+    """connector = "sandbox" with a flow: its connected app trusts the configured client."""
+    secret = secret_file(tmp_path, "cs", "my-own-consumer-secret")
+    repo = secret_file(tmp_path, "repository.key", FAKE_SECRET)
+    config = tmp_path / "vaultkeeper.toml"
+    config.write_text("\n".join([
+        "[source]", 'connector = "sandbox"', 'flavour = "salesforce"', "records = 60",
+        'auth = "client_credentials"', 'client_id = "3MVG9demo"',
+        f'client_secret = {{ file = "{secret}" }}', "",
+        "[repository]", f'password = {{ file = "{repo}" }}', ""]), encoding="utf-8")
+    out = tmp_path / "export"
+    result = vk(config, "export", "--out", str(out), "--json")
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "complete"
+    assert manifest["source"]["sign_in"].startswith("OAuth client_credentials")

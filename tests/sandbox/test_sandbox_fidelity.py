@@ -51,10 +51,16 @@ def test_standard_hubspot_types_answer_empty(http, name):
 
 @pytest.mark.parametrize("name", ["goal_targets", "deal_split", "feedback_submissions"])
 def test_types_the_tier_lacks_answer_403(http, name):
-    for path in (f"/crm/v3/objects/{name}", f"/crm/v3/properties/{name}"):
-        denied = http.get(path)
-        assert denied.status_code == 403, path
-        assert denied.json()["category"] == "MISSING_SCOPES"
+    denied = http.get(f"/crm/v3/objects/{name}")
+    assert denied.status_code == 403
+    assert denied.json()["category"] == "MISSING_SCOPES"
+    # Their property definitions stay readable (airbyte-source-hubspot's discover reads them).
+    for path in (f"/crm/v3/properties/{name}", f"/properties/v2/{name}/properties"):
+        props = http.get(path)
+        assert props.status_code == 200, path
+        body = props.json()
+        names = {p["name"] for p in (body if isinstance(body, list) else body["results"])}
+        assert "hs_object_id" in names
     assert http.get("/crm/v3/objects/no_such_type").status_code == 404
 
 

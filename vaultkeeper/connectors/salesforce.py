@@ -377,10 +377,10 @@ def _invalid_reason(row: Any) -> str:
 
 # ---------------------------------------------------------------------- the registry's record
 def connect(source: SourceSettings, url: str | None, token: str | None,
-            ca_file: Path | None, login_url: str | None = None) -> SalesforceConnector:
+            ca_file: Path | None) -> SalesforceConnector:
     """The connector to a Salesforce org at ``url`` (or the sandbox's flavour); with an OAuth
     flow in ``[source] auth`` it signs in first and the instance URL comes from the answer."""
-    sign_in = sign_in_from(source, ca_file, login_url) if source.auth != "token" else None
+    sign_in = sign_in_from(source, ca_file) if source.auth != "token" else None
     return SalesforceConnector(
         None if sign_in else url, None if sign_in else token, api_version=source.api_version,
         ca_file=ca_file, page_size=source.page_size, max_retries=source.max_retries,

@@ -9,6 +9,7 @@ their manifest, so the mirror and the package read them as that vendor's.
 from __future__ import annotations
 
 from contextlib import ExitStack
+from dataclasses import replace
 from typing import Any
 
 from vaultkeeper import crypto, registry
@@ -31,10 +32,8 @@ def open_source(source: SourceSettings, stack: ExitStack) -> Any:
                                           faults=FaultConfig.parse(source.faults),
                                           connected_app=app))
     if app is not None and source.flavour == "salesforce":
-        from vaultkeeper.connectors.salesforce import connect as salesforce
-
         # Sign in at the sandbox's own /services/oauth2/token with the configured flow.
-        return salesforce(source, None, None, sandbox.ca_file, login_url=sandbox.url)
+        source = replace(source, login_url=sandbox.url)
     connect = registry.get(source.flavour).connect
     assert connect is not None, f"{source.flavour} cannot be a sandbox flavour"
     return connect(source, sandbox.url, sandbox.token, sandbox.ca_file)

@@ -126,6 +126,7 @@ class HttpClient:
         sleep: Callable[[float], None] = time.sleep,
         on_response: Callable[[httpx.Response], None] | None = None,
         reauth: Callable[[], Mapping[str, str]] | None = None,
+        before_request: Callable[[], None] | None = None,
     ) -> None:
         verify: ssl.SSLContext | bool = True
         if ca_file is not None:
@@ -149,6 +150,8 @@ class HttpClient:
         self.on_response = on_response
         self.reauth = reauth
         """Signs in again and returns fresh headers when a request meets ``SessionExpired``."""
+        self.before_request = before_request
+        """Called before every attempt (a writer's rate pacer blocks here)."""
         self.stats = RetryStats()
 
     def backoff(self, attempt: int) -> float:
@@ -157,8 +160,10 @@ class HttpClient:
 
     def request(self, method: str, url: str, *, params: Any = None, json: Any = None,
                 headers: Mapping[str, str] | None = None,
-                data: Mapping[str, str] | None = None) -> httpx.Response:
-        """Send one request, retrying transient failures; return a validated 2xx response.
+                data: Mapping[str, str] | None = None,
+                content: bytes | None = None) -> httpx.Response:
+        """Send one request, retrying transient failures; return a validated 2xx response
+        (or whatever non-error status the validator lets through).
 
         An expired session (``SessionExpired``) is renewed once per request through ``reauth``
         and the request sent again; a second refusal is final.
@@ -167,9 +172,12 @@ class HttpClient:
         renewed = False
         while True:
             self.stats.requests += 1
+            if self.before_request is not None:
+                self.before_request()
             try:
                 response = self._client.request(method, url, params=params, json=json,
-                                                headers=headers, data=data)
+                                                headers=headers, data=data,
+                                                content=content)
                 self.stats.saw(response)
                 if self.on_response is not None:
                     self.on_response(response)

@@ -9,15 +9,20 @@ stderr text is matched, with ``LANG=C``), and a missing source is skipped with e
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import functools
+import logging
 import os
 import re
-import shutil
+import signal
+import socket
 import subprocess  # noqa: TID251 - this module is the project's one home for running restic
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +34,13 @@ from vaultkeeper.storage.locations import Location
 
 MIN_VERSION = (0, 14, 0)
 DEFAULT_TIMEOUT = 6 * 3600.0
+STALE_LOCK_AGE_S = 30 * 60
+"""restic 0.14 treats a lock older than this as stale (``internal/restic/lock.go``)."""
+INTERRUPT_GRACE_S = 60.0
+"""How long an interrupted restic may take to remove its lock before it is killed."""
+_NO_LOCK_COMMANDS = frozenset({"list", "cat", "unlock", "version", "init"})
+_FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+log = logging.getLogger("vaultkeeper.restic")
 
 
 class WrongPassword(StorageError):
@@ -82,8 +94,8 @@ _CLASSES: list[tuple[re.Pattern[str], type[StorageError], str]] = [
     (re.compile(r"unable to open config file|Is there a repository at the following location"),
      RepositoryMissing, "run `vaultkeeper locations init`"),
     (re.compile(r"repository is already locked|unable to create lock"), RepositoryLocked,
-     "wait for the other restic process; if none runs, the lock is stale and the next backup "
-     "removes it (restic unlock)"),
+     "wait for the other restic process; a lock whose process is gone (or older than 30 "
+     "minutes) is removed before the next operation on the location (restic unlock)"),
     (re.compile(r"refusing to remove key currently used"), KeyInUse,
      "this is the key vaultkeeper itself uses; remove another key"),
     (re.compile(r"no matching ID found"), IdNotFound,
@@ -137,6 +149,164 @@ class ForgetResult:
     removed: list[str]
 
 
+@dataclass(frozen=True)
+class LockInfo:
+    """One restic lock file (``restic cat lock``)."""
+
+    id: str
+    time: datetime | None
+    exclusive: bool
+    hostname: str
+    pid: int
+
+    @classmethod
+    def parse(cls, lock_id: str, raw: dict[str, Any]) -> LockInfo:
+        """From ``cat lock`` JSON."""
+        when = raw.get("time")
+        return cls(lock_id, parse_time(when) if isinstance(when, str) else None,
+                   bool(raw.get("exclusive")), str(raw.get("hostname", "")),
+                   int(raw.get("pid") or 0))
+
+    @property
+    def stale(self) -> bool:
+        """restic 0.14's rule: older than 30 minutes, or ours (same host) with a dead pid."""
+        if self.time is not None:
+            age = (datetime.now(UTC) - self.time).total_seconds()
+            if age > STALE_LOCK_AGE_S:
+                return True
+        return self.hostname == socket.gethostname() and not pid_alive(self.pid)
+
+    def describe(self) -> str:
+        """``exclusive lock 1a2b3c4d of pid 42 on host, 2026-…``."""
+        kind = "exclusive" if self.exclusive else "shared"
+        at = self.time.isoformat(timespec="seconds") if self.time else "unknown time"
+        return f"{kind} lock {self.id[:8]} of pid {self.pid} on {self.hostname}, {at}"
+
+
+def pid_alive(pid: int) -> bool:
+    """True when a process with this pid exists on this host."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def password_pipe(secret: str) -> Iterator[tuple[str, int]]:
+    """A pipe holding ``secret`` whose read end a child inherits: yields (``/dev/fd/N``, N).
+
+    restic 0.14 accepts ``/dev/fd/N`` as ``--password-file``/``RESTIC_PASSWORD_FILE``; the bytes
+    live only in the kernel's pipe buffer and vanish with the last process holding it."""
+    data = (secret + "\n").encode("utf-8")
+    read_fd, write_fd = os.pipe()
+    try:
+        if len(data) > 60000:
+            raise StorageError("the repository password is longer than 60,000 bytes",
+                               "use a shorter password")
+        os.write(write_fd, data)
+        os.close(write_fd)
+        write_fd = -1
+        yield f"/dev/fd/{read_fd}", read_fd
+    finally:
+        if write_fd >= 0:
+            os.close(write_fd)
+        os.close(read_fd)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent: int | None = None) -> None:
+    """In the child before exec: receive SIGINT when vaultkeeper dies (even by kill -9).
+
+    SIGINT, not SIGKILL: restic 0.14 removes its lock on SIGINT (exit 130) but not on SIGTERM."""
+    for sig in _FORWARDED:   # a nohup'ed or backgrounded parent may have them ignored
+        signal.signal(sig, signal.SIG_DFL)
+    with contextlib.suppress(Exception):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGINT, 0, 0, 0)
+    if parent is not None and os.getppid() != parent:   # died before prctl took effect
+        os.kill(os.getpid(), signal.SIGINT)
+
+
+def run_child(argv: list[str], *, env: Mapping[str, str], cwd: Path | None,
+              pass_fds: Sequence[int], timeout: float, binary: str, where: str,
+              command: str) -> subprocess.CompletedProcess[str]:
+    """Run restic in its own process group, tied to our life (PR_SET_PDEATHSIG), with SIGTERM,
+    SIGINT and SIGHUP forwarded to it as SIGINT while it runs (so it removes its lock), then
+    re-raised here as KeyboardInterrupt once it has exited."""
+    # Output goes to unlinked temporary files, not pipes: if we are killed, restic must not
+    # die of SIGPIPE before it has removed its lock (it prints while cleaning up).
+    with tempfile.TemporaryFile() as out_file, tempfile.TemporaryFile() as err_file:
+        try:
+            proc = subprocess.Popen(argv, env=dict(env), cwd=cwd, pass_fds=tuple(pass_fds),
+                                    stdin=subprocess.DEVNULL, stdout=out_file,
+                                    stderr=err_file, process_group=0,
+                                    preexec_fn=functools.partial(_die_with_parent,
+                                                                 os.getpid()))
+        except FileNotFoundError:
+            raise StorageError(f"the restic program was not found ({binary})",
+                               "install it: apt-get install restic") from None
+        _wait(proc, timeout, where, command)
+        out_file.seek(0)
+        err_file.seek(0)
+        out = out_file.read().decode("utf-8", "replace")
+        err = err_file.read().decode("utf-8", "replace")
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
+
+
+def _wait(proc: subprocess.Popen[bytes], timeout: float, where: str, command: str) -> None:
+    """Wait for restic, forwarding SIGTERM/SIGINT/SIGHUP to it as SIGINT."""
+    received: list[int] = []
+
+    def forward(signum: int, frame: object) -> None:
+        received.append(signum)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGINT)
+
+    previous: dict[signal.Signals, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in _FORWARDED:
+            previous[sig] = signal.signal(sig, forward)
+    deadline = time.monotonic() + timeout
+    grace_until: float | None = None
+    timed_out = False
+    try:
+        while True:
+            try:
+                proc.wait(timeout=1.0)
+                break
+            except subprocess.TimeoutExpired:
+                now = time.monotonic()
+                if received and grace_until is None:
+                    grace_until = now + INTERRUPT_GRACE_S
+                if now > deadline or (grace_until is not None and now > grace_until):
+                    timed_out = not received
+                    _kill_group(proc)
+    except BaseException:
+        _kill_group(proc)
+        proc.wait()
+        raise
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if received:
+        raise KeyboardInterrupt(f"signal {received[0]} while restic {command} ran")
+    if timed_out:
+        raise Unreachable(f"{where}: restic {command} timed out",
+                          "check the location is reachable and not overloaded")
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
 def parse_time(value: str) -> datetime:
     """restic's RFC 3339 time with nanoseconds → datetime (microseconds)."""
     match = re.match(r"(.*T\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$", value)
@@ -161,23 +331,25 @@ class Restic:
         self.cwd = cwd
         self.timeout = timeout
         self.on_exec = on_exec
+        self._pass_fds: list[int] = []
+        self._locks_checked = False
+        self.locks_removed: list[str] = []
+        """Stale locks this instance removed (one line each), for the run's report."""
 
     # -- plumbing ------------------------------------------------------------------------
     @contextlib.contextmanager
     def _password_file(self, secret: Secret) -> Iterator[str]:
-        """A path restic reads the password from: the secret's own file, or a private temp."""
+        """A path restic reads the password from: the secret's own file, or ``/dev/fd/N`` of a
+        pipe restic inherits. Nothing is written to disk, so a kill -9 leaves no copy."""
         if secret.kind == "file":
             yield str(secret.file_path())
             return
-        folder = tempfile.mkdtemp(prefix="vk-pw-")  # 0700 by construction
-        try:
-            path = os.path.join(folder, "password")
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(secret.reveal())
-            yield path
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
+        with password_pipe(secret.reveal()) as (path, fd):
+            self._pass_fds.append(fd)
+            try:
+                yield path
+            finally:
+                self._pass_fds.remove(fd)
 
     def _base_env(self) -> dict[str, str]:
         # Built, not inherited: stray RESTIC_*/AWS_* variables must not redirect us.
@@ -192,25 +364,54 @@ class Restic:
     def _run(self, args: Sequence[str], *, extra_env: Mapping[str, str] | None = None,
              timeout: float | None = None, cwd: Path | None = None,
              ok_codes: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess[str]:
+        if args and args[0] not in _NO_LOCK_COMMANDS and not self._locks_checked:
+            self._locks_checked = True
+            self.clear_stale_locks()
         argv = [self.binary, *self.location.restic_options(), *args]
         with self._password_file(self.password) as password_file:
             env = self._base_env() | self.location.restic_env() | dict(extra_env or {})
             env["RESTIC_PASSWORD_FILE"] = password_file
             if self.on_exec is not None:
                 self.on_exec(list(argv))
-            try:
-                done = subprocess.run(argv, env=env, capture_output=True, text=True,
-                                      timeout=timeout or self.timeout, cwd=cwd or self.cwd,
-                                      check=False)
-            except FileNotFoundError:
-                raise StorageError(f"the restic program was not found ({self.binary})",
-                                   "install it: apt-get install restic") from None
-            except subprocess.TimeoutExpired:
-                raise Unreachable(f"{self._where()}: restic {args[0]} timed out",
-                                  "check the location is reachable and not overloaded") from None
+            done = run_child(argv, env=env, cwd=cwd or self.cwd, pass_fds=self._pass_fds,
+                             timeout=timeout or self.timeout, binary=self.binary,
+                             where=self._where(), command=args[0])
         if done.returncode not in ok_codes:
             raise self._classify(args[0], done)
         return done
+
+    def clear_stale_locks(self) -> list[str]:
+        """Remove locks whose holder is gone (restic 0.14's rules: same host and a dead pid,
+        or older than 30 minutes) with ``restic unlock``; returns a line per lock removed.
+
+        A lock of a live process is left alone (``unlock`` never removes it either)."""
+        try:
+            stale = [lock for lock in self.locks() if lock.stale]
+        except StorageError:
+            return []   # no repository (yet), unreachable…: the real command will say
+        if not stale:
+            return []
+        self._run(["unlock"], timeout=300)
+        left = {lock.id for lock in self.locks()}
+        removed = [f"{self.location.name}: removed stale {lock.describe()}"
+                   for lock in stale if lock.id not in left]
+        for line in removed:
+            log.warning("%s", line)
+        self.locks_removed.extend(removed)
+        return removed
+
+    def locks(self) -> list[LockInfo]:
+        """The repository's lock files (``list locks`` + ``cat lock``, both ``--no-lock``)."""
+        ids = self._run(["list", "locks", "--no-lock"], timeout=300).stdout.split()
+        found = []
+        for lock_id in ids:
+            try:
+                raw = orjson.loads(self._run(["cat", "lock", lock_id, "--no-lock"],
+                                             timeout=300).stdout)
+            except (StorageError, orjson.JSONDecodeError):
+                continue   # removed meanwhile
+            found.append(LockInfo.parse(lock_id, raw))
+        return found
 
     def _where(self) -> str:
         return f"location {self.location.name} ({self.location.display_url})"
@@ -238,7 +439,7 @@ class Restic:
         """restic's version; raises when missing or older than 0.14."""
         try:
             out = subprocess.run([self.binary, "version"], capture_output=True, text=True,
-                                 timeout=30, check=False).stdout
+                                 timeout=30, check=False, preexec_fn=_die_with_parent).stdout
         except FileNotFoundError:
             raise StorageError(f"the restic program was not found ({self.binary})",
                                "install it: apt-get install restic") from None
@@ -373,9 +574,9 @@ class Restic:
         if snapshot_ids:
             self._run(["forget", *snapshot_ids, *(["--prune"] if prune else [])])
 
-    def unlock(self) -> None:
+    def unlock(self) -> list[str]:
         """Remove stale locks (restic only removes locks of dead processes or old ones)."""
-        self._run(["unlock"], timeout=300)
+        return self.clear_stale_locks()
 
     def restore(self, snapshot_id: str, target: Path) -> None:
         """Restore a snapshot into ``target``."""

@@ -17,7 +17,7 @@ from vaultkeeper.db import runs as rundb
 from vaultkeeper.db.runs import LocationResult
 from vaultkeeper.errors import ExitCode, UsageError
 from vaultkeeper.services.backup import BackupObserver, run_backup
-from vaultkeeper.services.retention import apply_retention
+from vaultkeeper.services.retention import apply_retention, record_retention, retention_problems
 from vaultkeeper.services.status import snapshot_matrix, status_report
 
 backup_app = typer.Typer(help="Back up the CRM into every location.", no_args_is_help=False)
@@ -53,6 +53,10 @@ def backup(
     with observer:
         report = run_backup(settings, observer=observer)
     retention = apply_retention(settings) if prune and report.status != "failed" else []
+    if record_retention(settings, report.run_id, retention):
+        # Retention that fails leaves locations growing (a stale lock, a refused delete…).
+        report.status = "partial"
+        report.problems.extend(retention_problems(retention))
     data = report.as_json() | {"retention": [r.__dict__ for r in retention]}
     if json_output:
         render.print_json(data)
@@ -70,6 +74,8 @@ def backup(
             Console().print(f"retention {outcome.location}: {outcome.action} {detail}")
         for problem in report.problems:
             render.err_console.print(f"[yellow]Problem:[/] {problem}", highlight=False)
+        for line in report.stale_locks + [s for o in retention for s in o.stale_locks]:
+            render.err_console.print(f"[yellow]Lock:[/] {line}", highlight=False)
     if report.status != "ok":
         raise typer.Exit(int(ExitCode.PARTIAL))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -95,8 +96,17 @@ _CLICK_ERROR: type[Exception] = next(
 _INTERRUPTED = "Interrupted: nothing was marked complete (an export left without manifest.json)."
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def run() -> None:
-    """Console-script entry point: map expected errors to one line and an exit code."""
+    """Console-script entry point: map expected errors to one line and an exit code.
+
+    SIGTERM and SIGHUP unwind like Ctrl-C (clean-ups run, exit 130) instead of killing us
+    mid-write; while restic runs they are forwarded to it first (see restic.run_child)."""
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
     try:
         code = app(standalone_mode=False)
         if code == ExitCode.INTERRUPTED:  # typer turns Ctrl-C into a silent Exit(130)

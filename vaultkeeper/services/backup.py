@@ -53,13 +53,14 @@ class BackupReport:
     flag_reason: str = ""
     snapshot_id: str = ""
     manifest_sha256: str = ""
+    stale_locks: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         """The ``--json`` shape."""
         return {"run_id": self.run_id, "status": self.status, "snapshot_id": self.snapshot_id,
                 "manifest_sha256": self.manifest_sha256, "export_status": self.export_status,
                 "counts": self.counts, "problems": self.problems, "flagged": self.flagged,
-                "flag_reason": self.flag_reason,
+                "flag_reason": self.flag_reason, "stale_locks_removed": self.stale_locks,
                 "locations": [r.__dict__ for r in self.locations]}
 
 
@@ -184,6 +185,8 @@ def _backup(settings: Settings, staging: Path, locations: list[Location], report
             f"manifest:{report.manifest_sha256[:16]}"]
     if only:
         tags.append("scope:priority")
+    if manifest["status"] == "complete":
+        tags.append("export:complete")   # retention never removes the newest of these
     password = settings.repository_password
     assert password is not None
     cache = settings.state_dir / "cache"
@@ -241,6 +244,8 @@ def _backup(settings: Settings, staging: Path, locations: list[Location], report
             _record(db, report, observer, LocationResult(
                 location.name, "copy", "failed", error=exc.one_line(),
                 duration_s=round(time.monotonic() - began, 3)))
+    for restic in [primary, *(r for _, r in pending)]:
+        report.stale_locks.extend(restic.locks_removed)
     failed = [r for r in report.locations if r.result == "failed"]
     if failed or report.export_status != "complete" or report.flagged:
         report.status = "partial"

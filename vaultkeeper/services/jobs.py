@@ -22,7 +22,12 @@ from vaultkeeper.services.alerts import Alert, Alerter
 from vaultkeeper.services.backup import AlreadyRunning, run_backup
 from vaultkeeper.services.drill import DrillReport, run_drill
 from vaultkeeper.services.processes import priority_objects
-from vaultkeeper.services.retention import apply_retention
+from vaultkeeper.services.retention import (
+    RetentionOutcome,
+    apply_retention,
+    record_retention,
+    retention_problems,
+)
 from vaultkeeper.services.risk import (
     LevelAction,
     assess,
@@ -77,10 +82,28 @@ def backup_job(settings: Settings, alerter: Alerter, *, only: list[str] | None =
         alerter.resolve("backup:partial", f"Backup run {report.run_id} reached every location")
     outcomes = apply_retention(settings)
     pruned = sum(len(o.removed) for o in outcomes if o.action == "pruned")
+    retention_alerts(alerter, outcomes, report.run_id)
+    status = record_retention(settings, report.run_id, outcomes) or report.status
     summary = (f"run {report.run_id}: {report.status}, snapshot {report.snapshot_id[:8]}, "
                f"{len(report.locations) - len(failed)}/{len(report.locations)} locations, "
                f"retention removed {pruned}")
-    return JobOutcome(report.status, summary)
+    if status != report.status:
+        summary += "; " + "; ".join(retention_problems(outcomes))
+    return JobOutcome(status, summary)
+
+
+def retention_alerts(alerter: Alerter, outcomes: list[RetentionOutcome], run_id: int) -> None:
+    """Alert per location whose retention failed (closed when it works again)."""
+    for outcome in outcomes:
+        key = f"retention:{outcome.location}"
+        if outcome.action == "failed":
+            alerter.notify(Alert(
+                "partial", key, f"Retention failed at {outcome.location}",
+                detail=f"{outcome.reason}\nOld snapshots are not removed there, and the "
+                       "location keeps growing until this is fixed.",
+                facts={"run": run_id, "location": outcome.location}))
+        elif outcome.action == "pruned":
+            alerter.resolve(key, f"Retention works again at {outcome.location}")
 
 
 def check_job(settings: Settings, alerter: Alerter) -> JobOutcome:

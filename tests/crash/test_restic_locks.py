@@ -19,7 +19,7 @@ from vaultkeeper.config import Secret
 from vaultkeeper.restic import Restic
 from vaultkeeper.storage.locations import Location
 
-PASSWORD = "VK-CRASH-PW-5b8e1f"  # noqa: S105 - recognisable test password
+PASSWORD = "VK-CRASH-PW-5b8e1f"  # recognisable test password
 
 CHILD = r"""
 import os, sys
@@ -151,7 +151,7 @@ def test_sigterm_during_restic_is_clean(tmp_path: Path, repo: tuple[Path, Path])
 def test_stale_lock_is_removed_and_reported(tmp_path: Path, repo: tuple[Path, Path]) -> None:
     """A lock left by a restic that died (same host, dead pid) is removed before the next
     operation, and the removal is reported; before the fix `check` failed with 'locked'."""
-    repo_dir, data = repo
+    repo_dir, _ = repo
     env = dict(os.environ, RESTIC_PASSWORD=PASSWORD, RESTIC_REPOSITORY=str(repo_dir))
     orphan = subprocess.Popen(["restic", "backup", "--stdin", "--stdin-filename", "x"],
                               env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
@@ -175,7 +175,7 @@ def test_stale_lock_is_removed_and_reported(tmp_path: Path, repo: tuple[Path, Pa
 
 def test_live_lock_is_left_alone(tmp_path: Path, repo: tuple[Path, Path]) -> None:
     """A lock whose holder still runs is not stale: nothing is removed."""
-    repo_dir, data = repo
+    repo_dir, _ = repo
     env = dict(os.environ, RESTIC_PASSWORD=PASSWORD, RESTIC_REPOSITORY=str(repo_dir))
     live = subprocess.Popen(["restic", "backup", "--stdin", "--stdin-filename", "x"],
                             env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,

@@ -22,17 +22,22 @@ DEFAULTS: dict[str, dict[str, float]] = {
     "malformed": {"at": -1},
     "daily_limit": {"after": 100},
     "short": {"every": 5},
+    "repeat": {},
+    "bad_utf8": {},
 }
 ALIASES = {
     "429": "rate_limit", "rate_limit": "rate_limit", "ratelimit": "rate_limit",
     "5xx": "server_error", "server_error": "server_error", "500": "server_error",
     "slow": "slow", "drop": "drop", "malformed": "malformed",
     "daily_limit": "daily_limit", "daily": "daily_limit", "short": "short",
+    "repeat": "repeat", "bad_utf8": "bad_utf8",
 }
 ALL = ("rate_limit", "server_error", "slow", "drop", "malformed")
 HELP = (
     "none | all | a comma list of: 429 (rate_limit), 5xx (server_error), slow, drop, malformed,"
-    " daily_limit, short; each optionally with :key=value parameters, e.g. "
+    " daily_limit, short, repeat (HubSpot lists: page 2 repeats page 1's last record and one "
+    "record is never listed), bad_utf8 (HubSpot lists: one record's property holds bytes that "
+    "are not UTF-8); each optionally with :key=value parameters, e.g. "
     "'429:every=50:burst=3,slow:ms=200'. 'all' = 429,5xx,slow,drop,malformed."
 )
 

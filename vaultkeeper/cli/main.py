@@ -126,7 +126,13 @@ def run() -> None:
     except _CLICK_ERROR as exc:  # usage errors: bad option values, unknown commands
         exc.show()  # type: ignore[attr-defined]
         sys.exit(int(exc.exit_code))  # type: ignore[attr-defined]
-    except Exception as exc:  # a real bug
+    except Exception as exc:  # a real bug, unless the local disk failed
+        from vaultkeeper.db import storage_error
+
+        mapped = storage_error(exc)
+        if mapped is not None:
+            typer.echo(f"Error: {mapped.one_line()}", err=True)
+            sys.exit(int(mapped.exit_code))
         if state.options.debug:
             raise
         typer.echo(

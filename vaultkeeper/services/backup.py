@@ -18,7 +18,7 @@ from typing import Any
 
 from vaultkeeper.config import Settings
 from vaultkeeper.connectors import open_connector
-from vaultkeeper.db import open_state_db
+from vaultkeeper.db import open_state_db, storage_error, take_events
 from vaultkeeper.db import runs as rundb
 from vaultkeeper.db.risk import record_export_health
 from vaultkeeper.db.runs import LocationResult
@@ -140,13 +140,19 @@ def run_backup(settings: Settings, *, observer: BackupObserver | None = None,
         db = open_state_db(settings.state_dir)
         rundb.abandon_unfinished(db)
         report = BackupReport(run_id=rundb.start_run(db, "priority" if only else "full"))
+        events = take_events(db)   # e.g. a corrupt state database replaced: say so, alert
         try:
             with private_staging(settings.state_dir) as staging:
                 _backup(settings, staging, locations, report, observer, db,
                         policies.retention.mass_deletion_threshold,
                         priority_order(policies.processes), only)
+            if events:
+                report.problems.extend(events)
+                report.status = "partial" if report.status == "ok" else report.status
         except BaseException as exc:
-            message = exc.one_line() if isinstance(exc, VaultkeeperError) else type(exc).__name__
+            mapped = storage_error(exc, settings.state_dir)
+            message = exc.one_line() if isinstance(exc, VaultkeeperError) else \
+                mapped.one_line() if mapped else type(exc).__name__
             rundb.finish_run(db, report.run_id, status="failed", error=message,
                              counts=report.counts, problems=report.problems)
             raise

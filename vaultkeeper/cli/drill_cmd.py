@@ -74,6 +74,9 @@ def drill(
     html: Annotated[Path | None, typer.Option(
         "--html", help="Also write a self-contained HTML report to this file.",
         dir_okay=False)] = None,
+    accept_unsigned: Annotated[bool, typer.Option(
+        "--accept-unsigned", help="Also verify a snapshot without vaultkeeper's manifest "
+        "signature (plain restic, or made before signatures existed).")] = False,
 ) -> None:
     """restic check → restore into a private folder → load the SQLite mirror → reconcile every
     object, record and relation with the export manifest → report (kept in the state database).
@@ -89,7 +92,8 @@ def drill(
         with observer:
             report = run_drill(settings, location=location, snapshot=snapshot,
                                read_data_subset=read_data_subset,
-                               against_source=against_source, observer=observer)
+                               against_source=against_source, observer=observer,
+                               accept_unsigned=accept_unsigned)
     except VaultkeeperError:
         if html is not None:
             _write_html(html, _last_report(settings.state_dir))

@@ -18,6 +18,7 @@ from typing import Any
 
 from vaultkeeper.config import Settings
 from vaultkeeper.connectors import open_connector
+from vaultkeeper.crypto import SIGNATURE_TAG, manifest_signature
 from vaultkeeper.db import open_state_db, storage_error, take_events
 from vaultkeeper.db import runs as rundb
 from vaultkeeper.db.risk import record_export_health
@@ -187,14 +188,16 @@ def _backup(settings: Settings, staging: Path, locations: list[Location], report
         previous = {k: v for k, v in previous.items() if k in report.counts}
     report.flag_reason = mass_deletion(previous, report.counts, threshold)
     report.flagged = bool(report.flag_reason)
+    password = settings.repository_password
+    assert password is not None
+    # Signed, so a drill only ever verifies what vaultkeeper itself made (crypto.py).
+    signature = manifest_signature(password.reveal(), manifest_path.read_bytes())
     tags = ["vaultkeeper", f"source:{manifest['connector']['name']}",
-            f"manifest:{report.manifest_sha256[:16]}"]
+            f"manifest:{report.manifest_sha256[:16]}", f"{SIGNATURE_TAG}{signature}"]
     if only:
         tags.append("scope:priority")
     if manifest["status"] == "complete":
         tags.append("export:complete")   # retention never removes the newest of these
-    password = settings.repository_password
-    assert password is not None
     cache = settings.state_dir / "cache"
     primary: Restic | None = None
     pending: list[tuple[Location, Restic]] = []

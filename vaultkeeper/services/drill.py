@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from vaultkeeper.config import Settings
+from vaultkeeper.crypto import SIGNATURE_TAG, signature_matches
 from vaultkeeper.db import drills as drilldb
 from vaultkeeper.db import mirror as mirrordb
 from vaultkeeper.db import open_state_db
@@ -116,8 +117,13 @@ def _now() -> datetime:
 
 def run_drill(settings: Settings, location: str | None = None, snapshot: str = "latest",
               read_data_subset: str | None = None, against_source: bool = False, *,
-              observer: DrillObserver | None = None, alert: Alert | None = None) -> DrillReport:
-    """Drill one snapshot of one location (default: the location drilled least recently)."""
+              observer: DrillObserver | None = None, alert: Alert | None = None,
+              accept_unsigned: bool = False) -> DrillReport:
+    """Drill one snapshot of one location (default: the location drilled least recently).
+
+    Only snapshots whose manifest carries vaultkeeper's signature (``sig:`` tag) are verified;
+    ``accept_unsigned`` lets an unsigned one (plain restic, vaultkeeper < 0.2) through with a
+    warning. A wrong signature always fails."""
     observer = observer or DrillObserver()
     if settings.repository_password is None:
         raise StorageError("no repository password configured",
@@ -136,7 +142,8 @@ def run_drill(settings: Settings, location: str | None = None, snapshot: str = "
         report.read_data_subset = subset
         began = time.monotonic()
         try:
-            _drill(settings, chosen, snapshot, subset, against_source, report, observer)
+            _drill(settings, chosen, snapshot, subset, against_source, report, observer,
+                   accept_unsigned)
         except BaseException as exc:
             report.result = "error"
             report.error = (exc.one_line() if isinstance(exc, VaultkeeperError)
@@ -190,7 +197,8 @@ def _finish(db: Any, report: DrillReport) -> None:
 
 
 def _drill(settings: Settings, location: Location, ref: str, subset: str,
-           against_source: bool, report: DrillReport, observer: DrillObserver) -> None:
+           against_source: bool, report: DrillReport, observer: DrillObserver,
+           accept_unsigned: bool = False) -> None:
     assert settings.repository_password is not None
     check = preflight(location)
     if location.offline and not check.present:
@@ -239,6 +247,9 @@ def _drill(settings: Settings, location: Location, ref: str, subset: str,
                                            "drill another snapshot; this one is not an export"))
             return
         _check_manifest_tag(snap, root, report)
+        if not _check_signature(snap, root, report, settings.repository_password.reveal(),
+                                accept_unsigned):
+            return   # not made by vaultkeeper: never becomes the mirror
         observer.stage("load", str(root))
         mirror_dir = settings.state_dir / mirrordb.MIRROR_DIR
         candidate = mirror_dir / CANDIDATE
@@ -317,6 +328,35 @@ def _check_manifest_tag(snap: Snapshot, root: Path, report: DrillReport) -> None
             report.location, "manifest.json",
             f"differs from the one backed up (sha256 {actual[:16]}, tag {tags[0]})",
             "drill another snapshot or location; this snapshot was altered"))
+
+
+def _check_signature(snap: Snapshot, root: Path, report: DrillReport, password: str,
+                     accept_unsigned: bool) -> bool:
+    """The manifest's HMAC (keyed by the repository password) must match the snapshot's
+    ``sig:`` tag; False (with a failure) when the snapshot must not be loaded."""
+    tags = [t[len(SIGNATURE_TAG):] for t in snap.tags if t.startswith(SIGNATURE_TAG)]
+    data = (root / "manifest.json").read_bytes()
+    where = f"snapshot {report.short_id} ({snap.id[:16]})"
+    if not tags:
+        if accept_unsigned:
+            report.warnings.append(f"{where} is not signed by vaultkeeper; accepted because "
+                                   "--accept-unsigned was given")
+            return True
+        report.failures.append(Failure(
+            report.location, where,
+            "is not signed by vaultkeeper (no sig: tag): it was not made by `vaultkeeper "
+            "backup`, or by a version before manifest signatures",
+            "drill a snapshot made by vaultkeeper; for an old snapshot you trust, run the "
+            "drill again with --accept-unsigned"))
+        return False
+    if not signature_matches(password, data, tags[0]):
+        report.failures.append(Failure(
+            report.location, where,
+            "carries a signature that does not match its manifest: the snapshot was altered "
+            "or written by someone else",
+            "drill another snapshot or location; investigate who wrote this one"))
+        return False
+    return True
 
 
 def reconcile(loaded: mirrordb.LoadResult, location: str, report: DrillReport) -> None:

@@ -29,7 +29,7 @@ from typing import Any
 import orjson
 
 from vaultkeeper.config import Secret
-from vaultkeeper.errors import StorageError
+from vaultkeeper.errors import StorageError, UsageError
 from vaultkeeper.storage.locations import Location
 
 MIN_VERSION = (0, 14, 0)
@@ -181,19 +181,6 @@ class LockInfo:
         kind = "exclusive" if self.exclusive else "shared"
         at = self.time.isoformat(timespec="seconds") if self.time else "unknown time"
         return f"{kind} lock {self.id[:8]} of pid {self.pid} on {self.hostname}, {at}"
-
-
-def pid_alive(pid: int) -> bool:
-    """True when a process with this pid exists on this host."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @contextlib.contextmanager
@@ -617,8 +604,6 @@ class Restic:
 
 def select_snapshot(snapshots: Sequence[Snapshot], ref: str, where: str) -> Snapshot:
     """``latest``, ``random``, or an id prefix (the location's own id or the original's)."""
-    from vaultkeeper.errors import UsageError
-
     if not snapshots:
         raise StorageError(f"{where} holds no snapshot", "run `vaultkeeper backup` first")
     # Risk-driven backups of the top-priority objects hold only some objects: "latest" and

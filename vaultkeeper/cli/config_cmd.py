@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
 from dataclasses import fields
@@ -32,6 +31,7 @@ from vaultkeeper.policies import (
     default_policy_texts,
     load_policies,
 )
+from vaultkeeper.privatefs import write_private
 from vaultkeeper.tomlcheck import redact_url
 
 DEMO_OBJECTS = ("contacts", "companies", "deals", "notes", "tickets", "calls", "emails",
@@ -103,13 +103,11 @@ def _demo_key(path: Path) -> tuple[Path, bool]:
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     path.parent.chmod(0o700)   # mkdir's mode is filtered by the umask
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        write_private(path, secrets.token_urlsafe(32) + "\n", exclusive=True)
     except FileExistsError:
         # Never replace a key: demo repositories encrypted with it would become unreadable.
         path.chmod(0o600)
         return path, False
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(secrets.token_urlsafe(32) + "\n")
     return path, True
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from types import TracebackType
@@ -19,6 +18,7 @@ from vaultkeeper.db import drills as drilldb
 from vaultkeeper.db import mirror as mirrordb
 from vaultkeeper.db import open_state_db
 from vaultkeeper.errors import UsageError, VaultkeeperError, VerificationError
+from vaultkeeper.privatefs import open_private
 from vaultkeeper.services.diff import diff_snapshots
 from vaultkeeper.services.drill import DrillObserver, DrillReport, run_drill
 from vaultkeeper.services.drill_html import render as render_html
@@ -119,8 +119,7 @@ def _last_report(state_dir: Path) -> dict[str, Any] | None:
 def _write_html(path: Path, data: dict[str, Any] | None) -> None:
     if data is None:
         return
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+    with open_private(path, "w") as handle:
         handle.write(render_html(data))
 
 

@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from vaultkeeper.cli import render
+from vaultkeeper.cli.drill_cmd import mirror_app
 from vaultkeeper.cli.settings import load
 from vaultkeeper.config import EMERGENCY_TARGETS
 from vaultkeeper.errors import ExitCode, VerificationError
@@ -200,7 +201,5 @@ def serve(
 
 def register(app: typer.Typer) -> None:
     """Add ``emergency`` (with ``verify``) and ``serve`` to the drill module's ``mirror``."""
-    from vaultkeeper.cli.drill_cmd import mirror_app
-
     app.add_typer(emergency_app, name="emergency")
     mirror_app.command("serve")(serve)

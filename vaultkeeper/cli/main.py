@@ -10,7 +10,20 @@ from typing import Annotated
 import typer
 
 from vaultkeeper import __version__
-from vaultkeeper.cli import state
+from vaultkeeper.cli import (
+    backup_cmd,
+    config_cmd,
+    drill_cmd,
+    emergency_cmd,
+    escrow_cmd,
+    export_cmd,
+    locations_cmd,
+    processes_cmd,
+    risk_cmd,
+    run_cmd,
+    sandbox_cmd,
+    state,
+)
 from vaultkeeper.errors import ExitCode, VaultkeeperError
 
 app = typer.Typer(
@@ -59,21 +72,7 @@ def main(
 
 
 def _register() -> None:
-    # Imported here so each command group stays in its own module.
-    from vaultkeeper.cli import (
-        backup_cmd,
-        config_cmd,
-        drill_cmd,
-        emergency_cmd,
-        escrow_cmd,
-        export_cmd,
-        locations_cmd,
-        processes_cmd,
-        risk_cmd,
-        run_cmd,
-        sandbox_cmd,
-    )
-
+    """Add every command group (each lives in its own module)."""
     config_cmd.register(app)
     sandbox_cmd.register(app)
     export_cmd.register(app)

@@ -12,7 +12,7 @@ from rich.table import Table
 from vaultkeeper.cli import render
 from vaultkeeper.cli.settings import load
 from vaultkeeper.errors import ExitCode, UsageError
-from vaultkeeper.policies import load_policies
+from vaultkeeper.services.context import CommandContext
 from vaultkeeper.services.processes import (
     RED,
     by_priority,
@@ -32,7 +32,7 @@ _COLOURS = {"green": "green", "amber": "yellow", "red": "red"}
 def list_processes(json_output: JsonOption = False) -> None:
     """The business processes in restore order, with owners, recovery targets (RTO, RPO,
     maximum tolerable downtime), objects and acceptance checks."""
-    policies = load_policies(load().policies_dir)
+    policies = CommandContext(load()).policies
     processes = by_priority(policies.processes)
     cadences = object_cadences(policies.processes)
     if json_output:

@@ -22,6 +22,7 @@ from pathlib import Path
 import sqlite_utils
 
 from vaultkeeper.errors import StorageError
+from vaultkeeper.privatefs import touch_private
 
 STATE_FILE = "state.db"
 log = logging.getLogger("vaultkeeper.db")
@@ -62,9 +63,8 @@ def open_state_db(state_dir: Path) -> sqlite_utils.Database:
 
 def _open(state_dir: Path, path: Path) -> sqlite_utils.Database:
     state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if not path.exists():
-        # Create it private before SQLite does: it records snapshot ids and location names.
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    # Create it private before SQLite does: it records snapshot ids and location names.
+    touch_private(path)
     db = sqlite_utils.Database(path)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA busy_timeout=10000")

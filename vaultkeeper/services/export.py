@@ -17,17 +17,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from vaultkeeper import __version__
 from vaultkeeper.connectors.base import Connector
 from vaultkeeper.digest import ContentDigest, canonical_json
-from vaultkeeper.errors import ExportError, UsageError
+from vaultkeeper.errors import UsageError
+from vaultkeeper.exportfmt import FORMAT, MANIFEST, SUBDIRS, write_manifest
 from vaultkeeper.models import FileEntry, Malformed, ObjectResult, ObjectSpec, Record, Relation
+from vaultkeeper.privatefs import fsync_dir, open_private, write_private
 
-MANIFEST = "manifest.json"
-FORMAT = "vaultkeeper-export/1"
-SUBDIRS = ("objects", "relations", "quarantine", "schema")
 PROGRESS_EVERY = 1000
 
 
@@ -53,8 +50,7 @@ class NdjsonWriter:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.part = path.with_name(path.name + ".part")
-        fd = os.open(self.part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        self._file = os.fdopen(fd, "wb", buffering=1 << 20)
+        self._file = open_private(self.part, buffering=1 << 20)
         self._sha = hashlib.sha256()
         self.digest = ContentDigest()
         self.bytes = 0
@@ -111,7 +107,7 @@ def prepare_out_dir(out: Path, *, overwrite: bool) -> None:
                              "pass --overwrite to replace it, or choose another --out")
         # The old manifest goes first: if we crash now, nothing looks complete.
         (out / MANIFEST).unlink(missing_ok=True)
-        _fsync_dir(out)
+        fsync_dir(out)
         for sub in SUBDIRS:
             shutil.rmtree(out / sub, ignore_errors=True)
     out.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -373,7 +369,7 @@ def _findings(result: ObjectResult) -> list[str]:
 def _write_schema(out: Path, spec: ObjectSpec) -> tuple[str, str]:
     data = canonical_json(spec.schema)
     rel = f"schema/{spec.name}.json"
-    _write_private(out / rel, data)
+    write_private(out / rel, data)
     return rel, hashlib.sha256(data).hexdigest()
 
 
@@ -407,45 +403,3 @@ def _object_entry(result: ObjectResult) -> dict[str, Any]:
                    "properties": result.properties},
         "duration_s": result.duration_s,
     }
-
-
-def write_manifest(out: Path, manifest: dict[str, Any]) -> None:
-    """Write ``manifest.json`` atomically: temp file, fsync, rename, fsync the directory."""
-    data = orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
-    tmp = out / f".{MANIFEST}.tmp"
-    _write_private(tmp, data)
-    os.replace(tmp, out / MANIFEST)
-    _fsync_dir(out)
-
-
-def read_manifest(out: Path) -> dict[str, Any]:
-    """Load an export's manifest; an export without one is incomplete by definition."""
-    path = out / MANIFEST
-    if not path.exists():
-        raise ExportError(f"{out} has no {MANIFEST}: the export is incomplete or was interrupted",
-                          "run the export again")
-    result: dict[str, Any] = orjson.loads(path.read_bytes())
-    return result
-
-
-def iter_lines(path: Path) -> Iterator[bytes]:
-    """Stream the lines of an NDJSON file without newlines."""
-    with path.open("rb") as handle:
-        for line in handle:
-            yield line.rstrip(b"\n")
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

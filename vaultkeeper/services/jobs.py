@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import logging
 import shutil
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from vaultkeeper.config import Settings
 from vaultkeeper.db import jobs as jobdb
 from vaultkeeper.db import open_state_db
-from vaultkeeper.errors import StorageError, VaultkeeperError
-from vaultkeeper.policies import load_policies
-from vaultkeeper.restic import Restic
+from vaultkeeper.errors import AlreadyRunning, StorageError, VaultkeeperError
 from vaultkeeper.services.alerts import Alert, Alerter
-from vaultkeeper.services.backup import AlreadyRunning, run_backup
+from vaultkeeper.services.backup import run_backup
+from vaultkeeper.services.context import CommandContext
 from vaultkeeper.services.drill import DrillReport, run_drill
+from vaultkeeper.services.in_force import current_risk, risk_schedule
 from vaultkeeper.services.processes import priority_objects
 from vaultkeeper.services.retention import (
     RetentionOutcome,
@@ -29,18 +28,12 @@ from vaultkeeper.services.retention import (
     retention_problems,
 )
 from vaultkeeper.services.risk import (
-    LevelAction,
-    assess,
     collect,
-    effective_schedule,
     entering_actions,
-    interval_phrase,
-    level_actions,
-    load_observations,
 )
-from vaultkeeper.services.scheduler import Daemon, JobFn, JobOutcome, configured_schedule
+from vaultkeeper.services.scheduler import Daemon, JobFn, JobOutcome
 from vaultkeeper.services.status import status_report
-from vaultkeeper.storage.locations import preflight, resolve_locations
+from vaultkeeper.storage.locations import preflight
 
 log = logging.getLogger("vaultkeeper.run")
 CHECK_SUBSET = "2%"
@@ -55,11 +48,12 @@ def _failed(alerter: Alerter, job: str, exc: VaultkeeperError) -> JobOutcome:
     return JobOutcome("failed", line)
 
 
-def backup_job(settings: Settings, alerter: Alerter, *, only: list[str] | None = None,
-               job: str = "backup") -> JobOutcome:
+def backup_job(settings: Settings | CommandContext, alerter: Alerter, *,
+               only: list[str] | None = None, job: str = "backup") -> JobOutcome:
     """Back up, apply retention, alert on failure, partial run or mass deletion."""
+    ctx = CommandContext.of(settings)
     try:
-        report = run_backup(settings, only=only)
+        report = run_backup(ctx, only=only)
     except AlreadyRunning as exc:
         return JobOutcome("skipped", exc.one_line())
     except VaultkeeperError as exc:
@@ -80,7 +74,7 @@ def backup_job(settings: Settings, alerter: Alerter, *, only: list[str] | None =
             detail="\n".join(report.problems), severity="warning", facts=facts))
     else:
         alerter.resolve("backup:partial", f"Backup run {report.run_id} reached every location")
-    outcomes = apply_retention(settings)
+    outcomes = apply_retention(ctx)
     pruned = sum(len(o.removed) for o in outcomes if o.action == "pruned")
     retention_alerts(alerter, outcomes, report.run_id)
     status = record_retention(settings, report.run_id, outcomes) or report.status
@@ -108,14 +102,13 @@ def retention_alerts(alerter: Alerter, outcomes: list[RetentionOutcome], run_id:
 
 def check_job(settings: Settings, alerter: Alerter) -> JobOutcome:
     """``restic check`` with a sampled data read at every present location."""
-    assert settings.repository_password is not None
+    ctx = CommandContext(settings)
     bad, done = [], 0
-    for location in resolve_locations(settings):
+    for location in ctx.locations():
         probe = preflight(location)
         if location.offline and not probe.present:
             continue
-        restic = Restic(location, settings.repository_password,
-                        cache_dir=settings.state_dir / "cache", cwd=settings.base_dir)
+        restic = ctx.restic(location)
         key = f"check:{location.name}"
         try:
             if probe.reachable is False:   # restic would retry a dead endpoint for minutes
@@ -138,12 +131,13 @@ def check_job(settings: Settings, alerter: Alerter) -> JobOutcome:
 
 def priority_backup_job(settings: Settings, alerter: Alerter) -> JobOutcome:
     """Risk-driven: back up only the objects of the top-priority processes (red level)."""
-    rank = next((a.max_rank for a in current_risk(settings).actions
+    ctx = CommandContext(settings)
+    rank = next((a.max_rank for a in current_risk(ctx).actions
                  if a.kind == "priority_backup" and a.max_rank), 1)
-    only = priority_objects(load_policies(settings.policies_dir).processes, rank)
+    only = priority_objects(ctx.policies.processes, rank)
     if not only:
         return JobOutcome("skipped", f"no process ranked ≤ {rank} names an object")
-    outcome = backup_job(settings, alerter, only=only, job="priority_backup")
+    outcome = backup_job(ctx, alerter, only=only, job="priority_backup")
     outcome.summary = f"objects {', '.join(only)}: {outcome.summary}"
     return outcome
 
@@ -188,7 +182,9 @@ EMERGENCY_KEEP = 2
 def emergency_job(settings: Settings, alerter: Alerter) -> JobOutcome:
     """Risk-driven: a fresh emergency package from the newest verified snapshot, kept in
     ``<state_dir>/emergency/<UTC time>`` (the newest two are kept; 0700, personal data)."""
-    from vaultkeeper.services.emergency.runner import run_emergency  # heavy imports
+    # Lazy: the package builder and its libraries (~0.5 s of imports) are needed only by this
+    # risk-driven job, not by every start of `vaultkeeper run` or `status`.
+    from vaultkeeper.services.emergency.runner import run_emergency
 
     root = settings.state_dir / EMERGENCY_DIR
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -209,7 +205,8 @@ def emergency_job(settings: Settings, alerter: Alerter) -> JobOutcome:
 
 def escrow_job(settings: Settings, alerter: Alerter) -> JobOutcome:
     """Refresh the escrow deposit (the newest verified snapshot, the kit, a signed inventory)."""
-    from vaultkeeper.services.escrow_deposit import deposit
+    # Lazy, like emergency_job: the escrow service is needed only when escrow is configured.
+    from vaultkeeper.services.escrow.deposit import deposit
 
     try:
         result = deposit(settings)
@@ -225,7 +222,8 @@ def stale_escrow(daemon: Daemon) -> None:
     settings = daemon.settings
     if not settings.escrow.url:
         return
-    from vaultkeeper.services.escrow_deposit import deposit_age, deposit_stale, refresh_interval
+    # Lazy, like emergency_job: the escrow service is needed only when escrow is configured.
+    from vaultkeeper.services.escrow.deposit import deposit_age, deposit_stale, refresh_interval
 
     alerter: Alerter = daemon.alerter
     if deposit_stale(settings):
@@ -269,48 +267,16 @@ def stale_backups(daemon: Daemon) -> None:
             alerter.resolve(key, f"{loc['name']} has a fresh backup again")
 
 
-@dataclass
-class RiskNow:
-    """The risk level in force and what it does."""
-
-    level: str
-    score: float
-    actions: list[LevelAction]
-
-
-def current_risk(settings: Settings) -> RiskNow:
-    """Today's level from the stored signals (pure scoring; no history, so cheap every tick)."""
-    policy = load_policies(settings.policies_dir).risk
-    observations, _ = load_observations(settings)
-    now = assess(policy, observations, datetime.now(UTC).date())
-    return RiskNow(now.level, now.score, level_actions(policy.level(now.level)))
-
-
-def risk_schedule(settings: Settings) -> tuple[dict[str, str], list[str]]:
-    """The phrases in force: ``[schedule]`` tightened by the current risk level."""
-    base, reasons = configured_schedule(settings)
-    policy = load_policies(settings.policies_dir).risk
-    level = current_risk(settings).level
-    schedule, why = effective_schedule(base, level, policy)
-    if settings.escrow.url and "escrow" not in schedule:
-        from vaultkeeper.services.escrow_deposit import refresh_interval
-
-        refresh = settings.escrow.refresh
-        schedule["escrow"] = refresh if refresh.startswith("every") else \
-            interval_phrase(refresh_interval(settings))
-    return schedule, reasons + why
-
-
 def risk_level_changes(daemon: Daemon) -> None:
     """Housekeeping: when the level changes, log it; when it rises, run the level's immediate
     jobs and alert (once per change: the level acted on is kept across restarts)."""
-    settings = daemon.settings
-    db = open_state_db(settings.state_dir)
-    now = current_risk(settings)
+    ctx = CommandContext(daemon.settings)
+    db = ctx.db
+    now = current_risk(ctx)
     previous = jobdb.get_state(db, "risk_level")
     if previous == now.level:
         return
-    policy = load_policies(settings.policies_dir).risk
+    policy = ctx.policies.risk
     known = previous if previous in [lvl.name for lvl in policy.levels] else None
     jobdb.set_state(db, "risk_level", now.level)
     log.warning("risk level %s → %s (score %.0f)", previous or "unknown", now.level, now.score)

@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from vaultkeeper.config import Settings
-from vaultkeeper.db import open_state_db
 from vaultkeeper.db import readiness as readdb
 from vaultkeeper.db import runs as rundb
-from vaultkeeper.policies import Process, load_policies
+from vaultkeeper.policies import Process
+from vaultkeeper.services.context import CommandContext
 
 MIRROR_DIR = "mirror"
 MIRROR_FILE = "mirror.db"
@@ -269,9 +269,12 @@ def _judge_drill(process: Process, facts: Facts) -> list[Finding]:
     return out
 
 
-def gather_facts(settings: Settings, *, now: datetime | None = None) -> Facts:
+def gather_facts(settings: Settings | CommandContext, *,
+                 now: datetime | None = None) -> Facts:
     """Read the last good backup, the last drill and the mirror's tables from disk."""
-    db = open_state_db(settings.state_dir)
+    ctx = CommandContext.of(settings)
+    settings = ctx.settings
+    db = ctx.db
     rundb.ensure_runs(db)
     runs = list(db.table("backup_runs").rows_where(
         "status in ('ok', 'partial')", order_by="id desc", limit=1))
@@ -307,11 +310,12 @@ def assess(process: Process, facts: Facts) -> Readiness:
     return result
 
 
-def check_processes(settings: Settings, *, now: datetime | None = None,
+def check_processes(settings: Settings | CommandContext, *, now: datetime | None = None,
                     only: Sequence[str] = ()) -> list[Readiness]:
     """Readiness of every process (or those named in ``only``), in priority order."""
-    policies = load_policies(settings.policies_dir)
-    facts = gather_facts(settings, now=now)
+    ctx = CommandContext.of(settings)
+    policies = ctx.policies
+    facts = gather_facts(ctx, now=now)
     chosen = [p for p in by_priority(policies.processes) if not only or p.name in only]
     return [assess(p, facts) for p in chosen]
 

@@ -23,12 +23,12 @@ from datetime import datetime
 from typing import Any
 
 from vaultkeeper.config import Settings
-from vaultkeeper.db import open_state_db
 from vaultkeeper.db import runs as rundb
 from vaultkeeper.errors import StorageError
-from vaultkeeper.policies import RetentionPolicy, load_policies
-from vaultkeeper.restic import Restic, Snapshot
-from vaultkeeper.storage.locations import preflight, resolve_locations
+from vaultkeeper.policies import RetentionPolicy
+from vaultkeeper.restic import Snapshot
+from vaultkeeper.services.context import CommandContext
+from vaultkeeper.storage.locations import preflight
 
 log = logging.getLogger("vaultkeeper.retention")
 PRIORITY_TAG = "scope:priority"
@@ -143,27 +143,27 @@ def retention_problems(outcomes: Sequence[RetentionOutcome]) -> list[str]:
             if o.action == "failed"]
 
 
-def record_retention(settings: Settings, run_id: int,
+def record_retention(settings: Settings | CommandContext, run_id: int,
                      outcomes: Sequence[RetentionOutcome]) -> str | None:
     """Mark the backup run partial when retention failed somewhere; returns the new status
     (None when retention went fine)."""
     problems = retention_problems(outcomes)
     if not problems:
         return None
-    return rundb.degrade_run(open_state_db(settings.state_dir), run_id, problems)
+    return rundb.degrade_run(CommandContext.of(settings).db, run_id, problems)
 
 
-def apply_retention(settings: Settings, *, dry_run: bool = False) -> list[RetentionOutcome]:
+def apply_retention(settings: Settings | CommandContext, *,
+                    dry_run: bool = False) -> list[RetentionOutcome]:
     """Apply the retention policy at every location that allows it."""
-    policy = load_policies(settings.policies_dir).retention
-    rules = keeps(policy)
-    db = open_state_db(settings.state_dir)
+    ctx = CommandContext.of(settings)
+    rules = keeps(ctx.policies.retention)
+    db = ctx.db
     flags = rundb.unacknowledged_flags(db)
     verified = protected_snapshots(db)
     complete = complete_snapshot_ids(db)
-    password = settings.repository_password
     outcomes = []
-    for location in resolve_locations(settings):
+    for location in ctx.locations():
         if flags:
             run_ids = ", ".join(str(f["id"]) for f in flags)
             outcomes.append(RetentionOutcome(
@@ -181,9 +181,7 @@ def apply_retention(settings: Settings, *, dry_run: bool = False) -> list[Retent
         if location.offline and not preflight(location).present:
             outcomes.append(RetentionOutcome(location.name, "skipped", "offline, not present"))
             continue
-        assert password is not None
-        restic = Restic(location, password, cache_dir=settings.state_dir / "cache",
-                        cwd=settings.base_dir)
+        restic = ctx.restic(location)
         try:
             remove, protected = plan_retention(restic.snapshots(), rules, verified=verified,
                                                complete=complete)

@@ -119,6 +119,7 @@ def preflight(location: Location, *, timeout: float = 5.0) -> Preflight:
                                 f"{exc.strerror or exc}")
             return result
     if location.kind == "s3":
+        # Lazy: boto3 (~0.3 s of imports) only when an S3 location is checked.
         from vaultkeeper.storage.s3 import s3_preflight
 
         s3_preflight(location, result, timeout=timeout)

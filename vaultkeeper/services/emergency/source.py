@@ -19,7 +19,8 @@ import orjson
 from vaultkeeper.connectors.csv_detect import find_primary_key, is_truthy
 from vaultkeeper.digest import canonical_json
 from vaultkeeper.errors import VerificationError
-from vaultkeeper.services.export import MANIFEST, iter_lines, read_manifest
+from vaultkeeper.exportfmt import ExportFolder as Export
+from vaultkeeper.exportfmt import iter_lines
 
 _HUBSPOT_TOP = ("createdAt", "updatedAt", "archived", "archivedAt")
 _RESOURCE = re.compile(r"[^a-z0-9._-]+")
@@ -114,42 +115,33 @@ class ExportFolder:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.manifest = read_manifest(root)
-        self.manifest_bytes = (root / MANIFEST).read_bytes()
-        connector = str(self.manifest.get("connector", {}).get("name", ""))
+        self.export = Export(root)
+        self.manifest = dict(self.export.manifest.raw)
+        self.manifest_bytes = self.export.manifest.data
+        connector = self.export.manifest.connector
         self.connector = connector
         flavour = connector if connector in ("hubspot", "salesforce") else "csv"
         self.objects: dict[str, ExportObject] = {}
         used: set[str] = set()
-        for name in self.manifest.get("order") or list(self.manifest["objects"]):
-            entry = self.manifest["objects"][name]
-            schema = self._schema(entry)
+        for name in self.export.manifest.order:
+            entry = self.export.manifest.objects[name]
             obj = ExportObject(name=name, resource=_unique(resource_name(name), used),
-                               path=root / entry["file"], primary_key="",
-                               count=int(entry["count"]), archived=int(entry.get("archived", 0)),
-                               flavour=flavour)
-            _describe(obj, schema)
+                               path=self.export.object_path(name), primary_key="",
+                               count=entry.count, archived=entry.archived, flavour=flavour)
+            _describe(obj, self._schema(name))
             self.objects[name] = obj
         self.relations: dict[str, ExportRelation] = {}
-        for stem, entry in sorted(self.manifest.get("relations", {}).items()):
-            a, _, b = stem.partition("__")
-            self.relations[stem] = ExportRelation(stem, a, b, root / entry["path"],
-                                                  int(entry["count"]))
+        for stem, rel in sorted(self.export.manifest.relations.items()):
+            self.relations[stem] = ExportRelation(stem, rel.from_object, rel.to_object,
+                                                  self.export.relation_path(stem), rel.count)
 
-    def _schema(self, entry: dict[str, Any]) -> Any:
-        schema = entry.get("schema") or {}
-        path = self.root / schema.get("file", "")
-        if not schema.get("file") or not path.is_file():
-            return None
-        return orjson.loads(path.read_bytes())
+    def _schema(self, name: str) -> Any:
+        data = self.export.schema_bytes(name)
+        return None if data is None else orjson.loads(data)
 
     def check_files(self) -> list[str]:
         """Problems with the data files against the manifest (missing files)."""
-        problems = [f"{o.path.relative_to(self.root)} is missing" for o in self.objects.values()
-                    if o.count and not o.path.exists()]
-        problems += [f"{r.path.relative_to(self.root)} is missing"
-                     for r in self.relations.values() if r.count and not r.path.exists()]
-        return problems
+        return self.export.missing_files()
 
 
 def open_export(root: Path) -> ExportFolder:

@@ -7,16 +7,16 @@ would invite mixing them).
 from __future__ import annotations
 
 import html
-import os
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 from vaultkeeper.config import Settings
 from vaultkeeper.db import escrow as escrowdb
-from vaultkeeper.db import open_state_db
-from vaultkeeper.errors import StorageError, UsageError
-from vaultkeeper.services.escrow import (
+from vaultkeeper.errors import UsageError
+from vaultkeeper.privatefs import write_private
+from vaultkeeper.services.context import CommandContext
+from vaultkeeper.services.escrow.shares import (
     SEAL_AAD,
     SecretFormat,
     SplitResult,
@@ -156,6 +156,8 @@ table.words td span { color: #666; font-size: .8em; margin-right: .4em; }
         padding: .4em; font-size: .9em; }
 pre { white-space: pre-wrap; font-size: .8em; background: #f4f4f4; padding: .5em; }
 h2 { font-size: 1.05em; margin-bottom: .2em; }
+
+
 @media print { body { margin: 0; max-width: none; } pre { background: none; } }
 """
 
@@ -217,9 +219,7 @@ def prepare_folder(out: Path) -> Path:
 
 
 def _write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
+    write_private(path, text, exclusive=True)
 
 
 def write_sheets(out: Path, split: SplitResult, organisation: str,
@@ -265,15 +265,14 @@ class SplitReport:
 def make_trustee_sheets(settings: Settings, *, threshold: int, shares: int, out: Path,
                         organisation: str) -> SplitReport:
     """Split the repository password and write the sheets; record the set (not the secret)."""
-    if settings.repository_password is None:
-        raise StorageError("no repository password configured",
-                           'set [repository] password = { file = "…" } (mode 0600)')
+    ctx = CommandContext(settings)
+    password = ctx.password
     validate_scheme(threshold, shares)
     prepare_folder(out)  # fail before any secret is read
-    split = split_secret(settings.repository_password.reveal(), threshold, shares)
+    split = split_secret(password.reveal(), threshold, shares)
     created = datetime.now(UTC).date()
     files = write_sheets(out, split, organisation, created)
-    escrowdb.record_share_set(open_state_db(settings.state_dir), set_id=split.set_id,
+    escrowdb.record_share_set(ctx.db, set_id=split.set_id,
                               threshold=threshold, shares=shares, fmt=split.fmt.kind,
                               organisation=organisation, out_dir=str(out.expanduser().absolute()))
     return SplitReport(split, organisation, created, out.expanduser().absolute(), files)

@@ -30,6 +30,7 @@ import orjson
 
 from vaultkeeper.config import Secret
 from vaultkeeper.errors import StorageError, UsageError
+from vaultkeeper.privatefs import pid_alive
 from vaultkeeper.storage.locations import Location
 
 MIN_VERSION = (0, 14, 0)

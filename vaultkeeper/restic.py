@@ -60,6 +60,10 @@ class Unreachable(StorageError):
     """The backend cannot be reached."""
 
 
+class CredentialsRefused(Unreachable):
+    """The backend refused the location's credentials (wrong key or secret, no permission)."""
+
+
 class RepositoryCorrupt(StorageError):
     """``restic check`` found errors."""
 
@@ -89,9 +93,12 @@ _CLASSES: list[tuple[re.Pattern[str], type[StorageError], str]] = [
     (re.compile(r"connection refused|no such host|i/o timeout|network is unreachable|"
                 r"context deadline exceeded|dial tcp|connection reset|TLS handshake"),
      Unreachable, "check the location's URL, network and that the server is running"),
+    # Before "unable to open config file": a refused key must not read as "no repository".
     (re.compile(r"Access Denied|AccessDenied|InvalidAccessKeyId|SignatureDoesNotMatch|"
-                r"403 Forbidden|401 Unauthorized"), Unreachable,
-     "check the location's access_key/secret_key and their permissions"),
+                r"signature we calculated does not match|Access Key Id you provided does not "
+                r"exist|403 Forbidden|401 Unauthorized"), CredentialsRefused,
+     "check the location's access_key/secret_key (the secret must belong to the key) and "
+     "their permissions on the bucket"),
     (re.compile(r"unable to open config file|Is there a repository at the following location"),
      RepositoryMissing, "run `vaultkeeper locations init`"),
     (re.compile(r"repository is already locked|unable to create lock"), RepositoryLocked,
@@ -290,6 +297,14 @@ def _wait(proc: subprocess.Popen[bytes], timeout: float, where: str, command: st
                           "check the location is reachable and not overloaded")
 
 
+def _mkdir_private(path: Path) -> None:
+    """Create ``path`` and every missing parent 0700 (``mkdir(parents=True)`` would give the
+    parents — the state directory itself — the umask's 0755)."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)
+
+
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
@@ -345,7 +360,7 @@ class Restic:
         env["LANG"] = env["LC_ALL"] = "C"
         env["RESTIC_PROGRESS_FPS"] = "0.2"
         if self.cache_dir is not None:
-            self.cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            _mkdir_private(self.cache_dir)
             env["RESTIC_CACHE_DIR"] = str(self.cache_dir)
         return env
 

@@ -114,7 +114,7 @@ def snapshots(json_output: JsonOption = False) -> None:
 
 def status(json_output: JsonOption = False) -> None:
     """Per location: last good backup and its age against the RPO, last error."""
-    report = status_report(load())
+    report = status_report(load(), verify=True)
     if json_output:
         render.print_json(report)
         return

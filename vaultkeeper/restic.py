@@ -14,8 +14,10 @@ import functools
 import logging
 import os
 import re
+import shutil
 import signal
 import socket
+import stat
 import subprocess  # noqa: TID251 - this module is the project's one home for running restic
 import tempfile
 import threading
@@ -213,6 +215,31 @@ def password_pipe(secret: str) -> Iterator[tuple[str, int]]:
         os.close(read_fd)
 
 
+_swept: list[bool] = []
+
+
+def sweep_password_leftovers(max_age_s: float = 600.0) -> list[Path]:
+    """Remove ``$TMPDIR/vk-pw-*`` folders older versions left when killed (they held the
+    password in plaintext); once per process. restic reads its password file at start-up, so
+    a folder older than ``max_age_s`` is never still needed."""
+    if _swept:
+        return []
+    _swept.append(True)
+    removed = []
+    for folder in Path(tempfile.gettempdir()).glob("vk-pw-*"):
+        try:
+            info = folder.lstat()
+        except OSError:
+            continue
+        if stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and \
+                time.time() - info.st_mtime > max_age_s:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    if removed:
+        log.warning("removed %d password folder(s) left by a killed run", len(removed))
+    return removed
+
+
 _PR_SET_PDEATHSIG = 1
 
 
@@ -335,6 +362,7 @@ class Restic:
         self.timeout = timeout
         self.on_exec = on_exec
         self._pass_fds: list[int] = []
+        sweep_password_leftovers()
         self._locks_checked = False
         self.locks_removed: list[str] = []
         """Stale locks this instance removed (one line each), for the run's report."""

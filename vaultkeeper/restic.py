@@ -285,13 +285,15 @@ def run_child(argv: list[str], *, env: Mapping[str, str], cwd: Path | None,
 def _wait(proc: subprocess.Popen[bytes], timeout: float, where: str, command: str) -> None:
     """Wait for restic, forwarding SIGTERM/SIGINT/SIGHUP to it as SIGINT."""
     received: list[int] = []
+    previous: dict[signal.Signals, Any] = {}
 
     def forward(signum: int, frame: object) -> None:
+        if previous.get(signal.Signals(signum)) == signal.SIG_IGN:
+            return   # ignored before restic started (nohup): stay ignored
         received.append(signum)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGINT)
 
-    previous: dict[signal.Signals, Any] = {}
     if threading.current_thread() is threading.main_thread():
         for sig in _FORWARDED:
             previous[sig] = signal.signal(sig, forward)
@@ -318,7 +320,13 @@ def _wait(proc: subprocess.Popen[bytes], timeout: float, where: str, command: st
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     if received:
-        raise KeyboardInterrupt(f"signal {received[0]} while restic {command} ran")
+        # Now that restic has cleaned up, the signal reaches whoever handled it before us
+        # (the CLI and the scheduler raise KeyboardInterrupt; so does Python's SIGINT default).
+        handler = previous.get(signal.Signals(received[0]))
+        if callable(handler):
+            handler(received[0], None)
+        else:
+            raise KeyboardInterrupt(f"signal {received[0]} while restic {command} ran")
     if timed_out:
         raise Unreachable(f"{where}: restic {command} timed out",
                           "check the location is reachable and not overloaded")

@@ -64,9 +64,9 @@ from vaultkeeper.services.emergency.source import (
     open_export,
     resource_name,
 )
+from vaultkeeper.services.emergency.targets import target_names
 from vaultkeeper.services.emergency.writers import EntityWriter, GenericWriter, batched
 
-TARGET_NAMES = ("generic", "hubspot", "salesforce")
 IMPORT_ORDER = ("organisation", "person", "membership", "donation", "activity")
 """Dependency order: each entity's references point at entities imported before it."""
 
@@ -355,8 +355,8 @@ def build_package(export_dir: Path, out_dir: Path, settings: Settings, *, target
                   validate: bool = True, sample_percent: int = 10,
                   policies: Policies | None = None) -> PackageResult:
     """Build the emergency package for ``target`` from an export folder into ``out_dir``."""
-    if target not in TARGET_NAMES:
-        raise UsageError(f"unknown target {target!r}", f"use one of {', '.join(TARGET_NAMES)}")
+    if target not in target_names():
+        raise UsageError(f"unknown target {target!r}", f"use one of {', '.join(target_names())}")
     observer = observer or BuildObserver()
     provenance = provenance or Provenance()
     policies = policies or CommandContext(settings).policies

@@ -15,7 +15,7 @@ from markdown_it import MarkdownIt
 
 from vaultkeeper.canonical import EntityMapping
 from vaultkeeper.policies import Process
-from vaultkeeper.services.emergency.targets import TARGETS
+from vaultkeeper.services.emergency.targets import import_files
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ def _steps(r: RunbookInput) -> list[Step]:
                               "records on the legacy id column."))
         return steps
     by_entity = {e.entity: e.object for e in r.mapping}
-    for spec in TARGETS[r.target]:
+    for spec in import_files(r.target):
         info = r.import_files.get(f"{r.target}:{spec.name}")
         if not info:
             continue

@@ -168,7 +168,7 @@ def _from_snapshot(settings: Settings, work: Path, source: str,
         errors: list[str] = []
         if drill is not None:
             found, errors = find_snapshot(ctx, str(drill["snapshot_id"]),
-                                  prefer=str(drill.get("location") or ""))
+                                          prefer=str(drill.get("location") or ""))
             if found is None:
                 provenance.warnings.append(
                     f"the drilled snapshot {str(drill['snapshot_id'])[:12]} is no longer in any "

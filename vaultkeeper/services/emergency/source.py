@@ -16,37 +16,14 @@ from typing import Any
 
 import orjson
 
-from vaultkeeper.connectors.csv_detect import find_primary_key, is_truthy
-from vaultkeeper.digest import canonical_json
+from vaultkeeper import registry
 from vaultkeeper.errors import VerificationError
 from vaultkeeper.exportfmt import ExportFolder as Export
 from vaultkeeper.exportfmt import iter_lines
+from vaultkeeper.shapes import PackageColumn as Column
+from vaultkeeper.shapes import PackageReader
 
-_HUBSPOT_TOP = ("createdAt", "updatedAt", "archived", "archivedAt")
 _RESOURCE = re.compile(r"[^a-z0-9._-]+")
-
-# Vendor types → the Frictionless type a column gets when every value conforms.
-_TYPES = {
-    "number": "number", "double": "number", "currency": "number", "percent": "number",
-    "int": "number", "long": "number", "bool": "boolean", "boolean": "boolean", "date": "date",
-    "datetime": "datetime",
-}
-
-
-@dataclass(frozen=True)
-class Column:
-    """One column of an object's CSV."""
-
-    name: str
-    label: str = ""
-    vendor_type: str = "string"
-    description: str = ""
-
-    @property
-    def candidate_type(self) -> str:
-        """The Frictionless type the vendor declares (kept only if every value conforms)."""
-        return _TYPES.get(self.vendor_type, "string")
-
 
 @dataclass
 class ExportObject:
@@ -64,25 +41,24 @@ class ExportObject:
 
     def rows(self) -> Iterator[tuple[dict[str, str], bool]]:
         """Each record as a flat row plus whether it is archived/deleted."""
-        flatten = {"hubspot": _flat_hubspot, "salesforce": _flat_salesforce}.get(
-            self.flavour, _flat_plain)
+        reader = self.reader
         if not self.path.exists():
             return
         for n, line in enumerate(iter_lines(self.path), 1):
             if not line:
                 continue
             record = orjson.loads(line)
-            row = flatten(record)
+            row = reader.flatten(record)
             if self.primary_key == "":
                 row["_row"] = str(n)
-            yield row, self._archived(record, row)
+            yield row, reader.archived(record, row, self.archived_columns)
 
-    def _archived(self, record: dict[str, Any], row: dict[str, str]) -> bool:
-        if self.flavour == "hubspot":
-            return bool(record.get("archived"))
-        if self.flavour == "salesforce":
-            return bool(record.get("IsDeleted"))
-        return any(is_truthy(row.get(c, "")) for c in self.archived_columns)
+    @property
+    def reader(self) -> PackageReader:
+        """How this object's vendor (its ``flavour``) is read, from the registry."""
+        package = registry.reader_for(self.flavour).package
+        assert package is not None, f"{self.flavour} has no package reader"
+        return package
 
     @property
     def id_column(self) -> str:
@@ -120,7 +96,7 @@ class ExportFolder:
         self.manifest_bytes = self.export.manifest.data
         connector = self.export.manifest.connector
         self.connector = connector
-        flavour = connector if connector in ("hubspot", "salesforce") else "csv"
+        flavour = registry.reader_for(connector).name
         self.objects: dict[str, ExportObject] = {}
         used: set[str] = set()
         for name in self.export.manifest.order:
@@ -168,69 +144,9 @@ def _unique(name: str, used: set[str]) -> str:
     return candidate
 
 
-def cell(value: Any) -> str:
-    """One JSON value as CSV text: None → '', booleans true/false, nested → canonical JSON."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    return canonical_json(value).decode()
-
-
-def _flat_hubspot(record: dict[str, Any]) -> dict[str, str]:
-    row = {"id": cell(record.get("id"))}
-    for key, value in (record.get("properties") or {}).items():
-        row[key if key != "id" else "properties.id"] = cell(value)
-    for key, value in record.items():
-        if key in ("id", "properties"):
-            continue
-        row[key if key not in row else f"_{key}"] = cell(value)
-    return row
-
-
-def _flat_salesforce(record: dict[str, Any]) -> dict[str, str]:
-    return {k: cell(v) for k, v in record.items() if k != "attributes"}
-
-
-def _flat_plain(record: dict[str, Any]) -> dict[str, str]:
-    return {k: cell(v) for k, v in record.items()}
-
-
 def _describe(obj: ExportObject, schema: Any) -> None:
     """Columns (in the vendor's order) and the primary key from the stored schema."""
-    cols: list[Column] = []
-    if obj.flavour == "hubspot":
-        obj.primary_key = "id"
-        cols.append(Column("id", "Record ID", "string", "HubSpot record id (legacy id)"))
-        for prop in (schema or {}).get("results", []):
-            label = str(prop.get("label") or "")
-            text = str(prop.get("description") or "")
-            options = [str(o.get("value")) for o in prop.get("options") or []][:20]
-            if options:
-                text = (text + " " if text else "") + "Options: " + ", ".join(options)
-            cols.append(Column(str(prop["name"]), label, str(prop.get("type") or "string"),
-                               text))
-        for key in _HUBSPOT_TOP:
-            kind = "bool" if key == "archived" else "datetime"
-            cols.append(Column(key, key, kind, "Record metadata from the HubSpot API"))
-    elif obj.flavour == "salesforce":
-        obj.primary_key = "Id"
-        for f in (schema or {}).get("fields", []):
-            kind = str(f.get("type") or "string")
-            if kind in ("address", "location"):
-                kind = "json"
-            cols.append(Column(str(f["name"]), str(f.get("label") or ""), kind,
-                               str(f.get("inlineHelpText") or "")))
-    else:
-        names = [str(c) for c in (schema or {}).get("columns", [])]
-        obj.primary_key = find_primary_key(names, obj.name) if names else ""
-        obj.archived_columns = tuple((schema or {}).get("archived_columns", []))
-        if not obj.primary_key:
-            cols.append(Column("_row", "Row", "string", "Row number in the export (the source "
-                                                         "had no id column)"))
-        cols += [Column(n) for n in names]
-    obj.columns = {c.name: c for c in cols}
+    described = obj.reader.describe(obj.name, schema)
+    obj.primary_key = described.primary_key
+    obj.archived_columns = described.archived_columns
+    obj.columns = {c.name: c for c in described.columns}

@@ -7,13 +7,13 @@ from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from vaultkeeper.canonical import ENTITIES, EntityMapping
+from vaultkeeper.canonical import ENTITIES, EntityMapping, ImportFile
 from vaultkeeper.policies import MappingPolicy
 from vaultkeeper.services.emergency import dedupe
 from vaultkeeper.services.emergency.clean import check_date, check_email, check_phone, region_of
 from vaultkeeper.services.emergency.files import CsvOut
 from vaultkeeper.services.emergency.source import ExportObject
-from vaultkeeper.services.emergency.targets import TARGETS, ImportFile, resolve
+from vaultkeeper.services.emergency.targets import import_files, resolve
 
 if TYPE_CHECKING:
     from vaultkeeper.services.emergency.package import PackageBuilder
@@ -91,7 +91,7 @@ class EntityWriter:
             em.object].filled[c]]
         self.extra = CsvOut(root / f"{em.entity}.extra.csv", ["legacy_id", *self.extra_cols])
         self.imports: list[tuple[ImportFile, CsvOut, CsvOut, CsvOut]] = []
-        for spec in TARGETS.get(b.target, ()):
+        for spec in import_files(b.target):
             if spec.entity != em.entity:
                 continue
             header_ = [h for h, _ in spec.columns]

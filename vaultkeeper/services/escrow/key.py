@@ -8,7 +8,7 @@ anything. Key ids are recorded per location in the state database (db/escrow.py)
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,6 +82,17 @@ def _usable(location: Location) -> str:
     return ""
 
 
+def _reachable(settings: Settings, outcomes: list[KeyOutcome]) -> Iterator[Location]:
+    """The locations restic can reach now; each other one is recorded as skipped or failed."""
+    for location in resolve_locations(settings):
+        problem = _usable(location)
+        if problem:
+            result, _, detail = problem.partition(":")
+            outcomes.append(KeyOutcome(location.name, result, detail=detail))
+            continue
+        yield location
+
+
 def _our_password(settings: Settings) -> Secret:
     return CommandContext(settings).password
 
@@ -98,12 +109,7 @@ def add_escrow_key(settings: Settings, escrow: Secret, *, user: str = DEFAULT_US
     db = open_state_db(settings.state_dir)
     label = f"{user}@{host}"
     outcomes: list[KeyOutcome] = []
-    for location in resolve_locations(settings):
-        problem = _usable(location)
-        if problem:
-            result, _, detail = problem.partition(":")
-            outcomes.append(KeyOutcome(location.name, result, detail=detail))
-            continue
+    for location in _reachable(settings, outcomes):
         org = _restic(settings, location, ours, on_exec)
         agent = _restic(settings, location, escrow, on_exec)
         try:
@@ -242,12 +248,7 @@ def verify_password(settings: Settings, password: str, *,
         write_private(path, password + "\n", exclusive=True)
         secret = Secret(kind="file", ref=str(path), setting="recovered password")
         outcomes: list[KeyOutcome] = []
-        for location in resolve_locations(settings):
-            problem = _usable(location)
-            if problem:
-                result, _, detail = problem.partition(":")
-                outcomes.append(KeyOutcome(location.name, result, detail=detail))
-                continue
+        for location in _reachable(settings, outcomes):
             try:
                 key_id = _restic(settings, location, secret, on_exec).current_key_id()
                 outcomes.append(KeyOutcome(location.name, "opens", key_id))

@@ -18,18 +18,13 @@ from vaultkeeper.errors import StorageError, UsageError, VaultkeeperError
 from vaultkeeper.privatefs import write_private
 from vaultkeeper.restic import Snapshot, WrongPassword
 from vaultkeeper.services.emergency.runner import private_workdir
+from vaultkeeper.services.escrow import repository as repo
 from vaultkeeper.services.escrow.repository import (
     INVENTORY,
     PUBLIC_KEY,
     SIGNATURE,
     Progress,
-    escrow_location,
-    escrow_password,
-    escrow_restic,
-    escrow_snapshot,
     no_progress,
-    sha256_file,
-    utc_now,
 )
 from vaultkeeper.storage.kit import get_kit
 from vaultkeeper.storage.locations import Location
@@ -86,11 +81,11 @@ def verify(settings: Settings, level: int, *, progress: Progress = no_progress) 
 
     if level not in (1, 2, 3):
         raise UsageError(f"--level {level} does not exist", "use 1, 2 or 3")
-    location = escrow_location(settings)
-    agent = escrow_restic(settings, location, escrow_password(settings))
+    location = repo.escrow_location(settings)
+    agent = repo.escrow_restic(settings, location, repo.escrow_password(settings))
     db = open_state_db(settings.state_dir)
     recorded = escrowdb.last_deposit(db)
-    report = VerifyReport(level=level, started_at=utc_now().isoformat(timespec="seconds"))
+    report = VerifyReport(level=level, started_at=repo.utc_now().isoformat(timespec="seconds"))
     with private_workdir(settings.state_dir) as work:
         began = time.monotonic()
         progress("level 1: kit inventory, checksums, signature, escrow key")
@@ -102,7 +97,7 @@ def verify(settings: Settings, level: int, *, progress: Progress = no_progress) 
             agent.current_key_id()
             report.add(1, "escrow key", True, "the escrow password opens the repository")
             snaps = agent.snapshots()
-            copy = escrow_snapshot(snaps, report.snapshot_id) if report.snapshot_id else None
+            copy = repo.escrow_snapshot(snaps, report.snapshot_id) if report.snapshot_id else None
             report.add(1, "snapshot", copy is not None,
                        f"{report.escrow_snapshot_id[:12] or '?'} is in the escrow repository"
                        if copy else "the deposited snapshot is not in the escrow repository")
@@ -163,7 +158,7 @@ def verify_kit(kit: Path, report: VerifyReport,
         path = kit / name
         if not path.is_file():
             bad += report.add(1, f"file {name}", False, f"{name} is missing from the kit") is False
-        elif sha256_file(path) != entry.get("sha256"):
+        elif repo.sha256_file(path) != entry.get("sha256"):
             bad += report.add(1, f"file {name}", False,
                               f"{name}: checksum mismatch (tampered or corrupt)") is False
     extra = sorted(p.relative_to(kit).as_posix() for p in kit.rglob("*") if p.is_file()
@@ -193,7 +188,7 @@ def _clean_room(settings: Settings, location: Location, kit: Path, copy: Snapsho
     report.add(3, "install", True, "python -m venv + pip install of the deposited wheel")
     room = work / "clean-room"
     room.mkdir(mode=0o700)
-    secret = escrow_password(settings)
+    secret = repo.escrow_password(settings)
     key_file = room / "escrow.key"
     write_private(key_file, secret.reveal() + "\n", exclusive=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("VAULTKEEPER_")}

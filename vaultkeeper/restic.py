@@ -9,18 +9,11 @@ stderr text is matched, with ``LANG=C``), and a missing source is skipped with e
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import functools
 import logging
 import os
 import re
-import shutil
-import signal
 import socket
-import stat
 import subprocess  # noqa: TID251 - this module is the project's one home for running restic
-import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -33,16 +26,21 @@ import orjson
 from vaultkeeper.config import Secret
 from vaultkeeper.errors import StorageError, UsageError
 from vaultkeeper.privatefs import pid_alive
+from vaultkeeper.restic_proc import (
+    ChildTimeout,
+    die_with_parent,
+    mkdir_private,
+    password_pipe,
+    run_child,
+    sweep_password_leftovers,
+)
 from vaultkeeper.storage.locations import Location
 
 MIN_VERSION = (0, 14, 0)
 DEFAULT_TIMEOUT = 6 * 3600.0
 STALE_LOCK_AGE_S = 30 * 60
 """restic 0.14 treats a lock older than this as stale (``internal/restic/lock.go``)."""
-INTERRUPT_GRACE_S = 60.0
-"""How long an interrupted restic may take to remove its lock before it is killed."""
 _NO_LOCK_COMMANDS = frozenset({"list", "cat", "unlock", "version", "init"})
-_FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 log = logging.getLogger("vaultkeeper.restic")
 
 
@@ -193,158 +191,6 @@ class LockInfo:
         return f"{kind} lock {self.id[:8]} of pid {self.pid} on {self.hostname}, {at}"
 
 
-@contextlib.contextmanager
-def password_pipe(secret: str) -> Iterator[tuple[str, int]]:
-    """A pipe holding ``secret`` whose read end a child inherits: yields (``/dev/fd/N``, N).
-
-    restic 0.14 accepts ``/dev/fd/N`` as ``--password-file``/``RESTIC_PASSWORD_FILE``; the bytes
-    live only in the kernel's pipe buffer and vanish with the last process holding it."""
-    data = (secret + "\n").encode("utf-8")
-    read_fd, write_fd = os.pipe()
-    try:
-        if len(data) > 60000:
-            raise StorageError("the repository password is longer than 60,000 bytes",
-                               "use a shorter password")
-        os.write(write_fd, data)
-        os.close(write_fd)
-        write_fd = -1
-        yield f"/dev/fd/{read_fd}", read_fd
-    finally:
-        if write_fd >= 0:
-            os.close(write_fd)
-        os.close(read_fd)
-
-
-_swept: list[bool] = []
-
-
-def sweep_password_leftovers(max_age_s: float = 600.0) -> list[Path]:
-    """Remove ``$TMPDIR/vk-pw-*`` folders older versions left when killed (they held the
-    password in plaintext); once per process. restic reads its password file at start-up, so
-    a folder older than ``max_age_s`` is never still needed."""
-    if _swept:
-        return []
-    _swept.append(True)
-    removed = []
-    for folder in Path(tempfile.gettempdir()).glob("vk-pw-*"):
-        try:
-            info = folder.lstat()
-        except OSError:
-            continue
-        if stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and \
-                time.time() - info.st_mtime > max_age_s:
-            shutil.rmtree(folder, ignore_errors=True)
-            removed.append(folder)
-    if removed:
-        log.warning("removed %d password folder(s) left by a killed run", len(removed))
-    return removed
-
-
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent(parent: int | None = None) -> None:
-    """In the child before exec: receive SIGINT when vaultkeeper dies (even by kill -9).
-
-    SIGINT, not SIGKILL: restic 0.14 removes its lock on SIGINT (exit 130) but not on SIGTERM."""
-    for sig in _FORWARDED:   # a nohup'ed or backgrounded parent may have them ignored
-        signal.signal(sig, signal.SIG_DFL)
-    with contextlib.suppress(Exception):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGINT, 0, 0, 0)
-    if parent is not None and os.getppid() != parent:   # died before prctl took effect
-        os.kill(os.getpid(), signal.SIGINT)
-
-
-def run_child(argv: list[str], *, env: Mapping[str, str], cwd: Path | None,
-              pass_fds: Sequence[int], timeout: float, binary: str, where: str,
-              command: str) -> subprocess.CompletedProcess[str]:
-    """Run restic in its own process group, tied to our life (PR_SET_PDEATHSIG), with SIGTERM,
-    SIGINT and SIGHUP forwarded to it as SIGINT while it runs (so it removes its lock), then
-    re-raised here as KeyboardInterrupt once it has exited."""
-    # Output goes to unlinked temporary files, not pipes: if we are killed, restic must not
-    # die of SIGPIPE before it has removed its lock (it prints while cleaning up).
-    with tempfile.TemporaryFile() as out_file, tempfile.TemporaryFile() as err_file:
-        try:
-            proc = subprocess.Popen(argv, env=dict(env), cwd=cwd, pass_fds=tuple(pass_fds),
-                                    stdin=subprocess.DEVNULL, stdout=out_file,
-                                    stderr=err_file, process_group=0,
-                                    preexec_fn=functools.partial(_die_with_parent,
-                                                                 os.getpid()))
-        except FileNotFoundError:
-            raise StorageError(f"the restic program was not found ({binary})",
-                               "install it: apt-get install restic") from None
-        _wait(proc, timeout, where, command)
-        out_file.seek(0)
-        err_file.seek(0)
-        out = out_file.read().decode("utf-8", "replace")
-        err = err_file.read().decode("utf-8", "replace")
-    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
-
-
-def _wait(proc: subprocess.Popen[bytes], timeout: float, where: str, command: str) -> None:
-    """Wait for restic, forwarding SIGTERM/SIGINT/SIGHUP to it as SIGINT."""
-    received: list[int] = []
-    previous: dict[signal.Signals, Any] = {}
-
-    def forward(signum: int, frame: object) -> None:
-        if previous.get(signal.Signals(signum)) == signal.SIG_IGN:
-            return   # ignored before restic started (nohup): stay ignored
-        received.append(signum)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGINT)
-
-    if threading.current_thread() is threading.main_thread():
-        for sig in _FORWARDED:
-            previous[sig] = signal.signal(sig, forward)
-    deadline = time.monotonic() + timeout
-    grace_until: float | None = None
-    timed_out = False
-    try:
-        while True:
-            try:
-                proc.wait(timeout=1.0)
-                break
-            except subprocess.TimeoutExpired:
-                now = time.monotonic()
-                if received and grace_until is None:
-                    grace_until = now + INTERRUPT_GRACE_S
-                if now > deadline or (grace_until is not None and now > grace_until):
-                    timed_out = not received
-                    _kill_group(proc)
-    except BaseException:
-        _kill_group(proc)
-        proc.wait()
-        raise
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    if received:
-        # Now that restic has cleaned up, the signal reaches whoever handled it before us
-        # (the CLI and the scheduler raise KeyboardInterrupt; so does Python's SIGINT default).
-        handler = previous.get(signal.Signals(received[0]))
-        if callable(handler):
-            handler(received[0], None)
-        else:
-            raise KeyboardInterrupt(f"signal {received[0]} while restic {command} ran")
-    if timed_out:
-        raise Unreachable(f"{where}: restic {command} timed out",
-                          "check the location is reachable and not overloaded")
-
-
-def _mkdir_private(path: Path) -> None:
-    """Create ``path`` and every missing parent 0700 (``mkdir(parents=True)`` would give the
-    parents — the state directory itself — the umask's 0755)."""
-    missing = [p for p in (path, *path.parents) if not p.exists()]
-    for folder in reversed(missing):
-        folder.mkdir(mode=0o700, exist_ok=True)
-
-
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-
-
 def parse_time(value: str) -> datetime:
     """restic's RFC 3339 time with nanoseconds → datetime (microseconds)."""
     match = re.match(r"(.*T\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$", value)
@@ -396,7 +242,7 @@ class Restic:
         env["LANG"] = env["LC_ALL"] = "C"
         env["RESTIC_PROGRESS_FPS"] = "0.2"
         if self.cache_dir is not None:
-            _mkdir_private(self.cache_dir)
+            mkdir_private(self.cache_dir)
             env["RESTIC_CACHE_DIR"] = str(self.cache_dir)
         return env
 
@@ -412,9 +258,13 @@ class Restic:
             env["RESTIC_PASSWORD_FILE"] = password_file
             if self.on_exec is not None:
                 self.on_exec(list(argv))
-            done = run_child(argv, env=env, cwd=cwd or self.cwd, pass_fds=self._pass_fds,
-                             timeout=timeout or self.timeout, binary=self.binary,
-                             where=self._where(), command=args[0])
+            try:
+                done = run_child(argv, env=env, cwd=cwd or self.cwd, pass_fds=self._pass_fds,
+                                 timeout=timeout or self.timeout, binary=self.binary,
+                                 where=self._where(), command=args[0])
+            except ChildTimeout as exc:
+                raise Unreachable(str(exc), "check the location is reachable and not "
+                                            "overloaded") from None
         if done.returncode not in ok_codes:
             raise self._classify(args[0], done)
         return done
@@ -478,7 +328,7 @@ class Restic:
         """restic's version; raises when missing or older than 0.14."""
         try:
             out = subprocess.run([self.binary, "version"], capture_output=True, text=True,
-                                 timeout=30, check=False, preexec_fn=_die_with_parent).stdout
+                                 timeout=30, check=False, preexec_fn=die_with_parent).stdout
         except FileNotFoundError:
             raise StorageError(f"the restic program was not found ({self.binary})",
                                "install it: apt-get install restic") from None

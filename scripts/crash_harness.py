@@ -181,7 +181,7 @@ class Harness:
     # -- one trial ---------------------------------------------------------------------------
     def trial(self, command: str, n: int, sig: signal.Signals, rng: random.Random) -> Trial:
         """Kill one run of ``command``, then run every check."""
-        delay = rng.uniform(0.1, max(0.5, 0.9 * self.durations[command]))
+        delay = rng.uniform(0.5, max(1.0, 0.9 * self.durations[command]))
         trial = Trial(command, n, sig.name, round(delay, 2))
         tag = f"{command}-{n}-{sig.name.lower()}"
         proc = subprocess.Popen([sys.executable, "-m", "vaultkeeper", "--config",

@@ -11,6 +11,7 @@ import typer
 
 from vaultkeeper import __version__
 from vaultkeeper.cli import (
+    PENDING,
     backup_cmd,
     config_cmd,
     drill_cmd,
@@ -107,6 +108,8 @@ def run() -> None:
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _interrupt)
     try:
+        if PENDING:   # a signal arrived while we were still importing
+            raise KeyboardInterrupt(f"signal {PENDING[0]}")
         code = app(standalone_mode=False)
         if code == ExitCode.INTERRUPTED:  # typer turns Ctrl-C into a silent Exit(130)
             typer.echo(_INTERRUPTED, err=True)

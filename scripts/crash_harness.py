@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import random
@@ -43,6 +44,8 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from vaultkeeper.restic_proc import die_with_parent
 
 PASSWORD = "VK-HARNESS-PW-3c9e77d1"
 S3_KEY, S3_SECRET = "vk-harness-key", "vk-harness-s3-secret-51af"
@@ -160,8 +163,10 @@ class Harness:
                              f"{done.stderr[-1500:]}")
 
     def _serve(self, argv: list[str], port: int, env: dict[str, str]) -> None:
+        # The servers die with the harness (a timed-out test must not leave them running).
         proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                env=dict(os.environ, **env))
+                                env=dict(os.environ, **env),
+                                preexec_fn=functools.partial(die_with_parent, os.getpid()))
         self.servers.append(proc)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

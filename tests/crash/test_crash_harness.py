@@ -16,10 +16,11 @@ SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "crash_harness.py"
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)   # ~3 minutes on an idle machine; generous when it is shared
 def test_harness_finds_no_violation_in_a_handful_of_kills(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
     done = subprocess.run([sys.executable, str(SCRIPT), "--kills", "2", "--commands",
-                           "backup,drill", "--records", "60", "--seed", "5",
+                           "backup,drill", "--records", "40", "--seed", "5",
                            "--workdir", str(tmp_path / "work"), "--out", str(out)],
                           capture_output=True, text=True, timeout=900)
     result = json.loads(out.read_text())

@@ -81,3 +81,12 @@ def test_scores_and_reasons():
                       _p("6", "Peter", "Jones", street="1 High St", postcode="AB1 2CD"))
     assert household[0] < 0.6 and "household" in household[1]
     assert phone_key("0157 6161805 ext. 12") == phone_key("+44 157 6161805")
+
+
+def test_phone_without_country_names_the_setting():
+    """A national number with no region says which setting fixes it, not libphonenumber's
+    'Missing or invalid default region'."""
+    result = check_phone("06 1234 5678", None)
+    assert result.status == "unparseable"
+    assert "default_region" in result.reason and "Missing or invalid" not in result.reason
+    assert "'ZZ' is not a known country code" in check_phone("06 1234 5678", "ZZ").reason

@@ -19,9 +19,12 @@ from vaultkeeper.db import mirror as mirrordb
 from vaultkeeper.db import open_state_db
 from vaultkeeper.errors import UsageError, VaultkeeperError, VerificationError
 from vaultkeeper.privatefs import open_private
+from vaultkeeper.services.alerts import Alerter
 from vaultkeeper.services.diff import diff_snapshots
 from vaultkeeper.services.drill import DrillObserver, DrillReport, run_drill
 from vaultkeeper.services.drill_html import render as render_html
+from vaultkeeper.services.jobs import drill_alert, drill_outcome, run_manual
+from vaultkeeper.services.scheduler import JobOutcome
 
 drill_app = typer.Typer()
 mirror_app = typer.Typer(help="The SQLite mirror of the last verified drill.",
@@ -88,12 +91,17 @@ def drill(
         return
     settings = load()
     observer = _Progress(enabled=sys.stderr.isatty() and not json_output)
-    try:
+    def body(alerter: Alerter) -> JobOutcome:
         with observer:
             report = run_drill(settings, location=location, snapshot=snapshot,
-                               read_data_subset=read_data_subset,
+                               read_data_subset=read_data_subset, alert=drill_alert(alerter),
                                against_source=against_source, observer=observer,
                                accept_unsigned=accept_unsigned)
+        return drill_outcome(alerter, report)
+
+    try:
+        # Counted like a scheduled drill: job history, next run, alerts it opens or closes.
+        report: DrillReport = run_manual(settings, "drill", body).data
     except VaultkeeperError:
         if html is not None:
             _write_html(html, _last_report(settings.state_dir))

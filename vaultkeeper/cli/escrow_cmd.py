@@ -346,9 +346,12 @@ def deposit_cmd(json_output: JsonOption = False) -> None:
     signed Ed25519). Exit 1 when no snapshot has passed a drill yet; 7 storage.
     """
     from vaultkeeper.services.escrow.deposit import deposit
+    from vaultkeeper.services.jobs import escrow_outcome, run_manual
 
     settings = load()
-    result = deposit(settings, progress=_status(not json_output))
+    # Counted like the scheduled escrow job: history, next refresh, the alerts it closes.
+    result = run_manual(settings, "escrow", lambda alerter: escrow_outcome(
+        alerter, deposit(settings, progress=_status(not json_output)))).data
     if json_output:
         render.print_json(result.as_json())
         return

@@ -22,7 +22,7 @@ from vaultkeeper.privatefs import daemon_pid, touch_private
 from vaultkeeper.services.alerts import Alert, Alerter
 from vaultkeeper.services.in_force import risk_schedule
 from vaultkeeper.services.jobs import JOBS, make_daemon
-from vaultkeeper.services.platform import crontab, systemd_units
+from vaultkeeper.services.platform import check_unit_secrets, crontab, systemd_units
 from vaultkeeper.services.scheduler import configured_schedule, plan
 
 LOG_FILE = "logs/run.log"
@@ -123,6 +123,8 @@ def install(
     settings = load()
     assert settings.config_file is not None
     phrases, _ = configured_schedule(settings)
+    for note in check_unit_secrets(settings, env_file, "cron" if cron else "systemd"):
+        render.err_console.print(f"[yellow]note:[/] {note}", highlight=False)
     if cron:
         text = crontab(settings.config_file, phrases, env_file=env_file)
         if out is None:

@@ -51,6 +51,11 @@ class Connector(abc.ABC):
         """Things discovery could not read (missing scopes …); each makes the export incomplete."""
         return []
 
+    def object_names(self) -> list[str]:
+        """Every object name the source offers, also those a configured ``objects`` list left
+        out of ``discover()`` (said in errors about a misspelt object); after ``discover()``."""
+        return list(getattr(self, "_offered", ()))
+
     def request_stats(self) -> dict[str, object]:
         """Requests sent and retries absorbed (reported in the manifest)."""
         http = getattr(self, "http", None)

@@ -120,6 +120,7 @@ class HubSpotConnector(Connector):
             pass
         except ScopeError as exc:
             self._problems.append(f"custom objects not listed: {exc.message}")
+        self._offered = [name for name, _ in candidates]
         for name, type_id in candidates:
             if self.wanted and name not in self.wanted:
                 continue

@@ -96,6 +96,7 @@ class SalesforceConnector(Connector):
     def discover(self) -> list[ObjectSpec]:
         """Queryable, replicable objects with every selectable field (describe kept whole)."""
         body = self.http.get_json(f"{self.root}/sobjects/")
+        self._offered: list[str] = []
         names = []
         for sobject in body.get("sobjects", []):
             if sobject.get("keyPrefix"):
@@ -103,6 +104,7 @@ class SalesforceConnector(Connector):
             if not sobject.get("queryable") or not sobject.get("replicateable", True) \
                     or not sobject.get("retrieveable", True):
                 continue
+            self._offered.append(str(sobject["name"]))
             if self.wanted and sobject["name"] not in self.wanted:
                 continue
             if not _NAME.match(str(sobject["name"])):

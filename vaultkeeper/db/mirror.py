@@ -414,6 +414,18 @@ def info(path: Path) -> dict[str, str]:
         conn.close()
 
 
+def connector_of(path: Path) -> str | None:
+    """The connector whose export made this mirror (from its manifest), None for a SQLite
+    file that is not a drilled mirror."""
+    try:
+        manifest = orjson.loads(info(path).get("manifest") or "{}")
+    except (OSError, sqlite3.Error, orjson.JSONDecodeError):
+        return None
+    connector = manifest.get("connector") if isinstance(manifest, dict) else None
+    name = connector.get("name") if isinstance(connector, dict) else connector
+    return str(name) if name else None
+
+
 def recompute_digest(path: Path, table: str) -> tuple[int, str]:
     """Count and content digest of a table recomputed from its ``_raw`` column."""
     conn = open_mirror(path)

@@ -19,7 +19,13 @@ from vaultkeeper.db import runs as rundb
 from vaultkeeper.db import storage_error, take_events
 from vaultkeeper.db.risk import record_export_health
 from vaultkeeper.db.runs import LocationResult
-from vaultkeeper.errors import ExportError, StorageError, VaultkeeperError
+from vaultkeeper.errors import (
+    AuthError,
+    ConnectorError,
+    ExportError,
+    StorageError,
+    VaultkeeperError,
+)
 from vaultkeeper.exportfmt import Manifest
 from vaultkeeper.privatefs import private_staging, run_lock
 from vaultkeeper.restic import Restic
@@ -113,7 +119,11 @@ def run_backup(settings: Settings | CommandContext, *, observer: BackupObserver 
             mapped = storage_error(exc, ctx.state_dir)
             message = exc.one_line() if isinstance(exc, VaultkeeperError) else \
                 mapped.one_line() if mapped else type(exc).__name__
+            # The source's own failures (not a refused token: that is our configuration) make
+            # the export "failed"; the vendor's risk score counts those and nothing else.
+            source = isinstance(exc, ConnectorError) and not isinstance(exc, AuthError)
             rundb.finish_run(db, report.run_id, status="failed", error=message,
+                             export_status="failed" if source else report.export_status,
                              counts=report.counts, problems=report.problems)
             raise
         rundb.finish_run(db, report.run_id, status=report.status,
@@ -129,6 +139,7 @@ def _backup(ctx: CommandContext, staging: Path, locations: list[Location], repor
             priority: list[str], only: list[str] | None = None) -> None:
     settings = ctx.settings
     export_dir = staging / "export"
+    open_repositories(ctx, locations)   # a wrong password fails now, not after the export
     with open_connector(settings.source) as connector:
         objects = tuple(only or settings.source.objects)
         run_export(connector, export_dir, objects=objects, exclude=settings.source.exclude,
@@ -219,6 +230,28 @@ def _backup(ctx: CommandContext, staging: Path, locations: list[Location], repor
             report.problems.append(report.flag_reason)
     else:
         report.status = "ok"
+
+
+def open_repositories(ctx: CommandContext, locations: list[Location]) -> None:
+    """Before exporting the whole CRM, make sure at least one location's repository opens with
+    the password; otherwise stop now with every location's reason (locations that fail here
+    fail again, with the same reason, when the snapshot is written)."""
+    reasons = []
+    for location in locations:
+        check = preflight(location)
+        if not check.present or check.reachable is False:
+            reasons.append(f"{location.name}: {'; '.join(check.notes) or 'not present'}")
+            continue
+        try:
+            if ctx.restic(location).is_initialised():
+                return
+            reasons.append(f"{location.name}: no repository")
+        except StorageError as exc:
+            reasons.append(exc.one_line())
+    raise StorageError("no location's repository opens, so nothing was exported: "
+                       + "; ".join(reasons),
+                       "fix the password or run `vaultkeeper locations init`, then "
+                       "`vaultkeeper locations check`")
 
 
 def missing_snapshots(source: Restic, destination: Restic) -> list[str]:

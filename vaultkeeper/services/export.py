@@ -7,6 +7,7 @@ only written once every file is complete, flushed and hashed.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import hashlib
 import os
 import shutil
@@ -118,15 +119,22 @@ def prepare_out_dir(out: Path, *, overwrite: bool) -> None:
 
 def resolve_order(specs: Sequence[ObjectSpec], default_order: Sequence[str],
                   objects: Sequence[str], exclude: Sequence[str],
-                  priority: Sequence[str] = ()) -> list[ObjectSpec]:
+                  priority: Sequence[str] = (), offered: Sequence[str] = ()) -> list[ObjectSpec]:
     """The objects to export in order: configured ones, or defaults then the rest A–Z; objects
-    named in ``priority`` (business processes, best rank first) move to the front."""
+    named in ``priority`` (business processes, best rank first) move to the front.
+    ``offered``: every name the source has (a configured object list narrows ``specs``)."""
     by_name = {s.name: s for s in specs}
     unknown = [n for n in (*objects, *exclude) if n not in by_name]
     if unknown:
-        raise UsageError(f"unknown object(s) {', '.join(unknown)}; the source has: "
-                         f"{', '.join(sorted(by_name)) or 'nothing'}",
-                         "fix [source] objects/exclude or --objects/--exclude")
+        names = sorted({*by_name, *offered})
+        hints = [f"{n} → {close[0]}?" for n in unknown
+                 if (close := difflib.get_close_matches(n, names, n=1))]
+        listed = ", ".join(names[:40]) + (f" … ({len(names)} in all)" if len(names) > 40 else "")
+        raise UsageError(
+            f"unknown object(s) {', '.join(unknown)}"
+            + (f" (did you mean {'; '.join(hints)})" if hints else "")
+            + f"; the source has: {listed or 'no readable object'}",
+            "fix [source] objects/exclude or --objects/--exclude")
     if objects:
         names = list(dict.fromkeys(objects))
     else:
@@ -150,7 +158,7 @@ def run_export(connector: Connector, out: Path, *, objects: Sequence[str] = (),
     clock = time.monotonic()
     run = _Run(out)
     specs = resolve_order(connector.discover(), connector.default_order, objects, exclude,
-                          priority)
+                          priority, connector.object_names())
     run.problems.extend(connector.problems())
     observer.discovered([s.name for s in specs])
     try:

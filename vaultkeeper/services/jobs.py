@@ -8,15 +8,18 @@ closed with one ``recovered`` message when the same job succeeds again.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from vaultkeeper.config import Settings
 from vaultkeeper.db import jobs as jobdb
 from vaultkeeper.db import open_state_db
 from vaultkeeper.errors import AlreadyRunning, StorageError, VaultkeeperError
 from vaultkeeper.services.alerts import Alert, Alerter
-from vaultkeeper.services.backup import run_backup
+from vaultkeeper.services.backup import BackupReport, run_backup
 from vaultkeeper.services.context import CommandContext
 from vaultkeeper.services.drill import DrillReport, run_drill
 from vaultkeeper.services.in_force import current_risk, risk_schedule
@@ -24,8 +27,7 @@ from vaultkeeper.services.processes import priority_objects
 from vaultkeeper.services.retention import (
     RetentionOutcome,
     apply_retention,
-    record_retention,
-    retention_problems,
+    fold_retention,
 )
 from vaultkeeper.services.risk import (
     collect,
@@ -48,6 +50,28 @@ def _failed(alerter: Alerter, job: str, exc: VaultkeeperError) -> JobOutcome:
     return JobOutcome("failed", line)
 
 
+def run_manual(settings: Settings, job: str, body: Callable[[Alerter], JobOutcome]) -> JobOutcome:
+    """A job started by hand (``vaultkeeper backup``, ``drill``, ``escrow deposit``) counts like
+    a scheduled run: it is recorded in the job history (``status`` shows it, the scheduler's
+    next run moves), its success closes the alerts it resolves and its findings alert as a
+    scheduled run's would. Its errors are not alerted — the person who ran it sees them — but
+    recorded as a failed run and raised to the command."""
+    db = open_state_db(settings.state_dir)
+    alerter = Alerter(settings, db)
+    run_id = jobdb.start_job(db, job, "manual", os.getpid())
+    try:
+        outcome = body(alerter)
+    except KeyboardInterrupt:
+        jobdb.finish_job(db, run_id, "interrupted", "stopped by a signal")
+        raise
+    except BaseException as exc:
+        jobdb.finish_job(db, run_id, "failed", exc.one_line() if isinstance(
+            exc, VaultkeeperError) else f"unexpected {type(exc).__name__}")
+        raise
+    jobdb.finish_job(db, run_id, outcome.status, outcome.summary)
+    return outcome
+
+
 def backup_job(settings: Settings | CommandContext, alerter: Alerter, *,
                only: list[str] | None = None, job: str = "backup") -> JobOutcome:
     """Back up, apply retention, alert on failure, partial run or mass deletion."""
@@ -58,6 +82,14 @@ def backup_job(settings: Settings | CommandContext, alerter: Alerter, *,
         return JobOutcome("skipped", exc.one_line())
     except VaultkeeperError as exc:
         return _failed(alerter, job, exc)
+    outcomes = apply_retention(ctx)
+    fold_retention(ctx, report, outcomes)   # failed retention: the run is partial
+    return backup_outcome(alerter, report, outcomes, job=job)
+
+
+def backup_outcome(alerter: Alerter, report: BackupReport,
+                   outcomes: list[RetentionOutcome], *, job: str = "backup") -> JobOutcome:
+    """The alerts a finished backup raises or closes, and its one-line summary."""
     alerter.resolve(f"job:{job}", "Backups work again")
     facts = {"run": report.run_id, "snapshot": report.snapshot_id[:8],
              "locations": ", ".join(f"{r.location}={r.result}" for r in report.locations)}
@@ -74,16 +106,12 @@ def backup_job(settings: Settings | CommandContext, alerter: Alerter, *,
             detail="\n".join(report.problems), severity="warning", facts=facts))
     else:
         alerter.resolve("backup:partial", f"Backup run {report.run_id} reached every location")
-    outcomes = apply_retention(ctx)
     pruned = sum(len(o.removed) for o in outcomes if o.action == "pruned")
     retention_alerts(alerter, outcomes, report.run_id)
-    status = record_retention(settings, report.run_id, outcomes) or report.status
     summary = (f"run {report.run_id}: {report.status}, snapshot {report.snapshot_id[:8]}, "
                f"{len(report.locations) - len(failed)}/{len(report.locations)} locations, "
                f"retention removed {pruned}")
-    if status != report.status:
-        summary += "; " + "; ".join(retention_problems(outcomes))
-    return JobOutcome(status, summary)
+    return JobOutcome(report.status, summary, data=(report, outcomes))
 
 
 def retention_alerts(alerter: Alerter, outcomes: list[RetentionOutcome], run_id: int) -> None:
@@ -142,8 +170,8 @@ def priority_backup_job(settings: Settings, alerter: Alerter) -> JobOutcome:
     return outcome
 
 
-def drill_job(settings: Settings, alerter: Alerter) -> JobOutcome:
-    """A restore drill of the location drilled least recently; alert when it fails."""
+def drill_alert(alerter: Alerter) -> Callable[[DrillReport], None]:
+    """The drill's failure hook: one ``drill_failed`` alert per location."""
     def on_failure(report: DrillReport) -> None:
         alerter.notify(Alert(
             "drill_failed", f"drill:{report.location}",
@@ -151,19 +179,30 @@ def drill_job(settings: Settings, alerter: Alerter) -> JobOutcome:
             detail=report.error or report.summary(),
             facts={"drill": report.drill_id, "location": report.location,
                    "snapshot": report.short_id}))
+    return on_failure
+
+
+def drill_job(settings: Settings, alerter: Alerter) -> JobOutcome:
+    """A restore drill of the location drilled least recently; alert when it fails."""
     try:
-        report = run_drill(settings, alert=on_failure)
+        report = run_drill(settings, alert=drill_alert(alerter))
     except AlreadyRunning as exc:
         return JobOutcome("skipped", exc.one_line())
     except VaultkeeperError as exc:
         return JobOutcome("failed", exc.one_line())   # on_failure already alerted
+    return drill_outcome(alerter, report)
+
+
+def drill_outcome(alerter: Alerter, report: DrillReport) -> JobOutcome:
+    """A finished drill: close its location's alert when verified; the one-line summary."""
     if report.result == "verified":
         alerter.resolve(f"drill:{report.location}",
                         f"Restore drill at {report.location} verified again")
         notes = f"; {len(report.warnings)} warning(s)" if report.warnings else ""
         rto = report.durations.get("rto_s", 0.0)
-        return JobOutcome("ok", f"{report.summary()} (restore + load {rto:.0f} s){notes}")
-    return JobOutcome("failed", report.summary())
+        return JobOutcome("ok", f"{report.summary()} (restore + load {rto:.0f} s){notes}",
+                          data=report)
+    return JobOutcome("failed", report.summary(), data=report)
 
 
 def risk_job(settings: Settings, alerter: Alerter) -> JobOutcome:
@@ -212,9 +251,15 @@ def escrow_job(settings: Settings, alerter: Alerter) -> JobOutcome:
         result = deposit(settings)
     except VaultkeeperError as exc:
         return _failed(alerter, "escrow", exc)
+    return escrow_outcome(alerter, result)
+
+
+def escrow_outcome(alerter: Alerter, result: Any) -> JobOutcome:
+    """A finished deposit closes the escrow alerts (failing job, stale deposit)."""
     alerter.resolve("job:escrow", "Escrow deposits work again")
+    alerter.resolve("escrow:stale", "The escrow deposit is fresh again")
     return JobOutcome("ok", f"deposit {result.deposit_id}: snapshot {result.snapshot_id[:8]}, "
-                            f"{len(result.files)} kit files")
+                            f"{len(result.files)} kit files", data=result)
 
 
 def stale_escrow(daemon: Daemon) -> None:

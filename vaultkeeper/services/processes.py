@@ -233,6 +233,15 @@ def _judge_backup(process: Process, facts: Facts) -> list[Finding]:
     return out
 
 
+def measured_rto(drill: dict[str, Any]) -> float | None:
+    """The drill's measured RTO — restore + load, the figure its report shows — or, for drills
+    recorded without those stages, its whole duration (which also counts check and reconcile)."""
+    if drill.get("restore_s") is not None and drill.get("load_s") is not None:
+        return float(drill["restore_s"]) + float(drill["load_s"])
+    total = drill.get("total_s")
+    return None if total is None else float(total)
+
+
 def _judge_drill(process: Process, facts: Facts) -> list[Finding]:
     drill = facts.drill
     if drill is None:
@@ -245,9 +254,7 @@ def _judge_drill(process: Process, facts: Facts) -> list[Finding]:
     else:
         out.append(Finding("drill", "ok", f"drill #{drill.get('id')} verified snapshot "
                                           f"{str(drill.get('snapshot_id') or '?')[:8]} ({when})"))
-    total = drill.get("total_s")
-    if total is None and drill.get("restore_s") is not None:
-        total = float(drill.get("restore_s") or 0) + float(drill.get("load_s") or 0)
+    total = measured_rto(drill)
     if total is None:
         out.append(Finding("rto", "warn", "the drill recorded no restore time"))
     else:

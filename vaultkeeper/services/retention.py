@@ -143,14 +143,15 @@ def retention_problems(outcomes: Sequence[RetentionOutcome]) -> list[str]:
             if o.action == "failed"]
 
 
-def record_retention(settings: Settings | CommandContext, run_id: int,
-                     outcomes: Sequence[RetentionOutcome]) -> str | None:
-    """Mark the backup run partial when retention failed somewhere; returns the new status
-    (None when retention went fine)."""
+def fold_retention(settings: Settings | CommandContext, report: Any,
+                   outcomes: Sequence[RetentionOutcome]) -> None:
+    """A backup whose retention failed somewhere is not "ok": add the problems to the report
+    (a BackupReport) and its run record, and make an "ok" run "partial"."""
     problems = retention_problems(outcomes)
     if not problems:
-        return None
-    return rundb.degrade_run(CommandContext.of(settings).db, run_id, problems)
+        return
+    report.problems.extend(problems)
+    report.status = rundb.degrade_run(CommandContext.of(settings).db, report.run_id, problems)
 
 
 def apply_retention(settings: Settings | CommandContext, *,

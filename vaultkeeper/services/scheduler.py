@@ -125,6 +125,7 @@ class JobOutcome:
 
     status: str                     # ok | partial | failed | skipped
     summary: str
+    data: Any = None                # what the job produced (a manual run renders it)
 
 
 JobFn = Callable[[Settings, Any], JobOutcome]

@@ -88,13 +88,18 @@ def status_report(settings: Settings | CommandContext, *,
     last = rundb.runs(db, limit=1)
     phrases, reasons = risk_schedule(ctx)
     risk = current_risk(ctx)
+    pid = daemon_pid(settings.state_dir)   # no scheduler: nothing is "due now"
     return {"rpo_s": int(rpo.total_seconds()), "locations": locations,
             "last_run": last[0] if last else None,
             "unacknowledged_flags": rundb.unacknowledged_flags(db),
             "risk": {"level": risk.level, "score": round(risk.score, 1),
+                     "coverage": round(risk.coverage, 3), "fresh_signals": risk.fresh,
+                     "signals": risk.signals,
                      "actions": [a.as_json() for a in risk.actions]},
-            "scheduler": {"running_pid": daemon_pid(settings.state_dir), "reasons": reasons,
-                          "jobs": [p.__dict__ for p in plan(settings, phrases, now=now)]},
+            "scheduler": {"running_pid": pid, "scheduled": pid is not None,
+                          "reasons": reasons,
+                          "jobs": [p.__dict__ | {"scheduled": pid is not None}
+                                   for p in plan(settings, phrases, now=now)]},
             "open_alerts": [{k: a[k] for k in ("key", "event", "subject", "first_at",
                                                "last_sent_at", "count")}
                             for a in jobdb.open_alerts(db)]}

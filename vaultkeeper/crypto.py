@@ -302,3 +302,26 @@ def public_key_of(private_key_pem: str | bytes) -> bytes:
     key = serialization.load_pem_private_key(data, password=None)
     return key.public_key().public_bytes(serialization.Encoding.PEM,
                                          serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+# --------------------------------------------------------------------- manifest signatures
+SIGNATURE_TAG = "sig:"
+"""Snapshot tag prefix holding the manifest's HMAC (``sig:<32 hex>``)."""
+
+
+def manifest_signature(password: str, manifest: bytes) -> str:
+    """HMAC-SHA256 of the manifest bytes, keyed by a key derived from the repository password
+    (HMAC(password, label)); 128 bits as hex. Only someone holding the password — vaultkeeper —
+    can make one, so a snapshot written by plain restic or an altered manifest never matches."""
+    import hmac
+
+    key = hmac.new(password.encode("utf-8"), b"vaultkeeper manifest signature v1",
+                   hashlib.sha256).digest()
+    return hmac.new(key, manifest, hashlib.sha256).hexdigest()[:32]
+
+
+def signature_matches(password: str, manifest: bytes, tag_value: str) -> bool:
+    """Constant-time comparison of a ``sig:`` tag value with the manifest's signature."""
+    import hmac
+
+    return hmac.compare_digest(manifest_signature(password, manifest), tag_value.lower())

@@ -102,6 +102,19 @@ class ObjectResult:
     properties: int = 0
     duration_s: float = 0.0
     notes: list[str] = field(default_factory=list)
+    distinct_live: int | None = None
+    """Distinct record ids among live records (None: the object has no id field)."""
+    distinct_archived: int | None = None
+    """Distinct record ids among archived/deleted records."""
+    recount: SourceCount | None = None
+    """The source's count asked again after reading (paging that can shift under writes)."""
+
+    @property
+    def duplicates(self) -> int:
+        """Lines whose id was already written in the same archived state."""
+        if self.distinct_live is None or self.distinct_archived is None:
+            return 0
+        return self.count - self.distinct_live - self.distinct_archived
 
     @property
     def live(self) -> int:

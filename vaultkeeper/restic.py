@@ -9,15 +9,15 @@ stderr text is matched, with ``LANG=C``), and a missing source is skipped with e
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
-import shutil
+import socket
 import subprocess  # noqa: TID251 - this module is the project's one home for running restic
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +25,23 @@ import orjson
 
 from vaultkeeper.config import Secret
 from vaultkeeper.errors import StorageError, UsageError
-from vaultkeeper.privatefs import open_private
+from vaultkeeper.privatefs import pid_alive
+from vaultkeeper.restic_proc import (
+    ChildTimeout,
+    die_with_parent,
+    mkdir_private,
+    password_pipe,
+    run_child,
+    sweep_password_leftovers,
+)
 from vaultkeeper.storage.locations import Location
 
 MIN_VERSION = (0, 14, 0)
 DEFAULT_TIMEOUT = 6 * 3600.0
+STALE_LOCK_AGE_S = 30 * 60
+"""restic 0.14 treats a lock older than this as stale (``internal/restic/lock.go``)."""
+_NO_LOCK_COMMANDS = frozenset({"list", "cat", "unlock", "version", "init"})
+log = logging.getLogger("vaultkeeper.restic")
 
 
 class WrongPassword(StorageError):
@@ -46,6 +58,10 @@ class RepositoryLocked(StorageError):
 
 class Unreachable(StorageError):
     """The backend cannot be reached."""
+
+
+class CredentialsRefused(Unreachable):
+    """The backend refused the location's credentials (wrong key or secret, no permission)."""
 
 
 class RepositoryCorrupt(StorageError):
@@ -84,14 +100,17 @@ _CLASSES: list[tuple[re.Pattern[str], type[StorageError], str]] = [
     (re.compile(r"connection refused|no such host|i/o timeout|network is unreachable|"
                 r"context deadline exceeded|dial tcp|connection reset|TLS handshake"),
      Unreachable, "check the location's URL, network and that the server is running"),
+    # Before "unable to open config file": a refused key must not read as "no repository".
     (re.compile(r"Access Denied|AccessDenied|InvalidAccessKeyId|SignatureDoesNotMatch|"
-                r"403 Forbidden|401 Unauthorized"), Unreachable,
-     "check the location's access_key/secret_key and their permissions"),
+                r"signature we calculated does not match|Access Key Id you provided does not "
+                r"exist|403 Forbidden|401 Unauthorized"), CredentialsRefused,
+     "check the location's access_key/secret_key (the secret must belong to the key) and "
+     "their permissions on the bucket"),
     (re.compile(r"unable to open config file|Is there a repository at the following location"),
      RepositoryMissing, "run `vaultkeeper locations init`"),
     (re.compile(r"repository is already locked|unable to create lock"), RepositoryLocked,
-     "wait for the other restic process; if none runs, the lock is stale and the next backup "
-     "removes it (restic unlock)"),
+     "wait for the other restic process; a lock whose process is gone (or older than 30 "
+     "minutes) is removed before the next operation on the location (restic unlock)"),
     (re.compile(r"refusing to remove key currently used"), KeyInUse,
      "this is the key vaultkeeper itself uses; remove another key"),
     (re.compile(r"no matching ID found"), IdNotFound,
@@ -145,6 +164,40 @@ class ForgetResult:
     removed: list[str]
 
 
+@dataclass(frozen=True)
+class LockInfo:
+    """One restic lock file (``restic cat lock``)."""
+
+    id: str
+    time: datetime | None
+    exclusive: bool
+    hostname: str
+    pid: int
+
+    @classmethod
+    def parse(cls, lock_id: str, raw: dict[str, Any]) -> LockInfo:
+        """From ``cat lock`` JSON."""
+        when = raw.get("time")
+        return cls(lock_id, parse_time(when) if isinstance(when, str) else None,
+                   bool(raw.get("exclusive")), str(raw.get("hostname", "")),
+                   int(raw.get("pid") or 0))
+
+    @property
+    def stale(self) -> bool:
+        """restic 0.14's rule: older than 30 minutes, or ours (same host) with a dead pid."""
+        if self.time is not None:
+            age = (datetime.now(UTC) - self.time).total_seconds()
+            if age > STALE_LOCK_AGE_S:
+                return True
+        return self.hostname == socket.gethostname() and not pid_alive(self.pid)
+
+    def describe(self) -> str:
+        """``exclusive lock 1a2b3c4d of pid 42 on host, 2026-…``."""
+        kind = "exclusive" if self.exclusive else "shared"
+        at = self.time.isoformat(timespec="seconds") if self.time else "unknown time"
+        return f"{kind} lock {self.id[:8]} of pid {self.pid} on {self.hostname}, {at}"
+
+
 def parse_time(value: str) -> datetime:
     """restic's RFC 3339 time with nanoseconds → datetime (microseconds)."""
     match = re.match(r"(.*T\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$", value)
@@ -169,22 +222,26 @@ class Restic:
         self.cwd = cwd
         self.timeout = timeout
         self.on_exec = on_exec
+        self._pass_fds: list[int] = []
+        sweep_password_leftovers()
+        self._locks_checked = False
+        self.locks_removed: list[str] = []
+        """Stale locks this instance removed (one line each), for the run's report."""
 
     # -- plumbing ------------------------------------------------------------------------
     @contextlib.contextmanager
     def _password_file(self, secret: Secret) -> Iterator[str]:
-        """A path restic reads the password from: the secret's own file, or a private temp."""
+        """A path restic reads the password from: the secret's own file, or ``/dev/fd/N`` of a
+        pipe restic inherits. Nothing is written to disk, so a kill -9 leaves no copy."""
         if secret.kind == "file":
             yield str(secret.file_path())
             return
-        folder = tempfile.mkdtemp(prefix="vk-pw-")  # 0700 by construction
-        try:
-            path = os.path.join(folder, "password")
-            with open_private(path, "w", exclusive=True) as handle:
-                handle.write(secret.reveal())
-            yield path
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
+        with password_pipe(secret.reveal()) as (path, fd):
+            self._pass_fds.append(fd)
+            try:
+                yield path
+            finally:
+                self._pass_fds.remove(fd)
 
     def _base_env(self) -> dict[str, str]:
         # Built, not inherited: stray RESTIC_*/AWS_* variables must not redirect us.
@@ -192,13 +249,16 @@ class Restic:
         env["LANG"] = env["LC_ALL"] = "C"
         env["RESTIC_PROGRESS_FPS"] = "0.2"
         if self.cache_dir is not None:
-            self.cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            mkdir_private(self.cache_dir)
             env["RESTIC_CACHE_DIR"] = str(self.cache_dir)
         return env
 
     def _run(self, args: Sequence[str], *, extra_env: Mapping[str, str] | None = None,
              timeout: float | None = None, cwd: Path | None = None,
              ok_codes: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess[str]:
+        if args and args[0] not in _NO_LOCK_COMMANDS and not self._locks_checked:
+            self._locks_checked = True
+            self.clear_stale_locks()
         argv = [self.binary, *self.location.restic_options(), *args]
         with self._password_file(self.password) as password_file:
             env = self._base_env() | self.location.restic_env() | dict(extra_env or {})
@@ -206,18 +266,48 @@ class Restic:
             if self.on_exec is not None:
                 self.on_exec(list(argv))
             try:
-                done = subprocess.run(argv, env=env, capture_output=True, text=True,
-                                      timeout=timeout or self.timeout, cwd=cwd or self.cwd,
-                                      check=False)
-            except FileNotFoundError:
-                raise StorageError(f"the restic program was not found ({self.binary})",
-                                   "install it: apt-get install restic") from None
-            except subprocess.TimeoutExpired:
-                raise Unreachable(f"{self._where()}: restic {args[0]} timed out",
-                                  "check the location is reachable and not overloaded") from None
+                done = run_child(argv, env=env, cwd=cwd or self.cwd, pass_fds=self._pass_fds,
+                                 timeout=timeout or self.timeout, binary=self.binary,
+                                 where=self._where(), command=args[0])
+            except ChildTimeout as exc:
+                raise Unreachable(str(exc), "check the location is reachable and not "
+                                            "overloaded") from None
         if done.returncode not in ok_codes:
             raise self._classify(args[0], done)
         return done
+
+    def clear_stale_locks(self) -> list[str]:
+        """Remove locks whose holder is gone (restic 0.14's rules: same host and a dead pid,
+        or older than 30 minutes) with ``restic unlock``; returns a line per lock removed.
+
+        A lock of a live process is left alone (``unlock`` never removes it either)."""
+        try:
+            stale = [lock for lock in self.locks() if lock.stale]
+        except StorageError:
+            return []   # no repository (yet), unreachable…: the real command will say
+        if not stale:
+            return []
+        self._run(["unlock"], timeout=300)
+        left = {lock.id for lock in self.locks()}
+        removed = [f"{self.location.name}: removed stale {lock.describe()}"
+                   for lock in stale if lock.id not in left]
+        for line in removed:
+            log.warning("%s", line)
+        self.locks_removed.extend(removed)
+        return removed
+
+    def locks(self) -> list[LockInfo]:
+        """The repository's lock files (``list locks`` + ``cat lock``, both ``--no-lock``)."""
+        ids = self._run(["list", "locks", "--no-lock"], timeout=300).stdout.split()
+        found = []
+        for lock_id in ids:
+            try:
+                raw = orjson.loads(self._run(["cat", "lock", lock_id, "--no-lock"],
+                                             timeout=300).stdout)
+            except (StorageError, orjson.JSONDecodeError):
+                continue   # removed meanwhile
+            found.append(LockInfo.parse(lock_id, raw))
+        return found
 
     def _where(self) -> str:
         return f"location {self.location.name} ({self.location.display_url})"
@@ -245,7 +335,7 @@ class Restic:
         """restic's version; raises when missing or older than 0.14."""
         try:
             out = subprocess.run([self.binary, "version"], capture_output=True, text=True,
-                                 timeout=30, check=False).stdout
+                                 timeout=30, check=False, preexec_fn=die_with_parent).stdout
         except FileNotFoundError:
             raise StorageError(f"the restic program was not found ({self.binary})",
                                "install it: apt-get install restic") from None
@@ -380,9 +470,9 @@ class Restic:
         if snapshot_ids:
             self._run(["forget", *snapshot_ids, *(["--prune"] if prune else [])])
 
-    def unlock(self) -> None:
+    def unlock(self) -> list[str]:
         """Remove stale locks (restic only removes locks of dead processes or old ones)."""
-        self._run(["unlock"], timeout=300)
+        return self.clear_stale_locks()
 
     def restore(self, snapshot_id: str, target: Path) -> None:
         """Restore a snapshot into ``target``."""

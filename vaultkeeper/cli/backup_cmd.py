@@ -20,7 +20,7 @@ from vaultkeeper.errors import ExitCode, UsageError
 from vaultkeeper.services.alerts import Alerter
 from vaultkeeper.services.backup import BackupObserver, run_backup
 from vaultkeeper.services.jobs import backup_outcome, run_manual
-from vaultkeeper.services.retention import RetentionOutcome, apply_retention
+from vaultkeeper.services.retention import RetentionOutcome, apply_retention, fold_retention
 from vaultkeeper.services.scheduler import JobOutcome
 from vaultkeeper.services.status import snapshot_matrix, status_report
 
@@ -59,6 +59,8 @@ def backup(
         with observer:
             report = run_backup(settings, observer=observer)
         retention = apply_retention(settings) if prune and report.status != "failed" else []
+        # Retention that fails leaves locations growing (a stale lock, a refused delete…).
+        fold_retention(settings, report, retention)
         return backup_outcome(alerter, report, retention)
 
     # Counted like a scheduled run: job history, the next scheduled run, alerts it resolves.
@@ -85,6 +87,8 @@ def backup(
                             highlight=False)
         for problem in report.problems:
             render.err_console.print(f"[yellow]Problem:[/] {problem}", highlight=False)
+        for line in report.stale_locks + [s for o in retention for s in o.stale_locks]:
+            render.err_console.print(f"[yellow]Lock:[/] {line}", highlight=False)
     if report.status != "ok":
         raise typer.Exit(int(ExitCode.PARTIAL))
 
@@ -135,7 +139,7 @@ def snapshots(json_output: JsonOption = False) -> None:
 
 def status(json_output: JsonOption = False) -> None:
     """Per location: last good backup and its age against the RPO, last error."""
-    report = status_report(load())
+    report = status_report(load(), verify=True)
     if json_output:
         render.print_json(report)
         return

@@ -83,6 +83,12 @@ def drill(
     sample: Annotated[int | None, typer.Option(
         "--sample", help="With --into-crm: only N records per object, closed under relations.",
         min=1)] = None,
+    accept_unsigned: Annotated[bool, typer.Option(
+        "--accept-unsigned", help="Also verify a snapshot without vaultkeeper's manifest "
+        "signature (plain restic, or made before signatures existed).")] = False,
+    foreign_signature: Annotated[bool, typer.Option(
+        "--foreign-signature", help="The escrow agent's drill: accept a manifest signature "
+        "made with the organisation's key, which this password cannot check.")] = False,
 ) -> None:
     """restic check → restore into a private folder → load the SQLite mirror → reconcile every
     object, record and relation with the export manifest → report (kept in the state database).
@@ -98,11 +104,14 @@ def drill(
         return
     settings = load()
     observer = _Progress(enabled=sys.stderr.isatty() and not json_output)
+
     def body(alerter: Alerter) -> JobOutcome:
         with observer:
             report = run_drill(settings, location=location, snapshot=snapshot,
                                read_data_subset=read_data_subset, alert=drill_alert(alerter),
-                               against_source=against_source, observer=observer)
+                               against_source=against_source, observer=observer,
+                               accept_unsigned=accept_unsigned,
+                               foreign_signature=foreign_signature)
         return drill_outcome(alerter, report)
 
     try:

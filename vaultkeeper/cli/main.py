@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -10,6 +11,7 @@ import typer
 
 from vaultkeeper import __version__
 from vaultkeeper.cli import (
+    PENDING,
     backup_cmd,
     config_cmd,
     drill_cmd,
@@ -97,6 +99,10 @@ _CLICK_ERROR: type[Exception] = next(
 _INTERRUPTED = "Interrupted: nothing was marked complete (an export left without manifest.json)."
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def _wants_json(argv: list[str]) -> bool:
     """``--json`` given to the command (options after a lone ``--`` are arguments)."""
     return "--json" in argv[: argv.index("--")] if "--" in argv else "--json" in argv
@@ -113,8 +119,15 @@ def _fail(code: int, message: str, *, fix: str | None = None, kind: str = "error
 
 def run() -> None:
     """Console-script entry point: map expected errors to one line and an exit code; with
-    ``--json`` every outcome prints exactly one JSON object on stdout."""
+    ``--json`` every outcome prints exactly one JSON object on stdout.
+
+    SIGTERM and SIGHUP unwind like Ctrl-C (clean-ups run, exit 130) instead of killing us
+    mid-write; while restic runs they are forwarded to it first (see restic_proc.run_child)."""
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
     try:
+        if PENDING:   # a signal arrived while we were still importing
+            raise KeyboardInterrupt(f"signal {PENDING[0]}")
         code = app(standalone_mode=False)
         if code == ExitCode.INTERRUPTED:  # typer turns Ctrl-C into a silent Exit(130)
             typer.echo(_INTERRUPTED, err=True)
@@ -137,7 +150,13 @@ def run() -> None:
         exc.show()  # type: ignore[attr-defined]
         _fail(int(exc.exit_code), exc.format_message(),  # type: ignore[attr-defined]
               kind="usage")
-    except Exception as exc:  # a real bug
+    except Exception as exc:  # a real bug, unless the local disk failed
+        from vaultkeeper.db import storage_error
+
+        mapped = storage_error(exc)
+        if mapped is not None:
+            typer.echo(f"Error: {mapped.one_line()}", err=True)
+            _fail(int(mapped.exit_code), mapped.message, fix=mapped.fix, kind="StorageError")
         if state.options.debug:
             raise
         text = (f"unexpected {type(exc).__name__}: {exc}. This is a bug in vaultkeeper; "

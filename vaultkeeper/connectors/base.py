@@ -29,6 +29,10 @@ class Connector(abc.ABC):
     """Bumped when the connector's output for the same source changes."""
     default_order: ClassVar[tuple[str, ...]] = ()
     """Objects exported first, in this order; other discovered objects follow alphabetically."""
+    recount_after_read: ClassVar[bool] = True
+    """Ask ``source_count`` again after reading an object: completeness is then judged against
+    the smaller count, so a record skipped because paging shifted under a delete is caught
+    (docs/connectors.md, "Paging under writes"). False for sources that cannot change (files)."""
 
     @abc.abstractmethod
     def discover(self) -> list[ObjectSpec]:

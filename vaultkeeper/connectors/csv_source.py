@@ -110,6 +110,7 @@ class CsvConnector(Connector):
     """CSV files from a folder, a ``.zip`` or a single file; one object per file."""
 
     name = "csv"
+    recount_after_read = False   # a file does not change while it is read
 
     def __init__(self, path: Path, *, objects: Sequence[str] = (), id_column: str | None = None,
                  encoding: str | None = None, delimiter: str | None = None) -> None:

@@ -224,6 +224,11 @@ class HttpClient:
             try:
                 return orjson.loads(response.content)
             except orjson.JSONDecodeError:
+                lenient = _lenient_json(response.content)
+                if lenient is not None:
+                    # Well-formed JSON carrying bytes that are not UTF-8: the strings hold
+                    # them as surrogates and the export quarantines those records raw.
+                    return lenient
                 # A page cut short by a proxy: the records are still at the source, so ask again.
                 if attempt > self.max_retries:
                     raise ConnectorError(
@@ -239,3 +244,19 @@ class HttpClient:
     def close(self) -> None:
         """Close pooled connections."""
         self._client.close()
+
+
+def _lenient_json(content: bytes) -> Any:
+    """Parse a body that is JSON but not valid UTF-8 (bad bytes become lone surrogates);
+    None when it is not JSON at all (a cut page: retried)."""
+    import json
+
+    try:
+        content.decode("utf-8")
+        return None   # valid UTF-8, so the body really is broken JSON
+    except UnicodeDecodeError:
+        pass
+    try:
+        return json.loads(content.decode("utf-8", "surrogateescape"))
+    except ValueError:
+        return None

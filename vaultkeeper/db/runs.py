@@ -76,6 +76,18 @@ def finish_run(db: sqlite_utils.Database, run_id: int, *, status: str, export_st
         "flag_reason": flag_reason})
 
 
+def degrade_run(db: sqlite_utils.Database, run_id: int, problems: list[str]) -> str:
+    """After the run: add problems (retention failed…); an "ok" run becomes "partial".
+    Returns the run's status now."""
+    ensure_runs(db)
+    row = db.table("backup_runs").get(run_id)
+    status = "partial" if row["status"] == "ok" else row["status"]
+    known = json.loads(row["problems"] or "[]")
+    db.table("backup_runs").update(run_id, {"status": status,
+                                            "problems": json.dumps(known + problems)})
+    return str(status)
+
+
 def abandon_unfinished(db: sqlite_utils.Database) -> int:
     """Mark runs left "running" by a crash as "crashed"; returns how many."""
     ensure_runs(db)

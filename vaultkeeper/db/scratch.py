@@ -12,6 +12,8 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from vaultkeeper.privatefs import touch_private
+
 _BATCH = 5000
 
 
@@ -20,6 +22,7 @@ class Scratch:
 
     def __init__(self, path: Path, *, cache_mb: int = 64) -> None:
         self.path = path
+        touch_private(path)   # 0600 before SQLite creates it (e-mails, phone numbers)
         self._db = sqlite3.connect(path, isolation_level=None)
         # Nothing here must survive a crash: the file is deleted with its private folder.
         self._db.execute("PRAGMA journal_mode=OFF")

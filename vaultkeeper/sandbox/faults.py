@@ -23,6 +23,8 @@ DEFAULTS: dict[str, dict[str, float]] = {
     "daily_limit": {"after": 100},
     "short": {"every": 5},
     "bulk_fail": {"jobs": 1},
+    "repeat": {},
+    "bad_utf8": {},
     "write_rate_limit": {"every": 4, "burst": 2, "retry_after": 1},
 }
 ALIASES = {
@@ -31,15 +33,18 @@ ALIASES = {
     "slow": "slow", "drop": "drop", "malformed": "malformed",
     "daily_limit": "daily_limit", "daily": "daily_limit", "short": "short",
     "bulk_fail": "bulk_fail",
+    "repeat": "repeat", "bad_utf8": "bad_utf8",
     "write_429": "write_rate_limit", "write_rate_limit": "write_rate_limit",
 }
 ALL = ("rate_limit", "server_error", "slow", "drop", "malformed")
 HELP = (
     "none | all | a comma list of: 429 (rate_limit), 5xx (server_error), slow, drop, malformed,"
     " daily_limit, short, bulk_fail (the first N Bulk API jobs fail), write_429 (429s on write"
-    " requests only); each optionally with :key=value parameters, e.g."
-    " '429:every=50:burst=3,slow:ms=200'; plus drop_property=NAME (writes silently lose that"
-    " property). 'all' = 429,5xx,slow,drop,malformed."
+    " requests only), repeat (HubSpot lists: page 2 repeats page 1's last record and one record"
+    " is never listed), bad_utf8 (HubSpot lists: one record's property holds bytes that are not"
+    " UTF-8); each optionally with :key=value parameters, e.g. '429:every=50:burst=3,slow:ms=200';"
+    " plus drop_property=NAME (writes silently lose that property)."
+    " 'all' = 429,5xx,slow,drop,malformed."
 )
 
 

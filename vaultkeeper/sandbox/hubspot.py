@@ -38,6 +38,8 @@ TYPE_IDS = {("contacts", "companies"): 279, ("companies", "contacts"): 280,
             ("notes", "contacts"): 202, ("contacts", "notes"): 201}
 _INLINE_ASSOC_PAGE = 100
 _ASSOC_PAGE = 500
+BAD_UTF8_MARK = "\u2063VK-BAD-UTF8\u2063"
+"""Replaced by bytes that are not UTF-8 in the response of the ``bad_utf8`` fault."""
 _DATED = re.compile(r"^/crm/objects/\d{4}-\d{2}/")
 
 
@@ -57,6 +59,7 @@ class HubSpotApi:
         self._window: deque[float] = deque()
         self._window_lock = threading.Lock()
         self._malformed: dict[tuple[str, bool], int] = {}
+        self._repeat_after: dict[tuple[str, bool], str] = {}
         if faults.on("malformed"):
             at = faults.param("malformed", "at")
             for name, store in ds.stores.items():
@@ -350,8 +353,24 @@ class HubSpotApi:
         results: list[Any] = []
         valid = 0
         i = store.next_index(start, archived)
+        if after and self.faults.on("repeat") and i >= 0 and \
+                self._repeat_after.setdefault((obj, archived), after) == after:
+            # The first continuation page starts with page 1's last record again, and the
+            # record that belonged there is never listed (an offset shifted under a delete).
+            prev = store.prev_index(start, archived)
+            if prev >= 0:
+                results.append(self.record(obj, prev, sel, history, assoc))
+                valid += 1
+                i = store.next_index(i + 1, archived)
+                req.faults.count("fault.repeat")
+        bad_utf8 = store.next_index(2, False) if self.faults.on("bad_utf8") and not archived \
+            else -1
         while i >= 0 and valid < limit:
             results.append(self.record(obj, i, sel, history, assoc))
+            if i == bad_utf8:
+                results[-1]["properties"] = results[-1]["properties"] | {
+                    "vk_note": BAD_UTF8_MARK}
+                req.faults.count("fault.bad_utf8")
             valid += 1
             if i == target:
                 results.append(self.malformed_item(obj, i, archived))
@@ -364,7 +383,10 @@ class HubSpotApi:
             query.append(("after", nxt))
             body["paging"] = {"next": {"after": nxt,
                                        "link": f"{req.base_url}{req.path}?{urlencode(query)}"}}
-        return json_response(200, body)
+        response = json_response(200, body)
+        if bad_utf8 >= 0 and BAD_UTF8_MARK.encode() in response.body:
+            response.body = response.body.replace(BAD_UTF8_MARK.encode(), b"caf\xff\xfe")
+        return response
 
     def _read(self, req: Request, obj: str, raw_id: str) -> Response:
         id_property = req.q1("idProperty")

@@ -14,7 +14,9 @@ from typing import Any
 
 from vaultkeeper.config import Settings
 from vaultkeeper.connectors import open_connector
+from vaultkeeper.crypto import SIGNATURE_TAG, manifest_signature
 from vaultkeeper.db import runs as rundb
+from vaultkeeper.db import storage_error, take_events
 from vaultkeeper.db.risk import record_export_health
 from vaultkeeper.db.runs import LocationResult
 from vaultkeeper.errors import (
@@ -50,13 +52,14 @@ class BackupReport:
     flag_reason: str = ""
     snapshot_id: str = ""
     manifest_sha256: str = ""
+    stale_locks: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         """The ``--json`` shape."""
         return {"run_id": self.run_id, "status": self.status, "snapshot_id": self.snapshot_id,
                 "manifest_sha256": self.manifest_sha256, "export_status": self.export_status,
                 "counts": self.counts, "problems": self.problems, "flagged": self.flagged,
-                "flag_reason": self.flag_reason,
+                "flag_reason": self.flag_reason, "stale_locks_removed": self.stale_locks,
                 "locations": [r.__dict__ for r in self.locations]}
 
 
@@ -103,13 +106,19 @@ def run_backup(settings: Settings | CommandContext, *, observer: BackupObserver 
         db = ctx.db
         rundb.abandon_unfinished(db)
         report = BackupReport(run_id=rundb.start_run(db, "priority" if only else "full"))
+        events = take_events(db)   # e.g. a corrupt state database replaced: say so, alert
         try:
             with private_staging(ctx.state_dir, STAGING) as staging:
                 _backup(ctx, staging, locations, report, observer, db,
                         policies.retention.mass_deletion_threshold,
                         priority_order(policies.processes), only)
+            if events:
+                report.problems.extend(events)
+                report.status = "partial" if report.status == "ok" else report.status
         except BaseException as exc:
-            message = exc.one_line() if isinstance(exc, VaultkeeperError) else type(exc).__name__
+            mapped = storage_error(exc, ctx.state_dir)
+            message = exc.one_line() if isinstance(exc, VaultkeeperError) else \
+                mapped.one_line() if mapped else type(exc).__name__
             # The source's own failures (not a refused token: that is our configuration) make
             # the export "failed"; the vendor's risk score counts those and nothing else.
             source = isinstance(exc, ConnectorError) and not isinstance(exc, AuthError)
@@ -149,10 +158,14 @@ def _backup(ctx: CommandContext, staging: Path, locations: list[Location], repor
         previous = {k: v for k, v in previous.items() if k in report.counts}
     report.flag_reason = mass_deletion(previous, report.counts, threshold)
     report.flagged = bool(report.flag_reason)
+    # Signed, so a drill only ever verifies what vaultkeeper itself made (crypto.py).
+    signature = manifest_signature(ctx.password.reveal(), manifest.data)
     tags = ["vaultkeeper", f"source:{manifest.connector}",
-            f"manifest:{report.manifest_sha256[:16]}"]
+            f"manifest:{report.manifest_sha256[:16]}", f"{SIGNATURE_TAG}{signature}"]
     if only:
         tags.append("scope:priority")
+    if manifest.status == "complete":
+        tags.append("export:complete")   # retention never removes the newest of these
     primary: Restic | None = None
     pending: list[tuple[Location, Restic]] = []
     for location in locations:
@@ -207,6 +220,8 @@ def _backup(ctx: CommandContext, staging: Path, locations: list[Location], repor
             _record(db, report, observer, LocationResult(
                 location.name, "copy", "failed", error=exc.one_line(),
                 duration_s=round(time.monotonic() - began, 3)))
+    for restic in [primary, *(r for _, r in pending)]:
+        report.stale_locks.extend(restic.locks_removed)
     failed = [r for r in report.locations if r.result == "failed"]
     if failed or report.export_status != "complete" or report.flagged:
         report.status = "partial"

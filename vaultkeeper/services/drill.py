@@ -22,6 +22,7 @@ import orjson
 
 from vaultkeeper.config import Settings
 from vaultkeeper.connectors import open_connector
+from vaultkeeper.crypto import SIGNATURE_TAG, signature_matches
 from vaultkeeper.db import drills as drilldb
 from vaultkeeper.db import mirror as mirrordb
 from vaultkeeper.errors import ExportError, StorageError, UsageError, VaultkeeperError
@@ -119,8 +120,14 @@ def _now() -> datetime:
 def run_drill(settings: Settings | CommandContext, location: str | None = None,
               snapshot: str = "latest", read_data_subset: str | None = None,
               against_source: bool = False, *, observer: DrillObserver | None = None,
-              alert: Alert | None = None) -> DrillReport:
-    """Drill one snapshot of one location (default: the location drilled least recently)."""
+              alert: Alert | None = None, accept_unsigned: bool = False,
+              foreign_signature: bool = False) -> DrillReport:
+    """Drill one snapshot of one location (default: the location drilled least recently).
+
+    Only snapshots whose manifest carries vaultkeeper's signature (``sig:`` tag) are verified;
+    ``accept_unsigned`` lets an unsigned one (plain restic, or made before manifests were
+    signed) through with a warning. A wrong signature fails, unless ``foreign_signature``: the
+    escrow agent's drill, whose password (the escrow key) cannot check the organisation's."""
     observer = observer or DrillObserver()
     ctx = CommandContext.of(settings)
     ctx.password  # noqa: B018 - the guard: no password, no drill
@@ -138,7 +145,8 @@ def run_drill(settings: Settings | CommandContext, location: str | None = None,
         report.read_data_subset = subset
         began = time.monotonic()
         try:
-            _drill(ctx, chosen, snapshot, subset, against_source, report, observer)
+            _drill(ctx, chosen, snapshot, subset, against_source, report, observer,
+                   (accept_unsigned, foreign_signature))
         except BaseException as exc:
             report.result = "error"
             report.error = (exc.one_line() if isinstance(exc, VaultkeeperError)
@@ -192,7 +200,8 @@ def _finish(db: Any, report: DrillReport) -> None:
 
 
 def _drill(ctx: CommandContext, location: Location, ref: str, subset: str,
-           against_source: bool, report: DrillReport, observer: DrillObserver) -> None:
+           against_source: bool, report: DrillReport, observer: DrillObserver,
+           accept: tuple[bool, bool] = (False, False)) -> None:
     settings = ctx.settings
     check = preflight(location)
     if location.offline and not check.present:
@@ -240,6 +249,8 @@ def _drill(ctx: CommandContext, location: Location, ref: str, subset: str,
                                            "drill another snapshot; this one is not an export"))
             return
         _check_manifest_tag(snap, root, report)
+        if not _check_signature(snap, root, report, ctx.password.reveal(), *accept):
+            return   # not made by vaultkeeper: never becomes the mirror
         observer.stage("load", str(root))
         mirror_dir = settings.state_dir / mirrordb.MIRROR_DIR
         candidate = mirror_dir / CANDIDATE
@@ -310,6 +321,40 @@ def _check_manifest_tag(snap: Snapshot, root: Path, report: DrillReport) -> None
             report.location, "manifest.json",
             f"differs from the one backed up (sha256 {actual[:16]}, tag {tags[0]})",
             "drill another snapshot or location; this snapshot was altered"))
+
+
+def _check_signature(snap: Snapshot, root: Path, report: DrillReport, password: str,
+                     accept_unsigned: bool, foreign_signature: bool = False) -> bool:
+    """The manifest's HMAC (keyed by the repository password) must match the snapshot's
+    ``sig:`` tag; False (with a failure) when the snapshot must not be loaded."""
+    tags = [t[len(SIGNATURE_TAG):] for t in snap.tags if t.startswith(SIGNATURE_TAG)]
+    data = (root / "manifest.json").read_bytes()
+    where = f"snapshot {report.short_id} ({snap.id[:16]})"
+    if not tags:
+        if accept_unsigned:
+            report.warnings.append(f"{where} is not signed by vaultkeeper; accepted because "
+                                   "--accept-unsigned was given")
+            return True
+        report.failures.append(Failure(
+            report.location, where,
+            "is not signed by vaultkeeper (no sig: tag): it was not made by `vaultkeeper "
+            "backup`, or by a version before manifest signatures",
+            "drill a snapshot made by vaultkeeper; for an old snapshot you trust, run the "
+            "drill again with --accept-unsigned"))
+        return False
+    if not signature_matches(password, data, tags[0]):
+        if foreign_signature:   # the escrow agent's key cannot check the organisation's
+            report.warnings.append(f"{where} carries a signature made with another key (the "
+                                   "organisation's); accepted because --foreign-signature was "
+                                   "given")
+            return True
+        report.failures.append(Failure(
+            report.location, where,
+            "carries a signature that does not match its manifest: the snapshot was altered "
+            "or written by someone else",
+            "drill another snapshot or location; investigate who wrote this one"))
+        return False
+    return True
 
 
 def reconcile(loaded: mirrordb.LoadResult, location: str, report: DrillReport) -> None:

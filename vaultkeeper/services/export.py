@@ -12,7 +12,7 @@ import hashlib
 import os
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -90,6 +90,7 @@ class _Run:
     relations: dict[str, NdjsonWriter] = field(default_factory=dict)
     relation_entries: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    findings: list[str] = field(default_factory=list)
 
 
 def prepare_out_dir(out: Path, *, overwrite: bool) -> None:
@@ -183,6 +184,7 @@ def run_export(connector: Connector, out: Path, *, objects: Sequence[str] = (),
         "duration_s": round(time.monotonic() - clock, 3),
         "status": "incomplete" if run.problems else "complete",
         "problems": run.problems,
+        "findings": run.findings,
         "order": [s.name for s in specs],
         "excluded": list(exclude),
         "objects": run.objects,
@@ -202,11 +204,26 @@ def _export_object(connector: Connector, spec: ObjectSpec, run: _Run,
     observer.object_started(spec.name, _expected(result))
     writer = NdjsonWriter(run.out / "objects" / f"{spec.name}.ndjson")
     quarantine: NdjsonWriter | None = None
+    ids = _IdCounter(spec.primary_key)
     pending = 0
+
+    def to_quarantine(item: Malformed) -> None:
+        nonlocal quarantine
+        if quarantine is None:
+            quarantine = NdjsonWriter(run.out / "quarantine" / f"{spec.name}.ndjson")
+        quarantine.write({"reason": item.reason, "location": item.location, "raw": item.raw})
+        result.quarantined += 1
+
     try:
         for item in connector.read(spec):
             if isinstance(item, Record):
-                writer.write(item.data)
+                try:
+                    line = canonical_json(item.data)
+                except (TypeError, ValueError):   # orjson: a str holding non-UTF-8 bytes
+                    to_quarantine(_not_utf8(item, spec))
+                    continue
+                writer.write_canonical(line)
+                ids.add(item)
                 result.archived += item.archived
                 pending += 1
                 if pending >= PROGRESS_EVERY:
@@ -219,11 +236,7 @@ def _export_object(connector: Connector, spec: ObjectSpec, run: _Run,
                         run.out / "relations" / f"{item.file_stem}.ndjson")
                 rel.write(item.as_json())
             elif isinstance(item, Malformed):
-                if quarantine is None:
-                    quarantine = NdjsonWriter(run.out / "quarantine" / f"{spec.name}.ndjson")
-                quarantine.write({"reason": item.reason, "location": item.location,
-                                  "raw": item.raw})
-                result.quarantined += 1
+                to_quarantine(item)
     except BaseException:
         writer.abandon()
         if quarantine is not None:
@@ -236,9 +249,77 @@ def _export_object(connector: Connector, spec: ObjectSpec, run: _Run,
     if quarantine is not None:
         quarantine.close()
         result.quarantine_file = f"quarantine/{spec.name}.ndjson"
+    if ids.enabled:
+        result.distinct_live, result.distinct_archived = ids.live, ids.archived
+    if result.source_count is not None and connector.recount_after_read:
+        # Offset paging shifts under deletes: what moved is caught by comparing distinct
+        # ids with the smaller of the counts before and after the read.
+        result.recount = connector.source_count(spec)
     result.duration_s = round(time.monotonic() - began, 3)
     run.problems.extend(_check_counts(result))
+    run.findings.extend(_findings(result))
     return result
+
+
+class _IdCounter:
+    """Distinct ids per archived state, as 64-bit hashes (8 bytes a record, not the ids)."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.enabled = bool(key)
+        self._seen: tuple[set[int], set[int]] = (set(), set())
+
+    def add(self, record: Record) -> None:
+        """Count one written record's id."""
+        if not self.enabled:
+            return
+        value = record.data.get(self.key)
+        if value is None or value == "":
+            self.enabled = False   # records without ids: fall back to line counts
+            return
+        digest = hashlib.blake2b(str(value).encode("utf-8", "surrogatepass"), digest_size=8)
+        self._seen[bool(record.archived)].add(int.from_bytes(digest.digest(), "big"))
+
+    @property
+    def live(self) -> int:
+        """Distinct live ids."""
+        return len(self._seen[0])
+
+    @property
+    def archived(self) -> int:
+        """Distinct archived ids."""
+        return len(self._seen[1])
+
+
+def _not_utf8(item: Record, spec: ObjectSpec) -> Malformed:
+    """A record whose strings hold bytes that are not UTF-8 (kept as surrogates by the
+    connector): quarantined raw, the bad bytes as ``\\udcXX`` escapes (byte 0xXX)."""
+    import json
+
+    bad = sorted(k for k, v in _walk_strings(item.data) if not _utf8_ok(v))
+    raw = json.dumps(item.data, ensure_ascii=True, sort_keys=True)
+    record_id = item.data.get(spec.primary_key, "?") if spec.primary_key else "?"
+    return Malformed(raw, f"property {', '.join(bad[:5]) or '?'} is not valid UTF-8",
+                     f"{spec.name} id {record_id!s:.80}")
+
+
+def _walk_strings(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, inner in value.items():
+            yield from _walk_strings(inner, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            yield from _walk_strings(inner, f"{path}[{index}]")
+
+
+def _utf8_ok(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _expected(result: ObjectResult) -> int | None:
@@ -249,20 +330,48 @@ def _expected(result: ObjectResult) -> int | None:
 
 
 def _check_counts(result: ObjectResult) -> list[str]:
-    """Problems that make the export incomplete: quarantine, fewer records than reported."""
+    """Problems that make the export incomplete: quarantine, fewer distinct records than the
+    source reports (before and after the read: the smaller count, so records created meanwhile
+    do not count against us and records deleted meanwhile do not hide a skipped one)."""
     problems = []
     if result.quarantined:
         problems.append(f"{result.name}: {result.quarantined} record(s) could not be parsed and "
                         f"are kept raw in {result.quarantine_file}")
-    sc = result.source_count
-    if sc is not None and sc.live is not None and result.live < sc.live:
-        problems.append(f"{result.name}: exported {result.live} live records but the source "
-                        f"reports {sc.live} ({sc.method})")
-    if sc is not None and sc.total is not None and result.count + result.quarantined < sc.total:
-        problems.append(f"{result.name}: exported {result.count + result.quarantined} records "
-                        f"(incl. archived and quarantined) but the source holds {sc.total} "
-                        f"({sc.method})")
+    sc, again = result.source_count, result.recount
+    live = result.live if result.distinct_live is None else result.distinct_live
+    total = result.count if result.distinct_archived is None else \
+        (result.distinct_live or 0) + result.distinct_archived
+    what = "distinct " if result.distinct_live is not None else ""
+    expected_live = _smaller(sc.live if sc else None, again.live if again else None)
+    expected_total = _smaller(sc.total if sc else None, again.total if again else None)
+    method = sc.method if sc else ""
+    if expected_live is not None and live < expected_live:
+        problems.append(f"{result.name}: exported {live} {what}live records but the source "
+                        f"reports {expected_live} ({method})")
+    if expected_total is not None and total + result.quarantined < expected_total:
+        problems.append(f"{result.name}: exported {total + result.quarantined} {what}records "
+                        f"(incl. archived and quarantined) but the source holds "
+                        f"{expected_total} ({method})")
     return problems
+
+
+def _smaller(first: int | None, second: int | None) -> int | None:
+    if first is None:
+        return second
+    return first if second is None else min(first, second)
+
+
+def _findings(result: ObjectResult) -> list[str]:
+    """Not fatal, but worth knowing: duplicated ids, counts that moved during the read."""
+    found = []
+    if result.duplicates:
+        found.append(f"{result.name}: {result.duplicates} record(s) were listed twice by the "
+                     "source (same id; the later copy is kept by a restore)")
+    sc, again = result.source_count, result.recount
+    if sc is not None and again is not None and (sc.live, sc.total) != (again.live, again.total):
+        found.append(f"{result.name}: the source's count changed during the read "
+                     f"({sc.live}/{sc.total} → {again.live}/{again.total} live/total)")
+    return found
 
 
 def _write_schema(out: Path, spec: ObjectSpec) -> tuple[str, str]:
@@ -288,6 +397,11 @@ def _object_entry(result: ObjectResult) -> dict[str, Any]:
         "source_count": None if sc is None else
         {"live": sc.live, "total": sc.total, "method": sc.method},
         "difference": result.difference,
+        "distinct_ids": None if result.distinct_live is None else
+        {"live": result.distinct_live, "archived": result.distinct_archived},
+        "duplicates": result.duplicates,
+        "recount": None if result.recount is None else
+        {"live": result.recount.live, "total": result.recount.total},
         "file": result.file.path,
         "sha256": result.file.sha256,
         "bytes": result.file.bytes,

@@ -24,7 +24,11 @@ from vaultkeeper.services.context import CommandContext
 from vaultkeeper.services.drill import DrillReport, run_drill
 from vaultkeeper.services.in_force import current_risk, risk_schedule
 from vaultkeeper.services.processes import priority_objects
-from vaultkeeper.services.retention import RetentionOutcome, apply_retention
+from vaultkeeper.services.retention import (
+    RetentionOutcome,
+    apply_retention,
+    fold_retention,
+)
 from vaultkeeper.services.risk import (
     collect,
     entering_actions,
@@ -78,7 +82,9 @@ def backup_job(settings: Settings | CommandContext, alerter: Alerter, *,
         return JobOutcome("skipped", exc.one_line())
     except VaultkeeperError as exc:
         return _failed(alerter, job, exc)
-    return backup_outcome(alerter, report, apply_retention(ctx), job=job)
+    outcomes = apply_retention(ctx)
+    fold_retention(ctx, report, outcomes)   # failed retention: the run is partial
+    return backup_outcome(alerter, report, outcomes, job=job)
 
 
 def backup_outcome(alerter: Alerter, report: BackupReport,
@@ -101,10 +107,25 @@ def backup_outcome(alerter: Alerter, report: BackupReport,
     else:
         alerter.resolve("backup:partial", f"Backup run {report.run_id} reached every location")
     pruned = sum(len(o.removed) for o in outcomes if o.action == "pruned")
+    retention_alerts(alerter, outcomes, report.run_id)
     summary = (f"run {report.run_id}: {report.status}, snapshot {report.snapshot_id[:8]}, "
                f"{len(report.locations) - len(failed)}/{len(report.locations)} locations, "
                f"retention removed {pruned}")
     return JobOutcome(report.status, summary, data=(report, outcomes))
+
+
+def retention_alerts(alerter: Alerter, outcomes: list[RetentionOutcome], run_id: int) -> None:
+    """Alert per location whose retention failed (closed when it works again)."""
+    for outcome in outcomes:
+        key = f"retention:{outcome.location}"
+        if outcome.action == "failed":
+            alerter.notify(Alert(
+                "partial", key, f"Retention failed at {outcome.location}",
+                detail=f"{outcome.reason}\nOld snapshots are not removed there, and the "
+                       "location keeps growing until this is fixed.",
+                facts={"run": run_id, "location": outcome.location}))
+        elif outcome.action == "pruned":
+            alerter.resolve(key, f"Retention works again at {outcome.location}")
 
 
 def check_job(settings: Settings, alerter: Alerter) -> JobOutcome:

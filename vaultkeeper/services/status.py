@@ -12,10 +12,11 @@ from vaultkeeper.db import readiness as readdb
 from vaultkeeper.db import runs as rundb
 from vaultkeeper.errors import StorageError
 from vaultkeeper.privatefs import daemon_pid
+from vaultkeeper.restic import RepositoryMissing
 from vaultkeeper.services.context import CommandContext
 from vaultkeeper.services.in_force import current_risk, risk_schedule
 from vaultkeeper.services.scheduler import plan
-from vaultkeeper.storage.locations import preflight, resolve_locations
+from vaultkeeper.storage.locations import Location, preflight, resolve_locations
 
 
 def snapshot_matrix(settings: Settings | CommandContext) -> dict[str, Any]:
@@ -52,8 +53,11 @@ def rpo_target(settings: Settings | CommandContext) -> timedelta:
 
 
 def status_report(settings: Settings | CommandContext, *,
-                  now: datetime | None = None) -> dict[str, Any]:
-    """Per location: last good backup, its age against the RPO, the last error."""
+                  now: datetime | None = None, verify: bool = False) -> dict[str, Any]:
+    """Per location: last good backup, its age against the RPO, the last error.
+
+    ``verify`` asks each present location (``restic snapshots``) whether the last good
+    snapshot is still there: deleted out of band, the location is no longer "ok"."""
     now = now or datetime.now(UTC)
     ctx = CommandContext.of(settings)
     settings = ctx.settings
@@ -73,9 +77,12 @@ def status_report(settings: Settings | CommandContext, *,
                  "stale" if age is not None and age > rpo else "ok")
         if entry["last_error"] is not None:
             state = "failing" if good is None else f"{state}, last run failed"
+        checked = _verify_location(ctx, location, good) if verify else None
+        if checked is not None and checked != "present":
+            state = checked
         locations.append({
             "name": location.name, "url": location.display_url, "offline": location.offline,
-            "state": state, "last_good": good,
+            "state": state, "last_good": good, "checked": checked,
             "age_s": None if age is None else int(age.total_seconds()),
             "rpo_s": int(rpo.total_seconds()), "last_error": entry["last_error"],
             "last_drill": drills.get(location.name)})
@@ -101,3 +108,24 @@ def status_report(settings: Settings | CommandContext, *,
             "open_alerts": [{k: a[k] for k in ("key", "event", "subject", "first_at",
                                                "last_sent_at", "count")}
                             for a in jobdb.open_alerts(db)]}
+
+
+def _verify_location(ctx: CommandContext, location: Location,
+                     good: dict[str, Any] | None) -> str | None:
+    """"present" when the last good snapshot is still at the location; otherwise what is
+    wrong ("snapshot … missing", "repository missing"); None when it could not be asked."""
+    probe = preflight(location)
+    if not probe.present or probe.reachable is False:
+        return None
+    try:
+        snaps = ctx.restic(location, timeout=300).snapshots()
+    except RepositoryMissing:
+        return "repository missing"
+    except StorageError:
+        return None
+    if good is None:
+        return "present"
+    held = {s.id for s in snaps} | {s.original for s in snaps if s.original}
+    if good.get("snapshot_id") not in held:
+        return f"snapshot {good.get('short_id') or '?'} missing (deleted out of band?)"
+    return "present"

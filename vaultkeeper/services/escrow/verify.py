@@ -207,8 +207,12 @@ def _clean_room(settings: Settings, location: Location, kit: Path, copy: Snapsho
         encoding="utf-8")
     progress("level 3: the deposited vaultkeeper drills the escrow snapshot")
     code, out, err = pyenv.run_program(
+        # The manifest's signature is keyed by the organisation's repository password, which
+        # the escrow agent does not hold: the kit's signed inventory (level 1) and the
+        # snapshot's manifest tag vouch for the deposit instead.
         [str(program), "--config", str(config), "drill", "--location", "escrow", "--snapshot",
-         copy.id, "--read-data-subset", "1/10", "--json"], timeout=1800, cwd=room, env=env)
+         copy.id, "--read-data-subset", "1/10", "--foreign-signature", "--json"],
+        timeout=1800, cwd=room, env=env)
     detail = _drill_detail(code, out, err)
     if not report.add(3, "drill", code == 0, detail):
         return

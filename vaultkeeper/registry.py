@@ -45,13 +45,15 @@ class Entry:
     """The emergency package can write its import files (``--target``)."""
     writer_module: str | None = None
     """The module holding its writer (restore, rehearsal), imported on first use."""
+    sign_in: bool = False
+    """Signs in with an OAuth flow (``[source] auth``) besides a static token."""
 
 
 ENTRIES: tuple[Entry, ...] = (
     Entry("hubspot", "vaultkeeper.connectors.hubspot", flavour=True, import_target=True,
           writer_module="vaultkeeper.connectors.hubspot_writer"),
     Entry("salesforce", "vaultkeeper.connectors.salesforce", flavour=True, import_target=True,
-          writer_module="vaultkeeper.connectors.salesforce_writer"),
+          writer_module="vaultkeeper.connectors.salesforce_writer", sign_in=True),
     Entry("csv", "vaultkeeper.connectors.csv_source"),
     Entry("sandbox", "vaultkeeper.sandbox.source"),
 )
@@ -93,6 +95,8 @@ class SourceKind:
     """The emergency package's reading of an object's schema and records."""
     import_files: tuple[ImportFile, ...] = ()
     """The import files the emergency package writes for ``--target <name>``."""
+    associations_how: str = ""
+    """The runbook step for the package's ``import/<target>/associations/*.csv`` files."""
     summary: Callable[[SourceSettings], str] | None = None
     """One line for ``vaultkeeper config show`` (default: the base URL)."""
     writer: Callable[[SourceSettings, ExitStack], Any] | None = None
@@ -181,3 +185,8 @@ def writer_factory(name: str) -> WriterFactory:
     if name not in _WRITERS:
         importlib.import_module(entry.writer_module)
     return _WRITERS[name]
+
+
+def signs_in(name: str) -> bool:
+    """Whether source ``name`` accepts ``[source] auth`` flows (the sandbox speaks them all)."""
+    return name == SANDBOX or any(e.name == name and e.sign_in for e in ENTRIES)

@@ -197,7 +197,8 @@ def _read_targets(data: Any, file: str, base: Path,
         values = read_fields(item, SECTIONS["source"], Origin(file, label, base=base, env=env),
                              elsewhere=HOME_OF)
         if "connector" not in values:
-            raise ConfigError("missing", 'connector = "hubspot" (or salesforce, sandbox)',
+            raise ConfigError("missing", f'connector = "{registry.DEFAULT}" (or '
+                              f'{", ".join(registry.names()[1:])})',
                               file=file, key=f"{label} connector")
         found[name] = _check_source(SourceSettings(**values), file)
     return found
@@ -285,8 +286,9 @@ def _check_source(source: SourceSettings, file: str) -> SourceSettings:
     def fail(key: str, message: str, fix: str) -> ConfigError:
         return ConfigError(message, fix, file=file, key=f"[source] {key}")
 
-    if source.auth != "token" and source.connector not in ("salesforce", "sandbox"):
-        raise fail("auth", f"sign-in flows are for Salesforce, not connector {source.connector}",
+    if source.auth != "token" and not registry.signs_in(source.connector):
+        flows = ", ".join(e.name for e in registry.ENTRIES if e.sign_in)
+        raise fail("auth", f"sign-in flows are for {flows}, not connector {source.connector}",
                    'remove auth (the default "token" uses [source] token)')
     source = registry.get(source.connector).check_settings(source, fail)
     if source.ca_file and not source.ca_file.is_file():

@@ -462,6 +462,8 @@ IMPORT_FILES: tuple[ImportFile, ...] = (
 
 
 SOURCE = registry.register(SourceKind(
+    associations_how=("Import as associations between existing records (Import → 'Associations'), "
+                     "matching both sides on 'Legacy Record ID'."),
     name=HubSpotConnector.name, open=http_opener(connect), connect=connect,
     check_settings=check_settings, known_objects=known_objects,
     standard_objects=STANDARD_OBJECTS, mirror_shape=mirror_shape,

@@ -497,6 +497,8 @@ IMPORT_FILES: tuple[ImportFile, ...] = (
 
 
 SOURCE = registry.register(SourceKind(
+    associations_how=("Data Loader: insert into the junction object (AccountContactRelation, "
+                     "OpportunityContactRole …), both lookups by Legacy_Id__c."),
     name=SalesforceConnector.name, open=open_source, connect=connect,
     check_settings=check_settings, known_objects=known_objects, standard_objects=DEFAULT_ORDER,
     summary=summary, mirror_shape=mirror_shape,

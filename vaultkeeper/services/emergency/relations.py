@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from vaultkeeper.services.emergency.files import CsvOut
 from vaultkeeper.services.emergency.source import resource_name
-from vaultkeeper.services.emergency.targets import ASSOCIATIONS_HOW
+from vaultkeeper.services.emergency.targets import associations_how
 
 if TYPE_CHECKING:
     from vaultkeeper.services.emergency.package import PackageBuilder
@@ -56,7 +56,7 @@ def write_relations(b: PackageBuilder) -> None:
                                    role="associations", legacy_column="from_legacy_id",
                                    links={"from_legacy_id": rel.from_object,
                                           "to_legacy_id": rel.to_object},
-                                   how=ASSOCIATIONS_HOW[b.target])
+                                   how=associations_how(b.target))
             b.placement.files[path]["relation"] = rel.stem
             b.placement.count_rows(path, assoc.rows)
         b.relation_rows[rel.stem] = rows

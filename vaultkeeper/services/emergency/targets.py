@@ -28,20 +28,17 @@ def import_files(target: str) -> tuple[ImportFile, ...]:
     return registry.get(target).import_files if target in registry.import_targets() else ()
 
 
-ASSOCIATIONS_HOW = {
-    GENERIC: "Links the columns cannot hold (a second organisation, further contacts): "
-             "legacy ids of both sides; create them after both imports, through the id-map.",
-    "hubspot": "Import as associations between existing records (Import → 'Associations'), "
-               "matching both sides on 'Legacy Record ID'.",
-    "salesforce": "Data Loader: insert into the junction object (AccountContactRelation, "
-                  "OpportunityContactRole …), both lookups by Legacy_Id__c.",
-}
-"""The runbook step for ``import/<target>/associations/*.csv``."""
+GENERIC_ASSOCIATIONS_HOW = (
+    "Links the columns cannot hold (a second organisation, further contacts): legacy ids of "
+    "both sides; create them after both imports, through the id-map.")
+"""The runbook step for ``import/generic/associations/*.csv`` (vendors say their own)."""
 
 
 def associations_how(target: str) -> str:
     """How to import the links no column holds, for ``target``."""
-    return ASSOCIATIONS_HOW.get(target, ASSOCIATIONS_HOW[GENERIC])
+    kind = registry.find(target) if target in registry.import_targets() else None
+    return (kind.associations_how if kind is not None and kind.associations_how
+            else GENERIC_ASSOCIATIONS_HOW)
 
 
 def legacy_column(spec: ImportFile) -> str:

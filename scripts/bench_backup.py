@@ -20,10 +20,10 @@ import time
 from pathlib import Path
 
 from vaultkeeper.config import Secret
-from vaultkeeper.sandbox import gen_hubspot
-from vaultkeeper.sandbox.data import Dataset
 from vaultkeeper.digest import canonical_json
 from vaultkeeper.restic import Restic
+from vaultkeeper.sandbox import gen_hubspot
+from vaultkeeper.sandbox.data import Dataset
 from vaultkeeper.storage.locations import Location
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -29,10 +29,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from vaultkeeper.sandbox import gen_hubspot, hs_schema  # noqa: E402
-from vaultkeeper.sandbox.data import Dataset  # noqa: E402
 from vaultkeeper.db.scratch import Scratch  # noqa: E402
 from vaultkeeper.digest import canonical_json  # noqa: E402
+from vaultkeeper.sandbox import gen_hubspot, hs_schema  # noqa: E402
+from vaultkeeper.sandbox.data import Dataset  # noqa: E402
 from vaultkeeper.services.emergency import dedupe  # noqa: E402
 
 

@@ -40,10 +40,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def generate(folder: Path, records: int) -> int:
     """An export of N contacts, written with the export's own writer and manifest writer."""
+    from vaultkeeper.digest import canonical_json
     from vaultkeeper.sandbox import gen_hubspot
     from vaultkeeper.sandbox.data import Dataset, iso_ms
     from vaultkeeper.sandbox.hs_schema import properties_payload
-    from vaultkeeper.digest import canonical_json
     from vaultkeeper.services.export import NdjsonWriter, prepare_out_dir, write_manifest
 
     prepare_out_dir(folder, overwrite=False)

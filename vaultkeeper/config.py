@@ -565,7 +565,8 @@ def _refuse_inline_secrets(doc: Mapping[str, Any], file: str, section: str = "",
 
 
 def _check_top_level(doc: Mapping[str, Any], file: str) -> None:
-    sections = [*SECTIONS, "locations"]
+    # [targets.NAME] (rehearsal targets) is read by services/rehearse/targets.py.
+    sections = [*SECTIONS, "locations", "targets"]
     for key, value in doc.items():
         if key in sections:
             continue

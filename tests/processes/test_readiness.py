@@ -14,8 +14,8 @@ from vk_mirror import build_mirror, record_backup, record_drill
 from vk_testing import hubspot
 
 from vaultkeeper.config import load_settings
-from vaultkeeper.sandbox import FaultConfig, Sandbox
 from vaultkeeper.policies import default_policy_texts, load_policies
+from vaultkeeper.sandbox import FaultConfig, Sandbox
 from vaultkeeper.services.export import run_export
 from vaultkeeper.services.processes import check_processes, run_acceptance_checks
 

@@ -18,9 +18,9 @@ from typing import Any
 import httpx
 import requests
 
+from vaultkeeper.crypto import generate_self_signed_cert
 from vaultkeeper.sandbox import Sandbox
 from vaultkeeper.sandbox import hs_schema as hs
-from vaultkeeper.crypto import generate_self_signed_cert
 
 
 def _sandbox_threads() -> list[threading.Thread]:

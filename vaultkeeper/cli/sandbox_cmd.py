@@ -11,10 +11,10 @@ from typing import Annotated
 
 import typer
 
+from vaultkeeper.errors import UsageError
 from vaultkeeper.sandbox import DEFAULT_MAX_URL_LENGTH, FaultConfig, Sandbox
 from vaultkeeper.sandbox.faults import HELP as FAULTS_HELP
 from vaultkeeper.sandbox.hubspot import RATE_MAX
-from vaultkeeper.errors import UsageError
 
 HELP = (
     "Run the local CRM sandbox: HubSpot CRM v3 and Salesforce REST APIs over HTTPS, serving "

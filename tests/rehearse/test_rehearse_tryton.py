@@ -104,7 +104,7 @@ def test_a_mapping_that_drops_a_field_and_a_relation_fails_with_exit_4(
     assert lost == {("person", "city"), ("donation", "person_id")}
     person = data["objects"]["person"]
     assert "city" in person["dropped_by_mapping"]
-    assert [x for x in person["lost"] if x["field"] == "city"][0]["lost"] == sum(
+    assert next(x for x in person["lost"] if x["field"] == "city")["lost"] == sum(
         1 for r in _rows(package, "person") if r["city"])
     text = " ".join(data["lost"])
     assert "person (contacts): field person.city" in text

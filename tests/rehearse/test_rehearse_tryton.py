@@ -10,6 +10,9 @@ import httpx
 import tryton_server
 from vk_backup import vk
 
+from vaultkeeper.config import load_settings
+from vaultkeeper.services.emergency import build_package
+
 
 def _rehearse(config: Path, package: Path, server: tryton_server.TrytonServer,
               *extra: str) -> tuple[int, dict, str]:
@@ -44,7 +47,7 @@ class _Witness:
         return r["result"]
 
 
-def test_rehearsal_into_tryton_brings_everything_back(rehearsal_package, tryton):
+def test_rehearsal_into_tryton_brings_everything_back(rehearsal_package, tryton, tmp_path):
     config, package = rehearsal_package
     code, data, stderr = _rehearse(config, package, tryton)
     assert code == 0, (data.get("lost"), stderr[-2000:])
@@ -80,9 +83,20 @@ def test_rehearsal_into_tryton_brings_everything_back(rehearsal_package, tryton)
     emails = w.call("model.party.contact_mechanism.search_count", [["type", "=", "email"]])
     assert emails == sum(1 for r in people if r["email"])
 
-    # Recorded in the state database, with a report.
+    # The report, and the state database: `processes check` shows it per process, and the
+    # next package's runbook gains the result and date.
     assert Path(data["report"]["markdown"]).read_text().startswith(
         "# Rehearsal of the emergency package: PASSED")
+    check = vk(config, "processes", "check", "--json")
+    procs = json.loads(check.stdout)["processes"]
+    assert procs and all(p["rehearsal"]["state"] == "ok" for p in procs), procs
+    assert all("survived the rehearsal" in p["rehearsal"]["message"] for p in procs)
+    again = tmp_path / "next-package"
+    export = package.parent / "export"
+    build_package(export, again, load_settings(config), target="generic")
+    runbook = (again / "RUNBOOK.md").read_text(encoding="utf-8")
+    assert f"Last rehearsal: **PASSED on {data['date'][:16].replace('T', ' ')} UTC" in runbook
+    assert "Rehearsal: ✔ membership, organisation, person survived the rehearsal" in runbook
 
 
 def test_a_mapping_that_drops_a_field_and_a_relation_fails_with_exit_4(
@@ -115,3 +129,10 @@ def test_a_mapping_that_drops_a_field_and_a_relation_fails_with_exit_4(
                f"tryton:{tryton.url}/{tryton.database}", env=env, timeout=900)
     assert again.returncode == 2, again.stderr
     assert "empty database" in again.stderr
+    # `processes check` names the lost field for the processes that need contacts.
+    procs = json.loads(vk(config, "processes", "check", "--json").stdout)["processes"]
+    needs_contacts = [p for p in procs if "contacts" in p["objects"]]
+    assert needs_contacts and all(p["rehearsal"]["state"] == "fail" and "person.city" in
+                                  p["rehearsal"]["message"] for p in needs_contacts)
+    assert all(any(f["aspect"] == "rehearsal" and f["state"] == "warn" for f in p["findings"])
+               for p in needs_contacts)

@@ -113,6 +113,7 @@ class HttpClient:
         validate: Validator = default_validate,
         sleep: Callable[[float], None] = time.sleep,
         on_response: Callable[[httpx.Response], None] | None = None,
+        before_request: Callable[[], None] | None = None,
     ) -> None:
         verify: ssl.SSLContext | bool = True
         if ca_file is not None:
@@ -134,6 +135,8 @@ class HttpClient:
         self.validate = validate
         self.sleep = sleep
         self.on_response = on_response
+        self.before_request = before_request
+        """Called before every attempt (a writer's rate pacer blocks here)."""
         self.stats = RetryStats()
 
     def backoff(self, attempt: int) -> float:
@@ -141,14 +144,18 @@ class HttpClient:
         return random.uniform(0, min(self.backoff_cap, self.backoff_base * 2 ** attempt))
 
     def request(self, method: str, url: str, *, params: Any = None, json: Any = None,
-                headers: Mapping[str, str] | None = None) -> httpx.Response:
-        """Send one request, retrying transient failures; return a validated 2xx response."""
+                headers: Mapping[str, str] | None = None,
+                content: bytes | None = None) -> httpx.Response:
+        """Send one request, retrying transient failures; return a validated 2xx response
+        (or whatever non-error status the validator lets through)."""
         attempt = 0
         while True:
             self.stats.requests += 1
+            if self.before_request is not None:
+                self.before_request()
             try:
                 response = self._client.request(method, url, params=params, json=json,
-                                                headers=headers)
+                                                headers=headers, content=content)
                 self.stats.saw(response)
                 if self.on_response is not None:
                     self.on_response(response)

@@ -50,6 +50,9 @@ class HubSpotApi:
         self.ds = ds
         self.faults = faults
         self.search_engine = SearchEngine(ds)
+        from vaultkeeper.sandbox.hs_write import HubSpotWrites
+
+        self.writes = HubSpotWrites(self)
         self.base_url = ""  # set by the server once the port is known
         self._window: deque[float] = deque()
         self._window_lock = threading.Lock()
@@ -79,8 +82,9 @@ class HubSpotApi:
         now = time.monotonic()
         win = self._window
         with self._window_lock:
-            win.append(now)
-            while win[0] < now - RATE_INTERVAL_MS / 1000:
+            if decision.error != "rate_limit":  # a refused request does not use the budget
+                win.append(now)
+            while win and win[0] < now - RATE_INTERVAL_MS / 1000:
                 win.popleft()
             used = len(win)
         # The sandbox never enforces the limit by itself; only the 429 fault does, so the
@@ -92,6 +96,14 @@ class HubSpotApi:
                 ("X-HubSpot-RateLimit-Interval-Milliseconds", str(RATE_INTERVAL_MS)),
                 ("X-HubSpot-RateLimit-Daily", str(DAILY_MAX)),
                 ("X-HubSpot-RateLimit-Daily-Remaining", str(daily_left))]
+
+    def window_full(self) -> bool:
+        """True when the rolling 10-second window already holds ``rate_limit`` requests."""
+        now = time.monotonic()
+        with self._window_lock:
+            while self._window and self._window[0] < now - RATE_INTERVAL_MS / 1000:
+                self._window.popleft()
+            return len(self._window) >= self.rate_limit
 
     @staticmethod
     def unauthorized(req: Request, token_given: bool) -> Response:
@@ -139,6 +151,10 @@ class HubSpotApi:
 
     def _route(self, req: Request, p: list[str]) -> Response:
         m, n = req.method, len(p)
+        if m != "GET":
+            written = self.writes.route(req, p)
+            if written is not None:
+                return written
         if p[:2] == ["crm", "v3"] and n >= 4 and p[2] == "objects":
             obj = self._type(req, p[3])
             if n == 4 and m == "GET":
@@ -177,7 +193,8 @@ class HubSpotApi:
         elif p[:3] == ["crm", "v3", "pipelines"] and n >= 4 and m == "GET":
             return hs_meta.pipelines(self, req, self._type(req, p[3]), p[4:])
         if m not in ("GET", "POST"):
-            raise error(req, 405, "The vaultkeeper sandbox is read-only.", "VALIDATION_ERROR")
+            raise error(req, 405, f"Method {m} is not supported on {req.path}",
+                        "VALIDATION_ERROR")
         raise error(req, 404, f"No route for {req.method} {req.path}", "OBJECT_NOT_FOUND")
 
     def _type(self, req: Request, name: str) -> str:
@@ -194,7 +211,9 @@ class HubSpotApi:
         if not requested:
             names: set[str] = set(hs.default_properties(obj))
         else:
-            known = hs.property_types(obj)
+            from vaultkeeper.sandbox.hs_write import all_types
+
+            known = all_types(self.ds, obj)
             names = {p for p in requested if p in known}
             names |= {"createdate", hs.modified_property(obj), "hs_object_id"}
         return tuple(sorted(names))
@@ -207,7 +226,7 @@ class HubSpotApi:
             props = properties_of(self.ds, obj, i, None if history else sel)
         mod = hs.modified_property(obj)
         out: dict[str, Any] = {"id": str(hs.ID_BASES[obj] + i),
-                               "properties": {k: props[k] for k in sel}}
+                               "properties": {k: props.get(k) for k in sel}}
         if history:
             known = hs.property_types(obj)
             out["propertiesWithHistory"] = {

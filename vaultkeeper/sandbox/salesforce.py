@@ -63,6 +63,9 @@ class SalesforceApi:
         self.ds = ds
         self.faults = faults
         self.executor = Executor(ds)
+        from vaultkeeper.sandbox.sf_write import SalesforceWrites
+
+        self.writes = SalesforceWrites(self)
         self.base_url = ""
         self._cursors: OrderedDict[str, Cursor] = OrderedDict()
         self._lock = threading.Lock()
@@ -120,10 +123,16 @@ class SalesforceApi:
             return exc.response
 
     def _route(self, req: Request) -> Response:
+        if req.path.startswith("/services/Soap/") and req.method == "POST":
+            return self.writes.soap(req)
         parts = [p for p in req.path.split("/") if p][2:]  # drop "services", "data"
         if req.method != "GET":
+            m = _VERSION.match(parts[0]) if parts else None
+            written = self.writes.route(req, parts[1:]) if m else None
+            if written is not None:
+                return written
             raise sf_error(405, "METHOD_NOT_ALLOWED", f"HTTP Method '{req.method}' not allowed. "
-                           "Allowed are GET,HEAD (the vaultkeeper sandbox is read-only)")
+                           "Allowed are GET,HEAD")
         if not parts:
             return json_response(200, [{"label": version_label(f"{v}.0"), "url":
                                         f"/services/data/v{v}.0", "version": f"{v}.0"}

@@ -102,7 +102,7 @@ def load_mapping(kind: str, defaults: dict[str, dict[str, str]], path: Path | No
             raise ConfigError(f"[{entity}] is not an entity",
                               f"use tables named {', '.join(ENTITY_ORDER)}", file=str(path))
         for name, dest in table.items():
-            if name not in entity_fields(entity):
+            if name != "legacy_id" and name not in entity_fields(entity):
                 raise ConfigError(f"{entity}.{name} is not a canonical field",
                                   "see docs/emergency.md#the-canonical-model", file=str(path),
                                   key=f"[{entity}] {name}")

@@ -44,6 +44,7 @@ TARGET_FIELDS: dict[str, Field] = {
     "password": Field(as_secret, None),
     "token": Field(as_secret, None),
     "mapping": Field(as_path, "policies/rehearse-tryton.toml"),
+    "ca_file": Field(as_path, "certs/ca.pem"),
 }
 
 
@@ -60,6 +61,7 @@ class Target:
     password: Secret | None = None
     token: Secret | None = None
     mapping: Path | None = None
+    ca_file: Path | None = None
 
     def as_json(self) -> dict[str, Any]:
         """What the report says about the target (no secret)."""
@@ -127,6 +129,10 @@ def _named(name: str, settings: Settings | None) -> Target:
                           file=str(file), key=f"[targets.{name}] kind")
     url = values.get("url", "")
     database, user = "", values.get("user", "admin")
+    if kind != "tryton" and (not url or values.get("token") is None):
+        raise ConfigError("url and token are required for a vendor target",
+                          'add url = "https://…" and token = { env = "…" }', file=str(file),
+                          key=f"[targets.{name}]")
     if kind == "tryton":
         if not url:
             raise ConfigError("url is missing", 'add url = "http://127.0.0.1:8000/DATABASE"',
@@ -138,4 +144,4 @@ def _named(name: str, settings: Settings | None) -> Target:
                               file=str(file), key=f"[targets.{name}] password")
     return Target(name, kind, url=url, database=database, user=user,
                   password=values.get("password"), token=values.get("token"),
-                  mapping=values.get("mapping"))
+                  mapping=values.get("mapping"), ca_file=values.get("ca_file"))

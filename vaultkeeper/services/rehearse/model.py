@@ -40,6 +40,10 @@ class PackageData:
 
     root: Path
     rows: dict[str, dict[str, dict[str, str]]]
+    extras: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Per entity, source fields outside the canonical model → non-empty values."""
+    relations: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    """``data/relations/<from>__<to>.csv`` → (from_id, to_id) pairs."""
 
     def count(self, entity: str) -> int:
         """Rows of one entity."""
@@ -61,7 +65,22 @@ def read_package(root: Path) -> PackageData:
             continue
         with path.open(encoding="utf-8", newline="") as fh:
             rows[entity] = {r["legacy_id"]: r for r in csv.DictReader(fh)}
-    return PackageData(root, rows)
+    extras: dict[str, dict[str, int]] = {}
+    for entity in rows:
+        path = canonical / f"{entity}.extra.csv"
+        if path.is_file():
+            with path.open(encoding="utf-8", newline="") as fh:
+                counts: dict[str, int] = {}
+                for r in csv.DictReader(fh):
+                    for name, value in r.items():
+                        if name != "legacy_id" and value:
+                            counts[name] = counts.get(name, 0) + 1
+            extras[entity] = counts
+    relations: dict[str, list[tuple[str, str]]] = {}
+    for path in sorted((root / "data" / "relations").glob("*__*.csv")):
+        with path.open(encoding="utf-8", newline="") as fh:
+            relations[path.stem] = [(r["from_id"], r["to_id"]) for r in csv.DictReader(fh)]
+    return PackageData(root, rows, extras, relations)
 
 
 @dataclass(frozen=True)

@@ -126,3 +126,27 @@ def reconcile(pkg: PackageData, back: Returned, stats: LoadStats,
             len(set(got) & set(rows)), missing, unexpected,
             [r for r in per_field.values() if r.expected], dropped))
     return results
+
+
+def relation_coverage(pkg: PackageData, objects: dict[str, str]) -> dict[str, dict[str, int]]:
+    """Per exported relation file: its pairs, and how many a canonical reference holds.
+
+    A pair no canonical reference holds (a second company of a contact, a relation between
+    objects outside the model) is not imported by any target: the report names it.
+    """
+    by_object: dict[str, list[str]] = {}
+    for entity, obj in objects.items():
+        by_object.setdefault(obj, []).append(entity)
+    out: dict[str, dict[str, int]] = {}
+    for stem, pairs in pkg.relations.items():
+        src, _, dst = stem.partition("__")
+        held: set[tuple[str, str]] = set()
+        for entity in by_object.get(src, []):
+            for name in ENTITIES[entity]:
+                if ref_target(entity, name) in by_object.get(dst, []):
+                    held |= {(legacy, row[name]) for legacy, row in
+                             pkg.rows.get(entity, {}).items() if row.get(name)}
+        carried = sum(1 for pair in pairs if pair in held)
+        out[stem] = {"pairs": len(pairs), "in_canonical": carried,
+                     "not_imported": len(pairs) - carried}
+    return out

@@ -47,6 +47,21 @@ def render_markdown(data: dict[str, Any]) -> str:
     if refused:
         lines += ["", "## Refused by the target", ""]
         lines += [f"- {e}: {_cell(r)}" for e, r in refused[:50]]
+    outside = data.get("outside_canonical", {})
+    if outside.get("fields") or any(r["not_imported"] for r in outside.get("relations", {})
+                                     .values()):
+        lines += ["", "## Not imported by any target (outside the canonical model)", "",
+                  "Kept in the package (`data/`, `canonical/<entity>.extra.csv`) but no import "
+                  "file carries them; extend `policies/mappings/<connector>.toml` if the new "
+                  "CRM needs them.", ""]
+        for entity, fields in outside.get("fields", {}).items():
+            names = ", ".join(f"{k} ({v})" for k, v in list(fields.items())[:12])
+            more = f" and {len(fields) - 12} more" if len(fields) > 12 else ""
+            lines.append(f"- {entity}: {len(fields)} fields with values: {_cell(names)}{more}")
+        for stem, r in outside.get("relations", {}).items():
+            if r["not_imported"]:
+                lines.append(f"- relation `{stem}`: {r['not_imported']} of {r['pairs']} pairs "
+                             "are held by no canonical reference")
     if data["notes"]:
         lines += ["", "## Notes", ""] + [f"- {_cell(n)}" for n in data["notes"]]
     return "\n".join(lines) + "\n"

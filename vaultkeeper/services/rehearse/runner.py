@@ -24,7 +24,7 @@ from vaultkeeper.services.rehearse.model import (
     load_mapping,
     read_package,
 )
-from vaultkeeper.services.rehearse.reconcile import EntityResult, reconcile
+from vaultkeeper.services.rehearse.reconcile import EntityResult, reconcile, relation_coverage
 from vaultkeeper.services.rehearse.targets import Target
 
 Progress = Callable[[str, int], None]
@@ -44,6 +44,8 @@ class RehearsalResult:
     seconds: dict[str, float] = field(default_factory=dict)
     objects: dict[str, str] = field(default_factory=dict)
     rehearsal_id: int | None = None
+    extras: dict[str, dict[str, int]] = field(default_factory=dict)
+    relation_coverage: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -82,6 +84,10 @@ class RehearsalResult:
             "relations_expected": sum(f.expected for e in self.entities for f in e.fields
                                       if f.relation),
             "lost": self.losses(), "notes": [*self.stats.notes, *self.back_notes][:50],
+            "outside_canonical": {
+                "fields": {e: dict(sorted(f.items(), key=lambda kv: -kv[1]))
+                           for e, f in self.extras.items() if f},
+                "relations": self.relation_coverage},
             "seconds": self.seconds,
         }
 
@@ -163,8 +169,10 @@ def rehearse(package: Path, target: Target, settings: Settings | None, *,
             message = exc.message if isinstance(exc, VaultkeeperError) else type(exc).__name__
             rdb.finish_rehearsal(db, rid, result="error", error=message)
         raise
+    objects = _objects_of(settings, pkg)
     result = RehearsalResult(package, target, mapping, entities, stats, back.notes, started,
-                             seconds, _objects_of(settings, pkg), rid)
+                             seconds, objects, rid, pkg.extras,
+                             relation_coverage(pkg, objects))
     if db is not None and rid is not None:
         data = result.as_json()
         rdb.finish_rehearsal(db, rid, result=data["result"], records=data["records"],

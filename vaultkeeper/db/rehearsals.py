@@ -53,10 +53,10 @@ def finish_rehearsal(db: sqlite_utils.Database, rehearsal_id: int, *, result: st
 
 
 def latest_rehearsal(db: sqlite_utils.Database) -> dict[str, Any] | None:
-    """The newest finished rehearsal with its report parsed (None before the first)."""
+    """The newest rehearsal that ran to a verdict (passed or failed), report parsed."""
     if TABLE not in db.table_names():
         return None
-    rows = list(db.query("SELECT * FROM rehearsals WHERE result != 'running' "
+    rows = list(db.query("SELECT * FROM rehearsals WHERE result IN ('passed', 'failed') "
                          "ORDER BY id DESC LIMIT 1"))
     if not rows:
         return None

@@ -38,11 +38,12 @@ def render_markdown(data: dict[str, Any]) -> str:
     examples = [(e, x) for e, o in data["objects"].items() for x in o["lost"] if x["examples"]]
     if examples:
         lines += ["", "## Examples of lost values", "",
-                  "| entity.field | legacy id | sent | came back |", "|---|---|---|---|"]
+                  "Look the legacy ids up in `canonical/<entity>.csv` (no CRM data is kept in "
+                  "this report).", "",
+                  "| entity.field | legacy id | came back |", "|---|---|---|"]
         for entity, x in examples:
             for ex in x["examples"]:
-                lines.append(f"| {entity}.{x['field']} | {ex['legacy_id']} | {_cell(ex['sent'])} "
-                             f"| {_cell(ex['back']) or '(empty)'} |")
+                lines.append(f"| {entity}.{x['field']} | {ex['legacy_id']} | {ex['back']} |")
     refused = [(e, r) for e, o in data["objects"].items() for r in o["refused"]]
     if refused:
         lines += ["", "## Refused by the target", ""]

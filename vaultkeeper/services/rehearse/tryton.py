@@ -14,6 +14,7 @@ comment, the activity's message) when the mapping says ``note``.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterable
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -70,6 +71,11 @@ def _default_mapping() -> dict[str, dict[str, str]]:
 
 
 DEFAULT_MAPPING = _default_mapping()
+
+
+def scrub(text: str) -> str:
+    """An error message without the quoted values in it (they are CRM data)."""
+    return re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", text)[:200]
 
 
 def _iso_date(value: str) -> dt.date | None:
@@ -181,7 +187,7 @@ class TrytonLoader:
                     except ConnectorError as exc:
                         new.append(0)
                         stats.refused.setdefault(entity, []).append(
-                            f"{key}: {exc.message}")
+                            f"{key}: {scrub(exc.message)}")
             ids.update((key, n) for (key, _), n in zip(chunk, new, strict=True) if n)
             self.progress(entity, len(chunk))
 

@@ -210,11 +210,11 @@ class VendorLoader:
                     self.ids[entity][outcome.key] = again.id
                     self._remember(again.id, props)
                     stats.notes.append(f"{entity} {outcome.key}: {self.kind} refused it "
-                                       f"({outcome.error[:120]}); imported with its values "
+                                       f"({_reason(outcome)}); imported with its values "
                                        f"as text in {self.home}")
                 else:
                     stats.refused.setdefault(entity, []).append(
-                        f"{entity}:{outcome.key}: {again.error[:200]}")
+                        f"{entity}:{outcome.key}: {_reason(again)}")
             self._link_after(entity, built, LinkSpec)
             self.progress(entity, len(rows))
         return stats
@@ -244,7 +244,7 @@ class VendorLoader:
         for outcome in self.writer.update(self.objects[entity], updates).outcomes:
             if not outcome.ok:
                 stats.refused.setdefault(entity, []).append(
-                    f"{entity}:{outcome.key}: {outcome.error[:200]}")
+                    f"{entity}:{outcome.key}: {_reason(outcome)}")
                 self.ids[entity].pop(outcome.key, None)
         self.progress(entity, len(rows))
 
@@ -349,6 +349,11 @@ class VendorLoader:
             value = props.get(dest[5:])
             return "" if value is None else str(value)
         return ""
+
+
+def _reason(outcome: Any) -> str:
+    """The vendor's error code: its message quotes the refused values (CRM data)."""
+    return str(outcome.code or "refused (no error code)")
 
 
 _REF_ENTITY = {"person_id": "person", "organisation_id": "organisation",

@@ -16,7 +16,7 @@ from servers import free_port, rclone_s3
 from vk_backup import FAKE_SECRET, make_config, vk
 
 from vaultkeeper.config import load_settings
-from vaultkeeper.services.escrow_deposit import deposit_age, deposit_stale
+from vaultkeeper.services.escrow.deposit import deposit_age, deposit_stale
 
 KEY, S3_SECRET = "vk-escrow-access", "vk-escrow-" + FAKE_SECRET
 ESCROW_PASSWORD = "escrow-" + FAKE_SECRET + "-agent"

@@ -11,7 +11,7 @@ from vk_backup import FAKE_SECRET, make_config, vk
 
 from vaultkeeper.config import load_settings
 from vaultkeeper.errors import ConfigError, SecretError
-from vaultkeeper.services.escrow_deposit import deposit_age, deposit_stale, refresh_interval
+from vaultkeeper.services.escrow.deposit import deposit_age, deposit_stale, refresh_interval
 
 
 def _config(tmp_path: Path, escrow: str) -> Path:

@@ -15,7 +15,7 @@ from vk_backup import FAKE_SECRET, make_config, vk, vk_json
 
 from vaultkeeper.config import Secret, find_config_file, load_settings
 from vaultkeeper.errors import UsageError
-from vaultkeeper.services.escrow_key import add_escrow_key, revoke_escrow_key
+from vaultkeeper.services.escrow.key import add_escrow_key, revoke_escrow_key
 
 KEY, S3_SECRET = "vk-escrow-access", "vk-escrow-" + FAKE_SECRET
 

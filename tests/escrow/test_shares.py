@@ -15,7 +15,7 @@ from shamir_mnemonic import Share
 from vk_backup import FAKE_SECRET
 
 from vaultkeeper.errors import ExitCode, UsageError
-from vaultkeeper.services.escrow import (
+from vaultkeeper.services.escrow.shares import (
     NotEnoughShares,
     SecretFormat,
     ShareError,

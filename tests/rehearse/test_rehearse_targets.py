@@ -72,7 +72,7 @@ def test_mapping_file_is_checked(tmp_path):
     with pytest.raises(ConfigError, match="not a tryton destination"):
         load_mapping("tryton", tryton.DEFAULT_MAPPING, bad, tryton.DESTINATIONS)
     bad.write_text('[person]\ntown = "address.city"\n', encoding="utf-8")
-    with pytest.raises(ConfigError, match="person.town is not a canonical field"):
+    with pytest.raises(ConfigError, match=r"person\.town is not a canonical field"):
         load_mapping("tryton", tryton.DEFAULT_MAPPING, bad, tryton.DESTINATIONS)
     good = tmp_path / "ok.toml"
     good.write_text('[person]\ncity = "address.city"\n', encoding="utf-8")

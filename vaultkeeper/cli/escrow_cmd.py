@@ -16,14 +16,7 @@ from rich.table import Table
 from vaultkeeper.cli import render
 from vaultkeeper.cli.settings import load
 from vaultkeeper.errors import ExitCode, UsageError, VerificationError
-from vaultkeeper.services.escrow import (
-    ParsedInput,
-    ShareError,
-    combine_shares,
-    parse_input,
-    share_info,
-)
-from vaultkeeper.services.escrow_key import (
+from vaultkeeper.services.escrow.key import (
     DEFAULT_HOST,
     DEFAULT_USER,
     KeyOutcome,
@@ -34,7 +27,14 @@ from vaultkeeper.services.escrow_key import (
     revoke_escrow_key,
     verify_password,
 )
-from vaultkeeper.services.escrow_sheets import make_trustee_sheets
+from vaultkeeper.services.escrow.shares import (
+    ParsedInput,
+    ShareError,
+    combine_shares,
+    parse_input,
+    share_info,
+)
+from vaultkeeper.services.escrow.sheets import make_trustee_sheets
 
 escrow_app = typer.Typer(
     help="Escrow: trustee key shares and the escrow agent's own restic key.",
@@ -345,7 +345,7 @@ def deposit_cmd(json_output: JsonOption = False) -> None:
     policies and mapping docs, last drill report, inventory.json with SHA-256 of every file,
     signed Ed25519). Exit 1 when no snapshot has passed a drill yet; 7 storage.
     """
-    from vaultkeeper.services.escrow_deposit import deposit
+    from vaultkeeper.services.escrow.deposit import deposit
 
     settings = load()
     result = deposit(settings, progress=_status(not json_output))
@@ -374,7 +374,7 @@ def verify_cmd(
     says what was verified, at which level and when, and is kept in the state database.
     Exit 4 when a check fails (naming the file or the problem).
     """
-    from vaultkeeper.services.escrow_deposit import verify
+    from vaultkeeper.services.escrow.verify import verify
 
     settings = load()
     report = verify(settings, level, progress=_status(not json_output))
@@ -412,7 +412,7 @@ def release_cmd(
     deposited snapshot and build the emergency package into --out. Exit 4 when the shares or
     password do not open the repository.
     """
-    from vaultkeeper.services.escrow_deposit import release
+    from vaultkeeper.services.escrow.release import release
 
     settings = load()
     secret = parse_reference(password) if password else None

@@ -15,7 +15,7 @@ from vaultkeeper.cli.settings import load
 from vaultkeeper.errors import ExitCode, UsageError
 from vaultkeeper.policies import SIGNAL_KINDS, load_policies
 from vaultkeeper.services import risk as risksvc
-from vaultkeeper.services.risk_chart import write_chart
+from vaultkeeper.services.risk.chart import write_chart
 
 risk_app = typer.Typer(help="Vendor risk signals, score, trend and chart.", no_args_is_help=True)
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]

@@ -186,7 +186,7 @@ def emergency_job(settings: Settings, alerter: Alerter) -> JobOutcome:
 
 def escrow_job(settings: Settings, alerter: Alerter) -> JobOutcome:
     """Refresh the escrow deposit (the newest verified snapshot, the kit, a signed inventory)."""
-    from vaultkeeper.services.escrow_deposit import deposit
+    from vaultkeeper.services.escrow.deposit import deposit
 
     try:
         result = deposit(settings)
@@ -202,7 +202,7 @@ def stale_escrow(daemon: Daemon) -> None:
     settings = daemon.settings
     if not settings.escrow.url:
         return
-    from vaultkeeper.services.escrow_deposit import deposit_age, deposit_stale, refresh_interval
+    from vaultkeeper.services.escrow.deposit import deposit_age, deposit_stale, refresh_interval
 
     alerter: Alerter = daemon.alerter
     if deposit_stale(settings):
@@ -270,7 +270,7 @@ def risk_schedule(settings: Settings) -> tuple[dict[str, str], list[str]]:
     level = current_risk(settings).level
     schedule, why = effective_schedule(base, level, policy)
     if settings.escrow.url and "escrow" not in schedule:
-        from vaultkeeper.services.escrow_deposit import refresh_interval
+        from vaultkeeper.services.escrow.deposit import refresh_interval
 
         refresh = settings.escrow.refresh
         schedule["escrow"] = refresh if refresh.startswith("every") else \

@@ -17,7 +17,6 @@ import tempfile
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,20 +24,15 @@ from typing import Any
 import orjson
 
 from vaultkeeper import __version__, crypto
-from vaultkeeper.canonical import ENTITIES, CanonicalMapping, EntityMapping
+from vaultkeeper.canonical import CanonicalMapping, EntityMapping
 from vaultkeeper.config import Settings
 from vaultkeeper.db import open_state_db
 from vaultkeeper.db.rehearsals import latest_rehearsal
 from vaultkeeper.db.scratch import Scratch
 from vaultkeeper.errors import UsageError
-from vaultkeeper.policies import MappingPolicy, Policies, load_policies
+from vaultkeeper.policies import Policies, load_policies
 from vaultkeeper.services.emergency import dedupe, runbook
-from vaultkeeper.services.emergency.clean import (
-    check_date,
-    check_email,
-    check_phone,
-    region_of,
-)
+from vaultkeeper.services.emergency.descriptor import descriptor, validate_descriptor
 from vaultkeeper.services.emergency.files import (
     CsvOut,
     all_files,
@@ -53,6 +47,18 @@ from vaultkeeper.services.emergency.quality import (
     QualityLog,
     render_html,
 )
+from vaultkeeper.services.emergency.result import (
+    CHECKSUMS,
+    EXPORT_MANIFEST,
+    FORMAT,
+    PACKAGE_JSON,
+    PUBLIC_KEY,
+    SIGNATURE,
+    BuildObserver,
+    PackageResult,
+    Provenance,
+    prepare_out,
+)
 from vaultkeeper.services.emergency.source import (
     Column,
     ExportFolder,
@@ -60,18 +66,11 @@ from vaultkeeper.services.emergency.source import (
     open_export,
     resource_name,
 )
-from vaultkeeper.services.emergency.targets import TARGETS, ImportFile, resolve
+from vaultkeeper.services.emergency.writers import EntityWriter, GenericWriter, batched
 
-FORMAT = "vaultkeeper-emergency/1"
-PACKAGE_JSON = "package.json"
-SIGNATURE = "package.json.sig"
-PUBLIC_KEY = "signing-key.pub"
-CHECKSUMS = "SHA256SUMS"
-EXPORT_MANIFEST = "export-manifest.json"
 TARGET_NAMES = ("generic", "hubspot", "salesforce")
 IMPORT_ORDER = ("organisation", "person", "membership", "donation", "activity")
 """Dependency order: each entity's references point at entities imported before it."""
-_BATCH = 5000
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 _DATE = re.compile(r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])")
@@ -85,93 +84,11 @@ _CONFORMS: dict[str, Callable[[str], bool]] = {
 }
 
 
-class BuildObserver:
-    """Progress of a build; the CLI draws bars from it. The default does nothing."""
-
-    def stage(self, name: str, total: int | None) -> None:
-        """A stage starts (``total`` records when known)."""
-
-    def advance(self, records: int) -> None:
-        """``records`` more records of the current stage are done."""
-
-
-@dataclass
-class Provenance:
-    """Where the export came from, as the runbook and package.json tell it."""
-
-    kind: str = "export"             # snapshot | fresh-export | export
-    snapshot_id: str = ""
-    location: str = ""
-    drill: dict[str, Any] | None = None
-    warnings: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    def as_json(self) -> dict[str, Any]:
-        """For package.json."""
-        return {"kind": self.kind, "snapshot_id": self.snapshot_id, "location": self.location,
-                "drill": self.drill, "warnings": self.warnings, "notes": self.notes}
-
-
-@dataclass
-class PackageResult:
-    """What was built."""
-
-    out: Path
-    target: str
-    counts: dict[str, int]
-    relations: dict[str, int]
-    entities: dict[str, dict[str, int]]
-    sample: dict[str, int]
-    duplicates: int
-    valid: bool
-    validation_errors: list[str]
-    warnings: list[str]
-    fingerprint: str
-    files: int
-    provenance: Provenance
-    archive: Path | None = None
-
-    def as_json(self) -> dict[str, Any]:
-        """The ``--json`` shape."""
-        return {"out": str(self.out), "target": self.target, "counts": self.counts,
-                "relations": self.relations, "entities": self.entities, "sample": self.sample,
-                "duplicate_candidates": self.duplicates, "valid": self.valid,
-                "validation_errors": self.validation_errors, "warnings": self.warnings,
-                "signing_key_fingerprint": self.fingerprint, "files": self.files,
-                "source": self.provenance.as_json(),
-                "archive": str(self.archive) if self.archive else None}
-
-
-def prepare_out(out: Path) -> None:
-    """A new or empty folder, created private (the package holds personal data)."""
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise UsageError(f"{out} exists and is not an empty folder",
-                         "choose a new --out folder (a package is never written over another)")
-    out.mkdir(mode=0o700, parents=True, exist_ok=True)
-    out.chmod(0o700)
-
-
 def _bucket(legacy_id: str, percent: int) -> bool:
     return zlib.crc32(legacy_id.encode()) % 100 < percent
 
 
-def _batched(scratch_add: Callable[[list[Any]], None]) -> Callable[[Any], None]:
-    batch: list[Any] = []
-
-    def add(item: Any) -> None:
-        if item is None:
-            if batch:
-                scratch_add(batch)
-                batch.clear()
-            return
-        batch.append(item)
-        if len(batch) >= _BATCH:
-            scratch_add(batch)
-            batch.clear()
-    return add
-
-
-class _Builder:
+class PackageBuilder:
     """One build: holds the open export, the scratch store and the writers' bookkeeping."""
 
     def __init__(self, folder: ExportFolder, out: Path, work: Path, *, target: str,
@@ -236,8 +153,8 @@ class _Builder:
             prof = ObjectProfile(obj.name)
             seen_cols: dict[str, Column] = dict(obj.columns)
             bad: set[str] = set()
-            add_id = _batched(functools.partial(self.scratch.add_ids, obj.name))
-            add_seed = _batched(functools.partial(self.scratch.add_ids, f"sample:{obj.name}"))
+            add_id = batched(functools.partial(self.scratch.add_ids, obj.name))
+            add_seed = batched(functools.partial(self.scratch.add_ids, f"sample:{obj.name}"))
             seed_here = obj.name == self.person_object or obj.name not in connected
             n = 0
             for row, archived in obj.rows():
@@ -342,7 +259,7 @@ class _Builder:
         idmap = CsvOut(self.out / "import" / "id-map" / f"{res}.csv",
                        ("object", "legacy_id", "archived", "new_id"))
         generic = self._generic_writers(obj) if self.target == "generic" else None
-        entities = [_EntityWriter(self, em) for em in self.mapping if em.object == obj.name]
+        entities = [EntityWriter(self, em) for em in self.mapping if em.object == obj.name]
         self.observer.stage(f"write {obj.name}", obj.count)
         in_sample = f"sample:{obj.name}"
         n = 0
@@ -370,8 +287,8 @@ class _Builder:
         for writer in entities:
             writer.close()
 
-    def _generic_writers(self, obj: ExportObject) -> _GenericWriter:
-        return _GenericWriter(self, obj, self.policies.mappings)
+    def _generic_writers(self, obj: ExportObject) -> GenericWriter:
+        return GenericWriter(self, obj, self.policies.mappings)
 
     # -- relations -----------------------------------------------------------------------
     def write_relations(self) -> None:
@@ -434,364 +351,6 @@ class _Builder:
                                "threshold": dedupe.THRESHOLD}
 
 
-class _GenericWriter:
-    """``import/generic/<Target>.csv``: the object's columns renamed by policies/mappings.toml."""
-
-    def __init__(self, b: _Builder, obj: ExportObject, policy: MappingPolicy) -> None:
-        spec = next((m for m in policy.objects if m.name == obj.name), None)
-        renames = spec.fields if spec else {}
-        name = (spec.target if spec else obj.name).replace("/", "-")
-        cols = b.columns[obj.name]
-        taken = set(renames.values())
-        self.header = [renames.get(c, c if c not in taken else f"{obj.name}.{c}") for c in cols]
-        self.pairs = list(zip(cols, self.header, strict=True))
-        root = b.out / "import" / "generic"
-        self.active = CsvOut(root / f"{name}.csv", self.header)
-        self.archived = CsvOut(root / "archived" / f"{name}.csv", self.header, always=False)
-        self.sample = CsvOut(b.out / "sample" / "import" / "generic" / f"{name}.csv", self.header,
-                             always=False)
-        self.b = b
-        self.obj = obj
-
-    def write(self, row: dict[str, str], archived: bool, sampled: bool) -> None:
-        """One record, renamed; archived records to the archived/ file."""
-        renamed = {new: row.get(old, "") for old, new in self.pairs}
-        (self.archived if archived else self.active).write(renamed)
-        if sampled and not archived:
-            self.sample.write(renamed)
-
-    def close(self) -> None:
-        """Close the files and count them for the runbook."""
-        for out in (self.active, self.archived, self.sample):
-            out.close()
-        counts = self.b.entity_counts.setdefault(f"generic:{self.obj.name}", Counter())
-        counts["active"] = self.active.rows
-        counts["inactive"] = self.archived.rows
-        self.b.generic_files[self.obj.name] = self.active.path.name
-
-
-class _EntityWriter:
-    """Canonical rows of one entity from one object, with extras, quality and import files."""
-
-    def __init__(self, b: _Builder, em: EntityMapping) -> None:
-        self.b = b
-        self.em = em
-        self.fields = list(ENTITIES[em.entity])
-        header = ["legacy_id", *self.fields, "archived", "inactive"]
-        root = b.out / "canonical"
-        self.main = CsvOut(root / f"{em.entity}.csv", header)
-        obj_cols = b.columns[em.object]
-        used = em.source_fields() | {b.folder.objects[em.object].id_column}
-        self.extra_cols = [c for c in obj_cols if c not in used and b.log.profiles[
-            em.object].filled[c]]
-        self.extra = CsvOut(root / f"{em.entity}.extra.csv", ["legacy_id", *self.extra_cols])
-        self.imports: list[tuple[ImportFile, CsvOut, CsvOut, CsvOut]] = []
-        for spec in TARGETS.get(b.target, ()):
-            if spec.entity != em.entity:
-                continue
-            header_ = [h for h, _ in spec.columns]
-            base = b.out / "import" / b.target
-            self.imports.append((spec, CsvOut(base / spec.name, header_),
-                                 CsvOut(base / "inactive" / spec.name, header_, always=False),
-                                 CsvOut(b.out / "sample" / "import" / b.target / spec.name,
-                                        header_, always=False)))
-        self.counts = b.entity_counts.setdefault(em.entity, Counter())
-        self.types = {f: ENTITIES[em.entity][f][0] for f in self.fields}
-        self.tracked = bool(em.when)
-        self.add_tracked = _batched(lambda x: b.scratch.add_ids(f"entity:{em.entity}", x))
-        self.person_idx = 0
-        if em.entity == "person":
-            self.add_feat = _batched(b.scratch.put_features)
-            self.add_key = _batched(b.scratch.add_keys)
-            self.add_email = _batched(lambda x: b.scratch.put_values("person_email", x))
-        if em.entity == "organisation":
-            self.add_domain = _batched(lambda x: b.scratch.put_values("org_domain", x))
-
-    def _source(self, row: dict[str, str], legacy: str, fname: str) -> str:
-        src = self.em.fields.get(fname)
-        if src is None:
-            return ""
-        if src.kind == "field":
-            return row.get(src.name, "")
-        if src.kind == "id":
-            return legacy
-        rel = self.b.folder.relations.get(src.name)
-        if rel is None:
-            return ""
-        reverse = rel.to_object == self.em.object and rel.from_object != self.em.object
-        return self.b.scratch.first_link(src.name, legacy, reverse=reverse) or ""
-
-    def write(self, row: dict[str, str], legacy: str, archived: bool, sampled: bool) -> None:
-        """One source record → at most one canonical row."""
-        if not self.em.accepts(row):
-            return
-        values = {"legacy_id": legacy}
-        entity = self.em.entity
-        country = self._source(row, legacy, "country").strip() if "country" in self.types \
-            else ""
-        for fname in self.fields:
-            raw = self._source(row, legacy, fname)
-            kind = self.types[fname]
-            if kind != "email":   # blanks around an e-mail are a finding, elsewhere noise
-                raw = raw.strip()
-            values[fname] = self._clean(kind, fname, raw, legacy, country) if raw.strip() \
-                else ""
-        for name in self.em.text_dates:
-            raw = row.get(name, "").strip()
-            if raw:
-                result = check_date(raw, self.b.region)
-                self.b.log.finding("date", entity, legacy, name, raw, result.status,
-                                   result.value, result.reason,
-                                   problem=result.status in ("ambiguous", "unparseable"))
-        inactive = self.em.is_inactive(row)
-        values["archived"] = "true" if archived else "false"
-        values["inactive"] = "true" if inactive else "false"
-        self._check_refs(values)
-        self.main.write(values)
-        self.extra.write({"legacy_id": legacy} | {c: row.get(c, "") for c in self.extra_cols})
-        self.counts["rows"] += 1
-        self.counts["inactive" if archived or inactive else "active"] += 1
-        if self.tracked:
-            self.add_tracked(legacy)
-        if entity == "person":
-            self._person(values)
-        elif entity == "organisation":
-            self.add_domain((legacy, values.get("domain", "")))
-        lookup = self._lookup(values)
-        for spec, active, inactive_out, sample in self.imports:
-            out_row = {h: resolve(values, src, lookup) for h, src in spec.columns}
-            (inactive_out if archived or inactive else active).write(out_row)
-            if sampled and not (archived or inactive):
-                sample.write(out_row)
-
-    def _clean(self, kind: str, fname: str, raw: str, legacy: str, country: str) -> str:
-        entity = self.em.entity
-        log = self.b.log
-        if kind == "email":
-            result = check_email(raw)
-            log.finding("email", entity, legacy, fname, raw, result.status,
-                        result.value if result.status != "invalid" else "", result.reason,
-                        problem=result.status != "valid")
-            return result.value
-        if kind == "phone":
-            region = region_of(country, self.b.region)
-            p = check_phone(raw, region)
-            log.finding("phone", entity, legacy, fname, raw, p.status,
-                        p.value if p.status in ("e164", "normalised") else "", p.reason,
-                        problem=p.status in ("invalid", "unparseable"))
-            return p.value
-        if kind in ("date", "datetime"):
-            d = check_date(raw, self.b.region, keep_time=kind == "datetime")
-            log.finding("date", entity, legacy, fname, raw, d.status, d.value, d.reason,
-                        problem=d.status in ("ambiguous", "unparseable"))
-            return d.value
-        if kind == "boolean":
-            low = raw.lower()
-            return "true" if low in ("true", "1", "yes") else "false" if low in (
-                "false", "0", "no") else raw
-        return raw
-
-    def _check_refs(self, values: dict[str, str]) -> None:
-        for fname in self.fields:
-            kind = self.types[fname]
-            ref = values.get(fname, "")
-            if not ref or not kind.startswith("ref:"):
-                continue
-            target = kind[4:]
-            em = next((e for e in self.b.mapping if e.entity == target), None)
-            if em is None:
-                continue
-            if em.when:
-                known = self.b.scratch.has(f"entity:{target}", ref)
-            else:
-                known = self.b.scratch.has(em.object, ref)
-            if not known:
-                self.b.dangling_refs[f"{self.em.entity}.{fname}"] += 1
-
-    def _person(self, v: dict[str, str]) -> None:
-        email_ok = v["email"] and check_email(v["email"]).status != "invalid"
-        self.b.current = {"legacy_id": v["legacy_id"], "email": v["email"] if email_ok else ""}
-        self.add_email((v["legacy_id"], v["email"] if email_ok else ""))
-        person = dedupe.make_person(v["legacy_id"], first=v["first_name"], last=v["last_name"],
-                                    email=v["email"] if email_ok else "",
-                                    phones=[v["phone"], v["mobile"]],
-                                    street=v["street"], postcode=v["postcode"], city=v["city"],
-                                    birth=v["birth_date"])
-        idx = self.person_idx
-        self.person_idx += 1
-        self.add_feat((idx, person.pack()))
-        for key in dedupe.blocking_keys(person):
-            self.add_key((key, idx))
-
-    def _lookup(self, v: dict[str, str]) -> dict[str, str]:
-        out: dict[str, str] = {}
-        if self.em.entity == "person":
-            out["@valid_email"] = self.b.current.get("email", "")
-        org = v.get("organisation_id", "")
-        if org:
-            out["@org_domain"] = self.b.scratch.value("org_domain", org) or ""
-        person = v.get("person_id", "")
-        if person:
-            if self.b.current.get("legacy_id") == person:
-                out["@person_email"] = self.b.current.get("email", "")
-            else:
-                out["@person_email"] = self.b.scratch.value("person_email", person) or ""
-        return out
-
-    def close(self) -> None:
-        """Flush the scratch batches and close every file."""
-        self.add_tracked(None)
-        if self.em.entity == "person":
-            self.add_feat(None)
-            self.add_key(None)
-            self.add_email(None)
-        if self.em.entity == "organisation":
-            self.add_domain(None)
-        self.main.close()
-        self.extra.close()
-        for spec, active, inactive, sample in self.imports:
-            for out in (active, inactive, sample):
-                out.close()
-            self.b.entity_counts.setdefault(f"{self.b.target}:{spec.name}", Counter()).update(
-                {"active": active.rows, "inactive": inactive.rows, "file": 1})
-
-
-# --------------------------------------------------------------------- datapackage.json
-def _field(col: Column, kind: str) -> dict[str, Any]:
-    out: dict[str, Any] = {"name": col.name, "type": kind}
-    if col.label and col.label != col.name:
-        out["title"] = col.label
-    text = col.description
-    if col.vendor_type and col.vendor_type != "string":
-        declared = f"vendor type: {col.vendor_type}"
-        if kind == "string" and col.candidate_type != "string":
-            declared += " (kept as text: some values do not conform)"
-        text = f"{text} ({declared})" if text else declared.capitalize()
-    if text:
-        out["description"] = text
-    if kind == "boolean":
-        out["trueValues"] = ["true"]
-        out["falseValues"] = ["false"]
-    return out
-
-
-def descriptor(b: _Builder, *, sample: bool) -> dict[str, Any]:
-    """The Frictionless Data Package descriptor of the package (or of its sample)."""
-    resources: list[dict[str, Any]] = []
-    for obj in b.folder.objects.values():
-        types = b.types[obj.name]
-        schema: dict[str, Any] = {"fields": [_field(obj.columns[c], types[c])
-                                             for c in b.columns[obj.name]]}
-        if b.unique_ids[obj.name]:
-            schema["primaryKey"] = [obj.id_column]
-        resources.append(_resource(obj.resource, f"data/objects/{obj.resource}.csv", schema,
-                                   f"{obj.name}: every exported record (archived included), "
-                                   f"values exactly as the vendor returned them; legacy id in "
-                                   f"{obj.id_column}"))
-    for rel in b.folder.relations.values():
-        schema = {"fields": [
-            {"name": "from_id", "type": "string",
-             "description": f"Legacy id in {rel.from_object}"},
-            {"name": "to_id", "type": "string", "description": f"Legacy id in {rel.to_object}"},
-            {"name": "type", "type": "string", "description": "Association type"}],
-            "foreignKeys": []}
-        for col, obj_name in (("from_id", rel.from_object), ("to_id", rel.to_object)):
-            ref = b.folder.objects.get(obj_name)
-            if ref is not None and b.unique_ids[obj_name]:
-                schema["foreignKeys"].append({"fields": [col], "reference": {
-                    "resource": ref.resource, "fields": [ref.id_column]}})
-        name = resource_name(rel.stem)
-        resources.append(_resource(name, f"data/relations/{name}.csv", schema,
-                                   f"Relation {rel.from_object} → {rel.to_object}"))
-    if not sample:
-        resources += _canonical_resources(b)
-    return {"profile": "tabular-data-package",
-            "name": "vaultkeeper-emergency-sample" if sample else "vaultkeeper-emergency",
-            "title": "CRM emergency exit package" + (" (sample)" if sample else ""),
-            "created": datetime.now(UTC).isoformat(timespec="seconds"),
-            "description": "Every object of the CRM as UTF-8 CSV with its legacy id as primary key"
-                           ", relations as foreign keys, and the canonical model. "
-                           + ("A ~10 % sample with relations kept consistent." if sample else
-                              "See RUNBOOK.md."),
-            "resources": resources}
-
-
-def _resource(name: str, path: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"name": name, "path": path, "profile": "tabular-data-resource", "format": "csv",
-            "mediatype": "text/csv", "encoding": "utf-8", "description": description,
-            "schema": schema}
-
-
-def _canonical_resources(b: _Builder) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for em in b.mapping:
-        fields: list[dict[str, Any]] = [{"name": "legacy_id", "type": "string",
-                                         "description": f"Legacy id of the {em.object} record"}]
-        src_types = b.types[em.object]
-        fks = []
-        for fname, (kind, text) in ENTITIES[em.entity].items():
-            src = em.fields.get(fname)
-            source_note = f"from {em.object}.{src.describe()}" if src else "not mapped (empty)"
-            ftype = "string"
-            if kind in ("number", "boolean") and src is not None and src.kind == "field" and \
-                    src_types.get(src.name) == kind:
-                ftype = kind
-            spec: dict[str, Any] = {"name": fname, "type": ftype,
-                                    "description": f"{text}; {source_note}"}
-            if ftype == "boolean":
-                spec |= {"trueValues": ["true"], "falseValues": ["false"]}
-            fields.append(spec)
-            target = kind[4:] if kind.startswith("ref:") else ""
-            if target and src is not None and not b.dangling_refs.get(f"{em.entity}.{fname}") \
-                    and any(e.entity == target for e in b.mapping):
-                fks.append({"fields": [fname], "reference": {"resource": f"canonical-{target}",
-                                                             "fields": ["legacy_id"]}})
-        fields += [{"name": "archived", "type": "boolean", "trueValues": ["true"],
-                    "falseValues": ["false"], "description": "Archived/deleted in the old CRM"},
-                   {"name": "inactive", "type": "boolean", "trueValues": ["true"],
-                    "falseValues": ["false"], "description": "Inactive by the mapping's "
-                                                            "`inactive` rule"}]
-        schema: dict[str, Any] = {"fields": fields, "foreignKeys": fks}
-        if b.unique_ids[em.object]:
-            schema["primaryKey"] = ["legacy_id"]
-        out.append(_resource(f"canonical-{em.entity}", f"canonical/{em.entity}.csv", schema,
-                             f"Canonical {em.entity} rows from {em.object}"))
-        extra_fields = [{"name": "legacy_id", "type": "string"}] + [
-            {"name": c, "type": "string"} for c in _extra_cols(b, em)]
-        extra_schema: dict[str, Any] = {"fields": extra_fields}
-        if b.unique_ids[em.object]:
-            extra_schema["foreignKeys"] = [{"fields": ["legacy_id"], "reference": {
-                "resource": f"canonical-{em.entity}", "fields": ["legacy_id"]}}]
-        out.append(_resource(f"canonical-{em.entity}-extra", f"canonical/{em.entity}.extra.csv",
-                             extra_schema, f"Fields of {em.object} that the mapping does not "
-                                           f"cover, for every {em.entity} row"))
-    return out
-
-
-def _extra_cols(b: _Builder, em: EntityMapping) -> list[str]:
-    used = em.source_fields() | {b.folder.objects[em.object].id_column}
-    return [c for c in b.columns[em.object] if c not in used and
-            b.log.profiles[em.object].filled[c]]
-
-
-def validate_descriptor(root: Path, name: str = "datapackage.json") -> list[str]:
-    """Frictionless validation of a package folder: one line per error (first 50)."""
-    from frictionless import Package, system
-
-    with system.use_context(trusted=True):
-        report = Package(str(root.resolve() / name)).validate()
-    if report.valid:
-        return []
-    lines = []
-    for task in report.tasks:
-        for error in task.errors[:10]:
-            where = task.name or task.place
-            lines.append(f"{where}: {error.type}: {error.note or error.message}")
-    for error in report.errors[:10]:
-        lines.append(f"datapackage.json: {error.type}: {error.message}")
-    return lines[:50]
-
-
 # ------------------------------------------------------------------------------ entry point
 def build_package(export_dir: Path, out_dir: Path, settings: Settings, *, target: str,
                   provenance: Provenance | None = None, observer: BuildObserver | None = None,
@@ -809,7 +368,7 @@ def build_package(export_dir: Path, out_dir: Path, settings: Settings, *, target
     settings.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="emergency-work-", dir=settings.state_dir))
     try:
-        b = _Builder(folder, out_dir, work, target=target, policies=policies,
+        b = PackageBuilder(folder, out_dir, work, target=target, policies=policies,
                      region=settings.emergency.default_region, sample_percent=sample_percent,
                      observer=observer)
         try:
@@ -826,7 +385,7 @@ def build_package(export_dir: Path, out_dir: Path, settings: Settings, *, target
                    rehearsal=latest_rehearsal(open_state_db(settings.state_dir)))
 
 
-def _finish(b: _Builder, key: Any, provenance: Provenance, *, validate: bool,
+def _finish(b: PackageBuilder, key: Any, provenance: Provenance, *, validate: bool,
             rehearsal: dict[str, Any] | None = None) -> PackageResult:
     out = b.out
     b.log.dangling_refs.update(b.dangling_refs)

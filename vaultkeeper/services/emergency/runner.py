@@ -26,12 +26,12 @@ from vaultkeeper.db.emergency import latest_verified_drill
 from vaultkeeper.errors import StorageError, VaultkeeperError
 from vaultkeeper.process import sigterm_interrupts
 from vaultkeeper.restic import Restic, Snapshot
-from vaultkeeper.services.emergency.package import (
+from vaultkeeper.services.emergency.package import build_package
+from vaultkeeper.services.emergency.result import (
     PUBLIC_KEY,
     BuildObserver,
     PackageResult,
     Provenance,
-    build_package,
     prepare_out,
 )
 from vaultkeeper.services.export import ExportObserver, run_export
@@ -88,7 +88,9 @@ def _alive(pid: int) -> bool:
 
 
 @dataclass(frozen=True)
-class _Found:
+class FoundSnapshot:
+    """A snapshot and the location (and restic on it) where it was found."""
+
     location: Location
     restic: Restic
     snapshot: Snapshot
@@ -156,11 +158,11 @@ def _resticks(settings: Settings) -> list[tuple[Location, Restic]]:
                          cwd=settings.base_dir)) for loc in locations]
 
 
-def _find(settings: Settings, wanted: str | None,
-          prefer: str = "") -> tuple[_Found | None, list[str]]:
+def find_snapshot(settings: Settings, wanted: str | None,
+                  prefer: str = "") -> tuple[FoundSnapshot | None, list[str]]:
     """The snapshot ``wanted`` (id or prefix; None: the newest) at the first location with it."""
     errors: list[str] = []
-    best: _Found | None = None
+    best: FoundSnapshot | None = None
     pairs = _resticks(settings)
     pairs.sort(key=lambda p: p[0].name != prefer)
     for location, restic in pairs:
@@ -174,7 +176,7 @@ def _find(settings: Settings, wanted: str | None,
             if wanted is not None and not any(i and i.startswith(wanted) for i in ids):
                 continue
             if best is None or snap.time > best.snapshot.time:
-                best = _Found(location, restic, snap)
+                best = FoundSnapshot(location, restic, snap)
         if wanted is not None and best is not None:
             break
     return best, errors
@@ -185,10 +187,10 @@ def _from_snapshot(settings: Settings, work: Path, source: str,
     provenance = Provenance(kind="snapshot")
     if source == "latest-verified":
         drill = latest_verified_drill(open_state_db(settings.state_dir))
-        found: _Found | None = None
+        found: FoundSnapshot | None = None
         errors: list[str] = []
         if drill is not None:
-            found, errors = _find(settings, str(drill["snapshot_id"]),
+            found, errors = find_snapshot(settings, str(drill["snapshot_id"]),
                                   prefer=str(drill.get("location") or ""))
             if found is None:
                 provenance.warnings.append(
@@ -202,9 +204,9 @@ def _from_snapshot(settings: Settings, work: Path, source: str,
                                        "NEWEST snapshot, which NO RESTORE DRILL HAS VERIFIED "
                                        "(run `vaultkeeper drill`)")
         if found is None:
-            found, errors = _find(settings, None)
+            found, errors = find_snapshot(settings, None)
     else:
-        found, errors = _find(settings, source)
+        found, errors = find_snapshot(settings, source)
         provenance.notes.append(f"Snapshot chosen explicitly (--from {source}).")
     if found is None:
         raise StorageError("no snapshot found" + (f" matching {source!r}" if source !=
@@ -247,3 +249,43 @@ def _encrypt(build_dir: Path, out: Path, recipients: list[Any], work: Path) -> P
         "`vaultkeeper emergency verify emergency-package` or `sha256sum -c SHA256SUMS`.\n",
         encoding="utf-8")
     return archive
+
+
+@dataclass
+class SuggestResult:
+    """What ``emergency mapping suggest`` wrote."""
+
+    file: Path
+    inference: Any
+    provenance: Provenance
+
+    def as_json(self) -> dict[str, Any]:
+        """The ``--json`` shape."""
+        return {"file": str(self.file), "connector": self.inference.connector,
+                "source": self.provenance.as_json()} | self.inference.as_json()
+
+
+def suggest_mapping(settings: Settings, out: Path | None, *, source: str = "latest-verified",
+                    fresh: bool = False, force: bool = False,
+                    observer: EmergencyObserver | None = None) -> SuggestResult:
+    """Infer the canonical mapping of the export and write it as a commented TOML file."""
+    from vaultkeeper.canonical import MAPPINGS_DIR
+    from vaultkeeper.errors import UsageError
+    from vaultkeeper.services.emergency.files import write_text
+    from vaultkeeper.services.emergency.infer import infer
+    from vaultkeeper.services.emergency.source import open_export
+
+    observer = observer or EmergencyObserver()
+    with private_workdir(settings.state_dir) as work:
+        export_dir, provenance = _obtain(settings, work, source=source, fresh=fresh,
+                                         observer=observer)
+        folder = open_export(export_dir)
+        observer.stage("infer the canonical mapping", None)
+        inference = infer(folder)
+    target = out or settings.policies_dir / MAPPINGS_DIR / f"{folder.connector or 'csv'}.toml"
+    if target.exists() and not force:
+        raise UsageError(f"{target} exists",
+                         "pass --out OTHER-FILE to compare, or --force to replace it")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_text(target, inference.to_toml())
+    return SuggestResult(target, inference, provenance)

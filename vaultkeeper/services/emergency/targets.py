@@ -56,7 +56,8 @@ HUBSPOT: tuple[ImportFile, ...] = (
         ("Email", "@person_email"), (_HS, "person_id"), ("Membership number", "number"),
         ("Membership level", "level"), ("Membership status", "status"),
         ("Membership start date", "start_date"), ("Membership renewal date", "end_date"),
-        ("Branch", "branch"), ("Membership Legacy ID", "legacy_id")),
+        ("Branch", "branch"), ("Membership Legacy ID", "legacy_id"),
+        ("Associated Company Legacy ID", "organisation_id")),
         "Import as an update of Contacts (custom membership properties), matched on Email or on "
         f"'{_HS}'."),
     ImportFile("donation", "donations.csv", _cols(
@@ -65,14 +66,18 @@ HUBSPOT: tuple[ImportFile, ...] = (
         ("Campaign", "campaign"), ("Payment method", "payment_method"),
         ("Payment reference", "reference"), ("Fund", "fund"), ("Gift Aid", "gift_aid"),
         (_HS, "legacy_id"), ("Email", "@person_email"),
-        ("Associated Contact Legacy ID", "person_id"), ("Company Domain Name", "@org_domain")),
+        ("Associated Contact Legacy ID", "person_id"), ("Company Domain Name", "@org_domain"),
+        ("Associated Company Legacy ID", "organisation_id")),
         "Import as Deals together with Contacts (two objects, one file): the Email column "
         "associates each deal with its contact. Create the Donations pipeline and stages first."),
     ImportFile("activity", "notes.csv", _cols(
         ("Note body", "body"), ("Activity date", "date"), ("Activity type", "type"),
         (_HS, "legacy_id"), ("Email", "@person_email"),
-        ("Associated Contact Legacy ID", "person_id")),
-        "Import as Notes associated with Contacts by Email."),
+        ("Associated Contact Legacy ID", "person_id"),
+        ("Associated Company Legacy ID", "organisation_id"),
+        ("Associated Deal Legacy ID", "donation_id")),
+        "Import as Notes associated with Contacts by Email; the Associated … Legacy ID columns "
+        "name the contact, company and deal each note belongs to."),
 )
 
 SALESFORCE: tuple[ImportFile, ...] = (
@@ -96,7 +101,8 @@ SALESFORCE: tuple[ImportFile, ...] = (
     ImportFile("membership", "Membership__c.csv", _cols(
         ("Name", "number"), (f"Contact__r.{_SF}", "person_id"), ("Level__c", "level"),
         ("Status__c", "status"), ("Start_Date__c", "start_date|date"),
-        ("End_Date__c", "end_date|date"), ("Branch__c", "branch"), (_SF, "legacy_id")),
+        ("End_Date__c", "end_date|date"), ("Branch__c", "branch"), (_SF, "legacy_id"),
+        (f"Account__r.{_SF}", "organisation_id")),
         "Data Loader: upsert into a custom object Membership__c (or your membership app's "
         "object) on its legacy id; the contact lookup resolves by external id."),
     ImportFile("donation", "Opportunity.csv", _cols(
@@ -110,12 +116,30 @@ SALESFORCE: tuple[ImportFile, ...] = (
     ImportFile("activity", "Task.csv", _cols(
         ("Subject", "subject"), ("Description", "body"), ("ActivityDate", "date|date"),
         ("Type", "type"), ("OwnerId_legacy", "owner"), (_SF, "legacy_id"),
-        ("Who_Legacy_Id", "person_id"), ("What_Legacy_Id", "donation_id")),
+        ("Who_Legacy_Id", "person_id"), ("What_Legacy_Id", "donation_id"),
+        ("What_Account_Legacy_Id", "organisation_id")),
         "Data Loader: insert Task; WhoId/WhatId are polymorphic, so fill them from the id-map "
         "files (legacy id → new id) before the import."),
 )
 
 TARGETS: dict[str, tuple[ImportFile, ...]] = {"hubspot": HUBSPOT, "salesforce": SALESFORCE}
+LEGACY_COLUMN = {"hubspot": _HS, "salesforce": _SF}
+"""The column of every vendor import file that holds the record's own legacy id."""
+ASSOCIATIONS_HOW = {
+    "generic": "Links the columns cannot hold (a second organisation, further contacts): "
+               "legacy ids of both sides; create them after both imports, through the id-map.",
+    "hubspot": "Import as associations between existing records (Import → 'Associations'), "
+               "matching both sides on 'Legacy Record ID'.",
+    "salesforce": "Data Loader: insert into the junction object (AccountContactRelation, "
+                  "OpportunityContactRole …), both lookups by Legacy_Id__c.",
+}
+
+
+def other_name(spec: ImportFile, object_: str) -> str:
+    """The import file for records of ``object_`` that the entity's ``when`` rule leaves out
+    (deals of other pipelines): same columns as ``spec``."""
+    stem, dot, ext = spec.name.rpartition(".")
+    return f"{stem}-other-{object_}.{ext}" if dot else f"{spec.name}-other-{object_}"
 
 
 def resolve(row: dict[str, str], source: str, lookup: dict[str, str]) -> str:

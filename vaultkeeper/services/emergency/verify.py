@@ -13,14 +13,14 @@ import orjson
 
 from vaultkeeper import crypto
 from vaultkeeper.errors import UsageError
+from vaultkeeper.services.emergency.descriptor import validate_descriptor
 from vaultkeeper.services.emergency.files import all_files, count_rows, sha256_file
-from vaultkeeper.services.emergency.package import (
+from vaultkeeper.services.emergency.result import (
     CHECKSUMS,
     EXPORT_MANIFEST,
     PACKAGE_JSON,
     PUBLIC_KEY,
     SIGNATURE,
-    validate_descriptor,
 )
 
 

@@ -16,7 +16,7 @@ from vaultkeeper.config import Settings
 from vaultkeeper.db import escrow as escrowdb
 from vaultkeeper.db import open_state_db
 from vaultkeeper.errors import StorageError, UsageError
-from vaultkeeper.services.escrow import (
+from vaultkeeper.services.escrow.shares import (
     SEAL_AAD,
     SecretFormat,
     SplitResult,
@@ -156,6 +156,8 @@ table.words td span { color: #666; font-size: .8em; margin-right: .4em; }
         padding: .4em; font-size: .9em; }
 pre { white-space: pre-wrap; font-size: .8em; background: #f4f4f4; padding: .5em; }
 h2 { font-size: 1.05em; margin-bottom: .2em; }
+
+
 @media print { body { margin: 0; max-width: none; } pre { background: none; } }
 """
 

@@ -1,0 +1,261 @@
+"""The per-record writers of pass 2: the generic import files of an object, and the canonical
+entity rows (with extras, quality checks, target import files and dedupe keys)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from vaultkeeper.canonical import ENTITIES, EntityMapping
+from vaultkeeper.policies import MappingPolicy
+from vaultkeeper.services.emergency import dedupe
+from vaultkeeper.services.emergency.clean import check_date, check_email, check_phone, region_of
+from vaultkeeper.services.emergency.files import CsvOut
+from vaultkeeper.services.emergency.source import ExportObject
+from vaultkeeper.services.emergency.targets import TARGETS, ImportFile, resolve
+
+if TYPE_CHECKING:
+    from vaultkeeper.services.emergency.package import PackageBuilder
+
+
+BATCH = 5000
+
+
+def batched(scratch_add: Callable[[list[Any]], None]) -> Callable[[Any], None]:
+    """Collect items and hand them to ``scratch_add`` in batches of BATCH; None flushes."""
+    batch: list[Any] = []
+
+    def add(item: Any) -> None:
+        if item is None:
+            if batch:
+                scratch_add(batch)
+                batch.clear()
+            return
+        batch.append(item)
+        if len(batch) >= BATCH:
+            scratch_add(batch)
+            batch.clear()
+    return add
+
+
+class GenericWriter:
+    """``import/generic/<Target>.csv``: the object's columns renamed by policies/mappings.toml."""
+
+    def __init__(self, b: PackageBuilder, obj: ExportObject, policy: MappingPolicy) -> None:
+        spec = next((m for m in policy.objects if m.name == obj.name), None)
+        renames = spec.fields if spec else {}
+        name = (spec.target if spec else obj.name).replace("/", "-")
+        cols = b.columns[obj.name]
+        taken = set(renames.values())
+        self.header = [renames.get(c, c if c not in taken else f"{obj.name}.{c}") for c in cols]
+        self.pairs = list(zip(cols, self.header, strict=True))
+        root = b.out / "import" / "generic"
+        self.active = CsvOut(root / f"{name}.csv", self.header)
+        self.archived = CsvOut(root / "archived" / f"{name}.csv", self.header, always=False)
+        self.sample = CsvOut(b.out / "sample" / "import" / "generic" / f"{name}.csv", self.header,
+                             always=False)
+        self.b = b
+        self.obj = obj
+
+    def write(self, row: dict[str, str], archived: bool, sampled: bool) -> None:
+        """One record, renamed; archived records to the archived/ file."""
+        renamed = {new: row.get(old, "") for old, new in self.pairs}
+        (self.archived if archived else self.active).write(renamed)
+        if sampled and not archived:
+            self.sample.write(renamed)
+
+    def close(self) -> None:
+        """Close the files and count them for the runbook."""
+        for out in (self.active, self.archived, self.sample):
+            out.close()
+        counts = self.b.entity_counts.setdefault(f"generic:{self.obj.name}", Counter())
+        counts["active"] = self.active.rows
+        counts["inactive"] = self.archived.rows
+        self.b.generic_files[self.obj.name] = self.active.path.name
+
+
+class EntityWriter:
+    """Canonical rows of one entity from one object, with extras, quality and import files."""
+
+    def __init__(self, b: PackageBuilder, em: EntityMapping) -> None:
+        self.b = b
+        self.em = em
+        self.fields = list(ENTITIES[em.entity])
+        header = ["legacy_id", *self.fields, "archived", "inactive"]
+        root = b.out / "canonical"
+        self.main = CsvOut(root / f"{em.entity}.csv", header)
+        obj_cols = b.columns[em.object]
+        used = em.source_fields() | {b.folder.objects[em.object].id_column}
+        self.extra_cols = [c for c in obj_cols if c not in used and b.log.profiles[
+            em.object].filled[c]]
+        self.extra = CsvOut(root / f"{em.entity}.extra.csv", ["legacy_id", *self.extra_cols])
+        self.imports: list[tuple[ImportFile, CsvOut, CsvOut, CsvOut]] = []
+        for spec in TARGETS.get(b.target, ()):
+            if spec.entity != em.entity:
+                continue
+            header_ = [h for h, _ in spec.columns]
+            base = b.out / "import" / b.target
+            self.imports.append((spec, CsvOut(base / spec.name, header_),
+                                 CsvOut(base / "inactive" / spec.name, header_, always=False),
+                                 CsvOut(b.out / "sample" / "import" / b.target / spec.name,
+                                        header_, always=False)))
+        self.counts = b.entity_counts.setdefault(em.entity, Counter())
+        self.types = {f: ENTITIES[em.entity][f][0] for f in self.fields}
+        self.tracked = bool(em.when)
+        self.add_tracked = batched(lambda x: b.scratch.add_ids(f"entity:{em.entity}", x))
+        self.person_idx = 0
+        if em.entity == "person":
+            self.add_feat = batched(b.scratch.put_features)
+            self.add_key = batched(b.scratch.add_keys)
+            self.add_email = batched(lambda x: b.scratch.put_values("person_email", x))
+        if em.entity == "organisation":
+            self.add_domain = batched(lambda x: b.scratch.put_values("org_domain", x))
+
+    def _source(self, row: dict[str, str], legacy: str, fname: str) -> str:
+        src = self.em.fields.get(fname)
+        if src is None:
+            return ""
+        if src.kind == "field":
+            return row.get(src.name, "")
+        if src.kind == "id":
+            return legacy
+        rel = self.b.folder.relations.get(src.name)
+        if rel is None:
+            return ""
+        reverse = rel.to_object == self.em.object and rel.from_object != self.em.object
+        return self.b.scratch.first_link(src.name, legacy, reverse=reverse) or ""
+
+    def write(self, row: dict[str, str], legacy: str, archived: bool, sampled: bool) -> None:
+        """One source record → at most one canonical row."""
+        if not self.em.accepts(row):
+            return
+        values = {"legacy_id": legacy}
+        entity = self.em.entity
+        country = self._source(row, legacy, "country").strip() if "country" in self.types \
+            else ""
+        for fname in self.fields:
+            raw = self._source(row, legacy, fname)
+            kind = self.types[fname]
+            if kind != "email":   # blanks around an e-mail are a finding, elsewhere noise
+                raw = raw.strip()
+            values[fname] = self._clean(kind, fname, raw, legacy, country) if raw.strip() \
+                else ""
+        for name in self.em.text_dates:
+            raw = row.get(name, "").strip()
+            if raw:
+                result = check_date(raw, self.b.region)
+                self.b.log.finding("date", entity, legacy, name, raw, result.status,
+                                   result.value, result.reason,
+                                   problem=result.status in ("ambiguous", "unparseable"))
+        inactive = self.em.is_inactive(row)
+        values["archived"] = "true" if archived else "false"
+        values["inactive"] = "true" if inactive else "false"
+        self._check_refs(values)
+        self.main.write(values)
+        self.extra.write({"legacy_id": legacy} | {c: row.get(c, "") for c in self.extra_cols})
+        self.counts["rows"] += 1
+        self.counts["inactive" if archived or inactive else "active"] += 1
+        if self.tracked:
+            self.add_tracked(legacy)
+        if entity == "person":
+            self._person(values)
+        elif entity == "organisation":
+            self.add_domain((legacy, values.get("domain", "")))
+        lookup = self._lookup(values)
+        for spec, active, inactive_out, sample in self.imports:
+            out_row = {h: resolve(values, src, lookup) for h, src in spec.columns}
+            (inactive_out if archived or inactive else active).write(out_row)
+            if sampled and not (archived or inactive):
+                sample.write(out_row)
+
+    def _clean(self, kind: str, fname: str, raw: str, legacy: str, country: str) -> str:
+        entity = self.em.entity
+        log = self.b.log
+        if kind == "email":
+            result = check_email(raw)
+            log.finding("email", entity, legacy, fname, raw, result.status,
+                        result.value if result.status != "invalid" else "", result.reason,
+                        problem=result.status != "valid")
+            return result.value
+        if kind == "phone":
+            region = region_of(country, self.b.region)
+            p = check_phone(raw, region)
+            log.finding("phone", entity, legacy, fname, raw, p.status,
+                        p.value if p.status in ("e164", "normalised") else "", p.reason,
+                        problem=p.status in ("invalid", "unparseable"))
+            return p.value
+        if kind in ("date", "datetime"):
+            d = check_date(raw, self.b.region, keep_time=kind == "datetime")
+            log.finding("date", entity, legacy, fname, raw, d.status, d.value, d.reason,
+                        problem=d.status in ("ambiguous", "unparseable"))
+            return d.value
+        if kind == "boolean":
+            low = raw.lower()
+            return "true" if low in ("true", "1", "yes") else "false" if low in (
+                "false", "0", "no") else raw
+        return raw
+
+    def _check_refs(self, values: dict[str, str]) -> None:
+        for fname in self.fields:
+            kind = self.types[fname]
+            ref = values.get(fname, "")
+            if not ref or not kind.startswith("ref:"):
+                continue
+            target = kind[4:]
+            em = next((e for e in self.b.mapping if e.entity == target), None)
+            if em is None:
+                continue
+            if em.when:
+                known = self.b.scratch.has(f"entity:{target}", ref)
+            else:
+                known = self.b.scratch.has(em.object, ref)
+            if not known:
+                self.b.dangling_refs[f"{self.em.entity}.{fname}"] += 1
+
+    def _person(self, v: dict[str, str]) -> None:
+        email_ok = v["email"] and check_email(v["email"]).status != "invalid"
+        self.b.current = {"legacy_id": v["legacy_id"], "email": v["email"] if email_ok else ""}
+        self.add_email((v["legacy_id"], v["email"] if email_ok else ""))
+        person = dedupe.make_person(v["legacy_id"], first=v["first_name"], last=v["last_name"],
+                                    email=v["email"] if email_ok else "",
+                                    phones=[v["phone"], v["mobile"]],
+                                    street=v["street"], postcode=v["postcode"], city=v["city"],
+                                    birth=v["birth_date"])
+        idx = self.person_idx
+        self.person_idx += 1
+        self.add_feat((idx, person.pack()))
+        for key in dedupe.blocking_keys(person):
+            self.add_key((key, idx))
+
+    def _lookup(self, v: dict[str, str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        if self.em.entity == "person":
+            out["@valid_email"] = self.b.current.get("email", "")
+        org = v.get("organisation_id", "")
+        if org:
+            out["@org_domain"] = self.b.scratch.value("org_domain", org) or ""
+        person = v.get("person_id", "")
+        if person:
+            if self.b.current.get("legacy_id") == person:
+                out["@person_email"] = self.b.current.get("email", "")
+            else:
+                out["@person_email"] = self.b.scratch.value("person_email", person) or ""
+        return out
+
+    def close(self) -> None:
+        """Flush the scratch batches and close every file."""
+        self.add_tracked(None)
+        if self.em.entity == "person":
+            self.add_feat(None)
+            self.add_key(None)
+            self.add_email(None)
+        if self.em.entity == "organisation":
+            self.add_domain(None)
+        self.main.close()
+        self.extra.close()
+        for spec, active, inactive, sample in self.imports:
+            for out in (active, inactive, sample):
+                out.close()
+            self.b.entity_counts.setdefault(f"{self.b.target}:{spec.name}", Counter()).update(
+                {"active": active.rows, "inactive": inactive.rows, "file": 1})

@@ -1,0 +1,102 @@
+"""``escrow release``: open the deposit with the recovered password and build the emergency
+package from it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+from vaultkeeper.config import Secret, Settings
+from vaultkeeper.db import escrow as escrowdb
+from vaultkeeper.db import open_state_db
+from vaultkeeper.errors import StorageError, UsageError
+from vaultkeeper.restic import WrongPassword
+from vaultkeeper.services.emergency.result import PackageResult
+from vaultkeeper.services.emergency.runner import EmergencyObserver, private_workdir, run_emergency
+from vaultkeeper.services.escrow.repository import (
+    Progress,
+    escrow_location,
+    escrow_restic,
+    location_settings,
+    no_progress,
+    utc_now,
+)
+from vaultkeeper.services.escrow.verify import VerifyReport, verify_kit
+from vaultkeeper.storage.kit import get_kit
+from vaultkeeper.storage.locations import Location
+
+
+# -------------------------------------------------------------------------------- release
+@contextmanager
+def _password_secret(password: str, state_dir: Path) -> Iterator[Secret]:
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder = tempfile.mkdtemp(prefix="vk-release-", dir=state_dir)
+    try:
+        path = os.path.join(folder, "password")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(password + "\n")
+        yield Secret(kind="file", ref=path, setting="release password")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def release(settings: Settings, out: Path, *, password: str | None = None,
+            secret: Secret | None = None, target: str | None = None,
+            observer: EmergencyObserver | None = None,
+            progress: Progress = no_progress) -> tuple[PackageResult, VerifyReport]:
+    """Restore the deposit with ``password`` (recovered from trustee shares) or ``secret`` (the
+    escrow key's password) and build the emergency package into ``out``."""
+    location = escrow_location(settings)
+    with private_workdir(settings.state_dir) as work:
+        report = VerifyReport(level=1, started_at=utc_now().isoformat(timespec="seconds"))
+        kit = work / "kit"
+        kit.mkdir()
+        try:
+            get_kit(location, kit)
+            verify_kit(kit, report, escrowdb.last_deposit(open_state_db(settings.state_dir)))
+        except StorageError as exc:
+            report.add(1, "kit", False, exc.one_line())
+    for problem in report.problems:
+        progress(f"warning: {problem}")
+    with _maybe_password(password, secret, settings.state_dir) as key:
+        opened = replace(settings, locations=(location_settings(settings),),
+                         repository_password=key)
+        try:
+            escrow_restic(settings, location, key).current_key_id()
+        except WrongPassword:
+            from vaultkeeper.errors import VerificationError
+
+            raise VerificationError("the given password (or shares) does not open the escrow "
+                                    "repository", "check the shares or the escrow key "
+                                    "password") from None
+        source = report.snapshot_id or _newest(settings, location, key)
+        progress(f"restoring snapshot {source[:12]} from the escrow repository")
+        result = run_emergency(opened, out, source=source, target=target, observer=observer)
+    return result, report
+
+
+@contextmanager
+def _maybe_password(password: str | None, secret: Secret | None,
+                    state_dir: Path) -> Iterator[Secret]:
+    if secret is not None:
+        yield secret
+        return
+    if password is None:
+        raise UsageError("no key given", "give trustee shares or --password file:PATH")
+    with _password_secret(password, state_dir) as made:
+        yield made
+
+
+def _newest(settings: Settings, location: Location, key: Secret) -> str:
+    snaps = escrow_restic(settings, location, key).snapshots()
+    if not snaps:
+        raise StorageError("the escrow repository holds no snapshot",
+                           "run `vaultkeeper escrow deposit`")
+    newest = max(snaps, key=lambda s: s.time)
+    return newest.id

@@ -29,6 +29,18 @@ def rehearsal_package(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, P
 
 
 @pytest.fixture(scope="session")
+def vendor_packages(rehearsal_package: tuple[Path, Path]) -> dict[str, Path]:
+    """The same export packaged for the hubspot and the salesforce target."""
+    config, generic = rehearsal_package
+    out = {}
+    for target in ("hubspot", "salesforce"):
+        out[target] = generic.parent / f"package-{target}"
+        build_package(generic.parent / "export", out[target], load_settings(config),
+                      target=target)
+    return out
+
+
+@pytest.fixture(scope="session")
 def tryton_template() -> Path:
     """The cached template database (builds the virtualenv and template on first use)."""
     return tryton_server.template()

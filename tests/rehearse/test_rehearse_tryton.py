@@ -95,7 +95,7 @@ def test_rehearsal_into_tryton_brings_everything_back(rehearsal_package, tryton,
     export = package.parent / "export"
     build_package(export, again, load_settings(config), target="generic")
     runbook = (again / "RUNBOOK.md").read_text(encoding="utf-8")
-    assert f"Last rehearsal: **PASSED on {data['date'][:16].replace('T', ' ')} UTC" in runbook
+    assert f"Last rehearsal: **PASSED on {data['date'][:10]} " in runbook   # finished, UTC
     assert "Rehearsal: ✔ membership, organisation, person survived the rehearsal" in runbook
 
 

@@ -34,8 +34,9 @@ def _named_target(config: Path, kind: str, sb: Sandbox) -> Path:
     return copy
 
 
-def test_rehearsal_into_an_empty_hubspot_portal(rehearsal_package):
-    config, package = rehearsal_package
+def test_rehearsal_into_an_empty_hubspot_portal(rehearsal_package, vendor_packages):
+    config, _generic = rehearsal_package
+    package = vendor_packages["hubspot"]
     with Sandbox(records=0, seed=1) as sb:
         client = hubspot.Client.create(access_token=sb.token, host=sb.url, base_url=sb.url,
                                        ssl_ca_cert=str(sb.ca_file))
@@ -46,6 +47,11 @@ def test_rehearsal_into_an_empty_hubspot_portal(rehearsal_package):
         data = json.loads(result.stdout)
         assert data["ok"] and data["lost"] == []
         assert data["relations_linked"] == data["relations_expected"] > 0
+        # The package's own import files hold every record and every carried column.
+        files = data["import_files"]
+        assert files["person"]["file"] == "import/hubspot/contacts.csv"
+        assert all(f["missing_row_count"] == 0 and not f["missing_columns"]
+                   for f in files.values())
         for entity in ("person", "organisation", "membership", "donation", "activity"):
             got = data["objects"][entity]
             assert got["records"] == got["imported"] == len(_rows(package, entity)) > 0
@@ -70,13 +76,16 @@ def test_rehearsal_into_an_empty_hubspot_portal(rehearsal_package):
                        "@") == 1 and " " not in r["email"])
 
 
-def test_rehearsal_into_an_empty_salesforce_org(rehearsal_package):
-    config, package = rehearsal_package
+def test_rehearsal_into_an_empty_salesforce_org(rehearsal_package, vendor_packages):
+    config, _generic = rehearsal_package
+    package = vendor_packages["salesforce"]
     result = vk(config, "emergency", "rehearse", str(package), "--into", "sandbox:salesforce",
                 "--json", timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     data = json.loads(result.stdout)
     assert data["ok"] and data["target"]["sandbox"] is True
+    assert set(data["import_files"]) == {"person", "organisation", "membership", "donation",
+                                         "activity"}
     assert data["relations_linked"] == data["relations_expected"] > 0
     donations = _rows(package, "donation")
     assert data["objects"]["donation"]["imported"] == len(donations)
@@ -129,3 +138,23 @@ def test_hubspot_mapping_without_a_relation_fails_naming_it(rehearsal_package, t
     assert result.returncode == 4
     assert "relation person.organisation_id → organisation lost" in result.stderr
     assert "the mapping drops it" in result.stderr
+
+
+def test_a_field_the_import_files_do_not_carry_fails(rehearsal_package, vendor_packages,
+                                                      tmp_path):
+    """The rehearsal carries e-mail opt-out in a custom property, but contacts.csv has no
+    column for it: an administrator's import would lose it, so the rehearsal fails."""
+    config, _generic = rehearsal_package
+    fields = {e: dict(f) for e, f in vendor.default_mapping("hubspot").items()}
+    fields["person"]["email_opt_out"] = "prop:vk_email_opt_out"
+    mapping = tmp_path / "hs.toml"
+    mapping.write_text(mapping_toml(TargetMapping("hubspot", fields)), encoding="utf-8")
+    result = vk(config, "emergency", "rehearse", str(vendor_packages["hubspot"]), "--into",
+                "sandbox:hubspot", "--mapping", str(mapping), "--json", timeout=600)
+    assert result.returncode == 4, result.stderr[-2000:]
+    data = json.loads(result.stdout)
+    assert all(o["ok"] for o in data["objects"].values())    # the CRM itself kept it …
+    assert data["import_files"]["person"]["missing_columns"] == ["email_opt_out"]
+    assert data["lost"] == ["import/hubspot/contacts.csv: no column for "
+                            "person.email_opt_out, which the rehearsal carried: an import of "
+                            "the package would lose it"]

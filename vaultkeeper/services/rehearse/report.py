@@ -48,6 +48,18 @@ def render_markdown(data: dict[str, Any]) -> str:
     if refused:
         lines += ["", "## Refused by the target", ""]
         lines += [f"- {e}: {_cell(r)}" for e, r in refused[:50]]
+    files = data.get("import_files")
+    if files:
+        lines += ["", "## The package's import files", "",
+                  "| entity | file | rows | missing rows | missing columns | values the file "
+                  "changes |", "|---|---|---:|---:|---|---|"]
+        for entity, f in files.items():
+            changed = ", ".join(f"{k} ({v})" for k, v in f["changed_values"].items())
+            lines.append(f"| {entity} | `{f['file']}` | {f['rows']} | {f['missing_row_count']} "
+                         f"| {', '.join(f['missing_columns']) or 'none'} | "
+                         f"{changed or 'none'} |")
+        lines += ["", "Changed values are the import format's own rules (invalid e-mails left "
+                  "empty, partial dates dropped: see `quality/`)."]
     outside = data.get("outside_canonical", {})
     if outside.get("fields") or any(r["not_imported"] for r in outside.get("relations", {})
                                      .values()):

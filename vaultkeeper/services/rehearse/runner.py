@@ -16,6 +16,8 @@ from vaultkeeper.config import Settings
 from vaultkeeper.db import open_state_db
 from vaultkeeper.db import rehearsals as rdb
 from vaultkeeper.errors import VaultkeeperError
+from vaultkeeper.services.rehearse.importfiles import FileCheck, check_import_files
+from vaultkeeper.services.rehearse.importfiles import losses as file_losses
 from vaultkeeper.services.rehearse.model import (
     LoadStats,
     PackageData,
@@ -46,11 +48,13 @@ class RehearsalResult:
     rehearsal_id: int | None = None
     extras: dict[str, dict[str, int]] = field(default_factory=dict)
     relation_coverage: dict[str, dict[str, int]] = field(default_factory=dict)
+    import_files: list[FileCheck] | None = None
+    """The package's import/<kind>/ files against what was carried (vendor targets)."""
 
     @property
     def ok(self) -> bool:
-        """Every record came back with every value and link."""
-        return all(e.ok for e in self.entities)
+        """Every record came back with every value and link, and the import files hold them."""
+        return all(e.ok for e in self.entities) and not file_losses(self.import_files or [])
 
     def losses(self) -> list[str]:
         """One line per lost field or relation, naming object and field."""
@@ -66,7 +70,7 @@ class RehearsalResult:
                     f"field {e.entity}.{f.name}"
                 why = " (the mapping drops it)" if f.name in e.dropped else ""
                 out.append(f"{where}: {what} lost {f.lost} of {f.expected} values{why}")
-        return out
+        return out + file_losses(self.import_files or [])
 
     def as_json(self) -> dict[str, Any]:
         """The ``--json`` object (also stored in the state database)."""
@@ -89,6 +93,8 @@ class RehearsalResult:
                            for e, f in self.extras.items() if f},
                 "relations": self.relation_coverage},
             "seconds": self.seconds,
+            "import_files": None if self.import_files is None else {
+                c.entity: c.as_json() for c in self.import_files},
         }
 
 
@@ -173,6 +179,12 @@ def rehearse(package: Path, target: Target, settings: Settings | None, *,
     result = RehearsalResult(package, target, mapping, entities, stats, back.notes, started,
                              seconds, objects, rid, pkg.extras,
                              relation_coverage(pkg, objects))
+    if target.kind != "tryton":
+        result.import_files = check_import_files(pkg, target.kind, mapping)
+        if result.import_files is None:
+            result.back_notes.append(f"the package has no import/{target.kind}/ folder (built "
+                                     f"for another target): its {target.kind} import files "
+                                     "were not checked")
     if db is not None and rid is not None:
         data = result.as_json()
         rdb.finish_rehearsal(db, rid, result=data["result"], records=data["records"],

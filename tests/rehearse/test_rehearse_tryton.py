@@ -126,9 +126,12 @@ def test_a_mapping_that_drops_a_field_and_a_relation_fails_with_exit_4(
     # A second rehearsal into the same (now filled) database is refused: targets must be empty.
     env = {"TRYTONPASSFILE": str(tryton.password_file)}
     again = vk(config, "emergency", "rehearse", str(package), "--into",
-               f"tryton:{tryton.url}/{tryton.database}", env=env, timeout=900)
+               f"tryton:{tryton.url}/{tryton.database}", "--json", env=env, timeout=900)
     assert again.returncode == 2, again.stderr
     assert "empty database" in again.stderr
+    refused = json.loads(again.stdout)          # --json: one object, also on failure
+    assert refused["result"] == "error" and "empty database" in refused["fix"] + refused[
+        "error"] and refused["exit_code"] == 2
     # `processes check` names the lost field for the processes that need contacts.
     procs = json.loads(vk(config, "processes", "check", "--json").stdout)["processes"]
     needs_contacts = [p for p in procs if "contacts" in p["objects"]]

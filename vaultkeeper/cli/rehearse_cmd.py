@@ -44,7 +44,14 @@ def rehearse(
         settings: Any = load()
     except VaultkeeperError:
         settings = None   # a rehearsal needs no configuration (it is then not recorded)
-    target = resolve_target(into, settings)
+    try:
+        target = resolve_target(into, settings)
+    except VaultkeeperError as exc:
+        if not json_output:
+            raise
+        render.print_json({"ok": False, "result": "error", "error": exc.message,
+                           "fix": exc.fix, "exit_code": int(exc.exit_code)})
+        raise typer.Exit(int(exc.exit_code)) from None
     counts: dict[str, int] = {}
     show = sys.stderr.isatty() and not json_output
 
@@ -54,7 +61,16 @@ def rehearse(
             render.err_console.print(f"imported {what}: {counts[what]}", highlight=False,
                                      end="\r")
 
-    result = run(package, target, settings, mapping_file=mapping, progress=progress)
+    try:
+        result = run(package, target, settings, mapping_file=mapping, progress=progress)
+    except VaultkeeperError as exc:
+        if not json_output:
+            raise
+        render.print_json({"ok": False, "result": "error", "error": exc.message,
+                           "fix": exc.fix, "exit_code": int(exc.exit_code),
+                           "package": str(package), "target": target.as_json()})
+        render.err_console.print(f"Error: {exc.one_line()}", highlight=False)
+        raise typer.Exit(int(exc.exit_code)) from None
     data = result.as_json()
     folder = report or (settings.state_dir / "rehearsals" / str(result.rehearsal_id or "last")
                         if settings is not None else package.parent / "rehearsal-report")

@@ -53,6 +53,9 @@ class HubSpotApi:
         from vaultkeeper.sandbox.hs_write import HubSpotWrites
 
         self.writes = HubSpotWrites(self)
+        from vaultkeeper.sandbox.hs_imports import HubSpotImports
+
+        self.imports = HubSpotImports(self)
         self.base_url = ""  # set by the server once the port is known
         self._window: deque[float] = deque()
         self._window_lock = threading.Lock()
@@ -151,6 +154,9 @@ class HubSpotApi:
 
     def _route(self, req: Request, p: list[str]) -> Response:
         m, n = req.method, len(p)
+        imported = self.imports.route(req, p)   # CRM imports API (sandbox/hs_imports.py)
+        if imported is not None:
+            return imported
         if m != "GET":
             written = self.writes.route(req, p)
             if written is not None:

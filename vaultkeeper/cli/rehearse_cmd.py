@@ -26,6 +26,10 @@ def rehearse(
         "--mapping", help="Rehearsal mapping (TOML: [entity] field = \"destination\"); "
                           "default: the built-in one for the target.", dir_okay=False,
         exists=True)] = None,
+    via: Annotated[str | None, typer.Option(
+        "--via", help="HubSpot: import (the CSV imports API with the package's own "
+                      "import/hubspot/ files; the default for packages built for HubSpot) or "
+                      "api (batch writes of the canonical model).")] = None,
     report: Annotated[Path | None, typer.Option(
         "--report", help="Folder for rehearsal.md and rehearsal.html (default: "
                          "<state_dir>/rehearsals/<id>/).", file_okay=False)] = None,
@@ -62,7 +66,10 @@ def rehearse(
                                      end="\r")
 
     try:
-        result = run(package, target, settings, mapping_file=mapping, progress=progress)
+        if via is not None and via not in ("import", "api"):
+            raise typer.BadParameter("choose import or api", param_hint="--via")
+        result = run(package, target, settings, mapping_file=mapping, progress=progress,
+                     via=via)
     except VaultkeeperError as exc:
         if not json_output:
             raise

@@ -57,6 +57,15 @@ def _read(path: Path, key: str) -> dict[str, dict[str, str]]:
     return out
 
 
+def read_rows(pkg: PackageData, kind: str, spec: Any) -> dict[str, dict[str, str]]:
+    """The rows of one import file and its ``inactive/`` twin, by the record's legacy id."""
+    key = _column_of(spec.columns, "legacy_id") or ""
+    found: dict[str, dict[str, str]] = {}
+    for path in sorted((pkg.root / "import" / kind).rglob(spec.name)):
+        found.update(_read(path, key))
+    return found
+
+
 def check_import_files(pkg: PackageData, kind: str,
                        mapping: TargetMapping) -> list[FileCheck] | None:
     """Per entity, what its import file lacks; None when the package has no such folder."""
@@ -69,10 +78,7 @@ def check_import_files(pkg: PackageData, kind: str,
         if not rows:
             continue
         check = FileCheck(spec.entity, f"import/{kind}/{spec.name}")
-        key = _column_of(spec.columns, "legacy_id") or ""
-        found: dict[str, dict[str, str]] = {}
-        for path in sorted(folder.rglob(spec.name)):   # the file and its inactive/ twin
-            found.update(_read(path, key))
+        found = read_rows(pkg, kind, spec)
         check.rows = len(found)
         check.missing_rows = [legacy for legacy in rows if legacy not in found]
         kinds = {n: t for n, (t, _d) in ENTITIES[spec.entity].items()}

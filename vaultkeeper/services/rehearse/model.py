@@ -96,8 +96,13 @@ class TargetMapping:
         return self.fields.get(entity, {}).get(name)
 
     def dropped(self, entity: str) -> list[str]:
-        """Fields of an entity the mapping sends nowhere."""
+        """Fields of an entity the mapping sends nowhere (and says nothing about)."""
         return [f for f in entity_fields(entity) if self.dest(entity, f) is None]
+
+    def declared(self, entity: str) -> dict[str, str]:
+        """Fields the mapping deliberately does not import (``none:why``) and why."""
+        return {f: d[5:] for f, d in self.fields.get(entity, {}).items()
+                if d.startswith("none:")}
 
 
 def load_mapping(kind: str, defaults: dict[str, dict[str, str]], path: Path | None,
@@ -125,7 +130,8 @@ def load_mapping(kind: str, defaults: dict[str, dict[str, str]], path: Path | No
                 raise ConfigError(f"{entity}.{name} is not a canonical field",
                                   "see docs/emergency.md#the-canonical-model", file=str(path),
                                   key=f"[{entity}] {name}")
-            if not isinstance(dest, str) or dest not in valid:
+            if not isinstance(dest, str) or (dest not in valid and not (
+                    dest.startswith("none:") and len(dest) > 5)):
                 raise ConfigError(f"{dest!r} is not a {kind} destination",
                                   f"use one of {', '.join(sorted(valid))}", file=str(path),
                                   key=f"[{entity}] {name}")
@@ -136,7 +142,8 @@ def load_mapping(kind: str, defaults: dict[str, dict[str, str]], path: Path | No
 def mapping_toml(mapping: TargetMapping) -> str:
     """The mapping as an editable TOML file."""
     lines = [f"# Rehearsal mapping for a {mapping.kind} target: canonical field = destination",
-             "# A field left out is not imported (the rehearsal then names it as lost)."]
+             "# A field left out is not imported (the rehearsal then names it as lost);",
+             '# "none:why" says it is deliberately not imported (listed, not failed).']
     for entity in ENTITY_ORDER:
         table = mapping.fields.get(entity)
         if not table:

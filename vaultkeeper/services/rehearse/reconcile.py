@@ -66,6 +66,8 @@ class EntityResult:
     unexpected: list[str]
     fields: list[FieldResult]
     dropped: list[str]
+    declared: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Fields the mapping says it does not import: why, and how many values that leaves."""
 
     @property
     def ok(self) -> bool:
@@ -88,6 +90,7 @@ class EntityResult:
             "lost": [{"field": f.name, "relation": f.relation, "expected": f.expected,
                       "lost": f.lost, "examples": f.examples} for f in self.lost_fields()],
             "dropped_by_mapping": self.dropped,
+            "not_imported": self.declared,
             "ok": self.ok,
         }
 
@@ -102,7 +105,9 @@ def reconcile(pkg: PackageData, back: Returned, stats: LoadStats,
             continue
         got = back.rows.get(entity, {})
         kinds = {n: t for n, (t, _d) in ENTITIES[entity].items()}
-        per_field = {f: FieldResult(f, ref_target(entity, f)) for f in entity_fields(entity)}
+        declared = mapping.declared(entity)
+        per_field = {f: FieldResult(f, ref_target(entity, f)) for f in entity_fields(entity)
+                     if f not in declared}
         missing = []
         for legacy, row in rows.items():
             came = got.get(legacy)
@@ -122,10 +127,13 @@ def reconcile(pkg: PackageData, back: Returned, stats: LoadStats,
                                          else "empty" if came is not None else "no record"})
         unexpected = sorted(set(got) - set(rows))
         dropped = [f for f in mapping.dropped(entity) if per_field[f].expected]
+        values = {f: sum(1 for r in rows.values() if r.get(f)) for f in declared}
         results.append(EntityResult(
             entity, len(rows), stats.sent.get(entity, 0), stats.refused.get(entity, []),
             len(set(got) & set(rows)), missing, unexpected,
-            [r for r in per_field.values() if r.expected], dropped))
+            [r for r in per_field.values() if r.expected], dropped,
+            {f: {"why": why, "values": values[f]} for f, why in declared.items()
+             if values[f]}))
     return results
 
 

@@ -44,6 +44,12 @@ def render_markdown(data: dict[str, Any]) -> str:
         for entity, x in examples:
             for ex in x["examples"]:
                 lines.append(f"| {entity}.{x['field']} | {ex['legacy_id']} | {ex['back']} |")
+    declared = [(e, f, x) for e, o in data["objects"].items()
+                for f, x in o.get("not_imported", {}).items()]
+    if declared:
+        lines += ["", "## Not imported, by the mapping's decision", "",
+                  "| entity.field | values | why |", "|---|---:|---|"]
+        lines += [f"| {e}.{f} | {x['values']} | {_cell(x['why'])} |" for e, f, x in declared]
     refused = [(e, r) for e, o in data["objects"].items() for r in o["refused"]]
     if refused:
         lines += ["", "## Refused by the target", ""]

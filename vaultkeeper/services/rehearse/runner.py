@@ -15,7 +15,7 @@ from vaultkeeper.canonical import load_canonical
 from vaultkeeper.config import Settings
 from vaultkeeper.db import open_state_db
 from vaultkeeper.db import rehearsals as rdb
-from vaultkeeper.errors import VaultkeeperError
+from vaultkeeper.errors import UsageError, VaultkeeperError
 from vaultkeeper.services.rehearse.importfiles import FileCheck, check_import_files
 from vaultkeeper.services.rehearse.importfiles import losses as file_losses
 from vaultkeeper.services.rehearse.model import (
@@ -48,6 +48,8 @@ class RehearsalResult:
     rehearsal_id: int | None = None
     extras: dict[str, dict[str, int]] = field(default_factory=dict)
     relation_coverage: dict[str, dict[str, int]] = field(default_factory=dict)
+    via: str = "api"
+    """How the records went in: import (CSV imports API), api (write API), json-rpc."""
     import_files: list[FileCheck] | None = None
     """The package's import/<kind>/ files against what was carried (vendor targets)."""
 
@@ -78,7 +80,7 @@ class RehearsalResult:
             "ok": self.ok, "result": "passed" if self.ok else "failed",
             "rehearsal_id": self.rehearsal_id, "date": self.started_at,
             "package": str(self.package), "target": self.target.as_json(),
-            "mapping": self.mapping.source,
+            "mapping": self.mapping.source, "via": self.via,
             "objects": {e.entity: {"object": self.objects.get(e.entity), **e.as_json()}
                         for e in self.entities},
             "records": sum(e.records for e in self.entities),
@@ -111,7 +113,8 @@ def _objects_of(settings: Settings | None, pkg: PackageData) -> dict[str, str]:
 
 
 def _load_and_export(target: Target, pkg: PackageData, mapping: TargetMapping,
-                     progress: Progress) -> tuple[LoadStats, Returned, dict[str, float]]:
+                     progress: Progress, via: str
+                     ) -> tuple[LoadStats, Returned, dict[str, float]]:
     times: dict[str, float] = {}
     if target.kind == "tryton" and not target.sandbox:
         from vaultkeeper.services.rehearse.tryton import TrytonLoader
@@ -133,10 +136,11 @@ def _load_and_export(target: Target, pkg: PackageData, mapping: TargetMapping,
         return stats, back, times
     from vaultkeeper.services.rehearse.vendor import rehearse_vendor
 
-    return rehearse_vendor(target, pkg, mapping, progress)
+    return rehearse_vendor(target, pkg, mapping, progress, via=via)
 
 
-def default_mapping(kind: str) -> tuple[dict[str, dict[str, str]], frozenset[str]]:
+def default_mapping(kind: str, via: str = "api"
+                    ) -> tuple[dict[str, dict[str, str]], frozenset[str]]:
     """The built-in mapping of a target kind and the destinations it may use."""
     if kind == "tryton":
         from vaultkeeper.services.rehearse import tryton
@@ -144,16 +148,39 @@ def default_mapping(kind: str) -> tuple[dict[str, dict[str, str]], frozenset[str
         return tryton.DEFAULT_MAPPING, tryton.DESTINATIONS
     from vaultkeeper.services.rehearse import vendor
 
+    if via == "import":
+        from vaultkeeper.services.rehearse import hs_import
+
+        return hs_import.DEFAULT_MAPPING, vendor.destinations(kind)
     return vendor.default_mapping(kind), vendor.destinations(kind)
+
+
+def choose_via(target: Target, package: Path, via: str | None) -> str:
+    """How records go in: ``import`` (HubSpot's CSV imports of the package's own files, when
+    the package was built for HubSpot), ``api`` (the write API), or ``json-rpc`` (Tryton)."""
+    if target.kind == "tryton":
+        return "json-rpc"
+    if via == "import" and target.kind != "hubspot":
+        raise UsageError("--via import is available for HubSpot targets only",
+                         "use --via api (sObject Collections) for Salesforce")
+    has_files = (package / "import" / "hubspot").is_dir()
+    if via == "import" and not has_files:
+        raise UsageError("the package has no import/hubspot/ files",
+                         "build it with `vaultkeeper emergency --target hubspot`, or use "
+                         "--via api")
+    if via is None:
+        return "import" if target.kind == "hubspot" and has_files else "api"
+    return via
 
 
 def rehearse(package: Path, target: Target, settings: Settings | None, *,
              mapping_file: Path | None = None, progress: Progress | None = None,
-             record: bool = True) -> RehearsalResult:
+             record: bool = True, via: str | None = None) -> RehearsalResult:
     """Run one rehearsal; recorded in the state database when ``settings`` has one."""
     progress = progress or (lambda _what, _n: None)
     pkg = read_package(package)
-    defaults, valid = default_mapping(target.kind)
+    via = choose_via(target, package, via)
+    defaults, valid = default_mapping(target.kind, via)
     mapping = load_mapping(target.kind, defaults, mapping_file or target.mapping, valid)
     started = datetime.now(UTC).isoformat(timespec="seconds")
     db = open_state_db(settings.state_dir) if settings is not None and record else None
@@ -166,9 +193,14 @@ def rehearse(package: Path, target: Target, settings: Settings | None, *,
             package_sha256=hashlib.sha256(meta_raw).hexdigest(), target=target.label,
             kind=target.kind)
     try:
-        stats, back, seconds = _load_and_export(target, pkg, mapping, progress)
+        stats, back, seconds = _load_and_export(target, pkg, mapping, progress, via)
         t0 = time.monotonic()
-        entities = reconcile(pkg, back, stats, mapping)
+        expected = pkg
+        if via == "import":
+            from vaultkeeper.services.rehearse.hs_import import file_expectations
+
+            expected = file_expectations(pkg, mapping)
+        entities = reconcile(expected, back, stats, mapping)
         seconds["reconcile_s"] = round(time.monotonic() - t0, 2)
     except BaseException as exc:
         if db is not None and rid is not None:
@@ -178,7 +210,7 @@ def rehearse(package: Path, target: Target, settings: Settings | None, *,
     objects = _objects_of(settings, pkg)
     result = RehearsalResult(package, target, mapping, entities, stats, back.notes, started,
                              seconds, objects, rid, pkg.extras,
-                             relation_coverage(pkg, objects))
+                             relation_coverage(pkg, objects), via=via)
     if target.kind != "tryton":
         result.import_files = check_import_files(pkg, target.kind, mapping)
         if result.import_files is None:

@@ -255,7 +255,7 @@ class VendorLoader:
         text: list[tuple[str, str]] = []
         for name in ("legacy_id", *entity_fields(entity)):
             dest, value = self._dest(entity, name), row.get(name, "")
-            if not value or not dest or dest == "same":
+            if not value or not dest or dest == "same" or dest.startswith("none:"):
                 continue
             if dest.startswith("prop:") and dest[5:] in writable and (
                     not as_text or name == "legacy_id"):
@@ -361,9 +361,10 @@ _REF_ENTITY = {"person_id": "person", "organisation_id": "organisation",
 
 
 def rehearse_vendor(target: Target, pkg: PackageData, mapping: TargetMapping,
-                    progress: Callable[[str, int], None]
+                    progress: Callable[[str, int], None], *, via: str = "api"
                     ) -> tuple[LoadStats, Returned, dict[str, float]]:
-    """Import into the vendor target, export back with vaultkeeper's reader."""
+    """Import into the vendor target (``via`` its write API, or HubSpot's CSV ``import`` of
+    the package's files), export back with vaultkeeper's reader."""
     from vaultkeeper.connectors import make_writer
     from vaultkeeper.connectors.hubspot import HubSpotConnector
     from vaultkeeper.connectors.salesforce import SalesforceConnector
@@ -374,7 +375,17 @@ def rehearse_vendor(target: Target, pkg: PackageData, mapping: TargetMapping,
         try:
             loader = VendorLoader(target.kind, writer, mapping, progress)
             t0 = time.monotonic()
-            stats = loader.load(pkg)
+            if via == "import":
+                from vaultkeeper.connectors.hubspot_imports import HubSpotImports
+                from vaultkeeper.services.rehearse.hs_import import load_by_csv
+
+                imports = HubSpotImports(url, token, ca_file=ca_file)
+                try:
+                    stats = load_by_csv(imports, writer, pkg, mapping, progress)
+                finally:
+                    imports.close()
+            else:
+                stats = loader.load(pkg)
             times["import_s"] = round(time.monotonic() - t0, 2)
         finally:
             writer.close()

@@ -115,6 +115,7 @@ def test_update_writes_only_the_given_fields(vendor: Vendor,
     for i in ids[10:]:
         assert after[i].properties == before[i].properties
     assert sorted(x for w in _writes(sb) for x in w.ids) == sorted(ids[:10])
+    assert {f for w in _writes(sb) for f in w.fields} == {vendor.phone}  # nothing else sent
 
 
 def test_read_only_properties_are_left_out(vendor: Vendor,
@@ -286,3 +287,23 @@ def test_repeated_ids_keep_input_order_and_the_last_value_wins(
     state = writer.fetch(vendor.obj, ids[:2], [vendor.phone])
     assert state[ids[0]].properties[vendor.phone] == "third"
     assert state[ids[1]].properties[vendor.phone] == "only"
+
+
+def test_open_writer_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from vaultkeeper.config import Secret, SourceSettings
+    from vaultkeeper.connectors import open_writer
+    from vaultkeeper.errors import ConfigError
+
+    with open_writer(SourceSettings(connector="sandbox", flavour="salesforce", records=5)) as w:
+        assert w.name == "salesforce"
+        assert w.create("Account", [NewRecord("a", {"Name": "Acme"})]).ok
+    with Sandbox(records=5, seed=1) as sb:
+        monkeypatch.setenv("VK_TEST_CRM_TOKEN", sb.token)
+        settings = SourceSettings(connector="hubspot", base_url=sb.url, ca_file=sb.ca_file,
+                                  token=Secret("env", "VK_TEST_CRM_TOKEN"))
+        with open_writer(settings) as w:
+            assert w.name == "hubspot"
+            assert w.create("companies", [NewRecord("c", {"name": "Acme"})]).ok
+    with pytest.raises(ConfigError, match="cannot be written to"), \
+            open_writer(SourceSettings(connector="csv")):
+        pass

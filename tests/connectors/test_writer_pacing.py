@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from vaultkeeper.connectors import make_writer
-from vaultkeeper.connectors.hubspot_writer import RatePacer
+from vaultkeeper.connectors.pacing import RatePacer
 from vaultkeeper.connectors.writer import NewRecord
 from vaultkeeper.sandbox import Sandbox
 

@@ -14,9 +14,7 @@ Archived records cannot be un-archived through the public API: ``restore`` raise
 from __future__ import annotations
 
 import re
-import threading
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -27,6 +25,7 @@ import orjson
 
 from vaultkeeper.connectors.http import HttpClient
 from vaultkeeper.connectors.hubspot import hubspot_validate
+from vaultkeeper.connectors.pacing import RatePacer
 from vaultkeeper.connectors.writer import (
     LEGACY_ID_PROPERTY,
     CrmWriter,
@@ -54,7 +53,6 @@ DEFAULT_TYPES = {("contacts", "companies"): 279, ("companies", "contacts"): 280,
                  ("deals", "companies"): 341, ("companies", "deals"): 342,
                  ("notes", "contacts"): 202, ("contacts", "notes"): 201}
 LINK_BATCH = 100
-DEFAULT_LIMIT = (100, 10.0)  # HubSpot's smallest published burst limit, until headers say more
 
 
 def write_validate(response: httpx.Response) -> None:
@@ -62,48 +60,6 @@ def write_validate(response: httpx.Response) -> None:
     if response.status_code in (400, 404, 409):
         return
     hubspot_validate(response)
-
-
-class RatePacer:
-    """Keeps requests under HubSpot's rolling window (``X-HubSpot-RateLimit-Max`` requests per
-    ``…-Interval-Milliseconds``), learned from the headers of every response."""
-
-    def __init__(self, sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.limit, self.interval = DEFAULT_LIMIT
-        self.sleep, self.clock = sleep, clock
-        self.sent: deque[float] = deque()
-        self.waited_s = 0.0
-        self.margin_s = 0.05  # the server stamps a request a little after we send it
-        self._lock = threading.Lock()
-
-    def wait(self) -> None:
-        """Block until one more request fits in the window (thread-safe: each caller reserves
-        its own send time, so concurrent batches share one budget)."""
-        with self._lock:
-            now = self.clock()
-            while self.sent and self.sent[0] <= now - self.interval:
-                self.sent.popleft()
-            at = now
-            if len(self.sent) >= self.limit:
-                at = max(now, self.sent[len(self.sent) - self.limit] + self.interval
-                         + self.margin_s)
-            self.sent.append(at)
-            delay = at - now
-            self.waited_s += delay
-        if delay > 0:
-            self.sleep(delay)
-
-    def observe(self, response: httpx.Response) -> None:
-        """Learn the limit from the response headers."""
-        headers = response.headers
-        try:
-            limit = int(headers["X-HubSpot-RateLimit-Max"])
-            interval = int(headers["X-HubSpot-RateLimit-Interval-Milliseconds"]) / 1000
-        except (KeyError, ValueError):
-            return
-        if limit > 0 and interval > 0:
-            self.limit, self.interval = limit, interval
 
 
 class HubSpotWriter(CrmWriter):

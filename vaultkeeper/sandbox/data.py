@@ -359,7 +359,6 @@ class Dataset:
         self.records = records
         self.seed = seed
         counts = {
-            # records=0 is an empty portal/org (rehearsals import into it).
             "contacts": records, "companies": max(1, records // 5) if records else 0,
             "deals": records // 2, "notes": records // 2,
         }

@@ -80,18 +80,33 @@ class HubSpotApi:
             return after not in (None, "", "0", 0)
         return False
 
+    def admit(self, enforce: bool, count: bool = True) -> bool:
+        """Stamp a request into the rolling window when it *arrives* (as HubSpot counts).
+
+        ``enforce``: refuse it (False, not stamped) when the window is already full.
+        ``count``: False for requests refused anyway (they do not use the budget).
+        """
+        now = time.monotonic()
+        with self._window_lock:
+            win = self._window
+            while win and win[0] < now - RATE_INTERVAL_MS / 1000:
+                win.popleft()
+            if enforce and len(win) >= self.rate_limit:
+                return False
+            if count:
+                win.append(now)
+            return True
+
     def rate_headers(self, decision: Decision) -> list[tuple[str, str]]:
         """``X-HubSpot-RateLimit-*`` for this response (Remaining 0 on a 429)."""
         now = time.monotonic()
-        win = self._window
         with self._window_lock:
-            if decision.error != "rate_limit":  # a refused request does not use the budget
-                win.append(now)
+            win = self._window
             while win and win[0] < now - RATE_INTERVAL_MS / 1000:
                 win.popleft()
             used = len(win)
-        # The sandbox never enforces the limit by itself; only the 429 fault does, so the
-        # remaining count stays >= 1 unless that fault fires.
+        # Unless enforcement is on, only the 429 fault throttles, so the remaining count stays
+        # >= 1 unless that fault fires.
         remaining = 0 if decision.error == "rate_limit" else max(1, self.rate_limit - used)
         daily_left = 0 if decision.error == "daily_limit" else max(0, DAILY_MAX - decision.k)
         return [("X-HubSpot-RateLimit-Max", str(self.rate_limit)),
@@ -99,14 +114,6 @@ class HubSpotApi:
                 ("X-HubSpot-RateLimit-Interval-Milliseconds", str(RATE_INTERVAL_MS)),
                 ("X-HubSpot-RateLimit-Daily", str(DAILY_MAX)),
                 ("X-HubSpot-RateLimit-Daily-Remaining", str(daily_left))]
-
-    def window_full(self) -> bool:
-        """True when the rolling 10-second window already holds ``rate_limit`` requests."""
-        now = time.monotonic()
-        with self._window_lock:
-            while self._window and self._window[0] < now - RATE_INTERVAL_MS / 1000:
-                self._window.popleft()
-            return len(self._window) >= self.rate_limit
 
     @staticmethod
     def unauthorized(req: Request, token_given: bool) -> Response:

@@ -322,8 +322,9 @@ class Sandbox:
                   else HubSpotApi.is_cursor(method, path, query, body))
         write = is_write(method, path)
         decision = self._state.decide(cursor, eligible=url_ok and auth_ok, write=write)
-        if (self.enforce_rate_limit and not salesforce and decision.error is None
-                and self.hubspot.window_full()):
+        if not salesforce and not self.hubspot.admit(
+                self.enforce_rate_limit and decision.error is None and url_ok and auth_ok,
+                count=decision.error != "rate_limit"):
             decision.error, decision.status, decision.retry_after = "rate_limit", 429, 1
             self._state.count("refused.rate_limit")
         req = Request(method, path, query, headers, body, self.url, decision, self._state)
@@ -344,27 +345,40 @@ class Sandbox:
         self._state.count(f"{'salesforce' if salesforce else 'hubspot'}.requests")
         self._state.count(f"status.{response.status}")
         records = 0
+        fields: tuple[str, ...] = ()
         if write:
-            records = _count_inputs(body) or sum(len(v.split(",")) for v in query.get("ids", ()))
+            records, fields = _inputs(body)
+            records = records or sum(len(v.split(",")) for v in query.get("ids", ()))
         entry = LoggedRequest(method, path, response.status, len(body), write,
-                              tuple(req.touched), records)
+                              tuple(req.touched), records, fields)
         with self._log_lock:
             self._log.append(entry)
         return response, decision
 
 
-def _count_inputs(body: bytes) -> int:
-    """Inputs of a batch body (HubSpot ``inputs``, Salesforce ``records``); 1 otherwise."""
+def _inputs(body: bytes) -> tuple[int, tuple[str, ...]]:
+    """(number of inputs, property/field names they set) of a write body: HubSpot
+    ``inputs[].properties``, Salesforce ``records[]`` fields or a single object."""
     if not body:
-        return 0
+        return 0, ()
     import orjson
 
     try:
         parsed = orjson.loads(body)
     except orjson.JSONDecodeError:
-        return 1
+        return 1, ()
+    items: list[Any] = [parsed]
     if isinstance(parsed, dict):
         for key in ("inputs", "records"):
             if isinstance(parsed.get(key), list):
-                return len(parsed[key])
-    return 1
+                items = parsed[key]
+                break
+    names: set[str] = set()
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        inner = item.get("properties")
+        props: dict[str, Any] = inner if isinstance(inner, dict) else item
+        names.update(k for k in props if k not in ("attributes", "Id", "id", "associations",
+                                                    "objectWriteTraceId", "properties"))
+    return len(items), tuple(sorted(names))

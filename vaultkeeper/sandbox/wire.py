@@ -88,6 +88,8 @@ class LoggedRequest:
     """Record ids the request wrote (created, updated, archived, linked), in input order."""
     records: int = 0
     """Number of inputs in the body (batch size) for write requests."""
+    fields: tuple[str, ...] = ()
+    """Property (HubSpot) or field (Salesforce) names the write request set, sorted."""
 
 
 @dataclass

@@ -133,6 +133,23 @@ def _summary(data: dict[str, Any]) -> None:
     if ent:
         console.print(f"canonical model: {ent}")
     console.print(f"duplicate candidates to review: {data['duplicate_candidates']}")
+    placement = data.get("placement") or {}
+    if placement:
+        placed = sum(sum(o["files"].values()) for o in placement["objects"].values())
+        console.print(f"records in import files: {placed}; not imported (listed gaps): "
+                      f"{placement['gap_records']} (RUNBOOK.md, 'Where every record goes')")
+        for gap in placement["gaps"]:
+            console.print(f"  gap: {gap['object']} {gap['records']} — {gap['reason']}")
+    mapping = data.get("mapping") or {}
+    if mapping.get("source") == "inferred":
+        low = [(f"{e}.{f}", v["confidence"]) for e, ent in mapping["entities"].items()
+               for f, v in ent["fields"].items() if v["confidence"] < 0.7]
+        console.print("canonical mapping: INFERRED from the columns (no mapping file); "
+                      + (f"check {', '.join(n for n, _ in low)}" if low else
+                         "every field ≥ 0.70 confidence")
+                      + " — `vaultkeeper emergency mapping suggest` writes it to correct")
+    elif mapping.get("source"):
+        console.print(f"canonical mapping: {mapping['source']}")
     console.print(f"frictionless: {'valid' if data['valid'] else 'INVALID'}; signing key "
                   f"fingerprint {data['signing_key_fingerprint']}")
     if data["archive"]:

@@ -40,6 +40,7 @@ from vaultkeeper.services.emergency.files import (
     write_bytes,
     write_text,
 )
+from vaultkeeper.services.emergency.placement import IDMAP_HEADER, Placement
 from vaultkeeper.services.emergency.quality import (
     DUPLICATE_HEADER,
     EXAMPLES,
@@ -66,6 +67,7 @@ from vaultkeeper.services.emergency.source import (
     open_export,
     resource_name,
 )
+from vaultkeeper.services.emergency.targets import ASSOCIATIONS_HOW, TARGETS
 from vaultkeeper.services.emergency.writers import EntityWriter, GenericWriter, batched
 
 TARGET_NAMES = ("generic", "hubspot", "salesforce")
@@ -104,6 +106,8 @@ class PackageBuilder:
         self.scratch = Scratch(work / "scratch.db")
         self.log = QualityLog(out)
         self.warnings: list[str] = []
+        self.placement = Placement()
+        self.mapping_info: dict[str, Any] = {}
         self.mapping = self._mapping(policies.canonical.get(folder.connector))
         self.types: dict[str, dict[str, str]] = {}
         self.columns: dict[str, list[str]] = {}
@@ -120,10 +124,23 @@ class PackageBuilder:
     # -- set-up ------------------------------------------------------------------------
     def _mapping(self, mapping: CanonicalMapping | None) -> list[EntityMapping]:
         if mapping is None:
-            self.warnings.append(f"no canonical mapping for connector {self.folder.connector!r}: "
-                                 "write policies/mappings/<connector>.toml to get the canonical "
-                                 "model and target import files")
-            return []
+            from vaultkeeper.services.emergency.infer import infer
+
+            self.observer.stage("infer the canonical mapping", None)
+            inference = infer(self.folder)
+            mapping = inference.mapping()
+            self.mapping_info = inference.as_json()
+            if not mapping.entities:
+                self.warnings.append(f"no canonical mapping for connector "
+                                     f"{self.folder.connector!r} and none could be inferred: "
+                                     "write policies/mappings/<connector>.toml")
+                return []
+            self.warnings.append(f"no mapping file for connector {self.folder.connector!r}: "
+                                 "the canonical mapping was INFERRED from column names and "
+                                 "values (see the runbook); check it with `vaultkeeper "
+                                 "emergency mapping suggest`")
+        else:
+            self.mapping_info = {"source": mapping.source}
         usable = []
         for em in mapping.entities:
             if em.object not in self.folder.objects:
@@ -134,6 +151,10 @@ class PackageBuilder:
                 if src.kind == "rel" and src.name not in self.folder.relations:
                     self.warnings.append(f"{mapping.source}: relation {src.name!r} is not in "
                                          f"this export ([{em.entity}] fields stay empty)")
+            obj = self.folder.objects[em.object]
+            if em.id_field and not obj.primary_key:   # "Lidnummer" as the legacy id
+                obj.primary_key = em.id_field
+                obj.columns.pop("_row", None)
             usable.append(em)
         return sorted(usable, key=lambda e: IMPORT_ORDER.index(e.entity))
 
@@ -256,10 +277,20 @@ class PackageBuilder:
         res = obj.resource
         data = CsvOut(self.out / "data" / "objects" / f"{res}.csv", cols)
         sample = CsvOut(self.out / "sample" / "data" / "objects" / f"{res}.csv", cols)
-        idmap = CsvOut(self.out / "import" / "id-map" / f"{res}.csv",
-                       ("object", "legacy_id", "archived", "new_id"))
+        idmap = CsvOut(self.out / "import" / "id-map" / f"{res}.csv", IDMAP_HEADER)
         generic = self._generic_writers(obj) if self.target == "generic" else None
-        entities = [EntityWriter(self, em) for em in self.mapping if em.object == obj.name]
+        mine = [em for em in self.mapping if em.object == obj.name]
+        placing = None
+        if generic is None:
+            with_files = [em for em in mine if any(s.entity == em.entity
+                                                   for s in TARGETS.get(self.target, ()))]
+            placing = next((em for em in with_files if not em.when),
+                           with_files[0] if with_files else None)
+        entities = [EntityWriter(self, em, placing=em is placing) for em in mine]
+        gap = (f"no import file of the {self.target} target takes {obj.name} records "
+               f"(no canonical entity is fed from it); they are complete in "
+               f"data/objects/{res}.csv" if placing is None else
+               f"not taken by the {placing.entity} rule and no other import file")
         self.observer.stage(f"write {obj.name}", obj.count)
         in_sample = f"sample:{obj.name}"
         n = 0
@@ -270,12 +301,17 @@ class PackageBuilder:
             if sampled:
                 sample.write(row)
                 self.sample_counts[obj.name] += 1
-            idmap.write({"object": obj.name, "legacy_id": legacy,
-                         "archived": "true" if archived else "false"})
-            if generic is not None:
-                generic.write(row, archived, sampled)
+            where = generic.write(row, archived, sampled) if generic is not None else None
             for writer in entities:
-                writer.write(row, legacy, archived, sampled)
+                placed = writer.write(row, legacy, archived, sampled)
+                where = where or placed
+            if where:
+                self.placement.place(obj.name, where)
+            else:
+                self.placement.gap(obj.name, gap)
+            idmap.write({"object": obj.name, "legacy_id": legacy,
+                         "archived": "true" if archived else "false",
+                         "import_file": where or "", "gap": "" if where else gap})
             n += 1
             if n % 2000 == 0:
                 self.observer.advance(2000)
@@ -302,6 +338,10 @@ class PackageBuilder:
             have_from = rel.from_object in self.folder.objects
             have_to = rel.to_object in self.folder.objects
             rows = 0
+            columned = self._columned(rel.stem)
+            path = f"import/{self.target}/associations/{name}.csv"
+            assoc = CsvOut(self.out / path, ("from_legacy_id", "to_legacy_id", "type",
+                                             "from_object", "to_object"), always=False)
             for a, b, kind in rel.pairs():
                 missing = []
                 if have_from and not self.scratch.has(rel.from_object, a):
@@ -316,14 +356,31 @@ class PackageBuilder:
                     continue
                 out.write(row)
                 rows += 1
+                if not columned or self.scratch.first_link(rel.stem, a) != b:
+                    assoc.write({"from_legacy_id": a, "to_legacy_id": b, "type": kind,
+                                 "from_object": rel.from_object, "to_object": rel.to_object})
                 if (self.scratch.has(f"sample:{rel.from_object}", a)
                         and self.scratch.has(f"sample:{rel.to_object}", b)):
                     sample.write(row)
                     self.sample_counts[rel.stem] += 1
             out.close()
             sample.close()
+            if assoc.close():
+                self.placement.declare(path, object_=rel.from_object, entity="",
+                                       role="associations", legacy_column="from_legacy_id",
+                                       links={"from_legacy_id": rel.from_object,
+                                              "to_legacy_id": rel.to_object},
+                                       how=ASSOCIATIONS_HOW[self.target])
+                self.placement.files[path]["relation"] = rel.stem
+                self.placement.count_rows(path, assoc.rows)
             self.relation_rows[rel.stem] = rows
             self.observer.advance(rel.count)
+
+    def _columned(self, stem: str) -> bool:
+        """Whether a primary import file holds the first link of relation ``stem`` in a
+        column (the other links go to the associations file)."""
+        return any(stem in spec.get("relation_columns", {}).values()
+                   for spec in self.placement.files.values() if spec["role"] == "primary")
 
     # -- duplicates ----------------------------------------------------------------------
     def write_duplicates(self) -> None:
@@ -415,7 +472,7 @@ def _finish(b: PackageBuilder, key: Any, provenance: Provenance, *, validate: bo
         processes=b.policies.processes, mapping=b.mapping, warnings=b.warnings,
         report=report, sample=dict(b.sample_counts), object_resources={
             n: o.resource for n, o in b.folder.objects.items()}, generic_files=b.generic_files,
-        rehearsal=rehearsal))
+        placement=b.placement.as_json(), mapping_info=b.mapping_info, rehearsal=rehearsal))
     write_text(out / "RUNBOOK.md", md)
     write_text(out / "runbook.html", runbook.to_html(md, "Emergency runbook"))
     errors: list[str] = []
@@ -453,6 +510,8 @@ def _finish(b: PackageBuilder, key: Any, provenance: Provenance, *, validate: bo
                                "sample": b.sample_counts.get(r.stem, 0)}
                       for r in b.folder.relations.values()},
         "entities": b.log.entities,
+        "placement": b.placement.as_json(),
+        "mapping": b.mapping_info,
         "validation": {"frictionless": "skipped" if not validate else
                        ("valid" if not errors else "invalid"), "errors": errors},
         "warnings": b.warnings,
@@ -469,7 +528,8 @@ def _finish(b: PackageBuilder, key: Any, provenance: Provenance, *, validate: bo
         entities=b.log.entities, sample=dict(b.sample_counts),
         duplicates=b.dup_stats.candidates, valid=not errors, validation_errors=errors,
         warnings=b.warnings, fingerprint=crypto.fingerprint(public),
-        files=len(files) + 3, provenance=provenance)
+        files=len(files) + 3, provenance=provenance, placement=b.placement.as_json(),
+        mapping=b.mapping_info)
 
 
 def write_checksums(out: Path) -> None:

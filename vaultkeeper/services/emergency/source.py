@@ -191,8 +191,12 @@ def cell(value: Any) -> str:
 
 def _flat_hubspot(record: dict[str, Any]) -> dict[str, str]:
     row = {"id": cell(record.get("id"))}
-    for key, value in (record.get("properties") or {}).items():
-        row[key if key != "id" else "properties.id"] = cell(value)
+    props = record.get("properties") or {}
+    if "id" in props:
+        for key, value in props.items():
+            row[key if key != "id" else "properties.id"] = cell(value)
+    else:   # the common case: text values copied as they are, the rest through cell()
+        row.update({k: v if type(v) is str else cell(v) for k, v in props.items()})
     for key, value in record.items():
         if key in ("id", "properties"):
             continue
@@ -201,11 +205,12 @@ def _flat_hubspot(record: dict[str, Any]) -> dict[str, str]:
 
 
 def _flat_salesforce(record: dict[str, Any]) -> dict[str, str]:
-    return {k: cell(v) for k, v in record.items() if k != "attributes"}
+    return {k: v if type(v) is str else cell(v) for k, v in record.items()
+            if k != "attributes"}
 
 
 def _flat_plain(record: dict[str, Any]) -> dict[str, str]:
-    return {k: cell(v) for k, v in record.items()}
+    return {k: v if type(v) is str else cell(v) for k, v in record.items()}
 
 
 def _describe(obj: ExportObject, schema: Any) -> None:

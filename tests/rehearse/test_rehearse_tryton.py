@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import httpx
+import pytest
 import tryton_server
 from vk_backup import vk
 
@@ -47,6 +48,9 @@ class _Witness:
         return r["result"]
 
 
+# On a bare machine the first test also installs Tryton from PyPI and builds the template
+# database (minutes); later runs copy the cached template.
+@pytest.mark.timeout(1800)
 def test_rehearsal_into_tryton_brings_everything_back(rehearsal_package, tryton, tmp_path):
     config, package = rehearsal_package
     code, data, stderr = _rehearse(config, package, tryton)
@@ -99,6 +103,7 @@ def test_rehearsal_into_tryton_brings_everything_back(rehearsal_package, tryton,
     assert "Rehearsal: ✔ membership, organisation, person survived the rehearsal" in runbook
 
 
+@pytest.mark.timeout(1800)
 def test_a_mapping_that_drops_a_field_and_a_relation_fails_with_exit_4(
         rehearsal_package, tryton, tmp_path):
     config, package = rehearsal_package

@@ -187,3 +187,27 @@ def test_csv_import_with_a_mapping_that_drops_a_column_fails(rehearsal_package,
     assert lost == expected
     city = next(x for x in data["objects"]["person"]["lost"] if x["field"] == "city")
     assert city["lost"] == sum(1 for r in people if r["city"])
+
+
+def test_reports_and_state_keep_no_crm_values(rehearsal_package, tmp_path):
+    """Reports and the state database outlive the run: lost values are named by legacy id,
+    refusals by the vendor's error code, never by the value (e-mails here)."""
+    config, package = rehearsal_package
+    fields = {e: dict(f) for e, f in vendor.default_mapping("hubspot").items()}
+    del fields["person"]["email"]
+    mapping = tmp_path / "no-email.toml"
+    mapping.write_text(mapping_toml(TargetMapping("hubspot", fields)), encoding="utf-8")
+    report = tmp_path / "report"
+    result = vk(config, "emergency", "rehearse", str(package), "--into", "sandbox:hubspot",
+                "--mapping", str(mapping), "--report", str(report), "--json", timeout=600)
+    assert result.returncode == 4
+    data = json.loads(result.stdout)
+    lost = next(x for x in data["objects"]["person"]["lost"] if x["field"] == "email")
+    assert lost["examples"] and all(set(x) == {"legacy_id", "back"} for x in lost["examples"])
+    import sqlite_utils
+    db = sqlite_utils.Database(config.parent / ".vaultkeeper" / "state.db")
+    stored = db.execute("select report from rehearsals order by id desc limit 1").fetchone()[0]
+    texts = [stored, (report / "rehearsal.md").read_text(encoding="utf-8"),
+             (report / "rehearsal.html").read_text(encoding="utf-8"), result.stdout]
+    emails = [r["email"] for r in _rows(package, "person") if r["email"]]
+    assert emails and not [e for e in emails for t in texts if e in t]

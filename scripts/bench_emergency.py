@@ -4,8 +4,11 @@ Usage: .venv/bin/python scripts/bench_emergency.py [--sizes 100000,1000000]
        [--dedupe 25000,50000,100000] [--work DIR] [--skip-package]
 
 1. Package: generates a HubSpot-shaped export of N sandbox contacts (plus N/5 companies and the
-   contact→company relation; not timed), then builds the package (target hubspot) in a child
-   process per size and reads its peak RSS (VmHWM): memory must stay flat from 100k to 1M.
+   contact→company relation; not timed), times the yardstick — a bare two-pass NDJSON → CSV
+   conversion of the same export (``bare_conversion``) — then builds the package (target
+   hubspot) in a child process per size and reads its peak RSS (VmHWM): memory must stay flat
+   from 100k to 1M. Reports wall and CPU ratios against the yardstick (CPU is the fairer one on
+   a shared machine) and the load average.
    Frictionless validation is timed separately at the smallest size (it is the slowest stage).
 2. Duplicate detection on 25k/50k/100k persons of the labelled member register
    (``vaultkeeper.sandbox.register``: ~8 % second registrations with missing fields, typos in
@@ -125,13 +128,15 @@ from vaultkeeper.config import load_settings
 from vaultkeeper.services.emergency import build_package
 settings = load_settings(Path(sys.argv[1]))
 began = time.perf_counter()
+cpu = time.process_time()
 r = build_package(Path(sys.argv[2]), Path(sys.argv[3]), settings, target="hubspot",
                   validate=sys.argv[4] == "1")
 # VmHWM is this process's own high-water mark (wait4's ru_maxrss would include the memory of
 # the parent the child was forked from, before exec).
 hwm = next(int(line.split()[1]) for line in open("/proc/self/status")
            if line.startswith("VmHWM"))
-print(json.dumps({"seconds": time.perf_counter() - began, "valid": r.valid,
+print(json.dumps({"seconds": time.perf_counter() - began,
+                  "cpu_seconds": round(time.process_time() - cpu, 2), "valid": r.valid,
                   "duplicates": r.duplicates, "errors": r.validation_errors[:3],
                   "peak_rss_mb": round(hwm / 1024, 1)}))
 """
@@ -219,8 +224,17 @@ def main() -> int:
                     counts = generate_export(export, n)
                     print(f"generated {counts} in {time.perf_counter() - began:.0f} s",
                           flush=True)
+                shutil.rmtree(work / "bare", ignore_errors=True)
+                cpu = time.process_time()
+                bare = bare_conversion(export, work / "bare")
+                bare_cpu = time.process_time() - cpu
+                shutil.rmtree(work / "bare", ignore_errors=True)
                 row = build_child(config, export, work / f"pkg-{n}", validate=False)
-                row |= {"contacts": n}
+                row |= {"contacts": n, "bare_seconds": round(bare, 2),
+                        "bare_cpu_seconds": round(bare_cpu, 2),
+                        "ratio": round(row["seconds"] / bare, 1),
+                        "cpu_ratio": round(row["cpu_seconds"] / bare_cpu, 1),
+                        "load_average": os.getloadavg()[0]}
                 print(json.dumps(row), flush=True)
                 package.append(row)
                 shutil.rmtree(work / f"pkg-{n}", ignore_errors=True)

@@ -41,10 +41,11 @@ ROOT = Path(__file__).resolve().parent.parent
 def generate(folder: Path, records: int) -> int:
     """An export of N contacts, written with the export's own writer and manifest writer."""
     from vaultkeeper.digest import canonical_json
+    from vaultkeeper.exportfmt import write_manifest
     from vaultkeeper.sandbox import gen_hubspot
     from vaultkeeper.sandbox.data import Dataset, iso_ms
     from vaultkeeper.sandbox.hs_schema import properties_payload
-    from vaultkeeper.services.export import NdjsonWriter, prepare_out_dir, write_manifest
+    from vaultkeeper.services.export import NdjsonWriter, prepare_out_dir
 
     prepare_out_dir(folder, overwrite=False)
     ds = Dataset(records, seed=1)

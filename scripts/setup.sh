@@ -29,6 +29,12 @@ if ! command -v age >/dev/null 2>&1; then
   apt_install age
 fi
 
+# Chromium (headless): the tests look at reports and the mirror as a person would.
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "setup: installing chromium (Debian package, for headless screenshots)…" >&2
+  apt_install chromium
+fi
+
 if [ ! -x .venv/bin/python ]; then
   if ! "$PYTHON" -m venv .venv 2>/dev/null; then
     rm -rf .venv

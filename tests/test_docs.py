@@ -50,3 +50,28 @@ def test_help_runs_for_every_command():
         result = subprocess.run([sys.executable, "-m", "vaultkeeper", *path[1:], "--help"],
                                 capture_output=True, text=True)
         assert result.returncode == 0 and "Usage" in result.stdout, path
+
+
+def test_quickstart_names_what_the_demo_leaves(tmp_path):
+    """Every file the quickstart says the demo leaves behind exists after the demo's steps
+    (run here without its S3 server: the local locations, the drill, its report)."""
+    import re
+
+    vk = [sys.executable, "-m", "vaultkeeper"]
+    run = lambda *a: subprocess.run([*vk, *a], cwd=tmp_path, capture_output=True,  # noqa: E731
+                                    text=True, timeout=600)
+    assert run("init", "--demo", "--dir", "demo").returncode == 0
+    config = tmp_path / "demo" / "vaultkeeper.toml"
+    text = config.read_text()
+    config.write_text(re.sub(r"\[\[locations\]\]\n# Off-site.*?\n\n(?=\[schedule\])", "", text,
+                             flags=re.S))
+    for step in (["locations", "init"], ["backup"],
+                 ["drill", "--html", "demo/drill-report.html"]):
+        done = run("--config", "demo/vaultkeeper.toml", *step)
+        assert done.returncode == 0, (step, done.stderr)
+    quickstart = (ROOT / "docs" / "quickstart.md").read_text()
+    promised = [p for line in quickstart.splitlines() if line.startswith("- `demo/")
+                for p in re.findall(r"`(demo/[^`\s]+)`", line) if not p.startswith("demo/s3")]
+    assert len(promised) >= 5, promised
+    missing = [p for p in promised if not (tmp_path / p).exists()]
+    assert missing == [], missing

@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 
 from vaultkeeper.config import Secret
 from vaultkeeper.digest import canonical_json
+from vaultkeeper.exportfmt import write_manifest
 from vaultkeeper.restic import Restic
-from vaultkeeper.services.export import NdjsonWriter, prepare_out_dir, write_manifest
+from vaultkeeper.services.export import NdjsonWriter, prepare_out_dir
 from vaultkeeper.storage.locations import Location
 
 

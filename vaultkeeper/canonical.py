@@ -15,12 +15,32 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from vaultkeeper import registry
 from vaultkeeper.errors import ConfigError
 from vaultkeeper.tomlcheck import Bad, Field, Origin, as_str, read_fields, read_toml, suggest
 
 MAPPINGS_DIR = "mappings"
 """Sub-folder of the policies folder holding one canonical mapping per connector."""
-CONNECTOR_FILES = ("hubspot", "salesforce", "csv")
+CONNECTOR_FILES = registry.exporters()
+"""One mapping file per source an export can come from (the sandbox exports as its flavour)."""
+
+
+
+@dataclass(frozen=True)
+class ImportFile:
+    """One import file the emergency package writes for a target CRM (``--target``).
+
+    A column's source is a canonical field, ``legacy_id``, a lookup of the related record
+    (``@org_domain``, ``@person_email``, ``@valid_email``), a constant (``=Donations``) or a
+    field with a filter (``birth_date|date``); see services/emergency/targets.py.
+    """
+
+    entity: str
+    name: str
+    columns: tuple[tuple[str, str], ...]
+    how: str
+    """One line for the runbook: what the importer matches on."""
+
 
 # name → (type, description). Types: string, email, phone, date, datetime, number, boolean, ref.
 ENTITIES: dict[str, dict[str, tuple[str, str]]] = {

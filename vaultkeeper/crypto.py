@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from vaultkeeper.errors import ConfigError, UsageError
+from vaultkeeper.privatefs import write_private
 
 CERT_FILE = "cert.pem"
 KEY_FILE = "key.pem"
@@ -89,10 +90,7 @@ def generate_self_signed_cert(
         serialization.NoEncryption(),
     )
     # Create the key file 0600 from the start: never a moment where it is world-readable.
-    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(key_bytes)
-    os.chmod(key_path, 0o600)
+    write_private(key_path, key_bytes)
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return cert_path, key_path
 
@@ -159,9 +157,7 @@ def load_or_create_signing_key(keys_dir: Path) -> ed25519.Ed25519PrivateKey:
     key = ed25519.Ed25519PrivateKey.generate()
     data = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                              serialization.NoEncryption())
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
+    write_private(path, data, exclusive=True)
     return key
 
 

@@ -122,3 +122,11 @@ class VerificationError(VaultkeeperError):
     """Data is missing, changed or corrupt."""
 
     exit_code = ExitCode.VERIFICATION
+
+
+class AlreadyRunning(VaultkeeperError):
+    """Another backup (drill, diff…) holds the run lock of this state directory."""
+
+
+class DaemonRunning(VaultkeeperError):
+    """Another ``vaultkeeper run`` holds the scheduler lock of this state directory."""

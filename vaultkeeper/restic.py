@@ -24,7 +24,8 @@ from typing import Any
 import orjson
 
 from vaultkeeper.config import Secret
-from vaultkeeper.errors import StorageError
+from vaultkeeper.errors import StorageError, UsageError
+from vaultkeeper.privatefs import open_private
 from vaultkeeper.storage.locations import Location
 
 MIN_VERSION = (0, 14, 0)
@@ -55,6 +56,10 @@ class OutOfSpace(StorageError):
     """The backend or local disk is full."""
 
 
+class NotWritable(StorageError):
+    """The location refuses writes: a read-only mount, or folders owned by someone else."""
+
+
 class ResticFailed(StorageError):
     """Any other restic failure."""
 
@@ -73,6 +78,9 @@ _CLASSES: list[tuple[re.Pattern[str], type[StorageError], str]] = [
      "check [repository] password: it must be the key this repository was created with"),
     (re.compile(r"no space left on device|NoSpace|QuotaExceeded|EntityTooLarge"), OutOfSpace,
      "free space at the location or move it to a larger disk/bucket"),
+    (re.compile(r"read-only file system|permission denied", re.I), NotWritable,
+     "the location cannot be written: remount it read-write, or give this user the folder "
+     "(chown/chmod), then run `vaultkeeper locations init` again"),
     (re.compile(r"connection refused|no such host|i/o timeout|network is unreachable|"
                 r"context deadline exceeded|dial tcp|connection reset|TLS handshake"),
      Unreachable, "check the location's URL, network and that the server is running"),
@@ -172,8 +180,7 @@ class Restic:
         folder = tempfile.mkdtemp(prefix="vk-pw-")  # 0700 by construction
         try:
             path = os.path.join(folder, "password")
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            with open_private(path, "w", exclusive=True) as handle:
                 handle.write(secret.reveal())
             yield path
         finally:
@@ -416,8 +423,6 @@ class Restic:
 
 def select_snapshot(snapshots: Sequence[Snapshot], ref: str, where: str) -> Snapshot:
     """``latest``, ``random``, or an id prefix (the location's own id or the original's)."""
-    from vaultkeeper.errors import UsageError
-
     if not snapshots:
         raise StorageError(f"{where} holds no snapshot", "run `vaultkeeper backup` first")
     # Risk-driven backups of the top-priority objects hold only some objects: "latest" and

@@ -1,12 +1,14 @@
-"""How to read one object's records: the id field, the archived flag, and the typed columns
-flattened from the vendor's schema. Shared by the mirror (db/mirror.py) and diff.
+"""How to read one object's records, for the mirror (db/mirror.py, diff) and for the emergency
+package (services/emergency/source.py): the types both readings are made of, and the generic
+reading of a source no vendor claims.
 
-HubSpot: ``id``, ``archived``, top-level ``createdAt``/``updatedAt``/``archivedAt``, then one
-column per property of the schema (``properties.X`` → ``X``). Salesforce: ``Id``,
-``IsDeleted``, one column per describe field (``Id`` itself is skipped: it collides with ``id``).
-CSV and anything else: the manifest's ``primary_key`` (if any) and the record's own keys.
-A column whose name collides case-insensitively with an earlier one is skipped; the value stays
-in ``_raw``.
+Each vendor's own reading lives in its module and is found through ``vaultkeeper.registry``
+(``SourceKind.mirror_shape`` and ``SourceKind.package``). HubSpot: ``id``, ``archived``,
+top-level ``createdAt``/``updatedAt``/``archivedAt``, then one column per property of the schema
+(``properties.X`` → ``X``). Salesforce: ``Id``, ``IsDeleted``, one column per describe field
+(``Id`` itself is skipped: it collides with ``id``). CSV and anything else: the manifest's
+``primary_key`` (if any) and the record's own keys. A column whose name collides
+case-insensitively with an earlier one is skipped; the value stays in ``_raw``.
 """
 
 from __future__ import annotations
@@ -16,15 +18,18 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
 
+from vaultkeeper import registry
+from vaultkeeper.digest import canonical_json
+
 RESERVED = ("id", "_archived", "_raw")
-HUBSPOT_TOP_LEVEL = ("createdAt", "updatedAt", "archivedAt")
 _TRUTHY = {"true", "1", "yes", "y"}
 
-# SQLite column types by vendor type. REAL affinity turns "359" into 359.0 in C, for free;
-# anything that is not a number stays text. `_raw` keeps the vendor's exact value regardless.
-_HUBSPOT_TYPES = {"number": "REAL"}
-_SALESFORCE_TYPES = {"boolean": "INTEGER", "int": "INTEGER", "double": "REAL",
-                     "currency": "REAL", "percent": "REAL", "long": "INTEGER"}
+# Vendor types → the Frictionless type a package column gets when every value conforms.
+_PACKAGE_TYPES = {
+    "number": "number", "double": "number", "currency": "number", "percent": "number",
+    "int": "number", "long": "number", "bool": "boolean", "boolean": "boolean", "date": "date",
+    "datetime": "datetime",
+}
 
 # Objects whose people/organisation fields go into the full-text index, by lower-case name.
 PEOPLE = {"contacts", "contact", "lead", "leads", "people", "persons", "members", "member"}
@@ -65,7 +70,7 @@ class ObjectShape:
         return f"#{line_number}"
 
 
-def _getter(names: Sequence[str]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+def getter(names: Sequence[str]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
     """A fast tuple of ``names`` from a dict (C-level itemgetter), tolerant of missing keys."""
     names = tuple(names)
     if not names:
@@ -85,7 +90,8 @@ def _getter(names: Sequence[str]) -> Callable[[dict[str, Any]], tuple[Any, ...]]
     return get
 
 
-def _unique(candidates: Sequence[Column]) -> list[Column]:
+def unique_columns(candidates: Sequence[Column]) -> list[Column]:
+    """The columns in order, without reserved names, empty names and case-insensitive repeats."""
     seen = {r.lower() for r in RESERVED}
     out = []
     for col in candidates:
@@ -97,47 +103,12 @@ def _unique(candidates: Sequence[Column]) -> list[Column]:
     return out
 
 
-def hubspot_shape(name: str, schema: Any) -> ObjectShape:
-    """HubSpot: top-level fields, then ``properties.X`` as ``X`` in schema order."""
-    props = [Column(str(p["name"]), _HUBSPOT_TYPES.get(str(p.get("type")), "TEXT"))
-             for p in (schema or {}).get("results", []) if isinstance(p, dict) and p.get("name")]
-    top = [Column(n) for n in HUBSPOT_TOP_LEVEL]
-    columns = _unique(top + props)
-    top_names = [c.name for c in columns if c.name in HUBSPOT_TOP_LEVEL]
-    prop_names = [c.name for c in columns if c.name not in top_names]
-    top_get = _getter(top_names)
-    prop_get = _getter(prop_names)
-
-    def extract(record: dict[str, Any]) -> tuple[Any, ...]:
-        props = record.get("properties")
-        return (*top_get(record), *prop_get(props if props is not None else {}))
-
-    def flatten(record: dict[str, Any]) -> dict[str, Any]:
-        out = {k: v for k, v in record.items() if k != "properties"}
-        props = record.get("properties")
-        if isinstance(props, dict):
-            out.update({f"properties.{k}": v for k, v in props.items()})
-        return out
-
-    return ObjectShape(name, "id", columns, extract,
-                       lambda r: bool(r.get("archived")), flatten)
-
-
-def salesforce_shape(name: str, schema: Any) -> ObjectShape:
-    """Salesforce: one column per describe field (``Id`` collides with ``id`` and is skipped)."""
-    fields = [Column(str(f["name"]), _SALESFORCE_TYPES.get(str(f.get("type")), "TEXT"))
-              for f in (schema or {}).get("fields", []) if isinstance(f, dict) and f.get("name")]
-    columns = _unique(fields)
-    get = _getter([c.name for c in columns])
-    return ObjectShape(name, "Id", columns, get, lambda r: bool(r.get("IsDeleted")))
-
-
 def generic_shape(name: str, primary_key: str | None, first: dict[str, Any] | None,
                   schema: Any = None) -> ObjectShape:
     """CSV and unknown sources: the keys of the first record, all text."""
     keys = list(first) if isinstance(first, dict) else []
-    columns = _unique([Column(str(k)) for k in keys])
-    get = _getter([c.name for c in columns])
+    columns = unique_columns([Column(str(k)) for k in keys])
+    get = getter([c.name for c in columns])
     flags = [str(c) for c in (schema or {}).get("archived_columns", [])] \
         if isinstance(schema, dict) else []
     if not flags:
@@ -156,10 +127,10 @@ def generic_shape(name: str, primary_key: str | None, first: dict[str, Any] | No
 def shape_for(connector: str, name: str, entry: dict[str, Any], schema: Any,
               first: dict[str, Any] | None) -> ObjectShape:
     """The shape of one manifest object (``entry``) given its schema document."""
-    if connector == "hubspot" and isinstance(schema, dict) and "results" in schema:
-        return hubspot_shape(name, schema)
-    if connector == "salesforce" and isinstance(schema, dict) and "fields" in schema:
-        return salesforce_shape(name, schema)
+    vendor = registry.find(connector)
+    shape = vendor.mirror_shape(name, schema) if vendor and vendor.mirror_shape else None
+    if shape is not None:
+        return shape
     pk = entry.get("primary_key")
     if pk is None and isinstance(first, dict):
         pk = next((k for k in ("id", "Id", "ID") if k in first), None)
@@ -182,3 +153,53 @@ def search_columns(name: str, columns: Sequence[str]) -> dict[str, list[str]] | 
     if not any(found.values()):
         return None
     return found
+
+
+# ------------------------------------------------------------------- the emergency package
+@dataclass(frozen=True)
+class PackageColumn:
+    """One column of an object's CSV in the emergency package."""
+
+    name: str
+    label: str = ""
+    vendor_type: str = "string"
+    description: str = ""
+
+    @property
+    def candidate_type(self) -> str:
+        """The Frictionless type the vendor declares (kept only if every value conforms)."""
+        return _PACKAGE_TYPES.get(self.vendor_type, "string")
+
+
+@dataclass(frozen=True)
+class Described:
+    """What the package learns of one object from its stored schema."""
+
+    primary_key: str
+    columns: list[PackageColumn]
+    archived_columns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PackageReader:
+    """How the emergency package reads one source's exported objects."""
+
+    describe: Callable[[str, Any], Described]
+    """(object name, stored schema or None) → primary key, columns in the vendor's order."""
+    flatten: Callable[[dict[str, Any]], dict[str, str]]
+    """One record as a flat ``{column: text}`` row (see ``cell``)."""
+    archived: Callable[[dict[str, Any], dict[str, str], tuple[str, ...]], bool]
+    """(record, its row, the archived columns) → archived or deleted in the source."""
+
+
+def cell(value: Any) -> str:
+    """One JSON value as CSV text: None → '', booleans true/false, nested → canonical JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return canonical_json(value).decode()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -30,6 +31,10 @@ def test_backup_lands_everywhere_and_is_recorded(tmp_path):
     assert set(matrix["snapshots"][0]["locations"]) == {"nas", "disk"}
     status = vk_json(config, "status")
     assert [loc["state"] for loc in status["locations"]] == ["ok", "ok"]
+    # Data, not JSON inside strings: scripts read counts and problems directly.
+    assert status["last_run"]["counts"]["contacts"] == 300
+    assert status["last_run"]["problems"] == [] and status["last_run"]["flagged"] is False
+    assert not json_in_strings(status), json_in_strings(status)
     # Nothing plaintext left behind; the secret never printed.
     assert not list((tmp_path / ".vaultkeeper" / "staging").glob("run"))
     for result in (vk(config, "backup", "--json"), vk(config, "status")):
@@ -112,3 +117,32 @@ def test_retention_applies_policy_but_never_on_append_only(tmp_path):
     held = {name: sum(name in s["locations"] for s in matrix["snapshots"])
             for name in ("nas", "disk")}
     assert held == {"nas": 2, "disk": 4}
+
+
+def json_in_strings(value, path="$"):
+    """Paths of string values that are themselves JSON objects or arrays."""
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in json_in_strings(v, f"{path}.{k}")]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in json_in_strings(v, f"{path}[{i}]")]
+    if isinstance(value, str) and value[:1] in "[{":
+        try:
+            json.loads(value)
+        except ValueError:
+            return []
+        return [path]
+    return []
+
+
+def test_wrong_password_fails_before_the_export(tmp_path):
+    """The repositories are opened first: a wrong password costs seconds, not a whole export."""
+    config = make_config(tmp_path)
+    assert vk(config, "locations", "init").returncode == 0
+    key = tmp_path / "secrets" / "repository.key"
+    key.write_text("not-the-password\n")
+    result = vk(config, "backup", "--json")
+    assert result.returncode == 7, result.stderr
+    data = json.loads(result.stdout)
+    assert "nothing was exported" in data["error"] and "wrong password" in data["error"]
+    last = vk_json(config, "status")["last_run"]
+    assert last["status"] == "failed" and last["export_status"] == "" and last["counts"] == {}

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from vaultkeeper.config import HUBSPOT_URL, Secret, find_config_file, load_settings
+from vaultkeeper.config import Secret, find_config_file, load_settings
+from vaultkeeper.connectors.hubspot import API_URL as HUBSPOT_URL
 from vaultkeeper.errors import ConfigError
 
 MINIMAL = '[source]\nconnector = "sandbox"\n'

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from vaultkeeper import config
 from vaultkeeper.config import Secret, load_settings
+from vaultkeeper.config import secrets as config  # COMMAND_TIMEOUT lives in config.secrets
 from vaultkeeper.errors import ExitCode, SecretError
 
 VALUE = "hunter2-top-secret"

@@ -115,3 +115,12 @@ def test_number(raw, value):
     from vaultkeeper.services.emergency.clean import check_number
 
     assert check_number(raw) == value
+
+
+def test_phone_without_country_names_the_setting():
+    """A national number with no region says which setting fixes it, not libphonenumber's
+    'Missing or invalid default region'."""
+    result = check_phone("06 1234 5678", None)
+    assert result.status == "unparseable"
+    assert "default_region" in result.reason and "Missing or invalid" not in result.reason
+    assert "'ZZ' is not a known country code" in check_phone("06 1234 5678", "ZZ").reason

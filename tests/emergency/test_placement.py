@@ -163,7 +163,7 @@ def test_verify_fails_when_a_record_is_neither_placed_nor_listed(packages, tmp_p
     idmap = out / "import" / "id-map" / "contacts.csv"
     lines = idmap.read_text(encoding="utf-8").splitlines(keepends=True)
     head = next(csv.reader([lines[1]]))
-    lines[1] = ",".join(head[:3] + ["", ""] + head[5:]) + "\r\n"
+    lines[1] = ",".join([*head[:3], "", "", *head[5:]]) + "\r\n"
     idmap.write_text("".join(lines), encoding="utf-8")
     report = verify_package(out, frictionless=False)
     assert report.checks["placement"] == "failed"
@@ -224,3 +224,37 @@ def test_dutch_dump_gets_canonical_model_import_files_and_duplicates(dutch_packa
     runbook = (out / "RUNBOOK.md").read_text()
     assert "Inferred" in runbook and "Voornaam" in runbook
     assert "no canonical mapping" not in " ".join(result.warnings)
+
+
+def test_gaps_and_associations_are_listed_and_verified(exports, tmp_path):
+    """A mapping without activities leaves notes in a counted gap; without the person's
+    organisation column every contact→company link goes to an associations file."""
+    from vaultkeeper.policies import load_policies
+
+    config, export = exports["hubspot"]
+    policies = tmp_path / "policies" / "mappings"
+    policies.mkdir(parents=True)
+    text = (Path(__file__).resolve().parents[2] / "policies" / "mappings" /
+            "hubspot.toml").read_text(encoding="utf-8")
+    text = text.split("[activity]")[0].replace(
+        'organisation_id = "@rel:contacts__companies"\n', "")
+    (policies / "hubspot.toml").write_text(text, encoding="utf-8")
+    out = tmp_path / "pkg"
+    result = build_package(export, out, load_settings(config), target="hubspot",
+                           validate=False, policies=load_policies(tmp_path / "policies"))
+    placement = result.as_json()["placement"]
+    notes = result.counts["notes"]
+    assert notes and placement["objects"]["notes"]["gaps"] == {
+        next(iter(placement["objects"]["notes"]["gaps"])): notes}
+    reason = next(g["reason"] for g in placement["gaps"] if g["object"] == "notes")
+    assert "notes" in reason and "data/objects/notes.csv" in reason
+    assert result.as_json()["gap_records"] == notes
+    assoc = out / "import" / "hubspot" / "associations" / "contacts__companies.csv"
+    pkg = json.loads((out / "package.json").read_text())
+    pairs = {(r["from_id"], r["to_id"]) for r in rows(
+        out / pkg["relations"]["contacts__companies"]["file"])}
+    assert {(r["from_legacy_id"], r["to_legacy_id"]) for r in rows(assoc)} == pairs
+    runbook = (out / "RUNBOOK.md").read_text()
+    assert reason in runbook and "associations/contacts__companies.csv" in runbook
+    report = verify_package(out, frictionless=False)
+    assert report.ok, report.problems

@@ -181,11 +181,16 @@ def manifest(requests: int, elapsed: float, limited: int = 0,
 def test_export_health_signals_from_the_state_db(tmp_path: Path) -> None:
     settings = load_settings(configure(tmp_path, None, None))
     db = open_state_db(settings.state_dir)
-    statuses = ["ok", "ok", "failed", "ok", "partial", "ok", "crashed", "ok"]
-    for i, status in enumerate(statuses):
+    # (run status, export status): a run that failed at our storage ("failed", "complete"), at
+    # our configuration ("failed", "") or was killed ("crashed", "") is not the vendor's fault;
+    # a failure at the source ("failed", "failed") and an incomplete export are.
+    runs = [("ok", "complete"), ("ok", "complete"), ("failed", "failed"), ("ok", "complete"),
+            ("partial", "incomplete"), ("ok", "complete"), ("crashed", ""), ("failed", "complete"),
+            ("failed", ""), ("ok", "complete")]
+    statuses = [status for status, _ in runs]
+    for i, (status, export_status) in enumerate(runs):
         run_id = rundb.start_run(db)
-        rundb.finish_run(db, run_id, status=status,
-                         export_status="incomplete" if status == "partial" else "complete")
+        rundb.finish_run(db, run_id, status=status, export_status=export_status)
         if status in ("ok", "partial"):
             last = i == len(statuses) - 1
             riskdb.record_export_health(db, run_id, manifest(
@@ -196,7 +201,7 @@ def test_export_health_signals_from_the_state_db(tmp_path: Path) -> None:
                 if last else None))
     got = {name: (value, note) for name, value, note in export_health_signals(
         rundb.runs(db, limit=10), riskdb.export_health(db))}
-    assert got["export_error_rate"][0] == pytest.approx(3 / 8)
+    assert got["export_error_rate"][0] == pytest.approx(2 / 8)
     assert got["rate_limit_rate"][0] == pytest.approx(0.15)
     assert got["latency_trend"][0] == pytest.approx(3.0)
     assert got["vanished_fields"] == (1.0, "gone since run 6: contacts.phone")
@@ -236,3 +241,21 @@ def test_real_backup_feeds_export_health(tmp_path: Path) -> None:
     assert 0.05 < got["rate_limit_rate"] < 0.2
     assert got["deprecation_headers"] == 0.0
     assert "vanished_fields" not in got          # one run: nothing to compare with yet
+
+
+def test_status_shows_risk_coverage(tmp_path: Path) -> None:
+    """Next to the level, status says how much of the picture is known: a green level from two
+    signals out of many is not the same as a green level from all of them."""
+    from vk_backup import vk_json
+
+    config = configure(tmp_path, None, None)
+    before = vk_json(config, "status")["risk"]
+    assert before["fresh_signals"] == 0 and before["coverage"] == 0 and before["signals"] > 5
+    from vk_backup import vk
+
+    assert vk(config, "risk", "record", "insolvency_notice", "no",
+              "--source", "court register").returncode == 0
+    after = vk_json(config, "status")["risk"]
+    assert after["fresh_signals"] == 1 and 0 < after["coverage"] < 1
+    table = vk(config, "status").stdout
+    assert f"1 of {after['signals']} signals have a fresh value" in table

@@ -50,6 +50,11 @@ def test_webhook_and_email_arrive_once_then_recovered(tmp_path, caplog):
                               "[vaultkeeper] Backup run 8 reached every location",
                               "[vaultkeeper] Backup run 7 was partial"]
     assert box.messages[0]["X-Vaultkeeper-Event"] == "partial"
+    # RFC 5322 headers a mail server expects: a parseable Date and a unique Message-ID.
+    from email.utils import parsedate_to_datetime
+    assert parsedate_to_datetime(box.messages[0]["Date"]) is not None
+    ids = [m["Message-ID"] for m in box.messages]
+    assert all(i and i.startswith("<") and i.endswith(">") for i in ids) and len(set(ids)) == 3
     assert box.tls_sessions == 3, "every message went through STARTTLS"
     assert box.logins == [("vk", FAKE_SECRET + "-smtp")] * 3
     # Secrets in no log line and not in the state database; the hook's path (its key) neither.

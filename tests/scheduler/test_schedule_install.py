@@ -23,6 +23,8 @@ def _unit(path):
 def test_systemd_daemon_unit(tmp_path):
     config = make_config(tmp_path, extra=SCHEDULE)
     out = tmp_path / "units"
+    (tmp_path / "vk.env").write_text("HTTPS_PROXY=http://proxy.invalid:3128\n")
+    (tmp_path / "vk.env").chmod(0o600)
     result = vk(config, "schedule", "install", "--systemd", "--out", str(out),
                 "--env-file", str(tmp_path / "vk.env"))
     assert result.returncode == 0, result.stderr
@@ -90,3 +92,33 @@ def test_one_of_systemd_or_cron(tmp_path):
     config = make_config(tmp_path)
     result = vk(config, "schedule", "install")
     assert result.returncode == 2 and "choose one of --systemd or --cron" in result.stderr
+
+
+def test_install_refuses_secrets_the_job_will_not_see(tmp_path, monkeypatch):
+    """`{ env = … }` works in this shell but not under systemd/cron: refuse at set-up (exit 5)
+    unless an --env-file defines the variable; the file must exist and be private."""
+    config = make_config(tmp_path, extra=SCHEDULE)
+    key = tmp_path / "secrets" / "repository.key"
+    config.write_text(config.read_text().replace(f'password = {{ file = "{key}" }}',
+                                                 'password = { env = "VK_REPO_PASSWORD" }'))
+    env = {"VK_REPO_PASSWORD": FAKE_SECRET}
+    out = tmp_path / "units"
+    for flags in (["--systemd", "--out", str(out)], ["--cron"]):
+        refused = vk(config, "schedule", "install", *flags, env=env)
+        assert refused.returncode == 5, refused.stderr
+        assert "VK_REPO_PASSWORD" in refused.stderr and "--env-file" in refused.stderr
+        assert FAKE_SECRET not in refused.stderr + refused.stdout
+    assert not out.exists(), "nothing written when refused"
+    env_file = tmp_path / "vk.env"
+    env_file.write_text(f"# the nightly job's secrets\nVK_REPO_PASSWORD={FAKE_SECRET}\n")
+    env_file.chmod(0o644)
+    loose = vk(config, "schedule", "install", "--cron", "--env-file", str(env_file), env=env)
+    assert loose.returncode == 5 and "chmod 600" in loose.stderr
+    env_file.chmod(0o600)
+    ok = vk(config, "schedule", "install", "--systemd", "--out", str(out), "--env-file",
+            str(env_file), env=env)
+    assert ok.returncode == 0, ok.stderr
+    assert FAKE_SECRET not in (out / "vaultkeeper.service").read_text()
+    missing = vk(config, "schedule", "install", "--cron", "--env-file",
+                 str(tmp_path / "nope.env"), env=env)
+    assert missing.returncode == 5 and "does not exist" in missing.stderr

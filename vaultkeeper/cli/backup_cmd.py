@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from vaultkeeper.cli import render
@@ -16,8 +17,11 @@ from vaultkeeper.db import open_state_db
 from vaultkeeper.db import runs as rundb
 from vaultkeeper.db.runs import LocationResult
 from vaultkeeper.errors import ExitCode, UsageError
+from vaultkeeper.services.alerts import Alerter
 from vaultkeeper.services.backup import BackupObserver, run_backup
-from vaultkeeper.services.retention import apply_retention
+from vaultkeeper.services.jobs import backup_outcome, run_manual
+from vaultkeeper.services.retention import RetentionOutcome, apply_retention
+from vaultkeeper.services.scheduler import JobOutcome
 from vaultkeeper.services.status import snapshot_matrix, status_report
 
 backup_app = typer.Typer(help="Back up the CRM into every location.", no_args_is_help=False)
@@ -50,28 +54,51 @@ def backup(
         return
     settings = load()
     observer = _Progress(enabled=sys.stderr.isatty() and not json_output)
-    with observer:
-        report = run_backup(settings, observer=observer)
-    retention = apply_retention(settings) if prune and report.status != "failed" else []
+
+    def body(alerter: Alerter) -> JobOutcome:
+        with observer:
+            report = run_backup(settings, observer=observer)
+        retention = apply_retention(settings) if prune and report.status != "failed" else []
+        return backup_outcome(alerter, report, retention)
+
+    # Counted like a scheduled run: job history, the next scheduled run, alerts it resolves.
+    report, retention = run_manual(settings, "backup", body).data
     data = report.as_json() | {"retention": [r.__dict__ for r in retention]}
     if json_output:
         render.print_json(data)
     else:
         table = Table(title=f"Backup run {report.run_id} — {report.status}")
-        for column in ("location", "role", "result", "snapshot", "added", "seconds", "error"):
+        for column in ("location", "role", "result", "snapshot"):
             table.add_column(column)
+        table.add_column("added", justify="right")
+        table.add_column("time", justify="right")
+        errors = any(r.error for r in report.locations)
+        if errors:
+            table.add_column("error", overflow="fold")
         for r in report.locations:
-            table.add_row(r.location, r.role, r.result, r.short_id, str(r.bytes_added),
-                          f"{r.duration_s:.1f}", r.error)
+            table.add_row(r.location, r.role, r.result, r.short_id or "-",
+                          render.size(r.bytes_added), render.ago(r.duration_s),
+                          *([r.error or ""] if errors else []))
         Console().print(table)
         for outcome in retention:
-            detail = (f"removed {len(outcome.removed)}" if outcome.action == "pruned"
-                      else outcome.reason)
-            Console().print(f"retention {outcome.location}: {outcome.action} {detail}")
+            Console().print(f"retention at {outcome.location}: {_retention_phrase(outcome)}",
+                            highlight=False)
         for problem in report.problems:
             render.err_console.print(f"[yellow]Problem:[/] {problem}", highlight=False)
     if report.status != "ok":
         raise typer.Exit(int(ExitCode.PARTIAL))
+
+
+def _retention_phrase(outcome: RetentionOutcome) -> str:
+    """What retention did, in words: 'nothing to remove', '2 old snapshots removed' …"""
+    if outcome.action == "pruned":
+        n = len(outcome.removed)
+        kept = f" ({len(outcome.protected)} protected)" if outcome.protected else ""
+        return ("nothing to remove" if n == 0 else
+                f"{n} old snapshot{'s' if n != 1 else ''} removed") + kept
+    if outcome.action == "dry-run":
+        return f"would remove {len(outcome.removed)} (dry run)"
+    return f"{outcome.action}: {outcome.reason}" if outcome.reason else outcome.action
 
 
 @backup_app.command("acknowledge")
@@ -99,7 +126,7 @@ def snapshots(json_output: JsonOption = False) -> None:
     for name in matrix["locations"]:
         table.add_column(name)
     for row in matrix["snapshots"]:
-        table.add_row(row["short_id"], row["time"][:19],
+        table.add_row(row["short_id"], render.stamp(row["time"]),
                       *("✔" if n in row["locations"] else "✘" for n in matrix["locations"]))
     Console().print(table)
     for name, error in matrix["errors"].items():
@@ -112,21 +139,27 @@ def status(json_output: JsonOption = False) -> None:
     if json_output:
         render.print_json(report)
         return
-    table = Table(title=f"Locations (RPO {report['rpo_s'] // 3600} h)")
-    for column in ("location", "state", "last good backup", "age", "last drill", "last error"):
+    table = Table(title=f"Locations (RPO {render.ago(report['rpo_s'])})")
+    for column in ("location", "state", "last good backup"):
         table.add_column(column)
+    table.add_column("age", justify="right")
+    table.add_column("last drill")
+    errors = [loc for loc in report["locations"] if loc["last_error"]]
     for loc in report["locations"]:
         good = loc["last_good"]
-        age = "-" if loc["age_s"] is None else f"{loc['age_s'] / 3600:.1f} h"
-        error = (loc["last_error"] or {}).get("error", "")
         drill = loc["last_drill"]
-        drilled = f"{drill['result']} {(drill['finished_at'] or '')[:16]}" if drill else "never"
-        table.add_row(loc["name"], loc["state"], good["at"] if good else "never", age, drilled,
-                      error)
+        drilled = f"{drill['result']} {render.stamp(drill['finished_at'])}" if drill else "never"
+        table.add_row(loc["name"], loc["state"], render.stamp(good["at"] if good else None),
+                      render.ago(loc["age_s"]), drilled)
     Console().print(table)
+    for loc in errors:   # errors are long: a line each rather than a squeezed column
+        render.err_console.print(f"[red]{loc['name']}[/] last error: "
+                                 f"{escape(loc['last_error'].get('error', ''))}", highlight=False)
     risk = report["risk"]
     colour = {"green": "green", "amber": "yellow"}.get(risk["level"], "red")
-    Console().print(f"Vendor risk: [{colour}]{risk['level']}[/] (score {risk['score']:g})"
+    Console().print(f"Vendor risk: [{colour}]{risk['level']}[/] (score {risk['score']:.1f}; "
+                    f"{risk['fresh_signals']} of {risk['signals']} signals have a fresh value, "
+                    f"{risk['coverage']:.0%} of the weight known)"
                     + "".join(f"\n  active: {a['description']}" for a in risk["actions"]))
     sched = report["scheduler"]
     pid = sched["running_pid"]
@@ -135,14 +168,19 @@ def status(json_output: JsonOption = False) -> None:
     for column in ("job", "cadence", "last run", "next run"):
         jobs.add_column(column)
     for job in sched["jobs"]:
-        jobs.add_row(job["job"], job["phrase"], (job["last_run"] or "never")[:19],
-                     job["next_run"][:19])
+        jobs.add_row(job["job"], job["phrase"], render.stamp(job["last_run"]),
+                     render.stamp(job["next_run"]) if pid else "not scheduled")
     Console().print(jobs)
+    if not pid:
+        render.err_console.print("schedule: nothing runs by itself until `vaultkeeper run` "
+                                 "(or `vaultkeeper schedule install`) is set up",
+                                 highlight=False)
     for reason in sched["reasons"]:
-        render.err_console.print(f"[yellow]schedule:[/] {reason}", highlight=False)
+        render.err_console.print(f"[yellow]schedule:[/] {escape(reason)}", highlight=False)
     for alert in report["open_alerts"]:
-        render.err_console.print(f"[red]Open alert[/] {alert['key']}: {alert['subject']} "
-                                 f"(since {alert['first_at']})", highlight=False)
+        render.err_console.print(f"[red]Open alert[/] {escape(alert['key'])}: "
+                                 f"{escape(alert['subject'])} "
+                                 f"(since {render.stamp(alert['first_at'])})", highlight=False)
     for flag in report["unacknowledged_flags"]:
         render.err_console.print(f"[red]Run {flag['id']} flagged:[/] {flag['flag_reason']} — "
                                  f"pruning suspended until `vaultkeeper backup acknowledge "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
 from dataclasses import fields
@@ -12,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
+from vaultkeeper import registry
 from vaultkeeper.canonical import MAPPINGS_DIR, default_mapping_texts
 from vaultkeeper.cli import state
 from vaultkeeper.cli.render import print_json
@@ -32,6 +32,7 @@ from vaultkeeper.policies import (
     default_policy_texts,
     load_policies,
 )
+from vaultkeeper.privatefs import write_private
 from vaultkeeper.tomlcheck import redact_url
 
 DEMO_OBJECTS = ("contacts", "companies", "deals", "notes", "tickets", "calls", "emails",
@@ -103,13 +104,11 @@ def _demo_key(path: Path) -> tuple[Path, bool]:
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     path.parent.chmod(0o700)   # mkdir's mode is filtered by the umask
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        write_private(path, secrets.token_urlsafe(32) + "\n", exclusive=True)
     except FileExistsError:
         # Never replace a key: demo repositories encrypted with it would become unreadable.
         path.chmod(0o600)
         return path, False
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(secrets.token_urlsafe(32) + "\n")
     return path, True
 
 
@@ -124,7 +123,8 @@ def _demo_config(target: Path, key: Path) -> str:
     objects = ", ".join(q(o) for o in DEMO_OBJECTS)
     access, _ = _demo_key(target / "secrets" / "s3-access-key")
     secret, _ = _demo_key(target / "secrets" / "s3-secret-key")
-    return DEMO.format(key=q(key), objects=objects,
+    return DEMO.format(key=q(key), objects=objects, flavour=registry.flavours()[0],
+                       flavours=" or ".join(q(f) for f in registry.flavours()),
                        nas=q(target / "demo-locations" / "office-nas"),
                        disk=q(target / "demo-locations" / "second-disk"),
                        s3_port=DEMO_S3_PORT, s3_access=q(access), s3_secret=q(secret))
@@ -176,14 +176,8 @@ def _policies_info(policies: Policies) -> dict[str, Any]:
 
 def _summary(settings: Settings, policies: Policies) -> list[str]:
     src = settings.source
-    if src.connector == "sandbox":
-        detail = (f"built-in sandbox, {src.flavour} API, {src.records} records, seed {src.seed}, "
-                  f"faults {src.faults}")
-    elif src.connector == "csv":
-        detail = str(src.path)
-    else:
-        detail = f"{src.base_url}" + (f" (API {src.api_version})" if src.connector ==
-                                      "salesforce" else "")
+    summary = registry.get(src.connector).summary
+    detail = summary(src) if summary is not None else f"{src.base_url}"
     objects = ", ".join(src.objects) or "every object the source has"
     if src.exclude:
         objects += f" (except {', '.join(src.exclude)})"
@@ -308,7 +302,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(config_app, name="config")
 
 
-STARTER = '''\
+_STARTER = '''\
 # vaultkeeper configuration, written by `vaultkeeper init`.
 # Full reference: docs/configuration.md. Check it with `vaultkeeper config check`.
 #
@@ -321,7 +315,7 @@ STARTER = '''\
 
 [source]
 # The CRM to export: hubspot | salesforce | csv | sandbox (built-in fake CRM for trying things).
-connector = "hubspot"
+connector = @DEFAULT@
 # HubSpot: https://api.hubapi.com (the default). Salesforce: your instance URL,
 # https://<mydomain>.my.salesforce.com.
 base_url = "https://api.hubapi.com"
@@ -383,6 +377,8 @@ check = "every sunday at 04:00"
 # export_dir = "exports"       # default --out for `vaultkeeper export`
 # policies_dir = "policies"    # retention, processes, risk, mappings
 '''
+STARTER = _STARTER.replace("@DEFAULT@", json.dumps(registry.DEFAULT))
+"""The file `vaultkeeper init` writes (its [source] names the registry's default source)."""
 
 DEMO = '''\
 # vaultkeeper DEMO configuration, written by `vaultkeeper init --demo`.
@@ -391,7 +387,7 @@ DEMO = '''\
 
 [source]
 connector = "sandbox"   # the built-in CRM, started for each run; it needs no token
-flavour = "hubspot"     # the API vaultkeeper exports it through: "hubspot" or "salesforce"
+flavour = "{flavour}"     # the API vaultkeeper exports it through: {flavours}
                         # (salesforce names objects Contact, Account, Opportunity, Task)
 records = 2000          # contacts to generate; companies, deals and notes scale with it
 seed = 42               # same seed, same data: runs stay comparable

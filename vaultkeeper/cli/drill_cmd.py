@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from types import TracebackType
@@ -19,9 +18,13 @@ from vaultkeeper.db import drills as drilldb
 from vaultkeeper.db import mirror as mirrordb
 from vaultkeeper.db import open_state_db
 from vaultkeeper.errors import UsageError, VaultkeeperError, VerificationError
+from vaultkeeper.privatefs import open_private
+from vaultkeeper.services.alerts import Alerter
 from vaultkeeper.services.diff import diff_snapshots
 from vaultkeeper.services.drill import DrillObserver, DrillReport, run_drill
 from vaultkeeper.services.drill_html import render as render_html
+from vaultkeeper.services.jobs import drill_alert, drill_outcome, run_manual
+from vaultkeeper.services.scheduler import JobOutcome
 
 drill_app = typer.Typer()
 mirror_app = typer.Typer(help="The SQLite mirror of the last verified drill.",
@@ -85,11 +88,16 @@ def drill(
         return
     settings = load()
     observer = _Progress(enabled=sys.stderr.isatty() and not json_output)
-    try:
+    def body(alerter: Alerter) -> JobOutcome:
         with observer:
             report = run_drill(settings, location=location, snapshot=snapshot,
-                               read_data_subset=read_data_subset,
+                               read_data_subset=read_data_subset, alert=drill_alert(alerter),
                                against_source=against_source, observer=observer)
+        return drill_outcome(alerter, report)
+
+    try:
+        # Counted like a scheduled drill: job history, next run, alerts it opens or closes.
+        report: DrillReport = run_manual(settings, "drill", body).data
     except VaultkeeperError:
         if html is not None:
             _write_html(html, _last_report(settings.state_dir))
@@ -115,8 +123,7 @@ def _last_report(state_dir: Path) -> dict[str, Any] | None:
 def _write_html(path: Path, data: dict[str, Any] | None) -> None:
     if data is None:
         return
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+    with open_private(path, "w") as handle:
         handle.write(render_html(data))
 
 

@@ -11,7 +11,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from vaultkeeper.canonical import load_canonical
 from vaultkeeper.cli import render
+from vaultkeeper.cli.drill_cmd import mirror_app
 from vaultkeeper.cli.settings import load
 from vaultkeeper.config import EMERGENCY_TARGETS
 from vaultkeeper.errors import ExitCode, VaultkeeperError, VerificationError
@@ -264,19 +266,21 @@ def serve(
     """Serve a read-only web view of the mirror (Datasette, immutable) for looking people up
     while the CRM is unavailable. Stop with Ctrl-C.
     """
-    path = db or mirror_path(load().state_dir)
+    settings = load() if db is None else None
+    path = db or mirror_path(settings.state_dir)   # type: ignore[union-attr]
+    mappings = load_canonical(settings.policies_dir if settings else None)
     if host not in ("127.0.0.1", "localhost", "::1"):
         render.err_console.print(f"[bold red]WARNING:[/] serving on {host} without a login: "
                                  "anyone who can reach it can read the CRM data",
                                  highlight=False)
     render.err_console.print(f"Read-only mirror of {path} on http://{host}:{port}/ "
                              "(Ctrl-C stops it)", highlight=False)
-    serve_mirror(path, host=host, port=port)
+    serve_mirror(path, host=host, port=port, mappings=mappings,
+                 work_dir=settings.state_dir if settings else None)
 
 
 def register(app: typer.Typer) -> None:
     """Add ``emergency`` (with ``verify``) and ``serve`` to the drill module's ``mirror``."""
-    from vaultkeeper.cli.drill_cmd import mirror_app
     from vaultkeeper.cli.rehearse_cmd import rehearse
 
     emergency_app.command("rehearse")(rehearse)

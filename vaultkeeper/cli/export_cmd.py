@@ -12,7 +12,7 @@ from vaultkeeper.cli import render
 from vaultkeeper.cli.settings import load
 from vaultkeeper.connectors import open_connector
 from vaultkeeper.errors import ExitCode, UsageError, VaultkeeperError
-from vaultkeeper.policies import load_policies
+from vaultkeeper.services.context import CommandContext
 from vaultkeeper.services.export import run_export
 from vaultkeeper.services.processes import priority_order
 
@@ -54,7 +54,7 @@ def export(
     if target is None:
         raise UsageError("no output directory", "pass --out DIR or set [paths] export_dir")
     # Business processes decide what is saved first, unless --objects gives the order.
-    priority = () if objects else priority_order(load_policies(settings.policies_dir).processes)
+    priority = () if objects else priority_order(CommandContext(settings).policies.processes)
     observer = render.ExportProgress(enabled=sys.stderr.isatty() and not json_output)
     try:
         with open_connector(settings.source) as connector, observer:

@@ -9,7 +9,21 @@ from typing import Annotated
 import typer
 
 from vaultkeeper import __version__
-from vaultkeeper.cli import state
+from vaultkeeper.cli import (
+    backup_cmd,
+    config_cmd,
+    drill_cmd,
+    emergency_cmd,
+    escrow_cmd,
+    export_cmd,
+    locations_cmd,
+    processes_cmd,
+    render,
+    risk_cmd,
+    run_cmd,
+    sandbox_cmd,
+    state,
+)
 from vaultkeeper.errors import ExitCode, VaultkeeperError
 
 app = typer.Typer(
@@ -58,21 +72,7 @@ def main(
 
 
 def _register() -> None:
-    # Imported here so each command group stays in its own module.
-    from vaultkeeper.cli import (
-        backup_cmd,
-        config_cmd,
-        drill_cmd,
-        emergency_cmd,
-        escrow_cmd,
-        export_cmd,
-        locations_cmd,
-        processes_cmd,
-        risk_cmd,
-        run_cmd,
-        sandbox_cmd,
-    )
-
+    """Add every command group (each lives in its own module)."""
     config_cmd.register(app)
     sandbox_cmd.register(app)
     export_cmd.register(app)
@@ -95,33 +95,50 @@ _CLICK_ERROR: type[Exception] = next(
 _INTERRUPTED = "Interrupted: nothing was marked complete (an export left without manifest.json)."
 
 
+def _wants_json(argv: list[str]) -> bool:
+    """``--json`` given to the command (options after a lone ``--`` are arguments)."""
+    return "--json" in argv[: argv.index("--")] if "--" in argv else "--json" in argv
+
+
+def _fail(code: int, message: str, *, fix: str | None = None, kind: str = "error") -> None:
+    """Exit with ``code``; under ``--json`` first print the one JSON object a script expects,
+    unless the command already printed its own."""
+    if _wants_json(sys.argv[1:]) and not state.options.json_printed:
+        render.print_json({"ok": False, "exit_code": code, "error": message, "fix": fix,
+                           "error_kind": kind})
+    sys.exit(code)
+
+
 def run() -> None:
-    """Console-script entry point: map expected errors to one line and an exit code."""
+    """Console-script entry point: map expected errors to one line and an exit code; with
+    ``--json`` every outcome prints exactly one JSON object on stdout."""
     try:
         code = app(standalone_mode=False)
         if code == ExitCode.INTERRUPTED:  # typer turns Ctrl-C into a silent Exit(130)
             typer.echo(_INTERRUPTED, err=True)
+            _fail(int(code), _INTERRUPTED, kind="interrupted")
         sys.exit(code if isinstance(code, int) else 0)
     except VaultkeeperError as exc:
         typer.echo(f"Error: {exc.one_line()}", err=True)
-        sys.exit(int(exc.exit_code))
+        _fail(int(exc.exit_code), exc.message, fix=exc.fix, kind=type(exc).__name__)
     except KeyboardInterrupt:
         typer.echo(_INTERRUPTED, err=True)
-        sys.exit(int(ExitCode.INTERRUPTED))
+        _fail(int(ExitCode.INTERRUPTED), _INTERRUPTED, kind="interrupted")
     except typer.Exit as exc:
+        if exc.exit_code:
+            _fail(exc.exit_code, f"exited with code {exc.exit_code}")
         sys.exit(exc.exit_code)
     except typer.Abort:
         typer.echo("Aborted.", err=True)
-        sys.exit(int(ExitCode.ERROR))
+        _fail(int(ExitCode.ERROR), "aborted", kind="aborted")
     except _CLICK_ERROR as exc:  # usage errors: bad option values, unknown commands
         exc.show()  # type: ignore[attr-defined]
-        sys.exit(int(exc.exit_code))  # type: ignore[attr-defined]
+        _fail(int(exc.exit_code), exc.format_message(),  # type: ignore[attr-defined]
+              kind="usage")
     except Exception as exc:  # a real bug
         if state.options.debug:
             raise
-        typer.echo(
-            f"Error: unexpected {type(exc).__name__}: {exc}. This is a bug in vaultkeeper; "
-            "re-run with --debug for the traceback and report it.",
-            err=True,
-        )
-        sys.exit(int(ExitCode.ERROR))
+        text = (f"unexpected {type(exc).__name__}: {exc}. This is a bug in vaultkeeper; "
+                "re-run with --debug for the traceback and report it.")
+        typer.echo(f"Error: {text}", err=True)
+        _fail(int(ExitCode.ERROR), text, kind="bug")

@@ -3,6 +3,8 @@ readiness."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,7 +14,7 @@ from rich.table import Table
 from vaultkeeper.cli import render
 from vaultkeeper.cli.settings import load
 from vaultkeeper.errors import ExitCode, UsageError
-from vaultkeeper.policies import load_policies
+from vaultkeeper.services.context import CommandContext
 from vaultkeeper.services.processes import (
     RED,
     by_priority,
@@ -21,6 +23,7 @@ from vaultkeeper.services.processes import (
     object_cadences,
     worst,
 )
+from vaultkeeper.services.processes_html import render as render_html
 
 processes_app = typer.Typer(help="Business processes: priorities, recovery targets, readiness.",
                             no_args_is_help=True)
@@ -32,7 +35,7 @@ _COLOURS = {"green": "green", "amber": "yellow", "red": "red"}
 def list_processes(json_output: JsonOption = False) -> None:
     """The business processes in restore order, with owners, recovery targets (RTO, RPO,
     maximum tolerable downtime), objects and acceptance checks."""
-    policies = load_policies(load().policies_dir)
+    policies = CommandContext(load()).policies
     processes = by_priority(policies.processes)
     cadences = object_cadences(policies.processes)
     if json_output:
@@ -66,6 +69,9 @@ def check(
     names: Annotated[list[str] | None, typer.Argument(
         help="Only these processes (default: all).", show_default=False)] = None,
     json_output: JsonOption = False,
+    html: Annotated[Path | None, typer.Option(
+        "--html", help="Also write a self-contained HTML report (for a board) to this file.",
+        dir_okay=False)] = None,
 ) -> None:
     """Readiness per process: its objects are in the last good backup, that backup is within
     its RPO, the last drill verified, its fields and acceptance checks hold on the drilled
@@ -82,6 +88,8 @@ def check(
         if unknown:
             raise UsageError(f"no process named {', '.join(unknown)}",
                              "see `vaultkeeper processes list`")
+    if html is not None:
+        html.write_text(render_html(results, datetime.now(UTC)), encoding="utf-8")
     if json_output:
         render.print_json({"status": worst(results),
                            "processes": [r.as_json() for r in results]})

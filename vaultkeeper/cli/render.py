@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -19,8 +20,10 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from vaultkeeper.cli import state
 from vaultkeeper.models import ObjectResult
 from vaultkeeper.services.export import ExportObserver
+from vaultkeeper.services.processes import human
 
 err_console = Console(stderr=True)
 
@@ -29,6 +32,42 @@ def print_json(data: Any) -> None:
     """Machine-readable output on stdout (shapes only ever gain fields)."""
     sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
     sys.stdout.flush()
+    state.options.json_printed = True
+
+
+def yes_no(value: object) -> str:
+    """``yes``/``no`` for a flag, ``-`` when unknown (never True/False/None in a table)."""
+    return "-" if value is None else "yes" if value else "no"
+
+
+def size(n: int | float | None) -> str:
+    """Bytes for people: ``0 B``, ``812 B``, ``12.3 MB`` (decimal units, as disks are sold)."""
+    if n is None:
+        return "-"
+    value = float(n)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(value) < 1000 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} TB"
+
+
+def stamp(iso: str | None) -> str:
+    """An ISO timestamp as ``2026-12-01 20:18`` (UTC, to the minute), ``never`` when None."""
+    if not iso:
+        return "never"
+    try:
+        when = datetime.fromisoformat(iso)
+    except ValueError:
+        return iso[:16]
+    if when.tzinfo is not None:
+        when = when.astimezone(UTC)
+    return when.strftime("%Y-%m-%d %H:%M")
+
+
+def ago(seconds: float | None) -> str:
+    """An age for people: ``12 s``, ``40 min``, ``3.5 h``, ``2 d``."""
+    return "-" if seconds is None else human(float(seconds))
 
 
 class ExportProgress(ExportObserver):

@@ -18,10 +18,12 @@ from vaultkeeper.cli.settings import load
 from vaultkeeper.config import Settings
 from vaultkeeper.db import open_state_db
 from vaultkeeper.errors import ExitCode, UsageError
+from vaultkeeper.privatefs import daemon_pid, touch_private
 from vaultkeeper.services.alerts import Alert, Alerter
-from vaultkeeper.services.jobs import JOBS, make_daemon, risk_schedule
-from vaultkeeper.services.platform import crontab, systemd_units
-from vaultkeeper.services.scheduler import configured_schedule, daemon_pid, plan
+from vaultkeeper.services.in_force import risk_schedule
+from vaultkeeper.services.jobs import JOBS, make_daemon
+from vaultkeeper.services.platform import check_unit_secrets, crontab, systemd_units
+from vaultkeeper.services.scheduler import configured_schedule, plan
 
 LOG_FILE = "logs/run.log"
 schedule_app = typer.Typer(help="Show the schedule, or hand it to systemd or cron.",
@@ -34,8 +36,7 @@ def _setup_logging(settings: Settings, *, verbose: bool) -> Path:
     """Log to stderr (journald keeps it under systemd) and to a rotating file in the state dir."""
     path = settings.state_dir / LOG_FILE
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if not path.exists():
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    touch_private(path)
     root = logging.getLogger("vaultkeeper")
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     for handler in list(root.handlers):
@@ -122,6 +123,8 @@ def install(
     settings = load()
     assert settings.config_file is not None
     phrases, _ = configured_schedule(settings)
+    for note in check_unit_secrets(settings, env_file, "cron" if cron else "systemd"):
+        render.err_console.print(f"[yellow]note:[/] {note}", highlight=False)
     if cron:
         text = crontab(settings.config_file, phrases, env_file=env_file)
         if out is None:

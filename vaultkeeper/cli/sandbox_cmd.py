@@ -144,11 +144,7 @@ def serve(
     try:
         _print_banner(sb, fault_config)
         if json_out:
-            counts = {name: {"live": s.live_count, "archived": s.archived_count,
-                             "total": s.count} for name, s in sb.dataset.stores.items()}
-            typer.echo(json.dumps({"url": sb.url, "ca_file": str(sb.ca_file) if sb.ca_file
-                                   else None, "token": sb.token, "seed": seed,
-                                   "faults": str(fault_config), "hubspot": counts}))
+            typer.echo(json.dumps(sb.announcement()))
         while not stop.wait(0.5):
             pass
         _echo("Stopping the sandbox…")

@@ -12,6 +12,7 @@ class GlobalOptions:
 
     config: Path | None = None
     debug: bool = False
+    json_printed: bool = False   # set by render.print_json: the one JSON object is out
 
 
 options = GlobalOptions()

@@ -1,5 +1,9 @@
-"""CRM sources by name; ``open_connector`` builds a reader from settings (or starts the
-sandbox), ``open_writer`` / ``make_writer`` the matching writer (connectors/writer.py)."""
+"""CRM sources by name; ``open_connector`` builds one from settings (or starts the sandbox).
+
+Each source's record (how to open it, its settings, its readers) is in its own module and found
+through ``vaultkeeper.registry``, which imports that module the first time it is asked for.
+``open_writer`` / ``make_writer`` build the matching writer (connectors/writer.py).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vaultkeeper import registry
 from vaultkeeper.connectors.base import Connector
 from vaultkeeper.connectors.writer import CrmWriter
 from vaultkeeper.errors import ConfigError
@@ -15,42 +20,12 @@ from vaultkeeper.errors import ConfigError
 if TYPE_CHECKING:
     from vaultkeeper.config import SourceSettings
 
+
 @contextmanager
 def open_connector(source: SourceSettings) -> Iterator[Connector]:
     """Yield a ready connector for ``source``; ``sandbox`` starts the built-in CRM first."""
     with ExitStack() as stack:
-        if source.connector == "sandbox":
-            from vaultkeeper.sandbox import FaultConfig, Sandbox
-
-            sandbox = stack.enter_context(Sandbox(records=source.records, seed=source.seed,
-                                                  faults=FaultConfig.parse(source.faults)))
-            connector = _http_connector(source.flavour, source, sandbox.url, sandbox.token,
-                                        sandbox.ca_file)
-        elif source.connector in ("hubspot", "salesforce"):
-            if not source.base_url:
-                raise ConfigError("base_url is required for this connector",
-                                  "set [source] base_url", key="[source] base_url")
-            if source.token is None:
-                raise ConfigError("token is required for this connector",
-                                  'set [source] token = { env = "CRM_TOKEN" }',
-                                  key="[source] token")
-            connector = _http_connector(source.connector, source, source.base_url,
-                                        source.token.reveal(), source.ca_file)
-        elif source.connector == "csv":
-            from vaultkeeper.connectors.csv_source import CsvConnector
-
-            if source.path is None:
-                raise ConfigError("path is required for the csv connector",
-                                  "set [source] path to the folder or .zip the vendor delivered",
-                                  key="[source] path")
-            connector = CsvConnector(source.path, objects=source.objects,
-                                     id_column=source.id_column, encoding=source.encoding,
-                                     delimiter=source.delimiter)
-        else:
-            from vaultkeeper.config import CONNECTORS
-
-            raise ConfigError(f"unknown connector {source.connector!r}",
-                              f"use one of {', '.join(CONNECTORS)}", key="[source] connector")
+        connector: Connector = registry.get(source.connector).open(source, stack)
         stack.callback(connector.close)
         yield connector
 

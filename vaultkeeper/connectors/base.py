@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator
-from typing import ClassVar
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
 
+from vaultkeeper.errors import ConfigError
 from vaultkeeper.models import Item, ObjectSpec, SourceCount
+
+if TYPE_CHECKING:
+    from vaultkeeper.config import SourceSettings
+    from vaultkeeper.registry import Fail
 
 
 class Connector(abc.ABC):
@@ -40,6 +47,11 @@ class Connector(abc.ABC):
         """Things discovery could not read (missing scopes …); each makes the export incomplete."""
         return []
 
+    def object_names(self) -> list[str]:
+        """Every object name the source offers, also those a configured ``objects`` list left
+        out of ``discover()`` (said in errors about a misspelt object); after ``discover()``."""
+        return list(getattr(self, "_offered", ()))
+
     def request_stats(self) -> dict[str, object]:
         """Requests sent and retries absorbed (reported in the manifest)."""
         http = getattr(self, "http", None)
@@ -64,3 +76,29 @@ class Connector(abc.ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+Connect = Callable[["SourceSettings", str, str, Path | None], Connector]
+"""An HTTP vendor's constructor: ``(settings, base URL, token, CA file)`` → its connector."""
+
+
+def require_token(source: SourceSettings, fail: Fail) -> SourceSettings:
+    """``check_settings`` of a vendor reached with a token: ``[source] token`` is required."""
+    if source.token is None:
+        raise fail("token", f"required for connector {source.connector}",
+                   f'token = {{ env = "{source.connector.upper()}_TOKEN" }}')
+    return source
+
+
+def http_opener(connect: Connect) -> Callable[[SourceSettings, ExitStack], Connector]:
+    """``SourceKind.open`` for a vendor reached over HTTP with a base URL and a token."""
+    def open_source(source: SourceSettings, stack: ExitStack) -> Connector:
+        if not source.base_url:
+            raise ConfigError("base_url is required for this connector",
+                              "set [source] base_url", key="[source] base_url")
+        if source.token is None:
+            raise ConfigError("token is required for this connector",
+                              'set [source] token = { env = "CRM_TOKEN" }',
+                              key="[source] token")
+        return connect(source, source.base_url, source.token.reveal(), source.ca_file)
+    return open_source

@@ -1,7 +1,8 @@
-"""Guesswork for CSV deliveries: encoding, dialect, object names, ids, deleted flags, references.
+"""Guesswork for CSV deliveries: encoding, dialect, object names, ids, deleted flags, references;
+and how the emergency package reads flat records (a CSV export, or any source no vendor claims).
 
-Everything here is pure (bytes/str in, decisions out) so it can be tested without files; the
-connector in ``csv_source.py`` does the I/O.
+Everything here is pure (bytes/str in, decisions out; ``LineFeed`` only wraps a text stream it
+is given) so it can be tested without files; the connector in ``csv_source.py`` does the I/O.
 """
 
 from __future__ import annotations
@@ -10,9 +11,12 @@ import codecs
 import csv
 import io
 import re
+import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
+
+from vaultkeeper.shapes import Described, PackageColumn, PackageReader, cell
 
 ESCAPE_ERRORS = "vaultkeeper-csv-escape"
 """Codec error handler: each undecodable byte becomes the lone surrogate U+DC00+byte.
@@ -20,6 +24,9 @@ ESCAPE_ERRORS = "vaultkeeper-csv-escape"
 Unlike ``surrogateescape`` it also covers bytes below 0x80 (UTF-16 errors), and a strict codec
 never produces lone surrogates itself, so their presence marks exactly the undecodable bytes.
 """
+FIELD_SIZE_LIMIT = 64 * 1024 * 1024
+"""Largest field we parse (characters). Python's default (128 KiB) is too small for notes and
+rich-text fields; a bound still stops an unterminated quote from swallowing a multi-GB file."""
 
 
 def _escape_handler(exc: UnicodeError) -> tuple[str, int]:
@@ -443,3 +450,68 @@ def sniff_values(values: Sequence[str], *, this_year: int = 2026) -> ValueProfil
     prof.shares = {k: n / len(filled) for k, n in counts.items()}
     prof.birth_years = births / len(filled)
     return prof
+
+
+def csv_reason(message: str) -> str:
+    """A csv.Error message in terms of the file."""
+    if "unexpected end of data" in message:
+        return "unterminated quoted field at end of file"
+    if "field larger than field limit" in message:
+        return (f"field longer than {FIELD_SIZE_LIMIT} characters "
+                "(or an unterminated quote ran on)")
+    return f"bad quoting: {message}"
+
+
+class LineFeed:
+    """Feeds lines to ``csv.reader`` and keeps those of the current record, for quarantine."""
+
+    def __init__(self, text: IO[str], capture: bool) -> None:
+        self._text = text
+        self._capture = capture
+        self.count = 0
+        self.lines: list[str] = []
+
+    def __iter__(self) -> LineFeed:
+        return self
+
+    def __next__(self) -> str:
+        line = self._text.readline()
+        if not line:
+            raise StopIteration
+        self.count += 1
+        if self._capture:
+            self.lines.append(line)
+        return line
+
+
+def zip_display_name(info: zipfile.ZipInfo) -> str:
+    """Member name as the sender meant it: most tools write UTF-8 names without the UTF-8 flag,
+    which zipfile then decodes as cp437 (``Zoë`` → ``Zo├½``)."""
+    if info.flag_bits & 0x800:
+        return info.filename
+    try:
+        return info.filename.encode("cp437").decode("utf-8")
+    except UnicodeError:
+        return info.filename
+
+
+def listing(names: Sequence[str], limit: int = 20) -> str:
+    """Names for a message: the first ``limit``, then how many in all."""
+    shown = ", ".join(names[:limit])
+    return f"{shown} … ({len(names)} in all)" if len(names) > limit else shown or "(none)"
+
+
+# ------------------------------------------------------------- flat records in the package
+def _describe_flat(name: str, schema: Any) -> Described:
+    names = [str(c) for c in (schema or {}).get("columns", [])]
+    primary_key = find_primary_key(names, name) if names else ""
+    cols = [] if primary_key else [PackageColumn(
+        "_row", "Row", "string", "Row number in the export (the source had no id column)")]
+    return Described(primary_key, cols + [PackageColumn(n) for n in names],
+                     tuple((schema or {}).get("archived_columns", [])))
+
+
+FLAT_READER = PackageReader(
+    _describe_flat, lambda record: {k: cell(v) for k, v in record.items()},
+    lambda record, row, columns: any(is_truthy(row.get(c, "")) for c in columns))
+"""The package's reading of flat records: keys as columns, the detected id, truthy flags."""

@@ -17,24 +17,32 @@ import re
 import zipfile
 import zlib
 from collections.abc import Generator, Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO, Any, NamedTuple
 
+from vaultkeeper import registry
+from vaultkeeper.config import SourceSettings
 from vaultkeeper.connectors.base import Connector
 from vaultkeeper.connectors.csv_detect import (
     DELIMITERS,
     ESCAPE_ERRORS,
+    FIELD_SIZE_LIMIT,
+    FLAT_READER,
     Dialect,
     Encoding,
+    LineFeed,
     archived_columns,
     bom_encoding,
+    csv_reason,
     detect_dialect,
     excel_sep_line,
     find_primary_key,
     has_undecodable,
     is_truthy,
     line_endings,
+    listing,
     match_column,
     normalise_name,
     reference_target,
@@ -42,14 +50,13 @@ from vaultkeeper.connectors.csv_detect import (
     show_undecodable,
     unique_columns,
     utf16_without_bom,
+    zip_display_name,
 )
-from vaultkeeper.errors import ConnectorError
+from vaultkeeper.errors import ConfigError, ConnectorError
 from vaultkeeper.models import Item, Malformed, ObjectSpec, Record, Relation, SourceCount
+from vaultkeeper.registry import Fail, SourceKind
 
 EXTENSIONS = (".csv", ".tsv")
-FIELD_SIZE_LIMIT = 64 * 1024 * 1024
-"""Largest field we parse (characters). Python's default (128 KiB) is too small for notes and
-rich-text fields; a bound still stops an unterminated quote from swallowing a multi-GB file."""
 _SAMPLE_CHARS = 64 * 1024
 _CHUNK = 1024 * 1024
 _SKIPPED_DIRS = ("__MACOSX",)
@@ -97,54 +104,6 @@ class _Parsed(NamedTuple):
     lines: list[str]
     row: list[str] | None
     error: str | None
-
-
-class _LineFeed:
-    """Feeds lines to ``csv.reader`` and keeps those of the current record, for quarantine."""
-
-    def __init__(self, text: IO[str], capture: bool) -> None:
-        self._text = text
-        self._capture = capture
-        self.count = 0
-        self.lines: list[str] = []
-
-    def __iter__(self) -> _LineFeed:
-        return self
-
-    def __next__(self) -> str:
-        line = self._text.readline()
-        if not line:
-            raise StopIteration
-        self.count += 1
-        if self._capture:
-            self.lines.append(line)
-        return line
-
-
-def _csv_reason(message: str) -> str:
-    """A csv.Error message in terms of the file."""
-    if "unexpected end of data" in message:
-        return "unterminated quoted field at end of file"
-    if "field larger than field limit" in message:
-        return (f"field longer than {FIELD_SIZE_LIMIT} characters "
-                "(or an unterminated quote ran on)")
-    return f"bad quoting: {message}"
-
-
-def _zip_display_name(info: zipfile.ZipInfo) -> str:
-    """Member name as the sender meant it: most tools write UTF-8 names without the UTF-8 flag,
-    which zipfile then decodes as cp437 (``Zoë`` → ``Zo├½``)."""
-    if info.flag_bits & 0x800:
-        return info.filename
-    try:
-        return info.filename.encode("cp437").decode("utf-8")
-    except UnicodeError:
-        return info.filename
-
-
-def _listing(names: Sequence[str], limit: int = 20) -> str:
-    shown = ", ".join(names[:limit])
-    return f"{shown} … ({len(names)} in all)" if len(names) > limit else shown or "(none)"
 
 
 class CsvConnector(Connector):
@@ -217,7 +176,7 @@ class CsvConnector(Connector):
             members.append(_Member(rel, key, normalise_name(PurePosixPath(name).stem)))
         if not members:
             raise ConnectorError(
-                f"no .csv or .tsv files in {path} (other files: {_listing(self._ignored)})",
+                f"no .csv or .tsv files in {path} (other files: {listing(self._ignored)})",
                 "ask the vendor for a CSV export, or save each sheet as CSV into the folder")
         self._check_names(members)
         self._members = members
@@ -235,7 +194,7 @@ class CsvConnector(Connector):
         for info in infos:
             if info.is_dir():
                 continue
-            shown = _zip_display_name(info).replace("\\", "/")  # some Windows tools use \\
+            shown = zip_display_name(info).replace("\\", "/")  # some Windows tools use \\
             if info.flag_bits & 0x1 and PurePosixPath(shown).suffix.lower() in EXTENSIONS:
                 raise ConnectorError(f"{path}: {shown} is password-protected",
                                      "unzip the delivery with its password and point "
@@ -331,7 +290,7 @@ class CsvConnector(Connector):
             if top.row is None:
                 raise ConnectorError(
                     f"{member.path}:{top.line}: cannot read the header row "
-                    f"({_csv_reason(top.error or '')})",
+                    f"({csv_reason(top.error or '')})",
                     "check the first line of the file; pass delimiter/encoding if detection "
                     "guessed wrong")
             header, header_line = tuple(top.row), top.line
@@ -391,8 +350,8 @@ class CsvConnector(Connector):
                 if m is None:
                     raise ConnectorError(
                         f"object {entry!r} has no file in {self.path} "
-                        f"(files found: {_listing([x.path for x in members])})",
-                        f"use one of: {_listing(sorted(by_name))}")
+                        f"(files found: {listing([x.path for x in members])})",
+                        f"use one of: {listing(sorted(by_name))}")
                 if m not in selected:
                     selected.append(m)
         else:
@@ -402,7 +361,7 @@ class CsvConnector(Connector):
             raise ConnectorError(
                 f"id_column {self.id_column!r} is a column of none of the files",
                 f"use a column name from the header, e.g. one of "
-                f"{_listing(list(infos[0].columns), 10)} in {infos[0].member.path}")
+                f"{listing(list(infos[0].columns), 10)} in {infos[0].member.path}")
         self._infos.update((i.member.object_name, i) for i in infos)
         return [self._spec(i) for i in infos]
 
@@ -421,7 +380,7 @@ class CsvConnector(Connector):
         if csv.field_size_limit() < FIELD_SIZE_LIMIT:
             csv.field_size_limit(FIELD_SIZE_LIMIT)
         with self._io_errors(member), self._open_text(member, enc.codec) as text:
-            feed = _LineFeed(text, capture)
+            feed = LineFeed(text, capture)
             if sep_line:
                 next(feed, None)
             reader = csv.reader(feed, **dialect.reader_args())
@@ -461,7 +420,7 @@ class CsvConnector(Connector):
             raw = "".join(p.lines)
             reason = None
             if p.row is None:
-                reason = _csv_reason(p.error or "")
+                reason = csv_reason(p.error or "")
             elif _SUSPECT.search(raw):  # one scan for both checks: this loop is the hot path
                 reason = ("embedded NUL character" if "\x00" in raw
                           else f"bytes that are not valid {info.encoding.name}")
@@ -485,7 +444,7 @@ class CsvConnector(Connector):
         members = self._scan()
         facts = {"path": str(self.path), "kind": self._kind, "files": str(len(members))}
         if self._ignored:
-            facts["ignored"] = _listing(self._ignored)
+            facts["ignored"] = listing(self._ignored)
         return facts
 
     def close(self) -> None:
@@ -499,3 +458,36 @@ def _unreadable_folder(exc: OSError) -> None:
     # os.walk skips folders it cannot list unless told otherwise: their files would be missing.
     raise ConnectorError(f"cannot list {exc.filename}: {exc.strerror}",
                          "give the vaultkeeper user read access to the whole delivery")
+
+
+# ---------------------------------------------------------------------- the registry's record
+def open_source(source: SourceSettings, stack: ExitStack) -> CsvConnector:
+    """The connector to the delivery ``[source] path`` names."""
+    if source.path is None:
+        raise ConfigError("path is required for the csv connector",
+                          "set [source] path to the folder or .zip the vendor delivered",
+                          key="[source] path")
+    return CsvConnector(source.path, objects=source.objects, id_column=source.id_column,
+                        encoding=source.encoding, delimiter=source.delimiter)
+
+
+def check_settings(source: SourceSettings, fail: Fail) -> SourceSettings:
+    """``[source] path`` is required and must exist."""
+    if source.path is None:
+        raise fail("path", "required for connector csv",
+                   'path = "crm-export.zip" (the folder or .zip the vendor delivered)')
+    if not source.path.exists():
+        raise fail("path", f"{source.path} does not exist", "point it at the CSV folder or .zip")
+    return source
+
+
+def known_objects(source: SourceSettings) -> tuple[set[str], str] | None:
+    """Whatever files the vendor delivered: known only when ``[source] objects`` lists them."""
+    if source.objects:
+        return set(source.objects), "[source] objects lists the CSV objects"
+    return None
+
+
+SOURCE = registry.register(SourceKind(
+    name=CsvConnector.name, open=open_source, check_settings=check_settings,
+    known_objects=known_objects, package=FLAT_READER, summary=lambda source: str(source.path)))

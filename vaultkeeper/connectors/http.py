@@ -62,6 +62,14 @@ class RetryStats:
 Validator = Callable[[httpx.Response], None]
 
 
+def json_body(response: httpx.Response) -> Any:
+    """The response's JSON body, or None when it is not JSON (error pages, empty bodies)."""
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
 def default_validate(response: httpx.Response) -> None:
     """Map a response status to our error classes (vendor modules refine the messages)."""
     status = response.status_code

@@ -7,6 +7,7 @@ lists page through everything. Search is used only for the count HubSpot itself 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -14,8 +15,17 @@ from urllib.parse import urlencode
 import httpx
 import orjson
 
-from vaultkeeper.connectors.base import Connector
-from vaultkeeper.connectors.http import HttpClient, NotFound, UrlTooLong, default_validate
+from vaultkeeper import registry, shapes
+from vaultkeeper.canonical import ImportFile
+from vaultkeeper.config import SourceSettings
+from vaultkeeper.connectors.base import Connector, http_opener, require_token
+from vaultkeeper.connectors.http import (
+    HttpClient,
+    NotFound,
+    UrlTooLong,
+    default_validate,
+    json_body,
+)
 from vaultkeeper.connectors.paginate import CursorPaginator
 from vaultkeeper.errors import (
     AuthError,
@@ -25,6 +35,8 @@ from vaultkeeper.errors import (
     ScopeError,
 )
 from vaultkeeper.models import Item, Malformed, ObjectSpec, Record, Relation, SourceCount
+from vaultkeeper.registry import Fail, SourceKind
+from vaultkeeper.shapes import Column, ObjectShape, getter, unique_columns
 
 STANDARD_OBJECTS = ("contacts", "companies", "deals", "tickets", "notes", "calls", "emails",
                     "meetings", "tasks", "products", "line_items", "quotes")
@@ -33,6 +45,14 @@ STANDARD_OBJECTS = ("contacts", "companies", "deals", "tickets", "notes", "calls
 ASSOCIATION_RANK = ("notes", "calls", "emails", "meetings", "tasks", "line_items", "quotes",
                     "deals", "tickets", "contacts", "companies", "products")
 PAGE_MAX = 100
+API_URL = "https://api.hubapi.com"
+"""HubSpot's public API: ``[source] base_url`` when the file gives none."""
+TOP_LEVEL = ("createdAt", "updatedAt", "archivedAt")
+# SQLite column types by HubSpot type. REAL affinity turns "359" into 359.0 in C, for free;
+# anything that is not a number stays text. `_raw` keeps the vendor's exact value regardless.
+_MIRROR_TYPES = {"number": "REAL"}
+_PACKAGE_TOP = ("createdAt", "updatedAt", "archived", "archivedAt")
+LEGACY_HEADER = "Legacy Record ID"
 
 
 def hubspot_validate(response: httpx.Response) -> None:
@@ -40,10 +60,7 @@ def hubspot_validate(response: httpx.Response) -> None:
     status = response.status_code
     if status < 400:
         return
-    try:
-        parsed = response.json()
-    except ValueError:
-        parsed = None
+    parsed = json_body(response)
     body: dict[str, Any] = parsed if isinstance(parsed, dict) else {}
     message = str(body.get("message", ""))
     if status == 401:
@@ -103,6 +120,7 @@ class HubSpotConnector(Connector):
             pass
         except ScopeError as exc:
             self._problems.append(f"custom objects not listed: {exc.message}")
+        self._offered = [name for name, _ in candidates]
         for name, type_id in candidates:
             if self.wanted and name not in self.wanted:
                 continue
@@ -298,3 +316,145 @@ def _invalid_reason(item: Any) -> str:
     if not isinstance(item.get("properties"), dict):
         return "record properties are not an object"
     return ""
+
+
+# ---------------------------------------------------------------------- the registry's record
+def connect(source: SourceSettings, url: str, token: str,
+            ca_file: Path | None) -> HubSpotConnector:
+    """The connector to a HubSpot API at ``url`` (a portal, or the sandbox's flavour)."""
+    return HubSpotConnector(
+        url, token, ca_file=ca_file, page_size=source.page_size,
+        max_retries=source.max_retries, timeout=source.timeout,
+        max_url_length=source.max_url_length, objects=source.objects)
+
+
+def check_settings(source: SourceSettings, fail: Fail) -> SourceSettings:
+    """A token is required; the base URL defaults to HubSpot's public API."""
+    if source.base_url is None:
+        source = replace(source, base_url=API_URL)
+    return require_token(source, fail)
+
+
+def known_objects(source: SourceSettings) -> tuple[set[str], str]:
+    """The standard objects plus whatever ``[source] objects`` lists (custom objects)."""
+    return (set(STANDARD_OBJECTS) | set(source.objects),
+            "HubSpot objects are contacts, companies, deals, notes … (list custom objects "
+            "in [source] objects)")
+
+
+def mirror_shape(name: str, schema: Any) -> ObjectShape | None:
+    """Top-level fields, then ``properties.X`` as ``X`` in schema order (None: no schema)."""
+    if not (isinstance(schema, dict) and "results" in schema):
+        return None
+    props = [Column(str(p["name"]), _MIRROR_TYPES.get(str(p.get("type")), "TEXT"))
+             for p in (schema or {}).get("results", []) if isinstance(p, dict) and p.get("name")]
+    columns = unique_columns([Column(n) for n in TOP_LEVEL] + props)
+    top_names = [c.name for c in columns if c.name in TOP_LEVEL]
+    prop_names = [c.name for c in columns if c.name not in top_names]
+    top_get = getter(top_names)
+    prop_get = getter(prop_names)
+
+    def extract(record: dict[str, Any]) -> tuple[Any, ...]:
+        props = record.get("properties")
+        return (*top_get(record), *prop_get(props if props is not None else {}))
+
+    def flatten(record: dict[str, Any]) -> dict[str, Any]:
+        out = {k: v for k, v in record.items() if k != "properties"}
+        props = record.get("properties")
+        if isinstance(props, dict):
+            out.update({f"properties.{k}": v for k, v in props.items()})
+        return out
+
+    return ObjectShape(name, "id", columns, extract,
+                       lambda r: bool(r.get("archived")), flatten)
+
+
+def _package_describe(name: str, schema: Any) -> shapes.Described:
+    cols = [shapes.PackageColumn("id", "Record ID", "string", "HubSpot record id (legacy id)")]
+    for prop in (schema or {}).get("results", []):
+        label = str(prop.get("label") or "")
+        text = str(prop.get("description") or "")
+        options = [str(o.get("value")) for o in prop.get("options") or []][:20]
+        if options:
+            text = (text + " " if text else "") + "Options: " + ", ".join(options)
+        cols.append(shapes.PackageColumn(str(prop["name"]), label,
+                                         str(prop.get("type") or "string"), text))
+    for key in _PACKAGE_TOP:
+        kind = "bool" if key == "archived" else "datetime"
+        cols.append(shapes.PackageColumn(key, key, kind,
+                                         "Record metadata from the HubSpot API"))
+    return shapes.Described("id", cols)
+
+
+def _package_row(record: dict[str, Any]) -> dict[str, str]:
+    row = {"id": shapes.cell(record.get("id"))}
+    props = record.get("properties") or {}
+    if "id" in props:
+        for key, value in props.items():
+            row[key if key != "id" else "properties.id"] = shapes.cell(value)
+    else:   # the common case: text values as they are, the rest through cell() (faster)
+        cell = shapes.cell
+        row.update({k: v if type(v) is str else cell(v) for k, v in props.items()})
+    for key, value in record.items():
+        if key in ("id", "properties"):
+            continue
+        row[key if key not in row else f"_{key}"] = shapes.cell(value)
+    return row
+
+
+_HS = LEGACY_HEADER
+
+IMPORT_FILES: tuple[ImportFile, ...] = (
+    ImportFile("organisation", "companies.csv", (
+        ("Company name", "name"), ("Company Domain Name", "domain"), ("Website URL", "website"),
+        ("Phone Number", "phone"), ("Street Address", "street"), ("City", "city"),
+        ("State/Region", "region"), ("Postal Code", "postcode"), ("Country/Region", "country"),
+        ("Industry", "industry"), ("Type", "type"), (_HS, "legacy_id")),
+        "Import as Companies; HubSpot de-duplicates companies on Company Domain Name. Create a "
+        f"single-line text property '{_HS}' first."),
+    ImportFile("person", "contacts.csv", (
+        ("First Name", "first_name"), ("Last Name", "last_name"), ("Salutation", "salutation"),
+        ("Email", "@valid_email"), ("Phone Number", "phone"), ("Mobile Phone Number", "mobile"),
+        ("Street Address", "street"), ("City", "city"), ("State/Region", "region"),
+        ("Postal Code", "postcode"), ("Country/Region", "country"),
+        ("Date of birth", "birth_date"), ("Job Title", "job_title"), (_HS, "legacy_id"),
+        ("Company Domain Name", "@org_domain"), ("Associated Company Legacy ID",
+                                                 "organisation_id")),
+        "Import as Contacts; HubSpot matches contacts on Email, and associates each with the "
+        "company whose Company Domain Name is in the same row."),
+    ImportFile("membership", "memberships.csv", (
+        ("Email", "@person_email"), (_HS, "person_id"), ("Membership number", "number"),
+        ("Membership level", "level"), ("Membership status", "status"),
+        ("Membership start date", "start_date"), ("Membership renewal date", "end_date"),
+        ("Branch", "branch"), ("Membership Legacy ID", "legacy_id"),
+        ("Associated Company Legacy ID", "organisation_id")),
+        "Import as an update of Contacts (custom membership properties), matched on Email or on "
+        f"'{_HS}'."),
+    ImportFile("donation", "donations.csv", (
+        ("Deal Name", "name"), ("Amount", "amount"), ("Close Date", "date"),
+        ("Pipeline", "=Donations"), ("Deal Stage", "status"), ("Donation type", "type"),
+        ("Campaign", "campaign"), ("Payment method", "payment_method"),
+        ("Payment reference", "reference"), ("Fund", "fund"), ("Gift Aid", "gift_aid"),
+        (_HS, "legacy_id"), ("Email", "@person_email"),
+        ("Associated Contact Legacy ID", "person_id"), ("Company Domain Name", "@org_domain"),
+        ("Associated Company Legacy ID", "organisation_id")),
+        "Import as Deals together with Contacts (two objects, one file): the Email column "
+        "associates each deal with its contact. Create the Donations pipeline and stages first."),
+    ImportFile("activity", "notes.csv", (
+        ("Note body", "body"), ("Activity date", "date"), ("Activity type", "type"),
+        (_HS, "legacy_id"), ("Email", "@person_email"),
+        ("Associated Contact Legacy ID", "person_id"),
+        ("Associated Company Legacy ID", "organisation_id"),
+        ("Associated Deal Legacy ID", "donation_id")),
+        "Import as Notes associated with Contacts by Email; the Associated … Legacy ID columns "
+        "name the contact, company and deal each note belongs to."),
+)
+
+
+SOURCE = registry.register(SourceKind(
+    name=HubSpotConnector.name, open=http_opener(connect), connect=connect,
+    check_settings=check_settings, known_objects=known_objects,
+    standard_objects=STANDARD_OBJECTS, mirror_shape=mirror_shape,
+    package=shapes.PackageReader(_package_describe, _package_row,
+                                 lambda record, row, columns: bool(record.get("archived"))),
+    import_files=IMPORT_FILES))

@@ -15,11 +15,16 @@ from urllib.parse import quote_plus
 import httpx
 import orjson
 
-from vaultkeeper.connectors.base import Connector
-from vaultkeeper.connectors.http import HttpClient, UrlTooLong, default_validate
+from vaultkeeper import registry, shapes
+from vaultkeeper.canonical import ImportFile
+from vaultkeeper.config import SourceSettings
+from vaultkeeper.connectors.base import Connector, http_opener, require_token
+from vaultkeeper.connectors.http import HttpClient, UrlTooLong, default_validate, json_body
 from vaultkeeper.connectors.paginate import NextUrlPaginator
 from vaultkeeper.errors import AuthError, ConnectorError, PaginationError, RetryableError
 from vaultkeeper.models import Item, Malformed, ObjectSpec, Record, Relation, SourceCount
+from vaultkeeper.registry import Fail, SourceKind
+from vaultkeeper.shapes import Column, ObjectShape, getter, unique_columns
 
 DEFAULT_ORDER = ("Account", "Contact", "Lead", "Opportunity", "OpportunityContactRole",
                  "Campaign", "CampaignMember", "Case", "Task", "Event", "Note")
@@ -27,6 +32,10 @@ DEFAULT_ORDER = ("Account", "Contact", "Lead", "Opportunity", "OpportunityContac
 UNSELECTABLE_TYPES = frozenset({"base64"})
 _ID = re.compile(r"^[A-Za-z0-9]{15,18}$")
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+# SQLite column types by Salesforce type (REAL/INTEGER affinity; `_raw` keeps the exact value).
+_MIRROR_TYPES = {"boolean": "INTEGER", "int": "INTEGER", "double": "REAL",
+                 "currency": "REAL", "percent": "REAL", "long": "INTEGER"}
+LEGACY_FIELD = "Legacy_Id__c"
 
 
 class LocatorExpired(ConnectorError):
@@ -38,10 +47,7 @@ def salesforce_validate(response: httpx.Response) -> None:
     status = response.status_code
     if status < 400:
         return
-    try:
-        parsed = response.json()
-    except ValueError:
-        parsed = None
+    parsed = json_body(response)
     first = parsed[0] if isinstance(parsed, list) and parsed and isinstance(parsed[0], dict) else {}
     code, message = str(first.get("errorCode", "")), str(first.get("message", ""))
     if code == "INVALID_SESSION_ID" or status == 401:
@@ -90,6 +96,7 @@ class SalesforceConnector(Connector):
     def discover(self) -> list[ObjectSpec]:
         """Queryable, replicable objects with every selectable field (describe kept whole)."""
         body = self.http.get_json(f"{self.root}/sobjects/")
+        self._offered: list[str] = []
         names = []
         for sobject in body.get("sobjects", []):
             if sobject.get("keyPrefix"):
@@ -97,6 +104,7 @@ class SalesforceConnector(Connector):
             if not sobject.get("queryable") or not sobject.get("replicateable", True) \
                     or not sobject.get("retrieveable", True):
                 continue
+            self._offered.append(str(sobject["name"]))
             if self.wanted and sobject["name"] not in self.wanted:
                 continue
             if not _NAME.match(str(sobject["name"])):
@@ -277,3 +285,111 @@ def _invalid_reason(row: Any) -> str:
     if not isinstance(row.get("Id"), str) or not _ID.match(row["Id"]):
         return "row has no valid Id"
     return ""
+
+
+# ---------------------------------------------------------------------- the registry's record
+def connect(source: SourceSettings, url: str, token: str,
+            ca_file: Path | None) -> SalesforceConnector:
+    """The connector to a Salesforce org at ``url`` (or the sandbox's flavour)."""
+    return SalesforceConnector(
+        url, token, api_version=source.api_version, ca_file=ca_file,
+        page_size=source.page_size, max_retries=source.max_retries, timeout=source.timeout,
+        max_url_length=source.max_url_length, objects=source.objects)
+
+
+def check_settings(source: SourceSettings, fail: Fail) -> SourceSettings:
+    """The instance URL and a token are required."""
+    if source.base_url is None:
+        raise fail("base_url", "required for connector salesforce (your instance URL)",
+                   'base_url = "https://<mydomain>.my.salesforce.com"')
+    return require_token(source, fail)
+
+
+def known_objects(source: SourceSettings) -> tuple[set[str], str]:
+    """The usual sObjects plus whatever ``[source] objects`` lists."""
+    return (set(DEFAULT_ORDER) | set(source.objects),
+            "Salesforce objects are sObject names: Account, Contact, Opportunity … (list "
+            "others in [source] objects)")
+
+
+def summary(source: SourceSettings) -> str:
+    """``config show``: the instance URL and the API version."""
+    return f"{source.base_url} (API {source.api_version})"
+
+
+def mirror_shape(name: str, schema: Any) -> ObjectShape | None:
+    """One column per describe field (``Id`` collides with ``id`` and is skipped)."""
+    if not (isinstance(schema, dict) and "fields" in schema):
+        return None
+    fields = [Column(str(f["name"]), _MIRROR_TYPES.get(str(f.get("type")), "TEXT"))
+              for f in (schema or {}).get("fields", []) if isinstance(f, dict) and f.get("name")]
+    columns = unique_columns(fields)
+    get = getter([c.name for c in columns])
+    return ObjectShape(name, "Id", columns, get, lambda r: bool(r.get("IsDeleted")))
+
+
+def _package_describe(name: str, schema: Any) -> shapes.Described:
+    cols = []
+    for f in (schema or {}).get("fields", []):
+        kind = str(f.get("type") or "string")
+        if kind in ("address", "location"):
+            kind = "json"
+        cols.append(shapes.PackageColumn(str(f["name"]), str(f.get("label") or ""), kind,
+                                         str(f.get("inlineHelpText") or "")))
+    return shapes.Described("Id", cols)
+
+
+_SF = LEGACY_FIELD
+
+IMPORT_FILES: tuple[ImportFile, ...] = (
+    ImportFile("organisation", "Account.csv", (
+        ("Name", "name"), ("Website", "website"), ("Phone", "phone"),
+        ("BillingStreet", "street"), ("BillingCity", "city"), ("BillingState", "region"),
+        ("BillingPostalCode", "postcode"), ("BillingCountry", "country"),
+        ("Industry", "industry"), ("Type", "type"), (_SF, "legacy_id")),
+        f"Data Loader: upsert Account on the External ID field {_SF} (create it: Text, "
+        "External ID, Unique)."),
+    ImportFile("person", "Contact.csv", (
+        ("FirstName", "first_name"), ("LastName", "last_name"), ("Salutation", "salutation"),
+        ("Email", "@valid_email"), ("Phone", "phone"), ("MobilePhone", "mobile"),
+        ("MailingStreet", "street"), ("MailingCity", "city"), ("MailingState", "region"),
+        ("MailingPostalCode", "postcode"), ("MailingCountry", "country"),
+        ("Birthdate", "birth_date|date"), ("Title", "job_title"),
+        ("HasOptedOutOfEmail", "email_opt_out|bool"), (_SF, "legacy_id"),
+        (f"Account.{_SF}", "organisation_id")),
+        f"Data Loader: upsert Contact on {_SF}; map Account.{_SF} to the Account lookup by "
+        "external id. LastName is required by Salesforce."),
+    ImportFile("membership", "Membership__c.csv", (
+        ("Name", "number"), (f"Contact__r.{_SF}", "person_id"), ("Level__c", "level"),
+        ("Status__c", "status"), ("Start_Date__c", "start_date|date"),
+        ("End_Date__c", "end_date|date"), ("Branch__c", "branch"), (_SF, "legacy_id"),
+        (f"Account__r.{_SF}", "organisation_id")),
+        "Data Loader: upsert into a custom object Membership__c (or your membership app's "
+        "object) on its legacy id; the contact lookup resolves by external id."),
+    ImportFile("donation", "Opportunity.csv", (
+        ("Name", "name"), ("Amount", "amount"), ("CloseDate", "date|date"),
+        ("StageName", "status"), ("Type", "=Donation"), ("Donation_Type__c", "type"),
+        ("Campaign_Code__c", "campaign"), ("Payment_Method__c", "payment_method"),
+        ("Gift_Aid_Eligible__c", "gift_aid|bool"), (_SF, "legacy_id"),
+        (f"Account.{_SF}", "organisation_id"), (f"Primary_Contact__r.{_SF}", "person_id")),
+        f"Data Loader: upsert Opportunity on {_SF}; Name, CloseDate and StageName are required "
+        "(stages must exist)."),
+    ImportFile("activity", "Task.csv", (
+        ("Subject", "subject"), ("Description", "body"), ("ActivityDate", "date|date"),
+        ("Type", "type"), ("OwnerId_legacy", "owner"), (_SF, "legacy_id"),
+        ("Who_Legacy_Id", "person_id"), ("What_Legacy_Id", "donation_id"),
+        ("What_Account_Legacy_Id", "organisation_id")),
+        "Data Loader: insert Task; WhoId/WhatId are polymorphic, so fill them from the id-map "
+        "files (legacy id → new id) before the import."),
+)
+
+
+SOURCE = registry.register(SourceKind(
+    name=SalesforceConnector.name, open=http_opener(connect), connect=connect,
+    check_settings=check_settings, known_objects=known_objects, standard_objects=DEFAULT_ORDER,
+    summary=summary, mirror_shape=mirror_shape,
+    package=shapes.PackageReader(
+        _package_describe,
+        lambda record: {k: shapes.cell(v) for k, v in record.items() if k != "attributes"},
+        lambda record, row, columns: bool(record.get("IsDeleted"))),
+    import_files=IMPORT_FILES))

@@ -6,10 +6,11 @@ version of the whole file is kept in ``PRAGMA user_version`` for future migratio
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import sqlite_utils
+
+from vaultkeeper.privatefs import touch_private
 
 STATE_FILE = "state.db"
 
@@ -18,9 +19,8 @@ def open_state_db(state_dir: Path) -> sqlite_utils.Database:
     """Open (creating) ``<state_dir>/state.db`` in WAL mode; the directory is private (0700)."""
     state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = state_dir / STATE_FILE
-    if not path.exists():
-        # Create it private before SQLite does: it records snapshot ids and location names.
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    # Create it private before SQLite does: it records snapshot ids and location names.
+    touch_private(path)
     db = sqlite_utils.Database(path)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA busy_timeout=10000")

@@ -23,7 +23,6 @@ same function as the export) — those exact bytes are what ``_raw`` stores.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import sqlite3
@@ -38,6 +37,8 @@ import sqlite_utils
 
 from vaultkeeper.digest import ContentDigest
 from vaultkeeper.errors import VerificationError
+from vaultkeeper.exportfmt import Manifest, first_record
+from vaultkeeper.privatefs import open_private
 from vaultkeeper.shapes import ObjectShape, search_columns, shape_for
 
 MIRROR_DIR = "mirror"
@@ -133,19 +134,6 @@ def read_lines(path: Path, sha: Any) -> Iterator[bytes]:
             yield tail
 
 
-def _first_record(path: Path) -> dict[str, Any] | None:
-    if not path.exists():
-        return None
-    with path.open("rb") as handle:
-        for line in handle:
-            if line.strip():
-                with contextlib.suppress(orjson.JSONDecodeError):
-                    value = orjson.loads(line)
-                    return value if isinstance(value, dict) else None
-                return None
-    return None
-
-
 def load_export(export_dir: Path, target: Path, *, info: dict[str, Any] | None = None,
                 progress: Progress | None = None) -> LoadResult:
     """Load ``export_dir`` into a new SQLite file and atomically replace ``target`` with it.
@@ -153,18 +141,17 @@ def load_export(export_dir: Path, target: Path, *, info: dict[str, Any] | None =
     The caller holds the drill lock: leftovers of a crashed load next to ``target`` are removed.
     """
     began = time.monotonic()
-    manifest_bytes = (export_dir / "manifest.json").read_bytes() \
-        if (export_dir / "manifest.json").exists() else b""
-    if not manifest_bytes:
+    found = Manifest.load(export_dir)
+    if found is None:
         raise VerificationError(f"the snapshot has no manifest.json ({export_dir.name})",
                                 "drill another snapshot; this one is not a complete export")
-    manifest: dict[str, Any] = orjson.loads(manifest_bytes)
+    manifest: dict[str, Any] = dict(found.raw)
     target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     for leftover in target.parent.glob(f".{target.name}.*.tmp*"):
         leftover.unlink(missing_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     # Private before SQLite writes a byte: the mirror is plaintext CRM data.
-    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+    open_private(tmp).close()
     try:
         result = _load(export_dir, tmp, manifest, info or {}, progress)
         fd = os.open(tmp, os.O_RDONLY)
@@ -182,7 +169,7 @@ def load_export(export_dir: Path, target: Path, *, info: dict[str, Any] | None =
         tmp.unlink(missing_ok=True)
         raise
     result.path = target
-    result.manifest_sha256 = hashlib.sha256(manifest_bytes).hexdigest()
+    result.manifest_sha256 = found.sha256
     result.seconds = round(time.monotonic() - began, 3)
     result.bytes = target.stat().st_size
     return result
@@ -243,7 +230,7 @@ def _load_object(db: sqlite_utils.Database, conn: sqlite3.Connection, export_dir
                  progress: Progress | None) -> tuple[ObjectLoad, ObjectShape]:
     path = export_dir / str(entry.get("file") or f"objects/{name}.ndjson")
     schema, schema_sha = _schema(export_dir, entry)
-    shape = shape_for(connector, name, entry, schema, _first_record(path))
+    shape = shape_for(connector, name, entry, schema, first_record(path))
     result = ObjectLoad(name, schema_sha256=schema_sha)
     columns: dict[str, Any] = {"id": str, "_archived": int, "_raw": str}
     columns.update({c.name: c.type for c in shape.columns})
@@ -425,6 +412,18 @@ def info(path: Path) -> dict[str, str]:
         return dict(conn.execute(f"SELECT key, value FROM {INFO_TABLE}").fetchall())
     finally:
         conn.close()
+
+
+def connector_of(path: Path) -> str | None:
+    """The connector whose export made this mirror (from its manifest), None for a SQLite
+    file that is not a drilled mirror."""
+    try:
+        manifest = orjson.loads(info(path).get("manifest") or "{}")
+    except (OSError, sqlite3.Error, orjson.JSONDecodeError):
+        return None
+    connector = manifest.get("connector") if isinstance(manifest, dict) else None
+    name = connector.get("name") if isinstance(connector, dict) else connector
+    return str(name) if name else None
 
 
 def recompute_digest(path: Path, table: str) -> tuple[int, str]:

@@ -8,10 +8,13 @@ recorded_at). ``export_health``: what each backup's export saw of the vendor's A
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlite_utils
+
+from vaultkeeper.exportfmt import Manifest
 
 SIGNALS = "risk_signals"
 HEALTH = "export_health"
@@ -63,9 +66,10 @@ def signal_rows(db: sqlite_utils.Database, signal: str | None = None) -> list[di
 
 
 def record_export_health(db: sqlite_utils.Database, run_id: int,
-                         manifest: dict[str, Any]) -> None:
+                         export: Manifest | Mapping[str, Any]) -> None:
     """Keep what an export saw of the vendor's API (from its manifest) for the risk collector."""
     ensure_risk(db)
+    manifest = export.raw if isinstance(export, Manifest) else export
     stats = manifest.get("requests") or {}
     causes = stats.get("retries_by_cause") or {}
     objects = manifest.get("objects") or {}

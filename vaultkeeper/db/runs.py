@@ -108,8 +108,8 @@ def previous_counts(db: sqlite_utils.Database) -> dict[str, int] | None:
 def unacknowledged_flags(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     """Flagged runs (mass deletion) nobody has acknowledged: pruning stays suspended."""
     ensure_runs(db)
-    return list(db.table("backup_runs").rows_where("flagged = 1 and acknowledged_at is null",
-                                             order_by="id"))
+    return [_decoded(r) for r in db.table("backup_runs").rows_where(
+        "flagged = 1 and acknowledged_at is null", order_by="id")]
 
 
 def acknowledge(db: sqlite_utils.Database, run_id: int, by: str) -> bool:
@@ -141,6 +141,18 @@ def location_status(db: sqlite_utils.Database) -> dict[str, dict[str, Any]]:
 
 
 def runs(db: sqlite_utils.Database, limit: int = 20) -> list[dict[str, Any]]:
-    """The most recent runs, newest first."""
+    """The most recent runs, newest first (JSON columns decoded, flags as booleans)."""
     ensure_runs(db)
-    return list(db.table("backup_runs").rows_where(order_by="id desc", limit=limit))
+    return [_decoded(r) for r in db.table("backup_runs").rows_where(order_by="id desc",
+                                                                    limit=limit)]
+
+
+def _decoded(row: dict[str, Any]) -> dict[str, Any]:
+    """A run row as data: ``counts``/``problems`` are stored as JSON text, ``flagged`` as 0/1."""
+    out = dict(row)
+    for key, empty in (("counts", {}), ("problems", [])):
+        text = out.get(key)
+        out[key] = json.loads(text) if isinstance(text, str) and text else empty
+    if "flagged" in out:
+        out["flagged"] = bool(out["flagged"])
+    return out

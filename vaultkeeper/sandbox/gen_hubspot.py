@@ -8,7 +8,6 @@ serves them. Straight-line code on purpose: this is the sandbox's hot path.
 from __future__ import annotations
 
 import random
-import zlib
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -76,6 +75,17 @@ def _between(rnd: Rnd, lo: int, hi: int) -> int:
 def _opt(rnd: Rnd, p: float, value: str) -> str | None:
     return value if rnd() < p else None
 
+
+
+def _record_meta(rnd: Rnd, obj: str, index: int, created: int, modified: int, *,
+                 imported: float) -> Props:
+    """HubSpot's own fields of a record: its source, creator, import flag, dates and id."""
+    return {"hs_object_source": _pick(rnd, hs.OBJECT_SOURCES),
+            "hs_created_by_user_id": _opt(rnd, 0.5, str(9100000 + _rr(rnd, 8))),
+            "hs_was_imported": "true" if rnd() < imported else None,
+            "createdate": iso_ms(created),
+            "hs_lastmodifieddate": iso_ms(modified),
+            "hs_object_id": str(hs.ID_BASES[obj] + index)}
 
 def org_identity(ds: Dataset, j: int) -> tuple[str, str, str]:
     """(name, organisation type, domain stem) of company ``j``; cheap, used by contacts too."""
@@ -357,12 +367,7 @@ def company(ds: Dataset, j: int) -> Props:
         "web_technologies": _opt(rr, 0.3, "wordpress;google_analytics"),
         "about_us": _opt(rr, 0.1, f"Über uns: {name} supports its community since "
                                  f"{1900 + _rr(rr, 120)}."),
-        "hs_object_source": _pick(rr, hs.OBJECT_SOURCES),
-        "hs_created_by_user_id": _opt(rr, 0.5, str(9100000 + _rr(rr, 8))),
-        "hs_was_imported": "true" if rr() < 0.5 else None,
-        "createdate": iso_ms(created),
-        "hs_lastmodifieddate": iso_ms(modified),
-        "hs_object_id": str(hs.ID_BASES["companies"] + j),
+        **_record_meta(rr, "companies", j, created, modified, imported=0.5),
         "organisation_type": kind,
         "charity_number": f"{_rr(rr, 200000, 1200000)}" if charity and rr() < 0.8
         else None,
@@ -434,12 +439,7 @@ def deal(ds: Dataset, d: int) -> Props:
         rr() < 0.5 else None,
         "closed_won_reason": None,
         "deal_currency_code": "GBP" if rr() < 0.85 else _pick(rr, hs.CURRENCIES),
-        "hs_object_source": _pick(rr, hs.OBJECT_SOURCES),
-        "hs_created_by_user_id": _opt(rr, 0.5, str(9100000 + _rr(rr, 8))),
-        "hs_was_imported": "true" if rr() < 0.3 else None,
-        "createdate": iso_ms(created),
-        "hs_lastmodifieddate": iso_ms(modified),
-        "hs_object_id": str(hs.ID_BASES["deals"] + d),
+        **_record_meta(rr, "deals", d, created, modified, imported=0.3),
         "donation_type": dtype,
         "gift_aid_eligible": ("true" if rr() < 0.5 else "false")
         if pipeline == "default" else None,
@@ -512,25 +512,3 @@ def properties_of(ds: Dataset, obj: str, i: int, needed: Collection[str] | None 
         if edits:
             props.update(edits)
     return props
-
-
-def history_of(ds: Dataset, obj: str, i: int, name: str, value: str | None,
-               ) -> list[dict[str, str]]:
-    """``propertiesWithHistory`` entries for one property: newest first, 0–3 versions."""
-    if value is None:
-        return []
-    st = ds.stores[obj]
-    created, modified = st.created_ms(i), st.modified_ms(i)
-    # crc32, not hash(): str hashes change per process and the data must not.
-    h = mix64(st.hash(i) ^ zlib.crc32(name.encode()))
-    versions = 1 + h % 3 if modified > created else 1
-    out = [{"value": value, "timestamp": iso_ms(modified if versions > 1 else created),
-            "sourceType": "CRM_UI", "sourceId": "userId:9100001", "updatedByUserId": "9100001"}]
-    if versions > 1:
-        older = value.lower() if value != value.lower() else value.upper()
-        out.append({"value": older, "timestamp": iso_ms(created + (modified - created) // 2),
-                    "sourceType": "API", "sourceId": "integration", "updatedByUserId": ""})
-    if versions > 2:
-        out.append({"value": "", "timestamp": iso_ms(created), "sourceType": "IMPORT",
-                    "sourceId": "import-1", "updatedByUserId": ""})
-    return out

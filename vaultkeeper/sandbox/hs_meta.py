@@ -1,10 +1,13 @@
-"""HubSpot error helpers and metadata endpoints: properties, owners and pipelines."""
+"""HubSpot error helpers and metadata endpoints: properties, owners, pipelines and property
+history."""
 
 from __future__ import annotations
 
+import zlib
 from typing import TYPE_CHECKING, Any
 
 from vaultkeeper.sandbox import hs_schema as hs
+from vaultkeeper.sandbox.data import Dataset, iso_ms, mix64
 from vaultkeeper.sandbox.hs_schema import (
     DEAL_PIPELINES,
     OWNERS,
@@ -116,3 +119,23 @@ def pipelines(api: HubSpotApi, req: Request, obj: str, rest: list[str]) -> Respo
     raise error(req, 404, f"Pipeline {rest[0]} not found", "OBJECT_NOT_FOUND")
 
 
+def history_of(ds: Dataset, obj: str, i: int, name: str, value: str | None,
+               ) -> list[dict[str, str]]:
+    """``propertiesWithHistory`` entries for one property: newest first, 0–3 versions."""
+    if value is None:
+        return []
+    st = ds.stores[obj]
+    created, modified = st.created_ms(i), st.modified_ms(i)
+    # crc32, not hash(): str hashes change per process and the data must not.
+    h = mix64(st.hash(i) ^ zlib.crc32(name.encode()))
+    versions = 1 + h % 3 if modified > created else 1
+    out = [{"value": value, "timestamp": iso_ms(modified if versions > 1 else created),
+            "sourceType": "CRM_UI", "sourceId": "userId:9100001", "updatedByUserId": "9100001"}]
+    if versions > 1:
+        older = value.lower() if value != value.lower() else value.upper()
+        out.append({"value": older, "timestamp": iso_ms(created + (modified - created) // 2),
+                    "sourceType": "API", "sourceId": "integration", "updatedByUserId": ""})
+    if versions > 2:
+        out.append({"value": "", "timestamp": iso_ms(created), "sourceType": "IMPORT",
+                    "sourceId": "import-1", "updatedByUserId": ""})
+    return out

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from functools import cache
+from importlib import resources
 from typing import Any
 
 from vaultkeeper.sandbox.pools import INDUSTRIES, ORG_TYPES
@@ -100,303 +102,34 @@ S, N, D, DT, E, B = "string", "number", "date", "datetime", "enumeration", "bool
 Prop = tuple[str, str, str, str, str, A, bool]
 
 
-def _p(name: str, label: str, type_: str = S, field: str = "", group: str = "",
-       options: A = (), custom: bool = False) -> Prop:
-    default_field = {S: "text", N: "number", D: "date", DT: "date", E: "select",
-                     B: "booleancheckbox"}[type_]
+DEAL_PIPELINE_IDS: A = tuple(p[0] for p in DEAL_PIPELINES)
+DEAL_STAGES: A = tuple(s[0] for p in DEAL_PIPELINES for s in p[2])
+
+
+_OPTIONS: dict[str, A] = {name: value for name, value in globals().items()
+                          if name.isupper() and isinstance(value, tuple)}
+_OPTIONS |= {"INDUSTRIES": INDUSTRIES, "ORG_TYPES": ORG_TYPES}
+
+
+def _prop(row: list[Any]) -> Prop:
+    """One row of hs_properties.json; options name a constant of this module or are listed."""
+    name, label, type_, field, group, options, hubspot_defined = row
     if type_ == B:
         options = BOOL
-    return (name, label, type_, field or default_field, group, options, not custom)
+    elif isinstance(options, str):
+        options = _OPTIONS[options]
+    return (name, label, type_, field, group, tuple(options), hubspot_defined)
 
 
-def _defaults(contact: bool = False) -> list[Prop]:
-    modified = "lastmodifieddate" if contact else "hs_lastmodifieddate"
-    return [_p("createdate", "Create Date", DT, group="info"),
-            _p(modified, "Last Modified Date", DT, group="info"),
-            _p("hs_object_id", "Record ID", N, group="info")]
-
-
-CONTACT_PROPS: list[Prop] = [
-    _p("firstname", "First Name", group="contactinformation"),
-    _p("lastname", "Last Name", group="contactinformation"),
-    _p("email", "Email", group="contactinformation"),
-    _p("phone", "Phone Number", field="phonenumber", group="contactinformation"),
-    _p("mobilephone", "Mobile Phone Number", field="phonenumber", group="contactinformation"),
-    _p("address", "Street Address", group="contactinformation"),
-    _p("city", "City", group="contactinformation"),
-    _p("state", "State/Region", group="contactinformation"),
-    _p("zip", "Postal Code", group="contactinformation"),
-    _p("country", "Country/Region", group="contactinformation"),
-    _p("company", "Company Name", group="contactinformation"),
-    _p("jobtitle", "Job Title", group="contactinformation"),
-    _p("website", "Website URL", group="contactinformation"),
-    _p("date_of_birth", "Date of birth", group="contactinformation"),
-    _p("salutation", "Salutation", group="contactinformation"),
-    _p("fax", "Fax Number", group="contactinformation"),
-    _p("industry", "Industry", group="contactinformation"),
-    _p("numemployees", "Number of Employees", E, group="contactinformation", options=EMPLOYEES),
-    _p("annualrevenue", "Annual Revenue", group="contactinformation"),
-    _p("lifecyclestage", "Lifecycle Stage", E, "radio", "contactinformation", LIFECYCLE),
-    _p("hs_lead_status", "Lead Status", E, "radio", "sales_properties", LEAD_STATUS),
-    _p("hubspot_owner_id", "Contact owner", E, group="sales_properties", options=OWNER_IDS),
-    _p("hs_email_optout", "Unsubscribed from all email", B, group="emailinformation"),
-    _p("hs_language", "Preferred language", E, group="contactinformation", options=LANGUAGES),
-    _p("hs_timezone", "Time Zone", E, group="contactinformation", options=TIMEZONES),
-    _p("hs_analytics_source", "Original Source", E, group="analyticsinformation",
-       options=SOURCES),
-    _p("hs_analytics_source_data_1", "Original Source Drill-Down 1", group="analyticsinformation"),
-    _p("hs_analytics_num_page_views", "Number of Pageviews", N, group="analyticsinformation"),
-    _p("hs_analytics_num_visits", "Number of Sessions", N, group="analyticsinformation"),
-    _p("hs_analytics_first_timestamp", "Time First Seen", DT, group="analyticsinformation"),
-    _p("hs_analytics_last_timestamp", "Time Last Seen", DT, group="analyticsinformation"),
-    _p("hs_email_domain", "Email Domain", group="emailinformation"),
-    _p("hs_email_bounce", "Marketing emails bounced", N, group="emailinformation"),
-    _p("hs_email_open", "Marketing emails opened", N, group="emailinformation"),
-    _p("hs_email_click", "Marketing emails clicked", N, group="emailinformation"),
-    _p("hs_email_delivered", "Marketing emails delivered", N, group="emailinformation"),
-    _p("hs_email_last_open_date", "Last marketing email open date", DT, group="emailinformation"),
-    _p("hs_email_last_send_date", "Last marketing email send date", DT, group="emailinformation"),
-    _p("hs_sequences_is_enrolled", "Currently in Sequence", B, group="sales_properties"),
-    _p("notes_last_updated", "Last Activity Date", DT, group="sales_properties"),
-    _p("notes_last_contacted", "Last Contacted", DT, group="sales_properties"),
-    _p("num_contacted_notes", "Number of times contacted", N, group="sales_properties"),
-    _p("hs_persona", "Persona", E, group="contactinformation", options=PERSONAS),
-    _p("twitterhandle", "Twitter Username", group="socialmediainformation"),
-    _p("message", "Message", field="textarea", group="contactinformation"),
-    _p("hs_marketable_status", "Marketing contact status", E, group="contactinformation",
-       options=BOOL),
-    _p("hs_lifecyclestage_lead_date", "Became a Lead Date", DT, group="contactinformation"),
-    _p("hs_lifecyclestage_customer_date", "Became a Customer Date", DT,
-       group="contactinformation"),
-    _p("first_conversion_date", "First Conversion Date", DT, group="conversioninformation"),
-    _p("first_conversion_event_name", "First Conversion", group="conversioninformation"),
-    _p("recent_conversion_date", "Recent Conversion Date", DT, group="conversioninformation"),
-    _p("num_conversion_events", "Number of Form Submissions", N, group="conversioninformation"),
-    _p("hs_latest_source", "Latest Traffic Source", E, group="analyticsinformation",
-       options=SOURCES),
-    _p("hs_all_contact_vids", "All vids for a contact", E, "checkbox", "contactinformation"),
-    _p("hs_is_unworked", "Contact unworked", B, group="sales_properties"),
-    _p("hs_object_source", "Record source", group="info"),
-    _p("hs_object_source_id", "Record source ID", group="info"),
-    _p("hs_created_by_user_id", "Created by user ID", N, group="info"),
-    _p("hs_updated_by_user_id", "Updated by user ID", N, group="info"),
-    _p("hs_was_imported", "Performed in an import", B, group="info"),
-    _p("ip_city", "IP City", group="analyticsinformation"),
-    _p("ip_country", "IP Country", group="analyticsinformation"),
-    _p("hs_ip_timezone", "IP Timezone", group="analyticsinformation"),
-    _p("hs_pipeline", "Pipeline", E, group="contactinformation",
-       options=("contacts-lifecycle-pipeline",)),
-    _p("hs_legal_basis", "Legal basis for processing contact's data", E, "checkbox",
-       "contactinformation", ("Legitimate interest – prospect/lead",
-                              "Freely given consent from contact", "Performance of a contract")),
-    _p("hs_whatsapp_phone_number", "WhatsApp Phone Number", field="phonenumber",
-       group="contactinformation"),
-    *_defaults(contact=True),
-    # Custom properties of the membership organisation.
-    _p("membership_number", "Membership number", group="membership", custom=True),
-    _p("membership_level", "Membership level", E, group="membership",
-       options=MEMBERSHIP_LEVELS, custom=True),
-    _p("membership_status", "Membership status", E, "radio", "membership", MEMBERSHIP_STATUS,
-       custom=True),
-    _p("membership_start_date", "Membership start date", D, group="membership", custom=True),
-    _p("membership_renewal_date", "Membership renewal date", D, group="membership",
-       custom=True),
-    _p("date_joined_text", "Date joined (from old system)", group="membership", custom=True),
-    _p("branch", "Branch", E, group="membership", options=BRANCHES, custom=True),
-    _p("gift_aid_declared", "Gift Aid declared", B, group="fundraising", custom=True),
-    _p("gift_aid_declaration_date", "Gift Aid declaration date", D, group="fundraising",
-       custom=True),
-    _p("first_donation_date", "First donation date", D, group="fundraising", custom=True),
-    _p("last_donation_date", "Last donation date", D, group="fundraising", custom=True),
-    _p("total_donations", "Total donations", N, group="fundraising", custom=True),
-    _p("donation_count", "Number of donations", N, group="fundraising", custom=True),
-    _p("preferred_payment_method", "Preferred payment method", E, group="fundraising",
-       options=PAYMENT_METHODS, custom=True),
-    _p("is_member", "Is member", B, group="membership", custom=True),
-    _p("is_donor", "Is donor", B, group="fundraising", custom=True),
-    _p("is_volunteer", "Is volunteer", B, group="volunteering", custom=True),
-    _p("volunteer_skills", "Volunteer skills", E, "checkbox", "volunteering", SKILLS,
-       custom=True),
-    _p("volunteer_hours", "Volunteer hours", N, group="volunteering", custom=True),
-    _p("dbs_check_date", "DBS check date", group="volunteering", custom=True),
-    _p("dietary_requirements", "Dietary requirements", field="textarea", group="events",
-       custom=True),
-    _p("accessibility_needs", "Accessibility needs", field="textarea", group="events",
-       custom=True),
-    _p("emergency_contact_name", "Emergency contact name", group="volunteering", custom=True),
-    _p("emergency_contact_phone", "Emergency contact phone", field="phonenumber",
-       group="volunteering", custom=True),
-    _p("newsletter_opt_in", "Newsletter opt-in", B, group="communications", custom=True),
-    _p("consent_date", "Consent date (free text)", group="communications", custom=True),
-    _p("preferred_contact_method", "Preferred contact method", E, "radio", "communications",
-       CONTACT_METHODS, custom=True),
-    _p("how_did_you_hear", "How did you hear about us?", E, group="membership",
-       options=HEARD, custom=True),
-    _p("legacy_member_id", "Legacy member ID", group="membership", custom=True),
-    _p("photo_consent", "Photo consent", B, group="communications", custom=True),
-    _p("notes_free_text", "Notes", field="textarea", group="membership", custom=True),
-    _p("pronouns", "Pronouns", group="contactinformation", custom=True),
-    _p("student_id", "Student ID", group="membership", custom=True),
-]
-
-COMPANY_PROPS: list[Prop] = [
-    _p("name", "Company name", group="companyinformation"),
-    _p("domain", "Company Domain Name", group="companyinformation"),
-    _p("website", "Website URL", group="companyinformation"),
-    _p("phone", "Phone Number", field="phonenumber", group="companyinformation"),
-    _p("address", "Street Address", group="companyinformation"),
-    _p("address2", "Street Address 2", group="companyinformation"),
-    _p("city", "City", group="companyinformation"),
-    _p("state", "State/Region", group="companyinformation"),
-    _p("zip", "Postal Code", group="companyinformation"),
-    _p("country", "Country/Region", group="companyinformation"),
-    _p("industry", "Industry", E, group="companyinformation", options=INDUSTRIES),
-    _p("type", "Type", E, group="companyinformation", options=COMPANY_TYPES),
-    _p("description", "Description", field="textarea", group="companyinformation"),
-    _p("numberofemployees", "Number of Employees", N, group="companyinformation"),
-    _p("annualrevenue", "Annual Revenue", N, group="companyinformation"),
-    _p("founded_year", "Year Founded", group="companyinformation"),
-    _p("hubspot_owner_id", "Company owner", E, group="companyinformation", options=OWNER_IDS),
-    _p("lifecyclestage", "Lifecycle Stage", E, "radio", "companyinformation", LIFECYCLE),
-    _p("hs_lead_status", "Lead Status", E, "radio", "companyinformation", LEAD_STATUS),
-    _p("linkedin_company_page", "LinkedIn Company Page", group="socialmediainformation"),
-    _p("twitterhandle", "Twitter Handle", group="socialmediainformation"),
-    _p("facebook_company_page", "Facebook Company Page", group="socialmediainformation"),
-    _p("timezone", "Time Zone", group="companyinformation"),
-    _p("is_public", "Is Public", B, group="companyinformation"),
-    _p("notes_last_updated", "Last Activity Date", DT, group="companyinformation"),
-    _p("total_money_raised", "Total Money Raised", group="companyinformation"),
-    _p("web_technologies", "Web Technologies", E, "checkbox", "companyinformation",
-       ("wordpress", "google_analytics", "mailchimp", "stripe", "shopify")),
-    _p("about_us", "About Us", field="textarea", group="companyinformation"),
-    _p("hs_object_source", "Record source", group="info"),
-    _p("hs_created_by_user_id", "Created by user ID", N, group="info"),
-    _p("hs_was_imported", "Performed in an import", B, group="info"),
-    *_defaults(),
-    _p("organisation_type", "Organisation type", E, group="organisation", options=ORG_TYPES,
-       custom=True),
-    _p("charity_number", "Charity number", group="organisation", custom=True),
-    _p("sponsor_level", "Sponsor level", E, group="organisation", options=SPONSOR_LEVELS,
-       custom=True),
-    _p("partnership_start_date", "Partnership start date", D, group="organisation",
-       custom=True),
-    _p("vat_number", "VAT number", group="organisation", custom=True),
-    _p("school_urn", "School URN", group="organisation", custom=True),
-    _p("pupils_count", "Number of pupils", N, group="organisation", custom=True),
-    _p("renewal_date", "Renewal date", D, group="organisation", custom=True),
-    _p("invoicing_email", "Invoicing e-mail", group="organisation", custom=True),
-    _p("main_contact_text", "Main contact (free text)", group="organisation", custom=True),
-    _p("legacy_org_id", "Legacy organisation ID", group="organisation", custom=True),
-]
-
-_STAGES = tuple(s[0] for p in DEAL_PIPELINES for s in p[2])
-DEAL_PROPS: list[Prop] = [
-    _p("dealname", "Deal Name", group="dealinformation"),
-    _p("amount", "Amount", N, field="number", group="dealinformation"),
-    _p("closedate", "Close Date", DT, group="dealinformation"),
-    _p("pipeline", "Pipeline", E, group="dealinformation",
-       options=tuple(p[0] for p in DEAL_PIPELINES)),
-    _p("dealstage", "Deal Stage", E, "radio", "dealinformation", _STAGES),
-    _p("dealtype", "Deal Type", E, "radio", "dealinformation",
-       ("newbusiness", "existingbusiness")),
-    _p("description", "Deal Description", field="textarea", group="dealinformation"),
-    _p("hubspot_owner_id", "Deal owner", E, group="dealinformation", options=OWNER_IDS),
-    _p("hs_priority", "Priority", E, group="dealinformation", options=PRIORITIES),
-    _p("hs_forecast_probability", "Forecast probability", N, group="dealinformation"),
-    _p("hs_is_closed", "Is Deal Closed?", B, group="dealinformation"),
-    _p("hs_is_closed_won", "Is closed won", B, group="dealinformation"),
-    _p("hs_deal_stage_probability", "Deal probability", N, group="dealinformation"),
-    _p("hs_closed_amount", "Closed amount", N, group="dealinformation"),
-    _p("hs_projected_amount", "Weighted amount", N, group="dealinformation"),
-    _p("hs_analytics_source", "Original Source Type", E, group="analyticsinformation",
-       options=SOURCES),
-    _p("days_to_close", "Days to close", N, group="dealinformation"),
-    _p("closed_lost_reason", "Closed Lost Reason", field="textarea", group="dealinformation"),
-    _p("closed_won_reason", "Closed Won Reason", field="textarea", group="dealinformation"),
-    _p("deal_currency_code", "Currency", E, group="dealinformation", options=CURRENCIES),
-    _p("hs_object_source", "Record source", group="info"),
-    _p("hs_created_by_user_id", "Created by user ID", N, group="info"),
-    _p("hs_was_imported", "Performed in an import", B, group="info"),
-    *_defaults(),
-    _p("donation_type", "Donation type", E, group="fundraising", options=DONATION_TYPES,
-       custom=True),
-    _p("gift_aid_eligible", "Gift Aid eligible", B, group="fundraising", custom=True),
-    _p("payment_method", "Payment method", E, group="fundraising", options=PAYMENT_METHODS,
-       custom=True),
-    _p("campaign_code", "Campaign code", group="fundraising", custom=True),
-    _p("event_name", "Event name", group="events", custom=True),
-    _p("ticket_quantity", "Ticket quantity", N, group="events", custom=True),
-    _p("payment_reference", "Payment reference", group="fundraising", custom=True),
-    _p("received_date_text", "Received (free text)", group="fundraising", custom=True),
-    _p("fund_designation", "Fund", E, group="fundraising", options=FUNDS, custom=True),
-]
-
-NOTE_PROPS: list[Prop] = [
-    _p("hs_note_body", "Note body", field="html", group="engagement"),
-    _p("hs_body_preview", "Body preview", group="engagement"),
-    _p("hs_timestamp", "Activity date", DT, group="engagement"),
-    _p("hubspot_owner_id", "Activity assigned to", E, group="engagement", options=OWNER_IDS),
-    _p("hs_attachment_ids", "Attached file IDs", E, "checkbox", "engagement"),
-    _p("hs_createdate", "HubSpot create date", DT, group="engagement"),
-    _p("hs_created_by", "Created by", N, group="engagement"),
-    _p("hs_modified_by", "Modified by", N, group="engagement"),
-    _p("hs_engagement_source", "Activity source", E, group="engagement",
-       options=("CRM_UI", "INTEGRATION", "IMPORT", "EMAIL_INTEGRATION")),
-    _p("hs_object_source", "Record source", group="info"),
-    *_defaults(),
-    _p("activity_type", "Activity type", E, group="engagement", options=ACTIVITY_TYPES,
-       custom=True),
-    _p("follow_up_required", "Follow-up required", B, group="engagement", custom=True),
-]
-
-
-def _simple(*names: tuple[str, str, str]) -> list[Prop]:
-    return [_p(n, label, t, group="engagement") for n, label, t in names] + [
-        _p("hs_timestamp", "Activity date", DT, group="engagement"),
-        _p("hubspot_owner_id", "Activity assigned to", E, group="engagement", options=OWNER_IDS),
-        *_defaults()]
-
-
+# The property definitions are data: hs_properties.json beside this module (package data).
 PROPERTIES: dict[str, list[Prop]] = {
-    "contacts": CONTACT_PROPS,
-    "companies": COMPANY_PROPS,
-    "deals": DEAL_PROPS,
-    "notes": NOTE_PROPS,
-    "tickets": [
-        _p("subject", "Ticket name", group="ticketinformation"),
-        _p("content", "Ticket description", field="textarea", group="ticketinformation"),
-        _p("hs_pipeline", "Pipeline", E, group="ticketinformation", options=("0",)),
-        _p("hs_pipeline_stage", "Ticket status", E, group="ticketinformation",
-           options=("1", "2", "3", "4")),
-        _p("hs_ticket_category", "Category", E, "checkbox", "ticketinformation",
-           ("PRODUCT_ISSUE", "BILLING_ISSUE", "FEATURE_REQUEST", "GENERAL_INQUIRY")),
-        _p("hs_ticket_priority", "Priority", E, group="ticketinformation", options=PRIORITIES),
-        _p("hubspot_owner_id", "Ticket owner", E, group="ticketinformation", options=OWNER_IDS),
-        _p("source_type", "Source", E, group="ticketinformation",
-           options=("EMAIL", "FORM", "PHONE", "CHAT")),
-        _p("closed_date", "Close date", DT, group="ticketinformation"),
-        _p("hs_resolution", "Resolution", E, group="ticketinformation",
-           options=("ISSUE_FIXED", "WONT_FIX", "DUPLICATE")),
-        _p("time_to_close", "Time to close", N, group="ticketinformation"),
-        *_defaults()],
-    "calls": _simple(("hs_call_title", "Call title", S), ("hs_call_body", "Call notes", S),
-                     ("hs_call_duration", "Call duration", N),
-                     ("hs_call_direction", "Call direction", S),
-                     ("hs_call_status", "Call status", S)),
-    "emails": _simple(("hs_email_subject", "Email subject", S),
-                      ("hs_email_text", "Email body", S),
-                      ("hs_email_direction", "Email direction", S),
-                      ("hs_email_status", "Email send status", S)),
-    "meetings": _simple(("hs_meeting_title", "Meeting name", S),
-                        ("hs_meeting_body", "Meeting description", S),
-                        ("hs_meeting_start_time", "Start time", DT),
-                        ("hs_meeting_end_time", "End time", DT),
-                        ("hs_meeting_outcome", "Meeting outcome", S)),
-    "tasks": _simple(("hs_task_subject", "Task title", S), ("hs_task_body", "Task notes", S),
-                     ("hs_task_status", "Task status", S),
-                     ("hs_task_priority", "Priority", S), ("hs_task_type", "Task type", S)),
-}
-
+    obj: [_prop(row) for row in rows] for obj, rows in json.loads(
+        resources.files("vaultkeeper.sandbox").joinpath("hs_properties.json")
+        .read_text(encoding="utf-8")).items() if not obj.startswith("_")}
+CONTACT_PROPS = PROPERTIES["contacts"]
+COMPANY_PROPS = PROPERTIES["companies"]
+DEAL_PROPS = PROPERTIES["deals"]
+NOTE_PROPS = PROPERTIES["notes"]
 
 def resolve_type(name: str) -> str | None:
     """Canonical plural object name for ``contacts``/``contact``/``0-1``; None if unknown."""

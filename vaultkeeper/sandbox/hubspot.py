@@ -16,8 +16,8 @@ from vaultkeeper.sandbox import hs_meta
 from vaultkeeper.sandbox import hs_schema as hs
 from vaultkeeper.sandbox.data import Dataset, ObjectStore, iso_ms, mix64
 from vaultkeeper.sandbox.faults import Decision, FaultConfig
-from vaultkeeper.sandbox.gen_hubspot import Props, history_of, properties_of
-from vaultkeeper.sandbox.hs_meta import error, parse_bool
+from vaultkeeper.sandbox.gen_hubspot import Props, properties_of
+from vaultkeeper.sandbox.hs_meta import error, history_of, parse_bool
 from vaultkeeper.sandbox.hs_search import SearchEngine
 from vaultkeeper.sandbox.wire import (
     NGINX_502,

@@ -2,28 +2,31 @@
 
 from __future__ import annotations
 
+import json
 import unicodedata
 from collections.abc import Callable
+from importlib import resources
 
-FIRST_NAMES = (
-    "James", "Mary", "Oliver", "Amelia", "Zoë", "Chloé", "Łukasz", "Søren", "José", "Siobhán",
-    "François", "Björn", "Ingrid", "Mohammed", "Aisha", "Priya", "Raj", "Wei", "Mei", "Hiroshi",
-    "Yuki", "Olumide", "Chidi", "Fatima", "Ángel", "Núria", "Dmitri", "Анна", "Jürgen", "Émilie",
-    "Noah", "Emma", "Liam", "Sophia", "Lucas", "Mia", "Ethan", "Isla", "Jack", "Grace", "Harry",
-    "Freya", "Thomas", "Ava", "William", "Ella", "Daniel", "Niamh", "Seán", "Ciarán", "Åsa",
-    "Pål", "Renée", "Zoltán", "Ágnes", "Małgorzata", "Dorothée", "Margaret", "Peter", "Susan",
-    "David", "Helen", "Robert", "Linda", "Ahmed", "Leila", "Kwame", "Ama", "Sione", "Aroha",
-)
-LAST_NAMES = (
-    "Smith", "Jones", "Williams", "Brown", "Taylor", "Davies", "Evans", "Wilson", "Thomas",
-    "Roberts", "Müller", "Schmidt", "Ångström", "van der Berg", "de la Cruz", "O'Brien",
-    "McDonald", "Nguyễn", "李", "王", "Kowalski", "Wiśniewski", "Łukasiewicz", "García",
-    "Fernández", "Øvergaard", "Dubois", "Lefèvre", "Johansson", "Nakamura", "Okafor", "Adeyemi",
-    "Patel", "Singh", "Khan", "Hernández", "Björk", "St. John", "Smith-Jones", "da Silva",
-    "Van Dyke", "MacLeod", "Ó Briain", "Schröder", "Ferreira", "Rossi", "Bianchi", "Kim", "Park",
-    "Cohen", "Levi", "Novák", "Dvořák", "Hughes", "Green", "Hall", "Clarke", "Wright", "Walker",
-    "Robinson", "Thompson", "White", "Edwards", "Hughes-Ward", "D'Souza", "Ní Bhriain", "Иванова",
-)
+# The pools themselves are data: pools.json beside this module (package data).
+_POOLS = json.loads(resources.files("vaultkeeper.sandbox").joinpath("pools.json")
+                    .read_text(encoding="utf-8"))
+Pool = tuple[str, ...]
+FIRST_NAMES: Pool = tuple(_POOLS["FIRST_NAMES"])
+LAST_NAMES: Pool = tuple(_POOLS["LAST_NAMES"])
+PLACES: tuple[tuple[str, str, str, str, str, str, str], ...] = tuple(
+    (a, b, c, d, e, f, g) for a, b, c, d, e, f, g in _POOLS["PLACES"])
+"""City, state/region, postcode, country, ISO code, phone country code, time zone."""
+COUNTRY_VARIANTS: dict[str, Pool] = {k: tuple(v) for k, v in _POOLS["COUNTRY_VARIANTS"].items()}
+"""The same country written the ways people type it into a free-text field."""
+STREETS: Pool = tuple(_POOLS["STREETS"])
+PERSONAL_DOMAINS: Pool = tuple(_POOLS["PERSONAL_DOMAINS"])
+JOB_TITLES: Pool = tuple(_POOLS["JOB_TITLES"])
+ORG_STEMS: Pool = tuple(_POOLS["ORG_STEMS"])
+ORG_KINDS: dict[str, Pool] = {k: tuple(v) for k, v in _POOLS["ORG_KINDS"].items()}
+INDUSTRIES: Pool = tuple(_POOLS["INDUSTRIES"])
+DIETARY: Pool = tuple(_POOLS["DIETARY"])
+NOTE_TOPICS: Pool = tuple(_POOLS["NOTE_TOPICS"])
+MONTHS: Pool = tuple(_POOLS["MONTHS"])
 _TRANSLIT = {"李": "li", "王": "wang", "Анна": "anna", "Иванова": "ivanova"}
 _FOLD = str.maketrans({"Ł": "L", "ł": "l", "Ø": "O", "ø": "o", "ß": "ss", "Æ": "AE", "æ": "ae",
                        "Đ": "D", "đ": "d", "Þ": "Th", "þ": "th"})
@@ -47,79 +50,7 @@ LAST_ASCII = {n: ascii_fold(n) for n in LAST_NAMES}
 FIRST_SLUG = {n: slug(n) for n in FIRST_NAMES}
 LAST_SLUG = {n: slug(n) for n in LAST_NAMES}
 
-# city, state/region, postcode, country, ISO code, phone country code, time zone
-PLACES = (
-    ("London", "England", "SW1A 1AA", "United Kingdom", "GB", "44", "europe_slash_london"),
-    ("Manchester", "England", "M1 1AE", "United Kingdom", "GB", "44", "europe_slash_london"),
-    ("Bristol", "England", "BS1 4DJ", "United Kingdom", "GB", "44", "europe_slash_london"),
-    ("Leeds", "England", "LS1 4AP", "United Kingdom", "GB", "44", "europe_slash_london"),
-    ("Edinburgh", "Scotland", "EH1 1YZ", "United Kingdom", "GB", "44", "europe_slash_london"),
-    ("Cardiff", "Wales", "CF10 1EP", "United Kingdom", "GB", "44", "europe_slash_london"),
-    ("Belfast", "Northern Ireland", "BT1 5GS", "United Kingdom", "GB", "44",
-     "europe_slash_london"),
-    ("Dublin", "Leinster", "D02 X285", "Ireland", "IE", "353", "europe_slash_dublin"),
-    ("Berlin", "Berlin", "10115", "Germany", "DE", "49", "europe_slash_berlin"),
-    ("München", "Bayern", "80331", "Germany", "DE", "49", "europe_slash_berlin"),
-    ("Paris", "Île-de-France", "75001", "France", "FR", "33", "europe_slash_paris"),
-    ("Amsterdam", "Noord-Holland", "1012 AB", "Netherlands", "NL", "31",
-     "europe_slash_amsterdam"),
-    ("Kraków", "Małopolskie", "31-001", "Poland", "PL", "48", "europe_slash_warsaw"),
-    ("Stockholm", "Stockholms län", "111 20", "Sweden", "SE", "46", "europe_slash_stockholm"),
-    ("Zürich", "ZH", "8001", "Switzerland", "CH", "41", "europe_slash_zurich"),
-    ("København", "Hovedstaden", "1050", "Denmark", "DK", "45", "europe_slash_copenhagen"),
-    ("Boston", "MA", "02108", "United States", "US", "1", "us_slash_eastern"),
-    ("Toronto", "ON", "M5H 2N2", "Canada", "CA", "1", "america_slash_toronto"),
-    ("Auckland", "Auckland", "1010", "New Zealand", "NZ", "64", "pacific_slash_auckland"),
-    ("Lagos", "Lagos", "100001", "Nigeria", "NG", "234", "africa_slash_lagos"),
-)
-# The same country written the ways people type it into a free-text field.
-COUNTRY_VARIANTS = {
-    "United Kingdom": ("United Kingdom", "UK", "U.K.", "GB", "England", "united kingdom ",
-                       "Great Britain"),
-    "United States": ("United States", "USA", "US", "U.S.A.", "United States of America"),
-    "Germany": ("Germany", "Deutschland", "DE"),
-    "Netherlands": ("Netherlands", "The Netherlands", "Holland", "NL"),
-}
-STREETS = ("High Street", "Station Road", "Church Lane", "Mill Road", "Park Avenue",
-           "Hauptstraße", "Rue de la Paix", "Kerkstraat", "ul. Floriańska", "Storgatan",
-           "King's Road", "Victoria Street", "Main St.", "Bahnhofstrasse", "Elm Grove")
-PERSONAL_DOMAINS = ("gmail.com", "outlook.com", "yahoo.co.uk", "btinternet.com", "web.de",
-                    "orange.fr", "protonmail.com", "icloud.com", "hotmail.com", "gmx.de")
-JOB_TITLES = ("Teacher", "Retired", "Nurse", "Software Engineer", "Student", "Accountant",
-              "Head of Fundraising", "Volunteer Coordinator", "Director", "Trustee", "Chef",
-              "Librarian", "Consultant", "Project Manager", "Lecturer", "Student ",
-              "CEO", "Headteacher", "Pharmacist", "Architect")
-ORG_STEMS = ("Riverside", "Northfield", "St Mary's", "Greenway", "Oakwood", "Harbour",
-             "Lumière", "Brightstar", "Hillcrest", "Kingsgate", "Elm Tree", "Ångström",
-             "Meadowbank", "Westgate", "Sunrise", "Müller", "Łąka", "Sankt Georg", "Fairfield",
-             "Willowbrook", "Ashford", "Bluebell", "Heron", "Thistle", "Cedar")
-ORG_KINDS = {
-    "charity": ("Community Trust", "Foundation", "Association", "Society", "Network",
-                "Collective", "Charitable Trust"),
-    "school": ("Primary School", "Academy", "College", "University", "Grammar School",
-               "Gymnasium"),
-    "company": ("Ltd", "plc", "GmbH", "LLP", "& Co", "Bank", "Solutions Ltd", "SARL"),
-    "public_body": ("Borough Council", "City Council", "NHS Trust", "Library Service"),
-    "community_group": ("Residents' Association", "Allotment Society", "Choir", "Rotary Club"),
-    "faith_group": ("Parish Church", "Mosque", "Synagogue", "Gurdwara", "Quaker Meeting"),
-    "sponsor": ("Brewery Ltd", "Building Society", "Insurance plc", "Energy Ltd"),
-}
 ORG_TYPES = tuple(ORG_KINDS)
-INDUSTRIES = ("NON_PROFIT_ORGANIZATION_MANAGEMENT", "EDUCATION_MANAGEMENT",
-              "PRIMARY_SECONDARY_EDUCATION",
-              "HIGHER_EDUCATION", "GOVERNMENT_ADMINISTRATION", "BANKING", "RETAIL",
-              "HOSPITAL_HEALTH_CARE", "RELIGIOUS_INSTITUTIONS", "FOOD_BEVERAGES",
-              "INFORMATION_TECHNOLOGY_AND_SERVICES", "PHILANTHROPY")
-DIETARY = ("vegetarian", "Vegan", "no nuts!!", "gluten free", "Halal", "kosher", "none", "n/a",
-           "Coeliac – strictly no gluten", "lactose intolerant", "pescatarian")
-NOTE_TOPICS = (
-    "Called about membership renewal", "Thank-you call for donation", "Met at the summer fête",
-    "Asked to be removed from the newsletter", "Gift Aid form received", "Complaint about event "
-    "parking", "Offered to volunteer on Saturdays", "Left voicemail", "Sent information pack",
-    "Discussed legacy giving", "Updated address after move", "Rückruf erbeten", "Rappel prévu",
-)
-MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
-          "September", "October", "November", "December")
 
 
 def messy_date(rnd: Callable[[], float], y: int, m: int, d: int) -> str:

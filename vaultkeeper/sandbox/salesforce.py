@@ -10,19 +10,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from vaultkeeper.sandbox import sf_schema as sf
+from vaultkeeper.sandbox import wire
 from vaultkeeper.sandbox.data import AS_OF_MS, RECYCLE_MS, Dataset
 from vaultkeeper.sandbox.faults import Decision, FaultConfig
 from vaultkeeper.sandbox.hubspot import malformed_target
 from vaultkeeper.sandbox.sf_query import Executor, Plan
 from vaultkeeper.sandbox.soql import SoqlError, parse_datetime
-from vaultkeeper.sandbox.wire import (
-    NGINX_502,
-    ApiError,
-    Request,
-    Response,
-    html_response,
-    json_response,
-)
+from vaultkeeper.sandbox.wire import ApiError, Request, Response, json_response
 
 API_DAILY_MAX = 15_000
 MAX_LOCATORS = 10  # Salesforce keeps at most 10 open query cursors per user
@@ -105,7 +99,7 @@ class SalesforceApi:
         if d.error == "daily_limit":
             return sf_error(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.").response
         if d.status == 502:
-            return html_response(502, NGINX_502)
+            return wire.html_response(502, wire.NGINX_502)
         if d.status == 503:
             return sf_error(503, "SERVER_UNAVAILABLE", "Server Unavailable").response
         return sf_error(500, "UNKNOWN_EXCEPTION",

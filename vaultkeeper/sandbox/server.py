@@ -296,6 +296,14 @@ class Sandbox:
 
         admin.overwrite(self.dataset, obj, values)
 
+    def announcement(self) -> dict[str, Any]:
+        """What ``sandbox serve --json`` prints: where it listens, its key, and its counts."""
+        counts = {name: {"live": s.live_count, "archived": s.archived_count, "total": s.count}
+                  for name, s in self.dataset.stores.items()}
+        return {"url": self.url, "ca_file": str(self.ca_file) if self.ca_file else None,
+                "token": self.token, "seed": self.seed, "faults": str(self.faults),
+                "hubspot": counts}
+
     def stats(self) -> dict[str, Any]:
         """Counters: requests served, responses by status, faults injected by kind."""
         return self._state.snapshot()

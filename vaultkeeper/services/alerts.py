@@ -9,6 +9,7 @@ line or a delivery error (URLs are shown by host only, passwords never).
 
 from __future__ import annotations
 
+import email.utils
 import logging
 import smtplib
 import socket
@@ -144,6 +145,9 @@ class Alerter:
         message["Subject"] = f"[vaultkeeper] {alert.subject}"
         message["From"] = cfg.email_from
         message["To"] = ", ".join(cfg.email_to)
+        # Date and Message-ID: mail servers and spam filters score messages without them down.
+        message["Date"] = email.utils.formatdate(localtime=True)
+        message["Message-ID"] = email.utils.make_msgid(domain=_mail_domain(cfg.email_from))
         message["X-Vaultkeeper-Event"] = alert.event
         message["X-Vaultkeeper-Key"] = alert.key
         lines = [alert.subject, "", alert.detail, "",
@@ -194,3 +198,9 @@ def _describe_error(exc: BaseException) -> str:
     if isinstance(exc, OSError):
         return f"cannot connect ({exc.strerror or type(exc).__name__})"
     return type(exc).__name__
+
+
+def _mail_domain(address: str) -> str:
+    """The domain of the sender address (Message-IDs are made under it), else ``localhost``."""
+    _, addr = email.utils.parseaddr(address)
+    return addr.rpartition("@")[2] or "localhost"

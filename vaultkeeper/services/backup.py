@@ -7,36 +7,33 @@ copy asks restic for every snapshot the destination lacks, the next run fills th
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import shutil
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from vaultkeeper.config import Settings
 from vaultkeeper.connectors import open_connector
-from vaultkeeper.db import open_state_db
 from vaultkeeper.db import runs as rundb
 from vaultkeeper.db.risk import record_export_health
 from vaultkeeper.db.runs import LocationResult
-from vaultkeeper.errors import ExportError, StorageError, VaultkeeperError
-from vaultkeeper.policies import load_policies
-from vaultkeeper.process import pid_lock, sigterm_interrupts
+from vaultkeeper.errors import (
+    AuthError,
+    ConnectorError,
+    ExportError,
+    StorageError,
+    VaultkeeperError,
+)
+from vaultkeeper.exportfmt import Manifest
+from vaultkeeper.privatefs import private_staging, run_lock
 from vaultkeeper.restic import Restic
+from vaultkeeper.services.context import CommandContext
 from vaultkeeper.services.diff import compare_counts
 from vaultkeeper.services.export import ExportObserver, run_export
 from vaultkeeper.services.processes import priority_order
-from vaultkeeper.storage.locations import Location, preflight, resolve_locations
+from vaultkeeper.storage.locations import Location, preflight
 
 STAGING = "staging"
-LOCK = "backup.lock"
-
-
-class AlreadyRunning(VaultkeeperError):
-    """Another backup holds the run lock."""
 
 
 @dataclass
@@ -73,38 +70,6 @@ class BackupObserver(ExportObserver):
         """A location's backup or copy ended."""
 
 
-@contextlib.contextmanager
-def run_lock(state_dir: Path, lock: str = LOCK, what: str = "backup") -> Iterator[None]:
-    """One backup (or drill…) at a time. flock dies with its process: a crash never leaves it
-    stuck."""
-    def busy(holder: str) -> AlreadyRunning:
-        return AlreadyRunning(f"another {what} is running (pid {holder})",
-                              "wait for it to finish; the lock frees itself if it dies")
-
-    with pid_lock(state_dir / lock, busy):
-        yield
-
-
-@contextlib.contextmanager
-def private_staging(state_dir: Path, name: str = STAGING) -> Iterator[Path]:
-    """A 0700 staging folder for plaintext CRM data, removed on exit, SIGTERM included.
-
-    Leftovers of a killed run (SIGKILL cannot be caught) are removed first: the caller holds the
-    run lock, so nothing else can be using them.
-    """
-    root = state_dir / name
-    shutil.rmtree(root, ignore_errors=True)
-    root.mkdir(mode=0o700, parents=True)
-    # A fixed path (we hold the run lock): restic then finds the previous snapshot as parent.
-    path = root / "run"
-    path.mkdir(mode=0o700)
-    try:
-        with sigterm_interrupts():
-            yield path
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-
-
 def mass_deletion(previous: dict[str, int] | None, current: dict[str, int],
                   threshold: float) -> str:
     """Why the new counts look like a mass deletion ('' when they do not)."""
@@ -117,7 +82,7 @@ def mass_deletion(previous: dict[str, int] | None, current: dict[str, int],
         + ", ".join(drops))
 
 
-def run_backup(settings: Settings, *, observer: BackupObserver | None = None,
+def run_backup(settings: Settings | CommandContext, *, observer: BackupObserver | None = None,
                only: list[str] | None = None) -> BackupReport:
     """Run one backup; never raises for a failing location (the report says), only for
     problems that stop everything (lock, export failure, no location reachable).
@@ -126,27 +91,30 @@ def run_backup(settings: Settings, *, observer: BackupObserver | None = None,
     objects): the snapshot is tagged ``scope:priority`` and the mass-deletion guard compares
     only those objects."""
     observer = observer or BackupObserver()
-    if settings.repository_password is None:
-        raise StorageError("no repository password configured",
-                           'set [repository] password = { file = "…" } (mode 0600)')
-    locations = resolve_locations(settings)
+    ctx = CommandContext.of(settings)
+    ctx.password  # noqa: B018 - the guard: no password, no backup
+    locations = ctx.locations()
     if not locations:
         raise StorageError("no [[locations]] configured",
                            "add at least one [[locations]] entry and run `vaultkeeper locations "
                            "init`")
-    policies = load_policies(settings.policies_dir)
-    with run_lock(settings.state_dir):
-        db = open_state_db(settings.state_dir)
+    policies = ctx.policies
+    with run_lock(ctx.state_dir):
+        db = ctx.db
         rundb.abandon_unfinished(db)
         report = BackupReport(run_id=rundb.start_run(db, "priority" if only else "full"))
         try:
-            with private_staging(settings.state_dir) as staging:
-                _backup(settings, staging, locations, report, observer, db,
+            with private_staging(ctx.state_dir, STAGING) as staging:
+                _backup(ctx, staging, locations, report, observer, db,
                         policies.retention.mass_deletion_threshold,
                         priority_order(policies.processes), only)
         except BaseException as exc:
             message = exc.one_line() if isinstance(exc, VaultkeeperError) else type(exc).__name__
+            # The source's own failures (not a refused token: that is our configuration) make
+            # the export "failed"; the vendor's risk score counts those and nothing else.
+            source = isinstance(exc, ConnectorError) and not isinstance(exc, AuthError)
             rundb.finish_run(db, report.run_id, status="failed", error=message,
+                             export_status="failed" if source else report.export_status,
                              counts=report.counts, problems=report.problems)
             raise
         rundb.finish_run(db, report.run_id, status=report.status,
@@ -157,40 +125,38 @@ def run_backup(settings: Settings, *, observer: BackupObserver | None = None,
     return report
 
 
-def _backup(settings: Settings, staging: Path, locations: list[Location], report: BackupReport,
+def _backup(ctx: CommandContext, staging: Path, locations: list[Location], report: BackupReport,
             observer: BackupObserver, db: Any, threshold: float,
             priority: list[str], only: list[str] | None = None) -> None:
+    settings = ctx.settings
     export_dir = staging / "export"
+    open_repositories(ctx, locations)   # a wrong password fails now, not after the export
     with open_connector(settings.source) as connector:
         objects = tuple(only or settings.source.objects)
-        manifest = run_export(connector, export_dir, objects=objects,
-                              exclude=settings.source.exclude, observer=observer,
-                              priority=priority)
-    record_export_health(db, report.run_id, manifest)   # for `vaultkeeper risk collect`
+        run_export(connector, export_dir, objects=objects, exclude=settings.source.exclude,
+                   observer=observer, priority=priority)
     # Trust nothing we did not just check: the manifest must exist and list its objects.
-    manifest_path = export_dir / "manifest.json"
-    if not manifest_path.exists():
+    manifest = Manifest.load(export_dir)
+    if manifest is None:
         raise ExportError("the export finished without a manifest", "run the backup again")
-    report.manifest_sha256 = hashlib.sha256(manifest_path.read_bytes()).hexdigest()
-    report.export_status = manifest["status"]
-    report.counts = {name: entry["count"] for name, entry in manifest["objects"].items()}
-    report.problems.extend(manifest["problems"])
+    record_export_health(db, report.run_id, manifest)   # for `vaultkeeper risk collect`
+    report.manifest_sha256 = manifest.sha256
+    report.export_status = manifest.status
+    report.counts = manifest.counts
+    report.problems.extend(manifest.problems)
     previous = rundb.previous_counts(db)
     if only and previous:
         previous = {k: v for k, v in previous.items() if k in report.counts}
     report.flag_reason = mass_deletion(previous, report.counts, threshold)
     report.flagged = bool(report.flag_reason)
-    tags = ["vaultkeeper", f"source:{manifest['connector']['name']}",
+    tags = ["vaultkeeper", f"source:{manifest.connector}",
             f"manifest:{report.manifest_sha256[:16]}"]
     if only:
         tags.append("scope:priority")
-    password = settings.repository_password
-    assert password is not None
-    cache = settings.state_dir / "cache"
     primary: Restic | None = None
     pending: list[tuple[Location, Restic]] = []
     for location in locations:
-        restic = Restic(location, password, cache_dir=cache, cwd=settings.base_dir)
+        restic = ctx.restic(location)
         check = preflight(location)
         if location.offline and not check.present:
             result = LocationResult(location.name, "skipped", "skipped",
@@ -249,6 +215,28 @@ def _backup(settings: Settings, staging: Path, locations: list[Location], report
             report.problems.append(report.flag_reason)
     else:
         report.status = "ok"
+
+
+def open_repositories(ctx: CommandContext, locations: list[Location]) -> None:
+    """Before exporting the whole CRM, make sure at least one location's repository opens with
+    the password; otherwise stop now with every location's reason (locations that fail here
+    fail again, with the same reason, when the snapshot is written)."""
+    reasons = []
+    for location in locations:
+        check = preflight(location)
+        if not check.present or check.reachable is False:
+            reasons.append(f"{location.name}: {'; '.join(check.notes) or 'not present'}")
+            continue
+        try:
+            if ctx.restic(location).is_initialised():
+                return
+            reasons.append(f"{location.name}: no repository")
+        except StorageError as exc:
+            reasons.append(exc.one_line())
+    raise StorageError("no location's repository opens, so nothing was exported: "
+                       + "; ".join(reasons),
+                       "fix the password or run `vaultkeeper locations init`, then "
+                       "`vaultkeeper locations check`")
 
 
 def missing_snapshots(source: Restic, destination: Restic) -> list[str]:

@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from vaultkeeper.config import Settings
+from vaultkeeper.db.diffindex import RecordIndex
 from vaultkeeper.errors import StorageError, UsageError
+from vaultkeeper.exportfmt import MANIFEST, ExportFolder, Manifest, find_export_root
+from vaultkeeper.privatefs import private_staging, run_lock
+from vaultkeeper.restic import select_snapshot
+from vaultkeeper.services.context import CommandContext
 from vaultkeeper.shapes import ObjectShape, shape_for
 
 STAGING = "diff-staging"
@@ -81,46 +86,34 @@ class DiffReport:
 
     def as_json(self) -> dict[str, Any]:
         """The ``--json`` shape."""
-        from dataclasses import asdict
-
         return asdict(self)
 
 
-def diff_snapshots(settings: Settings, a: str, b: str, *, location: str | None = None,
-                   sample: int = 5) -> DiffReport:
+def diff_snapshots(settings: Settings | CommandContext, a: str, b: str, *,
+                   location: str | None = None, sample: int = 5) -> DiffReport:
     """Restore snapshots ``a`` and ``b`` from one location and compare them record by record."""
-    from vaultkeeper.restic import Restic, select_snapshot
-    from vaultkeeper.services.backup import private_staging, run_lock
-    from vaultkeeper.storage.locations import preflight, resolve_locations
-
-    if settings.repository_password is None:
-        raise StorageError("no repository password configured",
-                           'set [repository] password = { file = "…" } (mode 0600)')
-    locations = resolve_locations(settings)
-    if location is not None:
-        locations = [loc for loc in locations if loc.name == location]
-        if not locations:
-            raise UsageError(f"no location named {location!r}", "see `vaultkeeper status`")
-    present = [loc for loc in locations if preflight(loc).present
-               and preflight(loc).reachable is not False]
+    ctx = CommandContext.of(settings)
+    ctx.password  # noqa: B018 - the guard: no password, no diff
+    locations = [loc for loc in ctx.locations() if location in (None, loc.name)]
+    if location is not None and not locations:
+        raise UsageError(f"no location named {location!r}", "see `vaultkeeper status`")
+    present = ctx.usable_locations(locations)
     if not present:
         raise StorageError("no location is reachable", "run `vaultkeeper locations check`")
     loc = present[0]
-    restic = Restic(loc, settings.repository_password, cache_dir=settings.state_dir / "cache",
-                    cwd=settings.base_dir)
+    restic = ctx.restic(loc)
     snaps = restic.snapshots()
     where = f"location {loc.name}"
     snap_a, snap_b = select_snapshot(snaps, a, where), select_snapshot(snaps, b, where)
     report = DiffReport(loc.name, _describe(snap_a), _describe(snap_b))
-    with run_lock(settings.state_dir, LOCK, "diff"), \
-            private_staging(settings.state_dir, STAGING) as staging:
+    with run_lock(ctx.state_dir, LOCK, "diff"), \
+            private_staging(ctx.state_dir, STAGING) as staging:
         roots = []
         for side, snap in (("a", snap_a), ("b", snap_b)):
             target = staging / side
             target.mkdir(mode=0o700)
             restic.restore(snap.id, target)
-            root = next((p.parent for p in sorted(target.rglob("manifest.json"),
-                                                  key=lambda p: len(p.parts))), None)
+            root = find_export_root(target)
             if root is None:
                 raise UsageError(f"snapshot {snap.id[:8]} holds no manifest.json",
                                  "diff snapshots made by `vaultkeeper backup`")
@@ -137,21 +130,16 @@ def _describe(snap: Any) -> dict[str, str]:
 def compare_exports(root_a: Path, root_b: Path, index_path: Path, report: DiffReport,
                     sample: int = 5) -> None:
     """Compare two export folders (restored snapshots) into ``report``."""
-    from vaultkeeper.db.diffindex import RecordIndex
-
-    ma = orjson.loads((root_a / "manifest.json").read_bytes())
-    mb = orjson.loads((root_b / "manifest.json").read_bytes())
+    fa, fb = ExportFolder(root_a, _manifest(root_a)), ExportFolder(root_b, _manifest(root_b))
     index = RecordIndex(index_path)
     try:
-        objects_a, objects_b = ma.get("objects") or {}, mb.get("objects") or {}
-        counts = compare_counts({n: e.get("count", 0) for n, e in objects_a.items()},
-                                {n: e.get("count", 0) for n, e in objects_b.items()})
+        objects_a, objects_b = fa.manifest.objects, fb.manifest.objects
+        counts = compare_counts(fa.manifest.counts, fb.manifest.counts)
         for change in counts:
             shapes = []
-            for side, root, manifest in (("a", root_a, ma), ("b", root_b, mb)):
-                entry = (manifest.get("objects") or {}).get(change.name)
-                shape = _index(index, side, root, manifest, change.name, entry) \
-                    if entry is not None else None
+            for side, folder in (("a", fa), ("b", fb)):
+                shape = _index(index, side, folder, change.name) \
+                    if change.name in folder.manifest.objects else None
                 shapes.append(shape)
             shape = shapes[1] or shapes[0]
             assert shape is not None
@@ -161,35 +149,37 @@ def compare_exports(root_a: Path, root_b: Path, index_path: Path, report: DiffRe
                               int(found["changed"]), int(found["unchanged"]),
                               list(found["added_ids"]), list(found["removed_ids"]),
                               keyed_by="id" if shape.id_field else "content")
-            path_a = root_a / str(objects_a.get(change.name, {}).get("file", ""))
-            path_b = root_b / str(objects_b.get(change.name, {}).get("file", ""))
+            path_a = root_a / (objects_a[change.name].file if change.name in objects_a else "")
+            path_b = root_b / (objects_b[change.name].file if change.name in objects_b else "")
             for rid, off_a, off_b in found["changed_offsets"]:
                 diff.changes.append({"id": rid, "fields": field_changes(
                     shape, _line_at(path_a, off_a), _line_at(path_b, off_b))})
             report.objects.append(diff)
-        rel_a, rel_b = ma.get("relations") or {}, mb.get("relations") or {}
-        for c in compare_counts({n: e.get("count", 0) for n, e in rel_a.items()},
-                                {n: e.get("count", 0) for n, e in rel_b.items()}):
+        rel_a, rel_b = fa.manifest.relations, fb.manifest.relations
+        for c in compare_counts({n: e.count for n, e in rel_a.items()},
+                                {n: e.count for n, e in rel_b.items()}):
             report.relations.append({"relation": c.name, "before": c.before, "after": c.after,
                                      "delta": c.delta})
     finally:
         index.close()
 
 
-def _index(index: Any, side: str, root: Path, manifest: dict[str, Any], name: str,
-           entry: dict[str, Any]) -> ObjectShape:
-    path = root / str(entry.get("file") or f"objects/{name}.ndjson")
-    schema = None
-    schema_file = (entry.get("schema") or {}).get("file")
-    if schema_file and (root / schema_file).exists():
-        schema = orjson.loads((root / schema_file).read_bytes())
+def _manifest(root: Path) -> Manifest:
+    return Manifest.parse((root / MANIFEST).read_bytes())
+
+
+def _index(index: Any, side: str, folder: ExportFolder, name: str) -> ObjectShape:
+    entry = folder.manifest.objects[name]
+    path = folder.root / entry.file
+    schema_bytes = folder.schema_bytes(name)
+    schema = orjson.loads(schema_bytes) if schema_bytes is not None else None
     first = None
     if path.exists():
         with path.open("rb") as handle:
             line = handle.readline()
             first = orjson.loads(line) if line.strip() else None
-    connector = str((manifest.get("connector") or {}).get("name", ""))
-    shape = shape_for(connector, name, entry, schema, first if isinstance(first, dict) else None)
+    shape = shape_for(folder.manifest.connector, name, dict(entry.raw), schema,
+                      first if isinstance(first, dict) else None)
     if not path.exists():
         index.add(side, name, [])
         return shape

@@ -21,15 +21,17 @@ from typing import Any
 import orjson
 
 from vaultkeeper.config import Settings
+from vaultkeeper.connectors import open_connector
 from vaultkeeper.db import drills as drilldb
 from vaultkeeper.db import mirror as mirrordb
-from vaultkeeper.db import open_state_db
-from vaultkeeper.errors import StorageError, UsageError, VaultkeeperError
-from vaultkeeper.policies import load_policies
-from vaultkeeper.restic import RepositoryCorrupt, Restic, Snapshot, select_snapshot
-from vaultkeeper.services.backup import private_staging, run_lock
+from vaultkeeper.errors import ExportError, StorageError, UsageError, VaultkeeperError
+from vaultkeeper.exportfmt import MANIFEST, Manifest, find_export_root
+from vaultkeeper.privatefs import private_staging, run_lock
+from vaultkeeper.restic import RepositoryCorrupt, Snapshot, select_snapshot
+from vaultkeeper.services.context import CommandContext
 from vaultkeeper.services.diff import compare_counts
-from vaultkeeper.storage.locations import Location, preflight, resolve_locations
+from vaultkeeper.services.processes import by_priority, run_acceptance_checks
+from vaultkeeper.storage.locations import Location, preflight
 
 STAGING = "drill-staging"
 LOCK = "drill.lock"
@@ -114,19 +116,19 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def run_drill(settings: Settings, location: str | None = None, snapshot: str = "latest",
-              read_data_subset: str | None = None, against_source: bool = False, *,
-              observer: DrillObserver | None = None, alert: Alert | None = None) -> DrillReport:
+def run_drill(settings: Settings | CommandContext, location: str | None = None,
+              snapshot: str = "latest", read_data_subset: str | None = None,
+              against_source: bool = False, *, observer: DrillObserver | None = None,
+              alert: Alert | None = None) -> DrillReport:
     """Drill one snapshot of one location (default: the location drilled least recently)."""
     observer = observer or DrillObserver()
-    if settings.repository_password is None:
-        raise StorageError("no repository password configured",
-                           'set [repository] password = { file = "…" } (mode 0600)')
-    locations = resolve_locations(settings)
+    ctx = CommandContext.of(settings)
+    ctx.password  # noqa: B018 - the guard: no password, no drill
+    locations = ctx.locations()
     if not locations:
         raise StorageError("no [[locations]] configured", "add a [[locations]] entry")
-    with run_lock(settings.state_dir, LOCK, "drill"):
-        db = open_state_db(settings.state_dir)
+    with run_lock(ctx.state_dir, LOCK, "drill"):
+        db = ctx.db
         drilldb.abandon_unfinished(db)
         chosen = pick_location(locations, drilldb.last_drilled(db), location)
         subset = read_data_subset or rolling_subset(drilldb.count_at(db, chosen.name))
@@ -136,7 +138,7 @@ def run_drill(settings: Settings, location: str | None = None, snapshot: str = "
         report.read_data_subset = subset
         began = time.monotonic()
         try:
-            _drill(settings, chosen, snapshot, subset, against_source, report, observer)
+            _drill(ctx, chosen, snapshot, subset, against_source, report, observer)
         except BaseException as exc:
             report.result = "error"
             report.error = (exc.one_line() if isinstance(exc, VaultkeeperError)
@@ -189,9 +191,9 @@ def _finish(db: Any, report: DrillReport) -> None:
     }, report.as_json())
 
 
-def _drill(settings: Settings, location: Location, ref: str, subset: str,
+def _drill(ctx: CommandContext, location: Location, ref: str, subset: str,
            against_source: bool, report: DrillReport, observer: DrillObserver) -> None:
-    assert settings.repository_password is not None
+    settings = ctx.settings
     check = preflight(location)
     if location.offline and not check.present:
         raise StorageError(f"location {location.name} is offline (not connected)",
@@ -200,8 +202,7 @@ def _drill(settings: Settings, location: Location, ref: str, subset: str,
         raise StorageError(f"location {location.name} ({location.display_url}) unreachable: "
                            + "; ".join(check.notes),
                            "check the network and that the server is running")
-    restic = Restic(location, settings.repository_password,
-                    cache_dir=settings.state_dir / "cache", cwd=settings.base_dir)
+    restic = ctx.restic(location)
     snap = select_snapshot(restic.snapshots(), ref, f"location {location.name}")
     report.snapshot_id = snap.original or snap.id
     report.location_snapshot_id = snap.id
@@ -232,7 +233,7 @@ def _drill(settings: Settings, location: Location, ref: str, subset: str,
             report.durations["restore_s"] = round(time.monotonic() - began, 3)
             return
         report.durations["restore_s"] = round(time.monotonic() - began, 3)
-        root = _export_root(staging)
+        root = find_export_root(staging)
         if root is None:
             report.failures.append(Failure(name, f"snapshot {report.short_id}",
                                            "the snapshot holds no manifest.json",
@@ -263,19 +264,18 @@ def _drill(settings: Settings, location: Location, ref: str, subset: str,
                                f"investigation; {mirrordb.MIRROR_FILE} still holds the last "
                                "verified one")
     if not report.failures:
-        acceptance_checks(settings, final, report)
+        acceptance_checks(ctx, final, report)
     if against_source:
         observer.stage("source", "")
         report.against_source = compare_with_source(settings, loaded.manifest, report)
 
 
-def acceptance_checks(settings: Settings, mirror: Path, report: DrillReport) -> None:
+def acceptance_checks(settings: Settings | CommandContext, mirror: Path,
+                      report: DrillReport) -> None:
     """The business processes' acceptance checks on the verified mirror. A failing check does
     not fail the drill (the data came back as exported); it is reported per process and
     `vaultkeeper processes check` turns that process red."""
-    from vaultkeeper.services.processes import by_priority, run_acceptance_checks
-
-    for process in by_priority(load_policies(settings.policies_dir).processes):
+    for process in by_priority(CommandContext.of(settings).policies.processes):
         for result in run_acceptance_checks(mirror, process):
             report.acceptance.append(result.as_json() | {"process": process.name})
             if not result.passed:
@@ -287,9 +287,9 @@ class _Progress:
         self.observer = observer
         self.current = ""
         try:
-            objects = orjson.loads((root / "manifest.json").read_bytes()).get("objects") or {}
-            self.totals = {n: int(e.get("count") or 0) for n, e in objects.items()}
-        except (orjson.JSONDecodeError, AttributeError, ValueError, TypeError):
+            manifest = Manifest.load(root)
+            self.totals = manifest.counts if manifest is not None else {}
+        except (orjson.JSONDecodeError, ExportError):
             self.totals = {}
 
     def __call__(self, obj: str, records: int) -> None:
@@ -299,19 +299,12 @@ class _Progress:
         self.observer.advance(obj, records)
 
 
-def _export_root(staging: Path) -> Path | None:
-    if (staging / "manifest.json").exists():
-        return staging
-    found = sorted(staging.rglob("manifest.json"), key=lambda p: len(p.parts))
-    return found[0].parent if found else None
-
-
 def _check_manifest_tag(snap: Snapshot, root: Path, report: DrillReport) -> None:
     """The backup tagged the snapshot with the manifest's SHA-256 prefix: it must still match."""
     tags = [t.split(":", 1)[1] for t in snap.tags if t.startswith("manifest:")]
     if not tags:
         return
-    actual = hashlib.sha256((root / "manifest.json").read_bytes()).hexdigest()
+    actual = hashlib.sha256((root / MANIFEST).read_bytes()).hexdigest()
     if not actual.startswith(tags[0]):
         report.failures.append(Failure(
             report.location, "manifest.json",
@@ -408,8 +401,6 @@ def reconcile(loaded: mirrordb.LoadResult, location: str, report: DrillReport) -
 def compare_with_source(settings: Settings, manifest: dict[str, Any],
                         report: DrillReport) -> list[dict[str, Any]]:
     """Live counts now vs in the snapshot: new records are reported, never a failure."""
-    from vaultkeeper.connectors import open_connector
-
     snapshot_live = {name: int(e.get("live", e.get("count", 0)))
                      for name, e in (manifest.get("objects") or {}).items()}
     live: dict[str, int] = {}

@@ -7,27 +7,25 @@ only written once every file is complete, flushed and hashed.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import hashlib
 import os
 import shutil
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from vaultkeeper import __version__
 from vaultkeeper.connectors.base import Connector
 from vaultkeeper.digest import ContentDigest, canonical_json
-from vaultkeeper.errors import ExportError, UsageError
+from vaultkeeper.errors import UsageError
+from vaultkeeper.exportfmt import FORMAT, MANIFEST, SUBDIRS, write_manifest
 from vaultkeeper.models import FileEntry, Malformed, ObjectResult, ObjectSpec, Record, Relation
+from vaultkeeper.privatefs import fsync_dir, open_private, write_private
 
-MANIFEST = "manifest.json"
-FORMAT = "vaultkeeper-export/1"
-SUBDIRS = ("objects", "relations", "quarantine", "schema")
 PROGRESS_EVERY = 1000
 
 
@@ -53,8 +51,7 @@ class NdjsonWriter:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.part = path.with_name(path.name + ".part")
-        fd = os.open(self.part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        self._file = os.fdopen(fd, "wb", buffering=1 << 20)
+        self._file = open_private(self.part, buffering=1 << 20)
         self._sha = hashlib.sha256()
         self.digest = ContentDigest()
         self.bytes = 0
@@ -110,7 +107,7 @@ def prepare_out_dir(out: Path, *, overwrite: bool) -> None:
                              "pass --overwrite to replace it, or choose another --out")
         # The old manifest goes first: if we crash now, nothing looks complete.
         (out / MANIFEST).unlink(missing_ok=True)
-        _fsync_dir(out)
+        fsync_dir(out)
         for sub in SUBDIRS:
             shutil.rmtree(out / sub, ignore_errors=True)
     out.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -121,15 +118,22 @@ def prepare_out_dir(out: Path, *, overwrite: bool) -> None:
 
 def resolve_order(specs: Sequence[ObjectSpec], default_order: Sequence[str],
                   objects: Sequence[str], exclude: Sequence[str],
-                  priority: Sequence[str] = ()) -> list[ObjectSpec]:
+                  priority: Sequence[str] = (), offered: Sequence[str] = ()) -> list[ObjectSpec]:
     """The objects to export in order: configured ones, or defaults then the rest A–Z; objects
-    named in ``priority`` (business processes, best rank first) move to the front."""
+    named in ``priority`` (business processes, best rank first) move to the front.
+    ``offered``: every name the source has (a configured object list narrows ``specs``)."""
     by_name = {s.name: s for s in specs}
     unknown = [n for n in (*objects, *exclude) if n not in by_name]
     if unknown:
-        raise UsageError(f"unknown object(s) {', '.join(unknown)}; the source has: "
-                         f"{', '.join(sorted(by_name)) or 'nothing'}",
-                         "fix [source] objects/exclude or --objects/--exclude")
+        names = sorted({*by_name, *offered})
+        hints = [f"{n} → {close[0]}?" for n in unknown
+                 if (close := difflib.get_close_matches(n, names, n=1))]
+        listed = ", ".join(names[:40]) + (f" … ({len(names)} in all)" if len(names) > 40 else "")
+        raise UsageError(
+            f"unknown object(s) {', '.join(unknown)}"
+            + (f" (did you mean {'; '.join(hints)})" if hints else "")
+            + f"; the source has: {listed or 'no readable object'}",
+            "fix [source] objects/exclude or --objects/--exclude")
     if objects:
         names = list(dict.fromkeys(objects))
     else:
@@ -153,7 +157,7 @@ def run_export(connector: Connector, out: Path, *, objects: Sequence[str] = (),
     clock = time.monotonic()
     run = _Run(out)
     specs = resolve_order(connector.discover(), connector.default_order, objects, exclude,
-                          priority)
+                          priority, connector.object_names())
     run.problems.extend(connector.problems())
     observer.discovered([s.name for s in specs])
     try:
@@ -264,7 +268,7 @@ def _check_counts(result: ObjectResult) -> list[str]:
 def _write_schema(out: Path, spec: ObjectSpec) -> tuple[str, str]:
     data = canonical_json(spec.schema)
     rel = f"schema/{spec.name}.json"
-    _write_private(out / rel, data)
+    write_private(out / rel, data)
     return rel, hashlib.sha256(data).hexdigest()
 
 
@@ -293,45 +297,3 @@ def _object_entry(result: ObjectResult) -> dict[str, Any]:
                    "properties": result.properties},
         "duration_s": result.duration_s,
     }
-
-
-def write_manifest(out: Path, manifest: dict[str, Any]) -> None:
-    """Write ``manifest.json`` atomically: temp file, fsync, rename, fsync the directory."""
-    data = orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
-    tmp = out / f".{MANIFEST}.tmp"
-    _write_private(tmp, data)
-    os.replace(tmp, out / MANIFEST)
-    _fsync_dir(out)
-
-
-def read_manifest(out: Path) -> dict[str, Any]:
-    """Load an export's manifest; an export without one is incomplete by definition."""
-    path = out / MANIFEST
-    if not path.exists():
-        raise ExportError(f"{out} has no {MANIFEST}: the export is incomplete or was interrupted",
-                          "run the export again")
-    result: dict[str, Any] = orjson.loads(path.read_bytes())
-    return result
-
-
-def iter_lines(path: Path) -> Iterator[bytes]:
-    """Stream the lines of an NDJSON file without newlines."""
-    with path.open("rb") as handle:
-        for line in handle:
-            yield line.rstrip(b"\n")
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

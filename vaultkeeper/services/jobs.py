@@ -8,34 +8,30 @@ closed with one ``recovered`` message when the same job succeeds again.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from vaultkeeper.config import Settings
 from vaultkeeper.db import jobs as jobdb
 from vaultkeeper.db import open_state_db
-from vaultkeeper.errors import StorageError, VaultkeeperError
-from vaultkeeper.policies import load_policies
-from vaultkeeper.restic import Restic
+from vaultkeeper.errors import AlreadyRunning, StorageError, VaultkeeperError
 from vaultkeeper.services.alerts import Alert, Alerter
-from vaultkeeper.services.backup import AlreadyRunning, run_backup
+from vaultkeeper.services.backup import BackupReport, run_backup
+from vaultkeeper.services.context import CommandContext
 from vaultkeeper.services.drill import DrillReport, run_drill
+from vaultkeeper.services.in_force import current_risk, risk_schedule
 from vaultkeeper.services.processes import priority_objects
-from vaultkeeper.services.retention import apply_retention
+from vaultkeeper.services.retention import RetentionOutcome, apply_retention
 from vaultkeeper.services.risk import (
-    LevelAction,
-    assess,
     collect,
-    effective_schedule,
     entering_actions,
-    interval_phrase,
-    level_actions,
-    load_observations,
 )
-from vaultkeeper.services.scheduler import Daemon, JobFn, JobOutcome, configured_schedule
+from vaultkeeper.services.scheduler import Daemon, JobFn, JobOutcome
 from vaultkeeper.services.status import status_report
-from vaultkeeper.storage.locations import preflight, resolve_locations
+from vaultkeeper.storage.locations import preflight
 
 log = logging.getLogger("vaultkeeper.run")
 CHECK_SUBSET = "2%"
@@ -50,15 +46,44 @@ def _failed(alerter: Alerter, job: str, exc: VaultkeeperError) -> JobOutcome:
     return JobOutcome("failed", line)
 
 
-def backup_job(settings: Settings, alerter: Alerter, *, only: list[str] | None = None,
-               job: str = "backup") -> JobOutcome:
-    """Back up, apply retention, alert on failure, partial run or mass deletion."""
+def run_manual(settings: Settings, job: str, body: Callable[[Alerter], JobOutcome]) -> JobOutcome:
+    """A job started by hand (``vaultkeeper backup``, ``drill``, ``escrow deposit``) counts like
+    a scheduled run: it is recorded in the job history (``status`` shows it, the scheduler's
+    next run moves), its success closes the alerts it resolves and its findings alert as a
+    scheduled run's would. Its errors are not alerted — the person who ran it sees them — but
+    recorded as a failed run and raised to the command."""
+    db = open_state_db(settings.state_dir)
+    alerter = Alerter(settings, db)
+    run_id = jobdb.start_job(db, job, "manual", os.getpid())
     try:
-        report = run_backup(settings, only=only)
+        outcome = body(alerter)
+    except KeyboardInterrupt:
+        jobdb.finish_job(db, run_id, "interrupted", "stopped by a signal")
+        raise
+    except BaseException as exc:
+        jobdb.finish_job(db, run_id, "failed", exc.one_line() if isinstance(
+            exc, VaultkeeperError) else f"unexpected {type(exc).__name__}")
+        raise
+    jobdb.finish_job(db, run_id, outcome.status, outcome.summary)
+    return outcome
+
+
+def backup_job(settings: Settings | CommandContext, alerter: Alerter, *,
+               only: list[str] | None = None, job: str = "backup") -> JobOutcome:
+    """Back up, apply retention, alert on failure, partial run or mass deletion."""
+    ctx = CommandContext.of(settings)
+    try:
+        report = run_backup(ctx, only=only)
     except AlreadyRunning as exc:
         return JobOutcome("skipped", exc.one_line())
     except VaultkeeperError as exc:
         return _failed(alerter, job, exc)
+    return backup_outcome(alerter, report, apply_retention(ctx), job=job)
+
+
+def backup_outcome(alerter: Alerter, report: BackupReport,
+                   outcomes: list[RetentionOutcome], *, job: str = "backup") -> JobOutcome:
+    """The alerts a finished backup raises or closes, and its one-line summary."""
     alerter.resolve(f"job:{job}", "Backups work again")
     facts = {"run": report.run_id, "snapshot": report.snapshot_id[:8],
              "locations": ", ".join(f"{r.location}={r.result}" for r in report.locations)}
@@ -75,24 +100,22 @@ def backup_job(settings: Settings, alerter: Alerter, *, only: list[str] | None =
             detail="\n".join(report.problems), severity="warning", facts=facts))
     else:
         alerter.resolve("backup:partial", f"Backup run {report.run_id} reached every location")
-    outcomes = apply_retention(settings)
     pruned = sum(len(o.removed) for o in outcomes if o.action == "pruned")
     summary = (f"run {report.run_id}: {report.status}, snapshot {report.snapshot_id[:8]}, "
                f"{len(report.locations) - len(failed)}/{len(report.locations)} locations, "
                f"retention removed {pruned}")
-    return JobOutcome(report.status, summary)
+    return JobOutcome(report.status, summary, data=(report, outcomes))
 
 
 def check_job(settings: Settings, alerter: Alerter) -> JobOutcome:
     """``restic check`` with a sampled data read at every present location."""
-    assert settings.repository_password is not None
+    ctx = CommandContext(settings)
     bad, done = [], 0
-    for location in resolve_locations(settings):
+    for location in ctx.locations():
         probe = preflight(location)
         if location.offline and not probe.present:
             continue
-        restic = Restic(location, settings.repository_password,
-                        cache_dir=settings.state_dir / "cache", cwd=settings.base_dir)
+        restic = ctx.restic(location)
         key = f"check:{location.name}"
         try:
             if probe.reachable is False:   # restic would retry a dead endpoint for minutes
@@ -115,18 +138,19 @@ def check_job(settings: Settings, alerter: Alerter) -> JobOutcome:
 
 def priority_backup_job(settings: Settings, alerter: Alerter) -> JobOutcome:
     """Risk-driven: back up only the objects of the top-priority processes (red level)."""
-    rank = next((a.max_rank for a in current_risk(settings).actions
+    ctx = CommandContext(settings)
+    rank = next((a.max_rank for a in current_risk(ctx).actions
                  if a.kind == "priority_backup" and a.max_rank), 1)
-    only = priority_objects(load_policies(settings.policies_dir).processes, rank)
+    only = priority_objects(ctx.policies.processes, rank)
     if not only:
         return JobOutcome("skipped", f"no process ranked ≤ {rank} names an object")
-    outcome = backup_job(settings, alerter, only=only, job="priority_backup")
+    outcome = backup_job(ctx, alerter, only=only, job="priority_backup")
     outcome.summary = f"objects {', '.join(only)}: {outcome.summary}"
     return outcome
 
 
-def drill_job(settings: Settings, alerter: Alerter) -> JobOutcome:
-    """A restore drill of the location drilled least recently; alert when it fails."""
+def drill_alert(alerter: Alerter) -> Callable[[DrillReport], None]:
+    """The drill's failure hook: one ``drill_failed`` alert per location."""
     def on_failure(report: DrillReport) -> None:
         alerter.notify(Alert(
             "drill_failed", f"drill:{report.location}",
@@ -134,19 +158,30 @@ def drill_job(settings: Settings, alerter: Alerter) -> JobOutcome:
             detail=report.error or report.summary(),
             facts={"drill": report.drill_id, "location": report.location,
                    "snapshot": report.short_id}))
+    return on_failure
+
+
+def drill_job(settings: Settings, alerter: Alerter) -> JobOutcome:
+    """A restore drill of the location drilled least recently; alert when it fails."""
     try:
-        report = run_drill(settings, alert=on_failure)
+        report = run_drill(settings, alert=drill_alert(alerter))
     except AlreadyRunning as exc:
         return JobOutcome("skipped", exc.one_line())
     except VaultkeeperError as exc:
         return JobOutcome("failed", exc.one_line())   # on_failure already alerted
+    return drill_outcome(alerter, report)
+
+
+def drill_outcome(alerter: Alerter, report: DrillReport) -> JobOutcome:
+    """A finished drill: close its location's alert when verified; the one-line summary."""
     if report.result == "verified":
         alerter.resolve(f"drill:{report.location}",
                         f"Restore drill at {report.location} verified again")
         notes = f"; {len(report.warnings)} warning(s)" if report.warnings else ""
         rto = report.durations.get("rto_s", 0.0)
-        return JobOutcome("ok", f"{report.summary()} (restore + load {rto:.0f} s){notes}")
-    return JobOutcome("failed", report.summary())
+        return JobOutcome("ok", f"{report.summary()} (restore + load {rto:.0f} s){notes}",
+                          data=report)
+    return JobOutcome("failed", report.summary(), data=report)
 
 
 def risk_job(settings: Settings, alerter: Alerter) -> JobOutcome:
@@ -165,7 +200,9 @@ EMERGENCY_KEEP = 2
 def emergency_job(settings: Settings, alerter: Alerter) -> JobOutcome:
     """Risk-driven: a fresh emergency package from the newest verified snapshot, kept in
     ``<state_dir>/emergency/<UTC time>`` (the newest two are kept; 0700, personal data)."""
-    from vaultkeeper.services.emergency.runner import run_emergency  # heavy imports
+    # Lazy: the package builder and its libraries (~0.5 s of imports) are needed only by this
+    # risk-driven job, not by every start of `vaultkeeper run` or `status`.
+    from vaultkeeper.services.emergency.runner import run_emergency
 
     root = settings.state_dir / EMERGENCY_DIR
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -186,15 +223,22 @@ def emergency_job(settings: Settings, alerter: Alerter) -> JobOutcome:
 
 def escrow_job(settings: Settings, alerter: Alerter) -> JobOutcome:
     """Refresh the escrow deposit (the newest verified snapshot, the kit, a signed inventory)."""
+    # Lazy, like emergency_job: the escrow service is needed only when escrow is configured.
     from vaultkeeper.services.escrow.deposit import deposit
 
     try:
         result = deposit(settings)
     except VaultkeeperError as exc:
         return _failed(alerter, "escrow", exc)
+    return escrow_outcome(alerter, result)
+
+
+def escrow_outcome(alerter: Alerter, result: Any) -> JobOutcome:
+    """A finished deposit closes the escrow alerts (failing job, stale deposit)."""
     alerter.resolve("job:escrow", "Escrow deposits work again")
+    alerter.resolve("escrow:stale", "The escrow deposit is fresh again")
     return JobOutcome("ok", f"deposit {result.deposit_id}: snapshot {result.snapshot_id[:8]}, "
-                            f"{len(result.files)} kit files")
+                            f"{len(result.files)} kit files", data=result)
 
 
 def stale_escrow(daemon: Daemon) -> None:
@@ -202,6 +246,7 @@ def stale_escrow(daemon: Daemon) -> None:
     settings = daemon.settings
     if not settings.escrow.url:
         return
+    # Lazy, like emergency_job: the escrow service is needed only when escrow is configured.
     from vaultkeeper.services.escrow.deposit import deposit_age, deposit_stale, refresh_interval
 
     alerter: Alerter = daemon.alerter
@@ -246,48 +291,16 @@ def stale_backups(daemon: Daemon) -> None:
             alerter.resolve(key, f"{loc['name']} has a fresh backup again")
 
 
-@dataclass
-class RiskNow:
-    """The risk level in force and what it does."""
-
-    level: str
-    score: float
-    actions: list[LevelAction]
-
-
-def current_risk(settings: Settings) -> RiskNow:
-    """Today's level from the stored signals (pure scoring; no history, so cheap every tick)."""
-    policy = load_policies(settings.policies_dir).risk
-    observations, _ = load_observations(settings)
-    now = assess(policy, observations, datetime.now(UTC).date())
-    return RiskNow(now.level, now.score, level_actions(policy.level(now.level)))
-
-
-def risk_schedule(settings: Settings) -> tuple[dict[str, str], list[str]]:
-    """The phrases in force: ``[schedule]`` tightened by the current risk level."""
-    base, reasons = configured_schedule(settings)
-    policy = load_policies(settings.policies_dir).risk
-    level = current_risk(settings).level
-    schedule, why = effective_schedule(base, level, policy)
-    if settings.escrow.url and "escrow" not in schedule:
-        from vaultkeeper.services.escrow.deposit import refresh_interval
-
-        refresh = settings.escrow.refresh
-        schedule["escrow"] = refresh if refresh.startswith("every") else \
-            interval_phrase(refresh_interval(settings))
-    return schedule, reasons + why
-
-
 def risk_level_changes(daemon: Daemon) -> None:
     """Housekeeping: when the level changes, log it; when it rises, run the level's immediate
     jobs and alert (once per change: the level acted on is kept across restarts)."""
-    settings = daemon.settings
-    db = open_state_db(settings.state_dir)
-    now = current_risk(settings)
+    ctx = CommandContext(daemon.settings)
+    db = ctx.db
+    now = current_risk(ctx)
     previous = jobdb.get_state(db, "risk_level")
     if previous == now.level:
         return
-    policy = load_policies(settings.policies_dir).risk
+    policy = ctx.policies.risk
     known = previous if previous in [lvl.name for lvl in policy.levels] else None
     jobdb.set_state(db, "risk_level", now.level)
     log.warning("risk level %s → %s (score %.0f)", previous or "unknown", now.level, now.score)

@@ -14,6 +14,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from vaultkeeper.config import Settings
 from vaultkeeper.errors import ConfigError
 from vaultkeeper.services.scheduler import Cadence, ordered, parse_cadence
 
@@ -168,3 +169,47 @@ def _shell_quote(text: str) -> str:
     import shlex
 
     return shlex.quote(text)
+
+
+def env_file_names(path: Path) -> set[str]:
+    """The variable names an EnvironmentFile (or a cron ``.`` file) defines; values unread."""
+    names = set()
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line.startswith("export "):
+            line = line[7:].lstrip()
+        name, eq, _ = line.partition("=")
+        if eq and name and not line.startswith("#"):
+            names.add(name.strip())
+    return names
+
+
+def check_unit_secrets(settings: Settings, env_file: Path | None, platform: str) -> list[str]:
+    """Refuse a schedule that would fail at night: under systemd or cron a job sees only the
+    variables of its environment file, not this shell's. Returns notes on references that can
+    only be checked by running them (commands); raises ConfigError naming every gap."""
+    if env_file is not None:
+        if not env_file.is_file():
+            raise ConfigError(f"--env-file {env_file} does not exist: the {platform} job "
+                              "would fail to start",
+                              "create it (NAME=value lines, chmod 600) or leave --env-file out")
+        if env_file.stat().st_mode & 0o077:
+            raise ConfigError(f"--env-file {env_file} is readable by others and holds secrets",
+                              f"chmod 600 {env_file}")
+    defined = env_file_names(env_file) if env_file is not None else set()
+    missing, notes = [], []
+    for secret in settings.secrets():
+        if secret.kind == "env" and secret.ref not in defined:
+            missing.append(f"{secret.setting or 'a setting'} = {{ env = \"{secret.ref}\" }}")
+        elif secret.kind == "command":
+            notes.append(f"{secret.setting or 'a setting'} runs `{secret.ref}` under {platform}: "
+                         "check it works without your login session (no desktop keyring "
+                         "or gpg-agent prompt)")
+    if missing:
+        where = f"{env_file}" if env_file else "an --env-file"
+        raise ConfigError(
+            f"under {platform} the job will not see this shell's environment, so "
+            f"{'; '.join(missing)} would fail every night",
+            f"put those variables in {where} (NAME=value lines, chmod 600) and pass "
+            "--env-file, or use { file = \"…\" } references")
+    return notes

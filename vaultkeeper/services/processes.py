@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from vaultkeeper.config import Settings
-from vaultkeeper.db import open_state_db
 from vaultkeeper.db import readiness as readdb
 from vaultkeeper.db import runs as rundb
 from vaultkeeper.db.rehearsals import latest_rehearsal
-from vaultkeeper.policies import Process, load_policies
+from vaultkeeper.policies import Process
+from vaultkeeper.services.context import CommandContext
 from vaultkeeper.services.rehearse.verdict import survival
 
 MIRROR_DIR = "mirror"
@@ -244,6 +244,15 @@ def _judge_backup(process: Process, facts: Facts) -> list[Finding]:
     return out
 
 
+def measured_rto(drill: dict[str, Any]) -> float | None:
+    """The drill's measured RTO — restore + load, the figure its report shows — or, for drills
+    recorded without those stages, its whole duration (which also counts check and reconcile)."""
+    if drill.get("restore_s") is not None and drill.get("load_s") is not None:
+        return float(drill["restore_s"]) + float(drill["load_s"])
+    total = drill.get("total_s")
+    return None if total is None else float(total)
+
+
 def _judge_drill(process: Process, facts: Facts) -> list[Finding]:
     drill = facts.drill
     if drill is None:
@@ -256,9 +265,7 @@ def _judge_drill(process: Process, facts: Facts) -> list[Finding]:
     else:
         out.append(Finding("drill", "ok", f"drill #{drill.get('id')} verified snapshot "
                                           f"{str(drill.get('snapshot_id') or '?')[:8]} ({when})"))
-    total = drill.get("total_s")
-    if total is None and drill.get("restore_s") is not None:
-        total = float(drill.get("restore_s") or 0) + float(drill.get("load_s") or 0)
+    total = measured_rto(drill)
     if total is None:
         out.append(Finding("rto", "warn", "the drill recorded no restore time"))
     else:
@@ -280,9 +287,12 @@ def _judge_drill(process: Process, facts: Facts) -> list[Finding]:
     return out
 
 
-def gather_facts(settings: Settings, *, now: datetime | None = None) -> Facts:
+def gather_facts(settings: Settings | CommandContext, *,
+                 now: datetime | None = None) -> Facts:
     """Read the last good backup, the last drill and the mirror's tables from disk."""
-    db = open_state_db(settings.state_dir)
+    ctx = CommandContext.of(settings)
+    settings = ctx.settings
+    db = ctx.db
     rundb.ensure_runs(db)
     runs = list(db.table("backup_runs").rows_where(
         "status in ('ok', 'partial')", order_by="id desc", limit=1))
@@ -319,11 +329,12 @@ def assess(process: Process, facts: Facts) -> Readiness:
     return result
 
 
-def check_processes(settings: Settings, *, now: datetime | None = None,
+def check_processes(settings: Settings | CommandContext, *, now: datetime | None = None,
                     only: Sequence[str] = ()) -> list[Readiness]:
     """Readiness of every process (or those named in ``only``), in priority order."""
-    policies = load_policies(settings.policies_dir)
-    facts = gather_facts(settings, now=now)
+    ctx = CommandContext.of(settings)
+    policies = ctx.policies
+    facts = gather_facts(ctx, now=now)
     chosen = [p for p in by_priority(policies.processes) if not only or p.name in only]
     return [assess(p, facts) for p in chosen]
 

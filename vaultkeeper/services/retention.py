@@ -11,12 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vaultkeeper.config import Settings
-from vaultkeeper.db import open_state_db
 from vaultkeeper.db import runs as rundb
 from vaultkeeper.errors import StorageError
-from vaultkeeper.policies import RetentionPolicy, load_policies
-from vaultkeeper.restic import Restic
-from vaultkeeper.storage.locations import preflight, resolve_locations
+from vaultkeeper.policies import RetentionPolicy
+from vaultkeeper.services.context import CommandContext
+from vaultkeeper.storage.locations import preflight
 
 
 @dataclass
@@ -47,16 +46,17 @@ def protected_snapshots(db: Any) -> set[str]:
     return {rows[0]["snapshot_id"]} if rows else set()
 
 
-def apply_retention(settings: Settings, *, dry_run: bool = False) -> list[RetentionOutcome]:
+def apply_retention(settings: Settings | CommandContext, *,
+                    dry_run: bool = False) -> list[RetentionOutcome]:
     """Apply the retention policy at every location that allows it."""
-    policy = load_policies(settings.policies_dir).retention
+    ctx = CommandContext.of(settings)
+    policy = ctx.policies.retention
     rules = keeps(policy)
-    db = open_state_db(settings.state_dir)
+    db = ctx.db
     flags = rundb.unacknowledged_flags(db)
     protected = protected_snapshots(db)
-    password = settings.repository_password
     outcomes = []
-    for location in resolve_locations(settings):
+    for location in ctx.locations():
         if flags:
             run_ids = ", ".join(str(f["id"]) for f in flags)
             outcomes.append(RetentionOutcome(
@@ -74,10 +74,8 @@ def apply_retention(settings: Settings, *, dry_run: bool = False) -> list[Retent
         if location.offline and not preflight(location).present:
             outcomes.append(RetentionOutcome(location.name, "skipped", "offline, not present"))
             continue
-        assert password is not None
-        restic = Restic(location, password, cache_dir=settings.state_dir / "cache",
-                        cwd=settings.base_dir)
         try:
+            restic = ctx.restic(location)
             plan = restic.forget(rules, prune=False, dry_run=True)
             # Copies carry the drilled snapshot as their `original`; protect those too.
             keep_ids = {s.id for s in restic.snapshots()

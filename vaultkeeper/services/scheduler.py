@@ -17,17 +17,15 @@ recorded as interrupted so the next start catches it up) and ends the loop.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 import os
 import re
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -37,17 +35,12 @@ from vaultkeeper.config import DEFAULT_SCHEDULE, Settings
 from vaultkeeper.db import jobs as jobdb
 from vaultkeeper.db import open_state_db
 from vaultkeeper.errors import ConfigError, VaultkeeperError
-from vaultkeeper.process import lock_holder, pid_lock
+from vaultkeeper.privatefs import daemon_lock
 
 log = logging.getLogger("vaultkeeper.run")
-LOCK = "run.lock"
 _PHRASE = re.compile(
     r"every(?: (?P<n>\d+))? (?P<unit>second|minute|hour|day|week|monday|tuesday|wednesday|"
     r"thursday|friday|saturday|sunday)s?(?: at (?P<at>\S+))?")
-
-
-class DaemonRunning(VaultkeeperError):
-    """Another ``vaultkeeper run`` holds the lock."""
 
 
 @dataclass(frozen=True)
@@ -132,6 +125,7 @@ class JobOutcome:
 
     status: str                     # ok | partial | failed | skipped
     summary: str
+    data: Any = None                # what the job produced (a manual run renders it)
 
 
 JobFn = Callable[[Settings, Any], JobOutcome]
@@ -181,23 +175,6 @@ JOB_ORDER = ("backup", "priority_backup", "drill", "check", "risk", "escrow", "e
 def ordered(schedule_map: dict[str, str] | list[str]) -> list[str]:
     """Jobs in their fixed order (backup, priority_backup, drill, check, risk, emergency)."""
     return [j for j in JOB_ORDER if j in schedule_map]
-
-
-@contextlib.contextmanager
-def daemon_lock(state_dir: Path) -> Iterator[None]:
-    """One ``vaultkeeper run`` per state directory (flock: a crash never leaves it stuck)."""
-    def busy(holder: str) -> DaemonRunning:
-        return DaemonRunning(f"vaultkeeper run is already running (pid {holder})",
-                             "stop it first (systemctl stop vaultkeeper, or kill "
-                             f"{holder}); one scheduler per state directory")
-
-    with pid_lock(state_dir / LOCK, busy):
-        yield
-
-
-def daemon_pid(state_dir: Path) -> int | None:
-    """The pid of the running scheduler, or None (reads the lock without taking it)."""
-    return lock_holder(state_dir / LOCK)
 
 
 @dataclass

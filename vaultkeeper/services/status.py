@@ -8,30 +8,29 @@ from typing import Any
 from vaultkeeper.config import Settings
 from vaultkeeper.db import drills as drilldb
 from vaultkeeper.db import jobs as jobdb
-from vaultkeeper.db import open_state_db
 from vaultkeeper.db import runs as rundb
 from vaultkeeper.errors import StorageError
-from vaultkeeper.policies import load_policies
-from vaultkeeper.restic import Restic
-from vaultkeeper.services.scheduler import daemon_pid, plan
+from vaultkeeper.privatefs import daemon_pid
+from vaultkeeper.services.context import CommandContext
+from vaultkeeper.services.in_force import current_risk, risk_schedule
+from vaultkeeper.services.scheduler import plan
 from vaultkeeper.storage.locations import preflight, resolve_locations
 
 
-def snapshot_matrix(settings: Settings) -> dict[str, Any]:
+def snapshot_matrix(settings: Settings | CommandContext) -> dict[str, Any]:
     """Every snapshot (keyed by its original id) and the locations that hold it."""
-    assert settings.repository_password is not None
+    ctx = CommandContext.of(settings)
+    ctx.password  # noqa: B018 - the guard (was an assert): no password, no snapshots
     by_original: dict[str, dict[str, Any]] = {}
     errors: dict[str, str] = {}
     names = []
-    for location in resolve_locations(settings):
+    for location in ctx.locations():
         names.append(location.name)
         if location.offline and not preflight(location).present:
             errors[location.name] = "offline, not present"
             continue
         try:
-            snaps = Restic(location, settings.repository_password,
-                           cache_dir=settings.state_dir / "cache",
-                           cwd=settings.base_dir).snapshots()
+            snaps = ctx.restic(location).snapshots()
         except StorageError as exc:
             errors[location.name] = exc.one_line()
             continue
@@ -45,17 +44,20 @@ def snapshot_matrix(settings: Settings) -> dict[str, Any]:
     return {"locations": names, "errors": errors, "snapshots": rows}
 
 
-def rpo_target(settings: Settings) -> timedelta:
+def rpo_target(settings: Settings | CommandContext) -> timedelta:
     """The strictest recovery-point objective among the business processes."""
-    processes = load_policies(settings.policies_dir).processes
+    processes = CommandContext.of(settings).policies.processes
     return min((p.rpo for p in processes), default=timedelta(days=1))
 
 
-def status_report(settings: Settings, *, now: datetime | None = None) -> dict[str, Any]:
+def status_report(settings: Settings | CommandContext, *,
+                  now: datetime | None = None) -> dict[str, Any]:
     """Per location: last good backup, its age against the RPO, the last error."""
     now = now or datetime.now(UTC)
-    rpo = rpo_target(settings)
-    db = open_state_db(settings.state_dir)
+    ctx = CommandContext.of(settings)
+    settings = ctx.settings
+    rpo = rpo_target(ctx)
+    db = ctx.db
     health = rundb.location_status(db)
     drills: dict[str, dict[str, Any]] = {}
     for row in reversed(drilldb.history(db, limit=200)):    # oldest first: newest wins
@@ -77,17 +79,20 @@ def status_report(settings: Settings, *, now: datetime | None = None) -> dict[st
             "rpo_s": int(rpo.total_seconds()), "last_error": entry["last_error"],
             "last_drill": drills.get(location.name)})
     last = rundb.runs(db, limit=1)
-    from vaultkeeper.services.jobs import current_risk, risk_schedule  # (jobs imports status)
-
-    phrases, reasons = risk_schedule(settings)
-    risk = current_risk(settings)
+    phrases, reasons = risk_schedule(ctx)
+    risk = current_risk(ctx)
+    pid = daemon_pid(settings.state_dir)   # no scheduler: nothing is "due now"
     return {"rpo_s": int(rpo.total_seconds()), "locations": locations,
             "last_run": last[0] if last else None,
             "unacknowledged_flags": rundb.unacknowledged_flags(db),
             "risk": {"level": risk.level, "score": round(risk.score, 1),
+                     "coverage": round(risk.coverage, 3), "fresh_signals": risk.fresh,
+                     "signals": risk.signals,
                      "actions": [a.as_json() for a in risk.actions]},
-            "scheduler": {"running_pid": daemon_pid(settings.state_dir), "reasons": reasons,
-                          "jobs": [p.__dict__ for p in plan(settings, phrases, now=now)]},
+            "scheduler": {"running_pid": pid, "scheduled": pid is not None,
+                          "reasons": reasons,
+                          "jobs": [p.__dict__ | {"scheduled": pid is not None}
+                                   for p in plan(settings, phrases, now=now)]},
             "open_alerts": [{k: a[k] for k in ("key", "event", "subject", "first_at",
                                                "last_sent_at", "count")}
                             for a in jobdb.open_alerts(db)]}

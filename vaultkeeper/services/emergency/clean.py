@@ -133,6 +133,12 @@ def check_phone(raw: str, region: str | None) -> PhoneCheck:
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
+        if exc.error_type == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE:
+            # A national number ("06 1234 5678") needs a country to be read; say which setting.
+            why = ("national number without a country" if region is None
+                   else f"national number and {region!r} is not a known country code")
+            return PhoneCheck("unparseable", raw, f"{why}: set [emergency] default_region "
+                              "(e.g. \"NL\") or the record's country")
         return PhoneCheck("unparseable", raw, str(exc.args[0] if exc.args else exc))
     if not phonenumbers.is_possible_number(number):
         where = phonenumbers.region_code_for_number(number) or region

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import os
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
+
+from vaultkeeper import privatefs
 
 BUFFER = 1 << 20
 
@@ -25,8 +26,7 @@ def make_private_dirs(folder: Path) -> None:
 def open_private(path: Path, mode: str = "w") -> IO[str]:
     """A new text file readable by the owner only (its folder is created 0700)."""
     make_private_dirs(path.parent)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    return os.fdopen(fd, mode, encoding="utf-8", newline="", buffering=BUFFER)
+    return privatefs.open_private(path, "w", newline="", buffering=BUFFER)
 
 
 def write_text(path: Path, text: str) -> None:
@@ -38,8 +38,7 @@ def write_text(path: Path, text: str) -> None:
 def write_bytes(path: Path, data: bytes) -> None:
     """Write a whole private binary file."""
     make_private_dirs(path.parent)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
+    with privatefs.open_private(path) as handle:
         handle.write(data)
 
 

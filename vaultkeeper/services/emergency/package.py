@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import functools
 import re
-import shutil
-import tempfile
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,8 +29,10 @@ from vaultkeeper.db import open_state_db
 from vaultkeeper.db.rehearsals import latest_rehearsal
 from vaultkeeper.db.scratch import Scratch
 from vaultkeeper.errors import UsageError
-from vaultkeeper.policies import Policies, load_policies
-from vaultkeeper.services.emergency import dedupe, runbook
+from vaultkeeper.policies import Policies
+from vaultkeeper.privatefs import private_workdir
+from vaultkeeper.services.context import CommandContext
+from vaultkeeper.services.emergency import dedupe, relations, runbook
 from vaultkeeper.services.emergency.descriptor import descriptor, validate_descriptor
 from vaultkeeper.services.emergency.files import (
     CsvOut,
@@ -67,10 +68,9 @@ from vaultkeeper.services.emergency.source import (
     open_export,
     resource_name,
 )
-from vaultkeeper.services.emergency.targets import ASSOCIATIONS_HOW, TARGETS
+from vaultkeeper.services.emergency.targets import import_files, target_names
 from vaultkeeper.services.emergency.writers import EntityWriter, GenericWriter, batched
 
-TARGET_NAMES = ("generic", "hubspot", "salesforce")
 IMPORT_ORDER = ("organisation", "person", "membership", "donation", "activity")
 """Dependency order: each entity's references point at entities imported before it."""
 
@@ -283,7 +283,7 @@ class PackageBuilder:
         placing = None
         if generic is None:
             with_files = [em for em in mine if any(s.entity == em.entity
-                                                   for s in TARGETS.get(self.target, ()))]
+                                                   for s in import_files(self.target))]
             placing = next((em for em in with_files if not em.when),
                            with_files[0] if with_files else None)
         entities = [EntityWriter(self, em, placing=em is placing) for em in mine]
@@ -329,58 +329,7 @@ class PackageBuilder:
     # -- relations -----------------------------------------------------------------------
     def write_relations(self) -> None:
         """Relation CSVs keeping only resolvable keys; the rest listed as dangling."""
-        for rel in self.folder.relations.values():
-            self.observer.stage(f"relations {rel.stem}", rel.count)
-            name = resource_name(rel.stem)
-            header = ("from_id", "to_id", "type")
-            out = CsvOut(self.out / "data" / "relations" / f"{name}.csv", header)
-            sample = CsvOut(self.out / "sample" / "data" / "relations" / f"{name}.csv", header)
-            have_from = rel.from_object in self.folder.objects
-            have_to = rel.to_object in self.folder.objects
-            rows = 0
-            columned = self._columned(rel.stem)
-            path = f"import/{self.target}/associations/{name}.csv"
-            assoc = CsvOut(self.out / path, ("from_legacy_id", "to_legacy_id", "type",
-                                             "from_object", "to_object"), always=False)
-            for a, b, kind in rel.pairs():
-                missing = []
-                if have_from and not self.scratch.has(rel.from_object, a):
-                    missing.append(rel.from_object)
-                if have_to and not self.scratch.has(rel.to_object, b):
-                    missing.append(rel.to_object)
-                row = {"from_id": a, "to_id": b, "type": kind}
-                if missing:
-                    self.log.dangling.write(row | {"relation": rel.stem,
-                                                   "missing": ", ".join(missing)})
-                    self.log.dangling_counts[rel.stem] += 1
-                    continue
-                out.write(row)
-                rows += 1
-                if not columned or self.scratch.first_link(rel.stem, a) != b:
-                    assoc.write({"from_legacy_id": a, "to_legacy_id": b, "type": kind,
-                                 "from_object": rel.from_object, "to_object": rel.to_object})
-                if (self.scratch.has(f"sample:{rel.from_object}", a)
-                        and self.scratch.has(f"sample:{rel.to_object}", b)):
-                    sample.write(row)
-                    self.sample_counts[rel.stem] += 1
-            out.close()
-            sample.close()
-            if assoc.close():
-                self.placement.declare(path, object_=rel.from_object, entity="",
-                                       role="associations", legacy_column="from_legacy_id",
-                                       links={"from_legacy_id": rel.from_object,
-                                              "to_legacy_id": rel.to_object},
-                                       how=ASSOCIATIONS_HOW[self.target])
-                self.placement.files[path]["relation"] = rel.stem
-                self.placement.count_rows(path, assoc.rows)
-            self.relation_rows[rel.stem] = rows
-            self.observer.advance(rel.count)
-
-    def _columned(self, stem: str) -> bool:
-        """Whether a primary import file holds the first link of relation ``stem`` in a
-        column (the other links go to the associations file)."""
-        return any(stem in spec.get("relation_columns", {}).values()
-                   for spec in self.placement.files.values() if spec["role"] == "primary")
+        relations.write_relations(self)
 
     # -- duplicates ----------------------------------------------------------------------
     def write_duplicates(self) -> None:
@@ -414,20 +363,20 @@ def build_package(export_dir: Path, out_dir: Path, settings: Settings, *, target
                   validate: bool = True, sample_percent: int = 10,
                   policies: Policies | None = None) -> PackageResult:
     """Build the emergency package for ``target`` from an export folder into ``out_dir``."""
-    if target not in TARGET_NAMES:
-        raise UsageError(f"unknown target {target!r}", f"use one of {', '.join(TARGET_NAMES)}")
+    if target not in target_names():
+        raise UsageError(f"unknown target {target!r}", f"use one of {', '.join(target_names())}")
     observer = observer or BuildObserver()
     provenance = provenance or Provenance()
-    policies = policies or load_policies(settings.policies_dir)
+    policies = policies or CommandContext(settings).policies
     folder = open_export(export_dir)
     prepare_out(out_dir)
     key = crypto.load_or_create_signing_key(settings.state_dir / "keys")
-    settings.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="emergency-work-", dir=settings.state_dir))
-    try:
+    # The scratch store holds e-mails and phone numbers: a private folder the next run of any
+    # command removes if this one is killed.
+    with private_workdir(settings.state_dir, "emergency-work") as work:
         b = PackageBuilder(folder, out_dir, work, target=target, policies=policies,
-                     region=settings.emergency.default_region, sample_percent=sample_percent,
-                     observer=observer)
+                           region=settings.emergency.default_region,
+                           sample_percent=sample_percent, observer=observer)
         try:
             b.profile()
             b.write_objects()
@@ -436,8 +385,6 @@ def build_package(export_dir: Path, out_dir: Path, settings: Settings, *, target
         finally:
             b.scratch.close()
             b.log.close()
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     return _finish(b, key, provenance, validate=validate,
                    rehearsal=latest_rehearsal(open_state_db(settings.state_dir)))
 
@@ -476,18 +423,19 @@ def _finish(b: PackageBuilder, key: Any, provenance: Provenance, *, validate: bo
     write_text(out / "RUNBOOK.md", md)
     write_text(out / "runbook.html", runbook.to_html(md, "Emergency runbook"))
     errors: list[str] = []
-    if validate:
-        b.observer.stage("validate (frictionless)", None)
-        errors = validate_descriptor(out) + [
-            f"sample: {e}" for e in validate_descriptor(out / "sample")]
     public = crypto.public_key_pem(key)
     write_bytes(out / PUBLIC_KEY, public)
     files = all_files(out, skip=(CHECKSUMS, SIGNATURE, PACKAGE_JSON))
-    b.observer.stage("checksums", len(files))
-    hashes = {}
-    for rel in files:
-        hashes[rel] = {"sha256": sha256_file(out / rel), "bytes": (out / rel).stat().st_size}
-        b.observer.advance(1)
+    # Every file is final now: hash them in a thread (hashlib releases the GIL) while
+    # Frictionless validates on the other core; SHA256SUMS reuses the digests.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        hashing = pool.submit(_hash_files, out, files)
+        if validate:
+            b.observer.stage("validate (frictionless)", None)
+            errors = validate_descriptor(out) + [
+                f"sample: {e}" for e in validate_descriptor(out / "sample")]
+        b.observer.stage("checksums", None)
+        hashes = hashing.result()
     manifest = {
         "format": FORMAT,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -522,7 +470,7 @@ def _finish(b: PackageBuilder, key: Any, provenance: Provenance, *, validate: bo
     data = orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
     write_bytes(out / PACKAGE_JSON, data)
     write_bytes(out / SIGNATURE, crypto.sign(key, data))
-    write_checksums(out)
+    write_checksums(out, {rel: h["sha256"] for rel, h in hashes.items()})
     return PackageResult(
         out=out, target=b.target, counts=counts, relations=dict(b.relation_rows),
         entities=b.log.entities, sample=dict(b.sample_counts),
@@ -532,9 +480,17 @@ def _finish(b: PackageBuilder, key: Any, provenance: Provenance, *, validate: bo
         mapping=b.mapping_info)
 
 
-def write_checksums(out: Path) -> None:
-    """``SHA256SUMS`` in ``sha256sum -c`` format over every other file of the package."""
-    lines = [f"{sha256_file(out / rel)}  {rel}\n" for rel in all_files(out, skip=(CHECKSUMS,))]
+def _hash_files(out: Path, files: list[str]) -> dict[str, dict[str, Any]]:
+    return {rel: {"sha256": sha256_file(out / rel), "bytes": (out / rel).stat().st_size}
+            for rel in files}
+
+
+def write_checksums(out: Path, known: dict[str, str] | None = None) -> None:
+    """``SHA256SUMS`` in ``sha256sum -c`` format over every other file of the package
+    (``known``: digests already computed, for files unchanged since)."""
+    known = known or {}
+    lines = [f"{known.get(rel) or sha256_file(out / rel)}  {rel}\n"
+             for rel in all_files(out, skip=(CHECKSUMS,))]
     write_text(out / CHECKSUMS, "".join(lines))
 
 

@@ -9,23 +9,21 @@ by the next one.
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import tarfile
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vaultkeeper import crypto
+from vaultkeeper import crypto, privatefs
 from vaultkeeper.config import Settings
 from vaultkeeper.connectors import open_connector
-from vaultkeeper.db import open_state_db
 from vaultkeeper.db.emergency import latest_verified_drill
 from vaultkeeper.errors import StorageError, VaultkeeperError
-from vaultkeeper.process import sigterm_interrupts
+from vaultkeeper.exportfmt import find_export_root
 from vaultkeeper.restic import Restic, Snapshot
+from vaultkeeper.services.context import CommandContext
 from vaultkeeper.services.emergency.package import build_package
 from vaultkeeper.services.emergency.result import (
     PUBLIC_KEY,
@@ -35,9 +33,9 @@ from vaultkeeper.services.emergency.result import (
     prepare_out,
 )
 from vaultkeeper.services.export import ExportObserver, run_export
-from vaultkeeper.storage.locations import Location, resolve_locations
+from vaultkeeper.storage.locations import Location
 
-WORK_PREFIX = "emergency-run-"
+WORK_LABEL = "emergency-run"
 ARCHIVE_NAME = "emergency-package.tar.gz.age"
 
 
@@ -63,28 +61,9 @@ class _ExportStages(ExportObserver):
 
 @contextlib.contextmanager
 def private_workdir(state_dir: Path) -> Iterator[Path]:
-    """A 0700 folder for plaintext data, removed on exit (SIGTERM too); old ones cleared."""
-    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    for old in state_dir.glob(f"{WORK_PREFIX}*"):
-        pid = old.name.removeprefix(WORK_PREFIX).split("-")[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(old, ignore_errors=True)
-    path = Path(tempfile.mkdtemp(prefix=f"{WORK_PREFIX}{os.getpid()}-", dir=state_dir))
-    try:
-        with sigterm_interrupts():
-            yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    """A 0700 work folder for plaintext data (see ``privatefs.private_workdir``)."""
+    with privatefs.private_workdir(state_dir, WORK_LABEL) as path:
+        yield path
 
 
 @dataclass(frozen=True)
@@ -145,25 +124,22 @@ def _obtain(settings: Settings, work: Path, *, source: str, fresh: bool,
     return _from_snapshot(settings, work, source, observer)
 
 
-def _resticks(settings: Settings) -> list[tuple[Location, Restic]]:
-    if settings.repository_password is None:
-        raise StorageError("no repository password configured",
-                           'set [repository] password = { file = "…" } (mode 0600)')
-    locations = resolve_locations(settings)
+def _resticks(ctx: CommandContext) -> list[tuple[Location, Restic]]:
+    ctx.password  # noqa: B018 - the guard: no password, no snapshot
+    locations = ctx.locations()
     if not locations:
         raise StorageError("no [[locations]] configured, so there is no snapshot to use",
                            "configure locations, or pass --fresh to export the live CRM")
-    cache = settings.state_dir / "cache"
-    return [(loc, Restic(loc, settings.repository_password, cache_dir=cache,
-                         cwd=settings.base_dir)) for loc in locations]
+    return [(loc, ctx.restic(loc)) for loc in locations]
 
 
-def find_snapshot(settings: Settings, wanted: str | None,
+def find_snapshot(settings: Settings | CommandContext, wanted: str | None,
                   prefer: str = "") -> tuple[FoundSnapshot | None, list[str]]:
-    """The snapshot ``wanted`` (id or prefix; None: the newest) at the first location with it."""
+    """The snapshot ``wanted`` (id or prefix; None: the newest) at the first location with it
+    (``prefer``: the location tried first); with the errors of locations that failed."""
     errors: list[str] = []
     best: FoundSnapshot | None = None
-    pairs = _resticks(settings)
+    pairs = _resticks(CommandContext.of(settings))
     pairs.sort(key=lambda p: p[0].name != prefer)
     for location, restic in pairs:
         try:
@@ -184,14 +160,15 @@ def find_snapshot(settings: Settings, wanted: str | None,
 
 def _from_snapshot(settings: Settings, work: Path, source: str,
                    observer: EmergencyObserver) -> tuple[Path, Provenance]:
+    ctx = CommandContext(settings)
     provenance = Provenance(kind="snapshot")
     if source == "latest-verified":
-        drill = latest_verified_drill(open_state_db(settings.state_dir))
+        drill = latest_verified_drill(ctx.db)
         found: FoundSnapshot | None = None
         errors: list[str] = []
         if drill is not None:
-            found, errors = find_snapshot(settings, str(drill["snapshot_id"]),
-                                  prefer=str(drill.get("location") or ""))
+            found, errors = find_snapshot(ctx, str(drill["snapshot_id"]),
+                                          prefer=str(drill.get("location") or ""))
             if found is None:
                 provenance.warnings.append(
                     f"the drilled snapshot {str(drill['snapshot_id'])[:12]} is no longer in any "
@@ -204,9 +181,9 @@ def _from_snapshot(settings: Settings, work: Path, source: str,
                                        "NEWEST snapshot, which NO RESTORE DRILL HAS VERIFIED "
                                        "(run `vaultkeeper drill`)")
         if found is None:
-            found, errors = find_snapshot(settings, None)
+            found, errors = find_snapshot(ctx, None)
     else:
-        found, errors = find_snapshot(settings, source)
+        found, errors = find_snapshot(ctx, source)
         provenance.notes.append(f"Snapshot chosen explicitly (--from {source}).")
     if found is None:
         raise StorageError("no snapshot found" + (f" matching {source!r}" if source !=
@@ -222,24 +199,21 @@ def _from_snapshot(settings: Settings, work: Path, source: str,
     target = work / "restore"
     target.mkdir(mode=0o700)
     found.restic.restore(found.snapshot.id, target)
-    manifests = sorted(p for p in target.rglob("manifest.json") if (p.parent / "objects")
-                       .is_dir())
-    if not manifests:
+    root = find_export_root(target, with_objects=True)
+    if root is None:
         raise StorageError(f"snapshot {found.snapshot.short_id} holds no export "
                            "(no manifest.json next to objects/)",
                            "choose another snapshot with --from")
-    return manifests[0].parent, provenance
+    return root, provenance
 
 
 def _encrypt(build_dir: Path, out: Path, recipients: list[Any], work: Path) -> Path:
     """tar.gz the package and encrypt it to the recipients; only ciphertext reaches ``out``."""
     tar_path = work / "package.tar.gz"
-    fd = os.open(tar_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w|gz") as tar:
+    with privatefs.open_private(tar_path) as raw, tarfile.open(fileobj=raw, mode="w|gz") as tar:
         tar.add(build_dir, arcname="emergency-package")
     archive = out / ARCHIVE_NAME
-    fd = os.open(archive, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with tar_path.open("rb") as source, os.fdopen(fd, "wb") as target:
+    with tar_path.open("rb") as source, privatefs.open_private(archive, exclusive=True) as target:
         crypto.age_encrypt(source, target, recipients)
     shutil.copyfile(build_dir / PUBLIC_KEY, out / PUBLIC_KEY)
     (out / "README.txt").write_text(

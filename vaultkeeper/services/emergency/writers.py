@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from vaultkeeper.canonical import ENTITIES, EntityMapping
+from vaultkeeper.canonical import ENTITIES, EntityMapping, ImportFile
 from vaultkeeper.policies import MappingPolicy
 from vaultkeeper.services.emergency import dedupe
 from vaultkeeper.services.emergency.clean import (
@@ -20,9 +20,8 @@ from vaultkeeper.services.emergency.clean import (
 from vaultkeeper.services.emergency.files import CsvOut
 from vaultkeeper.services.emergency.source import ExportObject
 from vaultkeeper.services.emergency.targets import (
-    LEGACY_COLUMN,
-    TARGETS,
-    ImportFile,
+    import_files,
+    legacy_column,
     other_name,
     resolve,
 )
@@ -146,7 +145,7 @@ class EntityWriter:
         self.imports: list[tuple[ImportFile, CsvOut, CsvOut, CsvOut]] = []
         self.others: list[tuple[ImportFile, CsvOut, CsvOut]] = []
         self.paths: dict[str, tuple[str, str]] = {}
-        for spec in TARGETS.get(b.target, ()):
+        for spec in import_files(b.target):
             if spec.entity != em.entity:
                 continue
             header_ = [h for h, _ in spec.columns]
@@ -180,8 +179,7 @@ class EntityWriter:
     def _declare(self, spec: ImportFile, name: str, role: str, *, other: bool = False) -> None:
         """Announce an import file and its inactive copy to the placement log."""
         b, em = self.b, self.em
-        legacy = next((h for h, src in spec.columns if src == "legacy_id"),
-                      LEGACY_COLUMN.get(b.target, ""))
+        legacy = legacy_column(spec)
         links: dict[str, str] = {}
         relation_columns: dict[str, str] = {}
         for header, src in spec.columns:

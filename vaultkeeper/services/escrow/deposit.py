@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from vaultkeeper import crypto
+from vaultkeeper import crypto, pyenv
 from vaultkeeper.config import Settings
 from vaultkeeper.db import escrow as escrowdb
 from vaultkeeper.db import open_state_db
@@ -20,6 +20,7 @@ from vaultkeeper.db.drills import get as get_drill
 from vaultkeeper.db.emergency import latest_verified_drill
 from vaultkeeper.errors import StorageError, UsageError, VaultkeeperError
 from vaultkeeper.restic import Restic, Snapshot, WrongPassword
+from vaultkeeper.services.context import CommandContext
 from vaultkeeper.services.drill_html import render as render_drill_html
 from vaultkeeper.services.emergency.runner import find_snapshot
 from vaultkeeper.services.escrow.repository import (
@@ -41,6 +42,7 @@ from vaultkeeper.services.escrow.repository import (
 )
 from vaultkeeper.storage.kit import kit_address, put_kit
 from vaultkeeper.storage.locations import Location
+from vaultkeeper.tomlcheck import Bad, Origin, as_duration
 
 
 # -------------------------------------------------------------------------------- deposit
@@ -68,27 +70,26 @@ class DepositResult:
 
 def deposit(settings: Settings, *, progress: Progress = no_progress) -> DepositResult:
     """Copy the latest verified snapshot into the escrow repository and write a signed kit."""
-    if settings.repository_password is None:
-        raise StorageError("no repository password configured",
-                           'set [repository] password = { file = "…" } (mode 0600)')
+    ctx = CommandContext(settings)
+    ours = ctx.password
     location = escrow_location(settings)
     agent_password = escrow_password(settings)
-    if agent_password.reveal() == settings.repository_password.reveal():
+    if agent_password.reveal() == ours.reveal():
         raise UsageError("the escrow password is the repository password",
                          "the escrow key must have its own password, so it can be revoked")
-    db = open_state_db(settings.state_dir)
+    db = ctx.db
     drill = latest_verified_drill(db)
     if drill is None:
         raise VaultkeeperError("no snapshot has passed a restore drill yet, so there is nothing "
                            "verified to deposit", "run `vaultkeeper drill` first")
     snapshot_id = str(drill["snapshot_id"])
-    found, errors = find_snapshot(settings, snapshot_id, prefer=str(drill.get("location") or ""))
+    found, errors = find_snapshot(ctx, snapshot_id, prefer=str(drill.get("location") or ""))
     if found is None:
         raise StorageError(f"the verified snapshot {snapshot_id[:12]} is in no location any more"
                            + (f" ({'; '.join(errors[:2])})" if errors else ""),
                            "run `vaultkeeper drill` on a current snapshot, then deposit again")
-    org = escrow_restic(settings, location, settings.repository_password)
-    agent = escrow_restic(settings, location, agent_password)
+    org = escrow_restic(ctx, location, ours)
+    agent = escrow_restic(ctx, location, agent_password)
     progress(f"escrow repository {location.display_url}")
     if not org.is_initialised():
         progress("creating the escrow repository (chunker parameters of "
@@ -134,8 +135,6 @@ def deposit(settings: Settings, *, progress: Progress = no_progress) -> DepositR
 
 def _write_kit(settings: Settings, kit: Path, location: Location, drill: dict[str, Any],
                copy: Snapshot, org: Restic, created: str) -> list[str]:
-    from vaultkeeper import pyenv
-
     notes: list[str] = []
     (kit / "wheel").mkdir()
     pyenv.build_wheel(kit / "wheel")
@@ -150,9 +149,7 @@ def _write_kit(settings: Settings, kit: Path, location: Location, drill: dict[st
     for path in sorted(settings.policies_dir.glob("*.toml")) if settings.policies_dir.is_dir() \
             else []:
         shutil.copyfile(path, policies / path.name)
-    from vaultkeeper.pyenv import project_root
-
-    root = project_root()
+    root = pyenv.project_root()
     docs = kit / "docs"
     docs.mkdir()
     for name in ("emergency.md", "drill.md", "escrow.md"):
@@ -264,8 +261,6 @@ def _sign(settings: Settings, kit: Path, *, created: str, snapshot_id: str,
 def refresh_interval(settings: Settings) -> timedelta:
     """How old a deposit may get: ``[escrow] refresh`` as a duration; for a schedule phrase,
     its period (``every N days``, weekly for a weekday, daily otherwise) — plus nothing."""
-    from vaultkeeper.tomlcheck import Bad, Origin, as_duration
-
     text = settings.escrow.refresh
     try:
         return as_duration(text, Origin(None, "[escrow]", "refresh"))

@@ -7,9 +7,8 @@ anything. Key ids are recorded per location in the state database (db/escrow.py)
 
 from __future__ import annotations
 
-import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,9 @@ from vaultkeeper.config import Secret, Settings
 from vaultkeeper.db import escrow as escrowdb
 from vaultkeeper.db import open_state_db
 from vaultkeeper.errors import StorageError, UsageError
+from vaultkeeper.privatefs import private_workdir, write_private
 from vaultkeeper.restic import IdNotFound, Restic, WrongPassword
+from vaultkeeper.services.context import CommandContext
 from vaultkeeper.storage.locations import Location, preflight, resolve_locations
 
 DEFAULT_USER = "escrow"
@@ -47,9 +48,7 @@ def new_password_file(path: Path) -> Secret:
                          f"give a new path, or reuse it with --password file:{path}")
     if not path.parent.is_dir():
         raise UsageError(f"folder {path.parent} does not exist", "create it first")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(secrets.token_urlsafe(32) + "\n")
+    write_private(path, secrets.token_urlsafe(32) + "\n", exclusive=True)
     return Secret(kind="file", ref=str(path), setting="escrow key password")
 
 
@@ -69,8 +68,8 @@ def parse_reference(text: str) -> Secret:
 
 def _restic(settings: Settings, location: Location, password: Secret,
             on_exec: Callable[[list[str]], None] | None) -> Restic:
-    return Restic(location, password, cache_dir=settings.state_dir / "cache",
-                  cwd=settings.base_dir, timeout=600, on_exec=on_exec)
+    return CommandContext(settings).restic(location, password=password, timeout=600,
+                                           on_exec=on_exec)
 
 
 def _usable(location: Location) -> str:
@@ -83,11 +82,19 @@ def _usable(location: Location) -> str:
     return ""
 
 
+def _reachable(settings: Settings, outcomes: list[KeyOutcome]) -> Iterator[Location]:
+    """The locations restic can reach now; each other one is recorded as skipped or failed."""
+    for location in resolve_locations(settings):
+        problem = _usable(location)
+        if problem:
+            result, _, detail = problem.partition(":")
+            outcomes.append(KeyOutcome(location.name, result, detail=detail))
+            continue
+        yield location
+
+
 def _our_password(settings: Settings) -> Secret:
-    if settings.repository_password is None:
-        raise StorageError("no repository password configured",
-                           'set [repository] password = { file = "…" } (mode 0600)')
-    return settings.repository_password
+    return CommandContext(settings).password
 
 
 def add_escrow_key(settings: Settings, escrow: Secret, *, user: str = DEFAULT_USER,
@@ -102,12 +109,7 @@ def add_escrow_key(settings: Settings, escrow: Secret, *, user: str = DEFAULT_US
     db = open_state_db(settings.state_dir)
     label = f"{user}@{host}"
     outcomes: list[KeyOutcome] = []
-    for location in resolve_locations(settings):
-        problem = _usable(location)
-        if problem:
-            result, _, detail = problem.partition(":")
-            outcomes.append(KeyOutcome(location.name, result, detail=detail))
-            continue
+    for location in _reachable(settings, outcomes):
         org = _restic(settings, location, ours, on_exec)
         agent = _restic(settings, location, escrow, on_exec)
         try:
@@ -241,23 +243,12 @@ def verify_password(settings: Settings, password: str, *,
     """Does a recovered password open every repository? (``opens`` | ``rejected`` |
     ``skipped`` | ``failed`` per location.) The password goes to restic through a private
     0600 file that is removed afterwards."""
-    import shutil
-    import tempfile
-
-    folder = tempfile.mkdtemp(prefix="vk-recovered-")  # 0700
-    try:
-        path = os.path.join(folder, "password")
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(password + "\n")
-        secret = Secret(kind="file", ref=path, setting="recovered password")
+    with private_workdir(settings.state_dir, "vk-recovered") as folder:
+        path = folder / "password"
+        write_private(path, password + "\n", exclusive=True)
+        secret = Secret(kind="file", ref=str(path), setting="recovered password")
         outcomes: list[KeyOutcome] = []
-        for location in resolve_locations(settings):
-            problem = _usable(location)
-            if problem:
-                result, _, detail = problem.partition(":")
-                outcomes.append(KeyOutcome(location.name, result, detail=detail))
-                continue
+        for location in _reachable(settings, outcomes):
             try:
                 key_id = _restic(settings, location, secret, on_exec).current_key_id()
                 outcomes.append(KeyOutcome(location.name, "opens", key_id))
@@ -267,5 +258,3 @@ def verify_password(settings: Settings, password: str, *,
             except StorageError as exc:
                 outcomes.append(KeyOutcome(location.name, "failed", detail=exc.one_line()))
         return outcomes
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)

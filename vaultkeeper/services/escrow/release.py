@@ -3,18 +3,16 @@ package from it."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
+from vaultkeeper import privatefs
 from vaultkeeper.config import Secret, Settings
 from vaultkeeper.db import escrow as escrowdb
 from vaultkeeper.db import open_state_db
-from vaultkeeper.errors import StorageError, UsageError
+from vaultkeeper.errors import StorageError, UsageError, VerificationError
 from vaultkeeper.restic import WrongPassword
 from vaultkeeper.services.emergency.result import PackageResult
 from vaultkeeper.services.emergency.runner import EmergencyObserver, private_workdir, run_emergency
@@ -34,16 +32,10 @@ from vaultkeeper.storage.locations import Location
 # -------------------------------------------------------------------------------- release
 @contextmanager
 def _password_secret(password: str, state_dir: Path) -> Iterator[Secret]:
-    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    folder = tempfile.mkdtemp(prefix="vk-release-", dir=state_dir)
-    try:
-        path = os.path.join(folder, "password")
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(password + "\n")
-        yield Secret(kind="file", ref=path, setting="release password")
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    with privatefs.private_workdir(state_dir, "vk-release") as folder:
+        path = folder / "password"
+        privatefs.write_private(path, password + "\n", exclusive=True)
+        yield Secret(kind="file", ref=str(path), setting="release password")
 
 
 def release(settings: Settings, out: Path, *, password: str | None = None,
@@ -70,8 +62,6 @@ def release(settings: Settings, out: Path, *, password: str | None = None,
         try:
             escrow_restic(settings, location, key).current_key_id()
         except WrongPassword:
-            from vaultkeeper.errors import VerificationError
-
             raise VerificationError("the given password (or shares) does not open the escrow "
                                     "repository", "check the shares or the escrow key "
                                     "password") from None

@@ -11,6 +11,7 @@ from pathlib import Path
 from vaultkeeper.config import LocationSettings, Secret, Settings
 from vaultkeeper.errors import ConfigError
 from vaultkeeper.restic import Restic, Snapshot
+from vaultkeeper.services.context import CommandContext
 from vaultkeeper.storage.locations import Location, resolve_location
 
 INVENTORY = "inventory.json"
@@ -65,10 +66,10 @@ def escrow_password(settings: Settings) -> Secret:
     return settings.escrow.escrow_password
 
 
-def escrow_restic(settings: Settings, location: Location, password: Secret) -> Restic:
+def escrow_restic(settings: Settings | CommandContext, location: Location,
+                  password: Secret) -> Restic:
     """Restic on the escrow repository, opened with ``password``."""
-    return Restic(location, password, cache_dir=settings.state_dir / "cache",
-                  cwd=settings.base_dir, timeout=1800)
+    return CommandContext.of(settings).restic(location, password=password, timeout=1800)
 
 
 def sha256_file(path: Path) -> str:

@@ -7,15 +7,15 @@ would invite mixing them).
 from __future__ import annotations
 
 import html
-import os
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 from vaultkeeper.config import Settings
 from vaultkeeper.db import escrow as escrowdb
-from vaultkeeper.db import open_state_db
-from vaultkeeper.errors import StorageError, UsageError
+from vaultkeeper.errors import UsageError
+from vaultkeeper.privatefs import write_private
+from vaultkeeper.services.context import CommandContext
 from vaultkeeper.services.escrow.shares import (
     SEAL_AAD,
     SecretFormat,
@@ -152,8 +152,9 @@ table.words { border-collapse: collapse; margin: .6em 0; }
 table.words td { border: 1px solid #555; padding: .3em .7em; font-family: 'DejaVu Sans Mono',
                  monospace; font-size: 1.1em; }
 table.words td span { color: #666; font-size: .8em; margin-right: .4em; }
-.line { font-family: monospace; word-break: break-all; border: 1px dashed #555;
+.line { font-family: monospace; overflow-wrap: anywhere; border: 1px dashed #555;
         padding: .4em; font-size: .9em; }
+.line .w { white-space: nowrap; }
 pre { white-space: pre-wrap; font-size: .8em; background: #f4f4f4; padding: .5em; }
 h2 { font-size: 1.05em; margin-bottom: .2em; }
 
@@ -189,7 +190,9 @@ def render_html(sheet: Sheet) -> str:
         f"<h2>Your {len(words)} share words, in order</h2>",
         f'<table class="words">{grid}</table>',
         "<p>The same words on one line, and the format line (both needed by the recovery):</p>",
-        f'<p class="line">SHARE: {e(sheet.mnemonic)}</p>',
+        # Each word whole on its line: a word split across two lines gets copied wrong.
+        '<p class="line">SHARE: ' + " ".join(f'<span class="w">{e(w)}</span>' for w in words)
+        + "</p>",
         f'<p class="line">FORMAT: {e(sheet.format_line)}</p>',
     ]
     for title, lines in _instructions(sheet):
@@ -219,9 +222,7 @@ def prepare_folder(out: Path) -> Path:
 
 
 def _write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
+    write_private(path, text, exclusive=True)
 
 
 def write_sheets(out: Path, split: SplitResult, organisation: str,
@@ -267,15 +268,14 @@ class SplitReport:
 def make_trustee_sheets(settings: Settings, *, threshold: int, shares: int, out: Path,
                         organisation: str) -> SplitReport:
     """Split the repository password and write the sheets; record the set (not the secret)."""
-    if settings.repository_password is None:
-        raise StorageError("no repository password configured",
-                           'set [repository] password = { file = "…" } (mode 0600)')
+    ctx = CommandContext(settings)
+    password = ctx.password
     validate_scheme(threshold, shares)
     prepare_folder(out)  # fail before any secret is read
-    split = split_secret(settings.repository_password.reveal(), threshold, shares)
+    split = split_secret(password.reveal(), threshold, shares)
     created = datetime.now(UTC).date()
     files = write_sheets(out, split, organisation, created)
-    escrowdb.record_share_set(open_state_db(settings.state_dir), set_id=split.set_id,
+    escrowdb.record_share_set(ctx.db, set_id=split.set_id,
                               threshold=threshold, shares=shares, fmt=split.fmt.kind,
                               organisation=organisation, out_dir=str(out.expanduser().absolute()))
     return SplitReport(split, organisation, created, out.expanduser().absolute(), files)

@@ -6,29 +6,26 @@ from __future__ import annotations
 import base64
 import json
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vaultkeeper import crypto
+from vaultkeeper import crypto, pyenv
 from vaultkeeper.config import Settings
 from vaultkeeper.db import escrow as escrowdb
 from vaultkeeper.db import open_state_db
 from vaultkeeper.errors import StorageError, UsageError, VaultkeeperError
+from vaultkeeper.privatefs import write_private
 from vaultkeeper.restic import Snapshot, WrongPassword
 from vaultkeeper.services.emergency.runner import private_workdir
+from vaultkeeper.services.escrow import repository as repo
 from vaultkeeper.services.escrow.repository import (
     INVENTORY,
     PUBLIC_KEY,
     SIGNATURE,
     Progress,
-    escrow_location,
-    escrow_password,
-    escrow_restic,
-    escrow_snapshot,
     no_progress,
-    sha256_file,
-    utc_now,
 )
 from vaultkeeper.storage.kit import get_kit
 from vaultkeeper.storage.locations import Location
@@ -81,15 +78,13 @@ class VerifyReport:
 
 def verify(settings: Settings, level: int, *, progress: Progress = no_progress) -> VerifyReport:
     """Verify the deposit up to ``level`` (1 kit, 2 + every byte, 3 + a clean-room restore)."""
-    import time
-
     if level not in (1, 2, 3):
         raise UsageError(f"--level {level} does not exist", "use 1, 2 or 3")
-    location = escrow_location(settings)
-    agent = escrow_restic(settings, location, escrow_password(settings))
+    location = repo.escrow_location(settings)
+    agent = repo.escrow_restic(settings, location, repo.escrow_password(settings))
     db = open_state_db(settings.state_dir)
     recorded = escrowdb.last_deposit(db)
-    report = VerifyReport(level=level, started_at=utc_now().isoformat(timespec="seconds"))
+    report = VerifyReport(level=level, started_at=repo.utc_now().isoformat(timespec="seconds"))
     with private_workdir(settings.state_dir) as work:
         began = time.monotonic()
         progress("level 1: kit inventory, checksums, signature, escrow key")
@@ -101,7 +96,7 @@ def verify(settings: Settings, level: int, *, progress: Progress = no_progress) 
             agent.current_key_id()
             report.add(1, "escrow key", True, "the escrow password opens the repository")
             snaps = agent.snapshots()
-            copy = escrow_snapshot(snaps, report.snapshot_id) if report.snapshot_id else None
+            copy = repo.escrow_snapshot(snaps, report.snapshot_id) if report.snapshot_id else None
             report.add(1, "snapshot", copy is not None,
                        f"{report.escrow_snapshot_id[:12] or '?'} is in the escrow repository"
                        if copy else "the deposited snapshot is not in the escrow repository")
@@ -162,7 +157,7 @@ def verify_kit(kit: Path, report: VerifyReport,
         path = kit / name
         if not path.is_file():
             bad += report.add(1, f"file {name}", False, f"{name} is missing from the kit") is False
-        elif sha256_file(path) != entry.get("sha256"):
+        elif repo.sha256_file(path) != entry.get("sha256"):
             bad += report.add(1, f"file {name}", False,
                               f"{name}: checksum mismatch (tampered or corrupt)") is False
     extra = sorted(p.relative_to(kit).as_posix() for p in kit.rglob("*") if p.is_file()
@@ -179,8 +174,6 @@ def _clean_room(settings: Settings, location: Location, kit: Path, copy: Snapsho
                 work: Path, report: VerifyReport, progress: Progress) -> None:
     """Level 3: a new venv with the deposited wheel; its vaultkeeper drills and builds the
     emergency package from the escrow repository with the escrow key only."""
-    from vaultkeeper import pyenv
-
     wheels = sorted((kit / "wheel").glob("vaultkeeper-*.whl"))
     if not report.add(3, "wheel", bool(wheels), wheels[0].name if wheels else
                       "no vaultkeeper wheel in the kit"):
@@ -194,11 +187,9 @@ def _clean_room(settings: Settings, location: Location, kit: Path, copy: Snapsho
     report.add(3, "install", True, "python -m venv + pip install of the deposited wheel")
     room = work / "clean-room"
     room.mkdir(mode=0o700)
-    secret = escrow_password(settings)
+    secret = repo.escrow_password(settings)
     key_file = room / "escrow.key"
-    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(secret.reveal() + "\n")
+    write_private(key_file, secret.reveal() + "\n", exclusive=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("VAULTKEEPER_")}
     creds = ""
     if location.access_key is not None and location.secret_key is not None:

@@ -17,7 +17,7 @@ from typing import Any
 
 from vaultkeeper.canonical import ENTITIES
 from vaultkeeper.connectors.hubspot_imports import HubSpotImports, ImportFile
-from vaultkeeper.services.emergency.targets import TARGETS
+from vaultkeeper.services.emergency.targets import import_files
 from vaultkeeper.services.rehearse.model import (
     LoadStats,
     PackageData,
@@ -85,7 +85,7 @@ def source_field(source: str) -> str:
 
 def column_mappings(entity: str, mapping: TargetMapping) -> tuple[list[dict[str, Any]], str]:
     """HubSpot ``columnMappings`` for the entity's import file, and the operation."""
-    spec = next(s for s in TARGETS["hubspot"] if s.entity == entity)
+    spec = next(s for s in import_files("hubspot") if s.entity == entity)
     own = _TYPE_IDS[OBJECTS["hubspot"][entity]]
     out: list[dict[str, Any]] = []
     operation = "CREATE"
@@ -118,7 +118,7 @@ def load_by_csv(imports: HubSpotImports, writer: Any, pkg: PackageData,
                   for d in mapping.fields.get(e, {}).values() if d.startswith("prop:")}
         for name in sorted(wanted - have):
             writer.ensure_legacy_id_property(obj, name)
-    for spec in TARGETS["hubspot"]:
+    for spec in import_files("hubspot"):
         entity = spec.entity
         stats.sent[entity] = len(pkg.rows.get(entity, {}))
         paths = sorted(folder.rglob(spec.name))
@@ -146,7 +146,7 @@ def file_expectations(pkg: PackageData, mapping: TargetMapping) -> PackageData:
     from vaultkeeper.services.rehearse.importfiles import read_rows
 
     rows: dict[str, dict[str, dict[str, str]]] = {}
-    for spec in TARGETS["hubspot"]:
+    for spec in import_files("hubspot"):
         found = read_rows(pkg, "hubspot", spec)
         # Only columns the file fills by a rule of its format (a filter, valid e-mails only):
         # a plain column must hold the canonical value, or the rehearsal fails.

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from vaultkeeper.canonical import ENTITIES
-from vaultkeeper.services.emergency.targets import TARGETS
+from vaultkeeper.services.emergency.targets import import_files
 from vaultkeeper.services.rehearse.model import PackageData, TargetMapping, entity_fields
 from vaultkeeper.services.rehearse.reconcile import normalise
 
@@ -70,10 +70,10 @@ def check_import_files(pkg: PackageData, kind: str,
                        mapping: TargetMapping) -> list[FileCheck] | None:
     """Per entity, what its import file lacks; None when the package has no such folder."""
     folder = pkg.root / "import" / kind
-    if kind not in TARGETS or not folder.is_dir():
+    if kind not in ("hubspot", "salesforce") or not folder.is_dir():
         return None
     out = []
-    for spec in TARGETS[kind]:
+    for spec in import_files(kind):
         rows = pkg.rows.get(spec.entity, {})
         if not rows:
             continue

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from vaultkeeper.config import Secret, Settings, as_secret
+from vaultkeeper.config import Secret, Settings
+from vaultkeeper.config.fields import as_secret
 from vaultkeeper.errors import ConfigError, UsageError
 from vaultkeeper.tomlcheck import (
     Field,

@@ -147,13 +147,15 @@ def export_health_signals(runs: Sequence[Mapping[str, Any]],
     (signal, value, note) for export_error_rate, rate_limit_rate, latency_trend,
     vanished_fields and deprecation_headers, each when there is enough data."""
     out: list[tuple[str, float, str]] = []
-    finished = [r for r in runs if r.get("status") not in (None, "running")]
-    if finished:
-        bad = [r for r in finished if r.get("status") in ("failed", "crashed") or
-               r.get("export_status") == "incomplete"]
-        out.append(("export_error_rate", round(len(bad) / len(finished), 4),
-                    f"{len(bad)} of the last {len(finished)} backup runs failed or came back "
-                    "incomplete"))
+    # Only runs whose export reached a verdict say something about the vendor: a run that
+    # failed at our storage, our configuration or a kill of our own process is not its fault.
+    measured = [r for r in runs if r.get("status") not in (None, "running")
+                and r.get("export_status") in ("complete", "incomplete", "failed")]
+    if measured:
+        bad = [r for r in measured if r.get("export_status") in ("failed", "incomplete")]
+        out.append(("export_error_rate", round(len(bad) / len(measured), 4),
+                    f"{len(bad)} of the last {len(measured)} exports failed at the source or "
+                    "came back incomplete"))
     if not health:
         return out
     latest = health[0]

@@ -1,0 +1,150 @@
+"""The source registry: one record per CRM source (HubSpot, Salesforce, CSV, the sandbox).
+
+A vendor's knowledge lives in its own module, which builds one ``SourceKind`` and calls
+``register`` when it is imported: how to open it from ``[source]`` settings, what it requires
+of those settings, its standard objects, how the mirror and the emergency package read its
+exported schema and records, the import files the package writes for it, and a ``writer`` slot
+that restore into a CRM will fill (None today).
+
+This module is core: it imports no vendor module, so config and policies can ask it. The
+``ENTRIES`` index names each source's module, and ``get`` imports that module (by name, with
+importlib) the first time the source is asked for. So ``[source] connector = "sandbox"`` loads
+``vaultkeeper.sandbox.source`` only when a configuration names it: no production module
+imports the sandbox, and nothing imports a vendor module it does not use. The two facts the
+settings need before any vendor is loaded (which names can be a sandbox flavour, which have
+import files) are flags of the index.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from vaultkeeper.errors import ConfigError
+
+if TYPE_CHECKING:
+    from vaultkeeper.canonical import ImportFile
+    from vaultkeeper.config import SourceSettings
+    from vaultkeeper.shapes import ObjectShape, PackageReader
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One line of the index: a source's name, its module, and what settings need early."""
+
+    name: str
+    module: str
+    flavour: bool = False
+    """The sandbox can speak its API (``[source] flavour``)."""
+    import_target: bool = False
+    """The emergency package can write its import files (``--target``)."""
+
+
+ENTRIES: tuple[Entry, ...] = (
+    Entry("hubspot", "vaultkeeper.connectors.hubspot", flavour=True, import_target=True),
+    Entry("salesforce", "vaultkeeper.connectors.salesforce", flavour=True, import_target=True),
+    Entry("csv", "vaultkeeper.connectors.csv_source"),
+    Entry("sandbox", "vaultkeeper.sandbox.source"),
+)
+DEFAULT = ENTRIES[0].name
+"""The source ``vaultkeeper init`` writes and the example of ``[source] connector``."""
+GENERIC = "csv"
+"""The source whose readers serve an export of a source the registry does not know."""
+SANDBOX = "sandbox"
+
+Fail = Callable[[str, str, str], ConfigError]
+"""``fail(key, message, fix)``: the ConfigError naming ``[source] key`` in the file."""
+
+
+def _unchanged(source: SourceSettings, fail: Fail) -> SourceSettings:
+    return source
+
+
+def _unknown(source: SourceSettings) -> tuple[set[str], str] | None:
+    return None
+
+
+@dataclass(frozen=True)
+class SourceKind:
+    """Everything vaultkeeper knows about one source, owned by the source's module."""
+
+    name: str
+    open: Callable[[SourceSettings, ExitStack], Any]
+    """Build the connector (a ``connectors.base.Connector``); clean-ups go on the stack."""
+    check_settings: Callable[[SourceSettings, Fail], SourceSettings] = _unchanged
+    """What the source requires of ``[source]`` (and defaults it fills in), at load time."""
+    known_objects: Callable[[SourceSettings], tuple[set[str], str] | None] = _unknown
+    """The objects the source can have and a description; None: not known in advance."""
+    standard_objects: tuple[str, ...] = ()
+    connect: Callable[[SourceSettings, str, str, Path | None], Any] | None = None
+    """For a sandbox flavour: the connector to ``(url, token, ca_file)``."""
+    mirror_shape: Callable[[str, Any], ObjectShape | None] | None = None
+    """The mirror's reading of one object from its stored schema (None: not this vendor's)."""
+    package: PackageReader | None = None
+    """The emergency package's reading of an object's schema and records."""
+    import_files: tuple[ImportFile, ...] = ()
+    """The import files the emergency package writes for ``--target <name>``."""
+    summary: Callable[[SourceSettings], str] | None = None
+    """One line for ``vaultkeeper config show`` (default: the base URL)."""
+    writer: Any = None
+    """Restore into the CRM: filled by the restore feature; None until then."""
+
+
+_KINDS: dict[str, SourceKind] = {}
+
+
+def register(kind: SourceKind) -> SourceKind:
+    """Add a source's record (each source module calls this once, when imported)."""
+    if kind.name not in names():
+        raise ValueError(f"{kind.name} is not in vaultkeeper.registry.ENTRIES")
+    _KINDS[kind.name] = kind
+    return kind
+
+
+def names() -> tuple[str, ...]:
+    """Every ``[source] connector`` value, in the index's order."""
+    return tuple(e.name for e in ENTRIES)
+
+
+def flavours() -> tuple[str, ...]:
+    """The APIs the sandbox can speak (``[source] flavour``)."""
+    return tuple(e.name for e in ENTRIES if e.flavour)
+
+
+def import_targets() -> tuple[str, ...]:
+    """The CRMs the emergency package writes import files for (besides ``generic``)."""
+    return tuple(e.name for e in ENTRIES if e.import_target)
+
+
+def exporters() -> tuple[str, ...]:
+    """The names an export manifest can carry (the sandbox exports as one of its flavours)."""
+    return tuple(e.name for e in ENTRIES if e.name != SANDBOX)
+
+
+def get(name: str) -> SourceKind:
+    """The record of ``name``, importing its module the first time; ConfigError if unknown."""
+    kind = find(name)
+    if kind is None:
+        raise ConfigError(f"unknown connector {name!r}", f"use one of {', '.join(names())}",
+                          key="[source] connector")
+    return kind
+
+
+def find(name: str) -> SourceKind | None:
+    """The record of ``name`` (imported on first use), or None for a name not in the index."""
+    if name not in _KINDS:
+        entry = next((e for e in ENTRIES if e.name == name), None)
+        if entry is None:
+            return None
+        importlib.import_module(entry.module)
+    return _KINDS[name]
+
+
+def reader_for(connector: str) -> SourceKind:
+    """The record that reads an export of ``connector`` (unknown ones read as generic)."""
+    kind = find(connector)
+    return kind if kind is not None and kind.name != SANDBOX else get(GENERIC)

@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 import orjson
 
+from vaultkeeper import registry
 from vaultkeeper.connectors.http import HttpClient
 from vaultkeeper.connectors.hubspot import hubspot_validate
 from vaultkeeper.connectors.pacing import RatePacer
@@ -450,3 +451,12 @@ def _strings(props: dict[str, Any]) -> dict[str, str]:
         else:
             out[key] = str(value)
     return out
+
+
+def _factory(url: str, token: str, *, ca_file: Path | None = None, api_version: str = "",
+             max_retries: int = 8, timeout: float = 60.0) -> HubSpotWriter:
+    """The registry's way to build this writer (``api_version`` does not apply to HubSpot)."""
+    return HubSpotWriter(url, token, ca_file=ca_file, max_retries=max_retries, timeout=timeout)
+
+
+registry.register_writer(HubSpotWriter.name, _factory)

@@ -23,6 +23,7 @@ from xml.sax.saxutils import escape
 import httpx
 import orjson
 
+from vaultkeeper import registry
 from vaultkeeper.connectors.http import HttpClient
 from vaultkeeper.connectors.salesforce import salesforce_validate
 from vaultkeeper.connectors.writer import (
@@ -351,3 +352,14 @@ def _undelete_results(content: bytes, ids: list[str]) -> list[WriteOutcome]:
         code = errors[0].get("statusCode", "") if errors else ""
         out.append(WriteOutcome(rid, "failed", rid, message, code))
     return out
+
+
+def _factory(url: str, token: str, *, ca_file: Path | None = None,
+             api_version: str = "59.0", max_retries: int = 8,
+             timeout: float = 60.0) -> SalesforceWriter:
+    """The registry's way to build this writer."""
+    return SalesforceWriter(url, token, api_version=api_version, ca_file=ca_file,
+                            max_retries=max_retries, timeout=timeout)
+
+
+registry.register_writer(SalesforceWriter.name, _factory)

@@ -251,6 +251,14 @@ class Sandbox:
 
         return copy.deepcopy(self.dataset.expected())
 
+    def announcement(self) -> dict[str, Any]:
+        """What ``sandbox serve --json`` prints: where it listens, its key, and its counts."""
+        counts = {name: {"live": s.live_count, "archived": s.archived_count, "total": s.count}
+                  for name, s in self.dataset.stores.items()}
+        return {"url": self.url, "ca_file": str(self.ca_file) if self.ca_file else None,
+                "token": self.token, "seed": self.seed, "faults": str(self.faults),
+                "hubspot": counts}
+
     @property
     def request_log(self) -> list[LoggedRequest]:
         """Every request served so far, in arrival order (a copy)."""
@@ -295,14 +303,6 @@ class Sandbox:
         from vaultkeeper.sandbox import admin
 
         admin.overwrite(self.dataset, obj, values)
-
-    def announcement(self) -> dict[str, Any]:
-        """What ``sandbox serve --json`` prints: where it listens, its key, and its counts."""
-        counts = {name: {"live": s.live_count, "archived": s.archived_count, "total": s.count}
-                  for name, s in self.dataset.stores.items()}
-        return {"url": self.url, "ca_file": str(self.ca_file) if self.ca_file else None,
-                "token": self.token, "seed": self.seed, "faults": str(self.faults),
-                "hubspot": counts}
 
     def stats(self) -> dict[str, Any]:
         """Counters: requests served, responses by status, faults injected by kind."""

@@ -31,6 +31,15 @@ def open_source(source: SourceSettings, stack: ExitStack) -> Any:
     return connect(source, sandbox.url, sandbox.token, sandbox.ca_file)
 
 
+def open_writer(source: SourceSettings, stack: ExitStack) -> Any:
+    """Start a fresh sandbox (stopped with the stack) and write to it as its flavour."""
+    sandbox = stack.enter_context(Sandbox(records=source.records, seed=source.seed,
+                                          faults=FaultConfig.parse(source.faults)))
+    return registry.writer_factory(source.flavour)(
+        sandbox.url, sandbox.token, ca_file=sandbox.ca_file, api_version=source.api_version,
+        max_retries=source.max_retries, timeout=source.timeout)
+
+
 def known_objects(source: SourceSettings) -> tuple[set[str], str]:
     """Exactly the objects the sandbox serves in its flavour."""
     names = set(OBJECTS[source.flavour])
@@ -44,4 +53,5 @@ def summary(source: SourceSettings) -> str:
 
 
 SOURCE = registry.register(SourceKind(name=registry.SANDBOX, open=open_source,
-                                      known_objects=known_objects, summary=summary))
+                                      known_objects=known_objects, summary=summary,
+                                      writer=open_writer))

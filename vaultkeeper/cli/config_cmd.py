@@ -23,7 +23,7 @@ from vaultkeeper.config import (
     find_config_file,
     load_settings,
 )
-from vaultkeeper.errors import ConfigError, VaultkeeperError
+from vaultkeeper.errors import ConfigError, ExitCode, VaultkeeperError
 from vaultkeeper.policies import (
     BUILT_IN,
     POLICY_NAMES,
@@ -33,6 +33,7 @@ from vaultkeeper.policies import (
     load_policies,
 )
 from vaultkeeper.privatefs import write_private
+from vaultkeeper.services.locations import check_locations, has_problems
 from vaultkeeper.tomlcheck import redact_url
 
 DEMO_OBJECTS = ("contacts", "companies", "deals", "notes", "tickets", "calls", "emails",
@@ -132,31 +133,61 @@ def _demo_config(target: Path, key: Path) -> str:
 
 # ----------------------------------------------------------------------------------- check
 @config_app.command("check")
-def check(json_output: JsonOption = False) -> None:
+def check(json_output: JsonOption = False,
+          online: Annotated[bool, typer.Option(
+              "--online", help="Also sign in to the source and list what it lets us read "
+                               "(exit 6 when it refuses), open every repository with the "
+                               "password and check each location is what it claims (exit 7)."
+              )] = False) -> None:
     """Validate the configuration, secrets and policies.
 
     Every secret reference is resolved. Errors name the file, the key and the fix. Exit 0 when
-    everything is valid (warnings are shown but do not fail), 5 otherwise.
+    everything is valid (warnings are shown but do not fail), 5 otherwise; with --online, 6 when
+    the source refuses to sign in, 7 when a repository does not open or a location is not what
+    it claims (an unmounted share, a missing offline disk, a wrong password).
     """
+    source_facts: dict[str, Any] | None = None
     try:
         settings = load_settings(find_config_file(state.options.config), resolve_secrets=True)
         policies = load_policies(settings.policies_dir)
+        if online:
+            from vaultkeeper.services.source_check import check_source
+
+            source_facts = check_source(settings.source)
     except VaultkeeperError as exc:
         if json_output:
             print_json({"ok": False, "error": exc.one_line(), "exit_code": int(exc.exit_code),
                         "file": getattr(exc, "file", None), "key": getattr(exc, "key", None)})
         raise
     warnings = settings_warnings(settings) + cross_check(policies, settings)
+    # Online: every repository must open with the password and every location be what it
+    # claims (a mounted share, a present offline disk), or tonight's backup would fail.
+    places = check_locations(settings) if online else None
+    broken = bool(places) and has_problems(places or [])
     if json_output:
-        print_json({"ok": True, "config_file": str(settings.config_file),
+        print_json({"ok": not broken, "config_file": str(settings.config_file),
                     "settings": settings_to_dict(settings),
                     "secrets": [_secret_info(s) for s in settings.secrets()],
-                    "policies": _policies_info(policies), "warnings": warnings})
-        return
-    for line in _summary(settings, policies):
-        typer.echo(line)
-    for warning in warnings:
-        typer.echo(f"Warning: {warning}", err=True)
+                    "policies": _policies_info(policies), "warnings": warnings,
+                    **({"source": source_facts} if source_facts is not None else {}),
+                    **({"locations": places} if places is not None else {}),
+                    **({"exit_code": int(ExitCode.STORAGE)} if broken else {})})
+    else:
+        for line in _summary(settings, policies):
+            typer.echo(line)
+        if source_facts is not None:
+            from vaultkeeper.services.source_check import describe_access
+
+            for line in describe_access(source_facts):
+                typer.echo(line)
+        for row in places or []:
+            said = "; ".join(row["problems"]) or (
+                "repository opens with the password" if row["repository"] == "ok" else "ok")
+            typer.echo(f"Location {row['location']}: {said}")
+        for warning in warnings:
+            typer.echo(f"Warning: {warning}", err=True)
+    if broken:
+        raise typer.Exit(int(ExitCode.STORAGE))
 
 
 def _secret_info(secret: Secret) -> dict[str, Any]:

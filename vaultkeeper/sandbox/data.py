@@ -18,12 +18,16 @@ MASK64 = (1 << 64) - 1
 START_MS = 1451606400000  # 2016-01-01T00:00:00Z: the organisation moved to its CRM
 AS_OF_MS = 1748736000000  # 2025-06-01T00:00:00Z: the data is frozen "as of" this instant
 RECYCLE_MS = 89 * 86400 * 1000  # archived records are younger than HubSpot's 90-day recycle bin
+SF_RECYCLE_MS = 14 * 86400 * 1000  # Salesforce keeps deleted records 15 days
 _BLOCK = 4096
 
 # One code per object/relation so their random streams never overlap.
 OBJECT_CODES = {
     "contacts": 1, "companies": 2, "deals": 3, "notes": 4, "tickets": 5,
     "calls": 6, "emails": 7, "meetings": 8, "tasks": 9,
+    # Standard objects the organisation does not use (answer 200 with no records).
+    "products": 10, "line_items": 11, "quotes": 12, "communications": 13, "postal_mail": 14,
+    "leads": 15,
 }
 HUBSPOT_OBJECTS = tuple(OBJECT_CODES)
 # byte < 8 out of 256: 3.1 % of records are archived (HubSpot) / deleted (Salesforce).
@@ -152,11 +156,17 @@ class ObjectStore:
         return created + ((self.hash(i) >> 20) % room if room > 0 else 0)
 
     def archived_ms(self, i: int) -> int:
-        """When record ``i`` was archived (only meaningful for archived records)."""
+        """When record ``i`` was archived (only meaningful for archived records): spread over
+        HubSpot's whole 90-day recycle bin (a 64-bit draw: 28 bits covered only 3.1 days)."""
         if self._archived_at and i in self._archived_at:
             return self._archived_at[i]
         low = max(self.modified_ms(i), AS_OF_MS - RECYCLE_MS)
-        return low + ((self.hash(i) >> 36) % max(1, AS_OF_MS - low))
+        return low + (mix64(self.hash(i) ^ 0xA2C4) % max(1, AS_OF_MS - low))
+
+    def deleted_ms(self, i: int) -> int:
+        """When record ``i`` was deleted in Salesforce: the same order as ``archived_ms``,
+        squeezed into the 15-day recycle bin (older deletions are purged there)."""
+        return AS_OF_MS - (AS_OF_MS - self.archived_ms(i)) * SF_RECYCLE_MS // RECYCLE_MS
 
     # -- navigation -----------------------------------------------------------------------
     def next_index(self, start: int, archived: bool | None) -> int:

@@ -22,6 +22,7 @@ DEFAULTS: dict[str, dict[str, float]] = {
     "malformed": {"at": -1},
     "daily_limit": {"after": 100},
     "short": {"every": 5},
+    "bulk_fail": {"jobs": 1},
     "write_rate_limit": {"every": 4, "burst": 2, "retry_after": 1},
 }
 ALIASES = {
@@ -29,15 +30,16 @@ ALIASES = {
     "5xx": "server_error", "server_error": "server_error", "500": "server_error",
     "slow": "slow", "drop": "drop", "malformed": "malformed",
     "daily_limit": "daily_limit", "daily": "daily_limit", "short": "short",
+    "bulk_fail": "bulk_fail",
     "write_429": "write_rate_limit", "write_rate_limit": "write_rate_limit",
 }
 ALL = ("rate_limit", "server_error", "slow", "drop", "malformed")
 HELP = (
     "none | all | a comma list of: 429 (rate_limit), 5xx (server_error), slow, drop, malformed,"
-    " daily_limit, short, write_429 (429s on write requests only); each optionally with"
-    " :key=value parameters, e.g. '429:every=50:burst=3,slow:ms=200'; plus"
-    " drop_property=NAME (writes silently lose that property)."
-    " 'all' = 429,5xx,slow,drop,malformed."
+    " daily_limit, short, bulk_fail (the first N Bulk API jobs fail), write_429 (429s on write"
+    " requests only); each optionally with :key=value parameters, e.g."
+    " '429:every=50:burst=3,slow:ms=200'; plus drop_property=NAME (writes silently lose that"
+    " property). 'all' = 429,5xx,slow,drop,malformed."
 )
 
 
@@ -136,7 +138,7 @@ def _validate(kind: str, values: dict[str, float]) -> None:
     burst = values.get("burst")
     if burst is not None and every is not None and not 1 <= burst < every:
         raise ValueError(f"fault {kind!r}: burst must be >= 1 and smaller than every")
-    for key in ("ms", "retry_after", "after"):
+    for key in ("ms", "retry_after", "after", "jobs"):
         if values.get(key, 0) < 0:
             raise ValueError(f"fault {kind!r}: {key} must be >= 0")
     at = values.get("at", -1)

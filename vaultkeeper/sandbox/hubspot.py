@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 import orjson
 
-from vaultkeeper.sandbox import hs_meta
+from vaultkeeper.sandbox import hs_legacy, hs_meta
 from vaultkeeper.sandbox import hs_schema as hs
 from vaultkeeper.sandbox.data import Dataset, ObjectStore, iso_ms, mix64
 from vaultkeeper.sandbox.faults import Decision, FaultConfig
@@ -164,6 +164,9 @@ class HubSpotApi:
         imported = self.imports.route(req, p)   # CRM imports API (sandbox/hs_imports.py)
         if imported is not None:
             return imported
+        legacy = hs_legacy.route(self, req, p)   # v1/v2 endpoints clients still call
+        if legacy is not None:
+            return legacy
         if m != "GET":
             written = self.writes.route(req, p)
             if written is not None:
@@ -212,6 +215,14 @@ class HubSpotApi:
 
     def _type(self, req: Request, name: str) -> str:
         obj = hs.resolve_type(name)
+        denied = next((scope for t, (tid, scope) in hs.TIER_DENIED.items()
+                       if name.lower() in (t, tid)), None)
+        if denied is not None:   # a standard type this portal's tier does not have
+            raise error(req, 403, "This app hasn't been granted all required scopes to make "
+                        "this call. Read more about required scopes here: "
+                        "https://developers.hubspot.com/scopes.", "MISSING_SCOPES",
+                        errors=[{"message": "One or more of the following scopes are "
+                                 "required.", "context": {"requiredGranularScopes": [denied]}}])
         if obj is None:
             raise error(req, 404, f"Unable to infer object type from: {name}",
                         "OBJECT_NOT_FOUND")

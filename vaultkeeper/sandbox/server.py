@@ -19,6 +19,7 @@ from vaultkeeper.sandbox.data import Dataset
 from vaultkeeper.sandbox.faults import Decision, FaultConfig, FaultState
 from vaultkeeper.sandbox.hubspot import RATE_MAX, HubSpotApi
 from vaultkeeper.sandbox.salesforce import SalesforceApi
+from vaultkeeper.sandbox.sf_oauth import ConnectedApp, OAuthServer
 from vaultkeeper.sandbox.wire import (
     NGINX_414,
     LoggedRequest,
@@ -148,7 +149,9 @@ class Sandbox:
                  tls: bool = True, cert_dir: Path | str | None = None,
                  max_url_length: int = DEFAULT_MAX_URL_LENGTH, token: str = SANDBOX_TOKEN,
                  log: Callable[[str], None] | None = None,
-                 rate_limit: int = RATE_MAX, enforce_rate_limit: bool = False) -> None:
+                 rate_limit: int = RATE_MAX, enforce_rate_limit: bool = False,
+                 connected_app: ConnectedApp | None = None, token_ttl: float | None = None,
+                 token_max_requests: int | None = None) -> None:
         if isinstance(faults, str) or faults is None:
             faults = FaultConfig.parse(faults)
         self.records = records
@@ -174,6 +177,10 @@ class Sandbox:
         """HubSpot answers 429 TEN_SECONDLY_ROLLING once the rolling window is full (off by
         default: the readers' tests rely on the limit being advertised, not enforced)."""
         self.salesforce = SalesforceApi(self.dataset, faults)
+        # Tokens from /services/oauth2/token expire (token_ttl seconds / token_max_requests
+        # uses); the static ``token`` never does.
+        self.oauth = OAuthServer(connected_app, token_ttl=token_ttl,
+                                 token_max_requests=token_max_requests)
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> Sandbox:
@@ -251,6 +258,17 @@ class Sandbox:
 
         return copy.deepcopy(self.dataset.expected())
 
+    def expected_settings(self) -> dict[str, dict[str, int]]:
+        """HubSpot owners and pipelines (deals + tickets) a complete export holds."""
+        from vaultkeeper.sandbox.hs_meta import owners_payload, pipelines_payload
+
+        owners = owners_payload()
+        archived = sum(1 for o in owners if o["archived"])
+        pipelines = sum(len(pipelines_payload(o) or []) for o in ("deals", "tickets"))
+        return {"owners": {"live": len(owners) - archived, "archived": archived,
+                           "total": len(owners)},
+                "pipelines": {"live": pipelines, "archived": 0, "total": pipelines}}
+
     def announcement(self) -> dict[str, Any]:
         """What ``sandbox serve --json`` prints: where it listens, its key, and its counts."""
         counts = {name: {"live": s.live_count, "archived": s.archived_count, "total": s.count}
@@ -319,13 +337,16 @@ class Sandbox:
         url_ok = len(target) <= self.max_url_length
         auth = headers.get("Authorization") or ""
         scheme, _, given = auth.partition(" ")
-        open_path = salesforce and path.rstrip("/") == "/services/data"
-        auth_ok = open_path or (scheme.lower() in ("bearer", "oauth") and given == self.token)
+        oauth = salesforce and path.startswith("/services/oauth2/")
+        open_path = salesforce and path.rstrip("/") in ("/services/data",
+                                                        "/services/oauth2/token")
+        auth_ok = open_path or (scheme.lower() in ("bearer", "oauth") and (
+            given == self.token or self.oauth.valid(given)))
         if salesforce and path.startswith("/services/Soap/") and not auth:
             from vaultkeeper.sandbox.sf_write import soap_session
 
             auth = soap_session(body)  # SOAP calls carry the session in a SessionHeader
-            auth_ok = auth == self.token
+            auth_ok = auth == self.token or self.oauth.valid(auth)
         cursor = (SalesforceApi.is_cursor(path) if salesforce
                   else HubSpotApi.is_cursor(method, path, query, body))
         write = is_write(method, path)
@@ -347,7 +368,7 @@ class Sandbox:
         else:
             if decision.slow_ms:
                 time.sleep(decision.slow_ms / 1000)
-            response = api.handle(req)
+            response = self.oauth.handle(req) if oauth else api.handle(req)
         response.headers.extend(self.salesforce.headers(decision) if salesforce
                                 else self.hubspot.rate_headers(decision))
         self._state.count(f"{'salesforce' if salesforce else 'hubspot'}.requests")

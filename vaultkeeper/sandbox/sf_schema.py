@@ -157,6 +157,24 @@ _SOAP = {"id": "tns:ID", "reference": "tns:ID", "boolean": "xsd:boolean", "doubl
 # Platform objects that appear in describeGlobal but cannot be queried.
 NON_QUERYABLE = (("AggregateResult", "Aggregate Result", None),
                  ("BatchApexErrorEvent", "Batch Apex Error Event", "e00"))
+# Their fields: every object describeGlobal lists can be described, as in a real org.
+DESCRIBE_ONLY: dict[str, list[Field]] = {
+    "AggregateResult": [_f("Id", "id", "Aggregate Result ID", nillable=False)],
+    "BatchApexErrorEvent": [
+        _f("ReplayId", "string", "Replay ID", length=255),
+        _f("CreatedDate", "datetime", "Created Date", nillable=False),
+        _f("CreatedById", "reference", "Created By ID", nillable=False, ref=("User",),
+           rel="CreatedBy"),
+        _f("EventUuid", "string", "Event UUID", length=36),
+        _f("AsyncApexJobId", "reference", "Async Apex Job ID", ref=("AsyncApexJob",)),
+        _f("DoesExceedJobScopeMaxLength", "boolean", "Exceeds Job Scope Max Length",
+           nillable=False),
+        _f("ExceptionType", "string", "Exception Type", length=255),
+        _f("JobScope", "textarea", "Job Scope", length=40000),
+        _f("Message", "textarea", length=5000), _f("Phase", "string", length=40),
+        _f("RequestId", "string", "Request ID", length=40),
+        _f("StackTrace", "textarea", "Stack Trace", length=5000)],
+}
 
 
 def sf_id(prefix: str, seq: int) -> str:
@@ -296,7 +314,7 @@ def _generated_values(ds: Dataset, sobject: str, i: int) -> dict[str, Any]:
               "CreatedById": _INTEGRATION_USER,
               "LastModifiedDate": sf_datetime(store.modified_ms(i)),
               "LastModifiedById": owner,
-              "SystemModstamp": sf_datetime(store.archived_ms(i) if deleted
+              "SystemModstamp": sf_datetime(store.deleted_ms(i) if deleted
                                             else store.modified_ms(i))}
     links = ds.links
     if sobject == "Account":

@@ -281,5 +281,8 @@ def serve(
 
 def register(app: typer.Typer) -> None:
     """Add ``emergency`` (with ``verify``) and ``serve`` to the drill module's ``mirror``."""
+    from vaultkeeper.cli.rehearse_cmd import rehearse
+
+    emergency_app.command("rehearse")(rehearse)
     app.add_typer(emergency_app, name="emergency")
     mirror_app.command("serve")(serve)

@@ -101,6 +101,8 @@ def check(
             colour = _COLOURS[r.colour]
             why = "\n".join(r.reasons) or "; ".join(f.message for f in r.findings
                                                      if f.aspect in ("fresh", "rto"))
+            if r.rehearsal[0] != "fail":   # a failed one is already among the reasons
+                why += f"\nrehearsal: {r.rehearsal[1]}"
             table.add_row(str(r.process.priority), r.process.name,
                           f"[{colour}]{r.colour}[/]", why)
         Console().print(table)

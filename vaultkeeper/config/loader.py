@@ -129,6 +129,7 @@ def _refuse_inline_secrets(doc: Mapping[str, Any], file: str, section: str = "",
 
 
 def _check_top_level(doc: Mapping[str, Any], file: str) -> None:
+    # [targets.NAME]: restore targets (config) and rehearsal targets (services/rehearse/).
     sections = [*SECTIONS, "locations", "targets"]
     for key, value in doc.items():
         if key in sections:

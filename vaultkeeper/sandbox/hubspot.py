@@ -55,6 +55,9 @@ class HubSpotApi:
         from vaultkeeper.sandbox.hs_write import HubSpotWrites
 
         self.writes = HubSpotWrites(self)
+        from vaultkeeper.sandbox.hs_imports import HubSpotImports
+
+        self.imports = HubSpotImports(self)
         self.base_url = ""  # set by the server once the port is known
         self._window: deque[float] = deque()
         self._window_lock = threading.Lock()
@@ -161,6 +164,9 @@ class HubSpotApi:
 
     def _route(self, req: Request, p: list[str]) -> Response:
         m, n = req.method, len(p)
+        imported = self.imports.route(req, p)   # CRM imports API (sandbox/hs_imports.py)
+        if imported is not None:
+            return imported
         legacy = hs_legacy.route(self, req, p)   # v1/v2 endpoints clients still call
         if legacy is not None:
             return legacy

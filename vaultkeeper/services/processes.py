@@ -24,8 +24,10 @@ from typing import Any
 from vaultkeeper.config import Settings
 from vaultkeeper.db import readiness as readdb
 from vaultkeeper.db import runs as rundb
+from vaultkeeper.db.rehearsals import latest_rehearsal
 from vaultkeeper.policies import Process
 from vaultkeeper.services.context import CommandContext
+from vaultkeeper.services.rehearse.verdict import survival
 
 MIRROR_DIR = "mirror"
 MIRROR_FILE = "mirror.db"
@@ -131,6 +133,8 @@ class Readiness:
     process: Process
     findings: list[Finding] = field(default_factory=list)
     checks: list[CheckResult] = field(default_factory=list)
+    rehearsal: tuple[str, str] = ("warn", "never rehearsed")
+    """Whether its objects survived the last ``emergency rehearse``: (ok|warn|fail, why)."""
 
     @property
     def colour(self) -> str:
@@ -154,7 +158,8 @@ class Readiness:
                 "objects": list(p.objects), "status": self.colour,
                 "ready": self.colour != RED, "reasons": self.reasons,
                 "findings": [f.__dict__ for f in self.findings],
-                "checks": [c.as_json() for c in self.checks]}
+                "checks": [c.as_json() for c in self.checks],
+                "rehearsal": {"state": self.rehearsal[0], "message": self.rehearsal[1]}}
 
 
 @dataclass
@@ -169,6 +174,8 @@ class Facts:
     mirror_error: str | None = None
     crm_drills: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Per CRM target, the last ``drill --into-crm`` (restored into a CRM and reconciled)."""
+    rehearsal: dict[str, Any] | None = None
+    """The last ``emergency rehearse`` (db/rehearsals.py), None before the first."""
 
 
 def human(delta: timedelta | float) -> str:
@@ -199,6 +206,10 @@ def judge(process: Process, facts: Facts) -> list[Finding]:
     """The readiness findings of one process from the gathered facts (no I/O but the checks)."""
     out = [*_judge_backup(process, facts), *_judge_drill(process, facts),
            *_judge_crm_drills(process, facts)]
+    state, message = survival(facts.rehearsal, process.objects)
+    if state == "fail":
+        # The backup can still restore it; the emergency exit would lose data: a warning.
+        out.append(Finding("rehearsal", "warn", message))
     return out
 
 
@@ -321,12 +332,13 @@ def gather_facts(settings: Settings | CommandContext, *,
     return Facts(now=now or datetime.now(UTC), last_good_run=runs[0] if runs else None,
                  drill=drill, mirror_path=mirror if drill is not None else None,
                  mirror_columns=columns, mirror_error=error,
-                 crm_drills=readdb.latest_crm_drills(db))
+                 crm_drills=readdb.latest_crm_drills(db), rehearsal=latest_rehearsal(db))
 
 
 def assess(process: Process, facts: Facts) -> Readiness:
     """Findings plus acceptance checks for one process."""
-    result = Readiness(process, judge(process, facts))
+    result = Readiness(process, judge(process, facts),
+                       rehearsal=survival(facts.rehearsal, process.objects))
     if facts.mirror_path is not None and facts.mirror_columns is not None:
         result.checks = run_acceptance_checks(facts.mirror_path, process)
         failed = [c for c in result.checks if not c.passed]

@@ -25,6 +25,8 @@ import orjson
 from vaultkeeper import __version__, crypto
 from vaultkeeper.canonical import CanonicalMapping, EntityMapping
 from vaultkeeper.config import Settings
+from vaultkeeper.db import open_state_db
+from vaultkeeper.db.rehearsals import latest_rehearsal
 from vaultkeeper.db.scratch import Scratch
 from vaultkeeper.errors import UsageError
 from vaultkeeper.policies import Policies
@@ -383,11 +385,12 @@ def build_package(export_dir: Path, out_dir: Path, settings: Settings, *, target
         finally:
             b.scratch.close()
             b.log.close()
-    return _finish(b, key, provenance, validate=validate)
+    return _finish(b, key, provenance, validate=validate,
+                   rehearsal=latest_rehearsal(open_state_db(settings.state_dir)))
 
 
-def _finish(b: PackageBuilder, key: Any, provenance: Provenance, *,
-            validate: bool) -> PackageResult:
+def _finish(b: PackageBuilder, key: Any, provenance: Provenance, *, validate: bool,
+            rehearsal: dict[str, Any] | None = None) -> PackageResult:
     out = b.out
     b.log.dangling_refs.update(b.dangling_refs)
     b.log.entities = {k: dict(v) for k, v in b.entity_counts.items() if ":" not in k}
@@ -416,7 +419,7 @@ def _finish(b: PackageBuilder, key: Any, provenance: Provenance, *,
         processes=b.policies.processes, mapping=b.mapping, warnings=b.warnings,
         report=report, sample=dict(b.sample_counts), object_resources={
             n: o.resource for n, o in b.folder.objects.items()}, generic_files=b.generic_files,
-        placement=b.placement.as_json(), mapping_info=b.mapping_info))
+        placement=b.placement.as_json(), mapping_info=b.mapping_info, rehearsal=rehearsal))
     write_text(out / "RUNBOOK.md", md)
     write_text(out / "runbook.html", runbook.to_html(md, "Emergency runbook"))
     errors: list[str] = []

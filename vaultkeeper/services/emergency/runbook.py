@@ -15,6 +15,7 @@ from markdown_it import MarkdownIt
 
 from vaultkeeper.canonical import EntityMapping
 from vaultkeeper.policies import Process
+from vaultkeeper.services.rehearse.verdict import summary, survival
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ class RunbookInput:
     """``Placement.as_json()``: import files in dependency order, records per file, gaps."""
     mapping_info: dict[str, Any] = field(default_factory=dict)
     """Which canonical mapping was used (a file, built in, or inferred with confidences)."""
+    rehearsal: dict[str, Any] | None = None
+    """The last ``emergency rehearse`` (db/rehearsals.py row), None before the first."""
 
 
 @dataclass(frozen=True)
@@ -153,6 +156,7 @@ def render(r: RunbookInput) -> str:
         "-sigfile package.json.sig", "```", "",
         "Compare the signing-key fingerprint in `package.json` with the one you were given "
         "out of band.", "",
+        *_rehearsal(r),
         "## Contacts and decisions", "",
         "Fill this in before the first import.", "",
         "| role | name | phone / e-mail |", "|---|---|---|",
@@ -172,6 +176,9 @@ def render(r: RunbookInput) -> str:
                   f"{_duration(proc.rpo)}. Needs: {', '.join(proc.objects)}.", ""]
         if proc.description:
             lines += [proc.description, ""]
+        state, message = survival(r.rehearsal, proc.objects)
+        lines += [f"Rehearsal: {'✔' if state == 'ok' else '✘' if state == 'fail' else '?'} "
+                  f"{message}.", ""]
         if needed:
             lines += ["Import steps: " + ", ".join(f"[{s.number}](#step-{s.number})"
                                                      for s in needed) + ".", ""]
@@ -219,6 +226,20 @@ def render(r: RunbookInput) -> str:
               "- `sample/` — the trial set; `export-manifest.json` — the original export "
               "manifest; `package.json` — signed inventory; `SHA256SUMS`.", ""]
     return "\n".join(lines)
+
+
+def _rehearsal(r: RunbookInput) -> list[str]:
+    """The "has this package format been imported anywhere?" section."""
+    lines = ["## Rehearsal", ""]
+    if r.rehearsal is None:
+        return [*lines, "No rehearsal yet: nothing proves that a package like this one imports. "
+                "Run `vaultkeeper emergency rehearse <this folder> --into sandbox:hubspot` "
+                "(or a Tryton server, `tryton:URL`) before you rely on it.", ""]
+    lines += [f"Last rehearsal: **{summary(r.rehearsal)}** (package built "
+              f"{str(r.rehearsal.get('package_created') or '?')[:16]}).", ""]
+    lost = (r.rehearsal.get("report") or {}).get("lost", [])
+    lines += [f"- lost: {line}" for line in lost[:10]]
+    return [*lines, ""] if lost else lines
 
 
 def _decisions(r: RunbookInput) -> list[str]:

@@ -1,0 +1,1 @@
+"""`vaultkeeper emergency rehearse`: import a package into an empty CRM, export, reconcile."""

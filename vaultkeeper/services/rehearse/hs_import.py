@@ -1,0 +1,169 @@
+"""HubSpot through its CSV imports API: the package's own ``import/hubspot/*.csv`` files, as an
+administrator imports them (custom properties created first, one import per file in the
+runbook's order, association columns matched on the legacy-id property), then exported back
+with vaultkeeper's reader.
+
+The mapping says which HubSpot property each canonical field's column goes to (``prop:``),
+which link columns associate (``link:OBJECT``: matched on that object's legacy-id property),
+that a membership updates its person's contact (``same``), or why a field is not imported
+(``none:why``). A field it leaves out is not imported and the rehearsal names it as lost.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from vaultkeeper.canonical import ENTITIES
+from vaultkeeper.connectors.hubspot_imports import HubSpotImports, ImportFile
+from vaultkeeper.services.emergency.targets import import_files
+from vaultkeeper.services.rehearse.model import (
+    LoadStats,
+    PackageData,
+    TargetMapping,
+    entity_fields,
+)
+from vaultkeeper.services.rehearse.vendor import OBJECTS
+
+_TYPE_IDS = {"contacts": "0-1", "companies": "0-2", "deals": "0-3", "notes": "0-46"}
+_SYSTEM = "none:set by HubSpot when the record is created"
+_FLAGS = "none:archived and inactive records are the rows of the inactive/ files"
+LEGACY = "vaultkeeper_legacy_id"
+
+
+def _with_flags(**fields: str) -> dict[str, str]:
+    return {**fields, "archived": _FLAGS, "inactive": _FLAGS}
+
+
+DEFAULT_MAPPING: dict[str, dict[str, str]] = {
+    "organisation": _with_flags(
+        legacy_id=f"prop:{LEGACY}", name="prop:name", domain="prop:domain",
+        website="prop:website", phone="prop:phone", street="prop:address", city="prop:city",
+        region="prop:state", postcode="prop:zip", country="prop:country",
+        industry="prop:vaultkeeper_industry", type="prop:vaultkeeper_type",
+        created_at=_SYSTEM, updated_at=_SYSTEM),
+    "person": _with_flags(
+        legacy_id=f"prop:{LEGACY}", first_name="prop:firstname", last_name="prop:lastname",
+        salutation="prop:salutation", email="prop:email", phone="prop:phone",
+        mobile="prop:mobilephone", street="prop:address", city="prop:city",
+        region="prop:state", postcode="prop:zip", country="prop:country",
+        birth_date="prop:date_of_birth", job_title="prop:jobtitle",
+        organisation_id="link:companies", created_at=_SYSTEM, updated_at=_SYSTEM,
+        email_opt_out="none:contacts.csv has no opt-out column: set the subscription status "
+                      "in HubSpot"),
+    "membership": _with_flags(
+        legacy_id="prop:vaultkeeper_membership_id", person_id="same",
+        number="prop:membership_number", level="prop:membership_level",
+        status="prop:membership_status", start_date="prop:membership_start_date",
+        end_date="prop:membership_renewal_date", branch="prop:branch",
+        organisation_id="link:companies"),
+    "donation": _with_flags(
+        legacy_id=f"prop:{LEGACY}", name="prop:dealname", amount="prop:amount",
+        date="prop:closedate", status="prop:vaultkeeper_deal_stage",
+        type="prop:vaultkeeper_donation_type", campaign="prop:campaign_code",
+        payment_method="prop:vaultkeeper_payment_method", reference="prop:payment_reference",
+        fund="prop:vaultkeeper_fund", gift_aid="prop:vaultkeeper_gift_aid",
+        person_id="link:contacts", organisation_id="link:companies",
+        currency="none:donations.csv has no currency column: deals take the portal's "
+                 "currency"),
+    "activity": _with_flags(
+        legacy_id=f"prop:{LEGACY}", body="prop:hs_note_body", date="prop:hs_timestamp",
+        type="prop:vaultkeeper_activity_type", person_id="link:contacts",
+        organisation_id="link:companies", donation_id="link:deals",
+        subject="none:notes.csv has no subject column (a HubSpot note is its body)",
+        owner="none:owners are users of the new portal, assigned there"),
+}
+
+
+def source_field(source: str) -> str:
+    """The canonical field an import column carries (``birth_date|date`` → birth_date)."""
+    if source == "@valid_email":
+        return "email"
+    return "" if source.startswith(("@", "=")) else source.split("|", 1)[0]
+
+
+def column_mappings(entity: str, mapping: TargetMapping) -> tuple[list[dict[str, Any]], str]:
+    """HubSpot ``columnMappings`` for the entity's import file, and the operation."""
+    spec = next(s for s in import_files("hubspot") if s.entity == entity)
+    own = _TYPE_IDS[OBJECTS["hubspot"][entity]]
+    out: list[dict[str, Any]] = []
+    operation = "CREATE"
+    for column, source in spec.columns:
+        name = source_field(source)
+        dest = mapping.dest(entity, name) or "" if name else ""
+        if dest.startswith("prop:"):
+            out.append({"columnObjectTypeId": own, "columnName": column,
+                        "propertyName": dest[5:]})
+        elif dest.startswith("link:"):
+            other = dest.split(":")[1]
+            out.append({"columnObjectTypeId": _TYPE_IDS.get(other, other),
+                        "columnName": column, "propertyName": LEGACY,
+                        "idColumnType": "HUBSPOT_ALTERNATE_ID"})
+        elif dest == "same":   # the row updates the person's contact, found by its legacy id
+            out.insert(0, {"columnObjectTypeId": own, "columnName": column,
+                           "propertyName": LEGACY, "idColumnType": "HUBSPOT_ALTERNATE_ID"})
+            operation = "UPDATE"
+    return out, operation
+
+
+def load_by_csv(imports: HubSpotImports, writer: Any, pkg: PackageData,
+                mapping: TargetMapping, progress: Callable[[str, int], None]) -> LoadStats:
+    """Create the custom properties, then import each file of ``import/hubspot/``."""
+    stats = LoadStats()
+    folder = pkg.root / "import" / "hubspot"
+    for obj in sorted(set(OBJECTS["hubspot"].values())):
+        have = set(writer.writable_fields(obj).createable)
+        wanted = {d[5:] for e, o in OBJECTS["hubspot"].items() if o == obj
+                  for d in mapping.fields.get(e, {}).values() if d.startswith("prop:")}
+        for name in sorted(wanted - have):
+            writer.ensure_legacy_id_property(obj, name)
+    for spec in import_files("hubspot"):
+        entity = spec.entity
+        stats.sent[entity] = len(pkg.rows.get(entity, {}))
+        paths = sorted(folder.rglob(spec.name))
+        if not paths:
+            continue
+        mappings, operation = column_mappings(entity, mapping)
+        files = [ImportFile(f"{p.parent.name}-{p.name}" if p.parent != folder else p.name,
+                            p.read_bytes(), mappings) for p in paths]
+        result = imports.run(f"rehearsal {spec.name}",
+                             files, {_TYPE_IDS[OBJECTS['hubspot'][entity]]: operation})
+        kinds: dict[str, int] = {}
+        for err in result.errors:
+            key = f"{err.get('errorType', '?')} {err.get('propertyName', '')}".strip()
+            kinds[key] = kinds.get(key, 0) + 1
+        for key, n in sorted(kinds.items()):
+            stats.notes.append(f"{spec.name}: HubSpot reported {n} × {key}")
+        progress(entity, result.counters.get("TOTAL_ROWS", 0))
+        time.sleep(0)   # imports are sequential, in the runbook's order
+    return stats
+
+
+def file_expectations(pkg: PackageData, mapping: TargetMapping) -> PackageData:
+    """The package as the import files state it: a value the file changes on purpose (an
+    invalid e-mail left empty, a partial date dropped) is expected as the file has it."""
+    from vaultkeeper.services.rehearse.importfiles import read_rows
+
+    rows: dict[str, dict[str, dict[str, str]]] = {}
+    for spec in import_files("hubspot"):
+        found = read_rows(pkg, "hubspot", spec)
+        # Only columns the file fills by a rule of its format (a filter, valid e-mails only):
+        # a plain column must hold the canonical value, or the rehearsal fails.
+        columns = {source_field(src): col for col, src in reversed(spec.columns)
+                   if source_field(src) and src != source_field(src)}
+        current = pkg.rows.get(spec.entity, {})
+        rows[spec.entity] = {}
+        for legacy, row in current.items():
+            file_row = found.get(legacy)
+            if file_row is None:
+                rows[spec.entity][legacy] = row
+                continue
+            adjusted = dict(row)
+            for name in entity_fields(spec.entity):
+                dest = mapping.dest(spec.entity, name) or ""
+                if name in columns and dest.startswith("prop:") and \
+                        ENTITIES[spec.entity].get(name, ("",))[0] != "ref":
+                    adjusted[name] = file_row.get(columns[name], "")
+            rows[spec.entity][legacy] = adjusted
+    return PackageData(pkg.root, rows, pkg.extras, pkg.relations)

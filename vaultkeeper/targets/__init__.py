@@ -1,0 +1,1 @@
+"""Import targets for `emergency rehearse` (adapters: a Tryton JSON-RPC client)."""

@@ -17,6 +17,7 @@ from vaultkeeper.cli import (
     escrow_cmd,
     export_cmd,
     locations_cmd,
+    privacy_cmd,
     processes_cmd,
     render,
     risk_cmd,
@@ -84,6 +85,7 @@ def _register() -> None:
     processes_cmd.register(app)
     risk_cmd.register(app)
     emergency_cmd.register(app)
+    privacy_cmd.register(app)
 
 
 _register()

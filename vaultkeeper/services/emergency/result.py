@@ -37,11 +37,14 @@ class Provenance:
     drill: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    suppressed: dict[str, Any] = field(default_factory=dict)
+    """Erased persons left out (counts only; services/privacy/suppress.py)."""
 
     def as_json(self) -> dict[str, Any]:
         """For package.json."""
         return {"kind": self.kind, "snapshot_id": self.snapshot_id, "location": self.location,
-                "drill": self.drill, "warnings": self.warnings, "notes": self.notes}
+                "drill": self.drill, "warnings": self.warnings, "notes": self.notes,
+                "suppressed": self.suppressed}
 
 
 @dataclass
@@ -71,6 +74,7 @@ class PackageResult:
                 "validation_errors": self.validation_errors, "warnings": self.warnings,
                 "signing_key_fingerprint": self.fingerprint, "files": self.files,
                 "source": self.provenance.as_json(),
+                "suppressed": self.provenance.suppressed,
                 "archive": str(self.archive) if self.archive else None}
 
 

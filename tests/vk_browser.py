@@ -77,3 +77,19 @@ def assert_numbers_under_headers(cells: list[dict], tolerance: float = 2.0) -> i
         assert abs(head["right"] - cell["right"]) <= tolerance, (head, cell)
         checked += 1
     return checked
+
+
+def probe(html: str, tmp: Path, script: str, width: int = 800) -> object:
+    """Run ``script`` (JS whose last expression is JSON-serialisable) on ``html`` as Chromium
+    lays it out at ``width`` pixels; returns its value."""
+    page = tmp / "probe.html"
+    js = ("<script>const vkOut = (() => { return " + script + " })();"
+          "const pre = document.createElement('pre'); pre.id = 'vk-probe';"
+          "pre.textContent = JSON.stringify(vkOut); document.body.appendChild(pre);</script>")
+    page.write_text(html.replace("</body>", js + "</body>"), encoding="utf-8")
+    dom = _run(f"--window-size={width},900", "--dump-dom", page.as_uri())
+    found = re.search(r'<pre id="vk-probe">(.*?)</pre>', dom, re.S)
+    assert found, "Chromium did not run the probe"
+    import html as htmlmod
+
+    return json.loads(htmlmod.unescape(found.group(1)))

@@ -56,6 +56,10 @@ class OutOfSpace(StorageError):
     """The backend or local disk is full."""
 
 
+class NotWritable(StorageError):
+    """The location refuses writes: a read-only mount, or folders owned by someone else."""
+
+
 class ResticFailed(StorageError):
     """Any other restic failure."""
 
@@ -74,6 +78,9 @@ _CLASSES: list[tuple[re.Pattern[str], type[StorageError], str]] = [
      "check [repository] password: it must be the key this repository was created with"),
     (re.compile(r"no space left on device|NoSpace|QuotaExceeded|EntityTooLarge"), OutOfSpace,
      "free space at the location or move it to a larger disk/bucket"),
+    (re.compile(r"read-only file system|permission denied", re.I), NotWritable,
+     "the location cannot be written: remount it read-write, or give this user the folder "
+     "(chown/chmod), then run `vaultkeeper locations init` again"),
     (re.compile(r"connection refused|no such host|i/o timeout|network is unreachable|"
                 r"context deadline exceeded|dial tcp|connection reset|TLS handshake"),
      Unreachable, "check the location's URL, network and that the server is running"),

@@ -132,3 +132,17 @@ def json_in_strings(value, path="$"):
             return []
         return [path]
     return []
+
+
+def test_wrong_password_fails_before_the_export(tmp_path):
+    """The repositories are opened first: a wrong password costs seconds, not a whole export."""
+    config = make_config(tmp_path)
+    assert vk(config, "locations", "init").returncode == 0
+    key = tmp_path / "secrets" / "repository.key"
+    key.write_text("not-the-password\n")
+    result = vk(config, "backup", "--json")
+    assert result.returncode == 7, result.stderr
+    data = json.loads(result.stdout)
+    assert "nothing was exported" in data["error"] and "wrong password" in data["error"]
+    last = vk_json(config, "status")["last_run"]
+    assert last["status"] == "failed" and last["export_status"] == "" and last["counts"] == {}

@@ -160,3 +160,25 @@ def test_parse_input_reads_sheets_and_plain_lines():
 def test_any_password_round_trips(password):
     split = split_secret(password, 2, 3)
     assert combine_shares([split.mnemonics[2], split.mnemonics[0]], split.fmt) == password
+
+
+def test_sheet_never_breaks_a_share_word_across_lines(tmp_path):
+    """Printed in a real browser, each word of the share line stays whole on one line (a word
+    split in two gets copied wrong by a trustee); the long format line may still wrap."""
+    from datetime import date
+
+    from vk_browser import probe
+
+    from vaultkeeper.services.escrow.shares import split_secret
+    from vaultkeeper.services.escrow.sheets import Sheet, render_html
+
+    split = split_secret("correct horse battery staple, but longer than 32 bytes!", 2, 3)
+    sheet = Sheet("Vereniging Voorbeeld", date(2026, 12, 1), 1, 3, 2, split.set_id,
+                  split.prefix, split.mnemonics[0], split.fmt.line())
+    page = render_html(sheet)
+    for width in (420, 640):
+        words = probe(page, tmp_path, "[...document.querySelectorAll('.line .w')]"
+                      ".map(w => [w.textContent, w.getClientRects().length])", width=width)
+        assert len(words) == len(split.mnemonics[0].split()) >= 20
+        broken = [w for w, boxes in words if boxes != 1]
+        assert broken == [], (width, broken)

@@ -241,3 +241,21 @@ def test_real_backup_feeds_export_health(tmp_path: Path) -> None:
     assert 0.05 < got["rate_limit_rate"] < 0.2
     assert got["deprecation_headers"] == 0.0
     assert "vanished_fields" not in got          # one run: nothing to compare with yet
+
+
+def test_status_shows_risk_coverage(tmp_path: Path) -> None:
+    """Next to the level, status says how much of the picture is known: a green level from two
+    signals out of many is not the same as a green level from all of them."""
+    from vk_backup import vk_json
+
+    config = configure(tmp_path, None, None)
+    before = vk_json(config, "status")["risk"]
+    assert before["fresh_signals"] == 0 and before["coverage"] == 0 and before["signals"] > 5
+    from vk_backup import vk
+
+    assert vk(config, "risk", "record", "insolvency_notice", "no",
+              "--source", "court register").returncode == 0
+    after = vk_json(config, "status")["risk"]
+    assert after["fresh_signals"] == 1 and 0 < after["coverage"] < 1
+    table = vk(config, "status").stdout
+    assert f"1 of {after['signals']} signals have a fresh value" in table

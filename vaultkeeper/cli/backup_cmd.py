@@ -157,7 +157,9 @@ def status(json_output: JsonOption = False) -> None:
                                  f"{escape(loc['last_error'].get('error', ''))}", highlight=False)
     risk = report["risk"]
     colour = {"green": "green", "amber": "yellow"}.get(risk["level"], "red")
-    Console().print(f"Vendor risk: [{colour}]{risk['level']}[/] (score {risk['score']:g})"
+    Console().print(f"Vendor risk: [{colour}]{risk['level']}[/] (score {risk['score']:.1f}; "
+                    f"{risk['fresh_signals']} of {risk['signals']} signals have a fresh value, "
+                    f"{risk['coverage']:.0%} of the weight known)"
                     + "".join(f"\n  active: {a['description']}" for a in risk["actions"]))
     sched = report["scheduler"]
     pid = sched["running_pid"]

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from vaultkeeper.cli import render
@@ -46,12 +47,18 @@ def check(json_output: Annotated[bool, typer.Option("--json", help="Print JSON."
         render.print_json({"locations": rows})
     else:
         table = Table(title="Locations")
-        for column in ("location", "url", "reachable", "repository", "object lock", "problems"):
+        table.add_column("location")
+        table.add_column("url", overflow="fold")
+        for column in ("reachable", "repository", "object lock"):
             table.add_column(column)
         for r in rows:
-            table.add_row(r["location"], r["url"], str(r["reachable"]), str(r["repository"]),
-                          str(r["object_lock"] or "-"), "; ".join(r["problems"]))
+            table.add_row(r["location"], r["url"], render.yes_no(r["reachable"]),
+                          r["repository"] or "-", r["object_lock"] or "-")
         Console().print(table)
+        for r in rows:    # problems are sentences: a line each, not a squeezed column
+            for problem in r["problems"]:
+                render.err_console.print(f"[yellow]{r['location']}:[/] {escape(problem)}",
+                                         highlight=False)
     if has_problems(rows):
         raise typer.Exit(int(ExitCode.PARTIAL))
 

@@ -112,7 +112,7 @@ def show(
         write_chart(chart, load_policies(settings.policies_dir).risk,
                     [(h.as_of, h.score) for h in report.history],
                     risksvc.signal_series(report.history),
-                    title=f"Vendor risk: score {a.score:.0f}, level {a.level}, on {a.as_of}",
+                    title=f"Vendor risk: score {a.score:.1f}, level {a.level}, on {a.as_of}",
                     events=risksvc.trigger_events(report.history))
     if json_output:
         render.print_json(report.as_json() | {"chart": str(chart) if chart else None})

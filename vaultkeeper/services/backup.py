@@ -131,6 +131,7 @@ def _backup(ctx: CommandContext, staging: Path, locations: list[Location], repor
             priority: list[str], only: list[str] | None = None) -> None:
     settings = ctx.settings
     export_dir = staging / "export"
+    open_repositories(ctx, locations)   # a wrong password fails now, not after the export
     with open_connector(settings.source) as connector:
         objects = tuple(only or settings.source.objects)
         run_export(connector, export_dir, objects=objects, exclude=settings.source.exclude,
@@ -216,6 +217,28 @@ def _backup(ctx: CommandContext, staging: Path, locations: list[Location], repor
             report.problems.append(report.flag_reason)
     else:
         report.status = "ok"
+
+
+def open_repositories(ctx: CommandContext, locations: list[Location]) -> None:
+    """Before exporting the whole CRM, make sure at least one location's repository opens with
+    the password; otherwise stop now with every location's reason (locations that fail here
+    fail again, with the same reason, when the snapshot is written)."""
+    reasons = []
+    for location in locations:
+        check = preflight(location)
+        if not check.present or check.reachable is False:
+            reasons.append(f"{location.name}: {'; '.join(check.notes) or 'not present'}")
+            continue
+        try:
+            if ctx.restic(location).is_initialised():
+                return
+            reasons.append(f"{location.name}: no repository")
+        except StorageError as exc:
+            reasons.append(exc.one_line())
+    raise StorageError("no location's repository opens, so nothing was exported: "
+                       + "; ".join(reasons),
+                       "fix the password or run `vaultkeeper locations init`, then "
+                       "`vaultkeeper locations check`")
 
 
 def missing_snapshots(source: Restic, destination: Restic) -> list[str]:

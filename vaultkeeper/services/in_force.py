@@ -29,6 +29,9 @@ class RiskNow:
     level: str
     score: float
     actions: list[LevelAction]
+    coverage: float = 0.0      # share of the policy's weight whose signals have any value
+    fresh: int = 0             # signals whose latest value still counts at least half
+    signals: int = 0           # signals the policy weighs
 
 
 def current_risk(settings: Settings | CommandContext) -> RiskNow:
@@ -38,7 +41,9 @@ def current_risk(settings: Settings | CommandContext) -> RiskNow:
     policy = ctx.policies.risk
     observations, _ = load_observations(settings)
     now = assess(policy, observations, datetime.now(UTC).date())
-    return RiskNow(now.level, now.score, level_actions(policy.level(now.level)))
+    fresh = sum(1 for c in now.contributions if c.fading >= 0.5)
+    return RiskNow(now.level, now.score, level_actions(policy.level(now.level)),
+                   now.coverage, fresh, len(policy.signals))
 
 
 def risk_schedule(settings: Settings | CommandContext) -> tuple[dict[str, str], list[str]]:

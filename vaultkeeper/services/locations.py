@@ -9,7 +9,7 @@ from vaultkeeper.config import Settings
 from vaultkeeper.errors import StorageError
 from vaultkeeper.restic import Restic
 from vaultkeeper.services.context import CommandContext
-from vaultkeeper.storage.locations import preflight
+from vaultkeeper.storage.locations import mark_local, preflight
 
 CHECK_TIMEOUT = 120.0
 
@@ -45,7 +45,10 @@ def init_locations(settings: Settings | CommandContext) -> list[dict[str, Any]]:
                 restic.init(copy_chunker_params_from=first)
                 results.append({"location": location.name, "result": "created",
                                 "detail": "" if first is None else
-                                f"chunker parameters of {first.location.name}"})
+                                f"(chunking copied from {first.location.name}, so copies "
+                                "deduplicate)"})
+            if location.kind == "local":
+                mark_local(location)
             first = first or restic
         except StorageError as exc:
             results.append({"location": location.name, "result": "failed",

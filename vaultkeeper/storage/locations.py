@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,12 +106,7 @@ def preflight(location: Location, *, timeout: float = 5.0) -> Preflight:
     """Check presence/reachability without restic (restic retries a dead backend for minutes)."""
     result = Preflight()
     if location.kind == "local":
-        path = Path(location.url)
-        # restic creates missing folders; only a removable disk needs its mount point present.
-        result.present = not location.offline or path.exists() or path.parent.exists()
-        result.reachable = result.present
-        result.initialised = (path / "config").exists()
-        return result
+        return _local_preflight(Path(location.url), location.offline, result)
     endpoint = location.endpoint()
     if endpoint is not None:
         try:
@@ -128,3 +124,66 @@ def preflight(location: Location, *, timeout: float = 5.0) -> Preflight:
 
         s3_preflight(location, result, timeout=timeout)
     return result
+
+
+MOUNT_ROOTS = (Path("/mnt"), Path("/media"), Path("/run/media"))
+"""Folders under which a location is a mounted share or disk, never a folder of this disk."""
+MARKER = ".vaultkeeper-location"
+"""Written by ``locations init`` beside the repository: an offline disk is present only with it."""
+
+
+def unmounted(path: Path) -> Path | None:
+    """For a path under /mnt, /media or /run/media: the folder that should be a mount point
+    (``/mnt/nas``, ``/media/backup-disk``, ``/run/media/USER/disk``) when nothing is mounted
+    there, else None. Creating the location then would silently fill the local disk."""
+    path = path.absolute()
+    for root in MOUNT_ROOTS:
+        if path == root or root not in path.parents:
+            continue
+        depth = len(root.parts) + (2 if root == Path("/run/media") else 1)
+        if len(path.parts) < depth:
+            return None
+        mount = Path(*path.parts[:depth])
+        probe = mount
+        while probe != root:   # the share may be mounted at a deeper folder: any mount counts
+            if os.path.ismount(probe):
+                return None
+            probe = probe.parent
+        deeper = [p for p in path.parents if mount in p.parents or p == mount]
+        if any(os.path.ismount(p) for p in [path, *deeper]):
+            return None
+        return mount
+    return None
+
+
+def _local_preflight(path: Path, offline: bool, result: Preflight) -> Preflight:
+    result.initialised = (path / "config").exists()
+    missing_mount = unmounted(path)
+    if missing_mount is not None:
+        result.present = False
+        result.notes.append(f"{missing_mount} is not mounted (the share or disk is missing): "
+                            "mount it; vaultkeeper never creates a location on the local disk "
+                            "in its place")
+    elif offline:
+        # An empty mount point is not the disk: only the repository or its marker proves it.
+        result.present = result.initialised or (path / MARKER).exists() \
+            or _is_mount_below(path)
+        if not result.present:
+            result.notes.append(f"offline disk not present: {path} holds no vaultkeeper "
+                                "repository (plug the disk in and mount it)")
+    result.reachable = result.present
+    return result
+
+
+def _is_mount_below(path: Path) -> bool:
+    """A disk freshly mounted at (or above) ``path``, other than the root filesystem."""
+    return any(os.path.ismount(p) and p != Path("/") for p in [path, *path.parents]
+               if p.exists())
+
+
+def mark_local(location: Location) -> None:
+    """Leave the marker that proves a removable disk is this location (``locations init``)."""
+    marker = Path(location.url) / MARKER
+    if not marker.exists():
+        marker.write_text(f"vaultkeeper location {location.name}: a restic repository "
+                          "(do not delete this file)\n", encoding="utf-8")

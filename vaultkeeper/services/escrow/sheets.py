@@ -152,8 +152,9 @@ table.words { border-collapse: collapse; margin: .6em 0; }
 table.words td { border: 1px solid #555; padding: .3em .7em; font-family: 'DejaVu Sans Mono',
                  monospace; font-size: 1.1em; }
 table.words td span { color: #666; font-size: .8em; margin-right: .4em; }
-.line { font-family: monospace; word-break: break-all; border: 1px dashed #555;
+.line { font-family: monospace; overflow-wrap: anywhere; border: 1px dashed #555;
         padding: .4em; font-size: .9em; }
+.line .w { white-space: nowrap; }
 pre { white-space: pre-wrap; font-size: .8em; background: #f4f4f4; padding: .5em; }
 h2 { font-size: 1.05em; margin-bottom: .2em; }
 
@@ -189,7 +190,9 @@ def render_html(sheet: Sheet) -> str:
         f"<h2>Your {len(words)} share words, in order</h2>",
         f'<table class="words">{grid}</table>',
         "<p>The same words on one line, and the format line (both needed by the recovery):</p>",
-        f'<p class="line">SHARE: {e(sheet.mnemonic)}</p>',
+        # Each word whole on its line: a word split across two lines gets copied wrong.
+        '<p class="line">SHARE: ' + " ".join(f'<span class="w">{e(w)}</span>' for w in words)
+        + "</p>",
         f'<p class="line">FORMAT: {e(sheet.format_line)}</p>',
     ]
     for title, lines in _instructions(sheet):

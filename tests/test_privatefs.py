@@ -3,6 +3,7 @@ next run of any command; the run and daemon locks."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import stat
@@ -53,6 +54,28 @@ def test_open_private_and_touch_private_make_0600_files(tmp_path: Path) -> None:
     assert (tmp_path / "b.txt").read_text(encoding="utf-8") == "é"
     with pytest.raises(FileExistsError):
         privatefs.open_private(tmp_path / "b.txt", exclusive=True)
+
+
+_PROBE = ("import fcntl, os, sys\nfd = os.open(sys.argv[1], os.O_RDWR)\n"
+          "try:\n    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+          "except OSError:\n    sys.exit(3)\n")
+
+
+def test_touch_private_leaves_an_existing_file_and_its_posix_locks_alone(tmp_path: Path) -> None:
+    # SQLite locks state.db with POSIX locks; closing ANY descriptor of the file in the same
+    # process drops them, so touching an open database must not open it.
+    path = tmp_path / "state.db"
+    path.write_bytes(b"x")
+    path.chmod(0o644)
+    fd = os.open(path, os.O_RDWR)
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX)
+        privatefs.touch_private(path)
+        probe = subprocess.run([sys.executable, "-c", _PROBE, str(path)], timeout=60)
+        assert probe.returncode == 3, "touch_private dropped this process's lock"
+    finally:
+        os.close(fd)
+    assert _mode(path) == 0o644 and path.read_bytes() == b"x"
 
 
 def test_private_workdir_is_0700_and_removed_on_exit_and_on_error(tmp_path: Path) -> None:

@@ -6,7 +6,8 @@ The API (small on purpose; other modules use only these names):
   the same folder, fsync, rename, fsync of the folder); ``exclusive`` refuses to replace one.
 - ``open_private(path, mode="wb", exclusive=False)``: a 0600 file opened for streaming writes
   (not atomic: for ``*.part`` files and archives, which the caller renames or removes).
-- ``touch_private(path)``: create an empty 0600 file if missing (SQLite files, lock files).
+- ``touch_private(path)``: create an empty 0600 file if missing (SQLite files, logs); an
+  existing file is left unopened (closing a descriptor would drop SQLite's POSIX locks).
 - ``fsync_dir(path)``: make a rename or create inside ``path`` durable.
 - ``private_workdir(parent, label)``: a fresh 0700 folder ``<label>-<pid>-<random>`` under
   ``parent``, removed on exit, Ctrl-C and SIGTERM.
@@ -70,8 +71,13 @@ def open_private(path: Path | str, mode: Literal["wb", "w"] = "wb", *, exclusive
 
 
 def touch_private(path: Path | str) -> None:
-    """Create ``path`` as an empty 0600 file if it does not exist (its mode stays as it is)."""
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    """Create ``path`` as an empty 0600 file if it does not exist. An existing file is not
+    opened at all: closing any descriptor of a file drops every POSIX lock this process holds
+    on it — SQLite's included, which would let another process corrupt the database."""
+    if os.path.exists(path):
+        return
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def write_private(path: Path | str, data: bytes | str, *, exclusive: bool = False) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,8 +78,6 @@ class VerifyReport:
 
 def verify(settings: Settings, level: int, *, progress: Progress = no_progress) -> VerifyReport:
     """Verify the deposit up to ``level`` (1 kit, 2 + every byte, 3 + a clean-room restore)."""
-    import time
-
     if level not in (1, 2, 3):
         raise UsageError(f"--level {level} does not exist", "use 1, 2 or 3")
     location = repo.escrow_location(settings)

@@ -24,7 +24,13 @@ from vaultkeeper.config import Settings
 from vaultkeeper.connectors import open_connector
 from vaultkeeper.db import drills as drilldb
 from vaultkeeper.db import mirror as mirrordb
-from vaultkeeper.errors import ExportError, StorageError, UsageError, VaultkeeperError
+from vaultkeeper.errors import (
+    ExportError,
+    StorageError,
+    UsageError,
+    VaultkeeperError,
+    VerificationError,
+)
 from vaultkeeper.exportfmt import MANIFEST, Manifest, find_export_root
 from vaultkeeper.privatefs import private_staging, run_lock
 from vaultkeeper.restic import RepositoryCorrupt, Snapshot, select_snapshot
@@ -252,7 +258,13 @@ def _drill(ctx: CommandContext, location: Location, ref: str, subset: str,
             "loaded_at": _now().isoformat(timespec="seconds"), "drill_id": str(report.drill_id)},
             progress=_Progress(observer, root))
         report.durations["load_s"] = round(time.monotonic() - began, 3)
-        suppression = erased_ids(ctx, root)
+        try:
+            suppression = erased_ids(ctx, root)
+        except (ExportError, VerificationError, KeyError, ValueError) as exc:
+            suppression = Suppression()
+            report.failures.append(Failure(
+                name, "erasure register", f"could not apply it to this snapshot: {exc}",
+                "drill another snapshot; erased persons must not come back in the mirror"))
     report.durations["rto_s"] = round(report.durations["restore_s"]
                                       + report.durations["load_s"], 3)
     observer.stage("reconcile", "")

@@ -80,6 +80,8 @@ def erased_ids(ctx: Any, export_root: Path, *, keys: Sequence[bytes] = ()) -> Su
     context = CommandContext.of(ctx)
     found_keys, hashes, count = register.matching_material(context, export_root)
     keys = list(dict.fromkeys([*found_keys, *keys]))
+    if not hashes:
+        return Suppression()
     folder = ExportFolder(export_root)
     flavours = [obj.flavour for obj in folder.objects.values()][:1]
     mapping = (context.policies.canonical.get(folder.connector)

@@ -18,6 +18,7 @@ from vaultkeeper.services.context import CommandContext
 from vaultkeeper.services.privacy.register import Request, forget, read_requests_csv
 from vaultkeeper.services.privacy.report import record_of_processing, render_html
 from vaultkeeper.services.privacy.status import privacy_status
+from vaultkeeper.services.privacy.suppress import suppress_drilled_mirror
 
 privacy_app = typer.Typer(help="Personal data: erasure requests, age-out dates, the record of "
                                "processing.", no_args_is_help=True)
@@ -51,9 +52,11 @@ def forget_cmd(
         if not email and not record:
             raise UsageError("no identifier", "give --email ADDRESS or --id OBJECT:ID")
         requests = [Request(ref, list(email or []), list(record or []))]
-    rows = forget(CommandContext(load()), requests, search_snapshots=not no_search)
+    ctx = CommandContext(load())
+    rows = forget(ctx, requests, search_snapshots=not no_search)
+    mirror = suppress_drilled_mirror(ctx)
     if json_output:
-        render.print_json({"ok": True, "requests": rows})
+        render.print_json({"ok": True, "requests": rows, "mirror_suppressed": mirror.as_json()})
         return
     for row in rows:
         where = sorted({f"{h['location'] or 'mirror'} {h['snapshot_id'][:8]}"
@@ -61,6 +64,8 @@ def forget_cmd(
         typer.echo(f"request {row['ref']}: registered; {row['found']} record(s) found; held in "
                    f"{len(where)} snapshot copies" + (f" ({', '.join(where[:6])})" if where
                                                       else ""))
+    if mirror.records:
+        typer.echo(f"drilled mirror: {mirror.summary()}")
     typer.echo("Run `vaultkeeper privacy status` for the date every copy ages out.", err=True)
 
 

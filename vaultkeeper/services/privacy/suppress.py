@@ -29,8 +29,9 @@ from typing import Any
 
 import orjson
 
-from vaultkeeper import crypto
+from vaultkeeper import crypto, registry
 from vaultkeeper.canonical import CanonicalMapping
+from vaultkeeper.db import mirror as mirrordb
 from vaultkeeper.digest import ContentDigest
 from vaultkeeper.exportfmt import MANIFEST, iter_lines, write_manifest
 from vaultkeeper.policies.privacy import PrivacyPolicy
@@ -222,3 +223,69 @@ def filter_export(root: Path, suppression: Suppression) -> dict[str, Any]:
     manifest["privacy"] = {"suppressed": suppression.as_json()}
     write_manifest(root, manifest)
     return manifest
+
+
+# ----------------------------------------------------------------------- the drilled mirror
+class _MirrorObject:
+    """A mirror table read like an export object: flattened rows, the CRM id in ``__id``."""
+
+    id_column = "__id"
+
+    def __init__(self, path: Path, name: str, flatten: Any) -> None:
+        self.path, self.name, self.flatten = path, name, flatten
+
+    def rows(self) -> Any:
+        """(row, archived) per record, from the exact JSON kept in ``_raw``."""
+        _, found = mirrordb.query(self.path, f"SELECT id, _raw, _archived FROM "  # noqa: S608
+                                  f"{mirrordb.quote(self.name)}")
+        for rid, raw, archived in found:
+            yield self.flatten(orjson.loads(raw)) | {"__id": str(rid)}, bool(archived)
+
+
+class _MirrorRelation:
+    """A ``rel_<stem>`` table read like a relation file."""
+
+    def __init__(self, path: Path, stem: str) -> None:
+        self.path, self.stem = path, stem
+        self.from_object, _, self.to_object = stem.partition("__")
+
+    def pairs(self) -> Any:
+        """(from id, to id, type) of every relation row."""
+        _, found = mirrordb.query(self.path, "SELECT from_id, to_id, type FROM "  # noqa: S608
+                                  f"{mirrordb.quote('rel_' + self.stem)}")
+        for a, b, kind in found:
+            yield str(a), str(b), str(kind or "")
+
+
+class _MirrorFolder:
+    def __init__(self, path: Path, objects: list[str], relations: list[str],
+                 flatten: Any) -> None:
+        self.objects = {n: _MirrorObject(path, n, flatten) for n in objects}
+        self.relations = {s: _MirrorRelation(path, s) for s in relations}
+
+
+def suppress_drilled_mirror(ctx: Any) -> Suppression:
+    """Apply the register to the drilled mirror now (``privacy forget`` calls it), so the
+    mirror and ``mirror serve`` drop a person registered after the last drill."""
+    context = CommandContext.of(ctx)
+    path = mirrordb.mirror_path(context.state_dir)
+    if not path.is_file():
+        return Suppression()
+    keys, hashes, count = register.matching_material(context)
+    manifest = orjson.loads(mirrordb.info(path).get("manifest") or "{}")
+    connector = str((manifest.get("connector") or {}).get("name") or "")
+    mapping = context.policies.canonical.get(connector)
+    reader = registry.reader_for(connector).package
+    if not hashes or reader is None:
+        return Suppression()
+    _, tables = mirrordb.query(path, "SELECT name FROM sqlite_master WHERE type = 'table'")
+    names = {str(t[0]) for t in tables}
+    objects = [n for n in (manifest.get("objects") or {}) if n in names]
+    relations = [s for s in (manifest.get("relations") or {}) if f"rel_{s}" in names]
+    folder = _MirrorFolder(path, objects, relations, reader.flatten)
+    result = find_suppressed(folder, mapping, context.policies.privacy,  # type: ignore[arg-type]
+                             keys, hashes)
+    result.requests = count
+    if result.records:
+        mirrordb.delete_records(path, result.ids)
+    return result

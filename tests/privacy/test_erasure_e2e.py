@@ -51,6 +51,7 @@ def _files_without(root: Path, needles: list[bytes]) -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)   # ~4 min on an idle machine: 4 backups, 2 drills, 3 packages
 def test_person_erased_after_three_backups(tmp_path: Path) -> None:
     escrow_key = tmp_path / "secrets" / "escrow.key"
     config = make_config(tmp_path, records=200, extra=(

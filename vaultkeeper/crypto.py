@@ -238,3 +238,83 @@ def register_key(password: bytes) -> bytes:
 def keyed_hash(key: bytes, text: str) -> str:
     """HMAC-SHA256 of ``text`` (UTF-8) under ``key``, hex."""
     return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+# ------------------------------------------------------------- JWT bearer (Salesforce sign-in)
+def _b64url(data: bytes) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _b64url_decode(text: str) -> bytes:
+    import base64
+
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def generate_rsa_key_pair(bits: int = 2048) -> tuple[bytes, bytes]:
+    """A new RSA key pair as (private PKCS#8 PEM, public SubjectPublicKeyInfo PEM)."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo)
+    return private, public
+
+
+def sign_jwt_rs256(private_key_pem: str | bytes, claims: dict[str, Any]) -> str:
+    """A compact RS256 JWT of ``claims`` (Salesforce's JWT bearer assertion).
+
+    Raises ``ValueError`` when the PEM is not an unencrypted RSA private key.
+    """
+    import orjson
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    data = private_key_pem.encode() if isinstance(private_key_pem, str) else private_key_pem
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"not an unencrypted PEM private key ({exc.__class__.__name__})") \
+            from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError("the private key is not an RSA key (Salesforce needs RS256)")
+    header = _b64url(orjson.dumps({"alg": "RS256", "typ": "JWT"}))
+    body = _b64url(orjson.dumps(claims))
+    signing_input = f"{header}.{body}".encode("ascii")
+    signature = key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
+    return f"{header}.{body}.{_b64url(signature)}"
+
+
+def verify_jwt_rs256(public_key_pem: bytes, token: str) -> dict[str, Any] | None:
+    """The claims of an RS256 JWT signed by the key, or None (bad form or bad signature)."""
+    import orjson
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    try:
+        header_b64, body_b64, sig_b64 = token.split(".")
+        header = orjson.loads(_b64url_decode(header_b64))
+        claims = orjson.loads(_b64url_decode(body_b64))
+        signature = _b64url_decode(sig_b64)
+        key = serialization.load_pem_public_key(public_key_pem)
+    except (ValueError, orjson.JSONDecodeError):
+        return None
+    if not isinstance(header, dict) or header.get("alg") != "RS256" \
+            or not isinstance(claims, dict) or not isinstance(key, rsa.RSAPublicKey):
+        return None
+    try:
+        key.verify(signature, f"{header_b64}.{body_b64}".encode("ascii"), padding.PKCS1v15(),
+                   hashes.SHA256())
+    except InvalidSignature:
+        return None
+    return claims
+
+
+def public_key_of(private_key_pem: str | bytes) -> bytes:
+    """The public key (SubjectPublicKeyInfo PEM) of a PEM private key; ValueError if unusable."""
+    data = private_key_pem.encode() if isinstance(private_key_pem, str) else private_key_pem
+    key = serialization.load_pem_private_key(data, password=None)
+    return key.public_key().public_bytes(serialization.Encoding.PEM,
+                                         serialization.PublicFormat.SubjectPublicKeyInfo)

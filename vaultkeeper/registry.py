@@ -3,8 +3,9 @@
 A vendor's knowledge lives in its own module, which builds one ``SourceKind`` and calls
 ``register`` when it is imported: how to open it from ``[source]`` settings, what it requires
 of those settings, its standard objects, how the mirror and the emergency package read its
-exported schema and records, the import files the package writes for it, and a ``writer`` slot
-that restore into a CRM will fill (None today).
+exported schema and records, the import files the package writes for it, and for a source that
+starts its own CRM (the sandbox) a ``writer`` opener. Vendors' writers (connectors/*_writer.py)
+register a factory with ``register_writer``; ``writer_factory`` imports them on first use.
 
 This module is core: it imports no vendor module, so config and policies can ask it. The
 ``ENTRIES`` index names each source's module, and ``get`` imports that module (by name, with
@@ -42,11 +43,15 @@ class Entry:
     """The sandbox can speak its API (``[source] flavour``)."""
     import_target: bool = False
     """The emergency package can write its import files (``--target``)."""
+    writer_module: str | None = None
+    """The module holding its writer (restore, rehearsal), imported on first use."""
 
 
 ENTRIES: tuple[Entry, ...] = (
-    Entry("hubspot", "vaultkeeper.connectors.hubspot", flavour=True, import_target=True),
-    Entry("salesforce", "vaultkeeper.connectors.salesforce", flavour=True, import_target=True),
+    Entry("hubspot", "vaultkeeper.connectors.hubspot", flavour=True, import_target=True,
+          writer_module="vaultkeeper.connectors.hubspot_writer"),
+    Entry("salesforce", "vaultkeeper.connectors.salesforce", flavour=True, import_target=True,
+          writer_module="vaultkeeper.connectors.salesforce_writer"),
     Entry("csv", "vaultkeeper.connectors.csv_source"),
     Entry("sandbox", "vaultkeeper.sandbox.source"),
 )
@@ -90,8 +95,9 @@ class SourceKind:
     """The import files the emergency package writes for ``--target <name>``."""
     summary: Callable[[SourceSettings], str] | None = None
     """One line for ``vaultkeeper config show`` (default: the base URL)."""
-    writer: Any = None
-    """Restore into the CRM: filled by the restore feature; None until then."""
+    writer: Callable[[SourceSettings, ExitStack], Any] | None = None
+    """For a source that starts its own CRM (the sandbox): open a writer to it. Vendors' own
+    writers are found with ``writer_factory``."""
 
 
 _KINDS: dict[str, SourceKind] = {}
@@ -148,3 +154,30 @@ def reader_for(connector: str) -> SourceKind:
     """The record that reads an export of ``connector`` (unknown ones read as generic)."""
     kind = find(connector)
     return kind if kind is not None and kind.name != SANDBOX else get(GENERIC)
+
+
+WriterFactory = Callable[..., Any]
+"""``factory(url, token, *, ca_file, api_version, max_retries, timeout) -> CrmWriter``."""
+_WRITERS: dict[str, WriterFactory] = {}
+
+
+def register_writer(name: str, factory: WriterFactory) -> None:
+    """Add a vendor's writer factory (its writer module calls this once, when imported)."""
+    _WRITERS[name] = factory
+
+
+def writable() -> tuple[str, ...]:
+    """The CRMs vaultkeeper can write to (restore, rehearsal)."""
+    return tuple(e.name for e in ENTRIES if e.writer_module)
+
+
+def writer_factory(name: str) -> WriterFactory:
+    """The writer factory of CRM ``name``; ConfigError for a CRM that cannot be written to."""
+    entry = next((e for e in ENTRIES if e.name == name and e.writer_module), None)
+    if entry is None or entry.writer_module is None:
+        raise ConfigError(f"connector {name!r} cannot be written to",
+                          f"restore into one of {', '.join(writable())}",
+                          key="[source] connector")
+    if name not in _WRITERS:
+        importlib.import_module(entry.writer_module)
+    return _WRITERS[name]

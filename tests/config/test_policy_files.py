@@ -100,7 +100,7 @@ CASES = [
            'objects = ["contacts", "deals", "volunteer_shifts"]'),
      '[[process]] #3 "events" objects',
      "names object volunteer_shifts, which the sandbox source cannot have",
-     "the sandbox (hubspot flavour) has calls, companies"),
+     "the sandbox (hubspot flavour) has calls, communications, companies"),
     (_edit("mappings", 'email = "Email"', "email = 3"), "[objects.contacts.fields] email",
      "must be a non-empty string (got an integer)", 'email = "Column name"'),
 ]

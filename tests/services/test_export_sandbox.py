@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import orjson
 import pytest
 from vk_testing import RECORDS, SEED, hubspot, pair_counts, salesforce
 
@@ -29,7 +30,15 @@ def test_hubspot_export_has_every_record_including_archived(hubspot_clean, clean
     manifest, out = hubspot_clean
     expected = clean_sandbox.expected()["hubspot"]
     assert manifest["status"] == "complete", manifest["problems"]
-    assert set(manifest["objects"]) == set(expected)
+    settings = clean_sandbox.expected_settings()
+    assert set(manifest["objects"]) == set(expected) | set(settings)
+    for name, want in settings.items():   # owners and pipelines: HubSpot gives no count
+        got = manifest["objects"][name]
+        assert (got["count"], got["archived"]) == (want["total"], want["archived"]), name
+        assert got["source_count"] is None
+    owners = [orjson.loads(line) for line in
+              (out / manifest["objects"]["owners"]["file"]).read_bytes().splitlines()]
+    assert {o["id"] for o in owners} >= {"61000001"} and all(o["email"] for o in owners)
     for name, want in expected.items():
         got = manifest["objects"][name]
         assert (got["count"], got["archived"]) == (want["total"], want["archived"]), name

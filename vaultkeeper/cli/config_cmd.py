@@ -132,15 +132,24 @@ def _demo_config(target: Path, key: Path) -> str:
 
 # ----------------------------------------------------------------------------------- check
 @config_app.command("check")
-def check(json_output: JsonOption = False) -> None:
+def check(json_output: JsonOption = False,
+          online: Annotated[bool, typer.Option(
+              "--online", help="Also sign in to the source and list what it lets us read "
+                               "(exit 6 when it refuses).")] = False) -> None:
     """Validate the configuration, secrets and policies.
 
     Every secret reference is resolved. Errors name the file, the key and the fix. Exit 0 when
-    everything is valid (warnings are shown but do not fail), 5 otherwise.
+    everything is valid (warnings are shown but do not fail), 5 otherwise; with --online, 6 when
+    the source refuses to sign in.
     """
+    source_facts: dict[str, Any] | None = None
     try:
         settings = load_settings(find_config_file(state.options.config), resolve_secrets=True)
         policies = load_policies(settings.policies_dir)
+        if online:
+            from vaultkeeper.services.source_check import check_source
+
+            source_facts = check_source(settings.source)
     except VaultkeeperError as exc:
         if json_output:
             print_json({"ok": False, "error": exc.one_line(), "exit_code": int(exc.exit_code),
@@ -151,10 +160,16 @@ def check(json_output: JsonOption = False) -> None:
         print_json({"ok": True, "config_file": str(settings.config_file),
                     "settings": settings_to_dict(settings),
                     "secrets": [_secret_info(s) for s in settings.secrets()],
-                    "policies": _policies_info(policies), "warnings": warnings})
+                    "policies": _policies_info(policies), "warnings": warnings,
+                    **({"source": source_facts} if source_facts is not None else {})})
         return
     for line in _summary(settings, policies):
         typer.echo(line)
+    if source_facts is not None:
+        from vaultkeeper.services.source_check import describe_access
+
+        for line in describe_access(source_facts):
+            typer.echo(line)
     for warning in warnings:
         typer.echo(f"Warning: {warning}", err=True)
 

@@ -15,6 +15,7 @@ from vaultkeeper.errors import UsageError
 from vaultkeeper.sandbox import DEFAULT_MAX_URL_LENGTH, FaultConfig, Sandbox
 from vaultkeeper.sandbox.faults import HELP as FAULTS_HELP
 from vaultkeeper.sandbox.hubspot import RATE_MAX
+from vaultkeeper.sandbox.sf_oauth import ConnectedApp
 
 HELP = (
     "Run the local CRM sandbox: HubSpot CRM v3 and Salesforce REST APIs over HTTPS, serving "
@@ -38,6 +39,10 @@ def _print_banner(sb: Sandbox, faults: FaultConfig) -> None:
         _echo("  TLS        off (--no-tls); simple-salesforce needs TLS, HubSpot clients do not")
     _echo(f"  token      {token}  (send 'Authorization: Bearer {token}'; not a secret)")
     _echo(f"  seed       {sb.seed}    faults: {faults}")
+    app = sb.oauth.app
+    _echo(f"  OAuth      {url}/services/oauth2/token: client_id {app.client_id}, client_secret "
+          f"{app.client_secret}, refresh_token {app.refresh_token}, JWT sub {app.username}"
+          f"{'' if app.jwt_public_key else ' (JWT off: --jwt-public-key)'}")
     _echo("  HubSpot objects (live + archived):")
     for name, store in sb.dataset.stores.items():
         if store.count:
@@ -103,6 +108,16 @@ def serve(
         help="Requests per 10 s advertised in X-HubSpot-RateLimit-Max (HubSpot Pro: 190). "
              "Advertised only: clients that honour it slow down; only --faults 429 refuses.",
     )] = RATE_MAX,
+    token_ttl: Annotated[float | None, typer.Option(
+        "--token-ttl", help="Seconds after which access tokens issued by "
+                            "/services/oauth2/token expire (401 INVALID_SESSION_ID); default: "
+                            "never. The static sandbox token never expires.",
+    )] = None,
+    jwt_public_key: Annotated[Path | None, typer.Option(
+        "--jwt-public-key", dir_okay=False, exists=True,
+        help="PEM public key (or certificate's key) the sandbox's connected app trusts for "
+             "the Salesforce JWT bearer flow.",
+    )] = None,
     log_requests: Annotated[bool, typer.Option(
         "--log-requests", help="Log every request on stderr.",
     )] = False,
@@ -125,9 +140,12 @@ def serve(
     except ValueError as exc:
         raise UsageError(f"--faults: {exc}", fix="see `vaultkeeper sandbox serve --help`") \
             from None
+    if token_ttl is not None and token_ttl <= 0:
+        raise UsageError(f"--token-ttl must be > 0 seconds, not {token_ttl}")
+    app = ConnectedApp(jwt_public_key=jwt_public_key.read_bytes() if jwt_public_key else None)
     sb = Sandbox(records=records, seed=seed, port=port, host=host, faults=fault_config,
                  tls=not no_tls, cert_dir=cert_dir, max_url_length=max_url_length,
-                 rate_limit=rate_limit,
+                 rate_limit=rate_limit, connected_app=app, token_ttl=token_ttl,
                  log=(lambda line: typer.echo(line, err=True)) if log_requests else None)
     try:
         sb.start()

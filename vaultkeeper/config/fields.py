@@ -17,6 +17,7 @@ from vaultkeeper.config.settings import (
     ESCROW_RELEASE_CONDITIONS,
     FLAVOURS,
     SCHEDULE_JOBS,
+    SF_AUTH_FLOWS,
     AlertSettings,
     EmergencySettings,
     EscrowSettings,
@@ -135,7 +136,13 @@ SOURCE_FIELDS = settings_fields(
     exclude=Field(as_names, ["emails"]), page_size=Field(as_int(1), 100),
     max_retries=Field(as_int(0), 8), timeout=Field(as_float(0.0), 60.0),
     max_url_length=Field(as_int(1024), 12000), id_column=Field(as_str, "Id"),
-    encoding=Field(as_str, "cp1252"), delimiter=Field(as_str, ";"))
+    encoding=Field(as_str, "cp1252"), delimiter=Field(as_str, ";"),
+    auth=Field(as_choice(*SF_AUTH_FLOWS), "jwt"),
+    login_url=Field(as_http_url, "https://login.salesforce.com"),
+    client_id=Field(as_str, "3MVG9…consumer-key"),
+    username=Field(as_str, "backup@example.org"),
+    private_key=Field(as_secret, None), client_secret=Field(as_secret, None),
+    refresh_token=Field(as_secret, None), bulk_threshold=Field(as_int(0), 10000))
 LOCATION_FIELDS = settings_fields(
     LocationSettings,
     name=Field(as_str, "office-nas"), url=Field(as_location_url, "/srv/backup/vaultkeeper"),

@@ -258,6 +258,9 @@ def _check_source(source: SourceSettings, file: str) -> SourceSettings:
     def fail(key: str, message: str, fix: str) -> ConfigError:
         return ConfigError(message, fix, file=file, key=f"[source] {key}")
 
+    if source.auth != "token" and source.connector not in ("salesforce", "sandbox"):
+        raise fail("auth", f"sign-in flows are for Salesforce, not connector {source.connector}",
+                   'remove auth (the default "token" uses [source] token)')
     source = registry.get(source.connector).check_settings(source, fail)
     if source.ca_file and not source.ca_file.is_file():
         raise fail("ca_file", f"{source.ca_file} does not exist",

@@ -13,6 +13,8 @@ CONFIG_NAME = "vaultkeeper.toml"
 CONNECTORS = registry.names()
 """``[source] connector`` values: one per source in the registry."""
 FLAVOURS = registry.flavours()
+SF_AUTH_FLOWS = ("token", "jwt", "client_credentials", "refresh_token")
+"""``[source] auth``: a static access token, or a Salesforce OAuth flow vaultkeeper runs."""
 """``[source] flavour`` values: the APIs the sandbox speaks."""
 SCHEDULE_JOBS = ("backup", "drill", "check", "risk")
 """Jobs that ``[schedule]`` (and risk levels) may time; ``vaultkeeper run`` runs them."""
@@ -44,6 +46,15 @@ class SourceSettings:
     id_column: str | None = None
     encoding: str | None = None
     delimiter: str | None = None
+    # Salesforce sign-in (connectors/sf_auth.py): a static token, or an OAuth flow.
+    auth: str = "token"
+    login_url: str | None = None
+    client_id: str | None = None
+    username: str | None = None
+    private_key: Secret | None = None
+    client_secret: Secret | None = None
+    refresh_token: Secret | None = None
+    bulk_threshold: int | None = None
 
 
 @dataclass(frozen=True)
@@ -149,7 +160,9 @@ class Settings:
 
     def secrets(self) -> list[Secret]:
         """Every secret reference in the settings, in file order."""
-        found = [self.source.token, self.repository_password]
+        src = self.source
+        found = [src.token, src.private_key, src.client_secret, src.refresh_token,
+                 self.repository_password]
         for loc in self.locations:
             found += [loc.access_key, loc.secret_key]
         hook = self.alerts.webhook_url

@@ -63,6 +63,10 @@ class Connector(abc.ABC):
                 "elapsed_s": round(getattr(stats, "elapsed_s", 0.0), 3),
                 "deprecations": dict(getattr(stats, "deprecations", {}))}
 
+    def check_access(self) -> dict[str, object]:
+        """Which objects the credentials can read (``config check --online``)."""
+        return {"readable_objects": [spec.name for spec in self.discover()]}
+
     def describe_source(self) -> dict[str, str]:
         """Non-secret facts about the source for the manifest (base URL, API version …)."""
         return {}

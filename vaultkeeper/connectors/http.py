@@ -30,6 +30,10 @@ class NotFound(ConnectorError):
     """HTTP 404 from the source."""
 
 
+class SessionExpired(AuthError):
+    """The access token expired (Salesforce 401 INVALID_SESSION_ID); signing in again helps."""
+
+
 @dataclass
 class RetryStats:
     """What the retry layer absorbed during a run (reported in the manifest)."""
@@ -121,6 +125,8 @@ class HttpClient:
         validate: Validator = default_validate,
         sleep: Callable[[float], None] = time.sleep,
         on_response: Callable[[httpx.Response], None] | None = None,
+        reauth: Callable[[], Mapping[str, str]] | None = None,
+        before_request: Callable[[], None] | None = None,
     ) -> None:
         verify: ssl.SSLContext | bool = True
         if ca_file is not None:
@@ -142,6 +148,10 @@ class HttpClient:
         self.validate = validate
         self.sleep = sleep
         self.on_response = on_response
+        self.reauth = reauth
+        """Signs in again and returns fresh headers when a request meets ``SessionExpired``."""
+        self.before_request = before_request
+        """Called before every attempt (a writer's rate pacer blocks here)."""
         self.stats = RetryStats()
 
     def backoff(self, attempt: int) -> float:
@@ -149,19 +159,37 @@ class HttpClient:
         return random.uniform(0, min(self.backoff_cap, self.backoff_base * 2 ** attempt))
 
     def request(self, method: str, url: str, *, params: Any = None, json: Any = None,
-                headers: Mapping[str, str] | None = None) -> httpx.Response:
-        """Send one request, retrying transient failures; return a validated 2xx response."""
+                headers: Mapping[str, str] | None = None,
+                data: Mapping[str, str] | None = None,
+                content: bytes | None = None) -> httpx.Response:
+        """Send one request, retrying transient failures; return a validated 2xx response
+        (or whatever non-error status the validator lets through).
+
+        An expired session (``SessionExpired``) is renewed once per request through ``reauth``
+        and the request sent again; a second refusal is final.
+        """
         attempt = 0
+        renewed = False
         while True:
             self.stats.requests += 1
+            if self.before_request is not None:
+                self.before_request()
             try:
                 response = self._client.request(method, url, params=params, json=json,
-                                                headers=headers)
+                                                headers=headers, data=data,
+                                                content=content)
                 self.stats.saw(response)
                 if self.on_response is not None:
                     self.on_response(response)
                 self.validate(response)
                 return response
+            except SessionExpired:
+                if self.reauth is None or renewed:
+                    raise
+                renewed = True
+                self._client.headers.update(self.reauth())
+                self.stats.note("session expired (signed in again)", 0.0)
+                continue
             except RetryableError as exc:
                 cause, hint, error = exc.message, exc.retry_after, exc
             except httpx.TransportError as exc:

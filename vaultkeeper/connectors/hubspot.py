@@ -19,6 +19,7 @@ from vaultkeeper import registry, shapes
 from vaultkeeper.canonical import ImportFile
 from vaultkeeper.config import SourceSettings
 from vaultkeeper.connectors.base import Connector, http_opener, require_token
+from vaultkeeper.connectors.hs_settings import discover_settings, is_settings, read_settings
 from vaultkeeper.connectors.http import (
     HttpClient,
     NotFound,
@@ -39,10 +40,12 @@ from vaultkeeper.registry import Fail, SourceKind
 from vaultkeeper.shapes import Column, ObjectShape, getter, unique_columns
 
 STANDARD_OBJECTS = ("contacts", "companies", "deals", "tickets", "notes", "calls", "emails",
-                    "meetings", "tasks", "products", "line_items", "quotes")
+                    "meetings", "tasks", "communications", "postal_mail", "products",
+                    "line_items", "quotes", "leads")
 # Associations are symmetric in HubSpot; each pair is exported once, from the side that has few
 # associations per record (a note has one contact; a contact may have hundreds of notes).
-ASSOCIATION_RANK = ("notes", "calls", "emails", "meetings", "tasks", "line_items", "quotes",
+ASSOCIATION_RANK = ("notes", "calls", "emails", "meetings", "tasks", "communications",
+                    "postal_mail", "line_items", "quotes", "leads",
                     "deals", "tickets", "contacts", "companies", "products")
 PAGE_MAX = 100
 API_URL = "https://api.hubapi.com"
@@ -134,7 +137,9 @@ class HubSpotConnector(Connector):
             props = tuple(p["name"] for p in body.get("results", []))
             self._specs[name] = ObjectSpec(name=name, primary_key="id", properties=props,
                                            schema=body, vendor_name=type_id)
-        return list(self._specs.values())
+        objects = list(self._specs.values())
+        # Owners and pipelines are kept apart from _specs: records have no associations to them.
+        return objects + discover_settings(self.http, self.wanted, self._problems)
 
     def problems(self) -> list[str]:
         """Objects HubSpot would not let us read."""
@@ -146,6 +151,8 @@ class HubSpotConnector(Connector):
 
     def source_count(self, obj: ObjectSpec) -> SourceCount | None:
         """HubSpot's own ``total`` from the search endpoint (live records only)."""
+        if is_settings(obj):
+            return None   # HubSpot reports no count of owners or pipelines
         try:
             body = self.http.post_json(f"/crm/v3/objects/{obj.vendor_name}/search",
                                        {"limit": 1, "properties": ["hs_object_id"]})
@@ -157,6 +164,9 @@ class HubSpotConnector(Connector):
     # -- reading -----------------------------------------------------------------------------
     def read(self, obj: ObjectSpec) -> Iterator[Item]:
         """Live records, then archived ones, each with its associations."""
+        if is_settings(obj):
+            yield from read_settings(self.http, obj)
+            return
         targets = self._association_targets(obj)
         for archived in (False, True):
             yield from self._read_pass(obj, archived, targets)
@@ -337,7 +347,7 @@ def check_settings(source: SourceSettings, fail: Fail) -> SourceSettings:
 
 def known_objects(source: SourceSettings) -> tuple[set[str], str]:
     """The standard objects plus whatever ``[source] objects`` lists (custom objects)."""
-    return (set(STANDARD_OBJECTS) | set(source.objects),
+    return (set(STANDARD_OBJECTS) | {"owners", "pipelines"} | set(source.objects),
             "HubSpot objects are contacts, companies, deals, notes … (list custom objects "
             "in [source] objects)")
 
@@ -388,8 +398,13 @@ def _package_describe(name: str, schema: Any) -> shapes.Described:
 
 def _package_row(record: dict[str, Any]) -> dict[str, str]:
     row = {"id": shapes.cell(record.get("id"))}
-    for key, value in (record.get("properties") or {}).items():
-        row[key if key != "id" else "properties.id"] = shapes.cell(value)
+    props = record.get("properties") or {}
+    if "id" in props:
+        for key, value in props.items():
+            row[key if key != "id" else "properties.id"] = shapes.cell(value)
+    else:   # the common case: text values as they are, the rest through cell() (faster)
+        cell = shapes.cell
+        row.update({k: v if type(v) is str else cell(v) for k, v in props.items()})
     for key, value in record.items():
         if key in ("id", "properties"):
             continue
@@ -421,7 +436,8 @@ IMPORT_FILES: tuple[ImportFile, ...] = (
         ("Email", "@person_email"), (_HS, "person_id"), ("Membership number", "number"),
         ("Membership level", "level"), ("Membership status", "status"),
         ("Membership start date", "start_date"), ("Membership renewal date", "end_date"),
-        ("Branch", "branch"), ("Membership Legacy ID", "legacy_id")),
+        ("Branch", "branch"), ("Membership Legacy ID", "legacy_id"),
+        ("Associated Company Legacy ID", "organisation_id")),
         "Import as an update of Contacts (custom membership properties), matched on Email or on "
         f"'{_HS}'."),
     ImportFile("donation", "donations.csv", (
@@ -430,14 +446,18 @@ IMPORT_FILES: tuple[ImportFile, ...] = (
         ("Campaign", "campaign"), ("Payment method", "payment_method"),
         ("Payment reference", "reference"), ("Fund", "fund"), ("Gift Aid", "gift_aid"),
         (_HS, "legacy_id"), ("Email", "@person_email"),
-        ("Associated Contact Legacy ID", "person_id"), ("Company Domain Name", "@org_domain")),
+        ("Associated Contact Legacy ID", "person_id"), ("Company Domain Name", "@org_domain"),
+        ("Associated Company Legacy ID", "organisation_id")),
         "Import as Deals together with Contacts (two objects, one file): the Email column "
         "associates each deal with its contact. Create the Donations pipeline and stages first."),
     ImportFile("activity", "notes.csv", (
         ("Note body", "body"), ("Activity date", "date"), ("Activity type", "type"),
         (_HS, "legacy_id"), ("Email", "@person_email"),
-        ("Associated Contact Legacy ID", "person_id")),
-        "Import as Notes associated with Contacts by Email."),
+        ("Associated Contact Legacy ID", "person_id"),
+        ("Associated Company Legacy ID", "organisation_id"),
+        ("Associated Deal Legacy ID", "donation_id")),
+        "Import as Notes associated with Contacts by Email; the Associated … Legacy ID columns "
+        "name the contact, company and deal each note belongs to."),
 )
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
@@ -19,8 +21,16 @@ from vaultkeeper import registry, shapes
 from vaultkeeper.canonical import ImportFile
 from vaultkeeper.config import SourceSettings
 from vaultkeeper.connectors.base import Connector, http_opener, require_token
-from vaultkeeper.connectors.http import HttpClient, UrlTooLong, default_validate, json_body
+from vaultkeeper.connectors.http import (
+    HttpClient,
+    SessionExpired,
+    UrlTooLong,
+    default_validate,
+    json_body,
+)
 from vaultkeeper.connectors.paginate import NextUrlPaginator
+from vaultkeeper.connectors.sf_auth import SalesforceSignIn, sign_in_from
+from vaultkeeper.connectors.sf_bulk import BulkReader
 from vaultkeeper.errors import AuthError, ConnectorError, PaginationError, RetryableError
 from vaultkeeper.models import Item, Malformed, ObjectSpec, Record, Relation, SourceCount
 from vaultkeeper.registry import Fail, SourceKind
@@ -51,8 +61,10 @@ def salesforce_validate(response: httpx.Response) -> None:
     first = parsed[0] if isinstance(parsed, list) and parsed and isinstance(parsed[0], dict) else {}
     code, message = str(first.get("errorCode", "")), str(first.get("message", ""))
     if code == "INVALID_SESSION_ID" or status == 401:
-        raise AuthError(f"Salesforce refused the access token ({code or status}): {message}",
-                        "refresh the access token referenced by [source] token")
+        raise SessionExpired(f"Salesforce refused the access token ({code or status}): "
+                             f"{message}", "refresh the access token referenced by [source] "
+                             "token, or let vaultkeeper sign in itself: [source] auth = jwt, "
+                             "client_credentials or refresh_token")
     if code == "REQUEST_LIMIT_EXCEEDED":
         if "TotalRequests" in message:
             raise ConnectorError(f"Salesforce daily API limit reached: {message}",
@@ -75,15 +87,31 @@ class SalesforceConnector(Connector):
     version = "1"
     default_order = DEFAULT_ORDER
 
-    def __init__(self, instance_url: str, token: str, *, api_version: str = "59.0",
-                 ca_file: Path | None = None, page_size: int | None = None,
-                 max_retries: int = 8, timeout: float = 60.0, max_url_length: int = 12000,
-                 objects: Sequence[str] = ()) -> None:
+    def __init__(self, instance_url: str | None, token: str | None, *,
+                 api_version: str = "59.0", ca_file: Path | None = None,
+                 page_size: int | None = None, max_retries: int = 8, timeout: float = 60.0,
+                 max_url_length: int = 12000, objects: Sequence[str] = (),
+                 sign_in: SalesforceSignIn | None = None,
+                 bulk_threshold: int | None = None) -> None:
+        self.sign_in = sign_in
+        if sign_in is not None:
+            # The token answer names the org's instance: it wins over any configured URL.
+            session = sign_in.sign_in()
+            instance_url, token = session.instance_url, session.access_token
+        if not instance_url or not token:
+            raise AuthError("no Salesforce instance URL or access token",
+                            "set [source] base_url and token, or a sign-in flow ([source] auth)")
         self.http = HttpClient(
             instance_url, headers={"Authorization": f"Bearer {token}"}, ca_file=ca_file,
             timeout=timeout, max_retries=max_retries, validate=salesforce_validate,
-            on_response=self._note_usage)
+            on_response=self._note_usage, reauth=self._sign_in_again if sign_in else None)
         self.root = f"/services/data/v{api_version.lstrip('v')}"
+        self.bulk_threshold = bulk_threshold
+        """Objects with at least this many rows (deleted included) are read by Bulk API 2.0;
+        None: never; 0: always."""
+        self.bulk = BulkReader(self.http, self.root, on_note=self._notes_append)
+        self._totals: dict[str, int] = {}
+        self.read_via: dict[str, str] = {}
         batch = max(200, min(page_size or 2000, 2000))
         self.query_headers = {"Sforce-Query-Options": f"batchSize={batch}"}
         self.max_url_length = max_url_length
@@ -128,9 +156,39 @@ class SalesforceConnector(Connector):
                                            schema=describe, vendor_name=name)
         return list(self._specs.values())
 
+    def _sign_in_again(self) -> dict[str, str]:
+        assert self.sign_in is not None
+        return {"Authorization": f"Bearer {self.sign_in.sign_in().access_token}"}
+
+    def _notes_append(self, note: str) -> None:
+        self._notes.append(note)
+
+    def check_access(self) -> dict[str, object]:
+        """Who we are signed in as and which objects that user can read (for `source check`)."""
+        facts: dict[str, object] = {"instance_url": self.http.base_url,
+                                    "sign_in": self.sign_in.flow if self.sign_in else "token"}
+        try:
+            info = self.http.get_json("/services/oauth2/userinfo")
+            facts["user"] = info.get("preferred_username") or info.get("name")
+            facts["organization_id"] = info.get("organization_id")
+        except ConnectorError as exc:
+            facts["user"] = f"unknown ({exc.message})"
+        body = self.http.get_json(f"{self.root}/sobjects/")
+        readable = sorted(str(o["name"]) for o in body.get("sobjects", [])
+                          if o.get("queryable") and o.get("retrieveable", True))
+        facts["readable_objects"] = readable
+        if self.api_usage:
+            facts["api_usage"] = self.api_usage
+        return facts
+
     def describe_source(self) -> dict[str, str]:
-        """Instance, API version and the last seen API usage."""
+        """Instance, API version, sign-in flow, bulk use and the last seen API usage."""
         facts = {"base_url": self.http.base_url, "api": f"Salesforce REST {self.root}"}
+        if self.sign_in is not None:
+            facts["sign_in"] = f"OAuth {self.sign_in.flow} ({self.sign_in.sign_ins} sign-ins)"
+        bulk = sorted(n for n, how in self.read_via.items() if how == "bulk")
+        if bulk:
+            facts["bulk_api"] = f"Bulk API 2.0 query jobs for {', '.join(bulk)}"
         if self.api_usage:
             facts["api_usage"] = self.api_usage
         if self._notes:
@@ -143,10 +201,40 @@ class SalesforceConnector(Connector):
         soql = quote_plus(f"SELECT COUNT() FROM {obj.vendor_name}")  # noqa: S608
         live = self.http.get_json(f"{self.root}/query/?q={soql}")["totalSize"]
         total = self.http.get_json(f"{self.root}/queryAll/?q={soql}")["totalSize"]
+        self._totals[obj.name] = int(total)
         return SourceCount(live=int(live), total=int(total), method="COUNT() totalSize")
 
     def read(self, obj: ObjectSpec) -> Iterator[Item]:
-        """All rows incl. deleted, merged across field slices, plus reference relations."""
+        """All rows incl. deleted, plus reference relations: Bulk API 2.0 for objects at or
+        above ``bulk_threshold`` rows, else REST queryAll merged across field slices."""
+        if self._use_bulk(obj):
+            self.read_via[obj.name] = "bulk"
+            yield from self._read_bulk(obj)
+            return
+        self.read_via[obj.name] = "rest"
+        yield from self._read_rest(obj)
+
+    def _use_bulk(self, obj: ObjectSpec) -> bool:
+        if self.bulk_threshold is None:
+            return False
+        if self.bulk_threshold == 0:
+            return True
+        if obj.name not in self._totals:
+            self.source_count(obj)
+        return self._totals[obj.name] >= self.bulk_threshold
+
+    def _read_bulk(self, obj: ObjectSpec) -> Iterator[Item]:
+        references = self._references(obj)
+        for row in self.bulk.rows(obj):
+            reason = _invalid_reason(row)
+            if reason:
+                yield Malformed(raw=orjson.dumps(row).decode(), reason=reason,
+                                location=f"{obj.name} (Bulk API results)")
+                continue
+            yield from self._relations(obj, row, references)
+            yield Record(row, archived=bool(row.get("IsDeleted")))
+
+    def _read_rest(self, obj: ObjectSpec) -> Iterator[Item]:
         slices = self._slices(obj)
         while True:
             streams = [self._stream(obj, fields) for fields in slices]
@@ -288,20 +376,44 @@ def _invalid_reason(row: Any) -> str:
 
 
 # ---------------------------------------------------------------------- the registry's record
-def connect(source: SourceSettings, url: str, token: str,
+def connect(source: SourceSettings, url: str | None, token: str | None,
             ca_file: Path | None) -> SalesforceConnector:
-    """The connector to a Salesforce org at ``url`` (or the sandbox's flavour)."""
+    """The connector to a Salesforce org at ``url`` (or the sandbox's flavour); with an OAuth
+    flow in ``[source] auth`` it signs in first and the instance URL comes from the answer."""
+    sign_in = sign_in_from(source, ca_file) if source.auth != "token" else None
     return SalesforceConnector(
-        url, token, api_version=source.api_version, ca_file=ca_file,
-        page_size=source.page_size, max_retries=source.max_retries, timeout=source.timeout,
-        max_url_length=source.max_url_length, objects=source.objects)
+        None if sign_in else url, None if sign_in else token, api_version=source.api_version,
+        ca_file=ca_file, page_size=source.page_size, max_retries=source.max_retries,
+        timeout=source.timeout, max_url_length=source.max_url_length, objects=source.objects,
+        sign_in=sign_in, bulk_threshold=source.bulk_threshold)
+
+
+def open_source(source: SourceSettings, stack: ExitStack) -> Connector:
+    """``SourceKind.open``: sign in with an OAuth flow, or use base_url and a static token."""
+    if source.auth != "token":
+        return connect(source, None, None, source.ca_file)
+    return http_opener(connect)(source, stack)
 
 
 def check_settings(source: SourceSettings, fail: Fail) -> SourceSettings:
-    """The instance URL and a token are required."""
+    """A sign-in flow and its keys, or the instance URL and a static token."""
+    if source.auth != "token":
+        needed = {"jwt": ("client_id", "username", "private_key"),
+                  "client_credentials": ("client_id", "client_secret"),
+                  "refresh_token": ("client_id", "refresh_token")}[source.auth]
+        for key in needed:
+            if getattr(source, key) is None:
+                example = (f'{key} = {{ file = "keys/salesforce.key" }}' if key == "private_key"
+                           else f'{key} = {{ env = "SALESFORCE_{key.upper()}" }}'
+                           if key in ("client_secret", "refresh_token") else f'{key} = "…"')
+                raise fail(key, f"required for auth = {source.auth}", example)
+        if source.login_url is None:
+            source = replace(source, login_url="https://login.salesforce.com")
+        return source
     if source.base_url is None:
         raise fail("base_url", "required for connector salesforce (your instance URL)",
-                   'base_url = "https://<mydomain>.my.salesforce.com"')
+                   'base_url = "https://<mydomain>.my.salesforce.com", or sign in with '
+                   'auth = "jwt" (the instance URL then comes from the sign-in)')
     return require_token(source, fail)
 
 
@@ -362,7 +474,8 @@ IMPORT_FILES: tuple[ImportFile, ...] = (
     ImportFile("membership", "Membership__c.csv", (
         ("Name", "number"), (f"Contact__r.{_SF}", "person_id"), ("Level__c", "level"),
         ("Status__c", "status"), ("Start_Date__c", "start_date|date"),
-        ("End_Date__c", "end_date|date"), ("Branch__c", "branch"), (_SF, "legacy_id")),
+        ("End_Date__c", "end_date|date"), ("Branch__c", "branch"), (_SF, "legacy_id"),
+        (f"Account__r.{_SF}", "organisation_id")),
         "Data Loader: upsert into a custom object Membership__c (or your membership app's "
         "object) on its legacy id; the contact lookup resolves by external id."),
     ImportFile("donation", "Opportunity.csv", (
@@ -376,14 +489,15 @@ IMPORT_FILES: tuple[ImportFile, ...] = (
     ImportFile("activity", "Task.csv", (
         ("Subject", "subject"), ("Description", "body"), ("ActivityDate", "date|date"),
         ("Type", "type"), ("OwnerId_legacy", "owner"), (_SF, "legacy_id"),
-        ("Who_Legacy_Id", "person_id"), ("What_Legacy_Id", "donation_id")),
+        ("Who_Legacy_Id", "person_id"), ("What_Legacy_Id", "donation_id"),
+        ("What_Account_Legacy_Id", "organisation_id")),
         "Data Loader: insert Task; WhoId/WhatId are polymorphic, so fill them from the id-map "
         "files (legacy id → new id) before the import."),
 )
 
 
 SOURCE = registry.register(SourceKind(
-    name=SalesforceConnector.name, open=http_opener(connect), connect=connect,
+    name=SalesforceConnector.name, open=open_source, connect=connect,
     check_settings=check_settings, known_objects=known_objects, standard_objects=DEFAULT_ORDER,
     summary=summary, mirror_shape=mirror_shape,
     package=shapes.PackageReader(

@@ -12,17 +12,22 @@ import threading
 import time
 from array import array
 from math import gcd
+from typing import Any
 
 MASK64 = (1 << 64) - 1
 START_MS = 1451606400000  # 2016-01-01T00:00:00Z: the organisation moved to its CRM
 AS_OF_MS = 1748736000000  # 2025-06-01T00:00:00Z: the data is frozen "as of" this instant
 RECYCLE_MS = 89 * 86400 * 1000  # archived records are younger than HubSpot's 90-day recycle bin
+SF_RECYCLE_MS = 14 * 86400 * 1000  # Salesforce keeps deleted records 15 days
 _BLOCK = 4096
 
 # One code per object/relation so their random streams never overlap.
 OBJECT_CODES = {
     "contacts": 1, "companies": 2, "deals": 3, "notes": 4, "tickets": 5,
     "calls": 6, "emails": 7, "meetings": 8, "tasks": 9,
+    # Standard objects the organisation does not use (answer 200 with no records).
+    "products": 10, "line_items": 11, "quotes": 12, "communications": 13, "postal_mail": 14,
+    "leads": 15,
 }
 HUBSPOT_OBJECTS = tuple(OBJECT_CODES)
 # byte < 8 out of 256: 3.1 % of records are archived (HubSpot) / deleted (Salesforce).
@@ -79,12 +84,52 @@ class ObjectStore:
         flags = bytearray(rng.randbytes(count).translate(_ARCHIVED_TABLE))
         if count:
             flags[0] = 0  # record 0 is a relation hub (see Link); keep it live
-        self.flags = bytes(flags)
+        self.flags = flags  # mutable: writes archive, undelete and append records
+        self.base = count
+        """Records below ``base`` are generated; those at or above it were created by writes."""
         self.archived_count = self.flags.count(1)
         self.live_count = count - self.archived_count
         self._step = (AS_OF_MS - RECYCLE_MS - START_MS) // max(count, 1)
         self._ranks: tuple[array, array] | None = None
         self._lock = threading.Lock()
+        # The write overlay (empty until something writes): HubSpot property values and
+        # Salesforce field values set by writes, and timestamps that writes moved.
+        self.edits: dict[int, dict[str, Any]] = {}
+        self.sf_edits: dict[int, dict[str, Any]] = {}
+        self._created_at: dict[int, int] = {}
+        self._modified_at: dict[int, int] = {}
+        self._archived_at: dict[int, int] = {}
+
+    # -- writes (callers hold Dataset.write_lock) ------------------------------------------
+    def append(self, now_ms: int) -> int:
+        """A new live record; returns its index."""
+        i = self.count
+        self.flags.append(0)
+        self.count += 1
+        self.live_count += 1
+        self._created_at[i] = self._modified_at[i] = now_ms
+        self._ranks = None
+        return i
+
+    def set_archived(self, i: int, archived: bool, now_ms: int) -> bool:
+        """Archive (delete) or bring back record ``i``; False when it already was."""
+        if self.is_archived(i) == archived:
+            return False
+        self.flags[i] = 1 if archived else 0
+        delta = 1 if archived else -1
+        self.archived_count += delta
+        self.live_count -= delta
+        if archived:
+            self._archived_at[i] = now_ms
+        else:
+            self._archived_at.pop(i, None)
+            self._modified_at[i] = now_ms
+        self._ranks = None
+        return True
+
+    def touch(self, i: int, now_ms: int) -> None:
+        """Record ``i`` was modified at ``now_ms``."""
+        self._modified_at[i] = now_ms
 
     # -- per-record facts computable without generating the record --------------------------
     def hash(self, i: int) -> int:
@@ -97,19 +142,31 @@ class ObjectStore:
 
     def created_ms(self, i: int) -> int:
         """Creation time; ascending with the index, like real ids."""
+        if self._created_at and i in self._created_at:
+            return self._created_at[i]
         step = self._step
         return START_MS + i * step + (self.hash(i) % step if step > 1 else 0)
 
     def modified_ms(self, i: int) -> int:
         """Last modification time, between creation and the recycle-bin window."""
+        if self._modified_at and i in self._modified_at:
+            return self._modified_at[i]
         created = self.created_ms(i)
         room = AS_OF_MS - RECYCLE_MS - created
         return created + ((self.hash(i) >> 20) % room if room > 0 else 0)
 
     def archived_ms(self, i: int) -> int:
-        """When record ``i`` was archived (only meaningful for archived records)."""
+        """When record ``i`` was archived (only meaningful for archived records): spread over
+        HubSpot's whole 90-day recycle bin (a 64-bit draw: 28 bits covered only 3.1 days)."""
+        if self._archived_at and i in self._archived_at:
+            return self._archived_at[i]
         low = max(self.modified_ms(i), AS_OF_MS - RECYCLE_MS)
-        return low + ((self.hash(i) >> 36) % max(1, AS_OF_MS - low))
+        return low + (mix64(self.hash(i) ^ 0xA2C4) % max(1, AS_OF_MS - low))
+
+    def deleted_ms(self, i: int) -> int:
+        """When record ``i`` was deleted in Salesforce: the same order as ``archived_ms``,
+        squeezed into the 15-day recycle bin (older deletions are purged there)."""
+        return AS_OF_MS - (AS_OF_MS - self.archived_ms(i)) * SF_RECYCLE_MS // RECYCLE_MS
 
     # -- navigation -----------------------------------------------------------------------
     def next_index(self, start: int, archived: bool | None) -> int:
@@ -212,10 +269,25 @@ class Link:
         self.hub_mod = hub_mod if dst.count else 0
         self.hub_res = hub_res
         self._count: int | None = None
+        # Relations set by writes: source → target (-1: removed), and the reverse index.
+        self.override: dict[int, int] = {}
+        self._reverse: dict[int, set[int]] = {}
+
+    def set(self, i: int, j: int) -> None:
+        """Source ``i`` now points at ``j`` (-1: at nothing); callers hold the write lock."""
+        old = self.override.get(i)
+        if old is not None and old >= 0:
+            self._reverse.get(old, set()).discard(i)
+        self.override[i] = j
+        if j >= 0:
+            self._reverse.setdefault(j, set()).add(i)
+        self._count = None
 
     def raw_target(self, i: int) -> int:
         """The related record ignoring liveness; -1 when the source has none."""
-        if not self.dst.count:
+        if self.override and i in self.override:
+            return self.override[i]
+        if i >= len(self.flags) or not self.dst.count:
             return -1
         if self.hub_mod and i % self.hub_mod == self.hub_res:
             return 0
@@ -234,12 +306,12 @@ class Link:
 
     def sources(self, j: int) -> list[int]:
         """Every live source related to live record ``j``, ascending."""
-        if j < 0 or j >= self.dst.count or self.dst.flags[j] or not self.src.count:
+        if j < 0 or j >= self.dst.count or self.dst.flags[j]:
             return []
-        sflags, lflags, n = self.src.flags, self.flags, self.src.count
+        sflags, lflags, n = self.src.flags, self.flags, len(self.flags)
         hm, hr = self.hub_mod, self.hub_res
         out: list[int] = []
-        if j < self.span:
+        if j < self.span and j < len(self.dst.flags) and n:
             i = ((j - self.b) * self.ainv) % self.span
             while i < n:
                 if lflags[i] and not sflags[i] and not (hm and i % hm == hr):
@@ -248,6 +320,11 @@ class Link:
         if j == 0 and hm:
             out.extend(i for i in range(hr, n, hm) if not sflags[i])
             out.sort()
+        if self.override:
+            out = [i for i in out if i not in self.override]
+            extra = [i for i in self._reverse.get(j, ()) if not sflags[i]]
+            if extra:
+                out = sorted(out + extra)
         return out
 
     def count(self) -> int:
@@ -256,6 +333,10 @@ class Link:
             target = self.target
             self._count = sum(1 for i in range(self.src.count) if target(i) >= 0)
         return self._count
+
+    def invalidate(self) -> None:
+        """Forget the cached pair count (a record at either end changed)."""
+        self._count = None
 
 
 # name, source, target, stream code, share, span (as a function of the target count), hub
@@ -288,7 +369,7 @@ class Dataset:
         self.records = records
         self.seed = seed
         counts = {
-            "contacts": records, "companies": max(1, records // 5),
+            "contacts": records, "companies": max(1, records // 5) if records else 0,
             "deals": records // 2, "notes": records // 2,
         }
         self.stores = {name: ObjectStore(name, counts.get(name, 0), seed)
@@ -300,6 +381,20 @@ class Dataset:
                                     max(1, int(d.count * span)), hub_mod, hub_res)
         self._expected: dict[str, dict[str, dict[str, int]]] | None = None
         self._lock = threading.Lock()
+        self.write_lock = threading.RLock()
+        """Held by every write (the sandbox serves requests from several threads)."""
+        self.version = 0
+        """Bumped by every write; caches of query results key on it."""
+        self.custom_properties: dict[str, dict[str, dict[str, Any]]] = {}
+        """HubSpot properties created through the API: object → name → property JSON."""
+
+    def changed(self) -> None:
+        """Note a write: invalidate counts and cached results (callers hold write_lock)."""
+        self.version += 1
+        with self._lock:
+            self._expected = None
+        for link in self.links.values():
+            link.invalidate()
 
     def hubspot_link(self, from_type: str, to_type: str) -> tuple[Link, bool] | None:
         """The link between two HubSpot objects and whether ``from_type`` is its source."""

@@ -22,18 +22,24 @@ DEFAULTS: dict[str, dict[str, float]] = {
     "malformed": {"at": -1},
     "daily_limit": {"after": 100},
     "short": {"every": 5},
+    "bulk_fail": {"jobs": 1},
+    "write_rate_limit": {"every": 4, "burst": 2, "retry_after": 1},
 }
 ALIASES = {
     "429": "rate_limit", "rate_limit": "rate_limit", "ratelimit": "rate_limit",
     "5xx": "server_error", "server_error": "server_error", "500": "server_error",
     "slow": "slow", "drop": "drop", "malformed": "malformed",
     "daily_limit": "daily_limit", "daily": "daily_limit", "short": "short",
+    "bulk_fail": "bulk_fail",
+    "write_429": "write_rate_limit", "write_rate_limit": "write_rate_limit",
 }
 ALL = ("rate_limit", "server_error", "slow", "drop", "malformed")
 HELP = (
     "none | all | a comma list of: 429 (rate_limit), 5xx (server_error), slow, drop, malformed,"
-    " daily_limit, short; each optionally with :key=value parameters, e.g. "
-    "'429:every=50:burst=3,slow:ms=200'. 'all' = 429,5xx,slow,drop,malformed."
+    " daily_limit, short, bulk_fail (the first N Bulk API jobs fail), write_429 (429s on write"
+    " requests only); each optionally with :key=value parameters, e.g."
+    " '429:every=50:burst=3,slow:ms=200'; plus drop_property=NAME (writes silently lose that"
+    " property). 'all' = 429,5xx,slow,drop,malformed."
 )
 
 
@@ -42,6 +48,9 @@ class FaultConfig:
     """Which faults are switched on, with their parameters (see ``DEFAULTS``)."""
 
     enabled: dict[str, dict[str, float]] = field(default_factory=dict)
+    drop_property: str | None = None
+    """Writes silently lose this property (HubSpot name or Salesforce field, case-insensitive):
+    the target answers success but never stores it — what ``drill --into-crm`` must catch."""
 
     @classmethod
     def none(cls) -> FaultConfig:
@@ -55,9 +64,18 @@ class FaultConfig:
         Raises ``ValueError`` naming the valid choices for an unknown fault or parameter.
         """
         enabled: dict[str, dict[str, float]] = {}
+        dropped: str | None = None
         for raw in (text or "none").split(","):
             item = raw.strip()
             if not item:
+                continue
+            if item.lower().startswith("drop_property"):
+                _, sep, value = item.partition("=")
+                value = value.strip()
+                if not sep or not value:
+                    raise ValueError("drop_property needs a property name, e.g. "
+                                     "'drop_property=phone'")
+                dropped = value
                 continue
             name, *params = [p.strip() for p in item.split(":")]
             lowered = name.lower()
@@ -89,7 +107,7 @@ class FaultConfig:
                                      f"not {value!r}") from None
             _validate(kind, values)
             enabled[kind] = values
-        return cls(enabled)
+        return cls(enabled, dropped)
 
     def on(self, kind: str) -> bool:
         """True when fault ``kind`` (canonical name) is switched on."""
@@ -100,13 +118,15 @@ class FaultConfig:
         return self.enabled.get(kind, DEFAULTS[kind])[name]
 
     def __str__(self) -> str:
-        if not self.enabled:
+        if not self.enabled and not self.drop_property:
             return "none"
         parts = []
         for kind, values in self.enabled.items():
             params = "".join(f":{k}={v:g}" for k, v in values.items()
                              if not (kind == "malformed" and v < 0))
             parts.append(kind + params)
+        if self.drop_property:
+            parts.append(f"drop_property={self.drop_property}")
         return ",".join(parts)
 
 
@@ -118,7 +138,7 @@ def _validate(kind: str, values: dict[str, float]) -> None:
     burst = values.get("burst")
     if burst is not None and every is not None and not 1 <= burst < every:
         raise ValueError(f"fault {kind!r}: burst must be >= 1 and smaller than every")
-    for key in ("ms", "retry_after", "after"):
+    for key in ("ms", "retry_after", "after", "jobs"):
         if values.get(key, 0) < 0:
             raise ValueError(f"fault {kind!r}: {key} must be >= 0")
     at = values.get("at", -1)
@@ -147,6 +167,7 @@ class FaultState:
         self._lock = threading.Lock()
         self._k = 0
         self._cursor_k = 0
+        self._write_k = 0
         self.counts: Counter[str] = Counter()
 
     def count(self, name: str, n: int = 1) -> None:
@@ -154,11 +175,12 @@ class FaultState:
         with self._lock:
             self.counts[name] += n
 
-    def decide(self, cursor: bool, eligible: bool = True) -> Decision:
+    def decide(self, cursor: bool, eligible: bool = True, write: bool = False) -> Decision:
         """Number the request and decide its faults.
 
         ``cursor``: it continues a pagination (only those get 5xx). ``eligible``: False for
         requests already refused (URL too long, bad token), which are numbered but not faulted.
+        ``write``: it changes data (only those get ``write_rate_limit`` 429s).
         """
         cfg = self.config
         with self._lock:
@@ -171,6 +193,13 @@ class FaultState:
             if cursor:
                 self._cursor_k += 1
             c = self._cursor_k
+            if write:
+                self._write_k += 1
+            if write and cfg.on("write_rate_limit") and self._write_limited(self._write_k):
+                d.error, d.status = "rate_limit", 429
+                d.retry_after = int(cfg.param("write_rate_limit", "retry_after"))
+                self.counts["fault.write_rate_limit"] += 1
+                return d
             if cfg.on("daily_limit") and k > cfg.param("daily_limit", "after"):
                 d.error, d.status = "daily_limit", 429
             elif cfg.on("drop") and (k + 11) % int(cfg.param("drop", "every")) == 0:
@@ -197,6 +226,11 @@ class FaultState:
             if d.error:
                 self.counts[f"fault.{d.error}"] += 1
             return d
+
+    def _write_limited(self, k: int) -> bool:
+        every = int(self.config.param("write_rate_limit", "every"))
+        burst = int(self.config.param("write_rate_limit", "burst"))
+        return k % every >= every - burst
 
     def _rate_limited(self, k: int) -> bool:
         every = int(self.config.param("rate_limit", "every"))

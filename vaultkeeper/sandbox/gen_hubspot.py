@@ -493,7 +493,22 @@ CHEAP_CONTACT = frozenset(("firstname", "lastname", "email", "createdate", "last
 
 
 def properties_of(ds: Dataset, obj: str, i: int, needed: Collection[str] | None = None) -> Props:
-    """Properties of record ``i`` of ``obj``: all of them, or at least ``needed``."""
+    """Properties of record ``i`` of ``obj``: all of them, or at least ``needed``.
+
+    Values set by writes (the store's overlay) win over generated ones; a record created by a
+    write has only what was written (every other property is None).
+    """
+    store = ds.stores[obj]
+    if store.base <= i < store.count:
+        props: Props = dict.fromkeys(hs.property_names(obj))
+        props.update(store.edits.get(i, {}))
+        return props
     if obj == "contacts" and needed is not None and CHEAP_CONTACT.issuperset(needed):
-        return contact(ds, i, full=False)  # default listings: 4x cheaper
-    return GENERATORS[obj](ds, i)
+        props = contact(ds, i, full=False)  # default listings: 4x cheaper
+    else:
+        props = GENERATORS[obj](ds, i)
+    if store.edits:
+        edits = store.edits.get(i)
+        if edits:
+            props.update(edits)
+    return props

@@ -70,14 +70,15 @@ def owners_payload() -> list[dict[str, Any]]:
 
 def properties(api: HubSpotApi, req: Request, obj: str, rest: list[str]) -> Response:
     """``GET /crm/v3/properties/{obj}[/groups|/{name}]``."""
+    custom = list(api.ds.custom_properties.get(obj, {}).values())
     if not rest:
         if parse_bool(req.q1("archived")):
             return json_response(200, {"results": []})
-        return json_response(200, {"results": list(hs.properties_payload(obj))})
+        return json_response(200, {"results": [*hs.properties_payload(obj), *custom]})
     if rest == ["groups"]:
         return json_response(200, {"results": hs.groups_payload(obj)})
     if len(rest) == 1:
-        for prop in hs.properties_payload(obj):
+        for prop in (*hs.properties_payload(obj), *custom):
             if prop["name"] == rest[0]:
                 return json_response(200, prop)
         raise error(req, 404, f"Unable to find property {rest[0]} for object {obj}",

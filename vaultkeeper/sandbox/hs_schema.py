@@ -21,13 +21,28 @@ OBJECT_TYPES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "emails": ("0-49", "email", ()),
     "meetings": ("0-47", "meeting", ()),
     "tasks": ("0-27", "task", ()),
+    "products": ("0-7", "product", ("name", "price", "description")),
+    "line_items": ("0-8", "line_item", ("name", "quantity", "price", "amount")),
+    "quotes": ("0-14", "quote", ("hs_title", "hs_expiration_date", "hs_status")),
+    "communications": ("0-18", "communication", ()),
+    "postal_mail": ("0-116", "postal_mail", ()),
+    "leads": ("0-136", "lead", ("hs_lead_name",)),
 }
+TIER_DENIED: dict[str, tuple[str, str]] = {
+    "goal_targets": ("0-74", "crm.objects.goals.read"),
+    "deal_split": ("deal_split", "crm.objects.deals.read (Sales Hub Enterprise)"),
+    "feedback_submissions": ("0-19", "crm.objects.feedback_submissions.read"),
+}
+"""Standard object types this portal's tier lacks: 403 MISSING_SCOPES, like a real portal."""
 _ALIASES = {alias: plural for plural, (type_id, singular, _) in OBJECT_TYPES.items()
             for alias in (plural, singular, type_id)}
 # Real HubSpot ids are per-object sequences; large bases make them look like production ids.
 ID_BASES = {"contacts": 1001, "companies": 5_000_000_001, "deals": 9_000_000_001,
             "notes": 40_000_000_001, "tickets": 2_000_000_001, "calls": 41_000_000_001,
-            "emails": 42_000_000_001, "meetings": 43_000_000_001, "tasks": 44_000_000_001}
+            "emails": 42_000_000_001, "meetings": 43_000_000_001, "tasks": 44_000_000_001,
+            "products": 1_500_000_001, "line_items": 11_000_000_001,
+            "quotes": 12_000_000_001, "communications": 45_000_000_001,
+            "postal_mail": 46_000_000_001, "leads": 13_000_000_001}
 SCHEMA_TIME = "2016-01-01T00:00:00.000Z"
 
 OWNERS = (

@@ -46,7 +46,7 @@ class _Lazy:
     def get(self, name: str) -> str | None:
         if self.props is None:
             self.props = properties_of(self.ds, self.obj, self.i)
-        return self.props[name]
+        return self.props.get(name)
 
 
 def to_ms(value: Any) -> float:
@@ -117,7 +117,8 @@ class SearchEngine:
 
     def run(self, obj: str, groups: Any, sorts: Any, query: Any) -> tuple[list[int], int]:
         """(first 10,000 matching live indices in result order, total matches)."""
-        key = orjson.dumps([obj, groups, sorts, query], option=orjson.OPT_SORT_KEYS)
+        key = orjson.dumps([obj, groups, sorts, query, self.ds.version],
+                           option=orjson.OPT_SORT_KEYS)
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
@@ -265,7 +266,9 @@ class SearchEngine:
         op = str(f.get("operator", "EQ")).upper()
         if op not in OPERATORS:
             raise SearchError(f"Unknown operator '{op}'; valid: {', '.join(OPERATORS)}")
-        types = hs.property_types(obj)
+        from vaultkeeper.sandbox.hs_write import all_types
+
+        types = all_types(self.ds, obj)
         if name == "id":
             name = "hs_object_id"
         if name not in types:

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 import orjson
 
-from vaultkeeper.sandbox import hs_meta
+from vaultkeeper.sandbox import hs_legacy, hs_meta
 from vaultkeeper.sandbox import hs_schema as hs
 from vaultkeeper.sandbox.data import Dataset, ObjectStore, iso_ms, mix64
 from vaultkeeper.sandbox.faults import Decision, FaultConfig
@@ -50,6 +50,9 @@ class HubSpotApi:
         self.ds = ds
         self.faults = faults
         self.search_engine = SearchEngine(ds)
+        from vaultkeeper.sandbox.hs_write import HubSpotWrites
+
+        self.writes = HubSpotWrites(self)
         self.base_url = ""  # set by the server once the port is known
         self._window: deque[float] = deque()
         self._window_lock = threading.Lock()
@@ -74,17 +77,33 @@ class HubSpotApi:
             return after not in (None, "", "0", 0)
         return False
 
+    def admit(self, enforce: bool, count: bool = True) -> bool:
+        """Stamp a request into the rolling window when it *arrives* (as HubSpot counts).
+
+        ``enforce``: refuse it (False, not stamped) when the window is already full.
+        ``count``: False for requests refused anyway (they do not use the budget).
+        """
+        now = time.monotonic()
+        with self._window_lock:
+            win = self._window
+            while win and win[0] < now - RATE_INTERVAL_MS / 1000:
+                win.popleft()
+            if enforce and len(win) >= self.rate_limit:
+                return False
+            if count:
+                win.append(now)
+            return True
+
     def rate_headers(self, decision: Decision) -> list[tuple[str, str]]:
         """``X-HubSpot-RateLimit-*`` for this response (Remaining 0 on a 429)."""
         now = time.monotonic()
-        win = self._window
         with self._window_lock:
-            win.append(now)
-            while win[0] < now - RATE_INTERVAL_MS / 1000:
+            win = self._window
+            while win and win[0] < now - RATE_INTERVAL_MS / 1000:
                 win.popleft()
             used = len(win)
-        # The sandbox never enforces the limit by itself; only the 429 fault does, so the
-        # remaining count stays >= 1 unless that fault fires.
+        # Unless enforcement is on, only the 429 fault throttles, so the remaining count stays
+        # >= 1 unless that fault fires.
         remaining = 0 if decision.error == "rate_limit" else max(1, self.rate_limit - used)
         daily_left = 0 if decision.error == "daily_limit" else max(0, DAILY_MAX - decision.k)
         return [("X-HubSpot-RateLimit-Max", str(self.rate_limit)),
@@ -139,6 +158,13 @@ class HubSpotApi:
 
     def _route(self, req: Request, p: list[str]) -> Response:
         m, n = req.method, len(p)
+        legacy = hs_legacy.route(self, req, p)   # v1/v2 endpoints clients still call
+        if legacy is not None:
+            return legacy
+        if m != "GET":
+            written = self.writes.route(req, p)
+            if written is not None:
+                return written
         if p[:2] == ["crm", "v3"] and n >= 4 and p[2] == "objects":
             obj = self._type(req, p[3])
             if n == 4 and m == "GET":
@@ -177,11 +203,20 @@ class HubSpotApi:
         elif p[:3] == ["crm", "v3", "pipelines"] and n >= 4 and m == "GET":
             return hs_meta.pipelines(self, req, self._type(req, p[3]), p[4:])
         if m not in ("GET", "POST"):
-            raise error(req, 405, "The vaultkeeper sandbox is read-only.", "VALIDATION_ERROR")
+            raise error(req, 405, f"Method {m} is not supported on {req.path}",
+                        "VALIDATION_ERROR")
         raise error(req, 404, f"No route for {req.method} {req.path}", "OBJECT_NOT_FOUND")
 
     def _type(self, req: Request, name: str) -> str:
         obj = hs.resolve_type(name)
+        denied = next((scope for t, (tid, scope) in hs.TIER_DENIED.items()
+                       if name.lower() in (t, tid)), None)
+        if denied is not None:   # a standard type this portal's tier does not have
+            raise error(req, 403, "This app hasn't been granted all required scopes to make "
+                        "this call. Read more about required scopes here: "
+                        "https://developers.hubspot.com/scopes.", "MISSING_SCOPES",
+                        errors=[{"message": "One or more of the following scopes are "
+                                 "required.", "context": {"requiredGranularScopes": [denied]}}])
         if obj is None:
             raise error(req, 404, f"Unable to infer object type from: {name}",
                         "OBJECT_NOT_FOUND")
@@ -194,7 +229,9 @@ class HubSpotApi:
         if not requested:
             names: set[str] = set(hs.default_properties(obj))
         else:
-            known = hs.property_types(obj)
+            from vaultkeeper.sandbox.hs_write import all_types
+
+            known = all_types(self.ds, obj)
             names = {p for p in requested if p in known}
             names |= {"createdate", hs.modified_property(obj), "hs_object_id"}
         return tuple(sorted(names))
@@ -207,7 +244,7 @@ class HubSpotApi:
             props = properties_of(self.ds, obj, i, None if history else sel)
         mod = hs.modified_property(obj)
         out: dict[str, Any] = {"id": str(hs.ID_BASES[obj] + i),
-                               "properties": {k: props[k] for k in sel}}
+                               "properties": {k: props.get(k) for k in sel}}
         if history:
             known = hs.property_types(obj)
             out["propertiesWithHistory"] = {

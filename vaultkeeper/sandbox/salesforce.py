@@ -11,9 +11,10 @@ from typing import Any
 
 from vaultkeeper.sandbox import sf_schema as sf
 from vaultkeeper.sandbox import wire
-from vaultkeeper.sandbox.data import AS_OF_MS, RECYCLE_MS, Dataset
+from vaultkeeper.sandbox.data import AS_OF_MS, SF_RECYCLE_MS, Dataset
 from vaultkeeper.sandbox.faults import Decision, FaultConfig
 from vaultkeeper.sandbox.hubspot import malformed_target
+from vaultkeeper.sandbox.sf_bulk import BulkJobs
 from vaultkeeper.sandbox.sf_query import Executor, Plan
 from vaultkeeper.sandbox.soql import SoqlError, parse_datetime
 from vaultkeeper.sandbox.wire import ApiError, Request, Response, json_response
@@ -57,6 +58,10 @@ class SalesforceApi:
         self.ds = ds
         self.faults = faults
         self.executor = Executor(ds)
+        self.bulk = BulkJobs(self.executor, faults)
+        from vaultkeeper.sandbox.sf_write import SalesforceWrites
+
+        self.writes = SalesforceWrites(self)
         self.base_url = ""
         self._cursors: OrderedDict[str, Cursor] = OrderedDict()
         self._lock = threading.Lock()
@@ -114,10 +119,18 @@ class SalesforceApi:
             return exc.response
 
     def _route(self, req: Request) -> Response:
+        if req.path.startswith("/services/Soap/") and req.method == "POST":
+            return self.writes.soap(req)
         parts = [p for p in req.path.split("/") if p][2:]  # drop "services", "data"
+        if len(parts) >= 2 and parts[1] == "jobs" and _VERSION.match(parts[0]):
+            return self.bulk.handle(req, parts[0][1:], parts[2:])   # Bulk API 2.0 (sf_bulk)
         if req.method != "GET":
+            m = _VERSION.match(parts[0]) if parts else None
+            written = self.writes.route(req, parts[1:]) if m else None
+            if written is not None:
+                return written
             raise sf_error(405, "METHOD_NOT_ALLOWED", f"HTTP Method '{req.method}' not allowed. "
-                           "Allowed are GET,HEAD (the vaultkeeper sandbox is read-only)")
+                           "Allowed are GET,HEAD")
         if not parts:
             return json_response(200, [{"label": version_label(f"{v}.0"), "url":
                                         f"/services/data/v{v}.0", "version": f"{v}.0"}
@@ -239,6 +252,11 @@ class SalesforceApi:
                 sf.global_entry(n, version) for n in sorted(names)]}, content_type=JSON_SF)
         name = next((n for n in sf.FIELDS if n.lower() == rest[0].lower()), None)
         if name is None:
+            extra = next((n for n in sf.DESCRIBE_ONLY if n.lower() == rest[0].lower()), None)
+            if extra is not None and rest[1:] in ([], ["describe"]):
+                return json_response(200, self._describe(extra, version) if rest[1:] else {
+                    "objectDescribe": sf.global_entry(extra, version), "recentItems": []},
+                    content_type=JSON_SF)
             raise sf_error(404, "NOT_FOUND", "The requested resource does not exist")
         if len(rest) == 1:
             return json_response(200, {"objectDescribe": sf.global_entry(name, version),
@@ -262,7 +280,8 @@ class SalesforceApi:
                                      "relationshipName": f"{child}s" if child != "Opportunity"
                                      else "Opportunities", "restrictedDelete": False})
         return {**entry, "childRelationships": children,
-                "fields": [sf.field_describe(f) for f in sf.FIELDS[name]],
+                "fields": [sf.field_describe(f) for f in
+                           sf.FIELDS.get(name) or sf.DESCRIBE_ONLY[name]],
                 "recordTypeInfos": [{"active": True, "available": True, "defaultRecordTypeMapping":
                                      True, "developerName": "Master", "master": True,
                                      "name": "Master", "recordTypeId": "012000000000000AAA"}],
@@ -300,13 +319,13 @@ class SalesforceApi:
             rows = []
             i = store.next_index(0, True)
             while i >= 0:
-                when = store.archived_ms(i)
+                when = store.deleted_ms(i)
                 if start <= when <= end:
                     rows.append({"id": sf.sf_id(prefix, i), "deletedDate": sf.sf_datetime(when)})
                 i = store.next_index(i + 1, True)
             return json_response(200, {"deletedRecords": rows,
                                        "earliestDateAvailable": sf.sf_datetime(
-                                           AS_OF_MS - RECYCLE_MS),
+                                           AS_OF_MS - SF_RECYCLE_MS),
                                        "latestDateCovered": sf.sf_datetime(min(end, AS_OF_MS))},
                                  content_type=JSON_SF)
         ids = [sf.sf_id(prefix, i) for i in range(store.count)

@@ -19,7 +19,15 @@ from vaultkeeper.sandbox.data import Dataset
 from vaultkeeper.sandbox.faults import Decision, FaultConfig, FaultState
 from vaultkeeper.sandbox.hubspot import RATE_MAX, HubSpotApi
 from vaultkeeper.sandbox.salesforce import SalesforceApi
-from vaultkeeper.sandbox.wire import NGINX_414, Request, Response, html_response
+from vaultkeeper.sandbox.sf_oauth import ConnectedApp, OAuthServer
+from vaultkeeper.sandbox.wire import (
+    NGINX_414,
+    LoggedRequest,
+    Request,
+    Response,
+    html_response,
+    is_write,
+)
 
 # Documented and public on purpose: the sandbox serves fake data to anyone on 127.0.0.1.
 SANDBOX_TOKEN = "sandbox-token"  # noqa: S105
@@ -141,7 +149,9 @@ class Sandbox:
                  tls: bool = True, cert_dir: Path | str | None = None,
                  max_url_length: int = DEFAULT_MAX_URL_LENGTH, token: str = SANDBOX_TOKEN,
                  log: Callable[[str], None] | None = None,
-                 rate_limit: int = RATE_MAX) -> None:
+                 rate_limit: int = RATE_MAX, enforce_rate_limit: bool = False,
+                 connected_app: ConnectedApp | None = None, token_ttl: float | None = None,
+                 token_max_requests: int | None = None) -> None:
         if isinstance(faults, str) or faults is None:
             faults = FaultConfig.parse(faults)
         self.records = records
@@ -160,8 +170,17 @@ class Sandbox:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._state = FaultState(faults)
+        self._log: list[LoggedRequest] = []
+        self._log_lock = threading.Lock()
         self.hubspot = HubSpotApi(self.dataset, faults, rate_limit=rate_limit)
+        self.enforce_rate_limit = enforce_rate_limit
+        """HubSpot answers 429 TEN_SECONDLY_ROLLING once the rolling window is full (off by
+        default: the readers' tests rely on the limit being advertised, not enforced)."""
         self.salesforce = SalesforceApi(self.dataset, faults)
+        # Tokens from /services/oauth2/token expire (token_ttl seconds / token_max_requests
+        # uses); the static ``token`` never does.
+        self.oauth = OAuthServer(connected_app, token_ttl=token_ttl,
+                                 token_max_requests=token_max_requests)
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> Sandbox:
@@ -239,6 +258,17 @@ class Sandbox:
 
         return copy.deepcopy(self.dataset.expected())
 
+    def expected_settings(self) -> dict[str, dict[str, int]]:
+        """HubSpot owners and pipelines (deals + tickets) a complete export holds."""
+        from vaultkeeper.sandbox.hs_meta import owners_payload, pipelines_payload
+
+        owners = owners_payload()
+        archived = sum(1 for o in owners if o["archived"])
+        pipelines = sum(len(pipelines_payload(o) or []) for o in ("deals", "tickets"))
+        return {"owners": {"live": len(owners) - archived, "archived": archived,
+                           "total": len(owners)},
+                "pipelines": {"live": pipelines, "archived": 0, "total": pipelines}}
+
     def announcement(self) -> dict[str, Any]:
         """What ``sandbox serve --json`` prints: where it listens, its key, and its counts."""
         counts = {name: {"live": s.live_count, "archived": s.archived_count, "total": s.count}
@@ -246,6 +276,51 @@ class Sandbox:
         return {"url": self.url, "ca_file": str(self.ca_file) if self.ca_file else None,
                 "token": self.token, "seed": self.seed, "faults": str(self.faults),
                 "hubspot": counts}
+
+    @property
+    def request_log(self) -> list[LoggedRequest]:
+        """Every request served so far, in arrival order (a copy)."""
+        with self._log_lock:
+            return list(self._log)
+
+    def write_requests(self) -> list[LoggedRequest]:
+        """The logged requests that may have changed data (see ``LoggedRequest.write``)."""
+        return [r for r in self.request_log if r.write]
+
+    def clear_log(self) -> None:
+        """Forget the request log (e.g. after a test's set-up writes)."""
+        with self._log_lock:
+            self._log.clear()
+
+    # -- direct changes (tests and demos; not in the request log) --------------------------
+    def live_ids(self, obj: str, count: int, with_relations: bool = False,
+                 start: int = 0) -> list[str]:
+        """Ids of the first ``count`` live records of ``obj`` (HubSpot or Salesforce name),
+        optionally only records that have at least one relation."""
+        from vaultkeeper.sandbox import admin
+
+        return admin.live_ids(self.dataset, obj, count, with_relations, start)
+
+    def archive(self, obj: str, ids: list[str]) -> int:
+        """Archive (HubSpot) / delete (Salesforce) records as an automation would; their
+        associations disappear from the API with them. Returns how many changed."""
+        from vaultkeeper.sandbox import admin
+
+        return admin.archive(self.dataset, obj, ids)
+
+    def mass_archive(self, obj: str = "contacts", count: int = 300,
+                     with_relations: bool = True) -> list[str]:
+        """The mass-deletion bad day: archive ``count`` live records that have relations;
+        returns their ids."""
+        ids = self.live_ids(obj, count, with_relations)
+        self.archive(obj, ids)
+        return ids
+
+    def overwrite(self, obj: str, values: dict[str, dict[str, Any]]) -> None:
+        """The bulk-overwrite bad day: set values behind the API's back (id → {name: value})."""
+        from vaultkeeper.sandbox import admin
+
+        admin.overwrite(self.dataset, obj, values)
 
     def stats(self) -> dict[str, Any]:
         """Counters: requests served, responses by status, faults injected by kind."""
@@ -262,11 +337,25 @@ class Sandbox:
         url_ok = len(target) <= self.max_url_length
         auth = headers.get("Authorization") or ""
         scheme, _, given = auth.partition(" ")
-        open_path = salesforce and path.rstrip("/") == "/services/data"
-        auth_ok = open_path or (scheme.lower() in ("bearer", "oauth") and given == self.token)
+        oauth = salesforce and path.startswith("/services/oauth2/")
+        open_path = salesforce and path.rstrip("/") in ("/services/data",
+                                                        "/services/oauth2/token")
+        auth_ok = open_path or (scheme.lower() in ("bearer", "oauth") and (
+            given == self.token or self.oauth.valid(given)))
+        if salesforce and path.startswith("/services/Soap/") and not auth:
+            from vaultkeeper.sandbox.sf_write import soap_session
+
+            auth = soap_session(body)  # SOAP calls carry the session in a SessionHeader
+            auth_ok = auth == self.token or self.oauth.valid(auth)
         cursor = (SalesforceApi.is_cursor(path) if salesforce
                   else HubSpotApi.is_cursor(method, path, query, body))
-        decision = self._state.decide(cursor, eligible=url_ok and auth_ok)
+        write = is_write(method, path)
+        decision = self._state.decide(cursor, eligible=url_ok and auth_ok, write=write)
+        if not salesforce and not self.hubspot.admit(
+                self.enforce_rate_limit and decision.error is None and url_ok and auth_ok,
+                count=decision.error != "rate_limit"):
+            decision.error, decision.status, decision.retry_after = "rate_limit", 429, 1
+            self._state.count("refused.rate_limit")
         req = Request(method, path, query, headers, body, self.url, decision, self._state)
         if not url_ok:
             response = html_response(414, NGINX_414)
@@ -279,9 +368,46 @@ class Sandbox:
         else:
             if decision.slow_ms:
                 time.sleep(decision.slow_ms / 1000)
-            response = api.handle(req)
+            response = self.oauth.handle(req) if oauth else api.handle(req)
         response.headers.extend(self.salesforce.headers(decision) if salesforce
                                 else self.hubspot.rate_headers(decision))
         self._state.count(f"{'salesforce' if salesforce else 'hubspot'}.requests")
         self._state.count(f"status.{response.status}")
+        records = 0
+        fields: tuple[str, ...] = ()
+        if write:
+            records, fields = _inputs(body)
+            records = records or sum(len(v.split(",")) for v in query.get("ids", ()))
+        entry = LoggedRequest(method, path, response.status, len(body), write,
+                              tuple(req.touched), records, fields)
+        with self._log_lock:
+            self._log.append(entry)
         return response, decision
+
+
+def _inputs(body: bytes) -> tuple[int, tuple[str, ...]]:
+    """(number of inputs, property/field names they set) of a write body: HubSpot
+    ``inputs[].properties``, Salesforce ``records[]`` fields or a single object."""
+    if not body:
+        return 0, ()
+    import orjson
+
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return 1, ()
+    items: list[Any] = [parsed]
+    if isinstance(parsed, dict):
+        for key in ("inputs", "records"):
+            if isinstance(parsed.get(key), list):
+                items = parsed[key]
+                break
+    names: set[str] = set()
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        inner = item.get("properties")
+        props: dict[str, Any] = inner if isinstance(inner, dict) else item
+        names.update(k for k in props if k not in ("attributes", "Id", "id", "associations",
+                                                    "objectWriteTraceId", "properties"))
+    return len(items), tuple(sorted(names))

@@ -157,6 +157,24 @@ _SOAP = {"id": "tns:ID", "reference": "tns:ID", "boolean": "xsd:boolean", "doubl
 # Platform objects that appear in describeGlobal but cannot be queried.
 NON_QUERYABLE = (("AggregateResult", "Aggregate Result", None),
                  ("BatchApexErrorEvent", "Batch Apex Error Event", "e00"))
+# Their fields: every object describeGlobal lists can be described, as in a real org.
+DESCRIBE_ONLY: dict[str, list[Field]] = {
+    "AggregateResult": [_f("Id", "id", "Aggregate Result ID", nillable=False)],
+    "BatchApexErrorEvent": [
+        _f("ReplayId", "string", "Replay ID", length=255),
+        _f("CreatedDate", "datetime", "Created Date", nillable=False),
+        _f("CreatedById", "reference", "Created By ID", nillable=False, ref=("User",),
+           rel="CreatedBy"),
+        _f("EventUuid", "string", "Event UUID", length=36),
+        _f("AsyncApexJobId", "reference", "Async Apex Job ID", ref=("AsyncApexJob",)),
+        _f("DoesExceedJobScopeMaxLength", "boolean", "Exceeds Job Scope Max Length",
+           nillable=False),
+        _f("ExceptionType", "string", "Exception Type", length=255),
+        _f("JobScope", "textarea", "Job Scope", length=40000),
+        _f("Message", "textarea", length=5000), _f("Phase", "string", length=40),
+        _f("RequestId", "string", "Request ID", length=40),
+        _f("StackTrace", "textarea", "Stack Trace", length=5000)],
+}
 
 
 def sf_id(prefix: str, seq: int) -> str:
@@ -230,7 +248,63 @@ def _num(value: str | None) -> float | None:
 
 
 def values(ds: Dataset, sobject: str, i: int) -> dict[str, Any]:
-    """Every field of record ``i`` as Salesforce returns it (JSON-ready, in describe order)."""
+    """Every field of record ``i`` as Salesforce returns it (JSON-ready, in describe order).
+
+    Field values set through the Salesforce API (the store's ``sf_edits``) win; records
+    created through it have only what was written plus system fields and lookups.
+    """
+    store = store_of(ds, sobject)
+    if store.base <= i < store.count:
+        return _created_values(ds, sobject, i)
+    out = _generated_values(ds, sobject, i)
+    if store.sf_edits:
+        edits = store.sf_edits.get(i)
+        if edits:
+            out.update(edits)
+            _derive(sobject, out)
+    return out
+
+
+# Lookup fields that are relations of the dataset (the rest are plain values).
+REF_LINKS = {("Contact", "AccountId"): "contacts__companies",
+             ("Opportunity", "AccountId"): "deals__companies",
+             ("Opportunity", "ContactId"): "deals__contacts",
+             ("Task", "WhoId"): "notes__contacts", ("Task", "WhatId"): "notes__deals"}
+
+
+def _derive(sobject: str, out: dict[str, Any]) -> None:
+    """Recompute the fields Salesforce derives from others (Contact.Name)."""
+    if sobject == "Contact":
+        first, last = out.get("FirstName"), out.get("LastName") or ""
+        out["Name"] = f"{first} {last}" if first else last
+
+
+def _created_values(ds: Dataset, sobject: str, i: int) -> dict[str, Any]:
+    store = store_of(ds, sobject)
+    deleted = store.is_archived(i)
+    out: dict[str, Any] = {f[0]: (False if f[1] == "boolean" and not f[4] else None)
+                           for f in FIELDS[sobject]}
+    out.update({"Id": sf_id(KEY_PREFIX[sobject], i), "IsDeleted": deleted,
+                "OwnerId": _INTEGRATION_USER, "CreatedById": _INTEGRATION_USER,
+                "LastModifiedById": _INTEGRATION_USER,
+                "CreatedDate": sf_datetime(store.created_ms(i)),
+                "LastModifiedDate": sf_datetime(store.modified_ms(i)),
+                "SystemModstamp": sf_datetime(store.archived_ms(i) if deleted
+                                              else store.modified_ms(i))})
+    out.update(store.sf_edits.get(i, {}))
+    for (name, field), link_name in REF_LINKS.items():
+        if name == sobject:
+            link = ds.links[link_name]
+            j = link.target(i)
+            out[field] = sf_id(_PREFIX_OF[link.dst.name], j) if j >= 0 else None
+    _derive(sobject, out)
+    return out
+
+
+_PREFIX_OF = {"companies": "001", "contacts": "003", "deals": "006", "notes": "00T"}
+
+
+def _generated_values(ds: Dataset, sobject: str, i: int) -> dict[str, Any]:
     store = store_of(ds, sobject)
     p = properties_of(ds, SALESFORCE_OBJECTS[sobject], i)
     deleted = store.is_archived(i)
@@ -240,7 +314,7 @@ def values(ds: Dataset, sobject: str, i: int) -> dict[str, Any]:
               "CreatedById": _INTEGRATION_USER,
               "LastModifiedDate": sf_datetime(store.modified_ms(i)),
               "LastModifiedById": owner,
-              "SystemModstamp": sf_datetime(store.archived_ms(i) if deleted
+              "SystemModstamp": sf_datetime(store.deleted_ms(i) if deleted
                                             else store.modified_ms(i))}
     links = ds.links
     if sobject == "Account":
@@ -344,7 +418,8 @@ def field_describe(f: Field) -> dict[str, Any]:
         if name.endswith(suffix) and name[:-len(suffix)] in ("Billing", "Mailing"):
             compound = name[:-len(suffix)] + "Address"
     system = name in ("Id", "IsDeleted", "CreatedDate", "CreatedById", "LastModifiedDate",
-                      "LastModifiedById", "SystemModstamp", "Name") or type_ == "address"
+                      "LastModifiedById", "SystemModstamp") or type_ == "address" \
+        or label == "Full Name"  # Contact.Name is compound (First + Last); Account.Name is not
     numeric = type_ in ("double", "currency", "percent", "int")
     return {
         "aggregatable": type_ not in ("textarea", "address"), "autoNumber": False,

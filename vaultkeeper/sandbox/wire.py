@@ -35,6 +35,8 @@ class Request:
     base_url: str
     decision: Decision
     faults: FaultState
+    touched: list[str] = field(default_factory=list)
+    """Record ids a write handler touched (for the request log)."""
 
     @property
     def k(self) -> int:
@@ -60,6 +62,34 @@ class Request:
     def correlation_id(self) -> str:
         """A UUID that is unique per request and still deterministic."""
         return str(uuid.UUID(int=(mix64(self.k) << 64 | mix64(self.k ^ 0xC0FFEE)), version=4))
+
+
+READ_POSTS = ("/search", "/batch/read", "/jobs/query")
+
+
+def is_write(method: str, path: str) -> bool:
+    """True for requests that may change data (POSTs other than search / batch read)."""
+    if method in ("PUT", "PATCH", "DELETE"):
+        return True
+    return method == "POST" and not path.rstrip("/").endswith(READ_POSTS)
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    """One entry of ``Sandbox.request_log``: enough to prove what was (not) written."""
+
+    method: str
+    path: str
+    status: int
+    body_bytes: int
+    write: bool
+    """True when the request may change data (see ``is_write``)."""
+    ids: tuple[str, ...] = ()
+    """Record ids the request wrote (created, updated, archived, linked), in input order."""
+    records: int = 0
+    """Number of inputs in the body (batch size) for write requests."""
+    fields: tuple[str, ...] = ()
+    """Property (HubSpot) or field (Salesforce) names the write request set, sorted."""
 
 
 @dataclass

@@ -64,6 +64,10 @@ class PackageResult:
     fingerprint: str
     files: int
     provenance: Provenance
+    placement: dict[str, Any] = field(default_factory=dict)
+    """Where every record went (``Placement.as_json()``)."""
+    mapping: dict[str, Any] = field(default_factory=dict)
+    """The canonical mapping used: its file, or ``inferred`` with per-field confidence."""
     archive: Path | None = None
 
     def as_json(self) -> dict[str, Any]:
@@ -74,7 +78,8 @@ class PackageResult:
                 "validation_errors": self.validation_errors, "warnings": self.warnings,
                 "signing_key_fingerprint": self.fingerprint, "files": self.files,
                 "source": self.provenance.as_json(),
-                "suppressed": self.provenance.suppressed,
+                "suppressed": self.provenance.suppressed, "placement": self.placement,
+                "gap_records": self.placement.get("gap_records", 0), "mapping": self.mapping,
                 "archive": str(self.archive) if self.archive else None}
 
 

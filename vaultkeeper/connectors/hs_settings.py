@@ -1,0 +1,89 @@
+"""HubSpot settings that records point at: owners (``hubspot_owner_id``) and the pipelines and
+stages of deals and tickets (``pipeline``/``dealstage``). Without them a restored deal says
+``dealstage = 1273920`` and nobody can tell what that meant.
+
+HubSpot reports no count for either, so their source count is unknown (never invented).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from vaultkeeper.connectors.http import HttpClient, NotFound
+from vaultkeeper.connectors.paginate import CursorPaginator
+from vaultkeeper.errors import ConnectorError, ScopeError
+from vaultkeeper.models import Item, Malformed, ObjectSpec, Record
+
+OWNERS_FIELDS = ("id", "email", "type", "firstName", "lastName", "userId",
+                 "userIdIncludingInactive", "createdAt", "updatedAt", "archived", "teams")
+PIPELINE_FIELDS = ("id", "objectType", "label", "displayOrder", "archived", "createdAt",
+                   "updatedAt", "stages")
+PIPELINE_OBJECTS = ("deals", "tickets")
+SETTINGS_KIND = "hubspot settings"
+
+
+def discover_settings(http: HttpClient, wanted: tuple[str, ...],
+                      problems: list[str]) -> list[ObjectSpec]:
+    """``owners`` and ``pipelines`` when the token may read them (a 403 is a problem)."""
+    found = []
+    for name, path, fields in (("owners", "/crm/v3/owners", OWNERS_FIELDS),
+                               ("pipelines", "/crm/v3/pipelines/deals", PIPELINE_FIELDS)):
+        if wanted and name not in wanted:
+            continue
+        try:
+            http.get_json(path, params={"limit": "1"} if name == "owners" else None)
+        except NotFound:
+            continue
+        except ScopeError as exc:
+            problems.append(f"{name}: not readable ({exc.message})")
+            continue
+        found.append(ObjectSpec(name=name, primary_key="id", properties=fields,
+                                schema={"kind": SETTINGS_KIND, "endpoint": path},
+                                vendor_name=name))
+    return found
+
+
+def is_settings(obj: ObjectSpec) -> bool:
+    """True for the owners/pipelines objects of this module."""
+    return isinstance(obj.schema, dict) and obj.schema.get("kind") == SETTINGS_KIND
+
+
+def read_settings(http: HttpClient, obj: ObjectSpec) -> Iterator[Item]:
+    """Every owner (active, then archived) or every deal and ticket pipeline."""
+    if obj.name == "owners":
+        for archived in (False, True):
+            paginator = CursorPaginator()
+            while not paginator.finished:
+                params = {"limit": "100", "archived": "true" if archived else "false"}
+                if paginator.current:
+                    params["after"] = str(paginator.current)
+                body = http.get_json("/crm/v3/owners", params=params)
+                rows = _results(body, "owners")
+                for row in rows:
+                    yield _item(row, "owners", bool(row.get("archived", archived))
+                                if isinstance(row, dict) else archived)
+                paginator.advance(body, len(rows))
+        return
+    for kind in PIPELINE_OBJECTS:
+        body = http.get_json(f"/crm/v3/pipelines/{kind}")
+        for row in _results(body, "pipelines"):
+            if isinstance(row, dict):
+                row = {**row, "objectType": kind}   # pipeline ids are per object type
+            yield _item(row, f"pipelines/{kind}", False)
+
+
+def _results(body: Any, name: str) -> list[Any]:
+    rows = body.get("results") if isinstance(body, dict) else None
+    if not isinstance(rows, list):
+        raise ConnectorError(f"HubSpot answered {name} without a results list")
+    return rows
+
+
+def _item(row: Any, where: str, archived: bool) -> Item:
+    if not isinstance(row, dict) or not row.get("id"):
+        import orjson
+
+        return Malformed(raw=orjson.dumps(row).decode(), reason="entry has no id",
+                         location=where)
+    return Record(row, archived=archived)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import ipaddress
 import os
 from collections.abc import Sequence
@@ -16,6 +17,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from vaultkeeper.errors import ConfigError, UsageError
@@ -222,6 +224,20 @@ def age_recipients(specs: Sequence[str]) -> list[Any]:
 def age_encrypt(source: IO[bytes], target: IO[bytes], recipients: Sequence[Any]) -> None:
     """Stream ``source`` into ``target`` encrypted in the age format."""
     pyrage.encrypt_io(source, target, list(recipients))
+
+
+REGISTER_SALT = b"vaultkeeper erasure register v1"
+
+
+def register_key(password: bytes) -> bytes:
+    """The erasure register's 32-byte HMAC key: HKDF-SHA256 of the repository password."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=REGISTER_SALT,
+                info=b"identifiers").derive(password)
+
+
+def keyed_hash(key: bytes, text: str) -> str:
+    """HMAC-SHA256 of ``text`` (UTF-8) under ``key``, hex."""
+    return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 # ------------------------------------------------------------- JWT bearer (Salesforce sign-in)

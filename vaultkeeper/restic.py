@@ -474,9 +474,11 @@ class Restic:
         """Remove stale locks (restic only removes locks of dead processes or old ones)."""
         return self.clear_stale_locks()
 
-    def restore(self, snapshot_id: str, target: Path) -> None:
-        """Restore a snapshot into ``target``."""
-        self._run(["restore", snapshot_id, "--target", str(target)])
+    def restore(self, snapshot_id: str, target: Path, *, include: Sequence[str] = ()) -> None:
+        """Restore a snapshot (only the files matching ``include`` patterns, when given) into
+        ``target``."""
+        extra = [arg for pattern in include for arg in ("--include", pattern)]
+        self._run(["restore", snapshot_id, "--target", str(target), *extra])
 
     def stats(self) -> dict[str, Any]:
         """``stats --mode raw-data --json``."""

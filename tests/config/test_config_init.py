@@ -60,7 +60,7 @@ def test_init_refuses_to_overwrite(vk, config_error, tmp_path: Path) -> None:
     config = tmp_path / "vaultkeeper.toml"
     config.write_text("# my edits\n" + config.read_text())
     config_error(vk("init"), file=str(config), key=None,
-                 message="already exists (and 4 more file(s) init writes); init does not "
+                 message="already exists (and 5 more file(s) init writes); init does not "
                          "overwrite", fix="pass --force to replace it, or choose another --dir")
     assert config.read_text().startswith("# my edits")
 

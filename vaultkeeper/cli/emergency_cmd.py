@@ -17,7 +17,9 @@ from vaultkeeper.cli.drill_cmd import mirror_app
 from vaultkeeper.cli.settings import load
 from vaultkeeper.config import EMERGENCY_TARGETS
 from vaultkeeper.errors import ExitCode, VaultkeeperError, VerificationError
-from vaultkeeper.services.mirror_view import mirror_path, serve_mirror
+from vaultkeeper.policies import load_policies
+from vaultkeeper.services.mirror_view import mapping_for, mirror_path, serve_mirror
+from vaultkeeper.services.privacy.roles import role_fields
 
 # The emergency services (phonenumbers, rapidfuzz, frictionless …) are imported inside the
 # commands: every other command starts faster without them.
@@ -262,20 +264,29 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to bind (no login: keep it local).")
                     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8001,
+    role: Annotated[str | None, typer.Option(
+        "--role", help="Serve only what this role may read ([roles.NAME] in "
+                       "policies/privacy.toml): its fields, sensitive columns masked, no raw "
+                       "mirror.")] = None,
 ) -> None:
     """Serve a read-only web view of the mirror (Datasette, immutable) for looking people up
     while the CRM is unavailable. Stop with Ctrl-C.
     """
-    settings = load() if db is None else None
+    settings = load() if db is None or role is not None else None
     path = db or mirror_path(settings.state_dir)   # type: ignore[union-attr]
     mappings = load_canonical(settings.policies_dir if settings else None)
+    fields = None
+    if role is not None and settings is not None:
+        fields = role_fields(load_policies(settings.policies_dir),
+                             mapping_for(path, mappings), role)
     if host not in ("127.0.0.1", "localhost", "::1"):
         render.err_console.print(f"[bold red]WARNING:[/] serving on {host} without a login: "
                                  "anyone who can reach it can read the CRM data",
                                  highlight=False)
     render.err_console.print(f"Read-only mirror of {path} on http://{host}:{port}/ "
                              "(Ctrl-C stops it)", highlight=False)
-    serve_mirror(path, host=host, port=port, mappings=mappings,
+    serve_mirror(path, host=host, port=port, mappings=mappings, fields=fields,
+                 include_raw=role is None,
                  work_dir=settings.state_dir if settings else None)
 
 

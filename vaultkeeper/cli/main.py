@@ -19,6 +19,7 @@ from vaultkeeper.cli import (
     escrow_cmd,
     export_cmd,
     locations_cmd,
+    privacy_cmd,
     processes_cmd,
     render,
     restore_cmd,
@@ -88,6 +89,7 @@ def _register() -> None:
     risk_cmd.register(app)
     emergency_cmd.register(app)
     restore_cmd.register(app)
+    privacy_cmd.register(app)
 
 
 _register()

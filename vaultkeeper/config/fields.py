@@ -148,7 +148,7 @@ LOCATION_FIELDS = settings_fields(
     name=Field(as_str, "office-nas"), url=Field(as_location_url, "/srv/backup/vaultkeeper"),
     access_key=Field(as_secret, None), secret_key=Field(as_secret, None),
     offline=Field(as_bool, True), append_only=Field(as_bool, True),
-    immutable=Field(as_bool, True))
+    immutable=Field(as_bool, True), country=Field(as_str, "Netherlands"))
 ALERT_FIELDS = settings_fields(
     AlertSettings,
     webhook_url=Field(as_url_or_secret, "https://chat.example.org/hooks/vaultkeeper"),

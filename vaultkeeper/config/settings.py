@@ -69,6 +69,8 @@ class LocationSettings:
     offline: bool = False
     append_only: bool = False
     immutable: bool = False
+    country: str | None = None
+    """Where the data is stored (for the record of processing, ``privacy report``)."""
 
 
 ALERT_EVENTS = ("job_failed", "partial", "backup_stale", "mass_deletion", "drill_failed",

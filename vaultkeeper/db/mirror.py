@@ -436,3 +436,42 @@ def recompute_digest(path: Path, table: str) -> tuple[int, str]:
         return digest.count, digest.hexdigest()
     finally:
         conn.close()
+
+
+def delete_records(path: Path, ids: dict[str, set[str]]) -> dict[str, int]:
+    """Delete records (per table) from a mirror, with their relation rows and search entries,
+    then VACUUM so no deleted page keeps them; returns rows deleted per table."""
+    conn = open_mirror(path, write=True)
+    deleted: dict[str, int] = {}
+    try:
+        conn.execute("PRAGMA secure_delete = ON")
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        conn.execute("CREATE TEMP TABLE _gone (object TEXT, id TEXT, PRIMARY KEY (object, id))")
+        conn.executemany("INSERT OR IGNORE INTO _gone VALUES (?, ?)",
+                         [(obj, rid) for obj, rids in ids.items() for rid in rids])
+        for obj in ids:
+            if obj not in tables:
+                continue
+            cur = conn.execute(f"DELETE FROM {quote(obj)} WHERE id IN "
+                               "(SELECT id FROM _gone WHERE object = ?)", (obj,))
+            deleted[obj] = cur.rowcount
+        for table in sorted(t for t in tables if t.startswith("rel_")):
+            first, _, second = table[4:].partition("__")
+            conn.execute(f"DELETE FROM {quote(table)} WHERE from_id IN (SELECT id FROM _gone "
+                         "WHERE object = ?) OR to_id IN (SELECT id FROM _gone WHERE object = ?)",
+                         (first, second))
+        if SEARCH_TABLE in tables:
+            conn.execute(f"DELETE FROM {SEARCH_TABLE} WHERE rowid IN (SELECT s.rowid FROM "
+                         f"{SEARCH_TABLE} s JOIN _gone g ON g.object = s.object "
+                         "AND g.id = s.record_id)")
+        conn.commit()
+        conn.execute("VACUUM")
+    finally:
+        conn.close()
+    return deleted
+
+
+def count_rows(path: Path, table: str) -> int:
+    """Rows of one mirror table."""
+    _, rows = query(path, f"SELECT count(*) FROM {quote(table)}")
+    return int(rows[0][0])

@@ -1,4 +1,4 @@
-"""Load the four policy files (or their built-in defaults) into one ``Policies``."""
+"""Load the policy files (or their built-in defaults) into one ``Policies``."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ from typing import Any
 from vaultkeeper.canonical import CanonicalMapping, load_canonical
 from vaultkeeper.errors import ConfigError
 from vaultkeeper.policies.mappings import MappingPolicy, parse_mappings
+from vaultkeeper.policies.privacy import PrivacyPolicy, parse_privacy
 from vaultkeeper.policies.processes import Process, parse_processes
 from vaultkeeper.policies.retention import RetentionPolicy, parse_retention
 from vaultkeeper.policies.risk import RiskPolicy, parse_risk
 from vaultkeeper.tomlcheck import read_toml, suggest
 
-POLICY_NAMES = ("retention", "processes", "risk", "mappings")
+POLICY_NAMES = ("retention", "processes", "risk", "mappings", "privacy")
 DEFAULTS_PACKAGE = "vaultkeeper.default_policies"
 """The default policy files ship as package data (``policies/`` in the source tree)."""
 BUILT_IN = "built-in"
@@ -32,6 +33,8 @@ class Policies:
     sources: dict[str, str]
     canonical: dict[str, CanonicalMapping] = field(default_factory=dict)
     """Canonical-model mappings of the emergency package, per connector (policies/mappings/)."""
+    privacy: PrivacyPolicy = field(default_factory=PrivacyPolicy)
+    """Erasure suppression, sensitive columns and roles (policies/privacy.toml)."""
 
 
 def default_policy_texts() -> dict[str, str]:
@@ -64,4 +67,5 @@ def load_policies(policies_dir: Path | None) -> Policies:
     return Policies(retention=parse_retention(*docs["retention"]),
                     processes=parse_processes(*docs["processes"]), risk=parse_risk(*docs["risk"]),
                     mappings=parse_mappings(*docs["mappings"]), sources=sources,
-                    canonical=load_canonical(policies_dir))
+                    canonical=load_canonical(policies_dir),
+                    privacy=parse_privacy(*docs["privacy"]))

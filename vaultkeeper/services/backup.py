@@ -32,6 +32,7 @@ from vaultkeeper.restic import Restic
 from vaultkeeper.services.context import CommandContext
 from vaultkeeper.services.diff import compare_counts
 from vaultkeeper.services.export import ExportObserver, run_export
+from vaultkeeper.services.privacy.register import write_register_file
 from vaultkeeper.services.processes import priority_order
 from vaultkeeper.storage.locations import Location, preflight
 
@@ -149,6 +150,7 @@ def _backup(ctx: CommandContext, staging: Path, locations: list[Location], repor
     if manifest is None:
         raise ExportError("the export finished without a manifest", "run the backup again")
     record_export_health(db, report.run_id, manifest)   # for `vaultkeeper risk collect`
+    write_register_file(ctx, export_dir)   # the erasure register travels with the snapshot
     report.manifest_sha256 = manifest.sha256
     report.export_status = manifest.status
     report.counts = manifest.counts

@@ -25,12 +25,19 @@ from vaultkeeper.connectors import open_connector
 from vaultkeeper.crypto import SIGNATURE_TAG, signature_matches
 from vaultkeeper.db import drills as drilldb
 from vaultkeeper.db import mirror as mirrordb
-from vaultkeeper.errors import ExportError, StorageError, UsageError, VaultkeeperError
+from vaultkeeper.errors import (
+    ExportError,
+    StorageError,
+    UsageError,
+    VaultkeeperError,
+    VerificationError,
+)
 from vaultkeeper.exportfmt import MANIFEST, Manifest, find_export_root
 from vaultkeeper.privatefs import private_staging, run_lock
 from vaultkeeper.restic import RepositoryCorrupt, Snapshot, select_snapshot
 from vaultkeeper.services.context import CommandContext
 from vaultkeeper.services.diff import compare_counts
+from vaultkeeper.services.privacy.suppress import Suppression, erased_ids
 from vaultkeeper.services.processes import by_priority, run_acceptance_checks
 from vaultkeeper.storage.locations import Location, preflight
 
@@ -77,6 +84,7 @@ class DrillReport:
     warnings: list[str] = field(default_factory=list)
     against_source: list[dict[str, Any]] | None = None
     acceptance: list[dict[str, Any]] = field(default_factory=list)
+    suppressed: dict[str, Any] = field(default_factory=dict)
     mirror_path: str = ""
     export: dict[str, Any] = field(default_factory=dict)
     started_at: str = ""
@@ -261,11 +269,19 @@ def _drill(ctx: CommandContext, location: Location, ref: str, subset: str,
             "loaded_at": _now().isoformat(timespec="seconds"), "drill_id": str(report.drill_id)},
             progress=_Progress(observer, root))
         report.durations["load_s"] = round(time.monotonic() - began, 3)
+        try:
+            suppression = erased_ids(ctx, root)
+        except (ExportError, VerificationError, KeyError, ValueError) as exc:
+            suppression = Suppression()
+            report.failures.append(Failure(
+                name, "erasure register", f"could not apply it to this snapshot: {exc}",
+                "drill another snapshot; erased persons must not come back in the mirror"))
     report.durations["rto_s"] = round(report.durations["restore_s"]
                                       + report.durations["load_s"], 3)
     observer.stage("reconcile", "")
     began = time.monotonic()
     reconcile(loaded, name, report)
+    suppress_mirror(candidate, suppression, report)
     report.durations["reconcile_s"] = round(time.monotonic() - began, 3)
     final = mirror_dir / (FAILED if report.failures else mirrordb.MIRROR_FILE)
     os.replace(candidate, final)
@@ -308,6 +324,32 @@ class _Progress:
             self.current = obj
             self.observer.loading(obj, self.totals.get(obj, 0))
         self.observer.advance(obj, records)
+
+
+def suppress_mirror(mirror: Path, suppression: Suppression, report: DrillReport) -> None:
+    """Delete the erased persons (and what is theirs alone) from the reconciled mirror; each
+    object must then hold exactly the manifest's count minus the suppressed records."""
+    report.suppressed = suppression.as_json()
+    if not suppression.records:
+        return
+    deleted = mirrordb.delete_records(mirror, suppression.ids)
+    for row in report.objects:
+        name = row["object"]
+        gone = deleted.get(name, 0)
+        row["suppressed"] = gone
+        if not gone or row.get("mirror_rows") is None:
+            continue
+        expected = int(row["mirror_rows"]) - len(suppression.ids.get(name, ()))
+        row["expected_after_suppression"] = expected
+        row["mirror_rows"] = mirrordb.count_rows(mirror, name)
+        if row["mirror_rows"] != expected:
+            report.failures.append(Failure(
+                report.location, name, f"{row['mirror_rows']} rows after suppressing erased "
+                f"persons, expected {expected} (manifest − suppressed)",
+                "report this: the suppression did not remove what it found"))
+            row["ok"] = False
+    report.warnings.append(f"{suppression.summary()}: erasure requests in force "
+                           "(docs/privacy.md)")
 
 
 def _check_manifest_tag(snap: Snapshot, root: Path, report: DrillReport) -> None:

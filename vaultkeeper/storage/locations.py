@@ -33,6 +33,7 @@ class Location:
     offline: bool = False
     append_only: bool = False
     immutable: bool = False
+    country: str | None = None
     url: str = ""
     access_key: Secret | None = field(default=None, compare=False)
     secret_key: Secret | None = field(default=None, compare=False)
@@ -82,7 +83,8 @@ def resolve_location(loc: LocationSettings) -> Location:
     """One location from its settings."""
     return Location(name=loc.name, kind=kind_of(loc.url), display_url=redact_url(loc.url),
                     offline=loc.offline, append_only=loc.append_only, immutable=loc.immutable,
-                    url=loc.url, access_key=loc.access_key, secret_key=loc.secret_key)
+                    country=loc.country, url=loc.url, access_key=loc.access_key,
+                    secret_key=loc.secret_key)
 
 
 @dataclass
@@ -95,6 +97,8 @@ class Preflight:
     initialised: bool | None = None
     versioning: str | None = None
     object_lock: str | None = None
+    lock_days: int | None = None
+    """S3 Object Lock default retention in days (years × 365), when one is set."""
     notes: list[str] = field(default_factory=list)
 
 

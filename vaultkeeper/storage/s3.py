@@ -64,6 +64,8 @@ def s3_preflight(location: Location, result: Preflight, *, timeout: float) -> No
             result.object_lock = "not enabled"
             return
         rule = lock.get("Rule", {}).get("DefaultRetention", {})
+        if rule.get("Days") or rule.get("Years"):
+            result.lock_days = int(rule.get("Days") or 0) or int(rule["Years"]) * 365
         result.object_lock = "Enabled" + (
             f", {rule.get('Mode')} {rule.get('Days') or rule.get('Years')}" if rule else
             ", no default retention")

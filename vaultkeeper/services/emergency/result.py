@@ -37,11 +37,14 @@ class Provenance:
     drill: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    suppressed: dict[str, Any] = field(default_factory=dict)
+    """Erased persons left out (counts only; services/privacy/suppress.py)."""
 
     def as_json(self) -> dict[str, Any]:
         """For package.json."""
         return {"kind": self.kind, "snapshot_id": self.snapshot_id, "location": self.location,
-                "drill": self.drill, "warnings": self.warnings, "notes": self.notes}
+                "drill": self.drill, "warnings": self.warnings, "notes": self.notes,
+                "suppressed": self.suppressed}
 
 
 @dataclass
@@ -74,7 +77,8 @@ class PackageResult:
                 "duplicate_candidates": self.duplicates, "valid": self.valid,
                 "validation_errors": self.validation_errors, "warnings": self.warnings,
                 "signing_key_fingerprint": self.fingerprint, "files": self.files,
-                "source": self.provenance.as_json(), "placement": self.placement,
+                "source": self.provenance.as_json(),
+                "suppressed": self.provenance.suppressed, "placement": self.placement,
                 "gap_records": self.placement.get("gap_records", 0), "mapping": self.mapping,
                 "archive": str(self.archive) if self.archive else None}
 

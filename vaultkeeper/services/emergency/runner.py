@@ -33,6 +33,7 @@ from vaultkeeper.services.emergency.result import (
     prepare_out,
 )
 from vaultkeeper.services.export import ExportObserver, run_export
+from vaultkeeper.services.privacy.suppress import erased_ids, filter_export
 from vaultkeeper.storage.locations import Location
 
 WORK_LABEL = "emergency-run"
@@ -78,8 +79,10 @@ class FoundSnapshot:
 def run_emergency(settings: Settings, out: Path, *, source: str = "latest-verified",
                   fresh: bool = False, target: str | None = None,
                   encrypt_to: Sequence[str] = (),
-                  observer: EmergencyObserver | None = None) -> PackageResult:
-    """Build the emergency package into ``out`` (see the module docstring)."""
+                  observer: EmergencyObserver | None = None,
+                  register_keys: Sequence[bytes] = ()) -> PackageResult:
+    """Build the emergency package into ``out`` (see the module docstring). ``register_keys``:
+    erasure register keys besides the configured password's (escrow release)."""
     observer = observer or EmergencyObserver()
     target = target or settings.emergency.target
     recipients = crypto.age_recipients(encrypt_to) if encrypt_to else []
@@ -87,6 +90,7 @@ def run_emergency(settings: Settings, out: Path, *, source: str = "latest-verifi
     with private_workdir(settings.state_dir) as work:
         export_dir, provenance = _obtain(settings, work, source=source, fresh=fresh,
                                          observer=observer)
+        _suppress(settings, export_dir, provenance, observer, register_keys)
         build_dir = work / "package" if recipients else out
         result = build_package(export_dir, build_dir, settings, target=target,
                                provenance=provenance, observer=observer)
@@ -94,6 +98,19 @@ def run_emergency(settings: Settings, out: Path, *, source: str = "latest-verifi
             result.archive = _encrypt(build_dir, out, recipients, work)
             result.out = out
     return result
+
+
+def _suppress(settings: Settings, export_dir: Path, provenance: Provenance,
+              observer: EmergencyObserver, keys: Sequence[bytes]) -> None:
+    """Drop erased persons (and what is theirs alone) from the export before anything is built
+    from it; the export's manifest then counts what remains, so the package balances."""
+    suppression = erased_ids(settings, export_dir, keys=keys)
+    provenance.suppressed = suppression.as_json()
+    if suppression.records:
+        filter_export(export_dir, suppression)
+        provenance.notes.append(f"{suppression.summary()}: erasure requests in force "
+                                "(see docs/privacy.md); they are not in this package.")
+        observer.note(suppression.summary())
 
 
 def _obtain(settings: Settings, work: Path, *, source: str, fresh: bool,

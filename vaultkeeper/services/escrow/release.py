@@ -14,6 +14,7 @@ from vaultkeeper.db import escrow as escrowdb
 from vaultkeeper.db import open_state_db
 from vaultkeeper.errors import StorageError, UsageError, VerificationError
 from vaultkeeper.restic import WrongPassword
+from vaultkeeper.services.context import CommandContext
 from vaultkeeper.services.emergency.result import PackageResult
 from vaultkeeper.services.emergency.runner import EmergencyObserver, private_workdir, run_emergency
 from vaultkeeper.services.escrow.repository import (
@@ -25,6 +26,7 @@ from vaultkeeper.services.escrow.repository import (
     utc_now,
 )
 from vaultkeeper.services.escrow.verify import VerifyReport, verify_kit
+from vaultkeeper.services.privacy.register import configured_keys
 from vaultkeeper.storage.kit import get_kit
 from vaultkeeper.storage.locations import Location
 
@@ -45,6 +47,8 @@ def release(settings: Settings, out: Path, *, password: str | None = None,
     """Restore the deposit with ``password`` (recovered from trustee shares) or ``secret`` (the
     escrow key's password) and build the emergency package into ``out``."""
     location = escrow_location(settings)
+    # The erasure register's hashes are keyed by the repository password, not the escrow key's.
+    register_keys = configured_keys(CommandContext(settings))
     with private_workdir(settings.state_dir) as work:
         report = VerifyReport(level=1, started_at=utc_now().isoformat(timespec="seconds"))
         kit = work / "kit"
@@ -67,7 +71,8 @@ def release(settings: Settings, out: Path, *, password: str | None = None,
                                     "password") from None
         source = report.snapshot_id or _newest(settings, location, key)
         progress(f"restoring snapshot {source[:12]} from the escrow repository")
-        result = run_emergency(opened, out, source=source, target=target, observer=observer)
+        result = run_emergency(opened, out, source=source, target=target, observer=observer,
+                               register_keys=register_keys)
     return result, report
 
 

@@ -16,6 +16,7 @@ from vaultkeeper.db.selection import MirrorReader
 from vaultkeeper.errors import StorageError, UsageError
 from vaultkeeper.privatefs import private_staging
 from vaultkeeper.restic import Restic, Snapshot, select_snapshot
+from vaultkeeper.services.privacy.suppress import erased_ids, filter_export
 from vaultkeeper.storage.locations import Location, preflight, resolve_locations
 
 SCRATCH = "snapshot.db"
@@ -65,14 +66,22 @@ def open_source(settings: Settings, *, snapshot: str | None, location: str | Non
         if root is None:
             raise UsageError(f"snapshot {snap.short_id} holds no manifest.json",
                              "restore from another snapshot; this one is not an export")
+        # Erased persons (the privacy register) never come back into a CRM: their records
+        # and what is theirs alone leave the export before anything is planned.
+        suppression = erased_ids(settings, root)
+        filter_export(root, suppression)
         scratch = folder / SCRATCH
         mirrordb.load_export(root, scratch, info={
             "snapshot_id": snap.original or snap.id, "location": chosen.name,
             "snapshot_time": snap.time.isoformat()})
         reader = MirrorReader(scratch)
         try:
+            erased = (f" ({suppression.persons} erased person"
+                      f"{'s' if suppression.persons != 1 else ''} suppressed)"
+                      if suppression.persons else "")
             yield SourceMirror(reader, snap.original or snap.id,
-                               f"snapshot {(snap.original or snap.id)[:8]} at {chosen.name}")
+                               f"snapshot {(snap.original or snap.id)[:8]} at {chosen.name}"
+                               + erased)
         finally:
             reader.close()
 

@@ -19,7 +19,9 @@ def test_manual_backup_and_drill_count_like_scheduled_runs(tmp_path) -> None:
     partial = vk(config, "backup", "--json")
     assert partial.returncode == 3, partial.stderr
     status = vk_json(config, "status")
-    assert [a["key"] for a in status["open_alerts"]] == ["backup:partial"]
+    # The dead location also fails its retention: a second open problem (issue 12).
+    assert sorted(a["key"] for a in status["open_alerts"]) == ["backup:partial",
+                                                              "retention:offsite"]
     jobs = {j["job"]: j for j in status["scheduler"]["jobs"]}
     assert jobs["backup"]["last_run"] is not None, "a manual backup is a run"
     assert status["scheduler"]["scheduled"] is False and jobs["backup"]["scheduled"] is False
@@ -29,7 +31,8 @@ def test_manual_backup_and_drill_count_like_scheduled_runs(tmp_path) -> None:
     make_config(tmp_path, locations=locations[:1])        # the off-site location is dropped
     assert vk_json(config, "backup")["status"] == "ok"
     status = vk_json(config, "status")
-    assert status["open_alerts"] == [], "a good manual backup closes backup:partial"
+    assert "backup:partial" not in [a["key"] for a in status["open_alerts"]], \
+        "a good manual backup closes backup:partial"
 
     drilled = vk_json(config, "drill")
     assert drilled["result"] == "verified"

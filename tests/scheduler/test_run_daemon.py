@@ -44,8 +44,10 @@ def test_run_schedules_alerts_survives_restart_and_catches_up_once(tmp_path):
             # While it runs: status names it, and a second scheduler is refused.
             status = vk_json(config, "status")
             assert status["scheduler"]["running_pid"] == daemon.pid
-            assert [a["key"] for a in status["open_alerts"]] == ["backup:partial",
-                                                                 "check:offsite"]
+            # Three open problems: the partial backups, the failed check and the failed
+            # retention at the dead location (issue 12) — each alerted once.
+            assert sorted(a["key"] for a in status["open_alerts"]) == [
+                "backup:partial", "check:offsite", "retention:offsite"]
             second = vk(config, "run", timeout=60)
             assert second.returncode == 1
             assert f"vaultkeeper run is already running (pid {daemon.pid})" in second.stderr
@@ -58,11 +60,12 @@ def test_run_schedules_alerts_survives_restart_and_catches_up_once(tmp_path):
         partial = [r for r in runs if r[:2] == ("backup", "partial")]
         assert len(partial) >= 3
         # One alert per open problem and channel — not one per run.
-        assert sorted(hook.events()) == ["job_failed", "partial"]
+        assert sorted(hook.events()) == ["job_failed", "partial", "partial"]
         assert sorted(box.subjects()) == sorted(f"[vaultkeeper] {p['subject']}"
                                                 for p in hook.posts)
-        partial_alert = next(p for p in hook.posts if p["event"] == "partial")
-        assert "offsite" in partial_alert["detail"] and box.tls_sessions == 2
+        partial_alert = next(p for p in hook.posts if p["event"] == "partial"
+                             and p["key"] == "backup:partial")
+        assert "offsite" in partial_alert["detail"] and box.tls_sessions == 3
         assert not (tmp_path / ".vaultkeeper" / "staging").exists()
 
         # Restart with an hourly backup: everything ran moments ago, so nothing repeats.
@@ -87,7 +90,7 @@ def test_run_schedules_alerts_survives_restart_and_catches_up_once(tmp_path):
         assert caught.returncode == 3, caught.stderr    # the catch-up run is partial too
         assert len(_job_runs(tmp_path, "backup")) == backups + 1
         assert _job_runs(tmp_path, "check") == [("check", "partial", "scheduled")]
-        assert sorted(hook.events()) == ["job_failed", "partial"]   # the same open problems
+        assert sorted(hook.events()) == ["job_failed", "partial", "partial"]   # still open
 
     log = (tmp_path / ".vaultkeeper" / "logs" / "run.log").read_text()
     assert "alert backup:partial (partial) via webhook: sent" in log

@@ -12,6 +12,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from vaultkeeper.config import Secret
+from vaultkeeper.crypto import SIGNATURE_TAG, manifest_signature
 from vaultkeeper.digest import canonical_json
 from vaultkeeper.exportfmt import write_manifest
 from vaultkeeper.restic import Restic
@@ -98,9 +99,13 @@ def snapshot(root: Path, location_dir: Path, export: Path) -> str:
     it; returns the full snapshot id."""
     key = root / "secrets" / "repository.key"
     restic = restic_for(str(location_dir), key, root / ".vaultkeeper" / "cache")
-    manifest_sha = hashlib.sha256((export / "manifest.json").read_bytes()).hexdigest()
+    manifest = (export / "manifest.json").read_bytes()
+    manifest_sha = hashlib.sha256(manifest).hexdigest()
+    # Signed as `vaultkeeper backup` signs it (issue 12): the HMAC keyed by the password.
+    signature = manifest_signature(key.read_text(encoding="utf-8").strip(), manifest)
     return restic.backup(export, tags=["vaultkeeper", "source:test",
-                                       f"manifest:{manifest_sha[:16]}"]).snapshot_id
+                                       f"manifest:{manifest_sha[:16]}",
+                                       f"{SIGNATURE_TAG}{signature}"]).snapshot_id
 
 
 def flip_bytes_in_largest_pack(location_dir: Path) -> Path:

@@ -49,7 +49,7 @@ def test_bad_targets_are_refused_with_a_fix(spec, env, error, text):
 
 
 def test_named_target_from_the_config_file(tmp_path):
-    config = _config(tmp_path, '[targets.test]\nkind = "tryton"\n'
+    config = _config(tmp_path, '[rehearsal.test]\nkind = "tryton"\n'
                      'url = "http://127.0.0.1:8000/crm"\npassword = { env = "TRYTON_PW" }\n')
     settings = load_settings(config)
     t = resolve_target("test", settings)
@@ -59,7 +59,7 @@ def test_named_target_from_the_config_file(tmp_path):
 
 
 def test_inline_password_in_a_target_is_refused(tmp_path):
-    config = _config(tmp_path, '[targets.test]\nkind = "tryton"\n'
+    config = _config(tmp_path, '[rehearsal.test]\nkind = "tryton"\n'
                      'url = "http://127.0.0.1:8000/crm"\npassword = "hunter2"\n')
     with pytest.raises(SecretError) as info:
         load_settings(config)

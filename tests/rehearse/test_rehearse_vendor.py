@@ -23,13 +23,13 @@ def _rows(package: Path, entity: str) -> list[dict[str, str]]:
 
 
 def _named_target(config: Path, kind: str, sb: Sandbox) -> Path:
-    """A copy of the config with [targets.crm] pointing at a running sandbox."""
+    """A copy of the config with [rehearsal.crm] pointing at a running sandbox."""
     token = config.parent / "secrets" / f"{kind}-target.token"
     token.write_text(sb.token + "\n", encoding="utf-8")
     token.chmod(0o600)
     copy = config.parent / f"vaultkeeper-{kind}.toml"
     copy.write_text(config.read_text(encoding="utf-8") + (
-        f'\n[targets.crm]\nkind = "{kind}"\nurl = "{sb.url}"\n'
+        f'\n[rehearsal.crm]\nkind = "{kind}"\nurl = "{sb.url}"\n'
         f'token = {{ file = "{token}" }}\nca_file = "{sb.ca_file}"\n'), encoding="utf-8")
     return copy
 

@@ -129,8 +129,9 @@ def _refuse_inline_secrets(doc: Mapping[str, Any], file: str, section: str = "",
 
 
 def _check_top_level(doc: Mapping[str, Any], file: str) -> None:
-    # [targets.NAME]: restore targets (config) and rehearsal targets (services/rehearse/).
-    sections = [*SECTIONS, "locations", "targets"]
+    # [targets.NAME]: restore targets (read here, like [source]); [rehearsal.NAME]: empty CRMs
+    # a package is rehearsed into (read and checked by services/rehearse/targets.py).
+    sections = [*SECTIONS, "locations", "targets", "rehearsal"]
     for key, value in doc.items():
         if key in sections:
             continue

@@ -1,8 +1,8 @@
 """Where a rehearsal imports to: ``tryton:URL``, ``sandbox:hubspot|salesforce``, or a name.
 
-A name refers to a ``[targets.NAME]`` section of vaultkeeper.toml::
+A name refers to a ``[rehearsal.NAME]`` section of vaultkeeper.toml::
 
-    [targets.tryton-test]
+    [rehearsal.tryton-test]
     kind = "tryton"                       # tryton | hubspot | salesforce
     url = "http://127.0.0.1:8000/crm"     # Tryton: server URL and database (last path part)
     user = "admin"
@@ -79,7 +79,7 @@ def _tryton_url(url: str) -> tuple[str, str, str]:
     if parts.password:
         raise UsageError("the target URL holds a password",
                          "remove it; put the password in a file named by $TRYTONPASSFILE "
-                         "or use a [targets.NAME] section with password = { file = … }")
+                         "or use a [rehearsal.NAME] section with password = { file = … }")
     database = parts.path.strip("/")
     if not database or "/" in database:
         raise UsageError(f"{url!r} names no database",
@@ -104,7 +104,7 @@ def resolve_target(spec: str, settings: Settings | None,
         if not passfile:
             raise ConfigError("no password for the Tryton target",
                               "export TRYTONPASSFILE=/path/to/a/0600/file holding it, or "
-                              "define [targets.NAME] with password = { file = … }")
+                              "define [rehearsal.NAME] with password = { file = … }")
         return Target(spec, "tryton", url=url, database=database, user=user,
                       password=Secret("file", passfile, setting="$TRYTONPASSFILE"))
     return _named(spec, settings)
@@ -114,35 +114,35 @@ def _named(name: str, settings: Settings | None) -> Target:
     if settings is None or settings.config_file is None:
         raise UsageError(f"unknown target {name!r}",
                          "use tryton:URL, sandbox:hubspot, sandbox:salesforce or a "
-                         "[targets.NAME] section of vaultkeeper.toml")
+                         "[rehearsal.NAME] section of vaultkeeper.toml")
     file = settings.config_file
-    doc = read_toml(file).get("targets", {})
+    doc = read_toml(file).get("rehearsal", {})
     if not isinstance(doc, dict) or name not in doc:
         known = ", ".join(sorted(doc)) if isinstance(doc, dict) and doc else "none defined"
         raise UsageError(f"unknown target {name!r} ({known})",
-                         f"add a [targets.{name}] section to {file}, or use tryton:URL / "
+                         f"add a [rehearsal.{name}] section to {file}, or use tryton:URL / "
                          "sandbox:hubspot / sandbox:salesforce")
-    origin = Origin(str(file), f"[targets.{name}]", base=settings.base_dir)
+    origin = Origin(str(file), f"[rehearsal.{name}]", base=settings.base_dir)
     values = read_fields(doc[name], TARGET_FIELDS, origin)
     kind = values.get("kind")
     if kind is None:
         raise ConfigError("kind is missing", 'add kind = "tryton" (or hubspot, salesforce)',
-                          file=str(file), key=f"[targets.{name}] kind")
+                          file=str(file), key=f"[rehearsal.{name}] kind")
     url = values.get("url", "")
     database, user = "", values.get("user", "admin")
     if kind != "tryton" and (not url or values.get("token") is None):
         raise ConfigError("url and token are required for a vendor target",
                           'add url = "https://…" and token = { env = "…" }', file=str(file),
-                          key=f"[targets.{name}]")
+                          key=f"[rehearsal.{name}]")
     if kind == "tryton":
         if not url:
             raise ConfigError("url is missing", 'add url = "http://127.0.0.1:8000/DATABASE"',
-                              file=str(file), key=f"[targets.{name}] url")
+                              file=str(file), key=f"[rehearsal.{name}] url")
         url, database, _user = _tryton_url(url)
         if values.get("password") is None:
             raise ConfigError("password is missing",
                               'add password = { file = "…" } (mode 0600) or { env = "…" }',
-                              file=str(file), key=f"[targets.{name}] password")
+                              file=str(file), key=f"[rehearsal.{name}] password")
     return Target(name, kind, url=url, database=database, user=user,
                   password=values.get("password"), token=values.get("token"),
                   mapping=values.get("mapping"), ca_file=values.get("ca_file"))

@@ -140,7 +140,7 @@ def _endpoint(target: Target) -> Iterator[tuple[str, str, Any]]:
         return
     if not target.url or target.token is None:
         raise UsageError(f"target {target.label} needs url and token",
-                         'set url and token = { env = "…" } in its [targets.NAME] section')
+                         'set url and token = { env = "…" } in its [rehearsal.NAME] section')
     yield target.url, target.token.reveal(), target.ca_file
 
 

@@ -14,6 +14,19 @@ def hubspot(sb, **kw):
     return HubSpotConnector(sb.url, sb.token, ca_file=sb.ca_file, **kw)
 
 
+def export_sandbox(out, *, records: int = 300, seed: int = 3, objects=()):
+    """Export a fault-free HubSpot-flavour sandbox into ``out``; returns the manifest."""
+    from vaultkeeper.sandbox import FaultConfig, Sandbox
+    from vaultkeeper.services.export import run_export
+
+    with Sandbox(records=records, seed=seed, faults=FaultConfig.parse("none")) as sb:
+        connector = hubspot(sb)
+        try:
+            return run_export(connector, out, objects=objects)
+        finally:
+            connector.close()
+
+
 def salesforce(sb, **kw):
     kw.setdefault("max_retries", 12)
     return SalesforceConnector(sb.url, sb.token, ca_file=sb.ca_file, **kw)

@@ -15,11 +15,9 @@ import httpx
 import pytest
 from servers import free_port
 from vk_browser import layout, screenshot
-from vk_testing import hubspot
+from vk_testing import export_sandbox
 
 from vaultkeeper.db.mirror import load_export
-from vaultkeeper.sandbox import FaultConfig, Sandbox
-from vaultkeeper.services.export import run_export
 
 SNAPSHOT_TIME = "2026-11-30T02:00:07+00:00"
 
@@ -28,12 +26,7 @@ SNAPSHOT_TIME = "2026-11-30T02:00:07+00:00"
 def mirror(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A mirror loaded by the drill's own loader from a real sandbox export."""
     root = tmp_path_factory.mktemp("staff")
-    with Sandbox(records=300, seed=3, faults=FaultConfig.parse("none")) as sb:
-        connector = hubspot(sb)
-        try:
-            run_export(connector, root / "export")
-        finally:
-            connector.close()
+    export_sandbox(root / "export", records=300, seed=3)
     load_export(root / "export", root / "mirror.db", info={
         "snapshot_id": "ab12cd34" * 8, "location": "office-nas", "snapshot_time": SNAPSHOT_TIME,
         "loaded_at": "2026-11-30T06:01:00+00:00", "drill_id": "1"})

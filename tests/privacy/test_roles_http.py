@@ -14,13 +14,11 @@ import httpx
 import pytest
 from servers import free_port
 from vk_backup import make_config
-from vk_testing import hubspot
+from vk_testing import export_sandbox
 
 from vaultkeeper.config import load_settings
 from vaultkeeper.db.mirror import load_export
 from vaultkeeper.policies import load_policies
-from vaultkeeper.sandbox import FaultConfig, Sandbox
-from vaultkeeper.services.export import run_export
 from vaultkeeper.services.mirror_view import mapping_for
 from vaultkeeper.services.privacy.roles import role_fields
 
@@ -28,12 +26,7 @@ from vaultkeeper.services.privacy.roles import role_fields
 @pytest.fixture(scope="module")
 def mirror(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("roles")
-    with Sandbox(records=150, seed=3, faults=FaultConfig.parse("none")) as sb:
-        connector = hubspot(sb)
-        try:
-            run_export(connector, root / "export")
-        finally:
-            connector.close()
+    export_sandbox(root / "export", records=150, seed=3)
     load_export(root / "export", root / "mirror.db", info={
         "snapshot_id": "ab12cd34" * 8, "location": "nas",
         "snapshot_time": "2026-11-30T02:00:07+00:00",

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from vk_backup import make_config, vk
 from vk_mirror import build_mirror, record_backup, record_drill
-from vk_testing import hubspot
+from vk_testing import export_sandbox, hubspot
 
 from vaultkeeper.config import load_settings
 from vaultkeeper.policies import default_policy_texts, load_policies
@@ -26,12 +26,7 @@ PROCESSES = ("membership", "donations", "events", "finance", "newsletters", "vol
 def drilled(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, int]]:
     """A mirror loaded from a real HubSpot-protocol export of the sandbox (300 contacts)."""
     root = tmp_path_factory.mktemp("export")
-    with Sandbox(records=300, seed=3, faults=FaultConfig.parse("none")) as sb:
-        connector = hubspot(sb)
-        try:
-            run_export(connector, root / "export")
-        finally:
-            connector.close()
+    export_sandbox(root / "export", records=300, seed=3)
     counts = build_mirror(root / "export", root / "mirror.db")
     return root / "mirror.db", counts
 

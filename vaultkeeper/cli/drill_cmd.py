@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from types import TracebackType
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from vaultkeeper.cli import render
@@ -32,23 +31,11 @@ mirror_app = typer.Typer(help="The SQLite mirror of the last verified drill.",
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 
 
-class _Progress(DrillObserver):
+class _Progress(render.BarsView, DrillObserver):
     def __init__(self, *, enabled: bool) -> None:
-        self.enabled = enabled
-        self._progress = Progress(TextColumn("{task.description:<28}"), BarColumn(),
+        super().__init__(Progress(TextColumn("{task.description:<28}"), BarColumn(),
                                   MofNCompleteColumn(), console=render.err_console,
-                                  disable=not enabled)
-        self._tasks: dict[str, TaskID] = {}
-
-    def __enter__(self) -> _Progress:
-        if self.enabled:
-            self._progress.start()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        if self.enabled:
-            self._progress.stop()
+                                  disable=not enabled), enabled=enabled)
 
     def stage(self, name: str, detail: str = "") -> None:
         if self.enabled:

@@ -11,9 +11,9 @@ from pathlib import Path
 from vaultkeeper import privatefs
 from vaultkeeper.config import Secret, Settings
 from vaultkeeper.db import escrow as escrowdb
-from vaultkeeper.db import open_state_db
 from vaultkeeper.errors import StorageError, UsageError, VerificationError
 from vaultkeeper.restic import WrongPassword
+from vaultkeeper.services.context import CommandContext
 from vaultkeeper.services.emergency.result import PackageResult
 from vaultkeeper.services.emergency.runner import EmergencyObserver, private_workdir, run_emergency
 from vaultkeeper.services.escrow.repository import (
@@ -38,12 +38,14 @@ def _password_secret(password: str, state_dir: Path) -> Iterator[Secret]:
         yield Secret(kind="file", ref=str(path), setting="release password")
 
 
-def release(settings: Settings, out: Path, *, password: str | None = None,
+def release(settings: Settings | CommandContext, out: Path, *, password: str | None = None,
             secret: Secret | None = None, target: str | None = None,
             observer: EmergencyObserver | None = None,
             progress: Progress = no_progress) -> tuple[PackageResult, VerifyReport]:
     """Restore the deposit with ``password`` (recovered from trustee shares) or ``secret`` (the
     escrow key's password) and build the emergency package into ``out``."""
+    ctx = CommandContext.of(settings)
+    settings = ctx.settings
     location = escrow_location(settings)
     with private_workdir(settings.state_dir) as work:
         report = VerifyReport(level=1, started_at=utc_now().isoformat(timespec="seconds"))
@@ -51,7 +53,7 @@ def release(settings: Settings, out: Path, *, password: str | None = None,
         kit.mkdir()
         try:
             get_kit(location, kit)
-            verify_kit(kit, report, escrowdb.last_deposit(open_state_db(settings.state_dir)))
+            verify_kit(kit, report, escrowdb.last_deposit(ctx.db))
         except StorageError as exc:
             report.add(1, "kit", False, exc.one_line())
     for problem in report.problems:
@@ -60,7 +62,7 @@ def release(settings: Settings, out: Path, *, password: str | None = None,
         opened = replace(settings, locations=(location_settings(settings),),
                          repository_password=key)
         try:
-            escrow_restic(settings, location, key).current_key_id()
+            escrow_restic(ctx, location, key).current_key_id()
         except WrongPassword:
             raise VerificationError("the given password (or shares) does not open the escrow "
                                     "repository", "check the shares or the escrow key "

@@ -15,10 +15,10 @@ from vaultkeeper.cli import render
 from vaultkeeper.cli.settings import load
 from vaultkeeper.db import drills as drilldb
 from vaultkeeper.db import mirror as mirrordb
-from vaultkeeper.db import open_state_db
 from vaultkeeper.errors import UsageError, VaultkeeperError, VerificationError
 from vaultkeeper.privatefs import open_private
 from vaultkeeper.services.alerts import Alerter
+from vaultkeeper.services.context import CommandContext
 from vaultkeeper.services.diff import diff_snapshots
 from vaultkeeper.services.drill import DrillObserver, DrillReport, run_drill
 from vaultkeeper.services.drill_html import render as render_html
@@ -73,21 +73,22 @@ def drill(
     """
     if ctx.invoked_subcommand is not None:
         return
-    settings = load()
+    command = CommandContext(load())
     observer = _Progress(enabled=sys.stderr.isatty() and not json_output)
+
     def body(alerter: Alerter) -> JobOutcome:
         with observer:
-            report = run_drill(settings, location=location, snapshot=snapshot,
+            report = run_drill(command, location=location, snapshot=snapshot,
                                read_data_subset=read_data_subset, alert=drill_alert(alerter),
                                against_source=against_source, observer=observer)
         return drill_outcome(alerter, report)
 
     try:
         # Counted like a scheduled drill: job history, next run, alerts it opens or closes.
-        report: DrillReport = run_manual(settings, "drill", body).data
+        report: DrillReport = run_manual(command, "drill", body).data
     except VaultkeeperError:
         if html is not None:
-            _write_html(html, _last_report(settings.state_dir))
+            _write_html(html, _last_report(command))
         raise
     data = report.as_json()
     if html is not None:
@@ -100,8 +101,8 @@ def drill(
         raise VerificationError(report.summary(), report.failures[0].fix)
 
 
-def _last_report(state_dir: Path) -> dict[str, Any] | None:
-    db = open_state_db(state_dir)
+def _last_report(command: CommandContext) -> dict[str, Any] | None:
+    db = command.db
     rows = drilldb.history(db, limit=1)
     row = drilldb.get(db, rows[0]["id"]) if rows else None
     return row["report"] if row else None
@@ -157,7 +158,7 @@ def history(
     limit: Annotated[int, typer.Option(help="How many drills to show.")] = 20,
 ) -> None:
     """Past drills, newest first: location, snapshot, result and durations."""
-    rows = drilldb.history(open_state_db(load().state_dir), limit=limit)
+    rows = drilldb.history(CommandContext(load()).db, limit=limit)
     if json_output:
         render.print_json(rows)
         return

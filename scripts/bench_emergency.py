@@ -4,12 +4,17 @@ Usage: .venv/bin/python scripts/bench_emergency.py [--sizes 100000,1000000]
        [--dedupe 25000,50000,100000] [--work DIR] [--skip-package]
 
 1. Package: generates a HubSpot-shaped export of N sandbox contacts (plus N/5 companies and the
-   contact→company relation; not timed), then builds the package (target hubspot) in a child
-   process per size and reads its peak RSS (VmHWM): memory must stay flat from 100k to 1M.
+   contact→company relation; not timed), times the yardstick — a bare two-pass NDJSON → CSV
+   conversion of the same export (``bare_conversion``) — then builds the package (target
+   hubspot) in a child process per size and reads its peak RSS (VmHWM): memory must stay flat
+   from 100k to 1M. Reports wall and CPU ratios against the yardstick (CPU is the fairer one on
+   a shared machine) and the load average.
    Frictionless validation is timed separately at the smallest size (it is the slowest stage).
-2. Duplicate detection on 25k/50k/100k persons of a labelled set: clean synthetic persons plus
-   ~5 % duplicates with typos, swapped first/last names, changed e-mail domains and missing
-   fields. Reports time, comparisons, growth exponent, precision and recall.
+2. Duplicate detection on 25k/50k/100k persons of the labelled member register
+   (``vaultkeeper.sandbox.register``: ~8 % second registrations with missing fields, typos in
+   every field, nicknames, swapped first/last names, swapped digits in postcodes, phones and
+   dates of birth; ~6 % households and parents/children as hard negatives). Reports time,
+   comparisons, growth exponent, precision and recall.
 Writes bench-results/emergency.json.
 """
 
@@ -19,7 +24,6 @@ import argparse
 import json
 import math
 import os
-import random
 import shutil
 import sys
 import tempfile
@@ -31,9 +35,10 @@ sys.path.insert(0, str(ROOT))
 
 from vaultkeeper.db.scratch import Scratch  # noqa: E402
 from vaultkeeper.digest import canonical_json  # noqa: E402
-from vaultkeeper.sandbox import gen_hubspot, hs_schema  # noqa: E402
+from vaultkeeper.sandbox import gen_hubspot, hs_schema, register  # noqa: E402
 from vaultkeeper.sandbox.data import Dataset  # noqa: E402
 from vaultkeeper.services.emergency import dedupe  # noqa: E402
+from vaultkeeper.services.emergency.clean import check_date  # noqa: E402
 
 
 # ------------------------------------------------------------------------------ the export
@@ -80,6 +85,42 @@ def generate_export(folder: Path, contacts: int) -> dict[str, int]:
     return {"contacts": contacts, "companies": companies, "relations": rel_count}
 
 
+def bare_conversion(export: Path, out: Path) -> float:
+    """The yardstick: a bare two-pass NDJSON → CSV conversion of every object and relation.
+
+    Pass 1 reads every record to learn the columns (HubSpot properties flattened), pass 2
+    writes the CSV with the standard library — what any converter must do at least.
+    Returns the seconds taken.
+    """
+    import csv
+
+    import orjson
+
+    began = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+    files = sorted((export / "objects").glob("*.ndjson")) + sorted(
+        (export / "relations").glob("*.ndjson"))
+
+    def flat(record: dict[str, object]) -> dict[str, object]:
+        props = record.get("properties")
+        if isinstance(props, dict):
+            return {"id": record.get("id"), **props, "archived": record.get("archived")}
+        return record
+
+    for path in files:
+        columns: dict[str, None] = {}
+        with path.open("rb") as fh:
+            for line in fh:
+                columns.update(dict.fromkeys(flat(orjson.loads(line))))
+        with path.open("rb") as fh, (out / f"{path.stem}.csv").open(
+                "w", newline="", encoding="utf-8") as target:
+            writer = csv.DictWriter(target, fieldnames=list(columns))
+            writer.writeheader()
+            for line in fh:
+                writer.writerow(flat(orjson.loads(line)))
+    return time.perf_counter() - began
+
+
 CHILD = """
 import sys, time, json
 from pathlib import Path
@@ -87,13 +128,15 @@ from vaultkeeper.config import load_settings
 from vaultkeeper.services.emergency import build_package
 settings = load_settings(Path(sys.argv[1]))
 began = time.perf_counter()
+cpu = time.process_time()
 r = build_package(Path(sys.argv[2]), Path(sys.argv[3]), settings, target="hubspot",
                   validate=sys.argv[4] == "1")
 # VmHWM is this process's own high-water mark (wait4's ru_maxrss would include the memory of
 # the parent the child was forked from, before exec).
 hwm = next(int(line.split()[1]) for line in open("/proc/self/status")
            if line.startswith("VmHWM"))
-print(json.dumps({"seconds": time.perf_counter() - began, "valid": r.valid,
+print(json.dumps({"seconds": time.perf_counter() - began,
+                  "cpu_seconds": round(time.process_time() - cpu, 2), "valid": r.valid,
                   "duplicates": r.duplicates, "errors": r.validation_errors[:3],
                   "peak_rss_mb": round(hwm / 1024, 1)}))
 """
@@ -113,95 +156,32 @@ def build_child(config: Path, export: Path, out: Path, validate: bool) -> dict[s
 
 
 # ------------------------------------------------------------------ labelled dedupe set
-FIRST = ["James", "Mary", "Oliver", "Amelia", "Zoë", "Chloé", "Łukasz", "Søren", "José", "Aisha",
-         "Priya", "Wei", "Fatima", "Dmitri", "Jürgen", "Noah", "Emma", "Liam", "Sophia", "Lucas",
-         "Grace", "Harry", "Freya", "Thomas", "Ava", "William", "Ella", "Daniel", "Niamh", "Seán",
-         "Peter", "Susan", "David", "Helen", "Robert", "Linda", "Ahmed", "Leila", "Kwame", "Ama"]
-LAST = ["Smith", "Jones", "Williams", "Brown", "Taylor", "Davies", "Evans", "Wilson", "Müller",
-        "Schmidt", "Ångström", "van der Berg", "O'Brien", "McDonald", "Kowalski", "García",
-        "Dubois", "Johansson", "Nakamura", "Okafor", "Patel", "Singh", "Khan", "Rossi", "Kim",
-        "Cohen", "Novák", "Hughes", "Green", "Hall", "Clarke", "Wright", "Walker", "Robinson"]
-DOMAINS = ["gmail.com", "outlook.com", "yahoo.co.uk", "web.de", "orange.fr", "icloud.com"]
-STREETS = ["High Street", "Station Road", "Church Lane", "Mill Road", "Park Avenue", "Elm Grove"]
+def labelled_persons(n: int, seed: int = 14) -> tuple[list[dedupe.Person], set[frozenset[int]]]:
+    """The labelled member register (vaultkeeper.sandbox.register), cleaned as the package does.
 
-
-def _typo(rnd: random.Random, text: str) -> str:
-    if len(text) < 3:
-        return text
-    k = rnd.randrange(len(text) - 1)
-    op = rnd.randrange(3)
-    if op == 0:
-        return text[:k] + text[k + 1] + text[k] + text[k + 2:]        # transposition
-    if op == 1:
-        return text[:k] + text[k + 1:]                                # deletion
-    return text[:k] + rnd.choice("aeiourstn") + text[k + 1:]          # substitution
-
-
-def labelled_set(n: int, seed: int = 5) -> tuple[list[dict[str, str]], set[frozenset[int]]]:
-    """n persons, ~5 % of them duplicates of an earlier one, and the true pairs."""
-    rnd = random.Random(seed)
-    people: list[dict[str, str]] = []
-    truth: set[frozenset[int]] = set()
-    for i in range(n):
-        if i > 10 and rnd.random() < 0.05:
-            j = rnd.randrange(i)
-            p = dict(people[j])
-            kind = rnd.randrange(4)
-            if kind == 0:
-                p["first"] = _typo(rnd, p["first"]) if rnd.random() < 0.5 else p["first"]
-                p["last"] = _typo(rnd, p["last"])
-            elif kind == 1:
-                p["first"], p["last"] = p["last"], p["first"]
-            elif kind == 2 and p["email"]:
-                p["email"] = p["email"].split("@")[0] + "@" + rnd.choice(DOMAINS)
-            else:
-                for key in rnd.sample(["email", "phone", "street", "postcode", "birth"], 2):
-                    p[key] = ""
-            truth.add(frozenset((j, i)))
-            people.append(p)
-            continue
-        first, last = rnd.choice(FIRST), rnd.choice(LAST)
-        local = f"{first.lower()}.{last.lower()}{rnd.randrange(10000)}".replace(" ", "")
-        people.append({
-            "first": first, "last": last,
-            "email": f"{local}@{rnd.choice(DOMAINS)}" if rnd.random() < 0.85 else "",
-            "phone": f"+4420{rnd.randrange(10**7, 10**8)}" if rnd.random() < 0.7 else "",
-            "street": f"{rnd.randrange(1, 300)} {rnd.choice(STREETS)}"
-            if rnd.random() < 0.8 else "",
-            "postcode": f"AB{rnd.randrange(1, 99)} {rnd.randrange(1, 9)}CD"
-            if rnd.random() < 0.8 else "",
-            "city": rnd.choice(["London", "Leeds", "Bristol", "Cardiff"]),
-            "birth": f"{rnd.randrange(1930, 2005)}-{rnd.randrange(1, 13):02d}-"
-                     f"{rnd.randrange(1, 29):02d}" if rnd.random() < 0.4 else ""})
-    # fix truth for chains (a duplicate of a duplicate is a duplicate of the original too)
-    parent = list(range(n))
-
-    def root(x: int) -> int:
-        while parent[x] != x:
-            x = parent[x]
-        return x
-    for pair in truth:
-        a, b = sorted(pair)
-        parent[root(b)] = root(a)
-    groups: dict[int, list[int]] = {}
-    for i in range(n):
-        groups.setdefault(root(i), []).append(i)
-    closed = {frozenset((a, b)) for g in groups.values() for x, a in enumerate(g)
-              for b in g[x + 1:]}
-    return people, closed
+    Dates of birth go through ``check_date`` (region NL, day first) and phones through the
+    package's phone key, exactly as a build from a CSV dump would.
+    """
+    reg = register.generate(n, seed=seed)
+    people = []
+    for idx, m in enumerate(reg.rows):
+        birth = check_date(m.birth, "NL").value if m.birth else ""
+        people.append(dedupe.make_person(
+            str(idx), first=m.first, last=register.full_last(m), email=m.email,
+            phones=[m.phone], street=m.street, postcode=m.postcode, city=m.city, birth=birth,
+            refs=[m.number] if m.number else []))
+    return people, reg.truth
 
 
 def run_dedupe(n: int, work: Path) -> dict[str, float]:
-    people, truth = labelled_set(n)
+    """Blocking + scoring over ``n`` labelled persons: time, work, precision and recall."""
+    people, truth = labelled_persons(n)
     path = work / f"dedupe-{n}.db"
     path.unlink(missing_ok=True)
     scratch = Scratch(path)
     began = time.perf_counter()
     feats, keys = [], []
-    for idx, p in enumerate(people):
-        person = dedupe.make_person(str(idx), first=p["first"], last=p["last"],
-                                    email=p["email"], phones=[p["phone"]], street=p["street"],
-                                    postcode=p["postcode"], city=p["city"], birth=p["birth"])
+    for idx, person in enumerate(people):
         feats.append((idx, person.pack()))
         keys += [(k, idx) for k in dedupe.blocking_keys(person)]
     scratch.put_features(feats)
@@ -244,8 +224,17 @@ def main() -> int:
                     counts = generate_export(export, n)
                     print(f"generated {counts} in {time.perf_counter() - began:.0f} s",
                           flush=True)
+                shutil.rmtree(work / "bare", ignore_errors=True)
+                cpu = time.process_time()
+                bare = bare_conversion(export, work / "bare")
+                bare_cpu = time.process_time() - cpu
+                shutil.rmtree(work / "bare", ignore_errors=True)
                 row = build_child(config, export, work / f"pkg-{n}", validate=False)
-                row |= {"contacts": n}
+                row |= {"contacts": n, "bare_seconds": round(bare, 2),
+                        "bare_cpu_seconds": round(bare_cpu, 2),
+                        "ratio": round(row["seconds"] / bare, 1),
+                        "cpu_ratio": round(row["cpu_seconds"] / bare_cpu, 1),
+                        "load_average": os.getloadavg()[0]}
                 print(json.dumps(row), flush=True)
                 package.append(row)
                 shutil.rmtree(work / f"pkg-{n}", ignore_errors=True)

@@ -58,6 +58,7 @@ ENTITIES: dict[str, dict[str, tuple[str, str]]] = {
         "country": ("string", "Country as written in the source"),
         "birth_date": ("date", "Date of birth, ISO 8601 where unambiguous"),
         "organisation_id": ("ref:organisation", "Legacy id of the person's organisation"),
+        "reference": ("string", "External reference number (member or customer number)"),
         "job_title": ("string", "Job title"),
         "email_opt_out": ("boolean", "Opted out of e-mail"),
         "created_at": ("datetime", "Created in the old CRM"),
@@ -122,12 +123,27 @@ _REL = re.compile(r"@rel:([A-Za-z0-9_.-]+__[A-Za-z0-9_.-]+)")
 class Source:
     """Where one canonical field comes from: a field, the record id, or a relation."""
 
-    kind: str          # "field" | "id" | "rel"
+    kind: str          # "field" | "fields" | "id" | "rel"
     name: str = ""     # field name or relation stem
+    names: tuple[str, ...] = ()
+    """``fields``: source fields joined by a blank (``["Tussenvoegsel", "Achternaam"]``)."""
 
     def describe(self) -> str:
         """As written in the mapping file."""
+        if self.kind == "fields":
+            return " + ".join(self.names)
         return {"field": self.name, "id": "@id", "rel": f"@rel:{self.name}"}[self.kind]
+
+    def columns(self) -> tuple[str, ...]:
+        """The source fields this source reads."""
+        return self.names if self.kind == "fields" else (
+            (self.name,) if self.kind == "field" else ())
+
+    def value(self, row: dict[str, str]) -> str:
+        """The value of a field source for a flattened record (a join: non-empty parts)."""
+        if self.kind == "fields":
+            return " ".join(v for v in (row.get(n, "").strip() for n in self.names) if v)
+        return row.get(self.name, "")
 
 
 @dataclass(frozen=True)
@@ -143,10 +159,12 @@ class EntityMapping:
     """Records whose field has one of these values are inactive (kept in separate files)."""
     text_dates: tuple[str, ...] = ()
     """Free-text source fields holding dates, normalised in the quality report."""
+    id_field: str = ""
+    """The source field holding the legacy id when the export has no id column."""
 
     def source_fields(self) -> set[str]:
         """Source fields this mapping reads (so the rest are extra fields)."""
-        return ({s.name for s in self.fields.values() if s.kind == "field"} | set(self.when)
+        return ({c for s in self.fields.values() for c in s.columns()} | set(self.when)
                 | set(self.inactive))
 
     def accepts(self, values: dict[str, str]) -> bool:
@@ -204,6 +222,13 @@ def load_canonical(policies_dir: Path | None) -> dict[str, CanonicalMapping]:
 
 
 def _as_source(value: Any, origin: Origin) -> Source:
+    if isinstance(value, list):
+        if not value or not all(isinstance(v, str) and v and not v.startswith("@")
+                                for v in value):
+            raise Bad("must be a field name, or a list of field names joined by a blank",
+                      fix=f'{origin.name} = ["Tussenvoegsel", "Achternaam"]')
+        return Source("fields", names=tuple(value)) if len(value) > 1 else Source(
+            "field", value[0])
     text = as_str(value, origin)
     if text == "@id":
         return Source("id")
@@ -247,7 +272,8 @@ def _as_table(value: Any, origin: Origin) -> dict[str, Any]:
     return value
 
 
-_ENTITY_KEYS = {"object": Field(as_str, "contacts"), "when": Field(_as_filter, None),
+_ENTITY_KEYS = {"object": Field(as_str, "contacts"), "id": Field(as_str, "Lidnummer"),
+                "when": Field(_as_filter, None),
                 "inactive": Field(_as_filter, None), "text_dates": Field(_as_text_list, None),
                 "fields": Field(_as_table, None)}
 
@@ -267,7 +293,7 @@ def parse_mapping(connector: str, doc: dict[str, Any], file: str) -> CanonicalMa
         sources = read_fields(values.get("fields", {}), spec, Origin(file, f"[{name}.fields]"))
         for fname, src in sources.items():
             kind = ENTITIES[name][fname][0]
-            if kind.startswith("ref:") and src.kind == "field":
+            if kind.startswith("ref:") and src.kind in ("field", "fields"):
                 continue   # a field holding the other record's id (CSV exports) is fine
             if src.kind in ("rel", "id") and not kind.startswith("ref:"):
                 raise ConfigError(f"{src.describe()} gives a record id, but {fname} is not a "
@@ -276,5 +302,6 @@ def parse_mapping(connector: str, doc: dict[str, Any], file: str) -> CanonicalMa
         entities.append(EntityMapping(entity=name, object=values["object"], fields=sources,
                                       when=values.get("when", {}),
                                       inactive=values.get("inactive", {}),
-                                      text_dates=values.get("text_dates", ())))
+                                      text_dates=values.get("text_dates", ()),
+                                      id_field=values.get("id", "")))
     return CanonicalMapping(connector=connector, entities=tuple(entities), source=file)

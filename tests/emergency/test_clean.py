@@ -83,6 +83,40 @@ def test_scores_and_reasons():
     assert phone_key("0157 6161805 ext. 12") == phone_key("+44 157 6161805")
 
 
+def test_email_fast_path_agrees_with_email_validator():
+    """The regex fast path never accepts what email-validator would refuse (and vice versa)."""
+    from email_validator import EmailNotValidError, validate_email
+
+    from vaultkeeper.sandbox import gen_hubspot, register
+    from vaultkeeper.sandbox.data import Dataset
+    from vaultkeeper.services.emergency import clean
+
+    ds = Dataset(2000, seed=1)
+    emails = [m.email for m in register.generate(3000, seed=1).rows if m.email]
+    emails += [gen_hubspot.contact(ds, i).get("email") or "" for i in range(2000)]
+    emails += ["a..b@x.com", ".a@x.com", "a.@x.com", "a@x", "a@-x.com", "a@x-.com", "a@x.c",
+               "a@x.123", "a@localhost", "x@y.test", "a b@x.com", "A+tag@Example.COM",
+               "o'brien@x.ie", "a@" + "x" * 64 + ".com", "x@y.onion"]
+    for address in emails:
+        clean._validate.cache_clear()
+        try:
+            validate_email(address, check_deliverability=False)
+            expected = True
+        except EmailNotValidError:
+            expected = False
+        assert (clean._validate(address) is not None) == expected, address
+
+
+@pytest.mark.parametrize("raw, value", [
+    ("342,50", "342.50"), ("1.000,00", "1000.00"), ("1,000.00", "1000.00"), ("1 000", "1000"),
+    ("€ 25", "25"), ("25,-", "25"), ("12.5", "12.5"), ("-3,75", "-3.75"), ("abc", "abc"),
+    ("12-3", "12-3")])
+def test_number(raw, value):
+    from vaultkeeper.services.emergency.clean import check_number
+
+    assert check_number(raw) == value
+
+
 def test_phone_without_country_names_the_setting():
     """A national number with no region says which setting fixes it, not libphonenumber's
     'Missing or invalid default region'."""

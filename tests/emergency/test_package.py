@@ -115,7 +115,8 @@ def test_hubspot_import_files_carry_association_columns(package):
     assert with_person and all(d["Email"] == emails.get(d["Associated Contact Legacy ID"], "")
                                for d in with_person)
     idmap = rows(out / "import" / "id-map" / "contacts.csv")
-    assert len(idmap) == 1500 and set(idmap[0]) == {"object", "legacy_id", "archived", "new_id"}
+    assert len(idmap) == 1500 and set(idmap[0]) == {"object", "legacy_id", "archived",
+                                                    "import_file", "gap", "new_id"}
     # archived contacts are held back from the import file, not lost
     assert len(contacts) + len(held) == 1500 and held
     invalid = {r["legacy_id"] for r in rows(out / "quality" / "emails.csv")

@@ -16,7 +16,7 @@ from vaultkeeper.cli import render
 from vaultkeeper.cli.drill_cmd import mirror_app
 from vaultkeeper.cli.settings import load
 from vaultkeeper.config import EMERGENCY_TARGETS
-from vaultkeeper.errors import ExitCode, VerificationError
+from vaultkeeper.errors import ExitCode, VaultkeeperError, VerificationError
 from vaultkeeper.services.mirror_view import mirror_path, serve_mirror
 
 # The emergency services (phonenumbers, rapidfuzz, frictionless …) are imported inside the
@@ -135,6 +135,23 @@ def _summary(data: dict[str, Any]) -> None:
     if ent:
         console.print(f"canonical model: {ent}")
     console.print(f"duplicate candidates to review: {data['duplicate_candidates']}")
+    placement = data.get("placement") or {}
+    if placement:
+        placed = sum(sum(o["files"].values()) for o in placement["objects"].values())
+        console.print(f"records in import files: {placed}; not imported (listed gaps): "
+                      f"{placement['gap_records']} (RUNBOOK.md, 'Where every record goes')")
+        for gap in placement["gaps"]:
+            console.print(f"  gap: {gap['object']} {gap['records']} — {gap['reason']}")
+    mapping = data.get("mapping") or {}
+    if mapping.get("source") == "inferred":
+        low = [(f"{e}.{f}", v["confidence"]) for e, ent in mapping["entities"].items()
+               for f, v in ent["fields"].items() if v["confidence"] < 0.7]
+        console.print("canonical mapping: INFERRED from the columns (no mapping file); "
+                      + (f"check {', '.join(n for n, _ in low)}" if low else
+                         "every field ≥ 0.70 confidence")
+                      + " — `vaultkeeper emergency mapping suggest` writes it to correct")
+    elif mapping.get("source"):
+        console.print(f"canonical mapping: {mapping['source']}")
     console.print(f"frictionless: {'valid' if data['valid'] else 'INVALID'}; signing key "
                   f"fingerprint {data['signing_key_fingerprint']}")
     if data["archive"]:
@@ -177,6 +194,65 @@ def verify(
             raise typer.Exit(int(ExitCode.VERIFICATION))
         raise VerificationError(f"{len(report.problems)} problem(s): {report.problems[0]}",
                                 "do not use this package; build a new one or get the original")
+
+
+mapping_app = typer.Typer(no_args_is_help=True, help="The canonical mapping of the export: "
+                                                     "infer it for a vendor's CSV dump.")
+emergency_app.add_typer(mapping_app, name="mapping")
+
+
+@mapping_app.command("suggest")
+def mapping_suggest(
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="File to write (default: policies/mappings/<connector>.toml, "
+                            "which the package then uses).", dir_okay=False)] = None,
+    from_: Annotated[str, typer.Option(
+        "--from", help="latest-verified (the newest snapshot that passed a drill) or a "
+                       "snapshot id.")] = "latest-verified",
+    fresh: Annotated[bool, typer.Option(
+        "--fresh", help="Export the source now (e.g. the CSV delivery) instead of restoring "
+                        "a snapshot; falls back to the snapshot if it fails.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Infer the canonical mapping (person, organisation, membership, donation, activity)
+    from the export's column names (Dutch, English, French, German, Finnish synonyms) and
+    values (e-mails, phones, postcodes, dates, ids), with the relations between files, and
+    write it as a commented TOML file: every field with its confidence and evidence, for you
+    to correct. Exit 0 written; 2 the file exists (use --force or --out); 6/7 source or
+    locations failed.
+    """
+    from vaultkeeper.services.emergency.runner import suggest_mapping
+
+    settings = load()
+    observer = _progress(enabled=sys.stderr.isatty() and not json_output, quiet=json_output)
+    try:
+        result = suggest_mapping(settings, out, source=from_, fresh=fresh, force=force,
+                                 observer=observer)
+    except VaultkeeperError as exc:
+        if json_output:
+            render.print_json({"ok": False, "error": exc.one_line(),
+                               "exit_code": int(exc.exit_code)})
+        raise
+    finally:
+        observer.close()
+    data = {"ok": True} | result.as_json()
+    if json_output:
+        render.print_json(data)
+        return
+    table = Table(title=f"Inferred mapping → {data['file']}")
+    for column in ("entity", "field", "source", "confidence"):
+        table.add_column(column, justify="right" if column == "confidence" else "left")
+    for entity, info in data["entities"].items():
+        for name, fg in info["fields"].items():
+            table.add_row(f"{entity} ({info['object']})", name, fg["source"],
+                          f"{fg['confidence']:.2f}")
+    Console().print(table)
+    for rel in data["relations"]:
+        Console().print(f"relation: {rel['from']}.{rel['column']} → {rel['to']} "
+                        f"({rel['share']:.0%} of sampled values are its ids)")
+    Console().print("Check the file (low confidences are marked CHECK), correct it, and build "
+                    "the package: `vaultkeeper emergency --out DIR`.")
 
 
 def serve(

@@ -362,7 +362,8 @@ IMPORT_FILES: tuple[ImportFile, ...] = (
     ImportFile("membership", "Membership__c.csv", (
         ("Name", "number"), (f"Contact__r.{_SF}", "person_id"), ("Level__c", "level"),
         ("Status__c", "status"), ("Start_Date__c", "start_date|date"),
-        ("End_Date__c", "end_date|date"), ("Branch__c", "branch"), (_SF, "legacy_id")),
+        ("End_Date__c", "end_date|date"), ("Branch__c", "branch"), (_SF, "legacy_id"),
+        (f"Account__r.{_SF}", "organisation_id")),
         "Data Loader: upsert into a custom object Membership__c (or your membership app's "
         "object) on its legacy id; the contact lookup resolves by external id."),
     ImportFile("donation", "Opportunity.csv", (
@@ -376,7 +377,8 @@ IMPORT_FILES: tuple[ImportFile, ...] = (
     ImportFile("activity", "Task.csv", (
         ("Subject", "subject"), ("Description", "body"), ("ActivityDate", "date|date"),
         ("Type", "type"), ("OwnerId_legacy", "owner"), (_SF, "legacy_id"),
-        ("Who_Legacy_Id", "person_id"), ("What_Legacy_Id", "donation_id")),
+        ("Who_Legacy_Id", "person_id"), ("What_Legacy_Id", "donation_id"),
+        ("What_Account_Legacy_Id", "organisation_id")),
         "Data Loader: insert Task; WhoId/WhatId are polymorphic, so fill them from the id-map "
         "files (legacy id → new id) before the import."),
 )

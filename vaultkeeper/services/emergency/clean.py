@@ -71,8 +71,21 @@ class EmailCheck:
     reason: str = ""
 
 
+# Plain ASCII addresses email-validator always accepts (checked against it in the tests): a
+# dot-atom local part and a domain of letter/digit/hyphen labels ending in an alphabetic TLD
+# that is not a special-use name. Everything else goes through email-validator.
+_PLAIN_EMAIL = re.compile(
+    r"(?=[^@]{1,64}@)[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*"
+    r"@(?=.{4,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}")
+_SPECIAL_TLDS = frozenset({"arpa", "invalid", "local", "localhost", "onion", "test",
+                           "internal", "home", "corp", "lan", "intranet", "private"})
+
+
 @lru_cache(maxsize=4096)
 def _validate(address: str) -> str | None:
+    if _PLAIN_EMAIL.fullmatch(address) and \
+            address.rpartition(".")[2].lower() not in _SPECIAL_TLDS:
+        return address
     try:
         return validate_email(address, check_deliverability=False).normalized
     except EmailNotValidError:
@@ -222,3 +235,28 @@ def _numeric(raw: str, m: re.Match[str], region: str | None) -> DateCheck:
         return DateCheck("ambiguous", f"{y:04d}-{mo:02d}-{d:02d}",
                          "two-digit year: century assumed")
     return DateCheck("normalised", f"{y:04d}-{mo:02d}-{d:02d}")
+
+
+# ------------------------------------------------------------------------------- numbers
+_MONEY = re.compile(r"^\s*([-+]?)\s*(?:€|EUR|\$|USD|£|GBP|CHF)?\s*([\d.,\s']+?)\s*"
+                    r"(?:€|EUR|\$|USD|£|GBP|CHF|,-)?\s*$", re.IGNORECASE)
+
+
+def check_number(raw: str) -> str:
+    """A decimal number as ``1234.50``: decimal commas (``342,50``), thousands separators
+    (``1.000,00``, ``1,000.00``, ``1 000``) and currency signs read; else the text as is."""
+    m = _MONEY.match(raw)
+    if not m:
+        return raw
+    sign, body = m.group(1), m.group(2).replace(" ", "").replace("'", "")
+    last_dot, last_comma = body.rfind("."), body.rfind(",")
+    sep = "," if last_comma > last_dot else "."
+    whole, _, frac = body.rpartition(sep) if sep in body else (body, "", "")
+    if sep in body and len(frac) == 3 and body.count(sep) >= 1 and \
+            ((sep == "." and "," not in body) or (sep == "," and "." not in body)):
+        whole, frac = body.replace(sep, ""), ""            # 1.000 or 1,000: thousands
+    whole = whole.replace(".", "").replace(",", "")
+    if (not whole.isdigit() and not (whole == "" and frac.isdigit())) or \
+            (frac and not frac.isdigit()):
+        return raw
+    return f"{sign}{whole or '0'}" + (f".{frac}" if frac else "")

@@ -1,11 +1,15 @@
 """Duplicate candidates among persons: blocking on shared keys, then fuzzy scoring per block.
 
 Never all pairs: each person gets a handful of blocking keys (e-mail, e-mail local part, phone,
-street + postcode, sorted name tokens + postcode, last name + initial + city, name + birth date);
-only persons sharing a key are compared, and a block larger than ``MAX_BLOCK`` is compared by a
-sliding window over its name-sorted members (sorted neighbourhood), so the work grows with the
-number of persons, not its square. Scoring uses ``rapidfuzz``; every candidate carries its score
-and the reasons, for a person to review. Nothing is ever merged.
+reference number, street + postcode, postcode + house number, name + postcode, name skeleton +
+given-name group, last name + initial + city, name + birth date, birth date); only persons
+sharing a key are compared, and a block larger than ``MAX_BLOCK`` is compared by a sliding
+window over its name-sorted members (sorted neighbourhood), so the work grows with the number
+of persons, not its square. Scoring weighs every field the data has — names (nicknames,
+transposed and OCR-like typos, swapped first/last, particles), e-mail, phone, reference
+numbers, date of birth (swapped digits, day and month swapped), street/postcode/city — with
+``rapidfuzz``; every candidate carries its score and the reasons, for a person to review.
+Nothing is ever merged.
 """
 
 from __future__ import annotations
@@ -16,11 +20,26 @@ from dataclasses import dataclass
 
 import orjson
 from rapidfuzz import fuzz
+from rapidfuzz.distance import DamerauLevenshtein
 
 from vaultkeeper.db.scratch import Scratch
 from vaultkeeper.services.emergency.clean import fold
+from vaultkeeper.services.emergency.names import (
+    clean_name,
+    core_surname,
+    given_key,
+    ocr,
+    same_given_name,
+    skeleton,
+)
 
 _EXT = re.compile(r"\s*(?:ext\.?|x|extension)\s*\d+\s*$", re.IGNORECASE)
+_ISO_BIRTH = re.compile(r"(18[89]\d|19\d\d|20[0-3]\d)-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])")
+_DIGITS = re.compile(r"\D")
+_HOUSE = re.compile(r"\b(\d+)")
+_STREET_ABBR = ((r"\bstr\.?(?=\s|$)", "straat"), (r"str\.(?=\s|$)", "straat"),
+                (r"\bst\.?(?=\s|$)", "street"), (r"\brd\.?(?=\s|$)", "road"),
+                (r"\bave?\.?(?=\s|$)", "avenue"), (r"\bln\.?(?=\s|$)", "lane"))
 MAX_BLOCK = 60
 WINDOW = 12
 THRESHOLD = 0.6
@@ -41,41 +60,62 @@ class Person:
     postcode: str
     city: str
     birth: str
+    refs: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
         """First and last name, folded."""
         return f"{self.first} {self.last}".strip()
 
+    @property
+    def core(self) -> str:
+        """The surname without particles (``van der meer`` → ``meer``)."""
+        return core_surname(self.last)
+
     def pack(self) -> bytes:
         """Serialised for the scratch store."""
         return orjson.dumps([self.legacy_id, self.first, self.last, self.email,
                              list(self.phones), self.street, self.postcode, self.city,
-                             self.birth])
+                             self.birth, list(self.refs)])
 
     @classmethod
     def unpack(cls, data: bytes) -> Person:
         """The inverse of :meth:`pack`."""
         v = orjson.loads(data)
-        return cls(v[0], v[1], v[2], v[3], tuple(v[4]), v[5], v[6], v[7], v[8])
+        return cls(v[0], v[1], v[2], v[3], tuple(v[4]), v[5], v[6], v[7], v[8], tuple(v[9]))
+
+
+def _street(text: str) -> str:
+    out = fold(text)
+    for pattern, repl in _STREET_ABBR:
+        out = re.sub(pattern, repl, out)
+    return " ".join(out.replace(",", " ").split())
 
 
 def make_person(legacy_id: str, *, first: str, last: str, email: str, phones: list[str],
-                street: str, postcode: str, city: str, birth: str) -> Person:
+                street: str, postcode: str, city: str, birth: str,
+                refs: list[str] | tuple[str, ...] = ()) -> Person:
     """Features from cleaned canonical values (names folded, postcode without blanks)."""
-    f, la = fold(first).strip(" ."), fold(last).strip(" .")
+    f, la = clean_name(fold(first)), clean_name(fold(last))
     if not la and " " in f:   # "Jane Smith" typed into the first-name field
         f, _, la = f.rpartition(" ")
+    ref_keys = tuple(dict.fromkeys(r for r in (re.sub(r"\W", "", x).lower() for x in refs)
+                                   if len(r) >= 4))
     return Person(legacy_id, f, la, email.strip().lower(),
-                  tuple(dict.fromkeys(k for k in map(phone_key, phones) if k)), fold(street),
-                  postcode.replace(" ", "").upper(), fold(city), birth if len(birth) == 10
-                  else "")
+                  tuple(dict.fromkeys(k for k in map(phone_key, phones) if k)), _street(street),
+                  postcode.replace(" ", "").replace("-", "").upper(), fold(city).strip(" '"),
+                  birth if _ISO_BIRTH.fullmatch(birth) else "", ref_keys)
 
 
 def phone_key(value: str) -> str:
     """The last nine digits: the same for +44 20 7946 0018, 020 7946 0018 and 0044207946…"""
     digits = "".join(c for c in _EXT.sub("", value.split(";")[0]) if c.isdigit())
     return digits[-9:] if len(digits) >= 7 else ""
+
+
+def _house(street: str) -> str:
+    m = _HOUSE.search(street)
+    return m.group(1) if m else ""
 
 
 def blocking_keys(p: Person) -> Iterator[str]:
@@ -87,21 +127,28 @@ def blocking_keys(p: Person) -> Iterator[str]:
             yield "l:" + local
     for phone in p.phones:
         yield "p:" + phone
+    for ref in p.refs:
+        yield "r:" + ref
+    core = p.core
     if p.street and p.postcode:
         yield f"a:{p.street}|{p.postcode}"
-    if p.street and p.last:
-        yield f"s:{p.street}|{p.last}"
-    tokens = " ".join(sorted(p.name.replace("-", " ").split()))
+    house = _house(p.street)
+    if house and p.postcode:
+        yield f"h:{p.postcode[:4]}|{house}"
+    if p.street and core:
+        yield f"s:{p.street}|{core}"
+    tokens = " ".join(sorted(f"{p.first} {core}".replace("-", " ").split()))
     if tokens and p.postcode:
         yield f"n:{tokens}|{p.postcode}"
-    if p.last and p.first and p.city:
-        yield f"c:{p.last}|{p.first[0]}|{p.city}"
+    if core and p.first:
+        yield f"k:{skeleton(core)}|{given_key(p.first)}"
+        yield f"k:{skeleton(core_surname(p.first))}|{given_key(core)}"   # swapped
+    if core and p.first and p.city:
+        yield f"c:{core}|{p.first[0]}|{p.city}"
     if tokens and p.birth:
         yield f"b:{tokens}|{p.birth}"
-
-
-def _agree(a: str, b: str) -> bool:
-    return not a or not b or a == b
+    if p.birth:
+        yield f"d:{p.birth}"
 
 
 def _first_names_agree(a: str, b: str) -> bool:
@@ -109,54 +156,154 @@ def _first_names_agree(a: str, b: str) -> bool:
         return True
     if len(a) == 1 or len(b) == 1:     # "J." against "James"
         return a[0] == b[0]
-    if a.split()[0] == b.split()[0]:   # "Mary Ann" against "Mary"
+    if a.split()[0] == b.split()[0] or same_given_name(a, b):   # "Mary Ann" / "Mary", Bill
         return True
-    return fuzz.ratio(a, b) >= 70
+    if min(len(a), len(b)) >= 3 and DamerauLevenshtein.distance(ocr(a), ocr(b)) <= 1:
+        return True                    # "Zoe" / "Zee": one typo in a short name
+    return max(fuzz.ratio(a, b), fuzz.ratio(ocr(a), ocr(b))) >= 70
 
 
-def score(a: Person, b: Person) -> tuple[float, str]:
-    """A score in [0, 1] and the reasons, for one pair."""
+def _sim(a: str, b: str) -> float:
+    """Similarity of two names in [0, 1], OCR confusions forgiven."""
+    if not a or not b:
+        return 0.0
+    if a == b:
+        return 1.0
+    return max(fuzz.ratio(a, b), fuzz.ratio(ocr(a), ocr(b))) / 100
+
+
+def _first_sim(a: str, b: str) -> float:
+    if not a or not b:
+        return 0.0
+    if len(a) == 1 or len(b) == 1:
+        return 0.9 if a[0] == b[0] else 0.0
+    if same_given_name(a, b):
+        return 1.0
+    return _sim(a, b)
+
+
+def name_similarity(a: Person, b: Person) -> float:
+    """How alike two persons' names are: nicknames, typos, particles, first/last swapped."""
+    if not a.name or not b.name:
+        return 0.0
+    straight = 0.5 * _first_sim(a.first, b.first) + 0.5 * max(
+        _sim(a.core, b.core), _sim(a.last, b.last))
+    swapped = max(0.5 * _first_sim(a.core, b.first) + 0.5 * _sim(core_surname(a.first), b.core),
+                  0.5 * _first_sim(a.first, b.core) + 0.5 * _sim(a.core, core_surname(b.first)))
+    whole = fuzz.token_sort_ratio(a.name, b.name) / 100
+    if not a.first or not b.first:
+        straight = max(_sim(a.core, b.core), whole) * 0.85
+    return max(straight, swapped, whole if a.first and b.first else 0.0)
+
+
+def _near_digits(a: str, b: str) -> bool:
+    """One keying error apart: a swap of adjacent characters or one wrong digit."""
+    return len(a) == len(b) and DamerauLevenshtein.distance(a, b) <= 1
+
+
+def _birth(a: str, b: str) -> tuple[float, str]:
+    if a == b:
+        return 0.25, "same birth date"
+    ya, ma, da = a.split("-")
+    yb, mb, db = b.split("-")
+    if ya == yb and ma == db and da == mb:
+        return 0.15, "birth date with day and month swapped"
+    if _near_digits(a, b):
+        return 0.15, "birth date one typo apart"
+    if abs(int(ya) - int(yb)) >= 10:
+        return -1.0, "born years apart"
+    return -0.45, "different birth dates"
+
+
+def _email(a: str, b: str) -> tuple[float, str]:
+    if a == b:
+        return 0.35, "same e-mail"
+    la, _, da = a.partition("@")
+    lb, _, db = b.partition("@")
+    if la == lb and la not in _GENERIC_LOCAL:
+        return 0.2, "same e-mail name, other domain"
+    typo = DamerauLevenshtein.distance(la, lb) <= 1
+    if len(la) >= 5 and typo and _DIGITS.sub("", la) == _DIGITS.sub("", lb):
+        return (0.2, "e-mail one typo apart") if da == db else (
+            0.1, "e-mail name one typo apart, other domain")
+    return 0.0, ""
+
+
+def _address(a: Person, b: Person) -> tuple[float, str]:
+    pc_same = bool(a.postcode) and a.postcode == b.postcode
+    pc_near = pc_same or (bool(a.postcode) and bool(b.postcode) and (
+        _near_digits(a.postcode, b.postcode) or a.postcode[:4] == b.postcode[:4]))
+    if a.street and b.street:
+        same_house = _house(a.street) == _house(b.street)
+        street_sim = fuzz.ratio(a.street, b.street) / 100
+        city_ok = not a.city or not b.city or _sim(a.city, b.city) >= 0.8
+        near = pc_near or not a.postcode or not b.postcode
+        if same_house and street_sim >= 0.8 and near and (city_ok or pc_near):
+            return (0.2, "same address") if street_sim == 1 and (
+                pc_same or not a.postcode or not b.postcode) else (0.15, "similar address")
+        if not pc_near and a.city and b.city and a.city != b.city:
+            return -0.1, "other address"
+    if pc_same:   # a Dutch or British postcode is a few dozen addresses, others a town
+        return (0.15 if len(a.postcode) >= 6 else 0.05), "same postcode"
+    if a.city and a.city == b.city:
+        return 0.03, ""
+    return 0.0, ""
+
+
+def _crossed(a: Person, b: Person) -> bool:
+    """Whether ``a``'s first name is ``b``'s surname or the other way round (typos allowed)."""
+    if not a.first or not b.core:
+        return False
+    one = max(_sim(core_surname(a.first), b.core), float(same_given_name(a.first, b.core)))
+    other = _first_sim(a.core, b.first) if len(b.first) > 1 else 1.0   # "v." of "van"
+    return one >= 0.8 and other >= 0.5
+
+
+def score(a: Person, b: Person, *, floor: float | None = None) -> tuple[float, str]:
+    """A score in [0, 1] and the reasons, for one pair.
+
+    With ``floor``, a pair whose evidence other than names cannot reach it even with equal
+    names is answered ``(0, "")`` without the (costly) name comparison.
+    """
     reasons: list[str] = []
-    name_sim = fuzz.token_sort_ratio(a.name, b.name) / 100 if a.name and b.name else 0.0
-    if a.first and b.first and len(a.first) > 1 and len(b.first) > 1 and a.last and b.last:
-        swapped = fuzz.ratio(f"{a.first} {a.last}", f"{b.last} {b.first}") / 100
-        name_sim = max(name_sim, swapped)
-    if (a.first[:1] == b.first[:1] and a.last and a.last == b.last
-            and (len(a.first) == 1 or len(b.first) == 1)):
-        name_sim = max(name_sim, 0.9)   # an initial against the full first name
-    total = 0.45 * name_sim
-    if name_sim:
-        reasons.append(f"names {name_sim:.0%} alike")
-    if a.email and a.email == b.email:
-        total += 0.35
-        reasons.append("same e-mail")
-    elif a.email and b.email and "@" in a.email and "@" in b.email and \
-            a.email.split("@")[0] == b.email.split("@")[0]:
-        total += 0.2
-        reasons.append("same e-mail name, other domain")
-    shared = set(a.phones) & set(b.phones)
-    if shared:
+    total = 0.0
+    if a.email and b.email:
+        value, why = _email(a.email, b.email)
+        total += value
+        if why:
+            reasons.append(why)
+    if set(a.phones) & set(b.phones):
         total += 0.3
         reasons.append("same phone")
-    if a.street and a.street == b.street and _agree(a.postcode, b.postcode) and \
-            _agree(a.city, b.city):
-        total += 0.2
-        reasons.append("same address")
-    elif a.postcode and a.postcode == b.postcode:
-        total += 0.05
-        reasons.append("same postcode")
-    elif a.city and a.city == b.city:
-        total += 0.03
+    elif any(_near_digits(x, y) for x in a.phones for y in b.phones):
+        total += 0.15
+        reasons.append("phone one typo apart")
+    elif a.phones and b.phones:
+        total -= 0.1
+        reasons.append("other phones")
+    same_ref = bool(set(a.refs) & set(b.refs))
+    if same_ref:
+        total += 0.35
+        reasons.append("same reference number")
+    value, why = _address(a, b)
+    total += value
+    if why:
+        reasons.append(why)
     if a.birth and b.birth:
-        if a.birth == b.birth:
-            total += 0.25
-            reasons.append("same birth date")
-        else:
-            total -= 0.3
-            reasons.append("different birth dates")
-    swapped_names = bool(a.first and a.first == b.last and a.last == b.first)
-    if not swapped_names and not _first_names_agree(a.first, b.first):
-        total *= 0.6
+        value, why = _birth(a.birth, b.birth)
+        total += value
+        reasons.append(why)
+    if floor is not None and total + 0.45 < floor:
+        return 0.0, ""
+    name_sim = name_similarity(a, b)
+    total += 0.45 * name_sim
+    if name_sim:
+        reasons.insert(0, f"names {name_sim:.0%} alike")
+    swapped_names = _crossed(a, b) or _crossed(b, a)
+    same_birth = bool(a.birth) and a.birth == b.birth
+    if not (swapped_names or same_ref or same_birth) and \
+            not _first_names_agree(a.first, b.first):
+        total *= 0.5
         reasons.append("different first names (household?)")
     return min(1.0, max(0.0, total)), ", ".join(reasons)
 
@@ -194,7 +341,7 @@ def find_candidates(scratch: Scratch, *, threshold: float = THRESHOLD) -> Dedupe
                 continue
             seen.add(pair)
             stats.comparisons += 1
-            value, reason = score(people[i], people[j])
+            value, reason = score(people[i], people[j], floor=threshold)
             if value >= threshold:
                 scratch.add_pair(i, j, round(value, 3), reason)
         if len(seen) > 500_000:   # bounded memory: forget; re-scoring a pair is harmless

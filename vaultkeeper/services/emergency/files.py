@@ -6,7 +6,7 @@ import csv
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from vaultkeeper import privatefs
 
@@ -51,19 +51,19 @@ class CsvOut:
         self.rows = 0
         self.always = always
         self._handle: IO[str] | None = None
-        self._writer: csv.DictWriter[str] | None = None
+        self._writer: Any = None
 
-    def _open(self) -> csv.DictWriter[str]:
+    def _open(self) -> Any:
         self._handle = open_private(self.path)
-        self._writer = csv.DictWriter(self._handle, self.header, extrasaction="ignore",
-                                      lineterminator="\r\n")
-        self._writer.writeheader()
+        self._writer = csv.writer(self._handle, lineterminator="\r\n")
+        self._writer.writerow(self.header)
         return self._writer
 
     def write(self, row: dict[str, str]) -> None:
         """Append one row (missing columns are empty, unknown ones ignored)."""
         writer = self._writer or self._open()
-        writer.writerow(row)
+        get = row.get
+        writer.writerow([get(k, "") for k in self.header])
         self.rows += 1
 
     def close(self) -> bool:

@@ -15,6 +15,7 @@ import re
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import KW_ONLY, InitVar, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,7 +31,7 @@ from vaultkeeper.errors import UsageError
 from vaultkeeper.policies import Policies
 from vaultkeeper.privatefs import private_workdir
 from vaultkeeper.services.context import CommandContext
-from vaultkeeper.services.emergency import dedupe, runbook
+from vaultkeeper.services.emergency import dedupe, relations, runbook
 from vaultkeeper.services.emergency.descriptor import descriptor, validate_descriptor
 from vaultkeeper.services.emergency.files import (
     CsvOut,
@@ -39,6 +40,7 @@ from vaultkeeper.services.emergency.files import (
     write_bytes,
     write_text,
 )
+from vaultkeeper.services.emergency.placement import IDMAP_HEADER, Placement
 from vaultkeeper.services.emergency.quality import (
     DUPLICATE_HEADER,
     EXAMPLES,
@@ -65,7 +67,7 @@ from vaultkeeper.services.emergency.source import (
     open_export,
     resource_name,
 )
-from vaultkeeper.services.emergency.targets import target_names
+from vaultkeeper.services.emergency.targets import import_files, target_names
 from vaultkeeper.services.emergency.writers import EntityWriter, GenericWriter, batched
 
 IMPORT_ORDER = ("organisation", "person", "membership", "donation", "activity")
@@ -105,6 +107,8 @@ class PackageBuilder:
         self.scratch = Scratch(work / "scratch.db")
         self.log = QualityLog(self.out)
         self.warnings: list[str] = []
+        self.placement = Placement()
+        self.mapping_info: dict[str, Any] = {}
         self.mapping = self._mapping(self.policies.canonical.get(self.folder.connector))
         self.types: dict[str, dict[str, str]] = {}
         self.columns: dict[str, list[str]] = {}
@@ -121,10 +125,23 @@ class PackageBuilder:
     # -- set-up ------------------------------------------------------------------------
     def _mapping(self, mapping: CanonicalMapping | None) -> list[EntityMapping]:
         if mapping is None:
-            self.warnings.append(f"no canonical mapping for connector {self.folder.connector!r}: "
-                                 "write policies/mappings/<connector>.toml to get the canonical "
-                                 "model and target import files")
-            return []
+            from vaultkeeper.services.emergency.infer import infer
+
+            self.observer.stage("infer the canonical mapping", None)
+            inference = infer(self.folder)
+            mapping = inference.mapping()
+            self.mapping_info = inference.as_json()
+            if not mapping.entities:
+                self.warnings.append(f"no canonical mapping for connector "
+                                     f"{self.folder.connector!r} and none could be inferred: "
+                                     "write policies/mappings/<connector>.toml")
+                return []
+            self.warnings.append(f"no mapping file for connector {self.folder.connector!r}: "
+                                 "the canonical mapping was INFERRED from column names and "
+                                 "values (see the runbook); check it with `vaultkeeper "
+                                 "emergency mapping suggest`")
+        else:
+            self.mapping_info = {"source": mapping.source}
         usable = []
         for em in mapping.entities:
             if em.object not in self.folder.objects:
@@ -135,6 +152,10 @@ class PackageBuilder:
                 if src.kind == "rel" and src.name not in self.folder.relations:
                     self.warnings.append(f"{mapping.source}: relation {src.name!r} is not in "
                                          f"this export ([{em.entity}] fields stay empty)")
+            obj = self.folder.objects[em.object]
+            if em.id_field and not obj.primary_key:   # "Lidnummer" as the legacy id
+                obj.primary_key = em.id_field
+                obj.columns.pop("_row", None)
             usable.append(em)
         return sorted(usable, key=lambda e: IMPORT_ORDER.index(e.entity))
 
@@ -257,10 +278,20 @@ class PackageBuilder:
         res = obj.resource
         data = CsvOut(self.out / "data" / "objects" / f"{res}.csv", cols)
         sample = CsvOut(self.out / "sample" / "data" / "objects" / f"{res}.csv", cols)
-        idmap = CsvOut(self.out / "import" / "id-map" / f"{res}.csv",
-                       ("object", "legacy_id", "archived", "new_id"))
+        idmap = CsvOut(self.out / "import" / "id-map" / f"{res}.csv", IDMAP_HEADER)
         generic = self._generic_writers(obj) if self.target == "generic" else None
-        entities = [EntityWriter(self, em) for em in self.mapping if em.object == obj.name]
+        mine = [em for em in self.mapping if em.object == obj.name]
+        placing = None
+        if generic is None:
+            with_files = [em for em in mine if any(s.entity == em.entity
+                                                   for s in import_files(self.target))]
+            placing = next((em for em in with_files if not em.when),
+                           with_files[0] if with_files else None)
+        entities = [EntityWriter(self, em, placing=em is placing) for em in mine]
+        gap = (f"no import file of the {self.target} target takes {obj.name} records "
+               f"(no canonical entity is fed from it); they are complete in "
+               f"data/objects/{res}.csv" if placing is None else
+               f"not taken by the {placing.entity} rule and no other import file")
         self.observer.stage(f"write {obj.name}", obj.count)
         in_sample = f"sample:{obj.name}"
         n = 0
@@ -271,12 +302,17 @@ class PackageBuilder:
             if sampled:
                 sample.write(row)
                 self.sample_counts[obj.name] += 1
-            idmap.write({"object": obj.name, "legacy_id": legacy,
-                         "archived": "true" if archived else "false"})
-            if generic is not None:
-                generic.write(row, archived, sampled)
+            where = generic.write(row, archived, sampled) if generic is not None else None
             for writer in entities:
-                writer.write(row, legacy, archived, sampled)
+                placed = writer.write(row, legacy, archived, sampled)
+                where = where or placed
+            if where:
+                self.placement.place(obj.name, where)
+            else:
+                self.placement.gap(obj.name, gap)
+            idmap.write({"object": obj.name, "legacy_id": legacy,
+                         "archived": "true" if archived else "false",
+                         "import_file": where or "", "gap": "" if where else gap})
             n += 1
             if n % 2000 == 0:
                 self.observer.advance(2000)
@@ -294,37 +330,7 @@ class PackageBuilder:
     # -- relations -----------------------------------------------------------------------
     def write_relations(self) -> None:
         """Relation CSVs keeping only resolvable keys; the rest listed as dangling."""
-        for rel in self.folder.relations.values():
-            self.observer.stage(f"relations {rel.stem}", rel.count)
-            name = resource_name(rel.stem)
-            header = ("from_id", "to_id", "type")
-            out = CsvOut(self.out / "data" / "relations" / f"{name}.csv", header)
-            sample = CsvOut(self.out / "sample" / "data" / "relations" / f"{name}.csv", header)
-            have_from = rel.from_object in self.folder.objects
-            have_to = rel.to_object in self.folder.objects
-            rows = 0
-            for a, b, kind in rel.pairs():
-                missing = []
-                if have_from and not self.scratch.has(rel.from_object, a):
-                    missing.append(rel.from_object)
-                if have_to and not self.scratch.has(rel.to_object, b):
-                    missing.append(rel.to_object)
-                row = {"from_id": a, "to_id": b, "type": kind}
-                if missing:
-                    self.log.dangling.write(row | {"relation": rel.stem,
-                                                   "missing": ", ".join(missing)})
-                    self.log.dangling_counts[rel.stem] += 1
-                    continue
-                out.write(row)
-                rows += 1
-                if (self.scratch.has(f"sample:{rel.from_object}", a)
-                        and self.scratch.has(f"sample:{rel.to_object}", b)):
-                    sample.write(row)
-                    self.sample_counts[rel.stem] += 1
-            out.close()
-            sample.close()
-            self.relation_rows[rel.stem] = rows
-            self.observer.advance(rel.count)
+        relations.write_relations(self)
 
     # -- duplicates ----------------------------------------------------------------------
     def write_duplicates(self) -> None:
@@ -412,22 +418,24 @@ def _finish(b: PackageBuilder, key: Any, provenance: Provenance, *,
         relations=b.relation_rows, entities=b.log.entities, import_files=files_by_step,
         processes=b.policies.processes, mapping=b.mapping, warnings=b.warnings,
         report=report, sample=dict(b.sample_counts), object_resources={
-            n: o.resource for n, o in b.folder.objects.items()}, generic_files=b.generic_files))
+            n: o.resource for n, o in b.folder.objects.items()}, generic_files=b.generic_files,
+        placement=b.placement.as_json(), mapping_info=b.mapping_info))
     write_text(out / "RUNBOOK.md", md)
     write_text(out / "runbook.html", runbook.to_html(md, "Emergency runbook"))
     errors: list[str] = []
-    if validate:
-        b.observer.stage("validate (frictionless)", None)
-        errors = validate_descriptor(out) + [
-            f"sample: {e}" for e in validate_descriptor(out / "sample")]
     public = crypto.public_key_pem(key)
     write_bytes(out / PUBLIC_KEY, public)
     files = all_files(out, skip=(CHECKSUMS, SIGNATURE, PACKAGE_JSON))
-    b.observer.stage("checksums", len(files))
-    hashes = {}
-    for rel in files:
-        hashes[rel] = {"sha256": sha256_file(out / rel), "bytes": (out / rel).stat().st_size}
-        b.observer.advance(1)
+    # Every file is final now: hash them in a thread (hashlib releases the GIL) while
+    # Frictionless validates on the other core; SHA256SUMS reuses the digests.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        hashing = pool.submit(_hash_files, out, files)
+        if validate:
+            b.observer.stage("validate (frictionless)", None)
+            errors = validate_descriptor(out) + [
+                f"sample: {e}" for e in validate_descriptor(out / "sample")]
+        b.observer.stage("checksums", None)
+        hashes = hashing.result()
     manifest = {
         "format": FORMAT,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -450,6 +458,8 @@ def _finish(b: PackageBuilder, key: Any, provenance: Provenance, *,
                                "sample": b.sample_counts.get(r.stem, 0)}
                       for r in b.folder.relations.values()},
         "entities": b.log.entities,
+        "placement": b.placement.as_json(),
+        "mapping": b.mapping_info,
         "validation": {"frictionless": "skipped" if not validate else
                        ("valid" if not errors else "invalid"), "errors": errors},
         "warnings": b.warnings,
@@ -460,18 +470,27 @@ def _finish(b: PackageBuilder, key: Any, provenance: Provenance, *,
     data = orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
     write_bytes(out / PACKAGE_JSON, data)
     write_bytes(out / SIGNATURE, crypto.sign(key, data))
-    write_checksums(out)
+    write_checksums(out, {rel: h["sha256"] for rel, h in hashes.items()})
     return PackageResult(
         out=out, target=b.target, counts=counts, relations=dict(b.relation_rows),
         entities=b.log.entities, sample=dict(b.sample_counts),
         duplicates=b.dup_stats.candidates, valid=not errors, validation_errors=errors,
         warnings=b.warnings, fingerprint=crypto.fingerprint(public),
-        files=len(files) + 3, provenance=provenance)
+        files=len(files) + 3, provenance=provenance, placement=b.placement.as_json(),
+        mapping=b.mapping_info)
 
 
-def write_checksums(out: Path) -> None:
-    """``SHA256SUMS`` in ``sha256sum -c`` format over every other file of the package."""
-    lines = [f"{sha256_file(out / rel)}  {rel}\n" for rel in all_files(out, skip=(CHECKSUMS,))]
+def _hash_files(out: Path, files: list[str]) -> dict[str, dict[str, Any]]:
+    return {rel: {"sha256": sha256_file(out / rel), "bytes": (out / rel).stat().st_size}
+            for rel in files}
+
+
+def write_checksums(out: Path, known: dict[str, str] | None = None) -> None:
+    """``SHA256SUMS`` in ``sha256sum -c`` format over every other file of the package
+    (``known``: digests already computed, for files unchanged since)."""
+    known = known or {}
+    lines = [f"{known.get(rel) or sha256_file(out / rel)}  {rel}\n"
+             for rel in all_files(out, skip=(CHECKSUMS,))]
     write_text(out / CHECKSUMS, "".join(lines))
 
 

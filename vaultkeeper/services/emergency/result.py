@@ -61,6 +61,10 @@ class PackageResult:
     fingerprint: str
     files: int
     provenance: Provenance
+    placement: dict[str, Any] = field(default_factory=dict)
+    """Where every record went (``Placement.as_json()``)."""
+    mapping: dict[str, Any] = field(default_factory=dict)
+    """The canonical mapping used: its file, or ``inferred`` with per-field confidence."""
     archive: Path | None = None
 
     def as_json(self) -> dict[str, Any]:
@@ -70,7 +74,8 @@ class PackageResult:
                 "duplicate_candidates": self.duplicates, "valid": self.valid,
                 "validation_errors": self.validation_errors, "warnings": self.warnings,
                 "signing_key_fingerprint": self.fingerprint, "files": self.files,
-                "source": self.provenance.as_json(),
+                "source": self.provenance.as_json(), "placement": self.placement,
+                "gap_records": self.placement.get("gap_records", 0), "mapping": self.mapping,
                 "archive": str(self.archive) if self.archive else None}
 
 

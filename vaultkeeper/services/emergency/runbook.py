@@ -8,14 +8,13 @@ memberships, donations and activities), each with the counts to expect after the
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from markdown_it import MarkdownIt
 
 from vaultkeeper.canonical import EntityMapping
 from vaultkeeper.policies import Process
-from vaultkeeper.services.emergency.targets import import_files
 
 
 @dataclass(frozen=True)
@@ -37,6 +36,10 @@ class RunbookInput:
     sample: dict[str, int]
     object_resources: dict[str, str]
     generic_files: dict[str, str]
+    placement: dict[str, Any] = field(default_factory=dict)
+    """``Placement.as_json()``: import files in dependency order, records per file, gaps."""
+    mapping_info: dict[str, Any] = field(default_factory=dict)
+    """Which canonical mapping was used (a file, built in, or inferred with confidences)."""
 
 
 @dataclass(frozen=True)
@@ -52,30 +55,66 @@ class Step:
 
 
 def _steps(r: RunbookInput) -> list[Step]:
+    """One step per import file (inactive/archived copies are held back, not steps)."""
     steps: list[Step] = []
-    if r.target == "generic":
-        order = ("organisation", "person", "membership", "donation", "activity")
-        ranked = sorted(r.counts, key=lambda o: min(
-            [order.index(e.entity) for e in r.mapping if e.object == o] or [99]))
-        for obj in ranked:
-            info = r.import_files.get(f"generic:{obj}")
-            if not info or not r.counts[obj]:
-                continue
-            name = r.generic_files.get(obj, f"{obj}.csv")
-            steps.append(Step(len(steps) + 1, f"import/generic/{name}", (obj,),
-                              info.get("active", 0), info.get("inactive", 0),
-                              "Generic CSV: columns named by policies/mappings.toml; match "
-                              "records on the legacy id column."))
-        return steps
-    by_entity = {e.entity: e.object for e in r.mapping}
-    for spec in import_files(r.target):
-        info = r.import_files.get(f"{r.target}:{spec.name}")
-        if not info:
+    for path, spec in r.placement.get("import_files", {}).items():
+        if spec.get("held_back") or not spec.get("rows"):
             continue
-        steps.append(Step(len(steps) + 1, f"import/{r.target}/{spec.name}",
-                          (by_entity.get(spec.entity, ""),), info.get("active", 0),
-                          info.get("inactive", 0), spec.how))
+        held = sum(other.get("rows", 0) for other in r.placement["import_files"].values()
+                   if other.get("held_back") == path)
+        steps.append(Step(len(steps) + 1, path, (spec["object"],), spec["rows"], held,
+                          spec.get("how", "")))
     return steps
+
+
+def _placement(r: RunbookInput) -> list[str]:
+    """Where every record of the export went, and the counted gaps with their reasons."""
+    objects = r.placement.get("objects", {})
+    if not objects:
+        return []
+    lines = ["## Where every record goes", "",
+             "Every record of the export is in exactly one import file (or its held-back "
+             "`inactive/`/`archived/` copy), or counted below as a gap with the reason. "
+             "`vaultkeeper emergency verify` proves it record by record through "
+             "`import/id-map/`.", "",
+             "| object | records | import files | not imported (gap) |", "|---|---:|---|---:|"]
+    for name, info in objects.items():
+        files = ", ".join(f"`{f}` {n}" for f, n in info.get("files", {}).items()) or "—"
+        lines.append(f"| {name} | {info.get('records', 0)} | {files} | "
+                     f"{sum(info.get('gaps', {}).values())} |")
+    gaps = r.placement.get("gaps", [])
+    if gaps:
+        lines += ["", "Gaps (records no import file of this target holds; their complete data "
+                      "stays in `data/objects/`):", ""]
+        lines += [f"- **{g['object']}**: {g['records']} — {g['reason']}" for g in gaps]
+    assoc = [(p, s) for p, s in r.placement.get("import_files", {}).items()
+             if s.get("role") == "associations"]
+    if assoc:
+        lines += ["", "Relations that no column of an import file can hold (a second "
+                      "organisation, a deal's further contacts) are in their own files, "
+                      "imported after both sides:", ""]
+        lines += [f"- `{p}`: {s['rows']} links ({s.get('how', '')})" for p, s in assoc]
+    return [*lines, ""]
+
+
+def _mapping_section(r: RunbookInput) -> list[str]:
+    info = r.mapping_info
+    if not info:
+        return []
+    lines = ["## Canonical mapping used", ""]
+    if info.get("source") == "inferred":
+        lines += ["**Inferred** from the export's column names and values (no mapping file "
+                  "for this connector). Check it: `vaultkeeper emergency mapping suggest` "
+                  "writes it as a file to correct; the package then uses the file.", "",
+                  "| entity | field | source column | confidence | evidence |",
+                  "|---|---|---|---:|---|"]
+        for entity, ent in info.get("entities", {}).items():
+            for name, fg in ent.get("fields", {}).items():
+                lines.append(f"| {entity} ({ent['object']}) | {name} | {fg['source']} | "
+                             f"{fg['confidence']:.2f} | {fg['evidence']} |")
+    else:
+        lines.append(f"From `{info.get('source', '?')}`.")
+    return [*lines, ""]
 
 
 def render(r: RunbookInput) -> str:
@@ -123,7 +162,8 @@ def render(r: RunbookInput) -> str:
         "Decisions to take (each with the file to look at):", "",
     ]
     lines += _decisions(r)
-    lines += ["", "## Business processes, in priority order", ""]
+    lines += ["", *_mapping_section(r), *_placement(r)]
+    lines += ["## Business processes, in priority order", ""]
     procs = sorted(r.processes, key=lambda p: (p.priority, p.name))
     for proc in procs:
         needed = [s for s in steps if set(s.objects) & set(proc.objects)]

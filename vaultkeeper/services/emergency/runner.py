@@ -223,3 +223,43 @@ def _encrypt(build_dir: Path, out: Path, recipients: list[Any], work: Path) -> P
         "`vaultkeeper emergency verify emergency-package` or `sha256sum -c SHA256SUMS`.\n",
         encoding="utf-8")
     return archive
+
+
+@dataclass
+class SuggestResult:
+    """What ``emergency mapping suggest`` wrote."""
+
+    file: Path
+    inference: Any
+    provenance: Provenance
+
+    def as_json(self) -> dict[str, Any]:
+        """The ``--json`` shape."""
+        return {"file": str(self.file), "connector": self.inference.connector,
+                "source": self.provenance.as_json()} | self.inference.as_json()
+
+
+def suggest_mapping(settings: Settings, out: Path | None, *, source: str = "latest-verified",
+                    fresh: bool = False, force: bool = False,
+                    observer: EmergencyObserver | None = None) -> SuggestResult:
+    """Infer the canonical mapping of the export and write it as a commented TOML file."""
+    from vaultkeeper.canonical import MAPPINGS_DIR
+    from vaultkeeper.errors import UsageError
+    from vaultkeeper.services.emergency.files import write_text
+    from vaultkeeper.services.emergency.infer import infer
+    from vaultkeeper.services.emergency.source import open_export
+
+    observer = observer or EmergencyObserver()
+    with private_workdir(settings.state_dir) as work:
+        export_dir, provenance = _obtain(settings, work, source=source, fresh=fresh,
+                                         observer=observer)
+        folder = open_export(export_dir)
+        observer.stage("infer the canonical mapping", None)
+        inference = infer(folder)
+    target = out or settings.policies_dir / MAPPINGS_DIR / f"{folder.connector or 'csv'}.toml"
+    if target.exists() and not force:
+        raise UsageError(f"{target} exists",
+                         "pass --out OTHER-FILE to compare, or --force to replace it")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_text(target, inference.to_toml())
+    return SuggestResult(target, inference, provenance)

@@ -28,6 +28,34 @@ def import_files(target: str) -> tuple[ImportFile, ...]:
     return registry.get(target).import_files if target in registry.import_targets() else ()
 
 
+ASSOCIATIONS_HOW = {
+    GENERIC: "Links the columns cannot hold (a second organisation, further contacts): "
+             "legacy ids of both sides; create them after both imports, through the id-map.",
+    "hubspot": "Import as associations between existing records (Import → 'Associations'), "
+               "matching both sides on 'Legacy Record ID'.",
+    "salesforce": "Data Loader: insert into the junction object (AccountContactRelation, "
+                  "OpportunityContactRole …), both lookups by Legacy_Id__c.",
+}
+"""The runbook step for ``import/<target>/associations/*.csv``."""
+
+
+def associations_how(target: str) -> str:
+    """How to import the links no column holds, for ``target``."""
+    return ASSOCIATIONS_HOW.get(target, ASSOCIATIONS_HOW[GENERIC])
+
+
+def legacy_column(spec: ImportFile) -> str:
+    """The column of an import file that holds the record's own legacy id."""
+    return next((h for h, src in spec.columns if src == "legacy_id"), "")
+
+
+def other_name(spec: ImportFile, object_: str) -> str:
+    """The import file for records of ``object_`` that the entity's ``when`` rule leaves out
+    (deals of other pipelines): same columns as ``spec``."""
+    stem, dot, ext = spec.name.rpartition(".")
+    return f"{stem}-other-{object_}.{ext}" if dot else f"{spec.name}-other-{object_}"
+
+
 def resolve(row: dict[str, str], source: str, lookup: dict[str, str]) -> str:
     """The value of one import column for one canonical row."""
     if source.startswith("="):

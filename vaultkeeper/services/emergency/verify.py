@@ -15,6 +15,7 @@ from vaultkeeper import crypto
 from vaultkeeper.errors import UsageError
 from vaultkeeper.services.emergency.descriptor import validate_descriptor
 from vaultkeeper.services.emergency.files import all_files, count_rows, sha256_file
+from vaultkeeper.services.emergency.placement import check_placement
 from vaultkeeper.services.emergency.result import (
     CHECKSUMS,
     EXPORT_MANIFEST,
@@ -64,6 +65,9 @@ def verify_package(root: Path, *, public_key: Path | None = None,
     if manifest is not None:
         _inventory(root, manifest, report)
         _counts(root, manifest, report)
+        for problem in check_placement(root, manifest):
+            report.fail("placement", problem)
+        report.checks.setdefault("placement", "ok")
     if frictionless:
         errors = validate_descriptor(root)
         for error in errors:

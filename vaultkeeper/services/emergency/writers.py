@@ -10,10 +10,21 @@ from typing import TYPE_CHECKING, Any
 from vaultkeeper.canonical import ENTITIES, EntityMapping, ImportFile
 from vaultkeeper.policies import MappingPolicy
 from vaultkeeper.services.emergency import dedupe
-from vaultkeeper.services.emergency.clean import check_date, check_email, check_phone, region_of
+from vaultkeeper.services.emergency.clean import (
+    check_date,
+    check_email,
+    check_number,
+    check_phone,
+    region_of,
+)
 from vaultkeeper.services.emergency.files import CsvOut
 from vaultkeeper.services.emergency.source import ExportObject
-from vaultkeeper.services.emergency.targets import import_files, resolve
+from vaultkeeper.services.emergency.targets import (
+    import_files,
+    legacy_column,
+    other_name,
+    resolve,
+)
 
 if TYPE_CHECKING:
     from vaultkeeper.services.emergency.package import PackageBuilder
@@ -47,9 +58,30 @@ class GenericWriter:
         renames = spec.fields if spec else {}
         name = (spec.target if spec else obj.name).replace("/", "-")
         cols = b.columns[obj.name]
-        taken = set(renames.values())
-        self.header = [renames.get(c, c if c not in taken else f"{obj.name}.{c}") for c in cols]
+        taken = {v.lower() for v in renames.values()}
+        self.header = []
+        for c in cols:   # distinct names, case ignored ("Website" and "website" collide)
+            new = renames.get(c) or (c if c.lower() not in taken else f"{obj.name}.{c}")
+            taken.add(new.lower())
+            self.header.append(new)
         self.pairs = list(zip(cols, self.header, strict=True))
+        # The legacy id of the first linked record of each relation from this object.
+        self.links: list[tuple[str, str]] = []
+        link_targets: dict[str, str] = {}
+        relation_columns: dict[str, str] = {}
+        for rel in b.folder.relations.values():
+            if rel.from_object != obj.name or rel.to_object not in b.folder.objects:
+                continue
+            other = next((m for m in policy.objects if m.name == rel.to_object), None)
+            column = f"{other.target if other else rel.to_object} Legacy ID"
+            while column.lower() in taken:
+                column = f"{rel.stem} Legacy ID" if column != f"{rel.stem} Legacy ID" \
+                    else f"{column} 2"
+            taken.add(column.lower())
+            self.links.append((column, rel.stem))
+            link_targets[column] = rel.to_object
+            relation_columns[column] = rel.stem
+        self.header += [c for c, _ in self.links]
         root = b.out / "import" / "generic"
         self.active = CsvOut(root / f"{name}.csv", self.header)
         self.archived = CsvOut(root / "archived" / f"{name}.csv", self.header, always=False)
@@ -57,13 +89,29 @@ class GenericWriter:
                              always=False)
         self.b = b
         self.obj = obj
+        self.paths = (f"import/generic/{name}.csv", f"import/generic/archived/{name}.csv")
+        legacy = self.header[cols.index(obj.id_column)] if obj.id_column in cols else ""
+        how = ("Generic CSV: columns named by policies/mappings.toml; match records on the "
+               f"legacy id column {legacy!r}" + (f"; {', '.join(repr(c) for c, _ in self.links)}"
+                                                 " hold the legacy ids of linked records"
+                                                 if self.links else "") + ".")
+        for path, held in zip(self.paths, ("", self.paths[0]), strict=True):
+            b.placement.declare(path, object_=obj.name, entity="", role="primary",
+                                legacy_column=legacy, links=link_targets, how=how,
+                                held_back=held)
+            b.placement.files[path]["relation_columns"] = relation_columns
 
-    def write(self, row: dict[str, str], archived: bool, sampled: bool) -> None:
-        """One record, renamed; archived records to the archived/ file."""
+    def write(self, row: dict[str, str], archived: bool, sampled: bool) -> str:
+        """One record, renamed; archived records to the archived/ file. Returns the file."""
         renamed = {new: row.get(old, "") for old, new in self.pairs}
+        if self.links:
+            legacy = row.get(self.obj.id_column, "")
+            for column, stem in self.links:
+                renamed[column] = self.b.scratch.first_link(stem, legacy) or ""
         (self.archived if archived else self.active).write(renamed)
         if sampled and not archived:
             self.sample.write(renamed)
+        return self.paths[1] if archived else self.paths[0]
 
     def close(self) -> None:
         """Close the files and count them for the runbook."""
@@ -73,14 +121,18 @@ class GenericWriter:
         counts["active"] = self.active.rows
         counts["inactive"] = self.archived.rows
         self.b.generic_files[self.obj.name] = self.active.path.name
+        if not self.archived.rows:
+            self.b.placement.files.pop(self.paths[1], None)
 
 
 class EntityWriter:
     """Canonical rows of one entity from one object, with extras, quality and import files."""
 
-    def __init__(self, b: PackageBuilder, em: EntityMapping) -> None:
+    def __init__(self, b: PackageBuilder, em: EntityMapping, *, placing: bool = False) -> None:
         self.b = b
         self.em = em
+        self.placing = placing
+        """This entity's first import file places the object's records (see placement.py)."""
         self.fields = list(ENTITIES[em.entity])
         header = ["legacy_id", *self.fields, "archived", "inactive"]
         root = b.out / "canonical"
@@ -91,6 +143,8 @@ class EntityWriter:
             em.object].filled[c]]
         self.extra = CsvOut(root / f"{em.entity}.extra.csv", ["legacy_id", *self.extra_cols])
         self.imports: list[tuple[ImportFile, CsvOut, CsvOut, CsvOut]] = []
+        self.others: list[tuple[ImportFile, CsvOut, CsvOut]] = []
+        self.paths: dict[str, tuple[str, str]] = {}
         for spec in import_files(b.target):
             if spec.entity != em.entity:
                 continue
@@ -100,8 +154,18 @@ class EntityWriter:
                                  CsvOut(base / "inactive" / spec.name, header_, always=False),
                                  CsvOut(b.out / "sample" / "import" / b.target / spec.name,
                                         header_, always=False)))
+            primary = placing and len(self.imports) == 1
+            self._declare(spec, spec.name, "primary" if primary else "derived")
+            if primary and em.when:
+                name = other_name(spec, em.object)
+                self.others.append((spec, CsvOut(base / name, header_, always=False),
+                                    CsvOut(base / "inactive" / name, header_, always=False)))
+                self._declare(spec, name, "primary", other=True)
         self.counts = b.entity_counts.setdefault(em.entity, Counter())
         self.types = {f: ENTITIES[em.entity][f][0] for f in self.fields}
+        self.refs = [(f, target.object) for f, kind in self.types.items()
+                     if kind.startswith("ref:") and f in em.fields and (target := next(
+                         (e for e in b.mapping if e.entity == kind[4:]), None)) is not None]
         self.tracked = bool(em.when)
         self.add_tracked = batched(lambda x: b.scratch.add_ids(f"entity:{em.entity}", x))
         self.person_idx = 0
@@ -112,12 +176,44 @@ class EntityWriter:
         if em.entity == "organisation":
             self.add_domain = batched(lambda x: b.scratch.put_values("org_domain", x))
 
+    def _declare(self, spec: ImportFile, name: str, role: str, *, other: bool = False) -> None:
+        """Announce an import file and its inactive copy to the placement log."""
+        b, em = self.b, self.em
+        legacy = legacy_column(spec)
+        links: dict[str, str] = {}
+        relation_columns: dict[str, str] = {}
+        for header, src in spec.columns:
+            kind = ENTITIES[em.entity].get(src, ("",))[0]
+            if not kind.startswith("ref:") or src not in em.fields:
+                continue
+            target = next((e.object for e in b.mapping if e.entity == kind[4:]), "")
+            if target:
+                links[header] = target
+            source = em.fields[src]
+            rel = b.folder.relations.get(source.name) if source.kind == "rel" else None
+            if rel is not None and rel.from_object == em.object:
+                relation_columns[header] = rel.stem
+        how = spec.how
+        if other:
+            rule = ", ".join(f"{k} {'in ' + '/'.join(v) if v else 'set'}"
+                             for k, v in em.when.items())
+            how = (f"Records of {em.object} outside the {em.entity} rule ({rule}), with the "
+                   f"same columns; constant columns hold the record's own "
+                   f"{'/'.join(em.when)} instead. {spec.how}")
+        base = f"import/{b.target}"
+        main = f"{base}/{name}"
+        self.paths[name] = (main, f"{base}/inactive/{name}")
+        for path, held in ((main, ""), (f"{base}/inactive/{name}", main)):
+            b.placement.declare(path, object_=em.object, entity=em.entity, role=role,
+                                legacy_column=legacy, links=links, how=how, held_back=held)
+            b.placement.files[path]["relation_columns"] = relation_columns
+
     def _source(self, row: dict[str, str], legacy: str, fname: str) -> str:
         src = self.em.fields.get(fname)
         if src is None:
             return ""
-        if src.kind == "field":
-            return row.get(src.name, "")
+        if src.kind in ("field", "fields"):
+            return src.value(row)
         if src.kind == "id":
             return legacy
         rel = self.b.folder.relations.get(src.name)
@@ -126,10 +222,14 @@ class EntityWriter:
         reverse = rel.to_object == self.em.object and rel.from_object != self.em.object
         return self.b.scratch.first_link(src.name, legacy, reverse=reverse) or ""
 
-    def write(self, row: dict[str, str], legacy: str, archived: bool, sampled: bool) -> None:
-        """One source record → at most one canonical row."""
+    def write(self, row: dict[str, str], legacy: str, archived: bool,
+              sampled: bool) -> str | None:
+        """One source record → at most one canonical row; returns the import file that places
+        the record (when this writer places its object's records), else None."""
         if not self.em.accepts(row):
-            return
+            if self.others:
+                return self._other(row, legacy, archived)
+            return None
         values = {"legacy_id": legacy}
         entity = self.em.entity
         country = self._source(row, legacy, "country").strip() if "country" in self.types \
@@ -151,7 +251,8 @@ class EntityWriter:
         inactive = self.em.is_inactive(row)
         values["archived"] = "true" if archived else "false"
         values["inactive"] = "true" if inactive else "false"
-        self._check_refs(values)
+        missing = self._missing(values)
+        self._check_refs(values, missing)
         self.main.write(values)
         self.extra.write({"legacy_id": legacy} | {c: row.get(c, "") for c in self.extra_cols})
         self.counts["rows"] += 1
@@ -163,15 +264,58 @@ class EntityWriter:
         elif entity == "organisation":
             self.add_domain((legacy, values.get("domain", "")))
         lookup = self._lookup(values)
+        linked = self._resolvable(values, missing)
+        placed = None
         for spec, active, inactive_out, sample in self.imports:
-            out_row = {h: resolve(values, src, lookup) for h, src in spec.columns}
+            out_row = {h: resolve(linked, src, lookup) for h, src in spec.columns}
             (inactive_out if archived or inactive else active).write(out_row)
             if sampled and not (archived or inactive):
                 sample.write(out_row)
+            if placed is None and self.placing:
+                placed = self.paths[spec.name][1 if archived or inactive else 0]
+        return placed
 
-    def _clean(self, kind: str, fname: str, raw: str, legacy: str, country: str) -> str:
+    def _missing(self, values: dict[str, str]) -> set[str]:
+        """Reference fields whose value is no record of the referenced object's export."""
+        missing = set()
+        for fname, target in self.refs:
+            ref = values.get(fname, "")
+            if ref and not self.b.scratch.has(target, ref):
+                missing.add(fname)
+        return missing
+
+    @staticmethod
+    def _resolvable(values: dict[str, str], missing: set[str]) -> dict[str, str]:
+        """The values with references to records missing from the export blanked (an import
+        link must resolve; the canonical file keeps them, counted as dangling)."""
+        return values if not missing else values | dict.fromkeys(missing, "")
+
+    def _other(self, row: dict[str, str], legacy: str, archived: bool) -> str:
+        """A record the entity's ``when`` rule leaves out, into the "other" import file."""
+        values = {"legacy_id": legacy}
+        for fname in self.fields:
+            raw = self._source(row, legacy, fname).strip()
+            kind = self.types[fname]
+            values[fname] = self._clean(kind, fname, raw, legacy, "", quiet=True) if raw \
+                else ""
+        inactive = self.em.is_inactive(row)
+        own = " ".join(row.get(k, "") for k in self.em.when)
+        linked = self._resolvable(values, self._missing(values))
+        lookup = self._lookup(values)
+        spec, active, inactive_out = self.others[0]
+        out_row = {h: own if src.startswith("=") else resolve(linked, src, lookup)
+                   for h, src in spec.columns}
+        (inactive_out if archived or inactive else active).write(out_row)
+        return self.paths[other_name(spec, self.em.object)][1 if archived or inactive else 0]
+
+    def _clean(self, kind: str, fname: str, raw: str, legacy: str, country: str, *,
+               quiet: bool = False) -> str:
         entity = self.em.entity
         log = self.b.log
+        if quiet:   # rows outside the entity: cleaned the same way, not reported
+            return _quiet_clean(kind, raw, region_of(country, self.b.region), self.b.region)
+        if kind == "number":
+            return check_number(raw)
         if kind == "email":
             result = check_email(raw)
             log.finding("email", entity, legacy, fname, raw, result.status,
@@ -196,7 +340,7 @@ class EntityWriter:
                 "false", "0", "no") else raw
         return raw
 
-    def _check_refs(self, values: dict[str, str]) -> None:
+    def _check_refs(self, values: dict[str, str], missing: set[str]) -> None:
         for fname in self.fields:
             kind = self.types[fname]
             ref = values.get(fname, "")
@@ -207,9 +351,9 @@ class EntityWriter:
             if em is None:
                 continue
             if em.when:
-                known = self.b.scratch.has(f"entity:{target}", ref)
+                known = fname not in missing and self.b.scratch.has(f"entity:{target}", ref)
             else:
-                known = self.b.scratch.has(em.object, ref)
+                known = fname not in missing
             if not known:
                 self.b.dangling_refs[f"{self.em.entity}.{fname}"] += 1
 
@@ -221,7 +365,7 @@ class EntityWriter:
                                     email=v["email"] if email_ok else "",
                                     phones=[v["phone"], v["mobile"]],
                                     street=v["street"], postcode=v["postcode"], city=v["city"],
-                                    birth=v["birth_date"])
+                                    birth=v["birth_date"], refs=[v["reference"]])
         idx = self.person_idx
         self.person_idx += 1
         self.add_feat((idx, person.pack()))
@@ -259,3 +403,36 @@ class EntityWriter:
                 out.close()
             self.b.entity_counts.setdefault(f"{self.b.target}:{spec.name}", Counter()).update(
                 {"active": active.rows, "inactive": inactive.rows, "file": 1})
+            self._settle(spec.name, active.rows, inactive.rows)
+        for spec, active, inactive in self.others:
+            active.close()
+            inactive.close()
+            self._settle(other_name(spec, self.em.object), active.rows, inactive.rows)
+
+    def _settle(self, name: str, active: int, inactive: int) -> None:
+        """Row counts of derived files; files never written leave the placement log."""
+        for path, rows in zip(self.paths[name], (active, inactive), strict=True):
+            spec = self.b.placement.files.get(path)
+            if spec is None:
+                continue
+            if not (self.b.out / path).exists():
+                self.b.placement.files.pop(path)
+            elif spec["role"] != "primary":
+                self.b.placement.count_rows(path, rows)
+
+
+def _quiet_clean(kind: str, raw: str, region: str | None, default: str | None) -> str:
+    """The cleaning of ``EntityWriter._clean`` without quality findings."""
+    if kind == "number":
+        return check_number(raw)
+    if kind == "email":
+        return check_email(raw).value
+    if kind == "phone":
+        return check_phone(raw, region or default).value
+    if kind in ("date", "datetime"):
+        return check_date(raw, default, keep_time=kind == "datetime").value
+    if kind == "boolean":
+        low = raw.lower()
+        return "true" if low in ("true", "1", "yes") else "false" if low in (
+            "false", "0", "no") else raw
+    return raw

@@ -1,0 +1,135 @@
+"""Name knowledge for duplicate detection: nicknames, surname particles, OCR confusions, keys.
+
+Pure functions over folded text (see ``clean.fold``): the nickname groups (Johannes = Jan =
+Hans, William = Bill, Margaretha = Greet …), the surname particles that registers write in
+front or behind ("de Vries", "Vries, de", "Vries"), the characters scanners confuse
+(``rn``/``m``, ``0``/``o``), and a consonant skeleton that survives most vowel typos.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+# Each group: one person's given name as registers write it. Dutch, English, German, French
+# and Finnish diminutives; a name may be in two groups (Jo, Chris).
+_GROUPS = """
+johannes jan hans joop jo johan jannes hannes
+johanna jo hanna anneke janneke jannie hanneke
+cornelis kees cor cees corne
+cornelia corrie cor nelly
+hendrik henk rik hein henry harry hendrikus
+willem wim pim wil willy
+wilhelmina mien wil willemijn mina
+maria marie ria mia mieke marieke
+elisabeth liesbeth els betty lies elise beth elizabeth liz lizzy
+catharina karin toos trijntje katrien cato
+margaretha greet margriet grietje greta
+pieter piet peter pete
+petronella nel pietje nelleke
+jacobus koos jaap jacob sjaak
+nicolaas klaas niek nico claas
+gijsbert gijs
+bartholomeus bart
+geertruida truus geert trudy
+hermanus herman manus
+arnoldus arnold noud nol
+everardus evert
+adriana jeanne adrie adri
+theodora dora door
+theodorus theo dorus ted
+frederik frits fred freek frederick
+alexander alex sander lex sasha
+christina tina chris stien christine
+christiaan chris stijn
+robert bob rob bert bobby robbie
+william bill will liam billy willie
+thomas tom tommy
+james jim jamie jimmy
+susan sue suzy susie
+margaret maggie peggy meg
+katherine kate kathy katie catherine kathryn
+patricia pat trish patty
+richard rick dick richie
+edward ed eddie ted ned
+elizabeth liz beth betty lisa eliza
+michael mike mick mickey
+jonathan jon john jack
+john jack johnny jon
+joseph joe joey jozef sjef
+anthony tony anton antonius toon
+francis frank francois
+dorothea dorothy dot thea
+abraham bram abe
+benjamin ben benny
+daniel dan danny daan
+samuel sam sammy
+matthias mathijs thijs matthijs
+wolfgang wolf
+jurgen jorg
+friedrich fritz
+jean-pierre jp
+""".strip().splitlines()
+
+NICKNAMES: dict[str, frozenset[int]] = {}
+for _n, _line in enumerate(_GROUPS):
+    for _name in _line.split():
+        NICKNAMES[_name] = NICKNAMES.get(_name, frozenset()) | {_n}
+
+PARTICLES = frozenset({"van", "de", "der", "den", "ter", "ten", "te", "het", "'t", "t", "von",
+                       "vom", "zu", "le", "la", "du", "des", "da", "di", "del", "della", "dos",
+                       "das", "op", "in", "aan", "bij", "uit", "vd", "v.d.", "v/d", "mc", "o"})
+_OCR = (("rn", "m"), ("vv", "w"), ("cl", "d"), ("0", "o"), ("1", "l"), ("5", "s"), ("8", "b"),
+        ("|", "l"), ("ii", "u"))
+_PUNCT = re.compile(r"[^\w\s-]")
+_VOWELS = re.compile(r"[aeiouy]+")
+_DOUBLE = re.compile(r"(.)\1+")
+
+
+def clean_name(text: str) -> str:
+    """Folded name without punctuation; ``vries, de`` → ``de vries``."""
+    if "," in text:
+        head, _, tail = text.partition(",")
+        text = f"{tail} {head}"
+    return " ".join(_PUNCT.sub(" ", text).split())
+
+
+@lru_cache(maxsize=1 << 16)
+def core_surname(last: str) -> str:
+    """The surname without particles: ``van der meer`` → ``meer``; never empty if ``last`` isn't."""
+    words = last.replace("-", " ").split()
+    core = [w for w in words if w not in PARTICLES]
+    return " ".join(core) if core else " ".join(words)
+
+
+@lru_cache(maxsize=1 << 16)
+def ocr(text: str) -> str:
+    """Characters scanners and tired typists confuse, mapped to one spelling."""
+    for a, b in _OCR:
+        text = text.replace(a, b)
+    return text
+
+
+@lru_cache(maxsize=1 << 16)
+def skeleton(text: str) -> str:
+    """Consonant skeleton (first letter kept): ``jansen`` and ``janssen`` → ``jnsn``."""
+    text = ocr(text.replace(" ", "").replace("-", ""))
+    if not text:
+        return ""
+    return text[0] + _DOUBLE.sub(r"\1", _VOWELS.sub("", text[1:].replace("ij", "y")))
+
+
+@lru_cache(maxsize=1 << 16)
+def same_given_name(a: str, b: str) -> bool:
+    """Whether two folded first names can be the same person's: equal or nicknames."""
+    if a == b:
+        return True
+    ga, gb = NICKNAMES.get(a.split()[0] if a else ""), NICKNAMES.get(b.split()[0] if b else "")
+    return bool(ga and gb and ga & gb)
+
+
+def given_key(first: str) -> str:
+    """A blocking key for a first name that nicknames share: the group's number, or the name."""
+    word = first.split()[0] if first else ""
+    groups = NICKNAMES.get(word)
+    return f"#{min(groups)}" if groups else word

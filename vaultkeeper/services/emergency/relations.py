@@ -1,0 +1,69 @@
+"""The relation files of the package, and the associations files for links no import column
+holds (a contact's second company, a deal's further contacts)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from vaultkeeper.services.emergency.files import CsvOut
+from vaultkeeper.services.emergency.source import resource_name
+from vaultkeeper.services.emergency.targets import ASSOCIATIONS_HOW
+
+if TYPE_CHECKING:
+    from vaultkeeper.services.emergency.package import PackageBuilder
+
+
+def write_relations(b: PackageBuilder) -> None:
+    """Relation CSVs keeping only resolvable keys; the rest listed as dangling."""
+    for rel in b.folder.relations.values():
+        b.observer.stage(f"relations {rel.stem}", rel.count)
+        name = resource_name(rel.stem)
+        header = ("from_id", "to_id", "type")
+        out = CsvOut(b.out / "data" / "relations" / f"{name}.csv", header)
+        sample = CsvOut(b.out / "sample" / "data" / "relations" / f"{name}.csv", header)
+        have_from = rel.from_object in b.folder.objects
+        have_to = rel.to_object in b.folder.objects
+        rows = 0
+        columned = _columned(b, rel.stem)
+        path = f"import/{b.target}/associations/{name}.csv"
+        assoc = CsvOut(b.out / path, ("from_legacy_id", "to_legacy_id", "type",
+                                         "from_object", "to_object"), always=False)
+        for a, to_id, kind in rel.pairs():
+            missing = []
+            if have_from and not b.scratch.has(rel.from_object, a):
+                missing.append(rel.from_object)
+            if have_to and not b.scratch.has(rel.to_object, to_id):
+                missing.append(rel.to_object)
+            row = {"from_id": a, "to_id": to_id, "type": kind}
+            if missing:
+                b.log.dangling.write(row | {"relation": rel.stem,
+                                               "missing": ", ".join(missing)})
+                b.log.dangling_counts[rel.stem] += 1
+                continue
+            out.write(row)
+            rows += 1
+            if not columned or b.scratch.first_link(rel.stem, a) != to_id:
+                assoc.write({"from_legacy_id": a, "to_legacy_id": to_id, "type": kind,
+                             "from_object": rel.from_object, "to_object": rel.to_object})
+            if (b.scratch.has(f"sample:{rel.from_object}", a)
+                    and b.scratch.has(f"sample:{rel.to_object}", to_id)):
+                sample.write(row)
+                b.sample_counts[rel.stem] += 1
+        out.close()
+        sample.close()
+        if assoc.close():
+            b.placement.declare(path, object_=rel.from_object, entity="",
+                                   role="associations", legacy_column="from_legacy_id",
+                                   links={"from_legacy_id": rel.from_object,
+                                          "to_legacy_id": rel.to_object},
+                                   how=ASSOCIATIONS_HOW[b.target])
+            b.placement.files[path]["relation"] = rel.stem
+            b.placement.count_rows(path, assoc.rows)
+        b.relation_rows[rel.stem] = rows
+        b.observer.advance(rel.count)
+
+def _columned(b: PackageBuilder, stem: str) -> bool:
+    """Whether a primary import file holds the first link of relation ``stem`` in a
+    column (the other links go to the associations file)."""
+    return any(stem in spec.get("relation_columns", {}).values()
+               for spec in b.placement.files.values() if spec["role"] == "primary")

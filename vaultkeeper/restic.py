@@ -16,7 +16,7 @@ import socket
 import subprocess  # noqa: TID251 - this module is the project's one home for running restic
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -208,25 +208,25 @@ def parse_time(value: str) -> datetime:
     return datetime.fromisoformat(base + frac + ("+00:00" if zone == "Z" else zone))
 
 
+@dataclass(eq=False)
 class Restic:
     """restic against one location."""
 
-    def __init__(self, location: Location, password: Secret, *, cache_dir: Path | None = None,
-                 binary: str = "restic", cwd: Path | None = None,
-                 timeout: float = DEFAULT_TIMEOUT,
-                 on_exec: Callable[[list[str]], None] | None = None) -> None:
-        self.location = location
-        self.password = password
-        self.cache_dir = cache_dir
-        self.binary = binary
-        self.cwd = cwd
-        self.timeout = timeout
-        self.on_exec = on_exec
-        self._pass_fds: list[int] = []
+    location: Location
+    password: Secret = field(repr=False)
+    _: KW_ONLY
+    cache_dir: Path | None = None
+    binary: str = "restic"
+    cwd: Path | None = None
+    timeout: float = DEFAULT_TIMEOUT
+    on_exec: Callable[[list[str]], None] | None = None
+    _pass_fds: list[int] = field(init=False, default_factory=list, repr=False)
+    _locks_checked: bool = field(init=False, default=False, repr=False)
+    locks_removed: list[str] = field(init=False, default_factory=list)
+    """Stale locks this instance removed (one line each), for the run's report."""
+
+    def __post_init__(self) -> None:
         sweep_password_leftovers()
-        self._locks_checked = False
-        self.locks_removed: list[str] = []
-        """Stale locks this instance removed (one line each), for the run's report."""
 
     # -- plumbing ------------------------------------------------------------------------
     @contextlib.contextmanager

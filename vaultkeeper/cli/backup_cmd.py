@@ -13,12 +13,12 @@ from rich.table import Table
 
 from vaultkeeper.cli import render
 from vaultkeeper.cli.settings import load
-from vaultkeeper.db import open_state_db
 from vaultkeeper.db import runs as rundb
 from vaultkeeper.db.runs import LocationResult
 from vaultkeeper.errors import ExitCode, UsageError
 from vaultkeeper.services.alerts import Alerter
 from vaultkeeper.services.backup import BackupObserver, run_backup
+from vaultkeeper.services.context import CommandContext
 from vaultkeeper.services.jobs import backup_outcome, run_manual
 from vaultkeeper.services.retention import RetentionOutcome, apply_retention, fold_retention
 from vaultkeeper.services.scheduler import JobOutcome
@@ -52,19 +52,19 @@ def backup(
     """
     if ctx.invoked_subcommand is not None:
         return
-    settings = load()
+    command = CommandContext(load())
     observer = _Progress(enabled=sys.stderr.isatty() and not json_output)
 
     def body(alerter: Alerter) -> JobOutcome:
         with observer:
-            report = run_backup(settings, observer=observer)
-        retention = apply_retention(settings) if prune and report.status != "failed" else []
+            report = run_backup(command, observer=observer)
+        retention = apply_retention(command) if prune and report.status != "failed" else []
         # Retention that fails leaves locations growing (a stale lock, a refused delete…).
-        fold_retention(settings, report, retention)
+        fold_retention(command, report, retention)
         return backup_outcome(alerter, report, retention)
 
     # Counted like a scheduled run: job history, the next scheduled run, alerts it resolves.
-    report, retention = run_manual(settings, "backup", body).data
+    report, retention = run_manual(command, "backup", body).data
     data = report.as_json() | {"retention": [r.__dict__ for r in retention]}
     if json_output:
         render.print_json(data)
@@ -111,7 +111,7 @@ def acknowledge(
     by: Annotated[str | None, typer.Option(help="Who checked the data (default: you).")] = None,
 ) -> None:
     """Confirm a flagged drop in record counts was intended; pruning resumes."""
-    db = open_state_db(load().state_dir)
+    db = CommandContext(load()).db
     if not rundb.acknowledge(db, run_id, by or getpass.getuser()):
         raise UsageError(f"run {run_id} is not a flagged run",
                          "see `vaultkeeper status` for flagged runs")

@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from types import TracebackType
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from vaultkeeper.cli import render
 from vaultkeeper.cli.settings import load
 from vaultkeeper.db import drills as drilldb
 from vaultkeeper.db import mirror as mirrordb
-from vaultkeeper.db import open_state_db
 from vaultkeeper.errors import UsageError, VaultkeeperError, VerificationError
 from vaultkeeper.privatefs import open_private
 from vaultkeeper.services.alerts import Alerter
+from vaultkeeper.services.context import CommandContext
 from vaultkeeper.services.diff import diff_snapshots
 from vaultkeeper.services.drill import DrillObserver, DrillReport, run_drill
 from vaultkeeper.services.drill_html import render as render_html
@@ -32,23 +31,11 @@ mirror_app = typer.Typer(help="The SQLite mirror of the last verified drill.",
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 
 
-class _Progress(DrillObserver):
+class _Progress(render.BarsView, DrillObserver):
     def __init__(self, *, enabled: bool) -> None:
-        self.enabled = enabled
-        self._progress = Progress(TextColumn("{task.description:<28}"), BarColumn(),
+        super().__init__(Progress(TextColumn("{task.description:<28}"), BarColumn(),
                                   MofNCompleteColumn(), console=render.err_console,
-                                  disable=not enabled)
-        self._tasks: dict[str, TaskID] = {}
-
-    def __enter__(self) -> _Progress:
-        if self.enabled:
-            self._progress.start()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        if self.enabled:
-            self._progress.stop()
+                                  disable=not enabled), enabled=enabled)
 
     def stage(self, name: str, detail: str = "") -> None:
         if self.enabled:
@@ -102,12 +89,12 @@ def drill(
         _crm_drill(into_crm, None if snapshot == "latest" else snapshot, location, sample,
                    json_output)
         return
-    settings = load()
+    command = CommandContext(load())
     observer = _Progress(enabled=sys.stderr.isatty() and not json_output)
 
     def body(alerter: Alerter) -> JobOutcome:
         with observer:
-            report = run_drill(settings, location=location, snapshot=snapshot,
+            report = run_drill(command, location=location, snapshot=snapshot,
                                read_data_subset=read_data_subset, alert=drill_alert(alerter),
                                against_source=against_source, observer=observer,
                                accept_unsigned=accept_unsigned,
@@ -116,10 +103,10 @@ def drill(
 
     try:
         # Counted like a scheduled drill: job history, next run, alerts it opens or closes.
-        report: DrillReport = run_manual(settings, "drill", body).data
+        report: DrillReport = run_manual(command, "drill", body).data
     except VaultkeeperError:
         if html is not None:
-            _write_html(html, _last_report(settings.state_dir))
+            _write_html(html, _last_report(command))
         raise
     data = report.as_json()
     if html is not None:
@@ -161,8 +148,8 @@ def _crm_drill(target: str, snapshot: str | None, location: str | None, sample: 
         raise typer.Exit(report.exit_code)
 
 
-def _last_report(state_dir: Path) -> dict[str, Any] | None:
-    db = open_state_db(state_dir)
+def _last_report(command: CommandContext) -> dict[str, Any] | None:
+    db = command.db
     rows = drilldb.history(db, limit=1)
     row = drilldb.get(db, rows[0]["id"]) if rows else None
     return row["report"] if row else None
@@ -218,7 +205,7 @@ def history(
     limit: Annotated[int, typer.Option(help="How many drills to show.")] = 20,
 ) -> None:
     """Past drills, newest first: location, snapshot, result and durations."""
-    rows = drilldb.history(open_state_db(load().state_dir), limit=limit)
+    rows = drilldb.history(CommandContext(load()).db, limit=limit)
     if json_output:
         render.print_json(rows)
         return

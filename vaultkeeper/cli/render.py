@@ -6,7 +6,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import orjson
 from rich.console import Console
@@ -70,19 +70,15 @@ def ago(seconds: float | None) -> str:
     return "-" if seconds is None else human(float(seconds))
 
 
-class ExportProgress(ExportObserver):
-    """One progress bar per object on a terminal; silent otherwise."""
+class BarsView:
+    """Progress bars on stderr, shown while the ``with`` block runs when ``enabled``."""
 
-    def __init__(self, *, enabled: bool) -> None:
+    def __init__(self, progress: Progress, *, enabled: bool) -> None:
         self.enabled = enabled
-        self._progress = Progress(
-            TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[note]}"), TimeElapsedColumn(),
-            console=err_console, transient=False, disable=not enabled,
-        )
+        self._progress = progress
         self._tasks: dict[str, TaskID] = {}
 
-    def __enter__(self) -> ExportProgress:
+    def __enter__(self) -> Self:
         if self.enabled:
             self._progress.start()
         return self
@@ -91,6 +87,17 @@ class ExportProgress(ExportObserver):
                  tb: TracebackType | None) -> None:
         if self.enabled:
             self._progress.stop()
+
+
+class ExportProgress(BarsView, ExportObserver):
+    """One progress bar per object on a terminal; silent otherwise."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        super().__init__(Progress(
+            TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[note]}"), TimeElapsedColumn(),
+            console=err_console, transient=False, disable=not enabled,
+        ), enabled=enabled)
 
     def discovered(self, objects: Any) -> None:
         """Queue a bar for each object."""

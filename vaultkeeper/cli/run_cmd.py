@@ -16,10 +16,10 @@ from rich.table import Table
 from vaultkeeper.cli import render
 from vaultkeeper.cli.settings import load
 from vaultkeeper.config import Settings
-from vaultkeeper.db import open_state_db
 from vaultkeeper.errors import ExitCode, UsageError
 from vaultkeeper.privatefs import daemon_pid, touch_private
 from vaultkeeper.services.alerts import Alert, Alerter
+from vaultkeeper.services.context import CommandContext
 from vaultkeeper.services.in_force import risk_schedule
 from vaultkeeper.services.jobs import JOBS, make_daemon
 from vaultkeeper.services.platform import check_unit_secrets, crontab, systemd_units
@@ -153,7 +153,7 @@ def install(
 def test_alert(json_output: JsonOption = False) -> None:
     """Send a test alert through every configured channel (exit 1 when one fails)."""
     settings = load()
-    alerter = Alerter(settings, open_state_db(settings.state_dir))
+    alerter = Alerter(settings, CommandContext(settings).db)
     if not alerter.enabled:
         raise UsageError("no alert channel is configured",
                          "add webhook_url and/or email_to to [alerts] (docs/configuration.md)")

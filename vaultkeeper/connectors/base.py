@@ -58,14 +58,7 @@ class Connector(abc.ABC):
 
     def request_stats(self) -> dict[str, object]:
         """Requests sent and retries absorbed (reported in the manifest)."""
-        http = getattr(self, "http", None)
-        stats = getattr(http, "stats", None)
-        if stats is None:
-            return {}
-        return {"requests": stats.requests, "retries": stats.retries,
-                "retries_by_cause": dict(stats.by_cause), "waited_s": round(stats.waited_s, 3),
-                "elapsed_s": round(getattr(stats, "elapsed_s", 0.0), 3),
-                "deprecations": dict(getattr(stats, "deprecations", {}))}
+        return http_request_stats(self, timing=True)
 
     def check_access(self) -> dict[str, object]:
         """Which objects the credentials can read (``config check --online``)."""
@@ -110,3 +103,18 @@ def http_opener(connect: Connect) -> Callable[[SourceSettings, ExitStack], Conne
                               key="[source] token")
         return connect(source, source.base_url, source.token.reveal(), source.ca_file)
     return open_source
+
+
+def http_request_stats(owner: object, *, timing: bool = False) -> dict[str, object]:
+    """The request and retry counts of ``owner.http`` ({} when it has no HTTP client); with
+    ``timing`` also the time spent and the deprecation warnings seen (readers report those)."""
+    stats = getattr(getattr(owner, "http", None), "stats", None)
+    if stats is None:
+        return {}
+    summary: dict[str, object] = {
+        "requests": stats.requests, "retries": stats.retries,
+        "retries_by_cause": dict(stats.by_cause), "waited_s": round(stats.waited_s, 3)}
+    if timing:
+        summary["elapsed_s"] = round(getattr(stats, "elapsed_s", 0.0), 3)
+        summary["deprecations"] = dict(getattr(stats, "deprecations", {}))
+    return summary

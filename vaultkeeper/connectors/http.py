@@ -11,7 +11,7 @@ import random
 import ssl
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, InitVar, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +104,7 @@ def parse_retry_after(response: httpx.Response) -> float | None:
         return None
 
 
+@dataclass(eq=False)
 class HttpClient:
     """A keep-alive HTTP client for one source with bounded retries.
 
@@ -112,28 +113,31 @@ class HttpClient:
     retried like 5xx: a connection the server dropped tells us nothing about the data.
     """
 
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        headers: Mapping[str, str] | None = None,
-        ca_file: Path | None = None,
-        timeout: float = 60.0,
-        max_retries: int = 8,
-        backoff_base: float = 0.5,
-        backoff_cap: float = 30.0,
-        validate: Validator = default_validate,
-        sleep: Callable[[float], None] = time.sleep,
-        on_response: Callable[[httpx.Response], None] | None = None,
-        reauth: Callable[[], Mapping[str, str]] | None = None,
-        before_request: Callable[[], None] | None = None,
-    ) -> None:
+    base_url: str
+    _: KW_ONLY
+    headers: InitVar[Mapping[str, str] | None] = None
+    ca_file: InitVar[Path | None] = None
+    timeout: InitVar[float] = 60.0
+    max_retries: int = 8
+    backoff_base: float = 0.5
+    backoff_cap: float = 30.0
+    validate: Validator = default_validate
+    sleep: Callable[[float], None] = time.sleep
+    on_response: Callable[[httpx.Response], None] | None = None
+    reauth: Callable[[], Mapping[str, str]] | None = None
+    """Signs in again and returns fresh headers when a request meets ``SessionExpired``."""
+    before_request: Callable[[], None] | None = None
+    """Called before every attempt (a writer's rate pacer blocks here)."""
+    stats: RetryStats = field(init=False, default_factory=RetryStats)
+
+    def __post_init__(self, headers: Mapping[str, str] | None, ca_file: Path | None,
+                      timeout: float) -> None:
         verify: ssl.SSLContext | bool = True
         if ca_file is not None:
             # An explicit CA replaces the environment's bundle: REQUESTS_CA_BUNDLE/SSL_CERT_FILE
             # must not silently win over what the configuration says.
             verify = ssl.create_default_context(cafile=str(ca_file))
-        self.base_url = base_url.rstrip("/")
+        self.base_url = self.base_url.rstrip("/")
         self._client = httpx.Client(
             base_url=self.base_url,
             headers=dict(headers or {}),
@@ -142,17 +146,6 @@ class HttpClient:
             trust_env=ca_file is None,
             follow_redirects=False,
         )
-        self.max_retries = max_retries
-        self.backoff_base = backoff_base
-        self.backoff_cap = backoff_cap
-        self.validate = validate
-        self.sleep = sleep
-        self.on_response = on_response
-        self.reauth = reauth
-        """Signs in again and returns fresh headers when a request meets ``SessionExpired``."""
-        self.before_request = before_request
-        """Called before every attempt (a writer's rate pacer blocks here)."""
-        self.stats = RetryStats()
 
     def backoff(self, attempt: int) -> float:
         """Seconds to wait before retry number ``attempt`` (1-based) with no server hint."""

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
+from vaultkeeper.connectors.base import http_request_stats
 from vaultkeeper.errors import ConnectorError
 
 Status = Literal["created", "updated", "undeleted", "archived", "linked", "skipped", "failed"]
@@ -248,12 +249,7 @@ class CrmWriter(abc.ABC):
 
     def request_stats(self) -> dict[str, object]:
         """Requests sent and retries absorbed (same shape as ``Connector.request_stats``)."""
-        http = getattr(self, "http", None)
-        stats = getattr(http, "stats", None)
-        if stats is None:
-            return {}
-        return {"requests": stats.requests, "retries": stats.retries,
-                "retries_by_cause": dict(stats.by_cause), "waited_s": round(stats.waited_s, 3)}
+        return http_request_stats(self)
 
     def close(self) -> None:
         """Release network connections."""

@@ -53,44 +53,35 @@ LAST_SLUG = {n: slug(n) for n in LAST_NAMES}
 ORG_TYPES = tuple(ORG_KINDS)
 
 
+# (upper bound of the draw, format): the first bound above the draw picks the format.
+_DATE_FORMATS = ((0.25, "{y:04d}-{m:02d}-{d:02d}"), (0.45, "{d:02d}/{m:02d}/{y:04d}"),
+                 (0.55, "{m}/{d}/{yy:02d}"), (0.65, "{d}.{m}.{y}"),
+                 (0.75, "{d}{suffix} {month} {y}"), (0.85, "{mon} {y}"),
+                 (0.93, "{d} {month} {y}"))  # else "{y}"
+_PHONE_FORMATS = ((0.3, "+{cc} {a} {b} {c}"), (0.45, "0{a} {b}{c}"), (0.6, "({a}) {b}-{c}"),
+                  (0.7, "{a}.{b}.{c}"), (0.8, "+{cc} (0){a} {b}{c}"), (0.9, "00{cc}{a}{b}{c}"))
+
+
+def _format_for(k: float, formats: tuple[tuple[float, str], ...]) -> str | None:
+    """The format whose bound is the first above ``k``; None when ``k`` is past them all."""
+    return next((fmt for bound, fmt in formats if k < bound), None)
+
+
 def messy_date(rnd: Callable[[], float], y: int, m: int, d: int) -> str:
     """A date the way people type it into a free-text field (format varies per record)."""
-    k = rnd()
-    if k < 0.25:
-        return f"{y:04d}-{m:02d}-{d:02d}"
-    if k < 0.45:
-        return f"{d:02d}/{m:02d}/{y:04d}"
-    if k < 0.55:
-        return f"{m}/{d}/{y % 100:02d}"
-    if k < 0.65:
-        return f"{d}.{m}.{y}"
-    if k < 0.75:
-        suffix = "th" if 10 <= d % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(d % 10, "th")
-        return f"{d}{suffix} {MONTHS[m - 1]} {y}"
-    if k < 0.85:
-        return f"{MONTHS[m - 1][:3]} {y}"
-    if k < 0.93:
-        return f"{d} {MONTHS[m - 1]} {y}"
-    return f"{y}"
+    fmt = _format_for(rnd(), _DATE_FORMATS) or "{y}"
+    suffix = "th" if 10 <= d % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(d % 10, "th")
+    return fmt.format(y=y, m=m, d=d, yy=y % 100, suffix=suffix, month=MONTHS[m - 1],
+                      mon=MONTHS[m - 1][:3])
 
 
 def messy_phone(rnd: Callable[[], float], cc: str) -> str:
     """A phone number in one of the formats found in real CRMs."""
     a, b, c = 100 + int(rnd() * 900), 100 + int(rnd() * 900), 1000 + int(rnd() * 9000)
-    k = rnd()
-    if k < 0.3:
-        return f"+{cc} {a} {b} {c}"
-    if k < 0.45:
-        return f"0{a} {b}{c}"
-    if k < 0.6:
-        return f"({a}) {b}-{c}"
-    if k < 0.7:
-        return f"{a}.{b}.{c}"
-    if k < 0.8:
-        return f"+{cc} (0){a} {b}{c}"
-    if k < 0.9:
-        return f"00{cc}{a}{b}{c}"
-    return f"0{a}{b}{c} ext. {10 + int(rnd() * 89)}"
+    fmt = _format_for(rnd(), _PHONE_FORMATS)
+    if fmt is None:
+        return f"0{a}{b}{c} ext. {10 + int(rnd() * 89)}"
+    return fmt.format(a=a, b=b, c=c, cc=cc)
 
 
 def dirty_email(rnd: Callable[[], float], local: str, domain: str) -> str:

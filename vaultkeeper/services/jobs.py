@@ -16,7 +16,6 @@ from typing import Any
 
 from vaultkeeper.config import Settings
 from vaultkeeper.db import jobs as jobdb
-from vaultkeeper.db import open_state_db
 from vaultkeeper.errors import AlreadyRunning, StorageError, VaultkeeperError
 from vaultkeeper.services.alerts import Alert, Alerter
 from vaultkeeper.services.backup import BackupReport, run_backup
@@ -50,14 +49,16 @@ def _failed(alerter: Alerter, job: str, exc: VaultkeeperError) -> JobOutcome:
     return JobOutcome("failed", line)
 
 
-def run_manual(settings: Settings, job: str, body: Callable[[Alerter], JobOutcome]) -> JobOutcome:
+def run_manual(settings: Settings | CommandContext, job: str,
+               body: Callable[[Alerter], JobOutcome]) -> JobOutcome:
     """A job started by hand (``vaultkeeper backup``, ``drill``, ``escrow deposit``) counts like
     a scheduled run: it is recorded in the job history (``status`` shows it, the scheduler's
     next run moves), its success closes the alerts it resolves and its findings alert as a
     scheduled run's would. Its errors are not alerted — the person who ran it sees them — but
     recorded as a failed run and raised to the command."""
-    db = open_state_db(settings.state_dir)
-    alerter = Alerter(settings, db)
+    ctx = CommandContext.of(settings)
+    db = ctx.db
+    alerter = Alerter(ctx.settings, db)
     run_id = jobdb.start_job(db, job, "manual", os.getpid())
     try:
         outcome = body(alerter)
@@ -344,9 +345,10 @@ def risk_level_changes(daemon: Daemon) -> None:
 
 def make_daemon(settings: Settings, *, tick: float = 30.0, once: bool = False) -> Daemon:
     """The scheduler with this version's jobs, alerting and housekeeping."""
-    alerter = Alerter(settings, open_state_db(settings.state_dir))
+    ctx = CommandContext(settings)
+    alerter = Alerter(settings, ctx.db)
     return Daemon(settings, dict(JOBS), lambda: risk_schedule(settings), alerter,
-                  housekeeping=_housekeeping, tick=tick, once=once)
+                  housekeeping=_housekeeping, tick=tick, once=once, context=ctx)
 
 
 def _housekeeping(daemon: Daemon) -> None:

@@ -33,9 +33,9 @@ import schedule
 
 from vaultkeeper.config import DEFAULT_SCHEDULE, Settings
 from vaultkeeper.db import jobs as jobdb
-from vaultkeeper.db import open_state_db
 from vaultkeeper.errors import ConfigError, VaultkeeperError
 from vaultkeeper.privatefs import daemon_lock
+from vaultkeeper.services.context import CommandContext
 
 log = logging.getLogger("vaultkeeper.run")
 _PHRASE = re.compile(
@@ -143,12 +143,11 @@ class PlannedJob:
     reason: str
 
 
-def plan(settings: Settings, schedule_map: dict[str, str], *,
+def plan(settings: Settings | CommandContext, schedule_map: dict[str, str], *,
          now: datetime | None = None) -> list[PlannedJob]:
     """Where each job would be placed if the scheduler started now (read-only)."""
     now = now or datetime.now(UTC)
-    db = open_state_db(settings.state_dir)
-    served = jobdb.last_served(db)
+    served = jobdb.last_served(CommandContext.of(settings).db)
     scratch = schedule.Scheduler()
     planned = []
     for job in ordered(schedule_map):
@@ -197,6 +196,14 @@ class Daemon:
     _phrases: dict[str, str] = field(default_factory=dict)
     _soon: list[tuple[str, str]] = field(default_factory=list)
     _busy: bool = False
+    context: CommandContext | None = None
+    """The daemon's own context (its state database); made from ``settings`` when not given."""
+
+    def _db(self) -> Any:
+        """The state database, through the daemon's context."""
+        if self.context is None:
+            self.context = CommandContext(self.settings)
+        return self.context.db
 
     def run_soon(self, job: str, reason: str) -> None:
         """Queue ``job`` to run once, right after the current step (risk-level actions)."""
@@ -209,7 +216,7 @@ class Daemon:
     def run(self) -> int:
         """Run until stopped (or, with ``once``, until nothing is due); returns the exit code."""
         with daemon_lock(self.settings.state_dir):
-            db = open_state_db(self.settings.state_dir)
+            db = self._db()
             stale = jobdb.interrupt_stale(db)
             if stale:
                 log.info("%d job run(s) left running by a previous scheduler marked interrupted",
@@ -240,7 +247,7 @@ class Daemon:
         for sig in previous:
             signal.signal(sig, self._on_signal)
         try:
-            db = open_state_db(self.settings.state_dir)
+            db = self._db()
             jobdb.ensure_jobs(db)
             for name in ordered(names):
                 if self.stop.is_set():
@@ -297,7 +304,7 @@ class Daemon:
                         ", ".join(changes))
         self._scheduler.clear()
         self._phrases = dict(phrases)
-        served = jobdb.last_served(open_state_db(self.settings.state_dir))
+        served = jobdb.last_served(self._db())
         now = datetime.now(UTC)
         for index, job in enumerate(ordered(phrases)):
             if job not in self.jobs:
@@ -314,7 +321,7 @@ class Daemon:
                      _local(when).isoformat(sep=" ", timespec="seconds"), why)
 
     def _run_job(self, name: str, reason: str = "scheduled") -> None:
-        db = open_state_db(self.settings.state_dir)
+        db = self._db()
         run_id = jobdb.start_job(db, name, reason, os.getpid())
         log.info("%s: started (job run %d)", name, run_id)
         self._busy = True

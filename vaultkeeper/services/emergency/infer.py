@@ -28,7 +28,7 @@ from vaultkeeper.canonical_synonyms import (
     SYNONYMS,
     header_key,
 )
-from vaultkeeper.connectors.csv_detect import ValueProfile, sniff_values
+from vaultkeeper.connectors.csv_values import ValueProfile, sniff_values
 from vaultkeeper.services.emergency.source import ExportFolder, ExportObject
 
 SAMPLE_ROWS = 2000

@@ -16,6 +16,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import KW_ONLY, InitVar, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -90,25 +91,27 @@ def _bucket(legacy_id: str, percent: int) -> bool:
     return zlib.crc32(legacy_id.encode()) % 100 < percent
 
 
+@dataclass(eq=False)
 class PackageBuilder:
     """One build: holds the open export, the scratch store and the writers' bookkeeping."""
 
-    def __init__(self, folder: ExportFolder, out: Path, work: Path, *, target: str,
-                 policies: Policies, region: str | None, sample_percent: int,
-                 observer: BuildObserver) -> None:
-        self.folder = folder
-        self.out = out
-        self.target = target
-        self.policies = policies
-        self.region = region
-        self.sample_percent = sample_percent
-        self.observer = observer
+    folder: ExportFolder
+    out: Path
+    work: InitVar[Path]
+    _: KW_ONLY
+    target: str
+    policies: Policies
+    region: str | None
+    sample_percent: int
+    observer: BuildObserver
+
+    def __post_init__(self, work: Path) -> None:
         self.scratch = Scratch(work / "scratch.db")
-        self.log = QualityLog(out)
+        self.log = QualityLog(self.out)
         self.warnings: list[str] = []
         self.placement = Placement()
         self.mapping_info: dict[str, Any] = {}
-        self.mapping = self._mapping(policies.canonical.get(folder.connector))
+        self.mapping = self._mapping(self.policies.canonical.get(self.folder.connector))
         self.types: dict[str, dict[str, str]] = {}
         self.columns: dict[str, list[str]] = {}
         self.unique_ids: dict[str, bool] = {}

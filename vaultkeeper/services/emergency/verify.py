@@ -155,27 +155,21 @@ def _counts(root: Path, manifest: dict[str, Any], report: VerifyReport) -> None:
         report.fail("counts", f"{EXPORT_MANIFEST} is missing")
         return
     export = orjson.loads(export_path.read_bytes())
-    for name, entry in export.get("objects", {}).items():
-        item = manifest.get("objects", {}).get(name)
-        if item is None:
-            report.fail("counts", f"object {name} of the export is not in the package")
-            continue
-        path = root / item["file"]
-        rows = count_rows(path) if path.is_file() else -1
-        report.counts[name] = {"manifest": entry["count"], "csv": rows}
-        if rows != entry["count"]:
-            report.fail("counts", f"{item['file']}: {rows} rows but the export manifest says "
-                                  f"{entry['count']}")
-    for stem, entry in export.get("relations", {}).items():
-        item = manifest.get("relations", {}).get(stem)
-        if item is None:
-            report.fail("counts", f"relation {stem} of the export is not in the package")
-            continue
-        path = root / item["file"]
-        rows = count_rows(path) if path.is_file() else -1
-        report.counts[stem] = {"manifest": entry["count"], "csv": rows,
-                               "dangling": item.get("dangling", 0)}
-        if rows + item.get("dangling", 0) != entry["count"]:
-            report.fail("counts", f"{item['file']}: {rows} rows + {item.get('dangling', 0)} "
-                                  f"dangling but the export manifest says {entry['count']}")
+    for section, noun in (("objects", "object"), ("relations", "relation")):
+        for name, entry in export.get(section, {}).items():
+            item = manifest.get(section, {}).get(name)
+            if item is None:
+                report.fail("counts", f"{noun} {name} of the export is not in the package")
+                continue
+            path = root / item["file"]
+            rows = count_rows(path) if path.is_file() else -1
+            counted = {"manifest": entry["count"], "csv": rows}
+            dangling, also = 0, ""
+            if section == "relations":  # links whose other end is not in the export
+                dangling = counted["dangling"] = item.get("dangling", 0)
+                also = f" + {dangling} dangling"
+            report.counts[name] = counted
+            if rows + dangling != entry["count"]:
+                report.fail("counts", f"{item['file']}: {rows} rows{also} but the export "
+                                      f"manifest says {entry['count']}")
     report.checks.setdefault("counts", "ok")

@@ -15,7 +15,6 @@ from typing import Any
 from vaultkeeper import crypto, pyenv
 from vaultkeeper.config import Settings
 from vaultkeeper.db import escrow as escrowdb
-from vaultkeeper.db import open_state_db
 from vaultkeeper.db.drills import get as get_drill
 from vaultkeeper.db.emergency import latest_verified_drill
 from vaultkeeper.errors import StorageError, UsageError, VaultkeeperError
@@ -68,9 +67,11 @@ class DepositResult:
         return dict(self.__dict__)
 
 
-def deposit(settings: Settings, *, progress: Progress = no_progress) -> DepositResult:
+def deposit(settings: Settings | CommandContext, *,
+            progress: Progress = no_progress) -> DepositResult:
     """Copy the latest verified snapshot into the escrow repository and write a signed kit."""
-    ctx = CommandContext(settings)
+    ctx = CommandContext.of(settings)
+    settings = ctx.settings
     ours = ctx.password
     location = escrow_location(settings)
     agent_password = escrow_password(settings)
@@ -113,7 +114,7 @@ def deposit(settings: Settings, *, progress: Progress = no_progress) -> DepositR
         kit = Path(tmp) / "kit"
         kit.mkdir()
         progress("building the kit (vaultkeeper wheel, runbook, reports)")
-        notes = _write_kit(settings, kit, location, drill, copy, org, created)
+        notes = _write_kit(ctx, kit, location, drill, copy, org, created)
         fingerprint = _sign(settings, kit, created=created, snapshot_id=snapshot_id,
                             escrow_snapshot_id=copy.id, location=location)
         files = sorted(p.relative_to(kit).as_posix() for p in kit.rglob("*") if p.is_file())
@@ -133,8 +134,9 @@ def deposit(settings: Settings, *, progress: Progress = no_progress) -> DepositR
                          release_conditions=release, notes=notes)
 
 
-def _write_kit(settings: Settings, kit: Path, location: Location, drill: dict[str, Any],
+def _write_kit(ctx: CommandContext, kit: Path, location: Location, drill: dict[str, Any],
                copy: Snapshot, org: Restic, created: str) -> list[str]:
+    settings = ctx.settings
     notes: list[str] = []
     (kit / "wheel").mkdir()
     pyenv.build_wheel(kit / "wheel")
@@ -156,7 +158,7 @@ def _write_kit(settings: Settings, kit: Path, location: Location, drill: dict[st
         source = root / "docs" / name if root else None
         if source is not None and source.is_file():
             shutil.copyfile(source, docs / name)
-    full = get_drill(open_state_db(settings.state_dir), int(drill["id"]))
+    full = get_drill(ctx.db, int(drill["id"]))
     report = (full or {}).get("report") or {}
     (kit / "reports").mkdir()
     (kit / "reports" / "drill-report.json").write_text(
@@ -276,16 +278,17 @@ def refresh_interval(settings: Settings) -> timedelta:
     return timedelta(days=7)
 
 
-def deposit_age(settings: Settings) -> timedelta | None:
+def deposit_age(settings: Settings | CommandContext) -> timedelta | None:
     """How old the newest deposit is (None: never deposited). Stale when it is more than
     ``refresh_interval(settings)``; the scheduler alerts on that (wired by the integrator)."""
-    last = escrowdb.last_deposit(open_state_db(settings.state_dir))
+    last = escrowdb.last_deposit(CommandContext.of(settings).db)
     if last is None:
         return None
     return utc_now() - datetime.fromisoformat(str(last["created_at"]))
 
 
-def deposit_stale(settings: Settings) -> bool:
+def deposit_stale(settings: Settings | CommandContext) -> bool:
     """True when there is no deposit or it is older than the refresh interval."""
-    age = deposit_age(settings)
-    return age is None or age > refresh_interval(settings)
+    ctx = CommandContext.of(settings)
+    age = deposit_age(ctx)
+    return age is None or age > refresh_interval(ctx.settings)

@@ -15,12 +15,11 @@ from typing import Any
 
 from vaultkeeper.config import Secret, Settings
 from vaultkeeper.db import escrow as escrowdb
-from vaultkeeper.db import open_state_db
 from vaultkeeper.errors import StorageError, UsageError
 from vaultkeeper.privatefs import private_workdir, write_private
 from vaultkeeper.restic import IdNotFound, Restic, WrongPassword
 from vaultkeeper.services.context import CommandContext
-from vaultkeeper.storage.locations import Location, preflight, resolve_locations
+from vaultkeeper.storage.locations import Location, preflight
 
 DEFAULT_USER = "escrow"
 DEFAULT_HOST = "escrow-agent"
@@ -66,10 +65,9 @@ def parse_reference(text: str) -> Secret:
                   base_dir=Path.cwd())
 
 
-def _restic(settings: Settings, location: Location, password: Secret,
+def _restic(ctx: CommandContext, location: Location, password: Secret,
             on_exec: Callable[[list[str]], None] | None) -> Restic:
-    return CommandContext(settings).restic(location, password=password, timeout=600,
-                                           on_exec=on_exec)
+    return ctx.restic(location, password=password, timeout=600, on_exec=on_exec)
 
 
 def _usable(location: Location) -> str:
@@ -82,9 +80,9 @@ def _usable(location: Location) -> str:
     return ""
 
 
-def _reachable(settings: Settings, outcomes: list[KeyOutcome]) -> Iterator[Location]:
+def _reachable(ctx: CommandContext, outcomes: list[KeyOutcome]) -> Iterator[Location]:
     """The locations restic can reach now; each other one is recorded as skipped or failed."""
-    for location in resolve_locations(settings):
+    for location in ctx.locations():
         problem = _usable(location)
         if problem:
             result, _, detail = problem.partition(":")
@@ -93,25 +91,22 @@ def _reachable(settings: Settings, outcomes: list[KeyOutcome]) -> Iterator[Locat
         yield location
 
 
-def _our_password(settings: Settings) -> Secret:
-    return CommandContext(settings).password
-
-
-def add_escrow_key(settings: Settings, escrow: Secret, *, user: str = DEFAULT_USER,
+def add_escrow_key(settings: Settings | CommandContext, escrow: Secret, *, user: str = DEFAULT_USER,
                    host: str = DEFAULT_HOST,
                    on_exec: Callable[[list[str]], None] | None = None) -> list[KeyOutcome]:
     """Add the escrow key to every repository (idempotent: where it already opens the
     repository nothing is added) and record its id per location."""
-    ours = _our_password(settings)
+    ctx = CommandContext.of(settings)
+    ours = ctx.password
     if escrow.reveal() == ours.reveal():
         raise UsageError("the escrow password is the repository password",
                          "the escrow key must have its own password, so it can be revoked")
-    db = open_state_db(settings.state_dir)
+    db = ctx.db
     label = f"{user}@{host}"
     outcomes: list[KeyOutcome] = []
-    for location in _reachable(settings, outcomes):
-        org = _restic(settings, location, ours, on_exec)
-        agent = _restic(settings, location, escrow, on_exec)
+    for location in _reachable(ctx, outcomes):
+        org = _restic(ctx, location, ours, on_exec)
+        agent = _restic(ctx, location, escrow, on_exec)
         try:
             org.current_key_id()  # our own key must open it first (clear error otherwise)
             try:
@@ -130,19 +125,20 @@ def add_escrow_key(settings: Settings, escrow: Secret, *, user: str = DEFAULT_US
     return outcomes
 
 
-def list_keys(settings: Settings, *, on_exec: Callable[[list[str]], None] | None = None,
-              ) -> dict[str, Any]:
+def list_keys(settings: Settings | CommandContext, *,
+              on_exec: Callable[[list[str]], None] | None = None) -> dict[str, Any]:
     """Per location every restic key, each marked ``vaultkeeper`` (ours), ``escrow``
     (recorded by `escrow key add`) or ``other``; recorded escrow keys that are gone are
     reported as problems."""
-    ours = _our_password(settings)
-    db = open_state_db(settings.state_dir)
+    ctx = CommandContext.of(settings)
+    ours = ctx.password
+    db = ctx.db
     recorded: dict[str, dict[str, dict[str, Any]]] = {}
     for row in escrowdb.active_keys(db):
         recorded.setdefault(row["location"], {})[row["key_id"]] = row
     rows: list[dict[str, Any]] = []
     problems: list[str] = []
-    for location in resolve_locations(settings):
+    for location in ctx.locations():
         entry: dict[str, Any] = {"location": location.name, "keys": [], "error": ""}
         rows.append(entry)
         problem = _usable(location)
@@ -150,7 +146,7 @@ def list_keys(settings: Settings, *, on_exec: Callable[[list[str]], None] | None
             entry["error"] = problem.partition(":")[2]
             continue
         try:
-            keys = _restic(settings, location, ours, on_exec).key_list()
+            keys = _restic(ctx, location, ours, on_exec).key_list()
         except StorageError as exc:
             entry["error"] = exc.one_line()
             continue
@@ -168,14 +164,15 @@ def list_keys(settings: Settings, *, on_exec: Callable[[list[str]], None] | None
     return {"locations": rows, "problems": problems}
 
 
-def revoke_escrow_key(settings: Settings, key_id: str | None = None, *,
+def revoke_escrow_key(settings: Settings | CommandContext, key_id: str | None = None, *,
                       location_name: str | None = None,
                       on_exec: Callable[[list[str]], None] | None = None) -> list[KeyOutcome]:
     """Remove the escrow key: ``key_id`` where it exists, or (None) every recorded active
     escrow key. The key vaultkeeper itself uses is refused before anything is removed."""
-    ours = _our_password(settings)
-    db = open_state_db(settings.state_dir)
-    locations = resolve_locations(settings)
+    ctx = CommandContext.of(settings)
+    ours = ctx.password
+    db = ctx.db
+    locations = ctx.locations()
     if location_name is not None:
         locations = [loc for loc in locations if loc.name == location_name]
         if not locations:
@@ -195,7 +192,7 @@ def revoke_escrow_key(settings: Settings, key_id: str | None = None, *,
             result, _, detail = problem.partition(":")
             outcomes.append(KeyOutcome(location.name, result, key_id or "", detail))
             continue
-        restic = _restic(settings, location, ours, on_exec)
+        restic = _restic(ctx, location, ours, on_exec)
         try:
             keys = restic.key_list()
         except StorageError as exc:
@@ -238,19 +235,20 @@ def revoke_escrow_key(settings: Settings, key_id: str | None = None, *,
     return outcomes
 
 
-def verify_password(settings: Settings, password: str, *,
+def verify_password(settings: Settings | CommandContext, password: str, *,
                     on_exec: Callable[[list[str]], None] | None = None) -> list[KeyOutcome]:
     """Does a recovered password open every repository? (``opens`` | ``rejected`` |
     ``skipped`` | ``failed`` per location.) The password goes to restic through a private
     0600 file that is removed afterwards."""
-    with private_workdir(settings.state_dir, "vk-recovered") as folder:
+    ctx = CommandContext.of(settings)
+    with private_workdir(ctx.state_dir, "vk-recovered") as folder:
         path = folder / "password"
         write_private(path, password + "\n", exclusive=True)
         secret = Secret(kind="file", ref=str(path), setting="recovered password")
         outcomes: list[KeyOutcome] = []
-        for location in _reachable(settings, outcomes):
+        for location in _reachable(ctx, outcomes):
             try:
-                key_id = _restic(settings, location, secret, on_exec).current_key_id()
+                key_id = _restic(ctx, location, secret, on_exec).current_key_id()
                 outcomes.append(KeyOutcome(location.name, "opens", key_id))
             except WrongPassword:
                 outcomes.append(KeyOutcome(location.name, "rejected",

@@ -11,7 +11,6 @@ from pathlib import Path
 from vaultkeeper import privatefs
 from vaultkeeper.config import Secret, Settings
 from vaultkeeper.db import escrow as escrowdb
-from vaultkeeper.db import open_state_db
 from vaultkeeper.errors import StorageError, UsageError, VerificationError
 from vaultkeeper.restic import WrongPassword
 from vaultkeeper.services.context import CommandContext
@@ -40,12 +39,14 @@ def _password_secret(password: str, state_dir: Path) -> Iterator[Secret]:
         yield Secret(kind="file", ref=str(path), setting="release password")
 
 
-def release(settings: Settings, out: Path, *, password: str | None = None,
+def release(settings: Settings | CommandContext, out: Path, *, password: str | None = None,
             secret: Secret | None = None, target: str | None = None,
             observer: EmergencyObserver | None = None,
             progress: Progress = no_progress) -> tuple[PackageResult, VerifyReport]:
     """Restore the deposit with ``password`` (recovered from trustee shares) or ``secret`` (the
     escrow key's password) and build the emergency package into ``out``."""
+    ctx = CommandContext.of(settings)
+    settings = ctx.settings
     location = escrow_location(settings)
     # The erasure register's hashes are keyed by the repository password, not the escrow key's.
     register_keys = configured_keys(CommandContext(settings))
@@ -55,7 +56,7 @@ def release(settings: Settings, out: Path, *, password: str | None = None,
         kit.mkdir()
         try:
             get_kit(location, kit)
-            verify_kit(kit, report, escrowdb.last_deposit(open_state_db(settings.state_dir)))
+            verify_kit(kit, report, escrowdb.last_deposit(ctx.db))
         except StorageError as exc:
             report.add(1, "kit", False, exc.one_line())
     for problem in report.problems:
@@ -64,7 +65,7 @@ def release(settings: Settings, out: Path, *, password: str | None = None,
         opened = replace(settings, locations=(location_settings(settings),),
                          repository_password=key)
         try:
-            escrow_restic(settings, location, key).current_key_id()
+            escrow_restic(ctx, location, key).current_key_id()
         except WrongPassword:
             raise VerificationError("the given password (or shares) does not open the escrow "
                                     "repository", "check the shares or the escrow key "

@@ -14,10 +14,10 @@ from typing import Any
 from vaultkeeper import crypto, pyenv
 from vaultkeeper.config import Settings
 from vaultkeeper.db import escrow as escrowdb
-from vaultkeeper.db import open_state_db
 from vaultkeeper.errors import StorageError, UsageError, VaultkeeperError
 from vaultkeeper.privatefs import write_private
 from vaultkeeper.restic import Snapshot, WrongPassword
+from vaultkeeper.services.context import CommandContext
 from vaultkeeper.services.emergency.runner import private_workdir
 from vaultkeeper.services.escrow import repository as repo
 from vaultkeeper.services.escrow.repository import (
@@ -76,13 +76,16 @@ class VerifyReport:
                 "durations": self.durations}
 
 
-def verify(settings: Settings, level: int, *, progress: Progress = no_progress) -> VerifyReport:
+def verify(settings: Settings | CommandContext, level: int, *,
+           progress: Progress = no_progress) -> VerifyReport:
     """Verify the deposit up to ``level`` (1 kit, 2 + every byte, 3 + a clean-room restore)."""
     if level not in (1, 2, 3):
         raise UsageError(f"--level {level} does not exist", "use 1, 2 or 3")
+    ctx = CommandContext.of(settings)
+    settings = ctx.settings
     location = repo.escrow_location(settings)
-    agent = repo.escrow_restic(settings, location, repo.escrow_password(settings))
-    db = open_state_db(settings.state_dir)
+    agent = repo.escrow_restic(ctx, location, repo.escrow_password(settings))
+    db = ctx.db
     recorded = escrowdb.last_deposit(db)
     report = VerifyReport(level=level, started_at=repo.utc_now().isoformat(timespec="seconds"))
     with private_workdir(settings.state_dir) as work:

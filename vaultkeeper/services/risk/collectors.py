@@ -14,9 +14,9 @@ import httpx
 
 from vaultkeeper import __version__
 from vaultkeeper.config import Settings
-from vaultkeeper.db import open_state_db
 from vaultkeeper.db import risk as riskdb
 from vaultkeeper.db import runs as rundb
+from vaultkeeper.services.context import CommandContext
 from vaultkeeper.services.risk.values import Observation, format_value
 
 INCIDENT_WINDOW_DAYS = 30
@@ -189,14 +189,15 @@ def export_health_signals(runs: Sequence[Mapping[str, Any]],
     return out
 
 
-def collect(settings: Settings, *, now: datetime | None = None) -> Collected:
+def collect(settings: Settings | CommandContext, *, now: datetime | None = None) -> Collected:
     """Read every configured source and record what it says; a source that fails leaves a
     warning and its previous value in place (nothing is recorded for it)."""
     now = now or datetime.now(UTC)
     today = now.date()
     out = Collected()
-    db = open_state_db(settings.state_dir)
-    conf = settings.risk
+    ctx = CommandContext.of(settings)
+    db = ctx.db
+    conf = ctx.settings.risk
 
     def keep(signal: str, value: float, source: str, note: str) -> None:
         riskdb.add_signal(db, signal, format_value(value), today.isoformat(), source=source,

@@ -7,10 +7,10 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from vaultkeeper.config import Settings
-from vaultkeeper.db import open_state_db
 from vaultkeeper.db import risk as riskdb
 from vaultkeeper.errors import UsageError
-from vaultkeeper.policies import SIGNAL_KINDS, RiskLevel, load_policies
+from vaultkeeper.policies import SIGNAL_KINDS, RiskLevel
+from vaultkeeper.services.context import CommandContext
 from vaultkeeper.services.risk.schedule import LevelAction, level_actions
 from vaultkeeper.services.risk.scoring import Assessment, Trend, assess, history, trend
 from vaultkeeper.services.risk.values import (
@@ -26,7 +26,7 @@ def _today() -> date:
     return datetime.now(UTC).date()
 
 
-def record(settings: Settings, signal: str, value: str, *, on: date | None = None,
+def record(settings: Settings | CommandContext, signal: str, value: str, *, on: date | None = None,
            source: str = "", note: str = "") -> tuple[Observation, list[str]]:
     """Validate and store a hand-recorded value; warnings when the policy does not weigh it."""
     kind = SIGNAL_KINDS.get(signal)
@@ -42,14 +42,14 @@ def record(settings: Settings, signal: str, value: str, *, on: date | None = Non
     when = on or _today()
     if when > _today():
         raise UsageError(f"--date {when} is in the future", "give the date the value is about")
-    policy = load_policies(settings.policies_dir).risk
+    ctx = CommandContext.of(settings)
+    policy = ctx.policies.risk
     warnings = []
     weighed = policy.signal(signal)
     if weighed is None or not weighed.weight:
         warnings.append(f"{signal} is recorded, but policies/risk.toml gives it no weight, "
                         "so it does not change the score")
-    db = open_state_db(settings.state_dir)
-    riskdb.add_signal(db, signal, format_value(parsed), when.isoformat(), source=source,
+    riskdb.add_signal(ctx.db, signal, format_value(parsed), when.isoformat(), source=source,
                       note=note)
     return Observation(signal, parsed, when, source, note), warnings
 
@@ -74,16 +74,17 @@ class RiskReport:
                          "level": a.level} for a in self.history]}
 
 
-def load_observations(settings: Settings) -> tuple[list[Observation], list[str]]:
+def load_observations(settings: Settings | CommandContext
+                      ) -> tuple[list[Observation], list[str]]:
     """Every stored observation."""
-    db = open_state_db(settings.state_dir)
-    return observations_from_rows(riskdb.signal_rows(db))
+    return observations_from_rows(riskdb.signal_rows(CommandContext.of(settings).db))
 
 
-def report(settings: Settings, *, as_of: date | None = None) -> RiskReport:
+def report(settings: Settings | CommandContext, *, as_of: date | None = None) -> RiskReport:
     """Score, explanation, trend, actions and history as of a date (default today)."""
-    policy = load_policies(settings.policies_dir).risk
-    observations, warnings = load_observations(settings)
+    ctx = CommandContext.of(settings)
+    policy = ctx.policies.risk
+    observations, warnings = load_observations(ctx)
     day = as_of or _today()
     now = assess(policy, observations, day)
     level = policy.level(now.level)
@@ -91,7 +92,7 @@ def report(settings: Settings, *, as_of: date | None = None) -> RiskReport:
                       history(policy, observations, day), warnings)
 
 
-def current_level(settings: Settings) -> tuple[str, float, list[LevelAction]]:
+def current_level(settings: Settings | CommandContext) -> tuple[str, float, list[LevelAction]]:
     """The level now, the score and the active actions (for `status` and `run`)."""
     r = report(settings)
     return r.assessment.level, r.assessment.score, r.actions

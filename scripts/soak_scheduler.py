@@ -61,6 +61,7 @@ class Soak:
     host: str
     runs: list[Run] = field(default_factory=list)
     finished: str = ""
+    hog_pids: list[int] = field(default_factory=list)
 
     def streak(self) -> int:
         """The longest run of consecutive passing runs."""
@@ -214,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     hogs: list[subprocess.Popen[bytes]] = []
     try:
         hogs = start_hogs(args.hogs)
+        soak.hog_pids = [hog.pid for hog in hogs]
         for number in range(1, args.runs + 1):
             run = run_once(number, pytest, args.paths, args.extra, log_dir)
             soak.runs.append(run)

@@ -196,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="the pytest to use (default .venv/bin/pytest, else python -m pytest)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "soak-scheduler.md")
     parser.add_argument("--json-out", type=Path, default=ROOT / "docs" / "soak-scheduler.json")
+    parser.add_argument("--log-dir", type=Path, default=None,
+                        help="where pytest's output goes (default: a new temporary folder)")
     parser.add_argument("--stop-on-failure", action="store_true",
                         help="stop after the first failing run")
     parser.add_argument("extra", nargs="*", help="more pytest arguments (after --)")
@@ -211,7 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     # Started in the background (``… &`` from a script), SIGINT arrives ignored; a handler
     # here gives the tests' children a default SIGINT again (exec resets handlers, not SIG_IGN).
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    log_dir = Path(tempfile.mkdtemp(prefix="soak-scheduler-"))
+    log_dir = args.log_dir or Path(tempfile.mkdtemp(prefix="soak-scheduler-"))
+    log_dir.mkdir(parents=True, exist_ok=True)
     hogs: list[subprocess.Popen[bytes]] = []
     try:
         hogs = start_hogs(args.hogs)

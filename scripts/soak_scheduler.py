@@ -61,6 +61,8 @@ class Soak:
     host: str
     runs: list[Run] = field(default_factory=list)
     finished: str = ""
+    interrupted: int | None = None
+    """The run during which the soak was stopped (that run is not counted)."""
     hog_pids: list[int] = field(default_factory=list)
 
     def streak(self) -> int:
@@ -121,6 +123,21 @@ def stop_hogs(hogs: list[subprocess.Popen[bytes]]) -> None:
             hog.wait()
 
 
+def stop_group(proc: subprocess.Popen[bytes], grace: float = 120) -> None:
+    """Interrupt pytest like Ctrl-C, give it ``grace`` seconds, then kill what is left of it."""
+    try:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        pass
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+
+
 def failures_from(junit: Path) -> tuple[int, list[str]]:
     """The number of tests and the ids of the failed or errored ones, from a JUnit XML file."""
     if not junit.exists() or junit.stat().st_size == 0:
@@ -142,8 +159,15 @@ def run_once(number: int, pytest: list[str], paths: list[str], extra: list[str],
     cmd = [*pytest, "-q", "-p", "no:cacheprovider", f"--junitxml={junit}", *paths, *extra]
     start = time.monotonic()
     with LoadSampler() as load, logfile.open("w") as out:
-        code = subprocess.run(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                              check=False).returncode
+        # Its own process group: when the soak is stopped, pytest gets SIGINT and runs its
+        # clean-ups (tests stop the daemons and servers they started); then the group goes.
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        try:
+            code = proc.wait()
+        except KeyboardInterrupt:
+            stop_group(proc)
+            raise
     seconds = time.monotonic() - start
     tests, failed = failures_from(junit)
     low, mean, high = load.summary()
@@ -173,12 +197,26 @@ def markdown(soak: Soak) -> str:
         verdict = "pass" if r.passed else f"FAIL (exit {r.exit_code})"
         lines.append(f"| {r.number} | {verdict} | {r.tests} | {r.seconds:.0f} s | "
                      f"{r.load_min:.1f} | {r.load_mean:.1f} | {r.load_max:.1f} |")
+    if soak.interrupted is not None:
+        lines += ["", f"Stopped during run {soak.interrupted}, which is not counted."]
     failed = [r for r in soak.runs if r.failures]
     if failed:
         lines += ["", "## Failed tests", ""]
         for r in failed:
             lines += [f"- run {r.number}: `{name}`" for name in r.failures]
     return "\n".join(lines) + "\n"
+
+
+def write(soak: Soak, out: Path, json_out: Path, log_dir: Path) -> None:
+    """Write the soak so far as Markdown (``out``) and JSON (``json_out``)."""
+    soak.finished = datetime.now(UTC).isoformat(timespec="seconds")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(markdown(soak))
+    record = asdict(soak) | {"streak": soak.streak(), "logs": str(log_dir)}
+    for run, row in zip(soak.runs, record["runs"], strict=True):
+        row["passed"] = run.passed
+    json_out.parent.mkdir(parents=True, exist_ok=True)
+    json_out.write_text(json.dumps(record, indent=2) + "\n")
 
 
 def _raise_on_term(signum: int, frame: FrameType | None) -> None:
@@ -220,29 +258,26 @@ def main(argv: list[str] | None = None) -> int:
         hogs = start_hogs(args.hogs)
         soak.hog_pids = [hog.pid for hog in hogs]
         for number in range(1, args.runs + 1):
+            soak.interrupted = number
             run = run_once(number, pytest, args.paths, args.extra, log_dir)
+            soak.interrupted = None
             soak.runs.append(run)
+            write(soak, args.out, args.json_out, log_dir)   # a record even if stopped later
             print(f"run {number}/{args.runs}: {'pass' if run.passed else 'FAIL'} "
                   f"({run.tests} tests, {run.seconds:.0f} s, load {run.load_mean:.1f} mean "
                   f"{run.load_max:.1f} max)" + "".join(f"\n  failed: {f}" for f in run.failures),
                   file=sys.stderr, flush=True)
             if not run.passed and args.stop_on_failure:
                 break
+        soak.interrupted = None
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print(f"stopped during run {soak.interrupted}", file=sys.stderr)
     finally:
         stop_hogs(hogs)
-        soak.finished = datetime.now(UTC).isoformat(timespec="seconds")
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(markdown(soak))
-        args.json_out.parent.mkdir(parents=True, exist_ok=True)
-        record = asdict(soak) | {"streak": soak.streak(), "logs": str(log_dir)}
-        for run, row in zip(soak.runs, record["runs"], strict=True):
-            row["passed"] = run.passed
-        args.json_out.write_text(json.dumps(record, indent=2) + "\n")
+        write(soak, args.out, args.json_out, log_dir)
         print(f"results: {args.out} and {args.json_out}; pytest output: {log_dir}",
               file=sys.stderr)
-    complete = len(soak.runs) == args.runs
+    complete = len(soak.runs) == args.runs and soak.interrupted is None
     return 0 if complete and all(r.passed for r in soak.runs) else 1
 
 

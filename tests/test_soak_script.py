@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,4 +53,33 @@ def test_a_failing_run_is_named_and_fails_the_soak(tmp_path: Path) -> None:
     assert len(record["runs"]) == 1 and record["streak"] == 0
     assert record["runs"][0]["failures"] == ["test_target::test_broken"]
     assert "FAIL (exit 1)" in page and "`test_target::test_broken`" in page
+    assert not any(_is_hog(pid) for pid in record["hog_pids"])
+
+
+def test_a_stopped_soak_interrupts_pytest_cleanly_and_says_so(tmp_path: Path) -> None:
+    started, cleaned = tmp_path / "started", tmp_path / "cleaned"
+    target = tmp_path / "test_target.py"
+    target.write_text(
+        "import time\nfrom pathlib import Path\n\n"
+        "def test_long():\n"
+        f"    Path({str(started)!r}).touch()\n"
+        "    try:\n        time.sleep(600)\n"
+        f"    finally:\n        Path({str(cleaned)!r}).touch()\n")
+    md, js = tmp_path / "soak.md", tmp_path / "soak.json"
+    soak = subprocess.Popen([sys.executable, str(SCRIPT), "--hogs", "1", "--paths", str(target),
+                             "--out", str(md), "--json-out", str(js), "--log-dir",
+                             str(tmp_path / "logs")], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300     # a bound on a hang: pytest starts slowly when busy
+    while not started.exists():
+        assert soak.poll() is None, soak.communicate()
+        assert time.monotonic() < deadline, "the test never started"
+        time.sleep(0.1)
+    soak.send_signal(signal.SIGTERM)
+    _, err = soak.communicate(timeout=300)
+    assert soak.returncode == 1
+    assert cleaned.exists(), "pytest was interrupted, not killed: the test's finally ran"
+    record = json.loads(js.read_text())
+    assert record["runs"] == [] and record["interrupted"] == 1
+    assert "stopped during run 1" in err
+    assert "Stopped during run 1, which is not counted." in md.read_text()
     assert not any(_is_hog(pid) for pid in record["hog_pids"])

@@ -124,7 +124,7 @@ def run() -> None:
     ``--json`` every outcome prints exactly one JSON object on stdout.
 
     SIGTERM and SIGHUP unwind like Ctrl-C (clean-ups run, exit 130) instead of killing us
-    mid-write; while restic runs they are forwarded to it first (see restic_proc.run_child)."""
+    mid-write; while restic runs they are forwarded to it first (see restic.proc.run_child)."""
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _interrupt)
     try:

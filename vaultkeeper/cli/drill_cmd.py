@@ -23,6 +23,7 @@ from vaultkeeper.services.diff import diff_snapshots
 from vaultkeeper.services.drill import DrillObserver, DrillReport, run_drill
 from vaultkeeper.services.drill_html import render as render_html
 from vaultkeeper.services.jobs import drill_alert, drill_outcome, run_manual
+from vaultkeeper.services.restore.drill import run_crm_drill
 from vaultkeeper.services.scheduler import JobOutcome
 
 drill_app = typer.Typer()
@@ -121,8 +122,6 @@ def drill(
 
 def _crm_drill(target: str, snapshot: str | None, location: str | None, sample: int | None,
                json_output: bool) -> None:
-    from vaultkeeper.services.restore.drill import run_crm_drill
-
     report = run_crm_drill(load(), target, snapshot=snapshot, location=location, sample=sample)
     if json_output:
         render.print_json(report.as_json())
@@ -241,6 +240,7 @@ def mirror_query(
 ) -> None:
     """Run SQL against the mirror, e.g. `select count(*) from contacts` or a full-text search:
     `select * from search where search match 'müller'`."""
+    # Lazy: only `mirror query` reads the mirror directly.
     import sqlite3
 
     try:

@@ -28,6 +28,7 @@ from vaultkeeper.cli import (
     sandbox_cmd,
     state,
 )
+from vaultkeeper.db import storage_error
 from vaultkeeper.errors import ExitCode, VaultkeeperError
 
 app = typer.Typer(
@@ -153,8 +154,6 @@ def run() -> None:
         _fail(int(exc.exit_code), exc.format_message(),  # type: ignore[attr-defined]
               kind="usage")
     except Exception as exc:  # a real bug, unless the local disk failed
-        from vaultkeeper.db import storage_error
-
         mapped = storage_error(exc)
         if mapped is not None:
             typer.echo(f"Error: {mapped.one_line()}", err=True)

@@ -7,6 +7,7 @@ with backoff; anything else (``AuthError``, ``ConnectorError``) aborts the expor
 from __future__ import annotations
 
 import contextlib
+import json
 import random
 import ssl
 import time
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 
 from vaultkeeper.errors import AuthError, ConnectorError, RetryableError
 
@@ -210,8 +212,6 @@ class HttpClient:
         return self._json(lambda: self.request("POST", url, json=body))
 
     def _json(self, send: Callable[[], httpx.Response]) -> Any:
-        import orjson
-
         for attempt in range(1, self.max_retries + 2):
             response = send()
             try:
@@ -242,8 +242,6 @@ class HttpClient:
 def _lenient_json(content: bytes) -> Any:
     """Parse a body that is JSON but not valid UTF-8 (bad bytes become lone surrogates);
     None when it is not JSON at all (a cut page: retried)."""
-    import json
-
     try:
         content.decode("utf-8")
         return None   # valid UTF-8, so the body really is broken JSON

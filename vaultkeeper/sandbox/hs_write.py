@@ -244,6 +244,7 @@ class HubSpotWrites:
     @staticmethod
     def api_type_id(a: str, b: str) -> int | None:
         """The unlabeled HUBSPOT_DEFINED association type id from ``a`` to ``b``."""
+        # Cycle: hubspot.py builds HubSpotWrites; TYPE_IDS moves out of hubspot.py when it is split.
         from vaultkeeper.sandbox.hubspot import TYPE_IDS
 
         return TYPE_IDS.get((a, b))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import shutil
 import socket
 import ssl
@@ -14,12 +15,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import orjson
+
 from vaultkeeper import crypto
+from vaultkeeper.sandbox import admin
 from vaultkeeper.sandbox.data import Dataset
 from vaultkeeper.sandbox.faults import Decision, FaultConfig, FaultState
+from vaultkeeper.sandbox.hs_meta import owners_payload, pipelines_payload
 from vaultkeeper.sandbox.hubspot import RATE_MAX, HubSpotApi
 from vaultkeeper.sandbox.salesforce import SalesforceApi
 from vaultkeeper.sandbox.sf_oauth import ConnectedApp, OAuthServer
+from vaultkeeper.sandbox.sf_write import soap_session
 from vaultkeeper.sandbox.wire import (
     NGINX_414,
     LoggedRequest,
@@ -254,14 +260,10 @@ class Sandbox:
 
     def expected(self) -> dict[str, dict[str, dict[str, int]]]:
         """Counts a complete export must reproduce (live/archived per object, relations)."""
-        import copy
-
         return copy.deepcopy(self.dataset.expected())
 
     def expected_settings(self) -> dict[str, dict[str, int]]:
         """HubSpot owners and pipelines (deals + tickets) a complete export holds."""
-        from vaultkeeper.sandbox.hs_meta import owners_payload, pipelines_payload
-
         owners = owners_payload()
         archived = sum(1 for o in owners if o["archived"])
         pipelines = sum(len(pipelines_payload(o) or []) for o in ("deals", "tickets"))
@@ -297,15 +299,11 @@ class Sandbox:
                  start: int = 0) -> list[str]:
         """Ids of the first ``count`` live records of ``obj`` (HubSpot or Salesforce name),
         optionally only records that have at least one relation."""
-        from vaultkeeper.sandbox import admin
-
         return admin.live_ids(self.dataset, obj, count, with_relations, start)
 
     def archive(self, obj: str, ids: list[str]) -> int:
         """Archive (HubSpot) / delete (Salesforce) records as an automation would; their
         associations disappear from the API with them. Returns how many changed."""
-        from vaultkeeper.sandbox import admin
-
         return admin.archive(self.dataset, obj, ids)
 
     def mass_archive(self, obj: str = "contacts", count: int = 300,
@@ -318,8 +316,6 @@ class Sandbox:
 
     def overwrite(self, obj: str, values: dict[str, dict[str, Any]]) -> None:
         """The bulk-overwrite bad day: set values behind the API's back (id → {name: value})."""
-        from vaultkeeper.sandbox import admin
-
         admin.overwrite(self.dataset, obj, values)
 
     def stats(self) -> dict[str, Any]:
@@ -343,8 +339,6 @@ class Sandbox:
         auth_ok = open_path or (scheme.lower() in ("bearer", "oauth") and (
             given == self.token or self.oauth.valid(given)))
         if salesforce and path.startswith("/services/Soap/") and not auth:
-            from vaultkeeper.sandbox.sf_write import soap_session
-
             auth = soap_session(body)  # SOAP calls carry the session in a SessionHeader
             auth_ok = auth == self.token or self.oauth.valid(auth)
         cursor = (SalesforceApi.is_cursor(path) if salesforce
@@ -390,8 +384,6 @@ def _inputs(body: bytes) -> tuple[int, tuple[str, ...]]:
     ``inputs[].properties``, Salesforce ``records[]`` fields or a single object."""
     if not body:
         return 0, ()
-    import orjson
-
     try:
         parsed = orjson.loads(body)
     except orjson.JSONDecodeError:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import hashlib
+import json
 import os
 import shutil
 import time
@@ -294,8 +295,6 @@ class _IdCounter:
 def _not_utf8(item: Record, spec: ObjectSpec) -> Malformed:
     """A record whose strings hold bytes that are not UTF-8 (kept as surrogates by the
     connector): quarantined raw, the bad bytes as ``\\udcXX`` escapes (byte 0xXX)."""
-    import json
-
     bad = sorted(k for k, v in _walk_strings(item.data) if not _utf8_ok(v))
     raw = json.dumps(item.data, ensure_ascii=True, sort_keys=True)
     record_id = item.data.get(spec.primary_key, "?") if spec.primary_key else "?"

@@ -18,13 +18,14 @@ from typing import Any
 from vaultkeeper.canonical import ENTITIES
 from vaultkeeper.connectors.hubspot_imports import HubSpotImports, ImportFile
 from vaultkeeper.services.emergency.targets import import_files
+from vaultkeeper.services.rehearse.importfiles import read_rows
 from vaultkeeper.services.rehearse.model import (
+    OBJECTS,
     LoadStats,
     PackageData,
     TargetMapping,
     entity_fields,
 )
-from vaultkeeper.services.rehearse.vendor import OBJECTS
 
 _TYPE_IDS = {"contacts": "0-1", "companies": "0-2", "deals": "0-3", "notes": "0-46"}
 _SYSTEM = "none:set by HubSpot when the record is created"
@@ -143,8 +144,6 @@ def load_by_csv(imports: HubSpotImports, writer: Any, pkg: PackageData,
 def file_expectations(pkg: PackageData, mapping: TargetMapping) -> PackageData:
     """The package as the import files state it: a value the file changes on purpose (an
     invalid e-mail left empty, a partial date dropped) is expected as the file has it."""
-    from vaultkeeper.services.rehearse.importfiles import read_rows
-
     rows: dict[str, dict[str, dict[str, str]]] = {}
     for spec in import_files("hubspot"):
         found = read_rows(pkg, "hubspot", spec)

@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from vaultkeeper.cli import render
+from vaultkeeper.cli.render import JsonOption
 from vaultkeeper.cli.settings import load
 from vaultkeeper.db import runs as rundb
 from vaultkeeper.db.runs import LocationResult
@@ -25,7 +26,6 @@ from vaultkeeper.services.scheduler import JobOutcome
 from vaultkeeper.services.status import snapshot_matrix, status_report
 
 backup_app = typer.Typer(help="Back up the CRM into every location.", no_args_is_help=False)
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 
 
 class _Progress(render.ExportProgress, BackupObserver):

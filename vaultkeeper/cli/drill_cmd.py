@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from vaultkeeper.cli import render
+from vaultkeeper.cli.render import HtmlReportOption, JsonOption
 from vaultkeeper.cli.settings import load
 from vaultkeeper.db import drills as drilldb
 from vaultkeeper.db import mirror as mirrordb
@@ -29,7 +30,6 @@ from vaultkeeper.services.scheduler import JobOutcome
 drill_app = typer.Typer()
 mirror_app = typer.Typer(help="The SQLite mirror of the last verified drill.",
                          no_args_is_help=True)
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 
 
 class _Progress(render.BarsView, DrillObserver):
@@ -62,9 +62,7 @@ def drill(
     against_source: Annotated[bool, typer.Option(
         "--against-source", help="Also compare live record counts with the CRM now.")] = False,
     json_output: JsonOption = False,
-    html: Annotated[Path | None, typer.Option(
-        "--html", help="Also write a self-contained HTML report to this file.",
-        dir_okay=False)] = None,
+    html: HtmlReportOption = None,
     into_crm: Annotated[str | None, typer.Option(
         "--into-crm", help="Restore the snapshot into this [targets.NAME] CRM, export it back "
         "and reconcile record by record and relation by relation.")] = None,

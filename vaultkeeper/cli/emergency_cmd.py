@@ -15,6 +15,7 @@ from vaultkeeper.canonical import load_canonical
 from vaultkeeper.cli import render
 from vaultkeeper.cli.drill_cmd import mirror_app
 from vaultkeeper.cli.rehearse_cmd import rehearse
+from vaultkeeper.cli.render import JsonOption
 from vaultkeeper.cli.settings import load
 from vaultkeeper.config import EMERGENCY_TARGETS
 from vaultkeeper.errors import ExitCode, VaultkeeperError, VerificationError
@@ -27,7 +28,6 @@ from vaultkeeper.services.privacy.roles import role_fields
 # commands: every other command starts faster without them.
 
 emergency_app = typer.Typer(no_args_is_help=False)
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 
 
 def _progress(*, enabled: bool, quiet: bool) -> Any:

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from vaultkeeper.cli import render
+from vaultkeeper.cli.render import JsonOption
 from vaultkeeper.cli.settings import load
 from vaultkeeper.errors import ExitCode, UsageError, VerificationError
 from vaultkeeper.privatefs import write_private
@@ -48,7 +49,6 @@ key_app = typer.Typer(
 escrow_app.add_typer(keys_app, name="keys")
 escrow_app.add_typer(key_app, name="key")
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 InputFiles = Annotated[list[Path] | None, typer.Argument(
     help="Sheet files (share-K-of-N.txt) or text files with one share per line; '-' or none "
          "reads standard input. Never put shares on the command line.",

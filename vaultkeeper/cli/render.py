@@ -6,9 +6,10 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Annotated, Any, Self
 
 import orjson
+import typer
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -26,6 +27,12 @@ from vaultkeeper.services.export import ExportObserver
 from vaultkeeper.services.processes import human
 
 err_console = Console(stderr=True)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
+"""``--json``: exactly one JSON object on stdout, also on failure."""
+HtmlReportOption = Annotated[Path | None, typer.Option(
+    "--html", help="Also write a self-contained HTML report to this file.", dir_okay=False)]
+"""``--html FILE``: the report as one self-contained page."""
 
 
 def print_json(data: Any) -> None:

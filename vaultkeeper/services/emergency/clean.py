@@ -43,6 +43,7 @@ _YEAR = re.compile(r"(\d{4})")
 _YEAR_MONTH = re.compile(r"(\d{4})-(\d{2})")
 
 
+@lru_cache(maxsize=1 << 16)
 def fold(text: str) -> str:
     """Lower-case, accents removed, spaces collapsed: for comparing names and addresses."""
     decomposed = unicodedata.normalize("NFKD", text.replace("ø", "o").replace("Ø", "O")
@@ -127,6 +128,7 @@ class PhoneCheck:
 _EXTENSION = re.compile(r"\s*(?:ext\.?|x|extension)\s*\d+\s*$", re.IGNORECASE)
 
 
+@lru_cache(maxsize=1 << 14)
 def check_phone(raw: str, region: str | None) -> PhoneCheck:
     """Normalise to E.164 with the record's (or the default) region."""
     text = raw.strip()
@@ -174,6 +176,7 @@ def _year(text: str) -> int:
     return y
 
 
+@lru_cache(maxsize=1 << 14)
 def check_date(raw: str, region: str | None = None, *, keep_time: bool = False) -> DateCheck:
     """Read a date written any common way; ISO 8601 out, ambiguity reported."""
     text = raw.strip()

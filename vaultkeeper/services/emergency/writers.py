@@ -208,7 +208,8 @@ class EntityWriter:
                                 legacy_column=legacy, links=links, how=how, held_back=held)
             b.placement.files[path]["relation_columns"] = relation_columns
 
-    def _source(self, row: dict[str, str], legacy: str, fname: str) -> str:
+    def source(self, row: dict[str, str], legacy: str, fname: str) -> str:
+        """The raw value of canonical field ``fname`` for one record (before cleaning)."""
         src = self.em.fields.get(fname)
         if src is None:
             return ""
@@ -232,10 +233,10 @@ class EntityWriter:
             return None
         values = {"legacy_id": legacy}
         entity = self.em.entity
-        country = self._source(row, legacy, "country").strip() if "country" in self.types \
+        country = self.source(row, legacy, "country").strip() if "country" in self.types \
             else ""
         for fname in self.fields:
-            raw = self._source(row, legacy, fname)
+            raw = self.source(row, legacy, fname)
             kind = self.types[fname]
             if kind != "email":   # blanks around an e-mail are a finding, elsewhere noise
                 raw = raw.strip()
@@ -294,7 +295,7 @@ class EntityWriter:
         """A record the entity's ``when`` rule leaves out, into the "other" import file."""
         values = {"legacy_id": legacy}
         for fname in self.fields:
-            raw = self._source(row, legacy, fname).strip()
+            raw = self.source(row, legacy, fname).strip()
             kind = self.types[fname]
             values[fname] = self._clean(kind, fname, raw, legacy, "", quiet=True) if raw \
                 else ""

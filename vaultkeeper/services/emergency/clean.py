@@ -128,9 +128,29 @@ class PhoneCheck:
 _EXTENSION = re.compile(r"\s*(?:ext\.?|x|extension)\s*\d+\s*$", re.IGNORECASE)
 
 
-@lru_cache(maxsize=1 << 14)
+_AHEAD: dict[tuple[str, str | None], PhoneCheck] = {}
+"""Phone checks computed ahead on another core for the chunk being written (see passes)."""
+
+
 def check_phone(raw: str, region: str | None) -> PhoneCheck:
     """Normalise to E.164 with the record's (or the default) region."""
+    found = _AHEAD.get((raw, region))
+    return found if found is not None else _check_phone(raw, region)
+
+
+def check_phones(items: list[tuple[str, str | None]]) -> list[PhoneCheck]:
+    """``check_phone`` for many values (what a worker process runs)."""
+    return [_check_phone(raw, region) for raw, region in items]
+
+
+def phones_ahead(items: list[tuple[str, str | None]], checks: list[PhoneCheck]) -> None:
+    """Answer ``check_phone`` for these values from ``checks`` (replacing earlier ones)."""
+    _AHEAD.clear()
+    _AHEAD.update(zip(items, checks, strict=True))
+
+
+@lru_cache(maxsize=1 << 14)
+def _check_phone(raw: str, region: str | None) -> PhoneCheck:
     text = raw.strip()
     try:
         number = phonenumbers.parse(text, region)

@@ -323,32 +323,54 @@ class DedupeStats:
     candidates: int = 0
 
 
+def _block_groups(scratch: Scratch, size: int = 2000) -> Iterator[list[tuple[str, list[int]]]]:
+    """Blocks in groups of about ``size`` members: one features query per group."""
+    group: list[tuple[str, list[int]]] = []
+    members = 0
+    for block in scratch.blocks():
+        group.append(block)
+        members += len(block[1])
+        if members >= size:
+            yield group
+            group, members = [], 0
+    if group:
+        yield group
+
+
+def _compare_block(scratch: Scratch, members: list[int], people: dict[int, Person],
+                   seen: set[tuple[int, int]], stats: DedupeStats, threshold: float) -> None:
+    """Score the pairs of one block (a sliding window over a large one) not seen yet."""
+    stats.blocks += 1
+    if len(members) > MAX_BLOCK:
+        stats.large_blocks += 1
+        ordered = sorted(members, key=lambda i: (people[i].last, people[i].first, i))
+        pairs: Iterator[tuple[int, int]] = (
+            (ordered[x], ordered[y]) for x in range(len(ordered))
+            for y in range(x + 1, min(len(ordered), x + 1 + WINDOW)))
+    else:
+        pairs = ((members[x], members[y]) for x in range(len(members))
+                 for y in range(x + 1, len(members)))
+    for i, j in pairs:
+        pair = (i, j) if i < j else (j, i)
+        if pair in seen:
+            continue
+        seen.add(pair)
+        stats.comparisons += 1
+        value, reason = score(people[i], people[j], floor=threshold)
+        if value >= threshold:
+            scratch.add_pair(i, j, round(value, 3), reason)
+
+
 def find_candidates(scratch: Scratch, *, threshold: float = THRESHOLD) -> DedupeStats:
     """Compare persons sharing a block; keep pairs scoring at least ``threshold``."""
     stats = DedupeStats()
     seen: set[tuple[int, int]] = set()
-    for _key, members in scratch.blocks():
-        stats.blocks += 1
-        people = {i: Person.unpack(d) for i, d in scratch.features(members).items()}
-        if len(members) > MAX_BLOCK:
-            stats.large_blocks += 1
-            ordered = sorted(members, key=lambda i: (people[i].last, people[i].first, i))
-            pairs: Iterator[tuple[int, int]] = (
-                (ordered[x], ordered[y]) for x in range(len(ordered))
-                for y in range(x + 1, min(len(ordered), x + 1 + WINDOW)))
-        else:
-            pairs = ((members[x], members[y]) for x in range(len(members))
-                     for y in range(x + 1, len(members)))
-        for i, j in pairs:
-            pair = (i, j) if i < j else (j, i)
-            if pair in seen:
-                continue
-            seen.add(pair)
-            stats.comparisons += 1
-            value, reason = score(people[i], people[j], floor=threshold)
-            if value >= threshold:
-                scratch.add_pair(i, j, round(value, 3), reason)
-        if len(seen) > 500_000:   # bounded memory: forget; re-scoring a pair is harmless
-            seen.clear()
+    for group in _block_groups(scratch):
+        people = {i: Person.unpack(d) for i, d in scratch.features(
+            {i for _key, members in group for i in members}).items()}
+        for _key, members in group:
+            _compare_block(scratch, members, people, seen, stats, threshold)
+            if len(seen) > 500_000:   # bounded memory: forget; re-scoring a pair is harmless
+                seen.clear()
     stats.candidates = scratch.count_pairs()
     return stats

@@ -39,7 +39,7 @@ from vaultkeeper.services.emergency.files import (
     write_bytes,
     write_text,
 )
-from vaultkeeper.services.emergency.passes import chunks, prefetch, profile_object
+from vaultkeeper.services.emergency.passes import phone_pool, prepared, profile_object
 from vaultkeeper.services.emergency.placement import IDMAP_HEADER, Placement
 from vaultkeeper.services.emergency.quality import (
     DUPLICATE_HEADER,
@@ -250,28 +250,31 @@ class PackageBuilder:
         self.observer.stage(f"write {obj.name}", obj.count)
         in_sample = f"sample:{obj.name}"
         idc, has = obj.id_column, self.scratch.has
-        for chunk in chunks(obj.rows()):
-            prefetch(self, obj, chunk, entities, self.done)
-            for row, archived in chunk:
-                legacy = row.get(idc, "")
-                data.write(row)
-                sampled = has(in_sample, legacy)
-                if sampled:
-                    sample.write(row)
-                    self.sample_counts[obj.name] += 1
-                where = generic.write(row, archived, sampled) if generic is not None else None
-                for writer in entities:
-                    placed = writer.write(row, legacy, archived, sampled)
-                    where = where or placed
-                if where:
-                    self.placement.place(obj.name, where)
-                else:
-                    self.placement.gap(obj.name, gap)
-                idmap.write({"object": obj.name, "legacy_id": legacy,
-                             "archived": "true" if archived else "false",
-                             "import_file": where or "", "gap": "" if where else gap})
-            self.observer.advance(len(chunk))
-        self.scratch.forget()
+        pool = phone_pool(obj, entities)
+        try:
+            for chunk in prepared(self, obj, entities, pool):
+                for row, archived in chunk:
+                    legacy = row.get(idc, "")
+                    data.write(row)
+                    sampled = has(in_sample, legacy)
+                    if sampled:
+                        sample.write(row)
+                        self.sample_counts[obj.name] += 1
+                    where = generic.write(row, archived, sampled) if generic is not None else None
+                    for writer in entities:
+                        placed = writer.write(row, legacy, archived, sampled)
+                        where = where or placed
+                    if where:
+                        self.placement.place(obj.name, where)
+                    else:
+                        self.placement.gap(obj.name, gap)
+                    idmap.write({"object": obj.name, "legacy_id": legacy,
+                                 "archived": "true" if archived else "false",
+                                 "import_file": where or "", "gap": "" if where else gap})
+                self.observer.advance(len(chunk))
+        finally:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
         self.done.add(obj.name)
         for out in (data, sample, idmap):
             out.close()

@@ -5,12 +5,16 @@ chunk and question instead of one per record)."""
 from __future__ import annotations
 
 import functools
+import multiprocessing
+import os
 import re
 import zlib
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from itertools import islice
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from vaultkeeper.services.emergency.clean import check_phones, phones_ahead, region_of
 from vaultkeeper.services.emergency.quality import ObjectProfile
 from vaultkeeper.services.emergency.source import Column, ExportObject
 from vaultkeeper.services.emergency.writers import EntityWriter, batched
@@ -18,6 +22,7 @@ from vaultkeeper.services.emergency.writers import EntityWriter, batched
 if TYPE_CHECKING:
     from vaultkeeper.services.emergency.package import PackageBuilder
 
+T = TypeVar("T")
 CHUNK = 2000
 """Records read, looked up and written together in pass 2 (and the progress step)."""
 
@@ -84,9 +89,8 @@ def profile_object(b: PackageBuilder, obj: ExportObject, *, seed_here: bool
     return prof, seen_cols, bad
 
 
-def chunks(rows: Iterable[tuple[dict[str, str], bool]]
-           ) -> Iterator[list[tuple[dict[str, str], bool]]]:
-    """Records in lists of CHUNK."""
+def chunks(rows: Iterable[T]) -> Iterator[list[T]]:
+    """Records (or relation lines) in lists of CHUNK."""
     it = iter(rows)
     while chunk := list(islice(it, CHUNK)):
         yield chunk
@@ -128,3 +132,75 @@ def prefetch(b: PackageBuilder, obj: ExportObject, chunk: list[tuple[dict[str, s
                 wanted.setdefault(("vals", "person_email"), set()).update(values)
     for (kind, name), values in wanted.items():
         scratch.prefetch(kind, name, values)
+
+
+PARALLEL_MIN = 20_000
+"""Objects at least this large have their phone numbers parsed on the second core (below,
+starting a worker costs more than it saves)."""
+
+Chunk = list[tuple[dict[str, str], bool]]
+
+
+def phone_pool(obj: ExportObject, entities: list[EntityWriter]) -> Executor | None:
+    """A one-process pool for the phone numbers of a large object on a machine with two
+    cores or more; None when it would not pay (small object, no phone fields, one core)."""
+    if obj.count < PARALLEL_MIN or (os.cpu_count() or 1) < 2 or not _phone_fields(entities):
+        return None
+    # fork: the worker starts in milliseconds and only ever runs check_phones
+    return ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+
+
+def _phone_fields(entities: list[EntityWriter]) -> list[tuple[EntityWriter, list[str]]]:
+    out = []
+    for w in entities:
+        names = [f for f, kind in w.types.items() if kind == "phone"
+                 and (src := w.em.fields.get(f)) is not None and src.kind in ("field", "fields")]
+        if names:
+            out.append((w, names))
+    return out
+
+
+def _phones(b: PackageBuilder, obj: ExportObject, chunk: Chunk,
+            fields: list[tuple[EntityWriter, list[str]]]) -> list[tuple[str, str | None]]:
+    """The distinct (number, region) pairs the chunk's rows will ask ``check_phone``."""
+    wanted: dict[tuple[str, str | None], None] = {}
+    idc = obj.id_column
+    for row, _ in chunk:
+        legacy = row.get(idc, "")
+        for w, names in fields:
+            country = w.source(row, legacy, "country").strip() if "country" in w.types else ""
+            region = region_of(country, b.region)
+            for f in names:
+                raw = w.source(row, legacy, f).strip()
+                if raw:
+                    wanted[(raw, region)] = None
+    return list(wanted)
+
+
+def prepared(b: PackageBuilder, obj: ExportObject, entities: list[EntityWriter],
+             pool: Executor | None) -> Iterator[Chunk]:
+    """Pass 2's chunks, each with its scratch answers fetched ahead; with a pool, the next
+    chunk's phone numbers are parsed on the other core while this chunk is written."""
+    fields = _phone_fields(entities) if pool is not None else []
+    it = chunks(obj.rows())
+
+    def submit(chunk: Chunk | None) -> tuple[list[tuple[str, str | None]], Future[Any]] | None:
+        if chunk is None or pool is None:
+            return None
+        items = _phones(b, obj, chunk, fields)
+        return items, pool.submit(check_phones, items)
+
+    current = next(it, None)
+    ahead = submit(current)
+    try:
+        while current is not None:
+            following = next(it, None)
+            after = submit(following)
+            if ahead is not None:
+                phones_ahead(ahead[0], ahead[1].result())
+            prefetch(b, obj, current, entities, b.done)
+            yield current
+            current, ahead = following, after
+    finally:
+        phones_ahead([], [])
+        b.scratch.forget()

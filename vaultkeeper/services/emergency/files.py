@@ -66,6 +66,11 @@ class CsvOut:
         writer.writerow(map(row.get, self.header, repeat("")))
         self.rows += 1
 
+    def write_values(self, values: Iterable[str]) -> None:
+        """Append one row given as the header's values, in order."""
+        (self._writer or self._open()).writerow(values)
+        self.rows += 1
+
     def close(self) -> bool:
         """Close; returns whether the file exists (a header-only file when ``always``)."""
         if self._writer is None and self.always:

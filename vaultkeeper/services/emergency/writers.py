@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 from vaultkeeper.canonical import ENTITIES, EntityMapping, ImportFile
@@ -24,6 +25,7 @@ from vaultkeeper.services.emergency.targets import (
     legacy_column,
     other_name,
     resolve,
+    resolver,
 )
 
 if TYPE_CHECKING:
@@ -161,6 +163,9 @@ class EntityWriter:
                 self.others.append((spec, CsvOut(base / name, header_, always=False),
                                     CsvOut(base / "inactive" / name, header_, always=False)))
                 self._declare(spec, name, "primary", other=True)
+        self.resolvers = [[resolver(src) for _h, src in spec.columns]
+                          if len({h for h, _ in spec.columns}) == len(spec.columns) else None
+                          for spec, *_files in self.imports]
         self.counts = b.entity_counts.setdefault(em.entity, Counter())
         self.types = {f: ENTITIES[em.entity][f][0] for f in self.fields}
         self.refs = [(f, target.object) for f, kind in self.types.items()
@@ -255,7 +260,7 @@ class EntityWriter:
         missing = self._missing(values)
         self._check_refs(values, missing)
         self.main.write(values)
-        self.extra.write({"legacy_id": legacy} | {c: row.get(c, "") for c in self.extra_cols})
+        self.extra.write_values([legacy, *map(row.get, self.extra_cols, repeat(""))])
         self.counts["rows"] += 1
         self.counts["inactive" if archived or inactive else "active"] += 1
         if self.tracked:
@@ -267,11 +272,18 @@ class EntityWriter:
         lookup = self._lookup(values)
         linked = self._resolvable(values, missing)
         placed = None
-        for spec, active, inactive_out, sample in self.imports:
-            out_row = {h: resolve(linked, src, lookup) for h, src in spec.columns}
-            (inactive_out if archived or inactive else active).write(out_row)
-            if sampled and not (archived or inactive):
-                sample.write(out_row)
+        for (spec, active, inactive_out, sample), fns in zip(self.imports, self.resolvers,
+                                                              strict=True):
+            if fns is None:   # a header naming a column twice: by name, as CsvOut.write
+                out_row = {h: resolve(linked, src, lookup) for h, src in spec.columns}
+                (inactive_out if archived or inactive else active).write(out_row)
+                if sampled and not (archived or inactive):
+                    sample.write(out_row)
+            else:
+                cells = [fn(linked, lookup) for fn in fns]
+                (inactive_out if archived or inactive else active).write_values(cells)
+                if sampled and not (archived or inactive):
+                    sample.write_values(cells)
             if placed is None and self.placing:
                 placed = self.paths[spec.name][1 if archived or inactive else 0]
         return placed

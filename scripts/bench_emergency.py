@@ -2,8 +2,9 @@
 
 Usage: .venv/bin/python scripts/bench_emergency.py [--sizes 100000,1000000]
        [--dedupe 25000,50000,100000] [--work DIR] [--skip-package] [--package-only]
-The 1M mode: ``--sizes 100000,1000000 --package-only`` (package builds only; about 25 min on
-two idle cores, much longer under load).
+The 1M mode: ``--sizes 100000,1000000 --package-only [--trace-rss]`` (package builds only;
+about 25 min on two idle cores, much longer under load; ``--trace-rss``: the build prints
+VmRSS/VmHWM every 50,000 records to stderr).
 
 1. Package: generates a HubSpot-shaped export of N sandbox contacts (plus N/5 companies and the
    contact→company relation; not timed), times the yardstick — a bare two-pass NDJSON → CSV
@@ -131,11 +132,30 @@ import sys, time, json
 from pathlib import Path
 from vaultkeeper.config import load_settings
 from vaultkeeper.services.emergency import build_package
+from vaultkeeper.services.emergency.result import BuildObserver
 settings = load_settings(Path(sys.argv[1]))
 began = time.perf_counter()
 cpu = time.process_time()
+
+class Trace(BuildObserver):
+    # --trace-rss: VmRSS/VmHWM every 50,000 records to stderr (for builds too long to finish)
+    stage_name, done = "", 0
+    def stage(self, name, total):
+        self.stage_name, self.done = name, 0
+        self.show()
+    def advance(self, n):
+        self.done += n
+        if self.done % 50000 < n:
+            self.show()
+    def show(self):
+        mem = {k: round(int(v.split()[0]) / 1024, 1) for k, _, v in (
+            line.partition(":") for line in open("/proc/self/status")) if k in ("VmRSS", "VmHWM")}
+        print(json.dumps({"t": round(time.perf_counter() - began), "stage": self.stage_name,
+                          "records": self.done} | mem), file=sys.stderr, flush=True)
+
 r = build_package(Path(sys.argv[2]), Path(sys.argv[3]), settings, target="hubspot",
-                  validate=sys.argv[4] == "1")
+                  validate=sys.argv[4] == "1",
+                  observer=Trace() if sys.argv[5] == "1" else None)
 # VmHWM is this process's own high-water mark (wait4's ru_maxrss would include the memory of
 # the parent the child was forked from, before exec).
 hwm = next(int(line.split()[1]) for line in open("/proc/self/status")
@@ -147,7 +167,8 @@ print(json.dumps({"seconds": time.perf_counter() - began,
 """
 
 
-def build_child(config: Path, export: Path, out: Path, validate: bool) -> dict[str, float]:
+def build_child(config: Path, export: Path, out: Path, validate: bool,
+                trace: bool = False) -> dict[str, float]:
     """Run one build in a child process: its wall and CPU time and its peak RSS.
 
     The child reports its own VmHWM; the parent reaps it with ``os.wait4`` for its rusage:
@@ -160,7 +181,8 @@ def build_child(config: Path, export: Path, out: Path, validate: bool) -> dict[s
     shutil.rmtree(out, ignore_errors=True)
     began = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-c", CHILD, str(config), str(export), str(out),
-                             "1" if validate else "0"], stdout=subprocess.PIPE, cwd=ROOT)
+                             "1" if validate else "0", "1" if trace else "0"],
+                            stdout=subprocess.PIPE, cwd=ROOT)
     assert proc.stdout is not None
     out_bytes = proc.stdout.read()
     proc.stdout.close()
@@ -243,6 +265,8 @@ def main() -> int:
     parser.add_argument("--dedupe", default="25000,50000,100000")
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--skip-package", action="store_true")
+    parser.add_argument("--trace-rss", action="store_true",
+                        help="the build prints VmRSS/VmHWM every 50,000 records to stderr")
     parser.add_argument("--package-only", action="store_true",
                         help="only the package builds (the 1M mode: time ratios, peak RSS)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench-results" / "emergency.json")
@@ -270,7 +294,8 @@ def main() -> int:
                 bare = bare_conversion(export, work / "bare")
                 bare_cpu = time.process_time() - cpu
                 shutil.rmtree(work / "bare", ignore_errors=True)
-                row = build_child(config, export, work / f"pkg-{n}", validate=False)
+                row = build_child(config, export, work / f"pkg-{n}", validate=False,
+                                  trace=args.trace_rss)
                 row |= {"contacts": n, "bare_seconds": round(bare, 2),
                         "bare_cpu_seconds": round(bare_cpu, 2),
                         "ratio": round(row["seconds"] / bare, 2),

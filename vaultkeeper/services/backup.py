@@ -144,7 +144,7 @@ def _backup(ctx: CommandContext, staging: Path, locations: list[Location], repor
     with open_connector(settings.source) as connector:
         objects = tuple(only or settings.source.objects)
         run_export(connector, export_dir, objects=objects, exclude=settings.source.exclude,
-                   observer=observer, priority=priority)
+                   observer=observer, priority=priority, files=settings.source.files)
     # Trust nothing we did not just check: the manifest must exist and list its objects.
     manifest = Manifest.load(export_dir)
     if manifest is None:

@@ -16,6 +16,7 @@ from typing import Any
 from vaultkeeper.db import mirror_files
 from vaultkeeper.exportfmt import ExportFolder
 from vaultkeeper.exportfmt_files import FileRecord
+from vaultkeeper.services.drill_checks import DrillReport, Failure
 
 _READ = 1 << 20
 _SHOWN = 10
@@ -95,3 +96,15 @@ def check_files(root: Path, mirror: Path) -> FilesCheck:
                  "ok": not check.problems,
                  "problems": [f"{what}: {why}" for what, why in check.problems[:_SHOWN]]}
     return check
+
+
+_FIX = ("drill another location or an older snapshot; this snapshot does not hold the files "
+        "that were exported")
+
+
+def report_files(check: FilesCheck, location: str, report: DrillReport) -> None:
+    """Add the files check to the drill report: its row, warnings and one failure a problem."""
+    report.files = check.row
+    report.warnings.extend(check.warnings)
+    for what, why in check.problems:
+        report.failures.append(Failure(location, what, why, _FIX))

@@ -12,8 +12,10 @@ Core: imports nothing from services or adapters; exportfmt.py reads the entry th
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 FILES_DIR = "files"
@@ -23,6 +25,16 @@ FILES_INDEX = "files/index.ndjson"
 def blob_path(sha256: str) -> str:
     """Where a file with this SHA-256 is stored in an export (relative)."""
     return f"{FILES_DIR}/{sha256[:2]}/{sha256}"
+
+
+def hash_file(path: Path) -> tuple[str, int]:
+    """(SHA-256, size) of a file, read 1 MiB at a time."""
+    sha, size = hashlib.sha256(), 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            sha.update(chunk)
+            size += len(chunk)
+    return sha.hexdigest(), size
 
 
 def _list(value: Any) -> list[Any]:

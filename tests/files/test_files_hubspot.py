@@ -115,13 +115,22 @@ def test_changed_file_is_detected_and_drill_verifies_files_and_links(sb, tmp_pat
     target = sb.files.all()[1]
     before = sb.files.sha256(target)
     changed = sb.files.change(target.id)   # new bytes and a new modified stamp at the source
+    sb.clear_log()
     second = run(config, sb, "backup", "--json")
     assert second.returncode == 0, second.stderr
+    # Only the changed file was downloaded again; the others came from the last snapshot.
+    downloads = [r.path for r in sb.request_log if r.path.startswith("/hubfs-signed/")]
+    assert downloads == [f"/hubfs-signed/{target.id}"]
     assert run(config, sb, "drill", "--json").returncode == 0
     mirror = tmp_path / ".vaultkeeper" / "mirror" / "mirror.db"
     with sqlite3.connect(mirror) as conn:
         found = dict(conn.execute("SELECT id, sha256 FROM _files").fetchall())
     assert found[target.id] == sb.files.sha256(changed) != before
+    with sqlite3.connect(mirror) as conn:   # the drilled snapshot's manifest
+        manifest = json.loads(conn.execute(
+            "SELECT value FROM _mirror_info WHERE key = 'manifest'").fetchone()[0])
+    assert manifest["files"]["downloaded"] == 1
+    assert manifest["files"]["reused"] == len(sb.files.all()) - 1
     others = [f for f in sb.files.all() if f.id != target.id]
     assert all(found[f.id] == sb.files.sha256(f) for f in others)
 

@@ -32,6 +32,7 @@ from vaultkeeper.restic import Restic
 from vaultkeeper.services.context import CommandContext
 from vaultkeeper.services.diff import compare_counts
 from vaultkeeper.services.export import ExportObserver, run_export
+from vaultkeeper.services.file_reuse import SnapshotReuse, previous_snapshot
 from vaultkeeper.services.privacy.register import write_register_file
 from vaultkeeper.services.processes import priority_order
 from vaultkeeper.storage.locations import Location, preflight
@@ -141,10 +142,15 @@ def _backup(ctx: CommandContext, staging: Path, locations: list[Location], repor
     settings = ctx.settings
     export_dir = staging / "export"
     open_repositories(ctx, locations)   # a wrong password fails now, not after the export
+    reuse = None
+    if settings.source.files is not None:   # unchanged files come from the last snapshot
+        found = previous_snapshot([ctx.restic(location) for location in locations])
+        reuse = SnapshotReuse(*found, staging / "previous") if found else None
     with open_connector(settings.source) as connector:
         objects = tuple(only or settings.source.objects)
         run_export(connector, export_dir, objects=objects, exclude=settings.source.exclude,
-                   observer=observer, priority=priority, files=settings.source.files)
+                   observer=observer, priority=priority, files=settings.source.files,
+                   reuse=reuse)
     # Trust nothing we did not just check: the manifest must exist and list its objects.
     manifest = Manifest.load(export_dir)
     if manifest is None:

@@ -8,17 +8,15 @@ naming the file; links to objects the export does not hold cannot be checked and
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from vaultkeeper.db import mirror_files
 from vaultkeeper.exportfmt import ExportFolder
-from vaultkeeper.exportfmt_files import FileRecord
+from vaultkeeper.exportfmt_files import FileRecord, hash_file
 from vaultkeeper.services.drill_checks import DrillReport, Failure
 
-_READ = 1 << 20
 _SHOWN = 10
 
 
@@ -30,15 +28,6 @@ class FilesCheck:
     problems: list[tuple[str, str]] = field(default_factory=list)
     """(what, problem): ``file NAME (kind id)`` or ``files``."""
     warnings: list[str] = field(default_factory=list)
-
-
-def _hash(path: Path) -> tuple[str, int]:
-    sha, size = hashlib.sha256(), 0
-    with path.open("rb") as handle:
-        while chunk := handle.read(_READ):
-            sha.update(chunk)
-            size += len(chunk)
-    return sha.hexdigest(), size
 
 
 def _label(rec: FileRecord) -> str:
@@ -56,7 +45,7 @@ def check_files(root: Path, mirror: Path) -> FilesCheck:
     if not index.exists():
         check.problems.append(("files", f"{entry.index} is missing from the snapshot"))
         return check
-    if _hash(index)[0] != entry.sha256:
+    if hash_file(index)[0] != entry.sha256:
         check.problems.append(("files", f"{entry.index} differs from the manifest (sha256 "
                                         "mismatch): the file list was changed after the export"))
     verified = 0
@@ -67,7 +56,7 @@ def check_files(root: Path, mirror: Path) -> FilesCheck:
             check.problems.append((_label(rec), f"its content {rec.path} is missing from the "
                                                 "snapshot"))
             continue
-        sha, size = _hash(blob)
+        sha, size = hash_file(blob)
         if sha != rec.sha256 or size != rec.size:
             check.problems.append((_label(rec), f"bytes changed since the export (sha256 "
                                                 f"{sha[:12]}… ≠ {rec.sha256[:12]}…, {size} vs "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from vaultkeeper.services.emergency.attachments import write_attachments
 from vaultkeeper.services.emergency.files import CsvOut
 from vaultkeeper.services.emergency.source import resource_name
 from vaultkeeper.services.emergency.targets import associations_how
@@ -61,6 +62,8 @@ def write_relations(b: PackageBuilder) -> None:
             b.placement.count_rows(path, assoc.rows)
         b.relation_rows[rel.stem] = rows
         b.observer.advance(rel.count)
+    # Files hang on records as links do: files/ plus its link table (emergency/attachments.py).
+    write_attachments(b)
 
 def _columned(b: PackageBuilder, stem: str) -> bool:
     """Whether a primary import file holds the first link of relation ``stem`` in a

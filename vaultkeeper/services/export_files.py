@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import os
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -61,6 +62,8 @@ class _Sink:
     """A ``.part`` file being written and hashed."""
 
     path: Path
+    with_md5: bool = False
+    """Also compute MD5 (only when the vendor states an MD5 checksum to compare with)."""
     handle: IO[bytes] = field(init=False)
     sha: Any = field(init=False)
     md5: Any = field(init=False)
@@ -74,20 +77,50 @@ class _Sink:
         """Start again from nothing (a retried download)."""
         self.handle.seek(0)
         self.handle.truncate()
-        self.sha, self.md5, self.size = hashlib.sha256(), hashlib.md5(), 0  # noqa: S324
+        self.sha, self.size = hashlib.sha256(), 0
+        self.md5 = hashlib.md5() if self.with_md5 else None  # noqa: S324
 
     def write(self, chunk: bytes) -> None:
         """Append and hash one chunk."""
         self.handle.write(chunk)
         self.sha.update(chunk)
-        self.md5.update(chunk)
+        if self.md5 is not None:
+            self.md5.update(chunk)
         self.size += len(chunk)
 
     def close(self) -> None:
-        """Flush to disk."""
-        self.handle.flush()
-        os.fsync(self.handle.fileno())
+        """Close (flushed to disk later, by ``_Syncer``, while the next file downloads)."""
         self.handle.close()
+
+
+class _Syncer:
+    """fsyncs finished files in a background thread: the disk's latency overlaps the next
+    download instead of adding to it; ``finish`` waits for all (before the manifest)."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vk-fsync")
+        self._pending: list[Future[None]] = []
+
+    def add(self, path: Path) -> None:
+        """Queue ``path`` for fsync."""
+        self._pending.append(self._pool.submit(_fsync_file, path))
+
+    def finish(self) -> None:
+        """Wait for every queued fsync (an error propagates: the export is not durable)."""
+        for future in self._pending:
+            future.result()
+
+    def close(self) -> None:
+        """Stop the thread (queued fsyncs that have not started are dropped)."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 @dataclass
@@ -99,6 +132,7 @@ class _Tally:
     reused: int = 0
     skipped: list[dict[str, Any]] = field(default_factory=list)
     failed: list[dict[str, Any]] = field(default_factory=list)
+    syncer: _Syncer | None = None
 
 
 def export_files(connector: Connector, out: Path, limits: FileLimits, *,
@@ -112,7 +146,7 @@ def export_files(connector: Connector, out: Path, limits: FileLimits, *,
         return None, []
     folder = out / FILES_DIR
     folder.mkdir(mode=0o700, exist_ok=True)
-    tally = _Tally()
+    tally = _Tally(syncer=_Syncer())
     index = open_private(out / (FILES_INDEX + ".part"))
     digest = hashlib.sha256()
     done = getattr(observer, "file_done", None)
@@ -128,8 +162,12 @@ def export_files(connector: Connector, out: Path, limits: FileLimits, *,
                      record.size if record else 0, how)
         index.flush()
         os.fsync(index.fileno())
+        assert tally.syncer is not None
+        tally.syncer.finish()
     finally:
         index.close()
+        if tally.syncer is not None:
+            tally.syncer.close()
     os.replace(out / (FILES_INDEX + ".part"), out / FILES_INDEX)
     fsync_dir(folder)
     entry = files_entry(sha256=digest.hexdigest(), count=tally.count, size=tally.size,
@@ -184,6 +222,8 @@ def _one(source: FileSource, item: RemoteFile | MissingFile, out: Path, limits: 
     rel = blob_path(sha)
     (out / rel).parent.mkdir(mode=0o700, exist_ok=True)
     os.replace(part, out / rel)   # the same bytes under another name: one blob
+    if tally.syncer is not None:
+        tally.syncer.add(out / rel)
     tally.count += 1
     tally.size += size
     tally.taken += size
@@ -198,7 +238,8 @@ def _one(source: FileSource, item: RemoteFile | MissingFile, out: Path, limits: 
 
 def _download(source: FileSource, item: RemoteFile, part: Path) -> tuple[str, int]:
     """Stream one file to ``part``; check its size and the vendor's checksum."""
-    sink = _Sink(part)
+    md5 = bool(item.checksum and item.checksum.startswith("md5:"))
+    sink = _Sink(part, md5)
     try:
         stream_file(source.http, lambda: source.content_url(item), sink.write, sink.reset)
     finally:
@@ -207,7 +248,7 @@ def _download(source: FileSource, item: RemoteFile, part: Path) -> tuple[str, in
     if item.size is not None and sink.size != item.size:
         raise ConnectorError(f"received {format_size(sink.size)} ({sink.size} bytes) but "
                                f"the source lists {item.size} bytes")
-    if item.checksum and item.checksum.startswith("md5:") and \
+    if sink.md5 is not None and item.checksum and \
             item.checksum[4:].lower() != sink.md5.hexdigest():
         raise ConnectorError(f"the content's MD5 {sink.md5.hexdigest()} differs from the "
                                f"source's checksum {item.checksum[4:]}")

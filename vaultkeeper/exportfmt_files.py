@@ -120,3 +120,28 @@ def files_entry(*, sha256: str, count: int, size: int, downloaded: int, reused: 
     return {"index": FILES_INDEX, "sha256": sha256, "count": count, "bytes": size,
             "downloaded": downloaded, "reused": reused, "skipped": skipped, "failed": failed,
             "limits": dict(limits), "layout": "files/<sha256[:2]>/<sha256>"}
+
+
+def files_summary(entry: FilesEntry | None) -> dict[str, Any] | None:
+    """What run reports show of the files part: counts, and each skipped or failed file."""
+    if entry is None:
+        return None
+
+    def brief(item: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: item.get(k) for k in ("kind", "id", "name", "size", "reason")}
+
+    return {"count": entry.count, "bytes": entry.bytes, "downloaded": entry.downloaded,
+            "reused": entry.reused, "skipped": [brief(s) for s in entry.skipped],
+            "failed": [brief(f) for f in entry.failed]}
+
+
+def files_lines(summary: Mapping[str, Any] | None) -> list[str]:
+    """The files part for people: one line of counts, then one per skipped file."""
+    if not summary:
+        return []
+    lines = [f"files: {summary['count']} ({summary['bytes']} bytes): {summary['downloaded']} "
+             f"downloaded, {summary['reused']} unchanged since the last snapshot, "
+             f"{len(summary['skipped'])} skipped, {len(summary['failed'])} failed"]
+    lines += [f"skipped file {s['name']} ({s['kind']} {s['id']}): {s['reason']}"
+              for s in summary["skipped"]]
+    return lines

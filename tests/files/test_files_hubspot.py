@@ -64,6 +64,9 @@ def test_limits_skip_files_and_list_them(sb, tmp_path):
     assert {line["id"] for line in index(out)} == kept
     skipped = {s["id"]: s["reason"] for s in files["skipped"]}
     assert set(skipped) == {f.id for f in every} - kept and skipped   # none silently dropped
+    report = json.loads(result.stdout)["files"]   # the run's report lists them too
+    assert {s["id"] for s in report["skipped"]} == set(skipped)
+    assert report["count"] == len(kept) and report["downloaded"] == len(kept)
     for f in every:
         if f.id in skipped and f.extension not in ("pdf", "txt"):
             assert "include" in skipped[f.id]

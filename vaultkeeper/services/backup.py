@@ -27,6 +27,7 @@ from vaultkeeper.errors import (
     VaultkeeperError,
 )
 from vaultkeeper.exportfmt import Manifest
+from vaultkeeper.exportfmt_files import files_summary
 from vaultkeeper.privatefs import private_staging, run_lock
 from vaultkeeper.restic import Restic
 from vaultkeeper.services.context import CommandContext
@@ -55,6 +56,8 @@ class BackupReport:
     snapshot_id: str = ""
     manifest_sha256: str = ""
     stale_locks: list[str] = field(default_factory=list)
+    files: dict[str, Any] | None = None
+    """The files part of the export (exportfmt_files.files_summary); None without files."""
 
     def as_json(self) -> dict[str, Any]:
         """The ``--json`` shape."""
@@ -62,7 +65,7 @@ class BackupReport:
                 "manifest_sha256": self.manifest_sha256, "export_status": self.export_status,
                 "counts": self.counts, "problems": self.problems, "flagged": self.flagged,
                 "flag_reason": self.flag_reason, "stale_locks_removed": self.stale_locks,
-                "locations": [r.__dict__ for r in self.locations]}
+                "locations": [r.__dict__ for r in self.locations], "files": self.files}
 
 
 class BackupObserver(ExportObserver):
@@ -160,6 +163,7 @@ def _backup(ctx: CommandContext, staging: Path, locations: list[Location], repor
     report.manifest_sha256 = manifest.sha256
     report.export_status = manifest.status
     report.counts = manifest.counts
+    report.files = files_summary(manifest.files)
     report.problems.extend(manifest.problems)
     previous = rundb.previous_counts(db)
     if only and previous:

@@ -11,14 +11,12 @@ export incomplete.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import Any, Protocol
 
 import orjson
 
@@ -30,7 +28,7 @@ from vaultkeeper.connectors.files_base import (
     stream_file,
 )
 from vaultkeeper.digest import canonical_json
-from vaultkeeper.errors import AuthError, ConnectorError
+from vaultkeeper.errors import AuthError, ConnectorError, StorageError
 from vaultkeeper.exportfmt_files import (
     FILES_DIR,
     FILES_INDEX,
@@ -40,6 +38,7 @@ from vaultkeeper.exportfmt_files import (
 )
 from vaultkeeper.filelimits import FileLimits, format_size
 from vaultkeeper.privatefs import fsync_dir, open_private
+from vaultkeeper.services.file_sink import FileSink, Syncer
 
 
 class FileReuse(Protocol):
@@ -58,72 +57,6 @@ class FileObserver(Protocol):
 
 
 @dataclass
-class _Sink:
-    """A ``.part`` file being written and hashed."""
-
-    path: Path
-    with_md5: bool = False
-    """Also compute MD5 (only when the vendor states an MD5 checksum to compare with)."""
-    handle: IO[bytes] = field(init=False)
-    sha: Any = field(init=False)
-    md5: Any = field(init=False)
-    size: int = 0
-
-    def __post_init__(self) -> None:
-        self.handle = open_private(self.path)
-        self.reset()
-
-    def reset(self) -> None:
-        """Start again from nothing (a retried download)."""
-        self.handle.seek(0)
-        self.handle.truncate()
-        self.sha, self.size = hashlib.sha256(), 0
-        self.md5 = hashlib.md5() if self.with_md5 else None  # noqa: S324
-
-    def write(self, chunk: bytes) -> None:
-        """Append and hash one chunk."""
-        self.handle.write(chunk)
-        self.sha.update(chunk)
-        if self.md5 is not None:
-            self.md5.update(chunk)
-        self.size += len(chunk)
-
-    def close(self) -> None:
-        """Close (flushed to disk later, by ``_Syncer``, while the next file downloads)."""
-        self.handle.close()
-
-
-class _Syncer:
-    """fsyncs finished files in a background thread: the disk's latency overlaps the next
-    download instead of adding to it; ``finish`` waits for all (before the manifest)."""
-
-    def __init__(self) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vk-fsync")
-        self._pending: list[Future[None]] = []
-
-    def add(self, path: Path) -> None:
-        """Queue ``path`` for fsync."""
-        self._pending.append(self._pool.submit(_fsync_file, path))
-
-    def finish(self) -> None:
-        """Wait for every queued fsync (an error propagates: the export is not durable)."""
-        for future in self._pending:
-            future.result()
-
-    def close(self) -> None:
-        """Stop the thread (queued fsyncs that have not started are dropped)."""
-        self._pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-@dataclass
 class _Tally:
     count: int = 0
     size: int = 0
@@ -132,7 +65,7 @@ class _Tally:
     reused: int = 0
     skipped: list[dict[str, Any]] = field(default_factory=list)
     failed: list[dict[str, Any]] = field(default_factory=list)
-    syncer: _Syncer | None = None
+    syncer: Syncer | None = None
 
 
 def export_files(connector: Connector, out: Path, limits: FileLimits, *,
@@ -146,7 +79,7 @@ def export_files(connector: Connector, out: Path, limits: FileLimits, *,
         return None, []
     folder = out / FILES_DIR
     folder.mkdir(mode=0o700, exist_ok=True)
-    tally = _Tally(syncer=_Syncer())
+    tally = _Tally(syncer=Syncer())
     index = open_private(out / (FILES_INDEX + ".part"))
     digest = hashlib.sha256()
     done = getattr(observer, "file_done", None)
@@ -239,17 +172,21 @@ def _one(source: FileSource, item: RemoteFile | MissingFile, out: Path, limits: 
 def _download(source: FileSource, item: RemoteFile, part: Path) -> tuple[str, int]:
     """Stream one file to ``part``; check its size and the vendor's checksum."""
     md5 = bool(item.checksum and item.checksum.startswith("md5:"))
-    sink = _Sink(part, md5)
+    sink = FileSink(part, md5)
     try:
-        stream_file(source.http, lambda: source.content_url(item), sink.write, sink.reset)
-    finally:
-        with contextlib.suppress(OSError):
+        try:
+            stream_file(source.http, lambda: source.content_url(item), sink.write, sink.reset)
+        finally:
             sink.close()
+    except OSError as exc:
+        raise StorageError(f"writing file {item.name} to {part.parent} failed: {exc}",
+                           "free disk space in the staging folder, or lower [source] files "
+                           "max_total") from exc
     if item.size is not None and sink.size != item.size:
         raise ConnectorError(f"received {format_size(sink.size)} ({sink.size} bytes) but "
-                               f"the source lists {item.size} bytes")
+                             f"the source lists {item.size} bytes")
     if sink.md5 is not None and item.checksum and \
             item.checksum[4:].lower() != sink.md5.hexdigest():
         raise ConnectorError(f"the content's MD5 {sink.md5.hexdigest()} differs from the "
-                               f"source's checksum {item.checksum[4:]}")
+                             f"source's checksum {item.checksum[4:]}")
     return sink.sha.hexdigest(), sink.size

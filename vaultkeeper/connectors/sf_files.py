@@ -21,9 +21,11 @@ from vaultkeeper.connectors.files_base import (
     RemoteFile,
 )
 from vaultkeeper.connectors.http import HttpClient
+from vaultkeeper.connectors.paginate import NextUrlPaginator
 from vaultkeeper.errors import ConnectorError
 
 _BATCH = 100
+_NEXT = NextUrlPaginator()
 _LINKS = "ContentDocumentLink WHERE ContentDocumentId"
 _PREFIXES = {"001": "Account", "003": "Contact", "006": "Opportunity", "00T": "Task",
              "00U": "Event", "500": "Case", "701": "Campaign", "00Q": "Lead", "005": "User"}
@@ -51,7 +53,7 @@ class SalesforceFiles(FileSource):
         while url:
             body = self._http.get_json(url)
             yield from body.get("records") or []
-            url = None if body.get("done", True) else body.get("nextRecordsUrl")
+            url = _NEXT.next_token(body)   # done=false without a next URL is an error
 
     def list_files(self, records: Records) -> Iterator[RemoteFile | MissingFile]:
         """Latest ContentVersions with their links, then legacy Attachments."""

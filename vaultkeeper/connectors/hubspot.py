@@ -19,6 +19,7 @@ from vaultkeeper import registry, shapes
 from vaultkeeper.canonical import ImportFile
 from vaultkeeper.config import SourceSettings
 from vaultkeeper.connectors.base import Connector, http_opener, require_token
+from vaultkeeper.connectors.files_base import FileSource
 from vaultkeeper.connectors.hs_settings import discover_settings, is_settings, read_settings
 from vaultkeeper.connectors.http import (
     HttpClient,
@@ -311,6 +312,12 @@ class HubSpotConnector(Connector):
             return
         if response.status_code < 400 and limit > 0 and remaining < limit * 0.1:
             self.http.sleep(interval / limit)
+
+    def file_source(self) -> FileSource:
+        """The portal's files (Files API v3) linked through ``hs_attachment_ids``."""
+        from vaultkeeper.connectors.hs_files import HubSpotFiles
+
+        return HubSpotFiles(self.http)
 
     def close(self) -> None:
         """Close the HTTP client."""

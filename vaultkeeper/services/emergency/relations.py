@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from vaultkeeper.services.emergency.attachments import write_attachments
 from vaultkeeper.services.emergency.files import CsvOut
 from vaultkeeper.services.emergency.passes import chunks
 from vaultkeeper.services.emergency.source import ExportRelation, resource_name
@@ -65,6 +66,8 @@ def write_relations(b: PackageBuilder) -> None:
             b.placement.count_rows(path, assoc.rows)
         b.relation_rows[rel.stem] = rows
         b.observer.advance(rel.count)
+    # Files hang on records as links do: files/ plus its link table (emergency/attachments.py).
+    write_attachments(b)
 
 
 def _prefetch(b: PackageBuilder, rel: ExportRelation, chunk: list[tuple[str, str, str]],

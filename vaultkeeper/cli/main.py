@@ -28,6 +28,7 @@ from vaultkeeper.cli import (
     sandbox_cmd,
     state,
 )
+from vaultkeeper.db import storage_error
 from vaultkeeper.errors import ExitCode, VaultkeeperError
 
 app = typer.Typer(
@@ -124,7 +125,7 @@ def run() -> None:
     ``--json`` every outcome prints exactly one JSON object on stdout.
 
     SIGTERM and SIGHUP unwind like Ctrl-C (clean-ups run, exit 130) instead of killing us
-    mid-write; while restic runs they are forwarded to it first (see restic_proc.run_child)."""
+    mid-write; while restic runs they are forwarded to it first (see restic.proc.run_child)."""
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _interrupt)
     try:
@@ -153,8 +154,6 @@ def run() -> None:
         _fail(int(exc.exit_code), exc.format_message(),  # type: ignore[attr-defined]
               kind="usage")
     except Exception as exc:  # a real bug, unless the local disk failed
-        from vaultkeeper.db import storage_error
-
         mapped = storage_error(exc)
         if mapped is not None:
             typer.echo(f"Error: {mapped.one_line()}", err=True)

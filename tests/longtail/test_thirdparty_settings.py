@@ -10,12 +10,8 @@ import pytest
 
 from vaultkeeper.config import load_settings
 from vaultkeeper.config.secrets import Secret
-from vaultkeeper.connectors.thirdparty import (
-    ARCHIVED_FROM,
-    ThirdPartyConnector,
-    _targets,
-    is_archived,
-)
+from vaultkeeper.connectors.thirdparty import ThirdPartyConnector
+from vaultkeeper.connectors.thirdparty_shapes import ARCHIVED_FROM, is_archived, targets
 from vaultkeeper.errors import ConfigError, SecretError
 
 BASE = '[source]\nconnector = "airbyte"\npackage = "airbyte-source-close-com==0.5.30"\n'
@@ -74,16 +70,16 @@ def test_archived_rules():
     assert not is_archived({"id": 1}, {})
 
 
-def test_relation_targets():
+def test_relationtargets():
     record = {"person_id": {"name": "Ann", "value": 7}, "org_id": 3, "none": None,
               "owners": [{"id": "u1"}, {"id": "u2"}], "deep": {"ref": "x9"}, "flag": True}
-    assert list(_targets(record, "person_id")) == ["7"]
-    assert list(_targets(record, "org_id")) == ["3"]
-    assert list(_targets(record, "none")) == []
-    assert list(_targets(record, "owners")) == ["u1", "u2"]
-    assert list(_targets(record, "deep.ref")) == ["x9"]
-    assert list(_targets(record, "flag")) == []
-    assert list(_targets(record, "missing")) == []
+    assert list(targets(record, "person_id")) == ["7"]
+    assert list(targets(record, "org_id")) == ["3"]
+    assert list(targets(record, "none")) == []
+    assert list(targets(record, "owners")) == ["u1", "u2"]
+    assert list(targets(record, "deep.ref")) == ["x9"]
+    assert list(targets(record, "flag")) == []
+    assert list(targets(record, "missing")) == []
 
 
 def test_messages_are_masked():

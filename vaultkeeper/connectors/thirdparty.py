@@ -33,28 +33,23 @@ from vaultkeeper.config import SourceSettings
 from vaultkeeper.config.secrets import Secret
 from vaultkeeper.connectors.base import Connector
 from vaultkeeper.connectors.thirdparty_run import ConnectorProcess, ensure_venv, program
+from vaultkeeper.connectors.thirdparty_shapes import (
+    ARCHIVED_FROM,
+    PACKAGE,
+    is_archived,
+    mirror_shape,
+    targets,
+)
 from vaultkeeper.digest import canonical_json
 from vaultkeeper.errors import ConfigError, ConnectorError
 from vaultkeeper.models import Item, Malformed, ObjectSpec, Record, Relation, SourceCount
 from vaultkeeper.privatefs import private_workdir, write_private
 from vaultkeeper.registry import Fail, SourceKind
-from vaultkeeper.shapes import (
-    Column,
-    Described,
-    ObjectShape,
-    PackageColumn,
-    PackageReader,
-    cell,
-    getter,
-    unique_columns,
-)
 
 VENVS = "connectors"
 """The folder of the state directory holding one virtualenv per package."""
 WORK = "connector"
 """The label of the private folder holding a run's config and catalog."""
-ARCHIVED_FROM = "_archived_from"
-"""Added to a record read from another stream's archived partner: that stream's name."""
 _PASSED = ("HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
            "http_proxy", "https_proxy", "no_proxy", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
 _AUTH_WORDS = re.compile(r"\b(401|403|unauthori[sz]ed|forbidden|invalid[_ ]?(api[_ ]?)?token|"
@@ -129,8 +124,7 @@ class ThirdPartyConnector(Connector):
         return _QUERY_SECRET.sub(r"\1***", text)
 
     @contextlib.contextmanager
-    def _run(self, args: list[str], files: Mapping[str, Any],
-             what: str) -> Iterator[ConnectorProcess]:
+    def _run(self, args: list[str], files: Mapping[str, Any]) -> Iterator[ConnectorProcess]:
         """Run the program with ``files`` (name → JSON) written to a private folder; the
         folder (config included) is removed when the run ends, however it ends."""
         with private_workdir(self.state_dir, WORK) as work:
@@ -216,7 +210,7 @@ class ThirdPartyConnector(Connector):
             if record_id is None or record_id == "":
                 continue
             for path, target in relations.items():
-                for to_id in _targets(data, path):
+                for to_id in targets(data, path):
                     yield Relation(obj.name, str(record_id), target, to_id, path)
 
     def _discover(self) -> dict[str, dict[str, Any]]:
@@ -239,39 +233,6 @@ class ThirdPartyConnector(Connector):
         return {"readable_objects": [spec.name for spec in self.discover()]}
 
 
-def is_archived(data: Mapping[str, Any], rule: Mapping[str, Any]) -> bool:
-    """Whether a record is archived/deleted by ``[source.archived]``'s rule for its stream."""
-    if ARCHIVED_FROM in data:
-        return True
-    field = rule.get("field")
-    if not field:
-        return False
-    value = _path(data, str(field))
-    if "equals" in rule:
-        return value == rule["equals"] or (value is not None and str(value) == str(
-            rule["equals"]))
-    return value is True or (isinstance(value, str) and value.strip().lower() in
-                             ("true", "1", "yes", "deleted", "archived")) or value == 1
-
-
-def _path(data: Any, path: str) -> Any:
-    for part in path.split("."):
-        if not isinstance(data, Mapping):
-            return None
-        data = data.get(part)
-    return data
-
-
-def _targets(data: Mapping[str, Any], path: str) -> Iterator[str]:
-    """The ids a relation field holds: a scalar, ``{"value"|"id": …}``, or a list of those."""
-    value = _path(data, path)
-    for item in value if isinstance(value, list) else [value]:
-        if isinstance(item, Mapping):
-            item = item.get("value", item.get("id"))
-        if item is not None and item != "" and not isinstance(item, bool | dict | list):
-            yield str(item)
-
-
 # ---------------------------------------------------------------------------------- Airbyte
 class AirbyteConnector(ThirdPartyConnector):
     """An Airbyte source (``discover`` / ``read`` with the Airbyte protocol's messages)."""
@@ -281,8 +242,8 @@ class AirbyteConnector(ThirdPartyConnector):
 
     def _discover(self) -> dict[str, dict[str, Any]]:
         catalog: dict[str, Any] | None = None
-        with self._run(["discover", "--config", "config"], {"config": self._config()},
-                       "discovery") as proc:
+        with self._run(["discover", "--config", "config"],
+                       {"config": self._config()}) as proc:
             errors = _AirbyteErrors()
             for line in proc.lines():
                 message = _message(line)
@@ -305,8 +266,7 @@ class AirbyteConnector(ThirdPartyConnector):
     def _read(self, streams: list[str]) -> Iterator[tuple[str, Any, str]]:
         configured = {"streams": [_configured(self._streams[s]["raw"]) for s in streams]}
         with self._run(["read", "--config", "config", "--catalog", "catalog"],
-                       {"config": self._config(), "catalog": configured},
-                       f"reading {', '.join(streams)}") as proc:
+                       {"config": self._config(), "catalog": configured}) as proc:
             errors = _AirbyteErrors()
             status: dict[str, str] = {}
             for n, line in enumerate(proc.lines(), 1):
@@ -378,8 +338,8 @@ class SingerConnector(ThirdPartyConnector):
     protocol = "singer"
 
     def _discover(self) -> dict[str, dict[str, Any]]:
-        with self._run(["--config", "config", "--discover"], {"config": self._config()},
-                       "discovery") as proc:
+        with self._run(["--config", "config", "--discover"],
+                       {"config": self._config()}) as proc:
             out = b"".join(proc.lines())
             code = proc.finish()
             try:
@@ -400,8 +360,7 @@ class SingerConnector(ThirdPartyConnector):
         catalog = {"streams": [_selected(self._streams[s]["raw"], s in streams)
                                for s in self._streams]}
         with self._run(["--config", "config", "--catalog", "catalog"],
-                       {"config": self._config(), "catalog": catalog},
-                       f"reading {', '.join(streams)}") as proc:
+                       {"config": self._config(), "catalog": catalog}) as proc:
             for n, line in enumerate(proc.lines(), 1):
                 message = _message(line)
                 if message is not None and message.get("type") == "RECORD" and \
@@ -460,57 +419,6 @@ def open_source(source: SourceSettings, stack: ExitStack) -> ThirdPartyConnector
     """``SourceKind.open``: the connector for the configured protocol."""
     cls = AirbyteConnector if source.connector == "airbyte" else SingerConnector
     return cls(source, stack)
-
-
-def _doc(schema: Any) -> dict[str, Any]:
-    return schema if isinstance(schema, dict) else {}
-
-
-def _rule_of(schema: Any) -> dict[str, Any]:
-    rule = _doc(schema).get("archived")
-    return dict(rule) if isinstance(rule, dict) else {}
-
-
-def mirror_shape(name: str, schema: Any) -> ObjectShape | None:
-    """The mirror's reading: the stream's JSON-schema properties as columns."""
-    doc = _doc(schema)
-    if "json_schema" not in doc:
-        return None
-    keys = doc.get("primary_key") or []
-    props = list(_doc(doc["json_schema"]).get("properties") or {})
-    columns = unique_columns([Column(str(p)) for p in props])
-    rule = _rule_of(schema)
-    return ObjectShape(name, keys[0] if len(keys) == 1 else None, columns,
-                       getter([c.name for c in columns]), lambda r: is_archived(r, rule))
-
-
-def _describe(name: str, schema: Any) -> Described:
-    doc = _doc(schema)
-    keys = doc.get("primary_key") or []
-    props = _doc(_doc(doc.get("json_schema")).get("properties"))
-    cols = [PackageColumn(str(p), vendor_type=_json_type(t)) for p, t in props.items()]
-    key = keys[0] if len(keys) == 1 else ""
-    if not key:
-        cols.insert(0, PackageColumn("_row", "Row", "string", "Row number in the export"))
-    return Described(key, cols, (canonical_json(_rule_of(schema)).decode(),))
-
-
-def _json_type(prop: Any) -> str:
-    types = _doc(prop).get("type")
-    kinds = [t for t in (types if isinstance(types, list) else [types]) if t != "null"]
-    kind = str(kinds[0]) if len(kinds) == 1 else "string"
-    fmt = _doc(prop).get("format")
-    return "datetime" if fmt == "date-time" else "date" if fmt == "date" else kind
-
-
-def _package_archived(record: dict[str, Any], row: dict[str, str],
-                      columns: tuple[str, ...]) -> bool:
-    rule = orjson.loads(columns[0]) if columns else {}
-    return is_archived(record, rule)
-
-
-PACKAGE = PackageReader(_describe, lambda record: {k: cell(v) for k, v in record.items()},
-                        _package_archived)
 
 
 for _name in ("airbyte", "singer"):

@@ -16,6 +16,7 @@ from vaultkeeper.cli.settings import load
 from vaultkeeper.db import runs as rundb
 from vaultkeeper.db.runs import LocationResult
 from vaultkeeper.errors import ExitCode, UsageError
+from vaultkeeper.exportfmt_files import files_lines
 from vaultkeeper.services.alerts import Alerter
 from vaultkeeper.services.backup import BackupObserver, run_backup
 from vaultkeeper.services.context import CommandContext
@@ -85,6 +86,8 @@ def backup(
         for outcome in retention:
             Console().print(f"retention at {outcome.location}: {_retention_phrase(outcome)}",
                             highlight=False)
+        for line in files_lines(report.files):
+            Console().print(line, highlight=False)
         for problem in report.problems:
             render.err_console.print(f"[yellow]Problem:[/] {problem}", highlight=False)
         if report.unverified:

@@ -26,6 +26,7 @@ from vaultkeeper.config.settings import (
     SourceSettings,
 )
 from vaultkeeper.errors import SecretError
+from vaultkeeper.filelimits import as_files
 from vaultkeeper.tomlcheck import (
     Bad,
     Field,
@@ -205,6 +206,7 @@ SOURCE_FIELDS = settings_fields(
     username=Field(as_str, "backup@example.org"),
     private_key=Field(as_secret, None), client_secret=Field(as_secret, None),
     refresh_token=Field(as_secret, None), bulk_threshold=Field(as_int(0), 10000),
+    files=Field(as_files, {"max_size": "25 MB"}),
     package=Field(as_package, "airbyte-source-pipedrive==2.3.7"),
     executable=Field(as_str, "source-pipedrive"), python=Field(as_str, "python3.11"),
     config=Field(as_connector_config, {"api_token": {"env": "PIPEDRIVE_TOKEN"}}),

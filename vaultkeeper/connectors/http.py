@@ -10,7 +10,7 @@ import contextlib
 import random
 import ssl
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import KW_ONLY, InitVar, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -233,6 +233,29 @@ class HttpClient:
                 self.stats.note("invalid JSON body", wait)
                 self.sleep(wait)
         raise AssertionError("unreachable")
+
+    @contextlib.contextmanager
+    def stream(self, url: str) -> Iterator[httpx.Response]:
+        """GET ``url`` with its body left unread (files), validated; one attempt: the caller
+        retries (connectors/files_base.py). A URL on another host (a signed CDN link) is sent
+        without this client's headers, so the API token never leaves for a foreign host."""
+        self.stats.requests += 1
+        if self.before_request is not None:
+            self.before_request()
+        request = self._client.build_request("GET", url)
+        if request.url.host != httpx.URL(self.base_url).host:
+            for name in list(self._client.headers):
+                request.headers.pop(name, None)
+        response = self._client.send(request, stream=True)
+        try:
+            if self.on_response is not None:
+                self.on_response(response)
+            if response.status_code >= 400:
+                response.read()
+            self.validate(response)
+            yield response
+        finally:
+            response.close()
 
     def close(self) -> None:
         """Close pooled connections."""

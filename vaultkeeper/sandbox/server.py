@@ -15,8 +15,11 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from vaultkeeper import crypto
+from vaultkeeper.sandbox import file_routes
 from vaultkeeper.sandbox.data import Dataset
 from vaultkeeper.sandbox.faults import Decision, FaultConfig, FaultState
+from vaultkeeper.sandbox.file_routes import is_download
+from vaultkeeper.sandbox.files import SandboxFiles
 from vaultkeeper.sandbox.hubspot import RATE_MAX, HubSpotApi
 from vaultkeeper.sandbox.salesforce import SalesforceApi
 from vaultkeeper.sandbox.sf_oauth import ConnectedApp, OAuthServer
@@ -56,6 +59,9 @@ class _Handler(BaseHTTPRequestHandler):
         if decision.drop == "before":
             self.close_connection = True  # no status line, no bytes: the client sees EOF
             return
+        if response.stream is not None:
+            self._send_stream(response, decision)
+            return
         payload = response.body
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
@@ -74,6 +80,26 @@ class _Handler(BaseHTTPRequestHandler):
             self.flush_headers()
         else:
             self.end_headers()
+
+    def _send_stream(self, response: Response, decision: Decision) -> None:
+        """Write a streamed body chunk by chunk (a ``mid`` drop cuts it halfway)."""
+        self.send_response(response.status)
+        self.send_header("Content-Type", response.content_type)
+        self.send_header("Content-Length", str(response.length))
+        for name, value in response.headers:
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command == "HEAD" or response.stream is None:
+            return
+        budget = response.length // 2 if decision.drop == "mid" else response.length
+        for chunk in response.stream:
+            if budget <= 0:
+                break
+            self.wfile.write(chunk[:budget])
+            budget -= len(chunk)
+        self.wfile.flush()
+        if decision.drop == "mid":
+            self.close_connection = True
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
 
@@ -177,6 +203,9 @@ class Sandbox:
         """HubSpot answers 429 TEN_SECONDLY_ROLLING once the rolling window is full (off by
         default: the readers' tests rely on the limit being advertised, not enforced)."""
         self.salesforce = SalesforceApi(self.dataset, faults)
+        self.files = SandboxFiles(self.dataset, missing_every=int(
+            faults.param("missing_files", "every")) if faults.on("missing_files") else 0)
+        """Attachments (sandbox/files.py): ``files.change``/``remove``/``large_size``."""
         # Tokens from /services/oauth2/token expire (token_ttl seconds / token_max_requests
         # uses); the static ``token`` never does.
         self.oauth = OAuthServer(connected_app, token_ttl=token_ttl,
@@ -348,7 +377,7 @@ class Sandbox:
             auth = soap_session(body)  # SOAP calls carry the session in a SessionHeader
             auth_ok = auth == self.token or self.oauth.valid(auth)
         cursor = (SalesforceApi.is_cursor(path) if salesforce
-                  else HubSpotApi.is_cursor(method, path, query, body))
+                  else HubSpotApi.is_cursor(method, path, query, body)) or is_download(path)
         write = is_write(method, path)
         decision = self._state.decide(cursor, eligible=url_ok and auth_ok, write=write)
         if not salesforce and not self.hubspot.admit(
@@ -368,7 +397,8 @@ class Sandbox:
         else:
             if decision.slow_ms:
                 time.sleep(decision.slow_ms / 1000)
-            response = self.oauth.handle(req) if oauth else api.handle(req)
+            response = self.oauth.handle(req) if oauth else (
+                file_routes.handle(self.files, req) or api.handle(req))
         response.headers.extend(self.salesforce.headers(decision) if salesforce
                                 else self.hubspot.rate_headers(decision))
         self._state.count(f"{'salesforce' if salesforce else 'hubspot'}.requests")

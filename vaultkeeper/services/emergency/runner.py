@@ -121,7 +121,8 @@ def _obtain(settings: Settings, work: Path, *, source: str, fresh: bool,
             with open_connector(settings.source) as connector:
                 manifest = run_export(connector, export_dir, objects=settings.source.objects,
                                       exclude=settings.source.exclude,
-                                      observer=_ExportStages(observer))
+                                      observer=_ExportStages(observer),
+                                      files=settings.source.files)
         except VaultkeeperError as exc:
             shutil.rmtree(export_dir, ignore_errors=True)
             observer.note(f"the fresh export failed ({exc.one_line()}); using the backup "

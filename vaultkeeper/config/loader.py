@@ -88,11 +88,12 @@ def load_settings(path: Path | None = None, *, env: Mapping[str, str] = os.envir
             'add password = { file = "~/.config/vaultkeeper/repository.key" } (mode 0600)',
             file=name, key="[repository] password")
     paths = values["paths"]
+    state_dir = paths.get("state_dir", base / ".vaultkeeper")
     settings = Settings(
         config_file=file, base_dir=base,
-        source=_check_source(SourceSettings(**values["source"]), name),
+        source=_check_source(SourceSettings(**values["source"], state_dir=state_dir), name),
         repository_password=password, locations=locations, schedule=values["schedule"],
-        state_dir=paths.get("state_dir", base / ".vaultkeeper"),
+        state_dir=state_dir,
         export_dir=paths.get("export_dir"), policies_dir=paths.get("policies_dir",
                                                                    base / "policies"),
         alerts=_check_alerts(AlertSettings(**values["alerts"]), name),

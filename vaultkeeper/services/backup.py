@@ -49,6 +49,8 @@ class BackupReport:
     status: str = "failed"                    # ok | partial | failed
     export_status: str = ""
     counts: dict[str, int] = field(default_factory=dict)
+    unverified: list[str] = field(default_factory=list)
+    """Objects whose count the source did not report (no completeness check possible)."""
     problems: list[str] = field(default_factory=list)
     locations: list[LocationResult] = field(default_factory=list)
     flagged: bool = False
@@ -63,7 +65,8 @@ class BackupReport:
         """The ``--json`` shape."""
         return {"run_id": self.run_id, "status": self.status, "snapshot_id": self.snapshot_id,
                 "manifest_sha256": self.manifest_sha256, "export_status": self.export_status,
-                "counts": self.counts, "problems": self.problems, "flagged": self.flagged,
+                "counts": self.counts, "unverified_counts": self.unverified,
+                "problems": self.problems, "flagged": self.flagged,
                 "flag_reason": self.flag_reason, "stale_locks_removed": self.stale_locks,
                 "locations": [r.__dict__ for r in self.locations], "files": self.files}
 
@@ -135,7 +138,7 @@ def run_backup(settings: Settings | CommandContext, *, observer: BackupObserver 
                          export_status=report.export_status, counts=report.counts,
                          problems=report.problems, flagged=report.flagged,
                          flag_reason=report.flag_reason,
-                         manifest_sha256=report.manifest_sha256)
+                         manifest_sha256=report.manifest_sha256, unverified=report.unverified)
     return report
 
 
@@ -163,6 +166,7 @@ def _backup(ctx: CommandContext, staging: Path, locations: list[Location], repor
     report.manifest_sha256 = manifest.sha256
     report.export_status = manifest.status
     report.counts = manifest.counts
+    report.unverified = manifest.unverified
     report.files = files_summary(manifest.files)
     report.problems.extend(manifest.problems)
     previous = rundb.previous_counts(db)

@@ -198,6 +198,7 @@ def run_export(connector: Connector, out: Path, *, objects: Sequence[str] = (),
         "order": [s.name for s in specs],
         "excluded": list(exclude),
         "objects": run.objects,
+        "unverified_counts": [n for n, e in run.objects.items() if not e["count_verified"]],
         "relations": run.relation_entries,
         "requests": connector.request_stats(),
     }
@@ -406,6 +407,8 @@ def _object_entry(result: ObjectResult) -> dict[str, Any]:
         "quarantined": result.quarantined,
         "source_count": None if sc is None else
         {"live": sc.live, "total": sc.total, "method": sc.method},
+        # False: the source reported no count, so completeness could not be checked.
+        "count_verified": sc is not None and (sc.live is not None or sc.total is not None),
         "difference": result.difference,
         "distinct_ids": None if result.distinct_live is None else
         {"live": result.distinct_live, "archived": result.distinct_archived},

@@ -96,6 +96,8 @@ def status_report(settings: Settings | CommandContext, *,
     return {"rpo_s": int(rpo.total_seconds()), "locations": locations,
             "crm_drills": crm_drills,
             "last_run": last[0] if last else None,
+            # The last backup's objects whose count no source confirmed (Airbyte, Singer …).
+            "unverified_counts": last[0].get("unverified", []) if last else [],
             "unacknowledged_flags": rundb.unacknowledged_flags(db),
             "risk": {"level": risk.level, "score": round(risk.score, 1),
                      "coverage": round(risk.coverage, 3), "fresh_signals": risk.fresh,

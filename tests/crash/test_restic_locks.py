@@ -179,8 +179,11 @@ def test_stale_lock_is_removed_and_reported(tmp_path: Path, repo: tuple[Path, Pa
     assert list((repo_dir / "locks").iterdir()) == []
 
 
-def test_live_lock_is_left_alone(tmp_path: Path, repo: tuple[Path, Path]) -> None:
-    """A lock whose holder still runs is not stale: nothing is removed."""
+def test_live_lock_is_left_alone(tmp_path: Path, repo: tuple[Path, Path],
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lock whose holder still runs is not stale: nothing is removed (after waiting
+    LOCK_HOLDER_WAIT_S, shortened here, for it to exit)."""
+    monkeypatch.setattr("vaultkeeper.restic.LOCK_HOLDER_WAIT_S", 1.0)
     repo_dir, _ = repo
     env = dict(os.environ, RESTIC_PASSWORD=PASSWORD, RESTIC_REPOSITORY=str(repo_dir))
     live = subprocess.Popen(["restic", "backup", "--stdin", "--stdin-filename", "x"],

@@ -45,6 +45,7 @@ from vaultkeeper.restic.errors import (
 from vaultkeeper.restic.proc import (
     ChildTimeout,
     die_with_parent,
+    is_restic,
     mkdir_private,
     password_pipe,
     run_child,
@@ -56,6 +57,8 @@ MIN_VERSION = (0, 14, 0)
 DEFAULT_TIMEOUT = 6 * 3600.0
 STALE_LOCK_AGE_S = 30 * 60
 """restic 0.14 treats a lock older than this as stale (``internal/restic/lock.go``)."""
+LOCK_HOLDER_WAIT_S = 30.0
+"""How long the stale-lock check waits for a same-host restic holding a lock to exit."""
 _NO_LOCK_COMMANDS = frozenset({"list", "cat", "unlock", "version", "init"})
 log = logging.getLogger("vaultkeeper.restic")
 __all__ = ["BackupResult", "CredentialsRefused", "ForgetResult", "IdNotFound", "KeyInUse",
@@ -226,9 +229,12 @@ class Restic:
 
         A lock of a live process is left alone (``unlock`` never removes it either)."""
         try:
-            stale = [lock for lock in self.locks() if lock.stale]
+            found = self.locks()
         except StorageError:
             return []   # no repository (yet), unreachable…: the real command will say
+        if self._wait_for_exiting_holders(found):
+            found = self.locks()
+        stale = [lock for lock in found if lock.stale]
         if not stale:
             return []
         self._run(["unlock"], timeout=300)
@@ -239,6 +245,22 @@ class Restic:
             log.warning("%s", line)
         self.locks_removed.extend(removed)
         return removed
+
+    def _wait_for_exiting_holders(self, found: Sequence[LockInfo]) -> bool:
+        """Wait up to LOCK_HOLDER_WAIT_S for restic processes on this host holding a lock to
+        exit (one interrupted by a stopping vaultkeeper removes its lock, or leaves it stale
+        when killed); whether any was waited for."""
+        pids = {lock.pid for lock in found
+                if lock.hostname == socket.gethostname() and not lock.stale
+                and is_restic(lock.pid)}
+        if not pids:
+            return False
+        log.info("%s: waiting up to %.0f s for restic pid(s) %s holding a lock to exit",
+                 self.location.name, LOCK_HOLDER_WAIT_S, ", ".join(map(str, sorted(pids))))
+        deadline = time.monotonic() + LOCK_HOLDER_WAIT_S
+        while any(pid_alive(pid) for pid in pids) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return True
 
     def locks(self) -> list[LockInfo]:
         """The repository's lock files (``list locks`` + ``cat lock``, both ``--no-lock``)."""

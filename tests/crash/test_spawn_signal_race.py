@@ -172,3 +172,32 @@ def test_stale_lock_check_gives_up_on_a_live_holder(tmp_path: Path, repo: tuple[
     finally:
         live.kill()
         live.wait()
+
+
+def test_catch_up_meets_no_lock_of_a_dead_restic(tmp_path: Path, repo: tuple[Path, Path]) -> None:
+    """The soak's failing catch-up run: a dead restic's exclusive lock (here a `check` frozen
+    and killed with SIGKILL while it held it) is removed before the run's first operation.
+    Before the fix ``is_initialised`` ran ``cat config`` — which locks in restic 0.14 — without
+    the stale-lock check ('cat' was exempt by name) and failed "locked exclusively by PID …"."""
+    repo_dir, data = repo
+    assert _run(tmp_path, repo_dir, data, "backup").returncode == 0
+    env = dict(os.environ, RESTIC_PASSWORD=PASSWORD, RESTIC_REPOSITORY=str(repo_dir))
+    holder = subprocess.Popen(["restic", "check", "--read-data"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not [n for n in _lock_files(repo_dir) if "-tmp-" not in n]:
+        assert holder.poll() is None, "restic check ended before it could be stopped"
+        assert time.monotonic() < deadline, "restic never took its lock"
+        time.sleep(0.005)
+    holder.send_signal(signal.SIGSTOP)   # frozen while it holds its exclusive lock
+    holder.kill()                        # then SIGKILL: the lock stays behind
+    holder.wait()
+    assert len(_lock_files(repo_dir)) == 1
+    restic = Restic(Location("loc", "local", str(repo_dir), url=str(repo_dir)),
+                    Secret("env", "VK_TEST_PW").bind_env({"VK_TEST_PW": PASSWORD}))
+    assert restic.is_initialised()       # what the backup's pre-flight asks first
+    restic.backup(data)
+    assert len(restic.locks_removed) == 1
+    assert "exclusive lock" in restic.locks_removed[0]
+    assert f"pid {holder.pid}" in restic.locks_removed[0]
+    assert _lock_files(repo_dir) == []

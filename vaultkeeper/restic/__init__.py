@@ -59,7 +59,9 @@ STALE_LOCK_AGE_S = 30 * 60
 """restic 0.14 treats a lock older than this as stale (``internal/restic/lock.go``)."""
 LOCK_HOLDER_WAIT_S = 30.0
 """How long the stale-lock check waits for a same-host restic holding a lock to exit."""
-_NO_LOCK_COMMANDS = frozenset({"list", "cat", "unlock", "version", "init"})
+_NO_LOCK_COMMANDS = frozenset({"unlock", "version", "init"})
+"""Commands that take no lock; every other one does in restic 0.14 unless given ``--no-lock``
+(``cat config`` too: once exempt by name, it met a dead restic's lock without the check)."""
 log = logging.getLogger("vaultkeeper.restic")
 __all__ = ["BackupResult", "CredentialsRefused", "ForgetResult", "IdNotFound", "KeyInUse",
            "KeyInfo", "LockInfo", "NotWritable", "OutOfSpace", "RepositoryCorrupt",
@@ -203,7 +205,8 @@ class Restic:
     def _run(self, args: Sequence[str], *, extra_env: Mapping[str, str] | None = None,
              timeout: float | None = None, cwd: Path | None = None,
              ok_codes: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess[str]:
-        if args and args[0] not in _NO_LOCK_COMMANDS and not self._locks_checked:
+        if args and args[0] not in _NO_LOCK_COMMANDS and "--no-lock" not in args \
+                and not self._locks_checked:
             self._locks_checked = True
             self.clear_stale_locks()
         argv = [self.binary, *self.location.restic_options(), *args]
@@ -310,7 +313,7 @@ class Restic:
     def is_initialised(self) -> bool:
         """True when a repository exists at the location (and the password opens it)."""
         try:
-            self._run(["cat", "config"], timeout=120)
+            self._run(["cat", "config", "--no-lock"], timeout=120)
         except RepositoryMissing:
             return False
         return True

@@ -20,6 +20,7 @@ from vaultkeeper.canonical import ImportFile
 from vaultkeeper.config import SourceSettings
 from vaultkeeper.connectors.base import Connector, http_opener, require_token
 from vaultkeeper.connectors.files_base import FileSource
+from vaultkeeper.connectors.hs_files import HubSpotFiles
 from vaultkeeper.connectors.hs_settings import discover_settings, is_settings, read_settings
 from vaultkeeper.connectors.http import (
     HttpClient,
@@ -315,8 +316,6 @@ class HubSpotConnector(Connector):
 
     def file_source(self) -> FileSource:
         """The portal's files (Files API v3) linked through ``hs_attachment_ids``."""
-        from vaultkeeper.connectors.hs_files import HubSpotFiles
-
         return HubSpotFiles(self.http)
 
     def close(self) -> None:

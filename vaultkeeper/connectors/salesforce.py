@@ -31,6 +31,7 @@ from vaultkeeper.connectors.http import (
 from vaultkeeper.connectors.paginate import NextUrlPaginator
 from vaultkeeper.connectors.sf_auth import SalesforceSignIn, sign_in_from
 from vaultkeeper.connectors.sf_bulk import BulkReader
+from vaultkeeper.connectors.sf_files import SalesforceFiles
 from vaultkeeper.connectors.sf_import_files import IMPORT_FILES
 from vaultkeeper.errors import AuthError, ConnectorError, PaginationError, RetryableError
 from vaultkeeper.models import Item, Malformed, ObjectSpec, Record, Relation, SourceCount
@@ -345,8 +346,6 @@ class SalesforceConnector(Connector):
 
     def file_source(self) -> FileSource:
         """Salesforce Files and legacy Attachments (connectors/sf_files.py)."""
-        from vaultkeeper.connectors.sf_files import SalesforceFiles
-
         return SalesforceFiles(self.http, self.root)
 
     def close(self) -> None:

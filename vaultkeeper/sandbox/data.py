@@ -20,6 +20,8 @@ AS_OF_MS = 1748736000000  # 2025-06-01T00:00:00Z: the data is frozen "as of" thi
 RECYCLE_MS = 89 * 86400 * 1000  # archived records are younger than HubSpot's 90-day recycle bin
 SF_RECYCLE_MS = 14 * 86400 * 1000  # Salesforce keeps deleted records 15 days
 _BLOCK = 4096
+FILE_ID_BASE = 80_000_000
+"""A note's attachment has the HubSpot file id ``FILE_ID_BASE + note index`` (files.py)."""
 
 # One code per object/relation so their random streams never overlap.
 OBJECT_CODES = {
@@ -58,6 +60,11 @@ def iso_date(ms: int) -> str:
         t = time.gmtime(day * 86_400)
         text = _DAYS[day] = f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}"
     return text
+
+
+def attachment_id(note: int) -> str:
+    """The HubSpot file id attached to note ``note`` (when it has one)."""
+    return str(FILE_ID_BASE + note)
 
 
 def iso_ms(ms: int) -> str:

@@ -36,7 +36,7 @@ import orjson
 import sqlite_utils
 
 from vaultkeeper.digest import ContentDigest
-from vaultkeeper.errors import VerificationError
+from vaultkeeper.errors import UsageError, VerificationError
 from vaultkeeper.exportfmt import Manifest, first_record
 from vaultkeeper.privatefs import open_private
 from vaultkeeper.shapes import ObjectShape, search_columns, shape_for
@@ -403,6 +403,15 @@ def query(path: Path, sql: str, params: tuple[Any, ...] = ()) -> tuple[list[str]
         return names, cursor.fetchall()
     finally:
         conn.close()
+
+
+def user_query(path: Path, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """``query`` for a statement a person typed (`mirror query`): an SQL error is a usage error."""
+    try:
+        return query(path, sql)
+    except sqlite3.Error as exc:
+        raise UsageError(f"SQL error: {exc}", "check the statement; `select name from "
+                         "sqlite_master` lists the tables") from None
 
 
 def info(path: Path) -> dict[str, str]:

@@ -12,7 +12,7 @@ import hashlib
 import os
 import shutil
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -148,10 +148,12 @@ def resolve_order(specs: Sequence[ObjectSpec], default_order: Sequence[str],
 def run_export(connector: Connector, out: Path, *, objects: Sequence[str] = (),
                exclude: Sequence[str] = (), overwrite: bool = False,
                observer: ExportObserver | None = None,
-               priority: Sequence[str] = ()) -> dict[str, Any]:
+               priority: Sequence[str] = (),
+               extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Export everything ``connector`` holds into ``out``; return the manifest written.
 
-    ``priority`` lists objects to export first (see services.processes.priority_order)."""
+    ``priority`` lists objects to export first (see services.processes.priority_order);
+    ``extra``: more top-level manifest keys (the ``incremental`` block)."""
     observer = observer or ExportObserver()
     prepare_out_dir(out, overwrite=overwrite)
     started = datetime.now(UTC)
@@ -190,6 +192,7 @@ def run_export(connector: Connector, out: Path, *, objects: Sequence[str] = (),
         "objects": run.objects,
         "relations": run.relation_entries,
         "requests": connector.request_stats(),
+        **(extra or {}),
     }
     write_manifest(out, manifest)
     return manifest

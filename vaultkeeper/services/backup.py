@@ -17,21 +17,29 @@ from vaultkeeper.connectors import open_connector
 from vaultkeeper.crypto import SIGNATURE_TAG, manifest_signature
 from vaultkeeper.db import runs as rundb
 from vaultkeeper.db import storage_error, take_events
+from vaultkeeper.db.incremental import add_usage
 from vaultkeeper.db.risk import record_export_health
 from vaultkeeper.db.runs import LocationResult
 from vaultkeeper.errors import (
     AuthError,
     ConnectorError,
     ExportError,
+    QuotaError,
     StorageError,
     VaultkeeperError,
 )
 from vaultkeeper.exportfmt import Manifest
 from vaultkeeper.privatefs import private_staging, run_lock
 from vaultkeeper.restic import Restic
+from vaultkeeper.services.budget import budget_check
 from vaultkeeper.services.context import CommandContext
 from vaultkeeper.services.diff import compare_counts
 from vaultkeeper.services.export import ExportObserver, run_export
+from vaultkeeper.services.incremental_run import (
+    ExportOutcome,
+    export_for_backup,
+    requests_sent,
+)
 from vaultkeeper.services.privacy.register import write_register_file
 from vaultkeeper.services.processes import priority_order
 from vaultkeeper.storage.locations import Location, preflight
@@ -54,6 +62,7 @@ class BackupReport:
     snapshot_id: str = ""
     manifest_sha256: str = ""
     stale_locks: list[str] = field(default_factory=list)
+    export_mode: str = ""                     # full | incremental (services/incremental_run)
 
     def as_json(self) -> dict[str, Any]:
         """The ``--json`` shape."""
@@ -61,6 +70,7 @@ class BackupReport:
                 "manifest_sha256": self.manifest_sha256, "export_status": self.export_status,
                 "counts": self.counts, "problems": self.problems, "flagged": self.flagged,
                 "flag_reason": self.flag_reason, "stale_locks_removed": self.stale_locks,
+                "export_mode": self.export_mode,
                 "locations": [r.__dict__ for r in self.locations]}
 
 
@@ -122,7 +132,8 @@ def run_backup(settings: Settings | CommandContext, *, observer: BackupObserver 
                 mapped.one_line() if mapped else type(exc).__name__
             # The source's own failures (not a refused token: that is our configuration) make
             # the export "failed"; the vendor's risk score counts those and nothing else.
-            source = isinstance(exc, ConnectorError) and not isinstance(exc, AuthError)
+            source = isinstance(exc, ConnectorError) and \
+                not isinstance(exc, AuthError | QuotaError)
             rundb.finish_run(db, report.run_id, status="failed", error=message,
                              export_status="failed" if source else report.export_status,
                              counts=report.counts, problems=report.problems)
@@ -143,8 +154,19 @@ def _backup(ctx: CommandContext, staging: Path, locations: list[Location], repor
     open_repositories(ctx, locations)   # a wrong password fails now, not after the export
     with open_connector(settings.source) as connector:
         objects = tuple(only or settings.source.objects)
-        run_export(connector, export_dir, objects=objects, exclude=settings.source.exclude,
-                   observer=observer, priority=priority)
+        if only:   # the risk-driven priority backup stays a plain full export
+            run_export(connector, export_dir, objects=objects, exclude=settings.source.exclude,
+                       observer=observer, priority=priority)
+            outcome = ExportOutcome(requests=requests_sent(connector))
+        else:   # full or incremental ([schedule] full_every), within the API budget
+            reserve = settings.source.api_reserve
+            outcome = export_for_backup(
+                ctx, connector, staging, report.run_id, objects=objects,
+                exclude=settings.source.exclude, observer=observer, priority=priority,
+                budget=None if reserve is None else budget_check(reserve, priority))
+        add_usage(db, connector.name, outcome.requests)
+    report.export_mode = outcome.mode
+    report.problems.extend(outcome.problems)
     # Trust nothing we did not just check: the manifest must exist and list its objects.
     manifest = Manifest.load(export_dir)
     if manifest is None:
@@ -225,7 +247,7 @@ def _backup(ctx: CommandContext, staging: Path, locations: list[Location], repor
     for restic in [primary, *(r for _, r in pending)]:
         report.stale_locks.extend(restic.locks_removed)
     failed = [r for r in report.locations if r.result == "failed"]
-    if failed or report.export_status != "complete" or report.flagged:
+    if failed or report.export_status != "complete" or report.flagged or outcome.problems:
         report.status = "partial"
         report.problems.extend(f"{r.location}: {r.error}" for r in failed)
         if report.flagged:

@@ -93,7 +93,7 @@ class ObjectPlan:
         return out
 
 
-BudgetCheck = Callable[[list[ObjectSpec], Mapping[str, "ObjectPlan"]], None]
+BudgetCheck = Callable[[ChangeFeed, list[ObjectSpec], Mapping[str, "ObjectPlan"]], None]
 """Called with the objects and their plans before any record is read (services/budget.py)."""
 
 
@@ -135,7 +135,7 @@ class SyntheticConnector(Connector):
         for spec in specs:
             self.plans[spec.name] = self._preplan(spec)
         if self.budget is not None:
-            self.budget(specs, self.plans)
+            self.budget(self.feed, specs, self.plans)
         for spec in specs:
             plan = self.plans[spec.name]
             if plan.mode == "incremental":

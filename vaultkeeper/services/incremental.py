@@ -65,7 +65,11 @@ def high_water(manifest: Mapping[str, Any], name: str) -> datetime | None:
     block = manifest.get("incremental")
     objects = block.get("objects") if isinstance(block, dict) else None
     entry = objects.get(name) if isinstance(objects, dict) else None
-    return parse_iso(entry.get("high_water")) if isinstance(entry, dict) else None
+    if isinstance(entry, dict) and entry.get("high_water"):
+        return parse_iso(entry["high_water"])
+    # a full run's mark covers every object it read
+    return parse_iso(block.get("high_water")) if isinstance(block, dict) and \
+        block.get("mode") == "full" and name in manifest.get("objects", {}) else None
 
 
 @dataclass

@@ -160,7 +160,8 @@ def export_for_backup(ctx: CommandContext, connector: Connector, staging: Path, 
         return ExportOutcome("incremental", "", base.snapshot_id, requests=requests_sent(connector))
     outcome = ExportOutcome("full", reason, base.snapshot_id)
     block |= {"mode": "full", "reason": reason, "last_full": iso(started), "runs_since_full": 0}
-    wrapped = SyntheticConnector(connector, feed, None, started, budget=budget)
+    wrapped = SyntheticConnector(connector, feed, None, started, budget=budget,
+                                 summary_into=block["objects"])
     manifest = export(wrapped, out, extra={"incremental": block})
     synthetic_manifest: dict[str, Any] | None = None
     if base.folder is not None:   # what the chain would have given, to compare

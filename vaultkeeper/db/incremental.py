@@ -37,6 +37,13 @@ def forced_full(db: sqlite_utils.Database, source: str) -> dict[str, Any] | None
     return rows[0] if rows else None
 
 
+def distrusted(db: sqlite_utils.Database) -> dict[str, Any] | None:
+    """The first source whose chain is distrusted (None: none is)."""
+    ensure_incremental(db)
+    rows = list(db.table(STATE).rows_where(order_by="forced_since", limit=1))
+    return rows[0] if rows else None
+
+
 def force_full(db: sqlite_utils.Database, source: str, reason: str, run_id: int) -> None:
     """From now on back ``source`` up in full (a comparison failed)."""
     ensure_incremental(db)

@@ -44,7 +44,7 @@ def budget_check(reserve: float, priority: Sequence[str] = ()) -> BudgetCheck:
         if quota is None:
             return   # the vendor does not say (HubSpot OAuth apps): nothing to plan against
         limit, remaining = quota
-        kept = math.ceil(limit * reserve)
+        kept = math.ceil(round(limit * reserve, 6))   # 15000 × 0.999 is 14985.000000000002
         usable = max(0, remaining - kept)
         per = estimate(feed, specs, plans)
         need = sum(per.values())
@@ -57,7 +57,7 @@ def budget_check(reserve: float, priority: Sequence[str] = ()) -> BudgetCheck:
         raise QuotaError(
             f"this run needs about {need} API requests but only {usable} may be used: "
             f"{remaining} of the daily {limit} remain and api_reserve keeps {kept} "
-            f"({reserve:.0%}) for other integrations{alone}",
+            f"({reserve * 100:g}%) for other integrations{alone}",
             "wait for the daily quota to reset, lower [source] api_reserve, or narrow "
             "[source] objects")
     return check

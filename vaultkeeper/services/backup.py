@@ -97,13 +97,15 @@ def mass_deletion(previous: dict[str, int] | None, current: dict[str, int],
 
 
 def run_backup(settings: Settings | CommandContext, *, observer: BackupObserver | None = None,
-               only: list[str] | None = None) -> BackupReport:
+               only: list[str] | None = None,
+               per_object_cadence: bool = False) -> BackupReport:
     """Run one backup; never raises for a failing location (the report says), only for
     problems that stop everything (lock, export failure, no location reachable).
 
     ``only`` limits the export to these objects (the risk-driven backup of the top-priority
     objects): the snapshot is tagged ``scope:priority`` and the mass-deletion guard compares
-    only those objects."""
+    only those objects. ``per_object_cadence`` (scheduled runs): with incremental exports,
+    objects whose own cadence has not come round are carried from the previous snapshot."""
     observer = observer or BackupObserver()
     ctx = CommandContext.of(settings)
     ctx.password  # noqa: B018 - the guard: no password, no backup
@@ -122,7 +124,7 @@ def run_backup(settings: Settings | CommandContext, *, observer: BackupObserver 
             with private_staging(ctx.state_dir, STAGING) as staging:
                 _backup(ctx, staging, locations, report, observer, db,
                         policies.retention.mass_deletion_threshold,
-                        priority_order(policies.processes), only)
+                        priority_order(policies.processes), only, per_object_cadence)
             if events:
                 report.problems.extend(events)
                 report.status = "partial" if report.status == "ok" else report.status
@@ -148,7 +150,8 @@ def run_backup(settings: Settings | CommandContext, *, observer: BackupObserver 
 
 def _backup(ctx: CommandContext, staging: Path, locations: list[Location], report: BackupReport,
             observer: BackupObserver, db: Any, threshold: float,
-            priority: list[str], only: list[str] | None = None) -> None:
+            priority: list[str], only: list[str] | None = None,
+            per_object_cadence: bool = False) -> None:
     settings = ctx.settings
     export_dir = staging / "export"
     open_repositories(ctx, locations)   # a wrong password fails now, not after the export
@@ -163,7 +166,8 @@ def _backup(ctx: CommandContext, staging: Path, locations: list[Location], repor
             outcome = export_for_backup(
                 ctx, connector, staging, report.run_id, objects=objects,
                 exclude=settings.source.exclude, observer=observer, priority=priority,
-                budget=None if reserve is None else budget_check(reserve, priority))
+                budget=None if reserve is None else budget_check(reserve, priority),
+                cadence=per_object_cadence)
         add_usage(db, connector.name, outcome.requests)
     report.export_mode = outcome.mode
     report.problems.extend(outcome.problems)

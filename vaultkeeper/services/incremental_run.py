@@ -27,9 +27,12 @@ from vaultkeeper.services.incremental import (
     OVERLAP,
     SyntheticConnector,
     feed_for,
+    high_water,
     iso,
     parse_iso,
 )
+from vaultkeeper.services.privacy.status import backup_interval
+from vaultkeeper.services.processes import object_cadences
 from vaultkeeper.storage.locations import preflight
 
 
@@ -105,6 +108,21 @@ def full_due(previous: dict[str, Any], every: timedelta | int, now: datetime) ->
     return ""
 
 
+def not_due(previous: dict[str, Any], cadences: dict[str, timedelta], now: datetime,
+            interval: timedelta) -> frozenset[str]:
+    """Objects whose own cadence (the tightest RPO of the processes that need them, see
+    ``processes list``) has not come round since they were last read: carried unchanged.
+    Objects no process names, and objects whose cadence is no longer than the backup job's
+    ``interval``, are due every run. A tenth of the cadence is allowed early, so a weekly
+    object is not pushed a day by minutes of drift."""
+    out = set()
+    for name, cadence in cadences.items():
+        mark = high_water(previous, name)
+        if cadence > interval and mark is not None and now - mark < cadence * 0.9:
+            out.add(name)
+    return frozenset(out)
+
+
 def _days(every: timedelta) -> str:
     hours = every.total_seconds() / 3600
     return f"{hours / 24:g}d" if hours >= 24 else f"{hours:g}h"
@@ -113,9 +131,9 @@ def _days(every: timedelta) -> str:
 def export_for_backup(ctx: CommandContext, connector: Connector, staging: Path, run_id: int, *,
                       objects: tuple[str, ...], exclude: tuple[str, ...],
                       observer: ExportObserver, priority: list[str],
-                      carried: frozenset[str] = frozenset(),
-                      budget: Any = None) -> ExportOutcome:
-    """Export into ``staging/export``: full, or incremental onto the restored base."""
+                      budget: Any = None, cadence: bool = False) -> ExportOutcome:
+    """Export into ``staging/export``: full, or incremental onto the restored base (with
+    ``cadence``, objects not due are carried from it unchanged)."""
     settings = ctx.settings
     every = settings.full_every
     out = staging / "export"
@@ -150,6 +168,10 @@ def export_for_backup(ctx: CommandContext, connector: Connector, staging: Path, 
     previous_block = dict(base.folder.manifest.raw.get("incremental") or {}) \
         if base.folder is not None else {}
     if not reason and base.folder is not None:
+        interval = backup_interval(settings.schedule.get("backup", "every day"))
+        carried = not_due(dict(base.folder.manifest.raw),
+                          object_cadences(ctx.policies.processes), started, interval) \
+            if cadence else frozenset()
         block |= {"mode": "incremental", "base_snapshot": base.snapshot_id,
                   "base_manifest_sha256": base.folder.manifest.sha256,
                   "last_full": previous_block.get("last_full"),

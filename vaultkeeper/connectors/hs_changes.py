@@ -64,6 +64,7 @@ class HubSpotChanges:
         self.http = conn.http
         self._names: dict[tuple[str, str], dict[int, str]] = {}
         self._daily: tuple[int, int] | None = None
+        self._last_total = 0
         chained = conn.http.on_response
 
         def seen(response: httpx.Response) -> None:
@@ -89,6 +90,12 @@ class HubSpotChanges:
         for item in self._search_changed(obj, since):
             out.records[str(item["id"])] = item
         out.relations = list(self._relations(obj, sorted(out.records, key=_id_key)))
+        if not previous.live and not previous.archived:
+            # Empty at the last run: every live record now was created (or restored) since,
+            # so the change search's own total is the live count (one request saved).
+            out.count = SourceCount(live=self._last_total, method="search total (changes)")
+            out.notes.append(f"{len(out.records)} created since {since.isoformat()}")
+            return out
         live = self.live_count(obj)
         out.count = SourceCount(live=live, method="search total")
         out.notes.append(f"{len(out.records)} modified since {since.isoformat()}")
@@ -165,6 +172,8 @@ class HubSpotChanges:
             results = body.get("results")
             if not isinstance(results, list):
                 raise ConnectorError(f"HubSpot search page without results for {obj.name}")
+            if floor == int(since.timestamp() * 1000) and not offset:
+                self._last_total = int(body.get("total") or 0)
             last = floor
             for item in results:
                 if not (isinstance(item, dict) and item.get("id")

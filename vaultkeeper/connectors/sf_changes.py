@@ -10,7 +10,7 @@ rows are CSV text, REST rows typed JSON, and a synthetic export must equal a ful
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus
 
@@ -57,7 +57,7 @@ class SalesforceChanges:
         deleted = self._deleted_ids(obj, since)
         out.count = self.conn.source_count(obj)
         out.removed = deleted - set(out.records)
-        out.gone = deleted | out.removed
+        out.gone = deleted | {k for k, r in out.records.items() if r.get("IsDeleted")}
         out.notes.append(f"{len(out.records)} modified or deleted since {since.isoformat()}, "
                          f"{len(out.removed)} purged")
         return out
@@ -122,7 +122,9 @@ class SalesforceChanges:
             url = str(paginator.current)
 
     def _deleted_ids(self, obj: ObjectSpec, since: datetime) -> set[str]:
-        end = datetime.now(UTC)
+        # The log's times are cut to the second (whole minutes on some orgs): ask up to a
+        # minute ahead so a deletion in this very second is in it.
+        end = datetime.now(UTC) + timedelta(minutes=1)
         if (end - since).days >= LOG_DAYS:
             raise ConnectorError(f"{obj.name}: the deleted-record log covers {LOG_DAYS} days, "
                                  f"the last export is older", "a full export follows")

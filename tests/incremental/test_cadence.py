@@ -62,3 +62,7 @@ def test_objects_not_due_are_carried_by_scheduled_runs(tmp_path):
         assert manual["export_mode"] == "incremental"
         again = snapshot_manifest(tmp_path, manual["snapshot_id"])
         assert again["incremental"]["objects"]["deals"]["mode"] == "incremental"
+        # The synthetic snapshot drills like any other (restore, mirror, reconcile).
+        drilled = vk(config, sb, "drill", "--json")
+        assert drilled.returncode == 0, drilled.stdout[-1500:] + drilled.stderr[-1500:]
+        assert json.loads(drilled.stdout)["result"] == "verified"

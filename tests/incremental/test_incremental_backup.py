@@ -3,7 +3,10 @@ full export taken at the same moment; a scheduled full catches what the chain mi
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from receivers import alerts_section, webhook
 from vk_incremental import (
     NAME_FIELD,
     OBJ,
@@ -106,12 +109,20 @@ def test_the_scheduled_full_catches_a_planted_miss_and_forces_fulls(tmp_path, sa
     silent_edit(sandbox.dataset, OBJ[vendor], {victim: {NAME_FIELD[vendor]: "SilentlyEdited"}})
     missed = backup(config, sandbox)
     assert missed["export_mode"] == "incremental" and missed["status"] == "ok"
-    caught = backup(config, sandbox, ok=(3,))   # every 2 runs: a real full, compared
-    assert caught["export_mode"] == "full" and caught["status"] == "partial"
-    problem = next(p for p in caught["problems"] if "synthetic chain" in p)
-    assert f"{OBJ[vendor]}: same count" in problem and "\n" not in problem
-    manifest = snapshot_manifest(tmp_path, caught["snapshot_id"])
+    # Every 2 runs a real full, compared; as the scheduler runs it, with alerts on.
+    with webhook() as hook:
+        config.write_text(config.read_text() + alerts_section(hook, None))
+        caught = vk(config, sandbox, "run", "--job", "backup")
+        assert caught.returncode == 3, caught.stderr[-1500:]   # partial
+    alert = next(p for p in hook.posts if p["event"] == "partial")
+    assert "synthetic chain disagrees" in alert["detail"]
+    assert f"{OBJ[vendor]}: same count" in alert["detail"]
+    listing = json.loads(vk(config, sandbox, "snapshots", "--json").stdout)["snapshots"]
+    manifest = snapshot_manifest(tmp_path, max(listing, key=lambda s: s["time"])["id"])
+    assert manifest["incremental"]["mode"] == "full"
     assert manifest["incremental"]["compare"]["differences"]
+    status = json.loads(vk(config, sandbox, "status", "--json").stdout)
+    assert status["incremental"]["distrusted"] is not None
     # Distrusted: the next run is a full one whatever the count, and compares clean.
     forced = backup(config, sandbox)
     assert forced["export_mode"] == "full" and forced["status"] == "ok"

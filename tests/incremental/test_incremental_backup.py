@@ -139,3 +139,26 @@ def test_config_errors_name_the_key_and_the_fix(tmp_path, sandbox):
     config = write_config(tmp_path, sandbox, "hubspot", extra_source='api_reserve = "130%"')
     result = vk(config, sandbox, "backup")
     assert result.returncode == 5 and "api_reserve" in result.stderr and "30%" in result.stderr
+
+
+def test_incremental_runs_keep_every_file_without_downloading_it_again(tmp_path, sandbox):
+    """Files (issue 16, part 1) go through incremental runs: the synthetic full lists every file
+    of the source, takes unchanged ones from the last snapshot, and equals a full export's."""
+    config = write_config(tmp_path, sandbox, "hubspot", extra_source="files = {}")
+    assert vk(config, sandbox, "locations", "init").returncode == 0
+    first = backup(config, sandbox)
+    assert first["export_mode"] == "full" and first["files"]["count"] == len(sandbox.files.all())
+    assert first["files"]["downloaded"] == len(sandbox.files.all()) > 0
+    mutate(sandbox, "hubspot", 1)
+    sandbox.clear_log()
+    report = backup(config, sandbox)
+    assert report["status"] == "ok" and report["export_mode"] == "incremental"
+    assert report["files"]["count"] == len(sandbox.files.all())
+    assert report["files"]["downloaded"] == 0
+    assert report["files"]["reused"] == len(sandbox.files.all())
+    assert not [r.path for r in sandbox.request_log if r.path.startswith("/hubfs-signed/")]
+    synthetic = snapshot_manifest(tmp_path, report["snapshot_id"])
+    full = full_export(config, sandbox, tmp_path / "full")
+    assert digests(synthetic) == digests(full)
+    assert synthetic["files"]["count"] == full["files"]["count"]
+    assert synthetic["files"]["sha256"] == full["files"]["sha256"]

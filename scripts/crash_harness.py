@@ -501,6 +501,39 @@ def merge(paths: list[Path]) -> dict[str, Any]:
         "parts": [str(p) for p in paths], "trials": trials}
 
 
+def markdown(result: dict[str, Any]) -> str:
+    """A short Markdown summary of a result (for docs/)."""
+    done = result["kills_done_per_command"]
+    lines = [
+        "# Crash-harness results", "",
+        f"Kills requested per command: **{result['kills_requested']}**; "
+        f"done: {', '.join(f'{c} {n}' for c, n in done.items())} "
+        f"({'complete' if result['complete'] else 'INCOMPLETE: stopped by the time budget'}). "
+        f"Violations: **{result['violations']}**.", "",
+        f"Sandbox records per object: {result['records']}; locations: "
+        f"{', '.join(result['locations'])} (plus the S3 escrow repository); `restic check` "
+        f"{result['restic_check']}. Unkilled run of each command (s): "
+        + ", ".join(f"{c} {s}" for c, s in result["durations_s"].items()) + ".", "",
+        "| command | kills | SIGKILL | SIGTERM | finished before the kill | kills that left "
+        "locks | locks left by kills (removed by the next run) | locks after the next run "
+        "| next run ok | mean cycle (s) | violations |",
+        "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for c, v in result["per_command"].items():
+        lines.append(f"| {c} | {v['kills']} | {v['sigkill']} | {v['sigterm']} | "
+                     f"{v['finished_before_kill']} | {v['kills_that_left_locks']} | "
+                     f"{v['locks_left_by_kill']} | {v['locks_left_after_next_run']} | "
+                     f"{v['next_run_ok']} | {v['mean_cycle_s']} | {v['violations']} |")
+    run = result["per_command"].get("run")
+    if run and run.get("killed_job_status"):
+        lines += ["", "Killed `vaultkeeper run` job runs after the next start: "
+                  + ", ".join(f"{k} {n}" for k, n in sorted(run["killed_job_status"].items()))
+                  + " (never `running`, never a false `ok`)."]
+    bad = [(t["command"], t["n"], v) for t in result["trials"] for v in t["violations"]]
+    if bad:
+        lines += ["", "## Violations", ""] + [f"- {c} #{n}: {v}" for c, n, v in bad]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the harness; exit 0 when no check was violated."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -519,10 +552,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="restic check with a fresh temporary cache (slower)")
     parser.add_argument("--merge", type=Path, nargs="+", metavar="JSON",
                         help="combine result files of side-by-side runs into --out and exit")
+    parser.add_argument("--markdown", type=Path, help="also write a Markdown summary here")
     args = parser.parse_args(argv)
     if args.merge:
         merged = merge(args.merge)
         args.out.write_text(json.dumps(merged, indent=2) + "\n")
+        if args.markdown:
+            args.markdown.write_text(markdown(merged))
         print(json.dumps({k: v for k, v in merged.items() if k != "trials"}, indent=2))
         return 1 if merged["violations"] else 0
     commands = [c.strip() for c in args.commands.split(",") if c.strip()]
@@ -574,6 +610,8 @@ def main(argv: list[str] | None = None) -> int:
         harness.stop()
         result = save(complete=complete)
     print(json.dumps({k: v for k, v in result.items() if k != "trials"}, indent=2))
+    if args.markdown:
+        args.markdown.write_text(markdown(result))
     if args.workdir is None:
         shutil.rmtree(root, ignore_errors=True)
     return 1 if result["violations"] else 0

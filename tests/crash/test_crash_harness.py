@@ -73,7 +73,8 @@ def test_merged_results_count_only_the_kills_that_ran(tmp_path: Path) -> None:
     out = tmp_path / "merged.json"
     done = subprocess.run([sys.executable, str(SCRIPT), "--merge",
                            str(part("a.json", "backup", 3, True, 0)),
-                           str(part("b.json", "drill", 2, False, 1)), "--out", str(out)],
+                           str(part("b.json", "drill", 2, False, 1)), "--out", str(out),
+                           "--markdown", str(tmp_path / "summary.md")],
                           capture_output=True, text=True, timeout=120)
     merged = json.loads(out.read_text())
     assert done.returncode == 1                     # a violation in a part fails the merge
@@ -84,3 +85,6 @@ def test_merged_results_count_only_the_kills_that_ran(tmp_path: Path) -> None:
     assert merged["per_command"]["backup"]["kills_that_left_locks"] == 1
     assert merged["per_command"]["drill"]["violations"] == 1
     assert merged["violations"] == 1 and len(merged["trials"]) == 5
+    summary = (tmp_path / "summary.md").read_text()
+    assert "INCOMPLETE" in summary and "backup 3, drill 2" in summary
+    assert "| drill | 2 |" in summary and "- drill #0: x" in summary

@@ -18,7 +18,6 @@ import httpx
 import orjson
 
 from vaultkeeper import registry, shapes
-from vaultkeeper.canonical import ImportFile
 from vaultkeeper.config import SourceSettings
 from vaultkeeper.connectors.base import Connector, http_opener, require_token
 from vaultkeeper.connectors.http import (
@@ -31,6 +30,7 @@ from vaultkeeper.connectors.http import (
 from vaultkeeper.connectors.paginate import NextUrlPaginator
 from vaultkeeper.connectors.sf_auth import SalesforceSignIn, sign_in_from
 from vaultkeeper.connectors.sf_bulk import BulkReader
+from vaultkeeper.connectors.sf_import_files import IMPORT_FILES
 from vaultkeeper.errors import AuthError, ConnectorError, PaginationError, RetryableError
 from vaultkeeper.models import Item, Malformed, ObjectSpec, Record, Relation, SourceCount
 from vaultkeeper.registry import Fail, SourceKind
@@ -45,7 +45,6 @@ _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 # SQLite column types by Salesforce type (REAL/INTEGER affinity; `_raw` keeps the exact value).
 _MIRROR_TYPES = {"boolean": "INTEGER", "int": "INTEGER", "double": "REAL",
                  "currency": "REAL", "percent": "REAL", "long": "INTEGER"}
-LEGACY_FIELD = "Legacy_Id__c"
 
 
 class LocatorExpired(ConnectorError):
@@ -449,51 +448,6 @@ def _package_describe(name: str, schema: Any) -> shapes.Described:
         cols.append(shapes.PackageColumn(str(f["name"]), str(f.get("label") or ""), kind,
                                          str(f.get("inlineHelpText") or "")))
     return shapes.Described("Id", cols)
-
-
-_SF = LEGACY_FIELD
-
-IMPORT_FILES: tuple[ImportFile, ...] = (
-    ImportFile("organisation", "Account.csv", (
-        ("Name", "name"), ("Website", "website"), ("Phone", "phone"),
-        ("BillingStreet", "street"), ("BillingCity", "city"), ("BillingState", "region"),
-        ("BillingPostalCode", "postcode"), ("BillingCountry", "country"),
-        ("Industry", "industry"), ("Type", "type"), (_SF, "legacy_id")),
-        f"Data Loader: upsert Account on the External ID field {_SF} (create it: Text, "
-        "External ID, Unique)."),
-    ImportFile("person", "Contact.csv", (
-        ("FirstName", "first_name"), ("LastName", "last_name"), ("Salutation", "salutation"),
-        ("Email", "@valid_email"), ("Phone", "phone"), ("MobilePhone", "mobile"),
-        ("MailingStreet", "street"), ("MailingCity", "city"), ("MailingState", "region"),
-        ("MailingPostalCode", "postcode"), ("MailingCountry", "country"),
-        ("Birthdate", "birth_date|date"), ("Title", "job_title"),
-        ("HasOptedOutOfEmail", "email_opt_out|bool"), (_SF, "legacy_id"),
-        (f"Account.{_SF}", "organisation_id")),
-        f"Data Loader: upsert Contact on {_SF}; map Account.{_SF} to the Account lookup by "
-        "external id. LastName is required by Salesforce."),
-    ImportFile("membership", "Membership__c.csv", (
-        ("Name", "number"), (f"Contact__r.{_SF}", "person_id"), ("Level__c", "level"),
-        ("Status__c", "status"), ("Start_Date__c", "start_date|date"),
-        ("End_Date__c", "end_date|date"), ("Branch__c", "branch"), (_SF, "legacy_id"),
-        (f"Account__r.{_SF}", "organisation_id")),
-        "Data Loader: upsert into a custom object Membership__c (or your membership app's "
-        "object) on its legacy id; the contact lookup resolves by external id."),
-    ImportFile("donation", "Opportunity.csv", (
-        ("Name", "name"), ("Amount", "amount"), ("CloseDate", "date|date"),
-        ("StageName", "status"), ("Type", "=Donation"), ("Donation_Type__c", "type"),
-        ("Campaign_Code__c", "campaign"), ("Payment_Method__c", "payment_method"),
-        ("Gift_Aid_Eligible__c", "gift_aid|bool"), (_SF, "legacy_id"),
-        (f"Account.{_SF}", "organisation_id"), (f"Primary_Contact__r.{_SF}", "person_id")),
-        f"Data Loader: upsert Opportunity on {_SF}; Name, CloseDate and StageName are required "
-        "(stages must exist)."),
-    ImportFile("activity", "Task.csv", (
-        ("Subject", "subject"), ("Description", "body"), ("ActivityDate", "date|date"),
-        ("Type", "type"), ("OwnerId_legacy", "owner"), (_SF, "legacy_id"),
-        ("Who_Legacy_Id", "person_id"), ("What_Legacy_Id", "donation_id"),
-        ("What_Account_Legacy_Id", "organisation_id")),
-        "Data Loader: insert Task; WhoId/WhatId are polymorphic, so fill them from the id-map "
-        "files (legacy id → new id) before the import."),
-)
 
 
 SOURCE = registry.register(SourceKind(

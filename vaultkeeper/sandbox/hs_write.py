@@ -20,6 +20,7 @@ import orjson
 from vaultkeeper.sandbox import hs_schema as hs
 from vaultkeeper.sandbox.data import Dataset, iso_ms
 from vaultkeeper.sandbox.gen_hubspot import contact
+from vaultkeeper.sandbox.hs_assoc import TYPE_IDS
 from vaultkeeper.sandbox.hs_meta import error
 from vaultkeeper.sandbox.wire import ApiError, Request, Response, json_response
 
@@ -244,8 +245,6 @@ class HubSpotWrites:
     @staticmethod
     def api_type_id(a: str, b: str) -> int | None:
         """The unlabeled HUBSPOT_DEFINED association type id from ``a`` to ``b``."""
-        from vaultkeeper.sandbox.hubspot import TYPE_IDS
-
         return TYPE_IDS.get((a, b))
 
     def _inline_associations(self, req: Request, obj: str,

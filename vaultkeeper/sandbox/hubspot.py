@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 import orjson
 
-from vaultkeeper.sandbox import hs_legacy, hs_meta
+from vaultkeeper.sandbox import hs_assoc, hs_legacy, hs_meta
 from vaultkeeper.sandbox import hs_schema as hs
 from vaultkeeper.sandbox.data import Dataset, ObjectStore, iso_ms, mix64
 from vaultkeeper.sandbox.faults import Decision, FaultConfig
@@ -31,13 +31,7 @@ from vaultkeeper.sandbox.wire import (
 RATE_MAX = 190
 RATE_INTERVAL_MS = 10_000
 DAILY_MAX = 1_000_000
-# v4 association type ids (HUBSPOT_DEFINED, unlabeled) by (from, to)
-TYPE_IDS = {("contacts", "companies"): 279, ("companies", "contacts"): 280,
-            ("deals", "contacts"): 3, ("contacts", "deals"): 4,
-            ("deals", "companies"): 341, ("companies", "deals"): 342,
-            ("notes", "contacts"): 202, ("contacts", "notes"): 201}
 _INLINE_ASSOC_PAGE = 100
-_ASSOC_PAGE = 500
 BAD_UTF8_MARK = "\u2063VK-BAD-UTF8\u2063"
 """Replaced by bytes that are not UTF-8 in the response of the ``bad_utf8`` fault."""
 _DATED = re.compile(r"^/crm/objects/\d{4}-\d{2}/")
@@ -174,6 +168,8 @@ class HubSpotApi:
             written = self.writes.route(req, p)
             if written is not None:
                 return written
+        if (assoc := hs_assoc.route(self, req, p)) is not None:
+            return assoc
         if p[:2] == ["crm", "v3"] and n >= 4 and p[2] == "objects":
             obj = self._type(req, p[3])
             if n == 4 and m == "GET":
@@ -184,23 +180,6 @@ class HubSpotApi:
                 return self._batch_read(req, obj)
             if n == 5 and m == "GET":
                 return self._read(req, obj, p[4])
-            if n == 7 and p[5] == "associations" and m == "GET":
-                return self._assoc_page(req, obj, p[4], self._type(req, p[6]), v4=False)
-        elif p[:3] == ["crm", "v4", "objects"] and n == 7 and p[5] == "associations":
-            return self._assoc_page(req, self._type(req, p[3]), p[4], self._type(req, p[6]),
-                                    v4=True)
-        elif p[:3] == ["crm", "v4", "associations"] and n == 7 and p[5:] == ["batch", "read"]:
-            return self._assoc_batch(req, self._type(req, p[3]), self._type(req, p[4]))
-        elif p[:3] == ["crm", "v4", "associations"] and n == 6 and p[5] == "labels":
-            a, b = self._type(req, p[3]), self._type(req, p[4])
-            tid = TYPE_IDS.get((a, b))
-            return json_response(200, {"results": [] if tid is None else [
-                {"category": "HUBSPOT_DEFINED", "typeId": tid, "label": None}]})
-        elif p[:3] == ["crm", "v3", "associations"] and n == 6 and p[5] == "types":
-            a, b = self._type(req, p[3]), self._type(req, p[4])
-            tid = TYPE_IDS.get((a, b))
-            return json_response(200, {"results": [] if tid is None else [
-                {"id": str(tid), "name": self._assoc_name(a, b)}]})
         elif p[:3] == ["crm", "v3", "properties"] and n >= 4:
             return hs_meta.properties(self, req, self._type(req, p[3]), p[4:])
         elif p[:2] == ["properties", "v2"] and n == 4 and p[3] == "properties":
@@ -271,7 +250,7 @@ class HubSpotApi:
                 ids = self.related(obj, i, to)
                 if not ids:
                     continue
-                base, name = hs.ID_BASES[to], self._assoc_name(obj, to)
+                base, name = hs.ID_BASES[to], hs_assoc.assoc_name(obj, to)
                 entry: dict[str, Any] = {"results": [
                     {"id": str(base + j), "type": name} for j in ids[:_INLINE_ASSOC_PAGE]]}
                 if len(ids) > _INLINE_ASSOC_PAGE:
@@ -308,10 +287,6 @@ class HubSpotApi:
             j = link.target(i)
             return [j] if j >= 0 else []
         return link.sources(i)
-
-    @staticmethod
-    def _assoc_name(a: str, b: str) -> str:
-        return f"{hs.OBJECT_TYPES[a][1]}_to_{hs.OBJECT_TYPES[b][1]}"
 
     def _index(self, req: Request, obj: str, raw: str) -> int:
         """Record index of a HubSpot id; 404 when there is no such record."""
@@ -455,73 +430,6 @@ class HubSpotApi:
         out["startedAt"] = started
         out["completedAt"] = iso_ms(int(time.time() * 1000))
         return json_response(207 if missing else 200, out)
-
-    def _assoc_page(self, req: Request, obj: str, raw_id: str, to: str, v4: bool) -> Response:
-        i = self._index(req, obj, raw_id)
-        limit = self._int(req, "limit", _ASSOC_PAGE, _ASSOC_PAGE)
-        after = req.q1("after") or "0"
-        offset = int(after) if after.isdigit() else 0
-        ids = self.related(obj, i, to)
-        page = ids[offset:offset + limit]
-        base = hs.ID_BASES[to]
-        if v4:
-            spec = [{"category": "HUBSPOT_DEFINED", "typeId": TYPE_IDS.get((obj, to), 0),
-                     "label": None}]
-            results: list[Any] = [{"toObjectId": base + j, "associationTypes": spec}
-                                  for j in page]
-        else:
-            name = self._assoc_name(obj, to)
-            results = [{"id": str(base + j), "type": name} for j in page]
-        body: dict[str, Any] = {"results": results}
-        if offset + limit < len(ids):
-            nxt = str(offset + limit)
-            body["paging"] = {"next": {"after": nxt,
-                                       "link": f"{req.base_url}{req.path}?after={nxt}"}}
-        return json_response(200, body)
-
-    def _assoc_batch(self, req: Request, obj: str, to: str) -> Response:
-        body = self._json_body(req)
-        inputs = body.get("inputs")
-        if not isinstance(inputs, list) or not all(isinstance(x, dict) for x in inputs):
-            raise error(req, 400, "Invalid input JSON: 'inputs' must be a list of {\"id\"}",
-                        "VALIDATION_ERROR")
-        if len(inputs) > 1000:
-            raise error(req, 400, "Batch input limit is 1000", "VALIDATION_ERROR")
-        store, base = self.ds.stores[obj], hs.ID_BASES[to]
-        spec = [{"category": "HUBSPOT_DEFINED", "typeId": TYPE_IDS.get((obj, to), 0),
-                 "label": None}]
-        results, errors = [], []
-        started = iso_ms(int(time.time() * 1000))
-        for item in inputs:
-            raw = str(item.get("id", ""))
-            after = str(item.get("after") or "0")
-            offset = int(after) if after.isdigit() else 0
-            try:
-                i = int(raw) - hs.ID_BASES[obj]
-            except ValueError:
-                i = -1
-            ids = self.related(obj, i, to) if 0 <= i < store.count else []
-            if not ids:
-                errors.append({
-                    "status": "error", "category": "VALIDATION_ERROR",
-                    "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
-                    "message": f"No {hs.OBJECT_TYPES[to][1]} is associated with "
-                               f"{hs.OBJECT_TYPES[obj][1]} {raw}.",
-                    "context": {"fromObjectId": [raw], "toObjectType": [to]}})
-                continue
-            entry: dict[str, Any] = {"from": {"id": raw}, "to": [
-                {"toObjectId": base + j, "associationTypes": spec}
-                for j in ids[offset:offset + _ASSOC_PAGE]]}
-            if offset + _ASSOC_PAGE < len(ids):
-                entry["paging"] = {"next": {"after": str(offset + _ASSOC_PAGE)}}
-            results.append(entry)
-        out: dict[str, Any] = {"status": "COMPLETE", "results": results}
-        if errors:
-            out["numErrors"] = len(errors)
-            out["errors"] = errors
-        out["startedAt"] = started
-        out["completedAt"] = iso_ms(int(time.time() * 1000))
-        return json_response(207 if errors else 200, out)
 
 
 def malformed_target(store: ObjectStore, archived: bool | None, at: float) -> int:

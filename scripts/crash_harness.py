@@ -48,7 +48,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vaultkeeper.restic_proc import die_with_parent
+from vaultkeeper.restic.proc import die_with_parent
 
 PASSWORD = "VK-HARNESS-PW-3c9e77d1"
 S3_KEY, S3_SECRET = "vk-harness-key", "vk-harness-s3-secret-51af"

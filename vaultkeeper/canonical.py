@@ -42,6 +42,19 @@ class ImportFile:
     """One line for the runbook: what the importer matches on."""
 
 
+# Fields people and organisations share, in the order both list them.
+_POSTAL_ADDRESS: dict[str, tuple[str, str]] = {
+    "street": ("string", "Street address"),
+    "city": ("string", "City"),
+    "region": ("string", "State, county or region"),
+    "postcode": ("string", "Postal code"),
+    "country": ("string", "Country as written in the source"),
+}
+_CHANGE_TIMES: dict[str, tuple[str, str]] = {
+    "created_at": ("datetime", "Created in the old CRM"),
+    "updated_at": ("datetime", "Last modified in the old CRM"),
+}
+
 # name → (type, description). Types: string, email, phone, date, datetime, number, boolean, ref.
 ENTITIES: dict[str, dict[str, tuple[str, str]]] = {
     "person": {
@@ -51,33 +64,23 @@ ENTITIES: dict[str, dict[str, tuple[str, str]]] = {
         "email": ("email", "E-mail address (trimmed; invalid ones listed in the quality report)"),
         "phone": ("phone", "Phone number, E.164 where it could be normalised"),
         "mobile": ("phone", "Mobile number, E.164 where it could be normalised"),
-        "street": ("string", "Street address"),
-        "city": ("string", "City"),
-        "region": ("string", "State, county or region"),
-        "postcode": ("string", "Postal code"),
-        "country": ("string", "Country as written in the source"),
+        **_POSTAL_ADDRESS,
         "birth_date": ("date", "Date of birth, ISO 8601 where unambiguous"),
         "organisation_id": ("ref:organisation", "Legacy id of the person's organisation"),
         "reference": ("string", "External reference number (member or customer number)"),
         "job_title": ("string", "Job title"),
         "email_opt_out": ("boolean", "Opted out of e-mail"),
-        "created_at": ("datetime", "Created in the old CRM"),
-        "updated_at": ("datetime", "Last modified in the old CRM"),
+        **_CHANGE_TIMES,
     },
     "organisation": {
         "name": ("string", "Organisation name"),
         "domain": ("string", "Web domain (HubSpot matches companies on it)"),
         "website": ("string", "Website URL"),
         "phone": ("phone", "Phone number, E.164 where it could be normalised"),
-        "street": ("string", "Street address"),
-        "city": ("string", "City"),
-        "region": ("string", "State, county or region"),
-        "postcode": ("string", "Postal code"),
-        "country": ("string", "Country as written in the source"),
+        **_POSTAL_ADDRESS,
         "industry": ("string", "Industry"),
         "type": ("string", "Kind of organisation"),
-        "created_at": ("datetime", "Created in the old CRM"),
-        "updated_at": ("datetime", "Last modified in the old CRM"),
+        **_CHANGE_TIMES,
     },
     "membership": {
         "person_id": ("ref:person", "Legacy id of the member"),

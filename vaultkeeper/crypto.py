@@ -3,6 +3,7 @@ and age encryption."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import hmac
@@ -12,11 +13,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
+import orjson
 import pyrage
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
@@ -117,17 +120,12 @@ SEAL_NONCE_BYTES = 12
 
 def seal(key: bytes, plaintext: bytes, aad: bytes) -> bytes:
     """AES-256-GCM: ``nonce || ciphertext || tag`` (a wrong key or any changed byte fails)."""
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
     nonce = os.urandom(SEAL_NONCE_BYTES)
     return nonce + AESGCM(key).encrypt(nonce, plaintext, aad)
 
 
 def unseal(key: bytes, blob: bytes, aad: bytes) -> bytes | None:
     """The plaintext of :func:`seal`, or None when the key, the AAD or the blob is wrong."""
-    from cryptography.exceptions import InvalidTag
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
     if len(blob) < SEAL_NONCE_BYTES + 16:
         return None
     try:
@@ -242,21 +240,15 @@ def keyed_hash(key: bytes, text: str) -> str:
 
 # ------------------------------------------------------------- JWT bearer (Salesforce sign-in)
 def _b64url(data: bytes) -> str:
-    import base64
-
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 def _b64url_decode(text: str) -> bytes:
-    import base64
-
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def generate_rsa_key_pair(bits: int = 2048) -> tuple[bytes, bytes]:
     """A new RSA key pair as (private PKCS#8 PEM, public SubjectPublicKeyInfo PEM)."""
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
     key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
     private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
@@ -270,9 +262,6 @@ def sign_jwt_rs256(private_key_pem: str | bytes, claims: dict[str, Any]) -> str:
 
     Raises ``ValueError`` when the PEM is not an unencrypted RSA private key.
     """
-    import orjson
-    from cryptography.hazmat.primitives.asymmetric import padding, rsa
-
     data = private_key_pem.encode() if isinstance(private_key_pem, str) else private_key_pem
     try:
         key = serialization.load_pem_private_key(data, password=None)
@@ -290,9 +279,6 @@ def sign_jwt_rs256(private_key_pem: str | bytes, claims: dict[str, Any]) -> str:
 
 def verify_jwt_rs256(public_key_pem: bytes, token: str) -> dict[str, Any] | None:
     """The claims of an RS256 JWT signed by the key, or None (bad form or bad signature)."""
-    import orjson
-    from cryptography.hazmat.primitives.asymmetric import padding, rsa
-
     try:
         header_b64, body_b64, sig_b64 = token.split(".")
         header = orjson.loads(_b64url_decode(header_b64))
@@ -329,8 +315,6 @@ def manifest_signature(password: str, manifest: bytes) -> str:
     """HMAC-SHA256 of the manifest bytes, keyed by a key derived from the repository password
     (HMAC(password, label)); 128 bits as hex. Only someone holding the password — vaultkeeper —
     can make one, so a snapshot written by plain restic or an altered manifest never matches."""
-    import hmac
-
     key = hmac.new(password.encode("utf-8"), b"vaultkeeper manifest signature v1",
                    hashlib.sha256).digest()
     return hmac.new(key, manifest, hashlib.sha256).hexdigest()[:32]
@@ -338,6 +322,4 @@ def manifest_signature(password: str, manifest: bytes) -> str:
 
 def signature_matches(password: str, manifest: bytes, tag_value: str) -> bool:
     """Constant-time comparison of a ``sig:`` tag value with the manifest's signature."""
-    import hmac
-
     return hmac.compare_digest(manifest_signature(password, manifest), tag_value.lower())

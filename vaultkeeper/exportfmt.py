@@ -26,6 +26,7 @@ from typing import Any
 import orjson
 
 from vaultkeeper.errors import ExportError
+from vaultkeeper.exportfmt_files import FileRecord, FilesEntry
 from vaultkeeper.privatefs import write_private
 
 MANIFEST = "manifest.json"
@@ -111,6 +112,8 @@ class Manifest:
     order: tuple[str, ...]
     objects: Mapping[str, ObjectEntry]
     relations: Mapping[str, RelationEntry]
+    files: FilesEntry | None = None
+    """The files part (exportfmt_files.py); None when the export has none."""
 
     @classmethod
     def parse(cls, data: bytes) -> Manifest:
@@ -128,7 +131,8 @@ class Manifest:
                    problems=tuple(str(p) for p in _list(doc.get("problems"))),
                    connector=str(_dict(doc.get("connector")).get("name", "")),
                    order=tuple(str(n) for n in _list(doc.get("order")) or objects),
-                   objects=objects, relations=relations)
+                   objects=objects, relations=relations,
+                   files=FilesEntry.parse(doc.get("files")))
 
     @classmethod
     def read(cls, root: Path) -> Manifest:
@@ -260,6 +264,15 @@ class ExportFolder:
     def first_record(self, name: str) -> dict[str, Any] | None:
         """The first record of object ``name``."""
         return first_record(self.object_path(name))
+
+    def file_records(self) -> Iterator[FileRecord]:
+        """The lines of ``files/index.ndjson`` (none when the export has no files part)."""
+        entry = self.manifest.files
+        path = self.root / entry.index if entry is not None else None
+        if path is not None and path.exists():
+            for line in iter_lines(path):
+                if line:
+                    yield FileRecord.parse(orjson.loads(line))
 
     def missing_files(self) -> list[str]:
         """Data files the manifest lists with records but that are not there."""

@@ -1,5 +1,5 @@
 """Python packaging for escrow deposits: build vaultkeeper's wheel, and make a clean venv with
-a deposited wheel installed (level-3 verification). The one place besides restic.py and
+a deposited wheel installed (level-3 verification). The one place besides restic/ and
 config.py that runs programs; no secret is ever passed to them."""
 
 from __future__ import annotations

@@ -143,16 +143,24 @@ def as_str(value: Any, origin: Origin) -> str:
     return value.strip()
 
 
+def _number(value: Any, origin: Origin, parse: Callable[[str], Any], kinds: Any,
+            what: str) -> Any:
+    """``value`` as a number of ``kinds`` (parsed with ``parse`` when it came as text from the
+    environment); a bool is never a number."""
+    if origin.from_text and isinstance(value, str):
+        try:
+            value = parse(value.strip())
+        except ValueError:
+            raise Bad(f"must be {what}") from None
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        raise Bad(f"must be {what} (got {_kind(value)})")
+    return value
+
+
 def as_int(minimum: int | None = None) -> Converter:
     """An integer, at least ``minimum``."""
     def convert(value: Any, origin: Origin) -> int:
-        if origin.from_text and isinstance(value, str):
-            try:
-                value = int(value.strip())
-            except ValueError:
-                raise Bad("must be an integer") from None
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise Bad(f"must be an integer (got {_kind(value)})")
+        value = _number(value, origin, int, int, "an integer")
         if minimum is not None and value < minimum:
             raise Bad(f"must be at least {minimum} (got {value})")
         return value
@@ -162,13 +170,7 @@ def as_int(minimum: int | None = None) -> Converter:
 def as_float(low: float = 0.0, high: float | None = None, *, open_low: bool = True) -> Converter:
     """A number above ``low`` (or at least, with ``open_low=False``) and at most ``high``."""
     def convert(value: Any, origin: Origin) -> float:
-        if origin.from_text and isinstance(value, str):
-            try:
-                value = float(value.strip())
-            except ValueError:
-                raise Bad("must be a number") from None
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise Bad(f"must be a number (got {_kind(value)})")
+        value = _number(value, origin, float, int | float, "a number")
         if value < low or (open_low and value == low) or (high is not None and value > high):
             bounds = f"{'above' if open_low else 'at least'} {low:g}"
             raise Bad(f"must be {bounds}" + (f" and at most {high:g}" if high else "")

@@ -148,6 +148,12 @@ def test_sigterm_during_restic_is_clean(tmp_path: Path, repo: tuple[Path, Path])
     assert list((repo_dir / "locks").iterdir()) == []
 
 
+def _lock_files(repo_dir: Path) -> list[Path]:
+    """Finished lock files: restic 0.14 writes ``<id>-tmp-<n>`` first and renames it, and a
+    restic killed in between leaves only the temporary file (no lock restic would list)."""
+    return [p for p in (repo_dir / "locks").iterdir() if "-tmp-" not in p.name]
+
+
 def test_stale_lock_is_removed_and_reported(tmp_path: Path, repo: tuple[Path, Path]) -> None:
     """A lock left by a restic that died (same host, dead pid) is removed before the next
     operation, and the removal is reported; before the fix `check` failed with 'locked'."""
@@ -157,7 +163,7 @@ def test_stale_lock_is_removed_and_reported(tmp_path: Path, repo: tuple[Path, Pa
                               env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
-    while not any((repo_dir / "locks").iterdir()):
+    while not _lock_files(repo_dir):
         assert time.monotonic() < deadline
         time.sleep(0.05)
     orphan.kill()              # SIGKILL: restic cannot remove its lock
@@ -182,7 +188,7 @@ def test_live_lock_is_left_alone(tmp_path: Path, repo: tuple[Path, Path]) -> Non
                             stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
-        while not any((repo_dir / "locks").iterdir()):
+        while not _lock_files(repo_dir):
             assert time.monotonic() < deadline
             time.sleep(0.05)
         restic = Restic(Location("loc", "local", str(repo_dir), url=str(repo_dir)),

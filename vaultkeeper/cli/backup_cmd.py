@@ -12,10 +12,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from vaultkeeper.cli import render
+from vaultkeeper.cli.render import JsonOption
 from vaultkeeper.cli.settings import load
 from vaultkeeper.db import runs as rundb
 from vaultkeeper.db.runs import LocationResult
 from vaultkeeper.errors import ExitCode, UsageError
+from vaultkeeper.exportfmt_files import files_lines
 from vaultkeeper.services.alerts import Alerter
 from vaultkeeper.services.backup import BackupObserver, run_backup
 from vaultkeeper.services.context import CommandContext
@@ -25,7 +27,6 @@ from vaultkeeper.services.scheduler import JobOutcome
 from vaultkeeper.services.status import snapshot_matrix, status_report
 
 backup_app = typer.Typer(help="Back up the CRM into every location.", no_args_is_help=False)
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 
 
 class _Progress(render.ExportProgress, BackupObserver):
@@ -85,6 +86,8 @@ def backup(
         for outcome in retention:
             Console().print(f"retention at {outcome.location}: {_retention_phrase(outcome)}",
                             highlight=False)
+        for line in files_lines(report.files):
+            Console().print(line, highlight=False)
         for problem in report.problems:
             render.err_console.print(f"[yellow]Problem:[/] {problem}", highlight=False)
         for line in report.stale_locks + [s for o in retention for s in o.stale_locks]:

@@ -34,6 +34,7 @@ from vaultkeeper.policies import (
 )
 from vaultkeeper.privatefs import write_private
 from vaultkeeper.services.locations import check_locations, has_problems
+from vaultkeeper.services.source_check import check_source, describe_access
 from vaultkeeper.tomlcheck import redact_url
 
 DEMO_OBJECTS = ("contacts", "companies", "deals", "notes", "tickets", "calls", "emails",
@@ -151,8 +152,6 @@ def check(json_output: JsonOption = False,
         settings = load_settings(find_config_file(state.options.config), resolve_secrets=True)
         policies = load_policies(settings.policies_dir)
         if online:
-            from vaultkeeper.services.source_check import check_source
-
             source_facts = check_source(settings.source)
     except VaultkeeperError as exc:
         if json_output:
@@ -176,8 +175,6 @@ def check(json_output: JsonOption = False,
         for line in _summary(settings, policies):
             typer.echo(line)
         if source_facts is not None:
-            from vaultkeeper.services.source_check import describe_access
-
             for line in describe_access(source_facts):
                 typer.echo(line)
         for row in places or []:

@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from vaultkeeper.cli import render
+from vaultkeeper.cli.render import HtmlReportOption, JsonOption
 from vaultkeeper.cli.settings import load
 from vaultkeeper.db import drills as drilldb
 from vaultkeeper.db import mirror as mirrordb
@@ -23,12 +24,12 @@ from vaultkeeper.services.diff import diff_snapshots
 from vaultkeeper.services.drill import DrillObserver, DrillReport, run_drill
 from vaultkeeper.services.drill_html import render as render_html
 from vaultkeeper.services.jobs import drill_alert, drill_outcome, run_manual
+from vaultkeeper.services.restore.drill import run_crm_drill
 from vaultkeeper.services.scheduler import JobOutcome
 
 drill_app = typer.Typer()
 mirror_app = typer.Typer(help="The SQLite mirror of the last verified drill.",
                          no_args_is_help=True)
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 
 
 class _Progress(render.BarsView, DrillObserver):
@@ -61,9 +62,7 @@ def drill(
     against_source: Annotated[bool, typer.Option(
         "--against-source", help="Also compare live record counts with the CRM now.")] = False,
     json_output: JsonOption = False,
-    html: Annotated[Path | None, typer.Option(
-        "--html", help="Also write a self-contained HTML report to this file.",
-        dir_okay=False)] = None,
+    html: HtmlReportOption = None,
     into_crm: Annotated[str | None, typer.Option(
         "--into-crm", help="Restore the snapshot into this [targets.NAME] CRM, export it back "
         "and reconcile record by record and relation by relation.")] = None,
@@ -121,8 +120,6 @@ def drill(
 
 def _crm_drill(target: str, snapshot: str | None, location: str | None, sample: int | None,
                json_output: bool) -> None:
-    from vaultkeeper.services.restore.drill import run_crm_drill
-
     report = run_crm_drill(load(), target, snapshot=snapshot, location=location, sample=sample)
     if json_output:
         render.print_json(report.as_json())
@@ -241,6 +238,7 @@ def mirror_query(
 ) -> None:
     """Run SQL against the mirror, e.g. `select count(*) from contacts` or a full-text search:
     `select * from search where search match 'müller'`."""
+    # Lazy: only `mirror query` reads the mirror directly.
     import sqlite3
 
     try:

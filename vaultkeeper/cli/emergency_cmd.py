@@ -14,10 +14,13 @@ from rich.table import Table
 from vaultkeeper.canonical import load_canonical
 from vaultkeeper.cli import render
 from vaultkeeper.cli.drill_cmd import mirror_app
+from vaultkeeper.cli.rehearse_cmd import rehearse
+from vaultkeeper.cli.render import JsonOption
 from vaultkeeper.cli.settings import load
 from vaultkeeper.config import EMERGENCY_TARGETS
 from vaultkeeper.errors import ExitCode, VaultkeeperError, VerificationError
 from vaultkeeper.policies import load_policies
+from vaultkeeper.services.emergency.verify import verify_package
 from vaultkeeper.services.mirror_view import mapping_for, mirror_path, serve_mirror
 from vaultkeeper.services.privacy.roles import role_fields
 
@@ -25,11 +28,11 @@ from vaultkeeper.services.privacy.roles import role_fields
 # commands: every other command starts faster without them.
 
 emergency_app = typer.Typer(no_args_is_help=False)
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 
 
 def _progress(*, enabled: bool, quiet: bool) -> Any:
     """Notes on stderr; one bar per stage of the build."""
+    # Lazy: the package builder and its libraries load only for the emergency commands.
     from vaultkeeper.services.emergency.runner import EmergencyObserver
 
     class _Progress(EmergencyObserver):
@@ -106,6 +109,7 @@ def emergency(
     if target is not None and target not in EMERGENCY_TARGETS:
         raise typer.BadParameter(f"choose one of {', '.join(EMERGENCY_TARGETS)}",
                                  param_hint="--target")
+    # Lazy: the package builder and its libraries load only for this command.
     from vaultkeeper.services.emergency.runner import run_emergency
 
     settings = load()
@@ -175,8 +179,6 @@ def verify(
     package against its schema (frictionless), and CSV row counts against the snapshot's
     export manifest. Exit 0 all good, 4 a check failed (each problem names the file).
     """
-    from vaultkeeper.services.emergency.verify import verify_package
-
     report = verify_package(directory, public_key=public_key)
     if json_output:
         render.print_json(report.as_json())
@@ -224,6 +226,7 @@ def mapping_suggest(
     to correct. Exit 0 written; 2 the file exists (use --force or --out); 6/7 source or
     locations failed.
     """
+    # Lazy: the inference and package libraries load only for this command.
     from vaultkeeper.services.emergency.runner import suggest_mapping
 
     settings = load()
@@ -292,8 +295,6 @@ def serve(
 
 def register(app: typer.Typer) -> None:
     """Add ``emergency`` (with ``verify``) and ``serve`` to the drill module's ``mirror``."""
-    from vaultkeeper.cli.rehearse_cmd import rehearse
-
     emergency_app.command("rehearse")(rehearse)
     app.add_typer(emergency_app, name="emergency")
     mirror_app.command("serve")(serve)

@@ -60,7 +60,8 @@ def export(
         with open_connector(settings.source) as connector, observer:
             manifest = run_export(connector, target, objects=settings.source.objects,
                                   exclude=settings.source.exclude, overwrite=overwrite,
-                                  observer=observer, priority=priority)
+                                  observer=observer, priority=priority,
+                                  files=settings.source.files)
     except VaultkeeperError as exc:
         if not isinstance(exc, UsageError):
             exc.message = f"{exc.message.rstrip('.')} (export not finished: {target} has no " \

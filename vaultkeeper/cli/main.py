@@ -28,6 +28,7 @@ from vaultkeeper.cli import (
     sandbox_cmd,
     state,
 )
+from vaultkeeper.db import storage_error
 from vaultkeeper.errors import ExitCode, VaultkeeperError
 
 app = typer.Typer(
@@ -127,7 +128,7 @@ def run() -> None:
     ``--json`` every outcome prints exactly one JSON object on stdout.
 
     SIGTERM and SIGHUP unwind like Ctrl-C (clean-ups run, exit 130) instead of killing us
-    mid-write; while restic runs they are forwarded to it first (see restic_proc.run_child).
+    mid-write; while restic runs they are forwarded to it first (see restic.proc.run_child).
     Once the exit code is known they are ignored: Python resets its handlers to the default
     while it shuts down (seconds on a loaded machine), and a stop request then must not turn a
     finished run — or a clean interruption — into a death by signal."""
@@ -174,8 +175,6 @@ def _run() -> None:
         _fail(int(exc.exit_code), exc.format_message(),  # type: ignore[attr-defined]
               kind="usage")
     except Exception as exc:  # a real bug, unless the local disk failed
-        from vaultkeeper.db import storage_error
-
         mapped = storage_error(exc)
         if mapped is not None:
             typer.echo(f"Error: {mapped.one_line()}", err=True)

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from vaultkeeper.cli import render
+from vaultkeeper.cli.render import JsonOption
 from vaultkeeper.cli.settings import load
 from vaultkeeper.errors import UsageError
 from vaultkeeper.privatefs import write_private
@@ -22,7 +23,6 @@ from vaultkeeper.services.privacy.suppress import suppress_drilled_mirror
 
 privacy_app = typer.Typer(help="Personal data: erasure requests, age-out dates, the record of "
                                "processing.", no_args_is_help=True)
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 
 
 @privacy_app.command("forget")

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from vaultkeeper.cli import render
+from vaultkeeper.cli.render import JsonOption
 from vaultkeeper.cli.settings import load
 from vaultkeeper.errors import ExitCode, UsageError
 from vaultkeeper.services.context import CommandContext
@@ -27,7 +28,6 @@ from vaultkeeper.services.processes_html import render as render_html
 
 processes_app = typer.Typer(help="Business processes: priorities, recovery targets, readiness.",
                             no_args_is_help=True)
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 _COLOURS = {"green": "green", "amber": "yellow", "red": "red"}
 
 

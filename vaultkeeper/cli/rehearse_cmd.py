@@ -40,6 +40,7 @@ def rehearse(
 
     Exit 0 everything came back; 4 a field or relation was lost (each named, with its object).
     """
+    # Lazy: the rehearsal services (~0.5 s of imports: loaders, targets) load only here.
     from vaultkeeper.services.rehearse.report import write_reports
     from vaultkeeper.services.rehearse.runner import rehearse as run
     from vaultkeeper.services.rehearse.targets import resolve_target

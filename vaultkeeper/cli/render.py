@@ -6,9 +6,10 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Annotated, Any, Self
 
 import orjson
+import typer
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -21,11 +22,18 @@ from rich.progress import (
 from rich.table import Table
 
 from vaultkeeper.cli import state
+from vaultkeeper.exportfmt_files import FilesEntry, files_lines, files_summary
 from vaultkeeper.models import ObjectResult
 from vaultkeeper.services.export import ExportObserver
 from vaultkeeper.services.processes import human
 
 err_console = Console(stderr=True)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
+"""``--json``: exactly one JSON object on stdout, also on failure."""
+HtmlReportOption = Annotated[Path | None, typer.Option(
+    "--html", help="Also write a self-contained HTML report to this file.", dir_okay=False)]
+"""``--html FILE``: the report as one self-contained page."""
 
 
 def print_json(data: Any) -> None:
@@ -115,11 +123,20 @@ class ExportProgress(BarsView, ExportObserver):
         """Move the bar."""
         self._progress.advance(self._tasks[name], records)
 
+    def file_done(self, name: str, size: int, how: str) -> None:
+        """One more file (a bar of its own, counting files; the note says the last one)."""
+        if FILES_BAR not in self._tasks:
+            self._tasks[FILES_BAR] = self._progress.add_task(FILES_BAR, total=None, note="")
+        self._progress.update(self._tasks[FILES_BAR], advance=1, note=f"{how} {name[:30]}")
+
     def object_finished(self, result: ObjectResult) -> None:
         """Finish the bar at the exported count and show quarantine if any."""
         note = f"[red]{result.quarantined} quarantined" if result.quarantined else "done"
         self._progress.update(self._tasks[result.name], total=result.count,
                               completed=result.count, note=note)
+
+
+FILES_BAR = "(files)"
 
 
 def export_summary(manifest: dict[str, Any], out: Path) -> dict[str, Any]:
@@ -140,6 +157,7 @@ def export_summary(manifest: dict[str, Any], out: Path) -> dict[str, Any]:
         "objects": objects,
         "relations": {k: v["count"] for k, v in manifest["relations"].items()},
         "requests": manifest.get("requests", {}),
+        "files": files_summary(FilesEntry.parse(manifest.get("files"))),
     }
 
 
@@ -168,5 +186,7 @@ def export_table(summary: dict[str, Any]) -> None:
     if requests:
         console.print(f"{requests.get('requests', 0)} requests, {requests.get('retries', 0)} "
                       f"retried, {summary['duration_s']} s")
+    for line in files_lines(summary.get("files")):
+        console.print(line, highlight=False)
     for problem in summary["problems"]:
         err_console.print(f"[yellow]Problem:[/] {problem}", highlight=False)

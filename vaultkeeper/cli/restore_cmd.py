@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -13,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from vaultkeeper.cli import render
+from vaultkeeper.cli.render import HtmlReportOption
 from vaultkeeper.cli.settings import load
 from vaultkeeper.db import open_state_db
 from vaultkeeper.db import restores as journal
@@ -68,9 +68,7 @@ def restore(
         "--resume", help="Resume an unfinished run (the same command again does too).")
     ] = None,
     json_output: JsonOption = False,
-    html: Annotated[Path | None, typer.Option(
-        "--html", help="Also write a self-contained HTML report to this file.",
-        dir_okay=False)] = None,
+    html: HtmlReportOption = None,
 ) -> None:
     """Plan first (skip unchanged, update changed, undelete from the recycle bin, re-create
     missing records with new ids, re-link their relations), then write with a journal that

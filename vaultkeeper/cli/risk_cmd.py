@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from vaultkeeper.cli import render
+from vaultkeeper.cli.render import JsonOption
 from vaultkeeper.cli.settings import load
 from vaultkeeper.errors import ExitCode, UsageError
 from vaultkeeper.policies import SIGNAL_KINDS, load_policies
@@ -18,7 +19,6 @@ from vaultkeeper.services import risk as risksvc
 from vaultkeeper.services.risk.chart import write_chart
 
 risk_app = typer.Typer(help="Vendor risk signals, score, trend and chart.", no_args_is_help=True)
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 _COLOURS = {"green": "green", "amber": "yellow", "red": "red"}
 
 

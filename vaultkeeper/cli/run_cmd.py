@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from vaultkeeper.cli import render
+from vaultkeeper.cli.render import JsonOption
 from vaultkeeper.cli.settings import load
 from vaultkeeper.config import Settings
 from vaultkeeper.errors import ExitCode, UsageError
@@ -29,7 +30,6 @@ LOG_FILE = "logs/run.log"
 schedule_app = typer.Typer(help="Show the schedule, or hand it to systemd or cron.",
                            no_args_is_help=True)
 alerts_app = typer.Typer(help="Alert channels (webhook, e-mail).", no_args_is_help=True)
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 
 
 def _setup_logging(settings: Settings, *, verbose: bool) -> Path:

@@ -26,6 +26,7 @@ from vaultkeeper.config.settings import (
     SourceSettings,
 )
 from vaultkeeper.errors import SecretError
+from vaultkeeper.filelimits import as_files
 from vaultkeeper.tomlcheck import (
     Bad,
     Field,
@@ -142,7 +143,8 @@ SOURCE_FIELDS = settings_fields(
     client_id=Field(as_str, "3MVG9…consumer-key"),
     username=Field(as_str, "backup@example.org"),
     private_key=Field(as_secret, None), client_secret=Field(as_secret, None),
-    refresh_token=Field(as_secret, None), bulk_threshold=Field(as_int(0), 10000))
+    refresh_token=Field(as_secret, None), bulk_threshold=Field(as_int(0), 10000),
+    files=Field(as_files, {"max_size": "25 MB"}))
 LOCATION_FIELDS = settings_fields(
     LocationSettings,
     name=Field(as_str, "office-nas"), url=Field(as_location_url, "/srv/backup/vaultkeeper"),

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from vaultkeeper import registry
 from vaultkeeper.config.secrets import Secret
+from vaultkeeper.filelimits import FileLimits
 
 CONFIG_NAME = "vaultkeeper.toml"
 CONNECTORS = registry.names()
@@ -56,6 +57,8 @@ class SourceSettings:
     client_secret: Secret | None = None
     refresh_token: Secret | None = None
     bulk_threshold: int | None = None
+    files: FileLimits | None = None
+    """Attachments to download (vaultkeeper/filelimits.py); None: files are not exported."""
 
 
 @dataclass(frozen=True)

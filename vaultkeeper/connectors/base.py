@@ -13,6 +13,7 @@ from vaultkeeper.models import Item, ObjectSpec, SourceCount
 
 if TYPE_CHECKING:
     from vaultkeeper.config import SourceSettings
+    from vaultkeeper.connectors.files_base import FileSource
     from vaultkeeper.registry import Fail
 
 
@@ -67,6 +68,10 @@ class Connector(abc.ABC):
     def describe_source(self) -> dict[str, str]:
         """Non-secret facts about the source for the manifest (base URL, API version …)."""
         return {}
+
+    def file_source(self) -> FileSource | None:
+        """The source's files and attachments (connectors/files_base.py); None: it has none."""
+        return None
 
     def close(self) -> None:
         """Release network connections and temporary resources."""

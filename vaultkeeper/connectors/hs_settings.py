@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
+
 from vaultkeeper.connectors.http import HttpClient, NotFound
 from vaultkeeper.connectors.paginate import CursorPaginator
 from vaultkeeper.errors import ConnectorError, ScopeError
@@ -82,8 +84,6 @@ def _results(body: Any, name: str) -> list[Any]:
 
 def _item(row: Any, where: str, archived: bool) -> Item:
     if not isinstance(row, dict) or not row.get("id"):
-        import orjson
-
         return Malformed(raw=orjson.dumps(row).decode(), reason="entry has no id",
                          location=where)
     return Record(row, archived=archived)

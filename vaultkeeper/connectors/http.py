@@ -7,15 +7,17 @@ with backoff; anything else (``AuthError``, ``ConnectorError``) aborts the expor
 from __future__ import annotations
 
 import contextlib
+import json
 import random
 import ssl
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import KW_ONLY, InitVar, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 
 from vaultkeeper.errors import AuthError, ConnectorError, RetryableError
 
@@ -210,8 +212,6 @@ class HttpClient:
         return self._json(lambda: self.request("POST", url, json=body))
 
     def _json(self, send: Callable[[], httpx.Response]) -> Any:
-        import orjson
-
         for attempt in range(1, self.max_retries + 2):
             response = send()
             try:
@@ -234,6 +234,29 @@ class HttpClient:
                 self.sleep(wait)
         raise AssertionError("unreachable")
 
+    @contextlib.contextmanager
+    def stream(self, url: str) -> Iterator[httpx.Response]:
+        """GET ``url`` with its body left unread (files), validated; one attempt: the caller
+        retries (connectors/files_base.py). A URL on another host (a signed CDN link) is sent
+        without this client's headers, so the API token never leaves for a foreign host."""
+        self.stats.requests += 1
+        if self.before_request is not None:
+            self.before_request()
+        request = self._client.build_request("GET", url)
+        if request.url.host != httpx.URL(self.base_url).host:
+            for name in list(self._client.headers):
+                request.headers.pop(name, None)
+        response = self._client.send(request, stream=True)
+        try:
+            if self.on_response is not None:
+                self.on_response(response)
+            if response.status_code >= 400:
+                response.read()
+            self.validate(response)
+            yield response
+        finally:
+            response.close()
+
     def close(self) -> None:
         """Close pooled connections."""
         self._client.close()
@@ -242,8 +265,6 @@ class HttpClient:
 def _lenient_json(content: bytes) -> Any:
     """Parse a body that is JSON but not valid UTF-8 (bad bytes become lone surrogates);
     None when it is not JSON at all (a cut page: retried)."""
-    import json
-
     try:
         content.decode("utf-8")
         return None   # valid UTF-8, so the body really is broken JSON

@@ -19,6 +19,7 @@ from vaultkeeper import registry, shapes
 from vaultkeeper.canonical import ImportFile
 from vaultkeeper.config import SourceSettings
 from vaultkeeper.connectors.base import Connector, http_opener, require_token
+from vaultkeeper.connectors.files_base import FileSource
 from vaultkeeper.connectors.hs_settings import discover_settings, is_settings, read_settings
 from vaultkeeper.connectors.http import (
     HttpClient,
@@ -312,6 +313,12 @@ class HubSpotConnector(Connector):
         if response.status_code < 400 and limit > 0 and remaining < limit * 0.1:
             self.http.sleep(interval / limit)
 
+    def file_source(self) -> FileSource:
+        """The portal's files (Files API v3) linked through ``hs_attachment_ids``."""
+        from vaultkeeper.connectors.hs_files import HubSpotFiles
+
+        return HubSpotFiles(self.http)
+
     def close(self) -> None:
         """Close the HTTP client."""
         self.http.close()
@@ -427,7 +434,8 @@ IMPORT_FILES: tuple[ImportFile, ...] = (
         ("Email", "@valid_email"), ("Phone Number", "phone"), ("Mobile Phone Number", "mobile"),
         ("Street Address", "street"), ("City", "city"), ("State/Region", "region"),
         ("Postal Code", "postcode"), ("Country/Region", "country"),
-        ("Date of birth", "birth_date"), ("Job Title", "job_title"), (_HS, "legacy_id"),
+        ("Date of birth", "birth_date"), ("Job Title", "job_title"),
+        ("Unsubscribed from all email", "email_opt_out|bool"), (_HS, "legacy_id"),
         ("Company Domain Name", "@org_domain"), ("Associated Company Legacy ID",
                                                  "organisation_id")),
         "Import as Contacts; HubSpot matches contacts on Email, and associates each with the "
@@ -441,7 +449,8 @@ IMPORT_FILES: tuple[ImportFile, ...] = (
         "Import as an update of Contacts (custom membership properties), matched on Email or on "
         f"'{_HS}'."),
     ImportFile("donation", "donations.csv", (
-        ("Deal Name", "name"), ("Amount", "amount"), ("Close Date", "date"),
+        ("Deal Name", "name"), ("Amount", "amount"), ("Currency", "currency"),
+        ("Close Date", "date"),
         ("Pipeline", "=Donations"), ("Deal Stage", "status"), ("Donation type", "type"),
         ("Campaign", "campaign"), ("Payment method", "payment_method"),
         ("Payment reference", "reference"), ("Fund", "fund"), ("Gift Aid", "gift_aid"),

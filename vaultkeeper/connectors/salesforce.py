@@ -20,6 +20,7 @@ import orjson
 from vaultkeeper import registry, shapes
 from vaultkeeper.config import SourceSettings
 from vaultkeeper.connectors.base import Connector, http_opener, require_token
+from vaultkeeper.connectors.files_base import FileSource
 from vaultkeeper.connectors.http import (
     HttpClient,
     SessionExpired,
@@ -341,6 +342,12 @@ class SalesforceConnector(Connector):
         usage = response.headers.get("Sforce-Limit-Info")
         if usage:
             self.api_usage = usage
+
+    def file_source(self) -> FileSource:
+        """Salesforce Files and legacy Attachments (connectors/sf_files.py)."""
+        from vaultkeeper.connectors.sf_files import SalesforceFiles
+
+        return SalesforceFiles(self.http, self.root)
 
     def close(self) -> None:
         """Close the HTTP client."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterator
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 from vaultkeeper.connectors.http import HttpClient
@@ -68,22 +69,21 @@ def _kinds(obj: ObjectSpec) -> dict[str, str]:
     return {str(f["name"]): str(f.get("type", "string")) for f in fields}
 
 
+@dataclass(eq=False)
 class BulkReader:
     """Runs Bulk API 2.0 query jobs through the connector's HTTP client."""
 
-    def __init__(self, http: HttpClient, root: str, *, max_records: int = 50_000,
-                 retries: int = 2, poll_s: float = 0.5, poll_max_s: float = 10.0,
-                 timeout_s: float = 6 * 3600.0,
-                 on_note: Callable[[str], None] | None = None) -> None:
-        self.http = http
-        self.root = root
-        self.max_records = max_records
-        self.retries = retries
-        self.poll_s = poll_s
-        self.poll_max_s = poll_max_s
-        self.timeout_s = timeout_s
-        self.on_note = on_note
-        self.jobs = 0
+    http: HttpClient
+    root: str
+    _: KW_ONLY
+    max_records: int = 50_000
+    retries: int = 2
+    poll_s: float = 0.5
+    poll_max_s: float = 10.0
+    timeout_s: float = 6 * 3600.0
+    on_note: Callable[[str], None] | None = None
+    jobs: int = field(init=False, default=0)
+    """Bulk query jobs created so far."""
 
     def rows(self, obj: ObjectSpec) -> Iterator[dict[str, Any]]:
         """Every row (deleted ones too) of ``obj`` as REST-shaped, typed dicts."""

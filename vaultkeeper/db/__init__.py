@@ -13,11 +13,14 @@ with its fix (exit 7).
 from __future__ import annotations
 
 import errno
+import json
 import logging
 import os
 import sqlite3
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import sqlite_utils
 
@@ -94,10 +97,40 @@ def _move_aside(path: Path) -> Path:
     return target
 
 
+def now_iso() -> str:
+    """The state database's timestamp: UTC, to the second, ISO 8601."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def create_table(db: sqlite_utils.Database, name: str, columns: dict[str, Any], *,
+                 indexes: Sequence[list[str]] = (), **options: Any) -> None:
+    """Create table ``name`` with its ``indexes`` unless it exists (idempotent set-up);
+    ``options`` go to sqlite-utils' ``create`` (pk, not_null, defaults, foreign_keys)."""
+    if name in db.table_names():
+        return
+    table = db.table(name)
+    table.create(columns, **options)
+    for index in indexes:
+        table.create_index(index)
+
+
+def json_row(db: sqlite_utils.Database, table: str, where: str, params: Sequence[Any],
+             json_columns: Sequence[str]) -> dict[str, Any] | None:
+    """The first row of ``table`` matching ``where``, its JSON text columns parsed; None when
+    no row matches."""
+    rows = list(db.table(table).rows_where(where, list(params), limit=1))
+    if not rows:
+        return None
+    row = dict(rows[0])
+    for key in json_columns:
+        row[key] = json.loads(row[key]) if row.get(key) else None
+    return row
+
+
 def record_event(db: sqlite_utils.Database, kind: str, detail: str) -> None:
     """Store something the next backup must report (and alert) once."""
     db.table("state_events").insert(
-        {"at": datetime.now(UTC).isoformat(timespec="seconds"), "kind": kind, "detail": detail,
+        {"at": now_iso(), "kind": kind, "detail": detail,
          "reported": 0}, alter=True)
 
 

@@ -10,44 +10,39 @@ load_s, check_s, total_s, mirror_path, report (JSON text).
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlite_utils
 
+from vaultkeeper.db import create_table, json_row, now_iso
+
 TABLE = "drills"
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def ensure_drills(db: sqlite_utils.Database) -> None:
     """Create the table if missing (idempotent)."""
-    if TABLE not in db.table_names():
-        db.table(TABLE).create({
-            "id": int, "started_at": str, "finished_at": str, "location": str,
-            "snapshot_id": str, "location_snapshot_id": str, "short_id": str,
-            "snapshot_time": str, "result": str, "read_data_subset": str, "check_s": float,
-            "restore_s": float, "load_s": float, "reconcile_s": float, "total_s": float,
-            "records": int, "mirror_path": str, "error": str, "report": str,
-        }, pk="id", not_null={"started_at", "location", "result"})
-        db.table(TABLE).create_index(["location", "id"])
-        db.table(TABLE).create_index(["result", "id"])
+    create_table(db, TABLE, {
+        "id": int, "started_at": str, "finished_at": str, "location": str,
+        "snapshot_id": str, "location_snapshot_id": str, "short_id": str,
+        "snapshot_time": str, "result": str, "read_data_subset": str, "check_s": float,
+        "restore_s": float, "load_s": float, "reconcile_s": float, "total_s": float,
+        "records": int, "mirror_path": str, "error": str, "report": str,
+    }, pk="id", not_null={"started_at", "location", "result"},
+    indexes=[["location", "id"], ["result", "id"]])
 
 
 def start_drill(db: sqlite_utils.Database, location: str) -> int:
     """Record a drill as running (a crash leaves it visibly unfinished)."""
     ensure_drills(db)
     table = db.table(TABLE)
-    table.insert({"started_at": _now(), "location": location, "result": "running"})
+    table.insert({"started_at": now_iso(), "location": location, "result": "running"})
     return int(table.last_pk or 0)
 
 
 def finish_drill(db: sqlite_utils.Database, drill_id: int, fields: dict[str, Any],
                  report: dict[str, Any]) -> None:
     """Close a drill with its result and report."""
-    db.table(TABLE).update(drill_id, {"finished_at": _now(), **fields,
+    db.table(TABLE).update(drill_id, {"finished_at": now_iso(), **fields,
                                       "report": json.dumps(report, ensure_ascii=False)})
 
 
@@ -56,7 +51,7 @@ def abandon_unfinished(db: sqlite_utils.Database) -> int:
     ensure_drills(db)
     rows = list(db.table(TABLE).rows_where("result = 'running'"))
     for row in rows:
-        db.table(TABLE).update(row["id"], {"result": "error", "finished_at": _now(),
+        db.table(TABLE).update(row["id"], {"result": "error", "finished_at": now_iso(),
                                            "error": "the drill did not finish (crash or kill)"})
     return len(rows)
 
@@ -85,9 +80,4 @@ def history(db: sqlite_utils.Database, limit: int = 50) -> list[dict[str, Any]]:
 def get(db: sqlite_utils.Database, drill_id: int) -> dict[str, Any] | None:
     """One drill with its report parsed."""
     ensure_drills(db)
-    rows = list(db.table(TABLE).rows_where("id = ?", [drill_id]))
-    if not rows:
-        return None
-    row = dict(rows[0])
-    row["report"] = json.loads(row["report"]) if row.get("report") else None
-    return row
+    return json_row(db, TABLE, "id = ?", [drill_id], ["report"])

@@ -6,28 +6,23 @@ and the *reference* to its password (``file:…``, ``env:…``).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlite_utils
 
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+from vaultkeeper.db import create_table, now_iso
 
 
 def ensure_escrow(db: sqlite_utils.Database) -> None:
     """Create the tables if missing (idempotent)."""
-    if "escrow_share_sets" not in db.table_names():
-        db.table("escrow_share_sets").create({
-            "set_id": str, "created_at": str, "threshold": int, "shares": int,
-            "format": str, "organisation": str, "out_dir": str,
-        }, pk="set_id", not_null={"created_at", "threshold", "shares"})
-    if "escrow_keys" not in db.table_names():
-        db.table("escrow_keys").create({
-            "location": str, "key_id": str, "label": str, "password_ref": str,
-            "added_at": str, "revoked_at": str,
-        }, pk=("location", "key_id"), not_null={"added_at"})
+    create_table(db, "escrow_share_sets", {
+        "set_id": str, "created_at": str, "threshold": int, "shares": int,
+        "format": str, "organisation": str, "out_dir": str,
+    }, pk="set_id", not_null={"created_at", "threshold", "shares"})
+    create_table(db, "escrow_keys", {
+        "location": str, "key_id": str, "label": str, "password_ref": str,
+        "added_at": str, "revoked_at": str,
+    }, pk=("location", "key_id"), not_null={"added_at"})
 
 
 def record_share_set(db: sqlite_utils.Database, *, set_id: str, threshold: int, shares: int,
@@ -35,7 +30,7 @@ def record_share_set(db: sqlite_utils.Database, *, set_id: str, threshold: int, 
     """Remember a split (the newest set is the one trustees should hold)."""
     ensure_escrow(db)
     db.table("escrow_share_sets").upsert({
-        "set_id": set_id, "created_at": _now(), "threshold": threshold, "shares": shares,
+        "set_id": set_id, "created_at": now_iso(), "threshold": threshold, "shares": shares,
         "format": fmt, "organisation": organisation, "out_dir": out_dir}, pk="set_id")
 
 
@@ -51,7 +46,7 @@ def record_key(db: sqlite_utils.Database, location: str, key_id: str, *, label: 
     ensure_escrow(db)
     db.table("escrow_keys").upsert({
         "location": location, "key_id": key_id, "label": label, "password_ref": password_ref,
-        "added_at": _now(), "revoked_at": None}, pk=("location", "key_id"))
+        "added_at": now_iso(), "revoked_at": None}, pk=("location", "key_id"))
 
 
 def revoke_key(db: sqlite_utils.Database, location: str, key_id: str) -> None:
@@ -62,7 +57,7 @@ def revoke_key(db: sqlite_utils.Database, location: str, key_id: str) -> None:
         [location, key_id, key_id + "%"]))
     for row in rows:
         db.table("escrow_keys").update((row["location"], row["key_id"]),
-                                       {"revoked_at": _now()})
+                                       {"revoked_at": now_iso()})
 
 
 def active_keys(db: sqlite_utils.Database) -> list[dict[str, Any]]:
@@ -82,24 +77,22 @@ def all_keys(db: sqlite_utils.Database) -> list[dict[str, Any]]:
 def ensure_deposits(db: sqlite_utils.Database) -> None:
     """Create the deposit and verification tables if missing (idempotent)."""
     ensure_escrow(db)
-    if "escrow_deposits" not in db.table_names():
-        db.table("escrow_deposits").create({
-            "id": int, "created_at": str, "snapshot_id": str, "escrow_snapshot_id": str,
-            "drill_id": int, "repository": str, "kit": str, "files": int,
-            "inventory_sha256": str, "fingerprint": str, "release_conditions": str,
-        }, pk="id", not_null={"created_at", "snapshot_id"})
-    if "escrow_verifications" not in db.table_names():
-        db.table("escrow_verifications").create({
-            "id": int, "at": str, "level": int, "result": str, "deposit_id": int,
-            "snapshot_id": str, "report": str,
-        }, pk="id", not_null={"at", "level", "result"})
+    create_table(db, "escrow_deposits", {
+        "id": int, "created_at": str, "snapshot_id": str, "escrow_snapshot_id": str,
+        "drill_id": int, "repository": str, "kit": str, "files": int,
+        "inventory_sha256": str, "fingerprint": str, "release_conditions": str,
+    }, pk="id", not_null={"created_at", "snapshot_id"})
+    create_table(db, "escrow_verifications", {
+        "id": int, "at": str, "level": int, "result": str, "deposit_id": int,
+        "snapshot_id": str, "report": str,
+    }, pk="id", not_null={"at", "level", "result"})
 
 
 def record_deposit(db: sqlite_utils.Database, fields: dict[str, Any]) -> int:
     """A deposit was made (fields: the table's columns but id and created_at)."""
     ensure_deposits(db)
     table = db.table("escrow_deposits")
-    table.insert({"created_at": _now(), **fields})
+    table.insert({"created_at": now_iso(), **fields})
     return int(table.last_pk or 0)
 
 
@@ -115,7 +108,7 @@ def record_verification(db: sqlite_utils.Database, *, level: int, result: str,
     """A verification ran (report: its JSON text)."""
     ensure_deposits(db)
     table = db.table("escrow_verifications")
-    table.insert({"at": _now(), "level": level, "result": result, "deposit_id": deposit_id,
+    table.insert({"at": now_iso(), "level": level, "result": result, "deposit_id": deposit_id,
                   "snapshot_id": snapshot_id, "report": report})
     return int(table.last_pk or 0)
 

@@ -8,33 +8,27 @@ what was sent so an unresolved problem is not repeated on every tick.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlite_utils
+
+from vaultkeeper.db import create_table, now_iso
 
 FINISHED = ("ok", "partial", "failed", "skipped")
 """Statuses that count as "this scheduled time was served" (not ``running``/``interrupted``)."""
 
 
-def now_iso() -> str:
-    """Now, UTC, ISO 8601 with seconds."""
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 def ensure_jobs(db: sqlite_utils.Database) -> None:
     """Create the tables if missing (idempotent)."""
-    if "job_runs" not in db.table_names():
-        db.table("job_runs").create({
-            "id": int, "job": str, "reason": str, "started_at": str, "finished_at": str,
-            "status": str, "summary": str, "pid": int,
-        }, pk="id", not_null={"job", "started_at", "status"})
-        db.table("job_runs").create_index(["job", "id"])
-    if "alerts" not in db.table_names():
-        db.table("alerts").create({
-            "key": str, "event": str, "subject": str, "first_at": str, "last_sent_at": str,
-            "count": int, "resolved_at": str, "delivery": str,
-        }, pk="key")
+    create_table(db, "job_runs", {
+        "id": int, "job": str, "reason": str, "started_at": str, "finished_at": str,
+        "status": str, "summary": str, "pid": int,
+    }, pk="id", not_null={"job", "started_at", "status"}, indexes=[["job", "id"]])
+    create_table(db, "alerts", {
+        "key": str, "event": str, "subject": str, "first_at": str, "last_sent_at": str,
+        "count": int, "resolved_at": str, "delivery": str,
+    }, pk="key")
 
 
 def start_job(db: sqlite_utils.Database, job: str, reason: str, pid: int) -> int:

@@ -8,25 +8,21 @@ person when the request was registered (snapshot ids, times, locations — no pe
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlite_utils
 
+from vaultkeeper.db import create_table, now_iso
+
 TABLE = "erasure_requests"
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def ensure_privacy(db: sqlite_utils.Database) -> None:
     """Create the table if missing (idempotent)."""
-    if TABLE not in db.table_names():
-        db.table(TABLE).create({
-            "ref": str, "registered_at": str, "hashes": str, "kinds": str, "found": int,
-            "holdings": str, "checked_at": str,
-        }, pk="ref", not_null={"registered_at", "hashes"})
+    create_table(db, TABLE, {
+        "ref": str, "registered_at": str, "hashes": str, "kinds": str, "found": int,
+        "holdings": str, "checked_at": str,
+    }, pk="ref", not_null={"registered_at", "hashes"})
 
 
 def record_request(db: sqlite_utils.Database, ref: str, hashes: list[str], kinds: list[str],
@@ -35,10 +31,10 @@ def record_request(db: sqlite_utils.Database, ref: str, hashes: list[str], kinds
     ensure_privacy(db)
     old = get_request(db, ref)
     merged = sorted(set(hashes) | set(old["hashes"] if old else []))
-    row = {"ref": ref, "registered_at": old["registered_at"] if old else _now(),
+    row = {"ref": ref, "registered_at": old["registered_at"] if old else now_iso(),
            "hashes": json.dumps(merged), "kinds": json.dumps(sorted(set(kinds) | set(
                old["kinds"] if old else []))), "found": found,
-           "holdings": json.dumps(holdings), "checked_at": _now()}
+           "holdings": json.dumps(holdings), "checked_at": now_iso()}
     db.table(TABLE).upsert(row, pk="ref")
     return _decode(row)
 

@@ -23,19 +23,21 @@ CRM_DRILL = "crm:%"
 
 def latest_drill(db: sqlite_utils.Database) -> dict[str, Any] | None:
     """The most recent drill into the mirror (any result), or None when none was ever run."""
-    if DRILLS not in db.table_names():
-        return None
-    rows = list(db.query(f"select * from {DRILLS} where location not like ? "  # noqa: S608
-                         "order by id desc limit 1", [CRM_DRILL]))
-    return rows[0] if rows else None
+    return _latest_mirror_drill(db, "")
 
 
 def latest_verified_drill(db: sqlite_utils.Database) -> dict[str, Any] | None:
     """The most recent drill into the mirror whose result is ``verified``."""
+    return _latest_mirror_drill(db, "result = 'verified' and ")
+
+
+def _latest_mirror_drill(db: sqlite_utils.Database, condition: str) -> dict[str, Any] | None:
+    """The newest drill into the mirror (not ``crm:``) meeting ``condition`` (a constant SQL
+    prefix ending in ``and``, or empty)."""
     if DRILLS not in db.table_names():
         return None
-    rows = list(db.query(f"select * from {DRILLS} where result = 'verified' "  # noqa: S608
-                         "and location not like ? order by id desc limit 1", [CRM_DRILL]))
+    rows = list(db.query(f"select * from {DRILLS} where {condition}"  # noqa: S608
+                         "location not like ? order by id desc limit 1", [CRM_DRILL]))
     return rows[0] if rows else None
 
 

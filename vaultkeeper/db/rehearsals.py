@@ -9,27 +9,22 @@ user gave, never a secret), kind (tryton | hubspot | salesforce), result ('runni
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlite_utils
 
+from vaultkeeper.db import create_table, now_iso
+
 TABLE = "rehearsals"
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def ensure_rehearsals(db: sqlite_utils.Database) -> None:
     """Create the table if missing (idempotent)."""
-    if TABLE not in db.table_names():
-        db.table(TABLE).create({
-            "id": int, "started_at": str, "finished_at": str, "package": str,
-            "package_created": str, "package_sha256": str, "target": str, "kind": str,
-            "result": str, "records": int, "lost": int, "error": str, "report": str,
-        }, pk="id", not_null={"started_at", "target", "result"})
-        db.table(TABLE).create_index(["result", "id"])
+    create_table(db, TABLE, {
+        "id": int, "started_at": str, "finished_at": str, "package": str,
+        "package_created": str, "package_sha256": str, "target": str, "kind": str,
+        "result": str, "records": int, "lost": int, "error": str, "report": str,
+    }, pk="id", not_null={"started_at", "target", "result"}, indexes=[["result", "id"]])
 
 
 def start_rehearsal(db: sqlite_utils.Database, *, package: str, package_created: str,
@@ -37,7 +32,7 @@ def start_rehearsal(db: sqlite_utils.Database, *, package: str, package_created:
     """Record a rehearsal as running (a crash leaves it visibly unfinished)."""
     ensure_rehearsals(db)
     table = db.table(TABLE)
-    table.insert({"started_at": _now(), "package": package, "package_created": package_created,
+    table.insert({"started_at": now_iso(), "package": package, "package_created": package_created,
                   "package_sha256": package_sha256, "target": target, "kind": kind,
                   "result": "running"})
     return int(table.last_pk or 0)
@@ -48,7 +43,7 @@ def finish_rehearsal(db: sqlite_utils.Database, rehearsal_id: int, *, result: st
                      report: dict[str, Any] | None = None) -> None:
     """Close a rehearsal with its result and report."""
     db.table(TABLE).update(rehearsal_id, {
-        "finished_at": _now(), "result": result, "records": records, "lost": lost,
+        "finished_at": now_iso(), "result": result, "records": records, "lost": lost,
         "error": error, "report": json.dumps(report or {}, ensure_ascii=False)})
 
 

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlite_utils
+
+from vaultkeeper.db import create_table, json_row, now_iso
 
 RUNS = "restore_runs"
 ITEMS = "restore_items"
@@ -29,54 +30,38 @@ LINKS = "restore_links"
 UNFINISHED = ("planning", "applying")
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 def ensure(db: sqlite_utils.Database) -> None:
     """Create the journal tables if missing (idempotent)."""
-    names = set(db.table_names())
-    if RUNS not in names:
-        db.table(RUNS).create({
-            "id": int, "started_at": str, "finished_at": str, "status": str,
-            "fingerprint": str, "target": str, "connector": str, "snapshot_id": str,
-            "source": str, "options": str, "plan": str, "report": str, "exit_code": int,
-            "kind": str,
-        }, pk="id", not_null={"started_at", "status"})
-        db.table(RUNS).create_index(["fingerprint", "status"])
-    if ITEMS not in names:
-        db.table(ITEMS).create({
-            "run_id": int, "object": str, "old_id": str, "action": str, "fields": str,
-            "state": str, "outcome": str, "new_id": str, "reason": str, "code": str,
-            "batch": int, "seq": int,
-        }, pk=("run_id", "object", "old_id"), not_null={"run_id", "object", "old_id"})
-        db.table(ITEMS).create_index(["run_id", "state"])
-        db.table(ITEMS).create_index(["new_id"])
-    if LINKS not in names:
-        db.table(LINKS).create({
-            "run_id": int, "seq": int, "from_object": str, "from_id": str, "to_object": str,
-            "to_id": str, "kind": str, "state": str, "reason": str,
-        }, pk=("run_id", "seq"), not_null={"run_id", "seq"})
+    create_table(db, RUNS, {
+        "id": int, "started_at": str, "finished_at": str, "status": str,
+        "fingerprint": str, "target": str, "connector": str, "snapshot_id": str,
+        "source": str, "options": str, "plan": str, "report": str, "exit_code": int,
+        "kind": str,
+    }, pk="id", not_null={"started_at", "status"}, indexes=[["fingerprint", "status"]])
+    create_table(db, ITEMS, {
+        "run_id": int, "object": str, "old_id": str, "action": str, "fields": str,
+        "state": str, "outcome": str, "new_id": str, "reason": str, "code": str,
+        "batch": int, "seq": int,
+    }, pk=("run_id", "object", "old_id"), not_null={"run_id", "object", "old_id"},
+    indexes=[["run_id", "state"], ["new_id"]])
+    create_table(db, LINKS, {
+        "run_id": int, "seq": int, "from_object": str, "from_id": str, "to_object": str,
+        "to_id": str, "kind": str, "state": str, "reason": str,
+    }, pk=("run_id", "seq"), not_null={"run_id", "seq"})
 
 
 def start_run(db: sqlite_utils.Database, fields: dict[str, Any]) -> int:
     """A new run in state ``planning``; returns its id."""
     ensure(db)
     table = db.table(RUNS)
-    table.insert({"started_at": _now(), "status": "planning", **fields})
+    table.insert({"started_at": now_iso(), "status": "planning", **fields})
     return int(table.last_pk or 0)
 
 
 def get_run(db: sqlite_utils.Database, run_id: int) -> dict[str, Any] | None:
     """One run (options/plan/report parsed), or None."""
     ensure(db)
-    rows = list(db.table(RUNS).rows_where("id = ?", [run_id]))
-    if not rows:
-        return None
-    row = dict(rows[0])
-    for key in ("options", "plan", "report"):
-        row[key] = json.loads(row[key]) if row.get(key) else None
-    return row
+    return json_row(db, RUNS, "id = ?", [run_id], ["options", "plan", "report"])
 
 
 def unfinished(db: sqlite_utils.Database, fingerprint: str) -> int | None:
@@ -92,7 +77,7 @@ def set_status(db: sqlite_utils.Database, run_id: int, status: str, **fields: An
     extra = {k: json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list) else v
              for k, v in fields.items()}
     if status not in UNFINISHED:
-        extra["finished_at"] = _now()
+        extra["finished_at"] = now_iso()
     db.table(RUNS).update(run_id, {"status": status, **extra})
 
 

@@ -9,35 +9,29 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlite_utils
 
+from vaultkeeper.db import create_table, now_iso
 from vaultkeeper.exportfmt import Manifest
 
 SIGNALS = "risk_signals"
 HEALTH = "export_health"
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 def ensure_risk(db: sqlite_utils.Database) -> None:
     """Create the tables if missing (idempotent)."""
-    if SIGNALS not in db.table_names():
-        db.table(SIGNALS).create({
-            "id": int, "signal": str, "value": str, "date": str, "source": str, "note": str,
-            "recorded_at": str,
-        }, pk="id", not_null={"signal", "value", "date", "recorded_at"})
-        db.table(SIGNALS).create_index(["signal", "date"])
-    if HEALTH not in db.table_names():
-        db.table(HEALTH).create({
-            "run_id": int, "recorded_at": str, "requests": int, "retries": int,
-            "rate_limited": int, "waited_s": float, "elapsed_s": float, "duration_s": float,
-            "records": int, "properties": str, "deprecations": str,
-        }, pk="run_id")
+    create_table(db, SIGNALS, {
+        "id": int, "signal": str, "value": str, "date": str, "source": str, "note": str,
+        "recorded_at": str,
+    }, pk="id", not_null={"signal", "value", "date", "recorded_at"},
+    indexes=[["signal", "date"]])
+    create_table(db, HEALTH, {
+        "run_id": int, "recorded_at": str, "requests": int, "retries": int,
+        "rate_limited": int, "waited_s": float, "elapsed_s": float, "duration_s": float,
+        "records": int, "properties": str, "deprecations": str,
+    }, pk="run_id")
 
 
 def add_signal(db: sqlite_utils.Database, signal: str, value: str, date: str, *,
@@ -47,7 +41,7 @@ def add_signal(db: sqlite_utils.Database, signal: str, value: str, date: str, *,
     ensure_risk(db)
     table = db.table(SIGNALS)
     row = {"signal": signal, "value": value, "date": date, "source": source, "note": note,
-           "recorded_at": _now()}
+           "recorded_at": now_iso()}
     if same_day_replaces:
         old = list(table.rows_where("signal = ? and date = ? and source = ?",
                                     [signal, date, source], limit=1))
@@ -76,7 +70,7 @@ def record_export_health(db: sqlite_utils.Database, run_id: int,
     properties = {name: (entry.get("schema") or {}).get("property_names")
                   for name, entry in objects.items()}
     db.table(HEALTH).upsert({
-        "run_id": run_id, "recorded_at": _now(),
+        "run_id": run_id, "recorded_at": now_iso(),
         "requests": int(stats.get("requests") or 0), "retries": int(stats.get("retries") or 0),
         "rate_limited": sum(int(n) for cause, n in causes.items() if "429" in str(cause)),
         "waited_s": float(stats.get("waited_s") or 0.0),

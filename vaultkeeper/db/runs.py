@@ -4,36 +4,31 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlite_utils
 
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+from vaultkeeper.db import create_table, now_iso
 
 
 def ensure_runs(db: sqlite_utils.Database) -> None:
     """Create the tables if missing (idempotent)."""
-    if "backup_runs" not in db.table_names():
-        db.table("backup_runs").create({
-            "id": int, "started_at": str, "finished_at": str, "status": str,
-            "export_status": str, "manifest_sha256": str, "counts": str, "problems": str,
-            "error": str, "flagged": int, "flag_reason": str, "acknowledged_at": str,
-            "acknowledged_by": str,
-        }, pk="id", not_null={"started_at", "status"}, defaults={"flagged": 0})
-        db.table("backup_runs").create_index(["status", "id"])
+    create_table(db, "backup_runs", {
+        "id": int, "started_at": str, "finished_at": str, "status": str,
+        "export_status": str, "manifest_sha256": str, "counts": str, "problems": str,
+        "error": str, "flagged": int, "flag_reason": str, "acknowledged_at": str,
+        "acknowledged_by": str,
+    }, pk="id", not_null={"started_at", "status"}, defaults={"flagged": 0},
+    indexes=[["status", "id"]])
     if "scope" not in db.table("backup_runs").columns_dict:
         # "full" or "priority" (risk-driven backups of the top-priority objects only).
         db.table("backup_runs").add_column("scope", str, not_null_default="full")
-    if "backup_locations" not in db.table_names():
-        db.table("backup_locations").create({
-            "run_id": int, "location": str, "role": str, "result": str, "snapshot_id": str,
-            "short_id": str, "bytes_added": int, "duration_s": float, "error": str,
-            "finished_at": str,
-        }, pk=("run_id", "location"), foreign_keys=[("run_id", "backup_runs", "id")])
-        db.table("backup_locations").create_index(["location", "result"])
+    create_table(db, "backup_locations", {
+        "run_id": int, "location": str, "role": str, "result": str, "snapshot_id": str,
+        "short_id": str, "bytes_added": int, "duration_s": float, "error": str,
+        "finished_at": str,
+    }, pk=("run_id", "location"), foreign_keys=[("run_id", "backup_runs", "id")],
+    indexes=[["location", "result"]])
 
 
 @dataclass(frozen=True)
@@ -54,13 +49,13 @@ def start_run(db: sqlite_utils.Database, scope: str = "full") -> int:
     """Record a run as started ("running" until finished: a crash leaves it visibly unfinished)."""
     ensure_runs(db)
     table = db.table("backup_runs")
-    table.insert({"started_at": _now(), "status": "running", "scope": scope})
+    table.insert({"started_at": now_iso(), "status": "running", "scope": scope})
     return int(table.last_pk or 0)
 
 
 def record_location(db: sqlite_utils.Database, run_id: int, result: LocationResult) -> None:
     """Store (or replace) one location's result for a run."""
-    db.table("backup_locations").upsert({"run_id": run_id, "finished_at": _now(),
+    db.table("backup_locations").upsert({"run_id": run_id, "finished_at": now_iso(),
                                    **result.__dict__}, pk=("run_id", "location"))
 
 
@@ -70,7 +65,7 @@ def finish_run(db: sqlite_utils.Database, run_id: int, *, status: str, export_st
                flag_reason: str = "") -> None:
     """Close a run with its final status."""
     db.table("backup_runs").update(run_id, {
-        "finished_at": _now(), "status": status, "export_status": export_status,
+        "finished_at": now_iso(), "status": status, "export_status": export_status,
         "manifest_sha256": manifest_sha256, "counts": json.dumps(counts or {}),
         "problems": json.dumps(problems or []), "error": error, "flagged": int(flagged),
         "flag_reason": flag_reason})
@@ -93,7 +88,7 @@ def abandon_unfinished(db: sqlite_utils.Database) -> int:
     ensure_runs(db)
     rows = list(db.table("backup_runs").rows_where("status = 'running'"))
     for row in rows:
-        db.table("backup_runs").update(row["id"], {"status": "crashed", "finished_at": _now(),
+        db.table("backup_runs").update(row["id"], {"status": "crashed", "finished_at": now_iso(),
                                              "error": "the run did not finish (crash or kill)"})
     return len(rows)
 
@@ -130,7 +125,7 @@ def acknowledge(db: sqlite_utils.Database, run_id: int, by: str) -> bool:
     rows = list(db.table("backup_runs").rows_where("id = ? and flagged = 1", [run_id]))
     if not rows:
         return False
-    db.table("backup_runs").update(run_id, {"acknowledged_at": _now(), "acknowledged_by": by})
+    db.table("backup_runs").update(run_id, {"acknowledged_at": now_iso(), "acknowledged_by": by})
     return True
 
 

@@ -6,7 +6,17 @@ import random
 
 from vaultkeeper.sandbox import hs_schema as hs
 from vaultkeeper.sandbox.data import Dataset, iso_date, iso_ms
-from vaultkeeper.sandbox.gen_common import DAY, Props, between, opt, pick, record_meta, rrange
+from vaultkeeper.sandbox.files import attachment_id
+from vaultkeeper.sandbox.gen_common import (
+    DAY,
+    Props,
+    Rnd,
+    between,
+    opt,
+    pick,
+    record_meta,
+    rrange,
+)
 from vaultkeeper.sandbox.pools import NOTE_TOPICS, messy_date
 
 _DEAL_KIND = (("default", "one_off"), ("default", "regular"), ("default", "in_memory"),
@@ -79,6 +89,13 @@ def deal(ds: Dataset, d: int) -> Props:
     }
 
 
+def _attachment(rr: Rnd, n: int) -> str:
+    """The file id of note ``n`` (sandbox/files.py serves it); draws from ``rr`` as the old
+    random id did, so every other property keeps its value."""
+    rrange(rr, 10**6)
+    return attachment_id(n)
+
+
 def note(ds: Dataset, n: int) -> Props:
     """Every property of note ``n``."""
     st = ds.stores["notes"]
@@ -93,7 +110,7 @@ def note(ds: Dataset, n: int) -> Props:
         "hs_body_preview": f"{topic}.{extra}"[:100],
         "hs_timestamp": iso_ms(created),
         "hubspot_owner_id": opt(rr, 0.9, pick(rr, hs.OWNER_IDS)),
-        "hs_attachment_ids": opt(rr, 0.05, str(80000000 + rrange(rr, 10**6))),
+        "hs_attachment_ids": opt(rr, 0.05, _attachment(rr, n)),
         "hs_createdate": iso_ms(created),
         "hs_created_by": str(9100000 + rrange(rr, 8)),
         "hs_modified_by": opt(rr, 0.3, str(9100000 + rrange(rr, 8))),

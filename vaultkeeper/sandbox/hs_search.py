@@ -15,6 +15,7 @@ from vaultkeeper.sandbox import hs_schema as hs
 from vaultkeeper.sandbox.data import Dataset
 from vaultkeeper.sandbox.gen_hubspot import Props, properties_of
 from vaultkeeper.sandbox.hs_meta import error
+from vaultkeeper.sandbox.hs_write import all_types
 from vaultkeeper.sandbox.wire import Request, Response, json_response
 
 if TYPE_CHECKING:
@@ -266,8 +267,6 @@ class SearchEngine:
         op = str(f.get("operator", "EQ")).upper()
         if op not in OPERATORS:
             raise SearchError(f"Unknown operator '{op}'; valid: {', '.join(OPERATORS)}")
-        from vaultkeeper.sandbox.hs_write import all_types
-
         types = all_types(self.ds, obj)
         if name == "id":
             name = "hs_object_id"

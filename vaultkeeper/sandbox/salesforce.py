@@ -16,6 +16,7 @@ from vaultkeeper.sandbox.faults import Decision, FaultConfig
 from vaultkeeper.sandbox.hubspot import malformed_target
 from vaultkeeper.sandbox.sf_bulk import BulkJobs
 from vaultkeeper.sandbox.sf_query import Executor, Plan
+from vaultkeeper.sandbox.sf_write import SalesforceWrites
 from vaultkeeper.sandbox.soql import SoqlError, parse_datetime
 from vaultkeeper.sandbox.wire import ApiError, Request, Response, json_response
 
@@ -59,8 +60,6 @@ class SalesforceApi:
         self.faults = faults
         self.executor = Executor(ds)
         self.bulk = BulkJobs(self.executor, faults)
-        from vaultkeeper.sandbox.sf_write import SalesforceWrites
-
         self.writes = SalesforceWrites(self)
         self.base_url = ""
         self._cursors: OrderedDict[str, Cursor] = OrderedDict()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import shutil
 import socket
 import ssl
@@ -14,12 +15,19 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import orjson
+
 from vaultkeeper import crypto
+from vaultkeeper.sandbox import admin, file_routes
 from vaultkeeper.sandbox.data import Dataset
 from vaultkeeper.sandbox.faults import Decision, FaultConfig, FaultState
+from vaultkeeper.sandbox.file_routes import is_download
+from vaultkeeper.sandbox.files import SandboxFiles
+from vaultkeeper.sandbox.hs_meta import owners_payload, pipelines_payload
 from vaultkeeper.sandbox.hubspot import RATE_MAX, HubSpotApi
 from vaultkeeper.sandbox.salesforce import SalesforceApi
 from vaultkeeper.sandbox.sf_oauth import ConnectedApp, OAuthServer
+from vaultkeeper.sandbox.sf_write import soap_session
 from vaultkeeper.sandbox.wire import (
     NGINX_414,
     LoggedRequest,
@@ -56,6 +64,9 @@ class _Handler(BaseHTTPRequestHandler):
         if decision.drop == "before":
             self.close_connection = True  # no status line, no bytes: the client sees EOF
             return
+        if response.stream is not None:
+            self._send_stream(response, decision)
+            return
         payload = response.body
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
@@ -74,6 +85,26 @@ class _Handler(BaseHTTPRequestHandler):
             self.flush_headers()
         else:
             self.end_headers()
+
+    def _send_stream(self, response: Response, decision: Decision) -> None:
+        """Write a streamed body chunk by chunk (a ``mid`` drop cuts it halfway)."""
+        self.send_response(response.status)
+        self.send_header("Content-Type", response.content_type)
+        self.send_header("Content-Length", str(response.length))
+        for name, value in response.headers:
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command == "HEAD" or response.stream is None:
+            return
+        budget = response.length // 2 if decision.drop == "mid" else response.length
+        for chunk in response.stream:
+            if budget <= 0:
+                break
+            self.wfile.write(chunk[:budget])
+            budget -= len(chunk)
+        self.wfile.flush()
+        if decision.drop == "mid":
+            self.close_connection = True
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
 
@@ -177,6 +208,9 @@ class Sandbox:
         """HubSpot answers 429 TEN_SECONDLY_ROLLING once the rolling window is full (off by
         default: the readers' tests rely on the limit being advertised, not enforced)."""
         self.salesforce = SalesforceApi(self.dataset, faults)
+        self.files = SandboxFiles(self.dataset, missing_every=int(
+            faults.param("missing_files", "every")) if faults.on("missing_files") else 0)
+        """Attachments (sandbox/files.py): ``files.change``/``remove``/``large_size``."""
         # Tokens from /services/oauth2/token expire (token_ttl seconds / token_max_requests
         # uses); the static ``token`` never does.
         self.oauth = OAuthServer(connected_app, token_ttl=token_ttl,
@@ -254,14 +288,10 @@ class Sandbox:
 
     def expected(self) -> dict[str, dict[str, dict[str, int]]]:
         """Counts a complete export must reproduce (live/archived per object, relations)."""
-        import copy
-
         return copy.deepcopy(self.dataset.expected())
 
     def expected_settings(self) -> dict[str, dict[str, int]]:
         """HubSpot owners and pipelines (deals + tickets) a complete export holds."""
-        from vaultkeeper.sandbox.hs_meta import owners_payload, pipelines_payload
-
         owners = owners_payload()
         archived = sum(1 for o in owners if o["archived"])
         pipelines = sum(len(pipelines_payload(o) or []) for o in ("deals", "tickets"))
@@ -297,15 +327,11 @@ class Sandbox:
                  start: int = 0) -> list[str]:
         """Ids of the first ``count`` live records of ``obj`` (HubSpot or Salesforce name),
         optionally only records that have at least one relation."""
-        from vaultkeeper.sandbox import admin
-
         return admin.live_ids(self.dataset, obj, count, with_relations, start)
 
     def archive(self, obj: str, ids: list[str]) -> int:
         """Archive (HubSpot) / delete (Salesforce) records as an automation would; their
         associations disappear from the API with them. Returns how many changed."""
-        from vaultkeeper.sandbox import admin
-
         return admin.archive(self.dataset, obj, ids)
 
     def mass_archive(self, obj: str = "contacts", count: int = 300,
@@ -318,8 +344,6 @@ class Sandbox:
 
     def overwrite(self, obj: str, values: dict[str, dict[str, Any]]) -> None:
         """The bulk-overwrite bad day: set values behind the API's back (id → {name: value})."""
-        from vaultkeeper.sandbox import admin
-
         admin.overwrite(self.dataset, obj, values)
 
     def stats(self) -> dict[str, Any]:
@@ -343,12 +367,10 @@ class Sandbox:
         auth_ok = open_path or (scheme.lower() in ("bearer", "oauth") and (
             given == self.token or self.oauth.valid(given)))
         if salesforce and path.startswith("/services/Soap/") and not auth:
-            from vaultkeeper.sandbox.sf_write import soap_session
-
             auth = soap_session(body)  # SOAP calls carry the session in a SessionHeader
             auth_ok = auth == self.token or self.oauth.valid(auth)
         cursor = (SalesforceApi.is_cursor(path) if salesforce
-                  else HubSpotApi.is_cursor(method, path, query, body))
+                  else HubSpotApi.is_cursor(method, path, query, body)) or is_download(path)
         write = is_write(method, path)
         decision = self._state.decide(cursor, eligible=url_ok and auth_ok, write=write)
         if not salesforce and not self.hubspot.admit(
@@ -368,7 +390,8 @@ class Sandbox:
         else:
             if decision.slow_ms:
                 time.sleep(decision.slow_ms / 1000)
-            response = self.oauth.handle(req) if oauth else api.handle(req)
+            response = self.oauth.handle(req) if oauth else (
+                file_routes.handle(self.files, req) or api.handle(req))
         response.headers.extend(self.salesforce.headers(decision) if salesforce
                                 else self.hubspot.rate_headers(decision))
         self._state.count(f"{'salesforce' if salesforce else 'hubspot'}.requests")
@@ -390,8 +413,6 @@ def _inputs(body: bytes) -> tuple[int, tuple[str, ...]]:
     ``inputs[].properties``, Salesforce ``records[]`` fields or a single object."""
     if not body:
         return 0, ()
-    import orjson
-
     try:
         parsed = orjson.loads(body)
     except orjson.JSONDecodeError:

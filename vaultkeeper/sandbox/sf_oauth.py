@@ -6,6 +6,7 @@ Error bodies are Salesforce's: HTTP 400 with ``{"error": …, "error_description
 
 from __future__ import annotations
 
+import base64
 import secrets
 import threading
 import time
@@ -160,8 +161,6 @@ class OAuthServer:
     def _client(self, req: Request, form: dict[str, str]) -> tuple[str, str | None]:
         auth = req.header("Authorization") or ""
         if auth.lower().startswith("basic "):
-            import base64
-
             try:
                 cid, _, secret = base64.b64decode(auth[6:]).decode().partition(":")
                 return cid, secret

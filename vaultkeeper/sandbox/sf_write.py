@@ -15,6 +15,8 @@ import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
+import orjson
+
 from vaultkeeper.sandbox import sf_schema as sf
 from vaultkeeper.sandbox.hs_write import now_ms
 from vaultkeeper.sandbox.wire import Request, Response, json_response
@@ -78,8 +80,6 @@ class SalesforceWrites:
 
     # -- validation ----------------------------------------------------------------------
     def _body(self, req: Request) -> Any:
-        import orjson
-
         try:
             return orjson.loads(req.body or b"null")
         except orjson.JSONDecodeError as exc:

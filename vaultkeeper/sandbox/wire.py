@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,6 +100,10 @@ class Response:
     body: bytes
     content_type: str = JSON
     headers: list[tuple[str, str]] = field(default_factory=list)
+    stream: Iterator[bytes] | None = None
+    """Chunks written instead of ``body`` (file content: never whole in memory)."""
+    length: int = 0
+    """The Content-Length of ``stream``."""
 
 
 def json_response(status: int, payload: Any, headers: list[tuple[str, str]] | None = None,

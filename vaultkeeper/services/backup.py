@@ -27,11 +27,13 @@ from vaultkeeper.errors import (
     VaultkeeperError,
 )
 from vaultkeeper.exportfmt import Manifest
+from vaultkeeper.exportfmt_files import files_summary
 from vaultkeeper.privatefs import private_staging, run_lock
 from vaultkeeper.restic import Restic
 from vaultkeeper.services.context import CommandContext
 from vaultkeeper.services.diff import compare_counts
 from vaultkeeper.services.export import ExportObserver, run_export
+from vaultkeeper.services.file_reuse import SnapshotReuse, previous_snapshot
 from vaultkeeper.services.privacy.register import write_register_file
 from vaultkeeper.services.processes import priority_order
 from vaultkeeper.storage.locations import Location, preflight
@@ -54,6 +56,8 @@ class BackupReport:
     snapshot_id: str = ""
     manifest_sha256: str = ""
     stale_locks: list[str] = field(default_factory=list)
+    files: dict[str, Any] | None = None
+    """The files part of the export (exportfmt_files.files_summary); None without files."""
 
     def as_json(self) -> dict[str, Any]:
         """The ``--json`` shape."""
@@ -61,7 +65,7 @@ class BackupReport:
                 "manifest_sha256": self.manifest_sha256, "export_status": self.export_status,
                 "counts": self.counts, "problems": self.problems, "flagged": self.flagged,
                 "flag_reason": self.flag_reason, "stale_locks_removed": self.stale_locks,
-                "locations": [r.__dict__ for r in self.locations]}
+                "locations": [r.__dict__ for r in self.locations], "files": self.files}
 
 
 class BackupObserver(ExportObserver):
@@ -141,10 +145,15 @@ def _backup(ctx: CommandContext, staging: Path, locations: list[Location], repor
     settings = ctx.settings
     export_dir = staging / "export"
     open_repositories(ctx, locations)   # a wrong password fails now, not after the export
+    reuse = None
+    if settings.source.files is not None:   # unchanged files come from the last snapshot
+        found = previous_snapshot([ctx.restic(location) for location in locations])
+        reuse = SnapshotReuse(*found, staging / "previous") if found else None
     with open_connector(settings.source) as connector:
         objects = tuple(only or settings.source.objects)
         run_export(connector, export_dir, objects=objects, exclude=settings.source.exclude,
-                   observer=observer, priority=priority)
+                   observer=observer, priority=priority, files=settings.source.files,
+                   reuse=reuse)
     # Trust nothing we did not just check: the manifest must exist and list its objects.
     manifest = Manifest.load(export_dir)
     if manifest is None:
@@ -154,6 +163,7 @@ def _backup(ctx: CommandContext, staging: Path, locations: list[Location], repor
     report.manifest_sha256 = manifest.sha256
     report.export_status = manifest.status
     report.counts = manifest.counts
+    report.files = files_summary(manifest.files)
     report.problems.extend(manifest.problems)
     previous = rundb.previous_counts(db)
     if only and previous:

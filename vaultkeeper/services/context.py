@@ -3,7 +3,8 @@
 ``CommandContext(settings)`` holds the settings, the policies (loaded on first use, then kept),
 the state database (opened on first use, then kept), the repository password (``password``
 raises the one "no repository password configured" error), ``restic(location)`` and the
-locations (``locations()``, ``usable_locations()``). Creating one removes the private work
+locations (``locations()``, ``usable_locations()``); ``restore_export`` brings one snapshot's
+export back into a private folder. Creating one removes the private work
 folders that killed runs left in the state directory (``privatefs.sweep_leftovers``).
 
 Services take ``Settings | CommandContext`` (``CommandContext.of``), so a caller that already
@@ -19,10 +20,11 @@ from typing import Any
 
 from vaultkeeper.config import Secret, Settings
 from vaultkeeper.db import open_state_db
-from vaultkeeper.errors import StorageError
+from vaultkeeper.errors import StorageError, UsageError
+from vaultkeeper.exportfmt import find_export_root
 from vaultkeeper.policies import Policies, load_policies
 from vaultkeeper.privatefs import sweep_leftovers
-from vaultkeeper.restic import DEFAULT_TIMEOUT, Restic
+from vaultkeeper.restic import DEFAULT_TIMEOUT, Restic, Snapshot
 from vaultkeeper.storage.locations import Location, preflight, resolve_locations
 
 CACHE = "cache"
@@ -92,3 +94,14 @@ class CommandContext:
             if check.present and check.reachable is not False:
                 usable.append(location)
         return usable
+
+
+def restore_export(restic: Restic, snapshot: Snapshot, target: Path, fix: str) -> Path:
+    """Restore ``snapshot`` into the new private folder ``target``; the export inside it, or a
+    UsageError (with ``fix``) when the snapshot holds no manifest.json."""
+    target.mkdir(mode=0o700)
+    restic.restore(snapshot.id, target)
+    root = find_export_root(target)
+    if root is None:
+        raise UsageError(f"snapshot {snapshot.short_id} holds no manifest.json", fix)
+    return root

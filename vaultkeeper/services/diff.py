@@ -18,10 +18,10 @@ import orjson
 from vaultkeeper.config import Settings
 from vaultkeeper.db.diffindex import RecordIndex
 from vaultkeeper.errors import StorageError, UsageError
-from vaultkeeper.exportfmt import MANIFEST, ExportFolder, Manifest, find_export_root
+from vaultkeeper.exportfmt import MANIFEST, ExportFolder, Manifest
 from vaultkeeper.privatefs import private_staging, run_lock
 from vaultkeeper.restic import select_snapshot
-from vaultkeeper.services.context import CommandContext
+from vaultkeeper.services.context import CommandContext, restore_export
 from vaultkeeper.shapes import ObjectShape, shape_for
 
 STAGING = "diff-staging"
@@ -108,16 +108,9 @@ def diff_snapshots(settings: Settings | CommandContext, a: str, b: str, *,
     report = DiffReport(loc.name, _describe(snap_a), _describe(snap_b))
     with run_lock(ctx.state_dir, LOCK, "diff"), \
             private_staging(ctx.state_dir, STAGING) as staging:
-        roots = []
-        for side, snap in (("a", snap_a), ("b", snap_b)):
-            target = staging / side
-            target.mkdir(mode=0o700)
-            restic.restore(snap.id, target)
-            root = find_export_root(target)
-            if root is None:
-                raise UsageError(f"snapshot {snap.id[:8]} holds no manifest.json",
-                                 "diff snapshots made by `vaultkeeper backup`")
-            roots.append(root)
+        roots = [restore_export(restic, snap, staging / side,
+                                "diff snapshots made by `vaultkeeper backup`")
+                 for side, snap in (("a", snap_a), ("b", snap_b))]
         compare_exports(roots[0], roots[1], staging / "index.db", report, sample)
     return report
 

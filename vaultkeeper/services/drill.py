@@ -41,6 +41,7 @@ from vaultkeeper.services.drill_checks import (
     check_signature,
     reconcile,
 )
+from vaultkeeper.services.drill_files import check_files, report_files
 from vaultkeeper.services.privacy.suppress import Suppression, erased_ids
 from vaultkeeper.services.processes import by_priority, run_acceptance_checks
 from vaultkeeper.storage.locations import Location, preflight
@@ -216,6 +217,7 @@ def _drill(ctx: CommandContext, location: Location, ref: str, subset: str,
             "loaded_at": _now().isoformat(timespec="seconds"), "drill_id": str(report.drill_id)},
             progress=_Progress(observer, root))
         report.durations["load_s"] = round(time.monotonic() - began, 3)
+        files = check_files(root, candidate)   # the files are in staging: checked now
         try:
             suppression = erased_ids(ctx, root)
         except (ExportError, VerificationError, KeyError, ValueError) as exc:
@@ -228,6 +230,7 @@ def _drill(ctx: CommandContext, location: Location, ref: str, subset: str,
     observer.stage("reconcile", "")
     began = time.monotonic()
     reconcile(loaded, name, report)
+    report_files(files, name, report)
     suppress_mirror(candidate, suppression, report)
     report.durations["reconcile_s"] = round(time.monotonic() - began, 3)
     final = mirror_dir / (FAILED if report.failures else mirrordb.MIRROR_FILE)

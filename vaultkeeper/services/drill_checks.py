@@ -53,6 +53,8 @@ class DrillReport:
     suppressed: dict[str, Any] = field(default_factory=dict)
     mirror_path: str = ""
     export: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, Any] = field(default_factory=dict)
+    """The files check (services/drill_files.py); empty when the export has no files."""
     started_at: str = ""
     error: str = ""
 

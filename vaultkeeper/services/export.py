@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import hashlib
+import json
 import os
 import shutil
 import time
@@ -23,8 +24,11 @@ from vaultkeeper.connectors.base import Connector
 from vaultkeeper.digest import ContentDigest, canonical_json
 from vaultkeeper.errors import UsageError
 from vaultkeeper.exportfmt import FORMAT, MANIFEST, SUBDIRS, write_manifest
+from vaultkeeper.exportfmt_files import FILES_DIR
+from vaultkeeper.filelimits import FileLimits
 from vaultkeeper.models import FileEntry, Malformed, ObjectResult, ObjectSpec, Record, Relation
 from vaultkeeper.privatefs import fsync_dir, open_private, write_private
+from vaultkeeper.services.export_files import FileReuse, export_files
 
 PROGRESS_EVERY = 1000
 
@@ -98,7 +102,7 @@ def prepare_out_dir(out: Path, *, overwrite: bool) -> None:
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out} exists and is not a directory", "choose another --out")
     if out.exists() and any(out.iterdir()):
-        known = {MANIFEST, *SUBDIRS}
+        known = {MANIFEST, *SUBDIRS, FILES_DIR}
         foreign = sorted(p.name for p in out.iterdir() if p.name not in known)
         if foreign:
             raise UsageError(f"{out} is not empty and not an export ({', '.join(foreign[:3])})",
@@ -109,7 +113,7 @@ def prepare_out_dir(out: Path, *, overwrite: bool) -> None:
         # The old manifest goes first: if we crash now, nothing looks complete.
         (out / MANIFEST).unlink(missing_ok=True)
         fsync_dir(out)
-        for sub in SUBDIRS:
+        for sub in (*SUBDIRS, FILES_DIR):
             shutil.rmtree(out / sub, ignore_errors=True)
     out.mkdir(mode=0o700, parents=True, exist_ok=True)
     out.chmod(0o700)
@@ -148,10 +152,13 @@ def resolve_order(specs: Sequence[ObjectSpec], default_order: Sequence[str],
 def run_export(connector: Connector, out: Path, *, objects: Sequence[str] = (),
                exclude: Sequence[str] = (), overwrite: bool = False,
                observer: ExportObserver | None = None,
-               priority: Sequence[str] = ()) -> dict[str, Any]:
+               priority: Sequence[str] = (), files: FileLimits | None = None,
+               reuse: FileReuse | None = None) -> dict[str, Any]:
     """Export everything ``connector`` holds into ``out``; return the manifest written.
 
-    ``priority`` lists objects to export first (see services.processes.priority_order)."""
+    ``priority`` lists objects to export first (see services.processes.priority_order);
+    ``files``: also download the source's files under these limits (export_files.py), taking
+    unchanged ones from ``reuse``."""
     observer = observer or ExportObserver()
     prepare_out_dir(out, overwrite=overwrite)
     started = datetime.now(UTC)
@@ -174,6 +181,9 @@ def run_export(connector: Connector, out: Path, *, objects: Sequence[str] = (),
         for writer in run.relations.values():
             writer.abandon()
         raise
+    files_part, file_problems = (None, []) if files is None else \
+        export_files(connector, out, files, reuse=reuse, observer=observer)
+    run.problems.extend(file_problems)
     manifest = {
         "format": FORMAT,
         "tool": {"name": "vaultkeeper", "version": __version__},
@@ -191,6 +201,8 @@ def run_export(connector: Connector, out: Path, *, objects: Sequence[str] = (),
         "relations": run.relation_entries,
         "requests": connector.request_stats(),
     }
+    if files_part is not None:
+        manifest["files"] = files_part
     write_manifest(out, manifest)
     return manifest
 
@@ -294,8 +306,6 @@ class _IdCounter:
 def _not_utf8(item: Record, spec: ObjectSpec) -> Malformed:
     """A record whose strings hold bytes that are not UTF-8 (kept as surrogates by the
     connector): quarantined raw, the bad bytes as ``\\udcXX`` escapes (byte 0xXX)."""
-    import json
-
     bad = sorted(k for k, v in _walk_strings(item.data) if not _utf8_ok(v))
     raw = json.dumps(item.data, ensure_ascii=True, sort_keys=True)
     record_id = item.data.get(spec.primary_key, "?") if spec.primary_key else "?"

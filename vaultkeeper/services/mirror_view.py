@@ -64,6 +64,7 @@ def banner(snapshot: Mapping[str, str]) -> str:
 def _plugin(view: StaffView | None) -> ModuleType:
     """Datasette hooks as a plugin module: the banner on every page, the index's search, the
     person page (its memberships, donations and notes)."""
+    # Lazy: datasette (and uvicorn) load only for `mirror serve`.
     from datasette import hookimpl
 
     labels = {f: f.replace("_", " ").capitalize() for spec in ENTITIES.values()
@@ -140,6 +141,7 @@ def serve_mirror(path: Path, *, host: str = "127.0.0.1", port: int = 8001,
         if mapping is not None:
             view = build_staff_view(path, private / "staff.db", mapping, fields=fields)
         app = make_app(path, view, title=title, include_raw=include_raw)
+        # Lazy: datasette (and uvicorn) load only for `mirror serve`.
         import uvicorn
 
         uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="on")
@@ -147,6 +149,7 @@ def serve_mirror(path: Path, *, host: str = "127.0.0.1", port: int = 8001,
 
 def make_app(path: Path, view: StaffView | None, *, title: str, include_raw: bool) -> Any:
     """The Datasette ASGI app over the staff view (and the raw mirror)."""
+    # Lazy: datasette (and uvicorn) load only for `mirror serve`.
     from datasette.app import Datasette
     from datasette.plugins import pm
 

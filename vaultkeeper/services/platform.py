@@ -10,6 +10,7 @@ reason rather than approximated.
 
 from __future__ import annotations
 
+import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,13 @@ def _step(c: Cadence, platform: str, whole: int) -> str:
     return "" if c.n == 1 else f"/{c.n}"
 
 
+def _minute_of_hour(c: Cadence, at: str, platform: str) -> int:
+    """``every hour at :15`` → 15; neither platform has "every N hours at a minute"."""
+    if c.n != 1:
+        raise _refuse(c, platform, "every N hours at a minute")
+    return int(at.strip(":").split(":")[0])
+
+
 def on_calendar(c: Cadence) -> str:
     """A systemd ``OnCalendar=`` expression for the phrase."""
     at = c.at or ""
@@ -61,9 +69,7 @@ def on_calendar(c: Cadence) -> str:
         return "Mon *-*-* 00:00:00"
     if c.unit == "hour":
         if at:
-            if c.n != 1:
-                raise _refuse(c, "systemd", "every N hours at a minute")
-            return f"*-*-* *:{int(at.strip(':').split(':')[0]):02d}:00"
+            return f"*-*-* *:{_minute_of_hour(c, at, 'systemd'):02d}:00"
         return f"*-*-* 00{_step(c, 'systemd', 24)}:00:00" if c.n > 1 else "*-*-* *:00:00"
     if c.unit == "minute" and not at:
         return f"*-*-* *:00{_step(c, 'systemd', 60)}:00" if c.n > 1 else "*-*-* *:*:00"
@@ -89,9 +95,7 @@ def cron_spec(c: Cadence) -> str:
         return "0 0 * * 1"
     if c.unit == "hour":
         if at:
-            if c.n != 1:
-                raise _refuse(c, "cron", "every N hours at a minute")
-            return f"{int(at.strip(':').split(':')[0])} * * * *"
+            return f"{_minute_of_hour(c, at, 'cron')} * * * *"
         return f"0 */{c.n} * * *" if c.n > 1 and _step(c, "cron", 24) else "0 * * * *"
     if c.unit == "minute" and not at:
         return f"*/{c.n} * * * *" if c.n > 1 and _step(c, "cron", 60) else "* * * * *"
@@ -166,8 +170,6 @@ def crontab(config: Path, schedule_map: dict[str, str], *,
 
 
 def _shell_quote(text: str) -> str:
-    import shlex
-
     return shlex.quote(text)
 
 

@@ -133,6 +133,7 @@ def _extra_cols(b: PackageBuilder, em: EntityMapping) -> list[str]:
 
 def validate_descriptor(root: Path, name: str = "datapackage.json") -> list[str]:
     """Frictionless validation of a package folder: one line per error (first 50)."""
+    # Lazy: frictionless is heavy and needed only to validate a descriptor.
     from frictionless import Package, system
 
     with system.use_context(trusted=True):

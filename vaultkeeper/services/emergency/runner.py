@@ -17,13 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from vaultkeeper import crypto, privatefs
+from vaultkeeper.canonical import MAPPINGS_DIR
 from vaultkeeper.config import Settings
 from vaultkeeper.connectors import open_connector
 from vaultkeeper.db.emergency import latest_verified_drill
-from vaultkeeper.errors import StorageError, VaultkeeperError
+from vaultkeeper.errors import StorageError, UsageError, VaultkeeperError
 from vaultkeeper.exportfmt import find_export_root
 from vaultkeeper.restic import Restic, Snapshot
 from vaultkeeper.services.context import CommandContext
+from vaultkeeper.services.emergency.files import write_text
+from vaultkeeper.services.emergency.infer import infer
 from vaultkeeper.services.emergency.package import build_package
 from vaultkeeper.services.emergency.result import (
     PUBLIC_KEY,
@@ -32,6 +35,7 @@ from vaultkeeper.services.emergency.result import (
     Provenance,
     prepare_out,
 )
+from vaultkeeper.services.emergency.source import open_export
 from vaultkeeper.services.export import ExportObserver, run_export
 from vaultkeeper.services.privacy.suppress import erased_ids, filter_export
 from vaultkeeper.storage.locations import Location
@@ -121,7 +125,8 @@ def _obtain(settings: Settings, work: Path, *, source: str, fresh: bool,
             with open_connector(settings.source) as connector:
                 manifest = run_export(connector, export_dir, objects=settings.source.objects,
                                       exclude=settings.source.exclude,
-                                      observer=_ExportStages(observer))
+                                      observer=_ExportStages(observer),
+                                      files=settings.source.files)
         except VaultkeeperError as exc:
             shutil.rmtree(export_dir, ignore_errors=True)
             observer.note(f"the fresh export failed ({exc.one_line()}); using the backup "
@@ -260,12 +265,6 @@ def suggest_mapping(settings: Settings, out: Path | None, *, source: str = "late
                     fresh: bool = False, force: bool = False,
                     observer: EmergencyObserver | None = None) -> SuggestResult:
     """Infer the canonical mapping of the export and write it as a commented TOML file."""
-    from vaultkeeper.canonical import MAPPINGS_DIR
-    from vaultkeeper.errors import UsageError
-    from vaultkeeper.services.emergency.files import write_text
-    from vaultkeeper.services.emergency.infer import infer
-    from vaultkeeper.services.emergency.source import open_export
-
     observer = observer or EmergencyObserver()
     with private_workdir(settings.state_dir) as work:
         export_dir, provenance = _obtain(settings, work, source=source, fresh=fresh,

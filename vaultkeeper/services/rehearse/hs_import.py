@@ -18,13 +18,14 @@ from typing import Any
 from vaultkeeper.canonical import ENTITIES
 from vaultkeeper.connectors.hubspot_imports import HubSpotImports, ImportFile
 from vaultkeeper.services.emergency.targets import import_files
+from vaultkeeper.services.rehearse.importfiles import read_rows
 from vaultkeeper.services.rehearse.model import (
+    OBJECTS,
     LoadStats,
     PackageData,
     TargetMapping,
     entity_fields,
 )
-from vaultkeeper.services.rehearse.vendor import OBJECTS
 
 _TYPE_IDS = {"contacts": "0-1", "companies": "0-2", "deals": "0-3", "notes": "0-46"}
 _SYSTEM = "none:set by HubSpot when the record is created"
@@ -50,8 +51,7 @@ DEFAULT_MAPPING: dict[str, dict[str, str]] = {
         region="prop:state", postcode="prop:zip", country="prop:country",
         birth_date="prop:date_of_birth", job_title="prop:jobtitle",
         organisation_id="link:companies", created_at=_SYSTEM, updated_at=_SYSTEM,
-        email_opt_out="none:contacts.csv has no opt-out column: set the subscription status "
-                      "in HubSpot"),
+        email_opt_out="prop:hs_email_optout"),
     "membership": _with_flags(
         legacy_id="prop:vaultkeeper_membership_id", person_id="same",
         number="prop:membership_number", level="prop:membership_level",
@@ -65,8 +65,7 @@ DEFAULT_MAPPING: dict[str, dict[str, str]] = {
         payment_method="prop:vaultkeeper_payment_method", reference="prop:payment_reference",
         fund="prop:vaultkeeper_fund", gift_aid="prop:vaultkeeper_gift_aid",
         person_id="link:contacts", organisation_id="link:companies",
-        currency="none:donations.csv has no currency column: deals take the portal's "
-                 "currency"),
+        currency="prop:deal_currency_code"),
     "activity": _with_flags(
         legacy_id=f"prop:{LEGACY}", body="prop:hs_note_body", date="prop:hs_timestamp",
         type="prop:vaultkeeper_activity_type", person_id="link:contacts",
@@ -143,8 +142,6 @@ def load_by_csv(imports: HubSpotImports, writer: Any, pkg: PackageData,
 def file_expectations(pkg: PackageData, mapping: TargetMapping) -> PackageData:
     """The package as the import files state it: a value the file changes on purpose (an
     invalid e-mail left empty, a partial date dropped) is expected as the file has it."""
-    from vaultkeeper.services.rehearse.importfiles import read_rows
-
     rows: dict[str, dict[str, dict[str, str]]] = {}
     for spec in import_files("hubspot"):
         found = read_rows(pkg, "hubspot", spec)

@@ -16,6 +16,8 @@ from vaultkeeper.config import Settings
 from vaultkeeper.db import open_state_db
 from vaultkeeper.db import rehearsals as rdb
 from vaultkeeper.errors import UsageError, VaultkeeperError
+from vaultkeeper.services.rehearse import hs_import, tryton, vendor
+from vaultkeeper.services.rehearse.hs_import import file_expectations
 from vaultkeeper.services.rehearse.importfiles import FileCheck, check_import_files
 from vaultkeeper.services.rehearse.importfiles import losses as file_losses
 from vaultkeeper.services.rehearse.model import (
@@ -28,6 +30,9 @@ from vaultkeeper.services.rehearse.model import (
 )
 from vaultkeeper.services.rehearse.reconcile import EntityResult, reconcile, relation_coverage
 from vaultkeeper.services.rehearse.targets import Target
+from vaultkeeper.services.rehearse.tryton import TrytonLoader
+from vaultkeeper.services.rehearse.vendor import rehearse_vendor
+from vaultkeeper.targets.tryton_rpc import TrytonRpc
 
 Progress = Callable[[str, int], None]
 
@@ -117,9 +122,6 @@ def _load_and_export(target: Target, pkg: PackageData, mapping: TargetMapping,
                      ) -> tuple[LoadStats, Returned, dict[str, float]]:
     times: dict[str, float] = {}
     if target.kind == "tryton" and not target.sandbox:
-        from vaultkeeper.services.rehearse.tryton import TrytonLoader
-        from vaultkeeper.targets.tryton_rpc import TrytonRpc
-
         rpc = TrytonRpc(target.url, target.database)
         try:
             password = target.password.reveal() if target.password else ""
@@ -134,8 +136,6 @@ def _load_and_export(target: Target, pkg: PackageData, mapping: TargetMapping,
         finally:
             rpc.close()
         return stats, back, times
-    from vaultkeeper.services.rehearse.vendor import rehearse_vendor
-
     return rehearse_vendor(target, pkg, mapping, progress, via=via)
 
 
@@ -143,14 +143,8 @@ def default_mapping(kind: str, via: str = "api"
                     ) -> tuple[dict[str, dict[str, str]], frozenset[str]]:
     """The built-in mapping of a target kind and the destinations it may use."""
     if kind == "tryton":
-        from vaultkeeper.services.rehearse import tryton
-
         return tryton.DEFAULT_MAPPING, tryton.DESTINATIONS
-    from vaultkeeper.services.rehearse import vendor
-
     if via == "import":
-        from vaultkeeper.services.rehearse import hs_import
-
         return hs_import.DEFAULT_MAPPING, vendor.destinations(kind)
     return vendor.default_mapping(kind), vendor.destinations(kind)
 
@@ -197,8 +191,6 @@ def rehearse(package: Path, target: Target, settings: Settings | None, *,
         t0 = time.monotonic()
         expected = pkg
         if via == "import":
-            from vaultkeeper.services.rehearse.hs_import import file_expectations
-
             expected = file_expectations(pkg, mapping)
         entities = reconcile(expected, back, stats, mapping)
         seconds["reconcile_s"] = round(time.monotonic() - t0, 2)

@@ -22,8 +22,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from vaultkeeper.connectors import make_writer
+from vaultkeeper.connectors.hubspot import HubSpotConnector
+from vaultkeeper.connectors.hubspot_imports import HubSpotImports
+from vaultkeeper.connectors.salesforce import SalesforceConnector
+from vaultkeeper.connectors.writer import LinkSpec, NewRecord, RecordUpdate
 from vaultkeeper.errors import UsageError
+from vaultkeeper.models import Record, Relation
+from vaultkeeper.services.rehearse.hs_import import load_by_csv
 from vaultkeeper.services.rehearse.model import (
+    OBJECTS,
     LoadStats,
     PackageData,
     Returned,
@@ -35,12 +43,6 @@ from vaultkeeper.services.rehearse.model import (
 from vaultkeeper.services.rehearse.targets import Target
 
 ORDER = ("organisation", "person", "membership", "donation", "activity")
-OBJECTS = {
-    "hubspot": {"person": "contacts", "organisation": "companies", "membership": "contacts",
-                "donation": "deals", "activity": "notes"},
-    "salesforce": {"person": "Contact", "organisation": "Account", "membership": "Contact",
-                   "donation": "Opportunity", "activity": "Task"},
-}
 TEXT_HOME = {"hubspot": "vaultkeeper_text", "salesforce": "Description"}
 HEADER = "vaultkeeper"
 _FILLERS = {("salesforce", "Contact"): {"LastName": "(none)"},
@@ -133,6 +135,7 @@ class _AnyDest(frozenset[str]):
 def _endpoint(target: Target) -> Iterator[tuple[str, str, Any]]:
     """(url, token, ca_file) of the target; a sandbox is started empty and stopped after."""
     if target.sandbox:
+        # Lazy: the built-in CRM loads only for `--into sandbox:…` targets.
         from vaultkeeper.sandbox import Sandbox
 
         with Sandbox(records=0, seed=1) as sb:
@@ -175,8 +178,6 @@ class VendorLoader:
 
     def load(self, pkg: PackageData) -> LoadStats:
         """Create every record and link; memberships update their person's record."""
-        from vaultkeeper.connectors.writer import LinkSpec, NewRecord, RecordUpdate
-
         stats = LoadStats()
         writable = {o: self._writable(o) for o in set(self.objects.values())}
         for entity in ORDER:
@@ -290,8 +291,6 @@ class VendorLoader:
     # -- export back ---------------------------------------------------------------------------
     def export(self, connector: Any) -> Returned:
         """Read every object back with vaultkeeper's reader and map it to canonical rows."""
-        from vaultkeeper.models import Record, Relation
-
         back = Returned()
         wanted = set(self.objects.values())
         records: dict[str, dict[str, dict[str, Any]]] = {o: {} for o in wanted}
@@ -365,10 +364,6 @@ def rehearse_vendor(target: Target, pkg: PackageData, mapping: TargetMapping,
                     ) -> tuple[LoadStats, Returned, dict[str, float]]:
     """Import into the vendor target (``via`` its write API, or HubSpot's CSV ``import`` of
     the package's files), export back with vaultkeeper's reader."""
-    from vaultkeeper.connectors import make_writer
-    from vaultkeeper.connectors.hubspot import HubSpotConnector
-    from vaultkeeper.connectors.salesforce import SalesforceConnector
-
     times: dict[str, float] = {}
     with _endpoint(target) as (url, token, ca_file):
         writer = make_writer(target.kind, url, token, ca_file=ca_file)
@@ -376,9 +371,6 @@ def rehearse_vendor(target: Target, pkg: PackageData, mapping: TargetMapping,
             loader = VendorLoader(target.kind, writer, mapping, progress)
             t0 = time.monotonic()
             if via == "import":
-                from vaultkeeper.connectors.hubspot_imports import HubSpotImports
-                from vaultkeeper.services.rehearse.hs_import import load_by_csv
-
                 imports = HubSpotImports(url, token, ca_file=ca_file)
                 try:
                     stats = load_by_csv(imports, writer, pkg, mapping, progress)

@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from vaultkeeper.config import Settings
 from vaultkeeper.db import drills as drilldb
 from vaultkeeper.db import open_state_db
@@ -135,8 +137,6 @@ def _drill(settings: Settings, db: Any, report: CrmDrillReport, snapshot: str | 
 
 
 def _exported(folder: Any, obj: str) -> dict[str, dict[str, Any]]:
-    import orjson
-
     path = folder / "objects" / f"{obj}.ndjson"
     out: dict[str, dict[str, Any]] = {}
     if path.exists():
@@ -147,8 +147,6 @@ def _exported(folder: Any, obj: str) -> dict[str, dict[str, Any]]:
 
 
 def _exported_relations(folder: Any) -> set[tuple[str, str, str]]:
-    import orjson
-
     out: set[tuple[str, str, str]] = set()
     for path in sorted((folder / "relations").glob("*.ndjson")):
         for line in iter_lines(path):

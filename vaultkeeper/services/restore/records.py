@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import orjson
+
 # Properties a record of the snapshot carries but never writes back (ids, system envelope).
 _ENVELOPE = frozenset({"attributes", "Id", "IsDeleted", "hs_object_id"})
 
@@ -38,8 +40,6 @@ def norm(value: Any) -> str | None:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, dict | list):
-        import orjson
-
         return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
     text = str(value)
     if text in ("True", "False"):

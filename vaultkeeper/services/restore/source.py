@@ -16,6 +16,7 @@ from vaultkeeper.db.selection import MirrorReader
 from vaultkeeper.errors import StorageError, UsageError
 from vaultkeeper.privatefs import private_staging
 from vaultkeeper.restic import Restic, Snapshot, select_snapshot
+from vaultkeeper.services.context import restore_export
 from vaultkeeper.services.privacy.suppress import erased_ids, filter_export
 from vaultkeeper.storage.locations import Location, preflight, resolve_locations
 
@@ -59,13 +60,8 @@ def open_source(settings: Settings, *, snapshot: str | None, location: str | Non
         return
     chosen, restic, snap = _find_snapshot(settings, snapshot, location, before)
     with private_staging(settings.state_dir, staging) as folder:
-        files = folder / "export"
-        files.mkdir(mode=0o700)
-        restic.restore(snap.id, files)
-        root = _export_root(files)
-        if root is None:
-            raise UsageError(f"snapshot {snap.short_id} holds no manifest.json",
-                             "restore from another snapshot; this one is not an export")
+        root = restore_export(restic, snap, folder / "export",
+                              "restore from another snapshot; this one is not an export")
         # Erased persons (the privacy register) never come back into a CRM: their records
         # and what is theirs alone leave the export before anything is planned.
         suppression = erased_ids(settings, root)
@@ -127,10 +123,3 @@ def _find_snapshot(settings: Settings, ref: str | None, location: str | None,
             problems.append(f"{loc.name}: {exc.message}")
     raise StorageError("no location could provide the snapshot: " + "; ".join(problems),
                        "check `vaultkeeper snapshots` and `vaultkeeper locations check`")
-
-
-def _export_root(folder: Path) -> Path | None:
-    if (folder / "manifest.json").exists():
-        return folder
-    found = sorted(folder.rglob("manifest.json"), key=lambda p: len(p.parts))
-    return found[0].parent if found else None

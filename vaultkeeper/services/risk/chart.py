@@ -24,6 +24,7 @@ def write_chart(path: Path, policy: RiskPolicy, points: Sequence[tuple[date, flo
     if path.suffix.lower() not in FORMATS:
         raise UsageError(f"--chart {path}: unknown image type {path.suffix or '(none)'}",
                          "name the file .png or .svg")
+    # Lazy: matplotlib (~1 s of imports) loads only when a chart is drawn.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
     from matplotlib.figure import Figure

@@ -11,6 +11,7 @@ from typing import Any
 from xml.sax import SAXException
 
 import httpx
+import orjson
 
 from vaultkeeper import __version__
 from vaultkeeper.config import Settings
@@ -55,8 +56,6 @@ def _get(client: httpx.Client, url: str) -> bytes:
 
 
 def _json(client: httpx.Client, url: str) -> Any:
-    import orjson
-
     try:
         return orjson.loads(_get(client, url))
     except orjson.JSONDecodeError:
@@ -110,6 +109,7 @@ def statuspage_incidents(doc: Any, now: datetime,
 
 def release_cadence(content: bytes, now: datetime) -> tuple[float, str]:
     """Days between releases in an RSS/Atom feed (or since the last one, if longer)."""
+    # Lazy: feedparser (an optional feed reader) loads only when a release feed is read.
     import feedparser
 
     feed = feedparser.parse(content)

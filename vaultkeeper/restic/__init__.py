@@ -1,5 +1,6 @@
 """The only place restic runs: argv and environment built explicitly, ``--json`` parsed, failures
-classified into errors that name the location and the fix.
+classified into errors that name the location and the fix. ``Restic`` is the entry point;
+``errors`` tells restic's failures apart, ``proc`` runs the process (signals, password pipe).
 
 restic 0.14 is the minimum (Debian bookworm). Its quirks handled here: the backup summary holds
 only the short snapshot id (resolved through ``snapshots --json``), most failures exit 1 (so
@@ -12,6 +13,7 @@ import contextlib
 import logging
 import os
 import re
+import secrets
 import socket
 import subprocess  # noqa: TID251 - this module is the project's one home for running restic
 import time
@@ -26,7 +28,21 @@ import orjson
 from vaultkeeper.config import Secret
 from vaultkeeper.errors import StorageError, UsageError
 from vaultkeeper.privatefs import pid_alive
-from vaultkeeper.restic_proc import (
+from vaultkeeper.restic.errors import (
+    CredentialsRefused,
+    IdNotFound,
+    KeyInUse,
+    NotWritable,
+    OutOfSpace,
+    RepositoryCorrupt,
+    RepositoryLocked,
+    RepositoryMissing,
+    ResticFailed,
+    Unreachable,
+    WrongPassword,
+    classify,
+)
+from vaultkeeper.restic.proc import (
     ChildTimeout,
     die_with_parent,
     mkdir_private,
@@ -42,82 +58,10 @@ STALE_LOCK_AGE_S = 30 * 60
 """restic 0.14 treats a lock older than this as stale (``internal/restic/lock.go``)."""
 _NO_LOCK_COMMANDS = frozenset({"list", "cat", "unlock", "version", "init"})
 log = logging.getLogger("vaultkeeper.restic")
-
-
-class WrongPassword(StorageError):
-    """The repository password does not open the repository."""
-
-
-class RepositoryMissing(StorageError):
-    """There is no restic repository at the location."""
-
-
-class RepositoryLocked(StorageError):
-    """Another restic process (or a stale lock) holds the repository."""
-
-
-class Unreachable(StorageError):
-    """The backend cannot be reached."""
-
-
-class CredentialsRefused(Unreachable):
-    """The backend refused the location's credentials (wrong key or secret, no permission)."""
-
-
-class RepositoryCorrupt(StorageError):
-    """``restic check`` found errors."""
-
-
-class OutOfSpace(StorageError):
-    """The backend or local disk is full."""
-
-
-class NotWritable(StorageError):
-    """The location refuses writes: a read-only mount, or folders owned by someone else."""
-
-
-class ResticFailed(StorageError):
-    """Any other restic failure."""
-
-
-class IdNotFound(StorageError):
-    """No key (or snapshot) matches the id given."""
-
-
-class KeyInUse(StorageError):
-    """restic refuses to remove the key the command itself opened the repository with."""
-
-
-# Exact restic 0.14 stderr texts (LANG=C), most specific first.
-_CLASSES: list[tuple[re.Pattern[str], type[StorageError], str]] = [
-    (re.compile(r"wrong password or no key found"), WrongPassword,
-     "check [repository] password: it must be the key this repository was created with"),
-    (re.compile(r"no space left on device|NoSpace|QuotaExceeded|EntityTooLarge"), OutOfSpace,
-     "free space at the location or move it to a larger disk/bucket"),
-    (re.compile(r"read-only file system|permission denied", re.I), NotWritable,
-     "the location cannot be written: remount it read-write, or give this user the folder "
-     "(chown/chmod), then run `vaultkeeper locations init` again"),
-    (re.compile(r"connection refused|no such host|i/o timeout|network is unreachable|"
-                r"context deadline exceeded|dial tcp|connection reset|TLS handshake"),
-     Unreachable, "check the location's URL, network and that the server is running"),
-    # Before "unable to open config file": a refused key must not read as "no repository".
-    (re.compile(r"Access Denied|AccessDenied|InvalidAccessKeyId|SignatureDoesNotMatch|"
-                r"signature we calculated does not match|Access Key Id you provided does not "
-                r"exist|403 Forbidden|401 Unauthorized"), CredentialsRefused,
-     "check the location's access_key/secret_key (the secret must belong to the key) and "
-     "their permissions on the bucket"),
-    (re.compile(r"unable to open config file|Is there a repository at the following location"),
-     RepositoryMissing, "run `vaultkeeper locations init`"),
-    (re.compile(r"repository is already locked|unable to create lock"), RepositoryLocked,
-     "wait for the other restic process; a lock whose process is gone (or older than 30 "
-     "minutes) is removed before the next operation on the location (restic unlock)"),
-    (re.compile(r"refusing to remove key currently used"), KeyInUse,
-     "this is the key vaultkeeper itself uses; remove another key"),
-    (re.compile(r"no matching ID found"), IdNotFound,
-     "list the ids with `vaultkeeper escrow key list` (or `vaultkeeper snapshots`)"),
-    (re.compile(r"repository contains errors|Fatal: There were \d+ errors"), RepositoryCorrupt,
-     "restore from another location; run `restic check` there and rebuild this repository"),
-]
+__all__ = ["BackupResult", "CredentialsRefused", "ForgetResult", "IdNotFound", "KeyInUse",
+           "KeyInfo", "LockInfo", "NotWritable", "OutOfSpace", "RepositoryCorrupt",
+           "RepositoryLocked", "RepositoryMissing", "Restic", "ResticFailed", "Snapshot",
+           "Unreachable", "WrongPassword", "parse_time", "select_snapshot"]
 
 
 @dataclass(frozen=True)
@@ -313,15 +257,7 @@ class Restic:
         return f"location {self.location.name} ({self.location.display_url})"
 
     def _classify(self, command: str, done: subprocess.CompletedProcess[str]) -> StorageError:
-        stderr = self._scrub(done.stderr)
-        for pattern, cls, fix in _CLASSES:
-            if pattern.search(stderr):
-                line = next((ln for ln in stderr.splitlines() if pattern.search(ln)), "")
-                return cls(f"{self._where()}: {line.strip()[:300]}", fix)
-        last = [ln for ln in stderr.strip().splitlines() if ln.strip()][-1:] or ["(no output)"]
-        return ResticFailed(f"{self._where()}: restic {command} failed with exit "
-                            f"{done.returncode}: {last[0][:300]}",
-                            "run `vaultkeeper locations check` for details")
+        return classify(command, done.returncode, self._scrub(done.stderr), self._where())
 
     def _scrub(self, text: str) -> str:
         """Remove anything secret restic might echo (a REST URL carries credentials)."""
@@ -523,8 +459,6 @@ def select_snapshot(snapshots: Sequence[Snapshot], ref: str, where: str) -> Snap
     if ref == "latest":
         return max(whole, key=lambda s: s.time)
     if ref == "random":
-        import secrets
-
         return secrets.choice(whole)
     wanted = ref.lower()
     found = {s.id: s for s in snapshots

@@ -18,7 +18,7 @@ import os
 import shutil
 import signal
 import stat
-import subprocess  # noqa: TID251 - restic's process plumbing, used by restic.py only
+import subprocess  # noqa: TID251 - restic's process plumbing, used by the Restic class only
 import tempfile
 import threading
 import time

@@ -503,7 +503,9 @@ def merge(paths: list[Path]) -> dict[str, Any]:
                                    for c, v in p["kills_done_per_command"].items()},
         "records": parts[0]["records"], "seeds": [p["seed"] for p in parts],
         "restic_check": parts[0]["restic_check"], "locations": parts[0]["locations"],
-        "durations_s": {k: v for p in parts for k, v in p["durations_s"].items()},
+        # each command's unkilled duration as its own run measured it (its kill window)
+        "durations_s": {c: p["durations_s"].get(c) for p in parts for c in p["per_command"]},
+        "excluded_trials": [p["excluded_trials"] for p in parts if p.get("excluded_trials")],
         "elapsed_s": max(p["elapsed_s"] for p in parts),
         "per_command": summarise(trials, commands),
         "violations": sum(p["violations"] for p in parts),
@@ -540,6 +542,8 @@ def markdown(result: dict[str, Any]) -> str:
     bad = [(t["command"], t["n"], v) for t in result["trials"] for v in t["violations"]]
     if bad:
         lines += ["", "## Violations", ""] + [f"- {c} #{n}: {v}" for c, n, v in bad]
+    for excluded in result.get("excluded_trials") or []:
+        lines += ["", f"Excluded: {excluded['count']} trial(s) — {excluded['reason']}."]
     return "\n".join(lines) + "\n"
 
 

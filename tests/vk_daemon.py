@@ -6,6 +6,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 
@@ -40,3 +41,11 @@ def _wait(predicate, timeout: float = 900, what: str = "") -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+
+
+def far_hour() -> str:
+    """A time of day ("HH:00") about 12 hours from now, for daily jobs a test runs by hand.
+
+    A job that ran at 01:59 counts as missed at 02:00 (it catches up): with a fixed time such as
+    02:00, a test spanning it fails, and on a busy machine a test's steps span minutes."""
+    return f"{(datetime.now() + timedelta(hours=12)).hour:02d}:00"

@@ -56,3 +56,21 @@ def singer_counts(stdout: str) -> dict[str, int]:
         if message.get("type") == "RECORD":
             counts[message["stream"]] = counts.get(message["stream"], 0) + 1
     return counts
+
+
+def connector_venvs(*packages: str) -> Path:
+    """``CACHE/vaultkeeper-connectors`` with each pinned package installed by vaultkeeper's own
+    installer (connectors/thirdparty_run.ensure_venv), once; tests link a state directory's
+    ``connectors`` folder here so each test does not install again."""
+    from vaultkeeper.connectors.thirdparty_run import ensure_venv
+
+    root = CACHE / "vaultkeeper-connectors"
+    for package in packages:
+        ensure_venv(root, package)
+    return root
+
+
+def link_connectors(state_dir: Path, root: Path) -> None:
+    """Make ``state_dir/connectors`` the cached folder of connector virtualenvs."""
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    (state_dir / "connectors").symlink_to(root, target_is_directory=True)

@@ -61,6 +61,12 @@ class ObjectEntry:
     primary_key: str | None
     raw: Mapping[str, Any] = field(repr=False)
 
+    @property
+    def unverified(self) -> bool:
+        """The source reported no count for this object, so its completeness is unverified
+        (manifests older than this mark are taken as verified)."""
+        return self.raw.get("count_verified") is False
+
     @classmethod
     def parse(cls, name: str, raw: Any) -> ObjectEntry:
         """From the manifest's JSON (tolerant: a missing field gets its empty value)."""
@@ -155,6 +161,11 @@ class Manifest:
     def counts(self) -> dict[str, int]:
         """Records per object."""
         return {name: entry.count for name, entry in self.objects.items()}
+
+    @property
+    def unverified(self) -> list[str]:
+        """Objects whose count no source confirmed, in the export's order."""
+        return [n for n in self.order if n in self.objects and self.objects[n].unverified]
 
     @property
     def complete(self) -> bool:

@@ -1,4 +1,5 @@
-"""The source registry: one record per CRM source (HubSpot, Salesforce, CSV, the sandbox).
+"""The source registry: one record per CRM source (HubSpot, Salesforce, CSV, the sandbox,
+Airbyte sources and Singer taps).
 
 A vendor's knowledge lives in its own module, which builds one ``SourceKind`` and calls
 ``register`` when it is imported: how to open it from ``[source]`` settings, what it requires
@@ -56,6 +57,9 @@ ENTRIES: tuple[Entry, ...] = (
           writer_module="vaultkeeper.connectors.salesforce_writer", sign_in=True),
     Entry("csv", "vaultkeeper.connectors.csv_source"),
     Entry("sandbox", "vaultkeeper.sandbox.source"),
+    # The long tail: an Airbyte source or a Singer tap from PyPI, run in its own virtualenv.
+    Entry("airbyte", "vaultkeeper.connectors.thirdparty"),
+    Entry("singer", "vaultkeeper.connectors.thirdparty"),
 )
 DEFAULT = ENTRIES[0].name
 """The source ``vaultkeeper init`` writes and the example of ``[source] connector``."""

@@ -100,21 +100,38 @@ def test_killed_export_leaves_no_manifest_and_overwrite_removes_the_old_one(tmp_
     assert list((out / "objects").glob("*.part")), "the kill should land mid-export"
 
 
+def _popen_with_default_sigint(cmd: list[str], **kw) -> subprocess.Popen[str]:
+    """Start ``cmd`` with SIGINT at its default, however pytest itself was started.
+
+    A shell without job control starts background commands (``pytest … &``) with SIGINT
+    ignored, and an ignored signal stays ignored across fork and exec: the child's Python
+    then never installs its Ctrl-C handler and SIGINT does nothing (the export ran to the end,
+    exit 0 — the "failed once under load" of test_interrupted_export_says_so[2]). A handler
+    installed here is reset to the default by exec, so the child gets a real Ctrl-C."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return subprocess.Popen(cmd, **kw)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT])
 def test_interrupted_export_says_so(tmp_path, sig):
     with Sandbox(records=3000, seed=5, faults=FaultConfig.parse("slow:ms=40")) as sb:
         config = write_config(tmp_path, sb)
         env = dict(os.environ, **{TOKEN_VAR: sb.token})
-        proc = subprocess.Popen(
+        proc = _popen_with_default_sigint(
             [sys.executable, "-m", "vaultkeeper", "--config", str(config), "export", "--out",
              str(tmp_path / "out")], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True)
-        deadline = time.monotonic() + 120
-        while not list((tmp_path / "out").glob("objects/*.part")) \
-                and time.monotonic() < deadline:
+        # A bound on a hang, not a timing: on a busy machine start-up alone takes a while.
+        deadline = time.monotonic() + 300
+        while not list((tmp_path / "out").glob("objects/*.part")):
+            assert proc.poll() is None, f"the export ended before the signal: {proc.communicate()}"
+            assert time.monotonic() < deadline, "the export never started writing"
             time.sleep(0.05)
         proc.send_signal(sig)
-        _, err = proc.communicate(timeout=60)
+        _, err = proc.communicate(timeout=300)
     assert proc.returncode == 130
     assert "Interrupted" in err and "Traceback" not in err
     assert not (tmp_path / "out" / "manifest.json").exists()

@@ -20,55 +20,63 @@ def _place(phrase: str, last: datetime | None, now: datetime):
     return place(job, cadence, last, now)
 
 
-NOW = datetime.now().astimezone()   # local, aware: the library schedules in local time
-TODAY_2AM = NOW.replace(hour=2, minute=0, second=0, microsecond=0)
-LAST_2AM = TODAY_2AM if NOW >= TODAY_2AM else TODAY_2AM - timedelta(days=1)
+@pytest.fixture
+def now() -> datetime:
+    """This moment, local and aware (the library schedules in local time), taken when the test
+    starts: ``place`` compares it with the library's own clock, so a time taken at collection
+    (minutes earlier on a busy machine) would put the two on either side of 02:00 or midnight."""
+    return datetime.now().astimezone()
 
 
-def test_a_job_that_never_ran_runs_now():
-    when, why = _place("every day at 02:00", None, NOW)
-    assert when == NOW and "never ran" in why
+def _last_2am(now: datetime) -> datetime:
+    today = now.replace(hour=2, minute=0, second=0, microsecond=0)
+    return today if now >= today else today - timedelta(days=1)
 
 
-def test_daily_job_that_ran_after_its_last_time_waits_for_the_next():
-    when, why = _place("every day at 02:00", LAST_2AM + timedelta(minutes=5), NOW)
-    assert when == LAST_2AM + timedelta(days=1) and why == "as scheduled"
+def test_a_job_that_never_ran_runs_now(now):
+    when, why = _place("every day at 02:00", None, now)
+    assert when == now and "never ran" in why
 
 
-def test_daily_job_missed_for_a_week_catches_up_once():
-    when, why = _place("every day at 02:00", LAST_2AM - timedelta(days=7), NOW)
-    assert when == NOW and "catching up once" in why
+def test_daily_job_that_ran_after_its_last_time_waits_for_the_next(now):
+    when, why = _place("every day at 02:00", _last_2am(now) + timedelta(minutes=5), now)
+    assert when == _last_2am(now) + timedelta(days=1) and why == "as scheduled"
 
 
-def test_daily_job_missed_by_a_minute_catches_up():
-    when, _ = _place("every day at 02:00", LAST_2AM - timedelta(minutes=1), NOW)
-    assert when == NOW
+def test_daily_job_missed_for_a_week_catches_up_once(now):
+    when, why = _place("every day at 02:00", _last_2am(now) - timedelta(days=7), now)
+    assert when == now and "catching up once" in why
 
 
-def test_weekly_job_missed_this_week():
-    cadence_day = NOW.strftime("%A").lower()
+def test_daily_job_missed_by_a_minute_catches_up(now):
+    when, _ = _place("every day at 02:00", _last_2am(now) - timedelta(minutes=1), now)
+    assert when == now
+
+
+def test_weekly_job_missed_this_week(now):
+    cadence_day = now.strftime("%A").lower()
     # Last ran 8 days ago: this weekday's (or last week's) run was missed.
-    when, _ = _place(f"every {cadence_day} at 00:00", NOW - timedelta(days=8), NOW)
-    assert when == NOW
+    when, _ = _place(f"every {cadence_day} at 00:00", now - timedelta(days=8), now)
+    assert when == now
     # Last ran an hour ago, after today's 00:00: wait a week.
-    midnight = NOW.replace(hour=0, minute=0, second=0, microsecond=0)
-    when, _ = _place(f"every {cadence_day} at 00:00", max(midnight, NOW - timedelta(hours=1))
-                     + timedelta(seconds=1), NOW)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    when, _ = _place(f"every {cadence_day} at 00:00", max(midnight, now - timedelta(hours=1))
+                     + timedelta(seconds=1), now)
     assert when == midnight + timedelta(days=7)
 
 
-def test_interval_job_counts_from_its_last_run():
-    when, why = _place("every 6 hours", NOW - timedelta(hours=2), NOW)
-    assert when == NOW + timedelta(hours=4) and "one interval after" in why
-    when, why = _place("every 6 hours", NOW - timedelta(hours=30), NOW)
-    assert when == NOW and "running now" in why
+def test_interval_job_counts_from_its_last_run(now):
+    when, why = _place("every 6 hours", now - timedelta(hours=2), now)
+    assert when == now + timedelta(hours=4) and "one interval after" in why
+    when, why = _place("every 6 hours", now - timedelta(hours=30), now)
+    assert when == now and "running now" in why
 
 
-def test_hourly_at_minute():
+def test_hourly_at_minute(now):
     cadence = parse_cadence("every hour at :15")
     assert cadence.timed and cadence.period == timedelta(hours=1)
-    when, _ = _place("every hour at :15", NOW - timedelta(hours=3), NOW)
-    assert when == NOW
+    when, _ = _place("every hour at :15", now - timedelta(hours=3), now)
+    assert when == now
 
 
 @pytest.mark.parametrize(("phrase", "calendar", "cron"), [

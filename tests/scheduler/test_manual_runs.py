@@ -8,13 +8,19 @@ from datetime import UTC, datetime
 
 from servers import free_port
 from vk_backup import make_config, vk, vk_json
+from vk_daemon import far_hour
 
 
 def test_manual_backup_and_drill_count_like_scheduled_runs(tmp_path) -> None:
     dead = free_port()   # nothing listens: the REST location fails, the run is partial
     locations = [("nas", str(tmp_path / "loc" / "nas")),
                  ("offsite", f"rest:http://127.0.0.1:{dead}/")]
-    config = make_config(tmp_path, locations=locations)
+    # The defaults, but backup and drill far from now (see far_hour): a manual backup at 01:59
+    # and `status` at 02:00 would see the 02:00 backup as missed, due "now".
+    schedule = (f'[schedule]\nbackup = "every day at {far_hour()}"\n'
+                'check = "every sunday at 04:00"\n'
+                f'drill = "every monday at {far_hour()}"\nrisk = "every day at 07:00"\n')
+    config = make_config(tmp_path, locations=locations, extra=schedule)
     assert vk(config, "locations", "init").returncode == 3
     partial = vk(config, "backup", "--json")
     assert partial.returncode == 3, partial.stderr
@@ -25,10 +31,10 @@ def test_manual_backup_and_drill_count_like_scheduled_runs(tmp_path) -> None:
     jobs = {j["job"]: j for j in status["scheduler"]["jobs"]}
     assert jobs["backup"]["last_run"] is not None, "a manual backup is a run"
     assert status["scheduler"]["scheduled"] is False and jobs["backup"]["scheduled"] is False
-    # The daily 02:00 backup already ran today (by hand): the next one is in the future.
+    # The daily backup already ran (by hand) since its last time: the next one is ahead.
     assert datetime.fromisoformat(jobs["backup"]["next_run"]) > datetime.now(UTC)
 
-    make_config(tmp_path, locations=locations[:1])        # the off-site location is dropped
+    make_config(tmp_path, locations=locations[:1], extra=schedule)   # off-site dropped
     assert vk_json(config, "backup")["status"] == "ok"
     status = vk_json(config, "status")
     assert "backup:partial" not in [a["key"] for a in status["open_alerts"]], \

@@ -12,7 +12,7 @@ from pathlib import Path
 from receivers import alerts_section, smtp_server, webhook
 from servers import free_port
 from vk_backup import FAKE_SECRET, make_config, vk, vk_json
-from vk_daemon import _job_runs, _start, _wait
+from vk_daemon import _job_runs, _start, _wait, far_hour
 
 
 def _rewrite(config: Path, schedule: str) -> None:
@@ -23,6 +23,7 @@ def _rewrite(config: Path, schedule: str) -> None:
 
 
 def test_run_schedules_alerts_survives_restart_and_catches_up_once(tmp_path):
+    check = f'check = "every day at {far_hour()}"'
     dead = free_port()   # nothing listens: the REST location fails, the run is partial
     pw = tmp_path / "smtp.pass"
     pw.write_text(FAKE_SECRET + "-smtp\n")
@@ -33,7 +34,7 @@ def test_run_schedules_alerts_survives_restart_and_catches_up_once(tmp_path):
             tmp_path, records=200,
             locations=[("nas", str(tmp_path / "loc" / "nas")),
                        ("offsite", f"rest:http://127.0.0.1:{dead}/")],
-            extra='[schedule]\nbackup = "every 3 seconds"\ncheck = "every day at 03:00"\n\n'
+            extra=f'[schedule]\nbackup = "every 3 seconds"\n{check}\n\n'
                   + alerts_section(hook, box, password_file=pw))
         vk(config, "locations", "init")            # offsite fails: that is the point
         daemon = _start(config, tmp_path)
@@ -48,7 +49,7 @@ def test_run_schedules_alerts_survives_restart_and_catches_up_once(tmp_path):
             # retention at the dead location (issue 12) — each alerted once.
             assert sorted(a["key"] for a in status["open_alerts"]) == [
                 "backup:partial", "check:offsite", "retention:offsite"]
-            second = vk(config, "run", timeout=60)
+            second = vk(config, "run", timeout=300)   # bounds a hang
             assert second.returncode == 1
             assert f"vaultkeeper run is already running (pid {daemon.pid})" in second.stderr
         finally:
@@ -69,7 +70,7 @@ def test_run_schedules_alerts_survives_restart_and_catches_up_once(tmp_path):
         assert not (tmp_path / ".vaultkeeper" / "staging").exists()
 
         # Restart with an hourly backup: everything ran moments ago, so nothing repeats.
-        _rewrite(config, 'backup = "every 1 hours"\ncheck = "every day at 03:00"')
+        _rewrite(config, f'backup = "every 1 hours"\n{check}')
         before = _job_runs(tmp_path)
         again = vk(config, "run", "--once", timeout=120)
         assert again.returncode == 0, again.stderr
@@ -189,3 +190,16 @@ def test_failed_drill_alerts_and_verified_drill_recovers(tmp_path):
         # The next drill rotates to the intact location: verified, its own key; nas stays open.
         assert vk(config, "run", "--job", "drill", timeout=300).returncode == 0
         assert [a["key"] for a in vk_json(config, "status")["open_alerts"]] == ["drill:nas"]
+
+
+def test_run_once_stopped_mid_job_exits_130_not_0(tmp_path):
+    """A cron wrapper around `run --once` must see that its job was interrupted."""
+    config = make_config(tmp_path, records=20000,
+                         extra=f'[schedule]\nbackup = "every day at {far_hour()}"\n')
+    assert vk(config, "locations", "init").returncode == 0
+    once = _start(config, tmp_path, "--once")   # the backup never ran: it runs now
+    staging = tmp_path / ".vaultkeeper" / "staging" / "run"
+    _wait(lambda: staging.exists() and any(staging.rglob("*.ndjson")), what="the export")
+    once.send_signal(signal.SIGTERM)
+    assert once.wait(timeout=300) == 130
+    assert _job_runs(tmp_path) == [("backup", "interrupted", "scheduled")]

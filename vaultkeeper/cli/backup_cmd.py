@@ -90,6 +90,9 @@ def backup(
             Console().print(line, highlight=False)
         for problem in report.problems:
             render.err_console.print(f"[yellow]Problem:[/] {problem}", highlight=False)
+        if report.unverified:
+            render.err_console.print(render.unverified_line(report.unverified),
+                                     highlight=False)
         for line in report.stale_locks + [s for o in retention for s in o.stale_locks]:
             render.err_console.print(f"[yellow]Lock:[/] {line}", highlight=False)
     if report.status != "ok":
@@ -159,6 +162,8 @@ def status(json_output: JsonOption = False) -> None:
         table.add_row(loc["name"], loc["state"], render.stamp(good["at"] if good else None),
                       render.ago(loc["age_s"]), drilled)
     Console().print(table)
+    if report["unverified_counts"]:
+        Console().print(render.unverified_line(report["unverified_counts"]), highlight=False)
     for loc in errors:   # errors are long: a line each rather than a squeezed column
         render.err_console.print(f"[red]{loc['name']}[/] last error: "
                                  f"{escape(loc['last_error'].get('error', ''))}", highlight=False)
@@ -184,6 +189,17 @@ def status(json_output: JsonOption = False) -> None:
                                  highlight=False)
     for reason in sched["reasons"]:
         render.err_console.print(f"[yellow]schedule:[/] {escape(reason)}", highlight=False)
+    usage = report["api_usage"]
+    if usage:   # requests vaultkeeper sent to the CRM's API, per UTC day
+        Console().print("API requests by vaultkeeper: " + ", ".join(
+            f"{u['day']} {u['requests']} ({u['runs']} runs)" for u in usage[:7]),
+            highlight=False)
+    incremental = report["incremental"]
+    if incremental["distrusted"]:
+        render.err_console.print(
+            f"[red]Incremental chain distrusted[/] since "
+            f"{render.stamp(incremental['distrusted']['forced_since'])}: every backup is a "
+            "full one until a full run compares clean", highlight=False)
     for alert in report["open_alerts"]:
         render.err_console.print(f"[red]Open alert[/] {escape(alert['key'])}: "
                                  f"{escape(alert['subject'])} "

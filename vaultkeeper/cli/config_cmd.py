@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import fields
 from pathlib import Path
 from typing import Annotated, Any
@@ -272,14 +273,15 @@ def show(json_output: JsonOption = False) -> None:
     for header, table in _sections(settings):
         typer.echo(f"\n{header}")
         for key, value in table.items():
-            if value is not None and value != ():
+            if value is not None and value != () and value != {}:
                 typer.echo(f"{key} = {_toml(value)}")
 
 
 def _sections(settings: Settings) -> list[tuple[str, dict[str, Any]]]:
     """The settings laid out as the file's sections, values still typed."""
     def table(obj: object) -> dict[str, Any]:
-        return {f.name: getattr(obj, f.name) for f in fields(obj)}   # type: ignore[arg-type]
+        return {f.name: getattr(obj, f.name) for f in fields(obj)   # type: ignore[arg-type]
+                if not f.metadata.get("derived")}
 
     return [
         ("[source]", table(settings.source)),
@@ -298,7 +300,9 @@ def _plain(value: Any) -> Any:
         return value.describe()
     if isinstance(value, Path):
         return str(value)
-    return list(value) if isinstance(value, tuple) else value
+    if isinstance(value, Mapping):   # [source.config] and the other tables, at any depth
+        return {str(k): _plain(v) for k, v in value.items()}
+    return [_plain(v) for v in value] if isinstance(value, tuple | list) else value
 
 
 def settings_to_dict(settings: Settings) -> dict[str, Any]:
@@ -319,8 +323,11 @@ def _toml(value: Any) -> str:
         return f"{{ {value.kind} = {json.dumps(value.ref)} }}"
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, tuple):
+    if isinstance(value, tuple | list):
         return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, Mapping):   # an inline table; keys quoted when not bare
+        return "{ " + ", ".join(f"{k if re.fullmatch(r'[A-Za-z0-9_-]+', k) else json.dumps(k)}"
+                                f" = {_toml(v)}" for k, v in value.items()) + " }"
     return json.dumps(_plain(value), ensure_ascii=False)
 
 

@@ -145,7 +145,8 @@ def export_summary(manifest: dict[str, Any], out: Path) -> dict[str, Any]:
         name: {k: entry[k] for k in ("count", "live", "archived", "quarantined", "difference",
                                      "content_digest")}
         | {"source_live": (entry["source_count"] or {}).get("live"),
-           "source_total": (entry["source_count"] or {}).get("total")}
+           "source_total": (entry["source_count"] or {}).get("total"),
+           "count_verified": entry.get("count_verified", True)}
         for name, entry in manifest["objects"].items()
     }
     return {
@@ -156,9 +157,17 @@ def export_summary(manifest: dict[str, Any], out: Path) -> dict[str, Any]:
         "duration_s": manifest["duration_s"],
         "objects": objects,
         "relations": {k: v["count"] for k, v in manifest["relations"].items()},
+        "unverified_counts": manifest.get("unverified_counts", []),
         "requests": manifest.get("requests", {}),
         "files": files_summary(FilesEntry.parse(manifest.get("files"))),
     }
+
+
+def unverified_line(names: list[str]) -> str:
+    """The one line saying which objects' counts no source confirmed."""
+    shown = ", ".join(names[:12]) + (f" … ({len(names)} in all)" if len(names) > 12 else "")
+    return (f"Counts unverified (the source reports no totals, so completeness is not "
+            f"checked): {shown}")
 
 
 def export_table(summary: dict[str, Any]) -> None:
@@ -171,14 +180,18 @@ def export_table(summary: dict[str, Any]) -> None:
                    "source: all", "live − source"):
         table.add_column(column, justify="left" if column == "object" else "right")
 
-    def cell(value: int | None) -> str:
-        return "-" if value is None else str(value)
+    def cell(value: int | None, verified: bool = True) -> str:
+        return ("-" if verified else "unverified") if value is None else str(value)
 
     for name, o in summary["objects"].items():
+        ok = o.get("count_verified", True)
         table.add_row(name, str(o["count"]), str(o["live"]), str(o["archived"]),
-                      str(o["quarantined"]), cell(o["source_live"]), cell(o["source_total"]),
+                      str(o["quarantined"]), cell(o["source_live"], ok),
+                      cell(o["source_total"], ok),
                       "-" if o["difference"] is None else f"{o['difference']:+d}")
     console.print(table)
+    if summary.get("unverified_counts"):
+        console.print(unverified_line(summary["unverified_counts"]), highlight=False)
     relations = summary["relations"]
     if relations:
         console.print("relations: " + ", ".join(f"{k} {v}" for k, v in relations.items()))

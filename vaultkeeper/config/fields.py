@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import fields
+from dataclasses import fields, replace
+from datetime import timedelta
 from typing import Any
 
 from vaultkeeper import registry
@@ -47,6 +48,36 @@ from vaultkeeper.tomlcheck import (
     as_str,
     suggest,
 )
+
+SECRET_KINDS = ("env", "file", "command")
+
+
+def as_percent(value: Any, origin: Origin) -> float:
+    """A share given as a percentage (``"30%"``, or a number 0–100) → 0.0–1.0."""
+    text = str(value).strip().removesuffix("%").strip() if isinstance(value, str | int | float) \
+        and not isinstance(value, bool) else ""
+    try:
+        share = float(text)
+    except ValueError:
+        raise Bad("must be a percentage such as 30%", "30%") from None
+    if not 0 <= share < 100:
+        raise Bad("must be a percentage from 0% to below 100%", "30%")
+    return share / 100
+
+
+def as_full_every(value: Any, origin: Origin) -> timedelta | int:
+    """How often a real full export runs: a duration (``7d``) or a number of runs (``7``)."""
+    text = str(value).strip() if isinstance(value, str | int) and not isinstance(value, bool) \
+        else ""
+    if text.isdigit():
+        if int(text) < 1:
+            raise Bad("must be at least 1 run, or a duration such as 7d", "7d")
+        return int(text)
+    try:
+        return as_duration(text, origin)
+    except Bad:
+        raise Bad("must be a duration such as 7d or 2w, or a number of runs such as 7",
+                  "7d") from None
 
 
 def as_secret(value: Any, origin: Origin) -> Secret:
@@ -92,6 +123,66 @@ def as_url_or_secret(value: Any, origin: Origin) -> str | Secret:
     return as_http_url(value, origin)
 
 
+def as_package(value: Any, origin: Origin) -> str:
+    """A PyPI requirement pinned to one version: ``name==version``."""
+    text = as_str(value, origin)
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*==[A-Za-z0-9][A-Za-z0-9.+!_-]*", text):
+        raise Bad(f"{text!r} is not a pinned package (name==version)",
+                  fix='package = "tap-pipedrive==2.1.0"')
+    return text
+
+
+def _table(value: Any, origin: Origin) -> dict[str, Any]:
+    if origin.from_text or not isinstance(value, dict):
+        raise Bad("must be a table in the configuration file",
+                  note=f"write it as [{origin.section.strip('[]')}.{origin.name}]")
+    return value
+
+
+def as_connector_config(value: Any, origin: Origin) -> dict[str, Any]:
+    """A third-party connector's config: plain values, and secret references
+    (``{ env = … }``, ``{ file = … }``, ``{ command = … }``) at any depth."""
+    def convert(inner: Any, path: str) -> Any:
+        where = replace(origin, name=path)
+        if isinstance(inner, dict) and len(inner) == 1 and next(iter(inner)) in SECRET_KINDS:
+            return as_secret(inner, where)
+        if isinstance(inner, dict):
+            return {str(k): convert(v, f"{path}.{k}") for k, v in inner.items()}
+        if isinstance(inner, list):
+            return [convert(v, f"{path}[{i}]") for i, v in enumerate(inner)]
+        return inner
+    return {str(k): convert(v, f"{origin.name}.{k}") for k, v in _table(value, origin).items()}
+
+
+def as_relations(value: Any, origin: Origin) -> dict[str, str]:
+    """``"stream.field" = "target stream"``: which field of which stream points where."""
+    table = _table(value, origin)
+    for key, target in table.items():
+        stream, dot, path = str(key).partition(".")
+        if not (stream and dot and path) or not isinstance(target, str) or not target.strip():
+            raise Bad(f"{key!r} = {target!r} is not a relation",
+                      fix='"deals.person_id" = "persons" (stream.field = target stream)')
+    return {str(k): str(v).strip() for k, v in table.items()}
+
+
+def as_archived_rules(value: Any, origin: Origin) -> dict[str, dict[str, Any]]:
+    """Per stream, how the source marks archived/deleted records: ``{ field = "deleted" }``
+    (a true value), ``{ field = "status", equals = "deleted" }``, or
+    ``{ stream = "deleted_deals" }`` (another stream holds them)."""
+    table = _table(value, origin)
+    out: dict[str, dict[str, Any]] = {}
+    for stream, rule in table.items():
+        ok = isinstance(rule, dict) and (
+            (set(rule) <= {"field", "equals"} and isinstance(rule.get("field"), str))
+            or (set(rule) == {"stream"} and isinstance(rule["stream"], str)))
+        if not ok:
+            raise Bad(f"{stream} = {rule!r} is not an archived rule",
+                      fix=f'{stream} = {{ field = "status", equals = "deleted" }} or '
+                          f'{{ field = "deleted" }} or {{ stream = "deleted_{stream}" }}')
+        out[str(stream)] = dict(rule)
+    return out
+
+
 def secret_hint(section: str, name: str, connector: object = None) -> str:
     """A sensible variable name to suggest: ``HUBSPOT_TOKEN``, ``OFFSITE_SECRET_KEY``."""
     if name == "token" and connector in FLAVOURS:
@@ -120,7 +211,7 @@ def inline_secret(file: str | None, section: str, name: str, *, home: str | None
 
 def settings_fields(cls: type, **convert: Field) -> dict[str, Field]:
     # Keys are exactly the dataclass fields, so the file, the environment and the code agree.
-    names = [f.name for f in fields(cls)]
+    names = [f.name for f in fields(cls) if not f.metadata.get("derived")]
     assert sorted(names) == sorted(convert), (cls, set(names) ^ set(convert))
     return {n: convert[n] for n in names}
 
@@ -144,7 +235,14 @@ SOURCE_FIELDS = settings_fields(
     username=Field(as_str, "backup@example.org"),
     private_key=Field(as_secret, None), client_secret=Field(as_secret, None),
     refresh_token=Field(as_secret, None), bulk_threshold=Field(as_int(0), 10000),
-    files=Field(as_files, {"max_size": "25 MB"}))
+    files=Field(as_files, {"max_size": "25 MB"}),
+    api_reserve=Field(as_percent, "30%"),
+    package=Field(as_package, "airbyte-source-pipedrive==2.3.7"),
+    executable=Field(as_str, "source-pipedrive"), python=Field(as_str, "python3.11"),
+    config=Field(as_connector_config, {"api_token": {"env": "PIPEDRIVE_TOKEN"}}),
+    environment=Field(as_connector_config, {"HTTPS_PROXY": "http://proxy.example.org:3128"}),
+    relations=Field(as_relations, {"deals.person_id": "persons"}),
+    archived=Field(as_archived_rules, {"deals": {"field": "status", "equals": "deleted"}}))
 LOCATION_FIELDS = settings_fields(
     LocationSettings,
     name=Field(as_str, "office-nas"), url=Field(as_location_url, "/srv/backup/vaultkeeper"),
@@ -200,7 +298,8 @@ ESCROW_FIELDS = settings_fields(
 SECTIONS: dict[str, dict[str, Field]] = {
     "source": SOURCE_FIELDS,
     "repository": {"password": Field(as_secret, None)},
-    "schedule": {job: Field(as_schedule, "every day at 02:00") for job in SCHEDULE_JOBS},
+    "schedule": {**{job: Field(as_schedule, "every day at 02:00") for job in SCHEDULE_JOBS},
+                 "full_every": Field(as_full_every, "7d")},
     "paths": {"state_dir": Field(as_path, ".vaultkeeper"),
               "export_dir": Field(as_path, "exports"),
               "policies_dir": Field(as_path, "policies")},

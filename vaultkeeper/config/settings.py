@@ -59,6 +59,37 @@ class SourceSettings:
     bulk_threshold: int | None = None
     files: FileLimits | None = None
     """Attachments to download (vaultkeeper/filelimits.py); None: files are not exported."""
+    api_reserve: float | None = None
+    """Share of the vendor's daily API quota kept for the organisation's other integrations
+    (``"30%"`` → 0.3); None: no budget check (services/budget.py)."""
+    # Third-party sources (connectors/thirdparty.py): an Airbyte source or a Singer tap.
+    package: str | None = None
+    executable: str | None = None
+    python: str | None = None
+    config: Mapping[str, object] = field(default_factory=dict)
+    environment: Mapping[str, object] = field(default_factory=dict)
+    relations: Mapping[str, str] = field(default_factory=dict)
+    archived: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    state_dir: Path | None = field(default=None, metadata={"derived": True})
+    """Not a key of the file: the ``[paths] state_dir``, filled in by the loader."""
+
+    def secrets(self) -> list[Secret]:
+        """Every secret reference of this source (the sign-in ones, then those in ``config``
+        and ``environment``)."""
+        found = [self.token, self.private_key, self.client_secret, self.refresh_token]
+        return [s for s in found if s is not None] + nested_secrets(self.config) + \
+            nested_secrets(self.environment)
+
+
+def nested_secrets(value: object) -> list[Secret]:
+    """The secret references inside a nested table (``[source.config]``), in order."""
+    if isinstance(value, Secret):
+        return [value]
+    if isinstance(value, Mapping):
+        return [s for inner in value.values() for s in nested_secrets(inner)]
+    if isinstance(value, list | tuple):
+        return [s for inner in value for s in nested_secrets(inner)]
+    return []
 
 
 @dataclass(frozen=True)
@@ -162,17 +193,17 @@ class Settings:
     emergency: EmergencySettings = EmergencySettings()
     escrow: EscrowSettings = EscrowSettings()
     targets: Mapping[str, SourceSettings] = field(default_factory=dict)
+    full_every: timedelta | int | None = None
+    """``[schedule] full_every``: with it, backups are incremental with a real full export
+    every this long (``7d``) or every this many runs (``7``); None: every backup is full."""
     """``[targets.NAME]``: other CRMs that ``restore --into`` / ``drill --into-crm`` write to
     (same keys as ``[source]``)."""
 
     def secrets(self) -> list[Secret]:
         """Every secret reference in the settings, in file order."""
-        src = self.source
-        found = [src.token, src.private_key, src.client_secret, src.refresh_token,
-                 self.repository_password]
+        found: list[Secret | None] = [*self.source.secrets(), self.repository_password]
         for target in self.targets.values():
-            found += [target.token, target.private_key, target.client_secret,
-                      target.refresh_token]
+            found += target.secrets()
         for loc in self.locations:
             found += [loc.access_key, loc.secret_key]
         hook = self.alerts.webhook_url

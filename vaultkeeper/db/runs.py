@@ -23,6 +23,9 @@ def ensure_runs(db: sqlite_utils.Database) -> None:
     if "scope" not in db.table("backup_runs").columns_dict:
         # "full" or "priority" (risk-driven backups of the top-priority objects only).
         db.table("backup_runs").add_column("scope", str, not_null_default="full")
+    if "unverified" not in db.table("backup_runs").columns_dict:
+        # JSON list: objects whose count the source did not report (Airbyte, Singer …).
+        db.table("backup_runs").add_column("unverified", str)
     create_table(db, "backup_locations", {
         "run_id": int, "location": str, "role": str, "result": str, "snapshot_id": str,
         "short_id": str, "bytes_added": int, "duration_s": float, "error": str,
@@ -62,13 +65,13 @@ def record_location(db: sqlite_utils.Database, run_id: int, result: LocationResu
 def finish_run(db: sqlite_utils.Database, run_id: int, *, status: str, export_status: str = "",
                manifest_sha256: str = "", counts: dict[str, int] | None = None,
                problems: list[str] | None = None, error: str = "", flagged: bool = False,
-               flag_reason: str = "") -> None:
+               flag_reason: str = "", unverified: list[str] | None = None) -> None:
     """Close a run with its final status."""
     db.table("backup_runs").update(run_id, {
         "finished_at": now_iso(), "status": status, "export_status": export_status,
         "manifest_sha256": manifest_sha256, "counts": json.dumps(counts or {}),
         "problems": json.dumps(problems or []), "error": error, "flagged": int(flagged),
-        "flag_reason": flag_reason})
+        "flag_reason": flag_reason, "unverified": json.dumps(unverified or [])})
 
 
 def degrade_run(db: sqlite_utils.Database, run_id: int, problems: list[str]) -> str:
@@ -157,7 +160,7 @@ def runs(db: sqlite_utils.Database, limit: int = 20) -> list[dict[str, Any]]:
 def _decoded(row: dict[str, Any]) -> dict[str, Any]:
     """A run row as data: ``counts``/``problems`` are stored as JSON text, ``flagged`` as 0/1."""
     out = dict(row)
-    for key, empty in (("counts", {}), ("problems", [])):
+    for key, empty in (("counts", {}), ("problems", []), ("unverified", [])):
         text = out.get(key)
         out[key] = json.loads(text) if isinstance(text, str) and text else empty
     if "flagged" in out:

@@ -137,7 +137,10 @@ def reconcile(loaded: mirrordb.LoadResult, location: str, report: DrillReport) -
             "digest_ok": got.content_digest == entry.get("content_digest"),
             "file_ok": got.file_sha256 == entry.get("sha256"),
             "schema_ok": got.schema_sha256 == (entry.get("schema") or {}).get("sha256"),
-            "columns": len(got.columns), "ok": True}
+            "columns": len(got.columns), "ok": True,
+            # False: the source reported no count; the drill proves the snapshot holds what
+            # was exported, not that the export held everything the source had.
+            "count_verified": entry.get("count_verified") is not False}
         problems = []
         if got.missing_file:
             problems.append(f"its file {entry.get('file')} is missing from the snapshot")
@@ -199,7 +202,13 @@ def reconcile(loaded: mirrordb.LoadResult, location: str, report: DrillReport) -
                 "persists, the CRM holds associations to deleted records"))
         row["ok"] = not problems
         report.relations.append(row)
+    unverified = [r["object"] for r in report.objects if not r["count_verified"]]
+    if unverified:
+        report.warnings.append(
+            f"counts unverified: {', '.join(unverified)} (the source reports no totals; the "
+            "snapshot holds what was exported, its completeness against the source is unknown)")
     report.export = {"connector": (manifest.get("connector") or {}).get("name"),
+                     "unverified_counts": unverified,
                      "started_at": manifest.get("started_at"),
                      "finished_at": manifest.get("finished_at"),
                      "status": manifest.get("status"), "manifest_sha256": loaded.manifest_sha256,

@@ -351,6 +351,11 @@ def build_package(export_dir: Path, out_dir: Path, settings: Settings, *, target
 def _finish(b: PackageBuilder, key: Any, provenance: Provenance, *, validate: bool,
             rehearsal: dict[str, Any] | None = None) -> PackageResult:
     out = b.out
+    unverified = [n for n, e in (b.folder.manifest.get("objects") or {}).items()
+                  if isinstance(e, dict) and e.get("count_verified") is False]
+    if unverified:
+        b.warnings.append(f"counts unverified: {', '.join(unverified)} (the source reported no "
+                          "totals, so the export's completeness could not be checked)")
     b.log.dangling_refs.update(b.dangling_refs)
     b.log.entities = {k: dict(v) for k, v in b.entity_counts.items() if ":" not in k}
     for ref, n in b.dangling_refs.items():
@@ -408,7 +413,8 @@ def _finish(b: PackageBuilder, key: Any, provenance: Provenance, *, validate: bo
         "objects": {n: {"resource": o.resource, "file": f"data/objects/{o.resource}.csv",
                         "records": b.log.profiles[n].records,
                         "archived": b.log.profiles[n].archived,
-                        "manifest_count": o.count, "sample": b.sample_counts.get(n, 0)}
+                        "manifest_count": o.count, "count_verified": n not in unverified,
+                        "sample": b.sample_counts.get(n, 0)}
                     for n, o in b.folder.objects.items()},
         "relations": {r.stem: {"file": f"data/relations/{resource_name(r.stem)}.csv",
                                "rows": b.relation_rows.get(r.stem, 0),

@@ -33,18 +33,7 @@ between vaultkeeper and the vendor, and records committed late)."""
 
 def feed_for(connector: Connector) -> ChangeFeed | None:
     """The change feed of ``connector`` (None: it is always exported in full)."""
-    from vaultkeeper.connectors.hubspot import HubSpotConnector
-    from vaultkeeper.connectors.salesforce import SalesforceConnector
-
-    if isinstance(connector, HubSpotConnector):
-        from vaultkeeper.connectors.hs_changes import HubSpotChanges
-
-        return HubSpotChanges(connector)
-    if isinstance(connector, SalesforceConnector):
-        from vaultkeeper.connectors.sf_changes import SalesforceChanges
-
-        return SalesforceChanges(connector)
-    return None
+    return connector.change_feed()
 
 
 def iso(moment: datetime) -> str:

@@ -96,3 +96,24 @@ def test_forgotten_persons_files_leave_mirror_drill_and_package(tmp_path: Path) 
     assert who["sha256"] not in shas
     assert len(shas) >= 2      # the other files are there
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_only_files_that_are_theirs_alone_go() -> None:
+    """The rule itself: every link to an exported object names a suppressed record → dropped;
+    a file shared with a kept record stays (its erased link counted); links to objects the
+    export does not hold (Salesforce users) make a file nobody's; unlinked files stay."""
+    from vaultkeeper.exportfmt_files import FileRecord
+    from vaultkeeper.services.privacy.suppress import Suppression, _files
+
+    def rec(fid: str, *links: tuple[str, str]) -> FileRecord:
+        return FileRecord("hubspot-file", fid, f"{fid}.pdf", 10, "", "0" * 64, "", links)
+
+    result = Suppression(ids={"notes": {"1"}, "contacts": {"9"}})
+    _files([rec("alone", ("notes", "1")),
+            rec("shared", ("notes", "1"), ("notes", "2")),
+            rec("with-user", ("contacts", "9"), ("User", "u1")),
+            rec("others", ("notes", "2")),
+            rec("unlinked")], {"notes", "contacts"}, result)
+    assert result.files == {("hubspot-file", "alone"), ("hubspot-file", "with-user")}
+    assert result.file_links == 3
+    assert result.as_json()["files"] == 2 and "2 files)" in result.summary()

@@ -183,3 +183,28 @@ def test_files_are_private(package):
     out, _ = package
     assert out.stat().st_mode & 0o077 == 0
     assert all(p.stat().st_mode & 0o077 == 0 for p in out.rglob("*"))
+
+
+def test_hubspot_import_files_carry_email_opt_out_and_currency(package):
+    """The canonical model has e-mail opt-out and the deal currency: the HubSpot import files
+    carry them (``Unsubscribed from all email`` as true/false, ``Currency`` as written)."""
+    out, _ = package
+    people = {r["legacy_id"]: r for r in rows(out / "canonical" / "person.csv")}
+    contacts = rows(out / "import" / "hubspot" / "contacts.csv") + rows(
+        out / "import" / "hubspot" / "inactive" / "contacts.csv")
+    opted = [c for c in contacts if c["Unsubscribed from all email"]]
+    assert {c["Unsubscribed from all email"] for c in opted} == {"true", "false"}
+    for c in contacts:
+        canonical = people[c["Legacy Record ID"]]["email_opt_out"]
+        assert c["Unsubscribed from all email"] == (
+            canonical if canonical in ("true", "false") else "")
+    gifts = {r["legacy_id"]: r for r in rows(out / "canonical" / "donation.csv")}
+    deals = [r for p in sorted((out / "import" / "hubspot").rglob("donations*.csv"))
+             for r in rows(p)]
+    with_currency = [d for d in deals if d["Currency"]]
+    assert len({d["Currency"] for d in with_currency}) > 1
+    for d in deals:
+        assert d["Currency"] == gifts.get(d["Legacy Record ID"], {}).get(
+            "currency", d["Currency"])
+    assert sum(1 for d in deals if d["Legacy Record ID"] in gifts
+               and d["Currency"] == gifts[d["Legacy Record ID"]]["currency"]) > 0

@@ -61,7 +61,8 @@ def test_rehearsal_into_an_empty_hubspot_portal(rehearsal_package, vendor_packag
         seen, after = [], None
         while True:
             page = client.crm.contacts.basic_api.get_page(
-                limit=100, after=after, properties=["vaultkeeper_legacy_id", "city"],
+                limit=100, after=after,
+                properties=["vaultkeeper_legacy_id", "city", "hs_email_optout"],
                 associations=["companies"])
             seen += page.results
             if not page.paging:
@@ -74,9 +75,17 @@ def test_rehearsal_into_an_empty_hubspot_portal(rehearsal_package, vendor_packag
         by_legacy = {c.properties["vaultkeeper_legacy_id"]: c for c in seen}
         assert all(by_legacy[r["legacy_id"]].properties["city"] == r["city"]
                    for r in people if r["city"])
+        # contacts.csv carries e-mail opt-out: HubSpot holds each contact's as the package has it.
+        opted = [r for r in people if r["email_opt_out"] in ("true", "false")]
+        assert {r["email_opt_out"] for r in opted} == {"true", "false"}
+        assert all(by_legacy[r["legacy_id"]].properties["hs_email_optout"] == r["email_opt_out"]
+                   for r in opted)
         # What the mapping deliberately leaves out is listed with its reason, not failed.
         skipped = data["objects"]["person"]["not_imported"]
-        assert "no opt-out column" in skipped["email_opt_out"]["why"]
+        assert "email_opt_out" not in skipped
+        assert "set by HubSpot" in skipped["created_at"]["why"]
+        deals = data["objects"]["donation"]
+        assert "currency" not in deals["not_imported"] and deals["ok"]
 
 
 def test_rehearsal_into_an_empty_salesforce_org(rehearsal_package, vendor_packages):
@@ -145,11 +154,11 @@ def test_hubspot_mapping_without_a_relation_fails_naming_it(rehearsal_package, t
 
 def test_a_field_the_import_files_do_not_carry_fails(rehearsal_package, vendor_packages,
                                                       tmp_path):
-    """The rehearsal carries e-mail opt-out in a custom property, but contacts.csv has no
+    """The rehearsal carries the creation date in a custom property, but contacts.csv has no
     column for it: an administrator's import would lose it, so the rehearsal fails."""
     config, _generic = rehearsal_package
     fields = {e: dict(f) for e, f in vendor.default_mapping("hubspot").items()}
-    fields["person"]["email_opt_out"] = "prop:vk_email_opt_out"
+    fields["person"]["created_at"] = "prop:vk_created_at"
     mapping = tmp_path / "hs.toml"
     mapping.write_text(mapping_toml(TargetMapping("hubspot", fields)), encoding="utf-8")
     result = vk(config, "emergency", "rehearse", str(vendor_packages["hubspot"]), "--into",
@@ -158,9 +167,9 @@ def test_a_field_the_import_files_do_not_carry_fails(rehearsal_package, vendor_p
     assert result.returncode == 4, result.stderr[-2000:]
     data = json.loads(result.stdout)
     assert all(o["ok"] for o in data["objects"].values())    # the CRM itself kept it …
-    assert data["import_files"]["person"]["missing_columns"] == ["email_opt_out"]
+    assert data["import_files"]["person"]["missing_columns"] == ["created_at"]
     assert data["lost"] == ["import/hubspot/contacts.csv: no column for "
-                            "person.email_opt_out, which the rehearsal carried: an import of "
+                            "person.created_at, which the rehearsal carried: an import of "
                             "the package would lose it"]
 
 

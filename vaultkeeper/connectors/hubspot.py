@@ -434,7 +434,8 @@ IMPORT_FILES: tuple[ImportFile, ...] = (
         ("Email", "@valid_email"), ("Phone Number", "phone"), ("Mobile Phone Number", "mobile"),
         ("Street Address", "street"), ("City", "city"), ("State/Region", "region"),
         ("Postal Code", "postcode"), ("Country/Region", "country"),
-        ("Date of birth", "birth_date"), ("Job Title", "job_title"), (_HS, "legacy_id"),
+        ("Date of birth", "birth_date"), ("Job Title", "job_title"),
+        ("Unsubscribed from all email", "email_opt_out|bool"), (_HS, "legacy_id"),
         ("Company Domain Name", "@org_domain"), ("Associated Company Legacy ID",
                                                  "organisation_id")),
         "Import as Contacts; HubSpot matches contacts on Email, and associates each with the "
@@ -448,7 +449,8 @@ IMPORT_FILES: tuple[ImportFile, ...] = (
         "Import as an update of Contacts (custom membership properties), matched on Email or on "
         f"'{_HS}'."),
     ImportFile("donation", "donations.csv", (
-        ("Deal Name", "name"), ("Amount", "amount"), ("Close Date", "date"),
+        ("Deal Name", "name"), ("Amount", "amount"), ("Currency", "currency"),
+        ("Close Date", "date"),
         ("Pipeline", "=Donations"), ("Deal Stage", "status"), ("Donation type", "type"),
         ("Campaign", "campaign"), ("Payment method", "payment_method"),
         ("Payment reference", "reference"), ("Fund", "fund"), ("Gift Aid", "gift_aid"),

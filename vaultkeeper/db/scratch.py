@@ -41,6 +41,9 @@ class Scratch:
                 reason TEXT NOT NULL, PRIMARY KEY (a, b)) WITHOUT ROWID;
         """)
         self._links_indexed = False
+        # Answers fetched ahead for a chunk of records (see ``prefetch``): one query per
+        # chunk instead of one per record; bounded by the chunk, so memory stays flat.
+        self._ahead: dict[tuple[str, str], tuple[set[str], dict[str, str | None]]] = {}
 
     def close(self) -> None:
         """Close the file (the caller removes its folder)."""
@@ -53,6 +56,9 @@ class Scratch:
 
     def has(self, name: str, id_: str) -> bool:
         """Whether ``id_`` is in the set ``name``."""
+        ahead = self._ahead.get(("ids", name))
+        if ahead is not None and id_ in ahead[0]:
+            return id_ in ahead[1]
         return self._db.execute("SELECT 1 FROM ids WHERE name = ? AND id = ?",
                                 (name, id_)).fetchone() is not None
 
@@ -76,6 +82,9 @@ class Scratch:
 
     def first_link(self, rel: str, id_: str, *, reverse: bool = False) -> str | None:
         """The first related id of ``id_`` in ``rel`` (``reverse``: look up by the to side)."""
+        ahead = self._ahead.get(("rev" if reverse else "link", rel))
+        if ahead is not None and id_ in ahead[0]:
+            return ahead[1].get(id_)
         self._index_links()
         sql = ("SELECT a FROM links WHERE rel = ? AND b = ? ORDER BY rowid LIMIT 1" if reverse
                else "SELECT b FROM links WHERE rel = ? AND a = ? ORDER BY rowid LIMIT 1")
@@ -105,9 +114,44 @@ class Scratch:
 
     def value(self, name: str, id_: str) -> str | None:
         """The value stored for ``id_`` under ``name``."""
+        ahead = self._ahead.get(("vals", name))
+        if ahead is not None and id_ in ahead[0]:
+            return ahead[1].get(id_)
         row = self._db.execute("SELECT value FROM vals WHERE name = ? AND id = ?",
                                (name, id_)).fetchone()
         return None if row is None else row[0]
+
+    # -- answers fetched ahead ---------------------------------------------------------
+    def prefetch(self, kind: str, name: str, ids: Iterable[str]) -> None:
+        """Fetch ahead the answers of ``has`` (kind ``ids``), ``first_link`` (``link``, or
+        ``rev`` for reverse) or ``value`` (``vals``) about ``name`` for these ids.
+
+        Only for data that no longer changes; later calls for these ids answer from memory
+        until ``forget``; other ids still query the file.
+        """
+        wanted = set(ids)
+        found: dict[str, str | None] = {}
+        if kind == "ids":
+            sql = "SELECT id, NULL FROM ids WHERE name = ? AND id IN ({})"
+        elif kind == "vals":
+            sql = "SELECT id, value FROM vals WHERE name = ? AND id IN ({})"
+        else:
+            self._index_links()
+            near, far = ("b", "a") if kind == "rev" else ("a", "b")
+            sql = (f"SELECT {near}, {far} FROM links WHERE rel = ? "  # noqa: S608
+                   f"AND {near} IN ({{}}) ORDER BY rowid")
+        todo = list(wanted)
+        for start in range(0, len(todo), 500):
+            chunk = todo[start:start + 500]
+            for key, value in self._db.execute(sql.format(",".join("?" * len(chunk))),
+                                               [name, *chunk]):
+                if key not in found:      # the first link in file order, as first_link
+                    found[key] = None if value is None else str(value)
+        self._ahead[(kind, name)] = (wanted, found)
+
+    def forget(self) -> None:
+        """Drop every answer fetched ahead."""
+        self._ahead.clear()
 
     # -- duplicate detection: features, blocking keys, candidate pairs ----------------
     def put_features(self, items: Iterable[tuple[int, bytes]]) -> None:

@@ -43,6 +43,7 @@ _YEAR = re.compile(r"(\d{4})")
 _YEAR_MONTH = re.compile(r"(\d{4})-(\d{2})")
 
 
+@lru_cache(maxsize=1 << 16)
 def fold(text: str) -> str:
     """Lower-case, accents removed, spaces collapsed: for comparing names and addresses."""
     decomposed = unicodedata.normalize("NFKD", text.replace("ø", "o").replace("Ø", "O")
@@ -127,8 +128,29 @@ class PhoneCheck:
 _EXTENSION = re.compile(r"\s*(?:ext\.?|x|extension)\s*\d+\s*$", re.IGNORECASE)
 
 
+_AHEAD: dict[tuple[str, str | None], PhoneCheck] = {}
+"""Phone checks computed ahead on another core for the chunk being written (see passes)."""
+
+
 def check_phone(raw: str, region: str | None) -> PhoneCheck:
     """Normalise to E.164 with the record's (or the default) region."""
+    found = _AHEAD.get((raw, region))
+    return found if found is not None else _check_phone(raw, region)
+
+
+def check_phones(items: list[tuple[str, str | None]]) -> list[PhoneCheck]:
+    """``check_phone`` for many values (what a worker process runs)."""
+    return [_check_phone(raw, region) for raw, region in items]
+
+
+def phones_ahead(items: list[tuple[str, str | None]], checks: list[PhoneCheck]) -> None:
+    """Answer ``check_phone`` for these values from ``checks`` (replacing earlier ones)."""
+    _AHEAD.clear()
+    _AHEAD.update(zip(items, checks, strict=True))
+
+
+@lru_cache(maxsize=1 << 14)
+def _check_phone(raw: str, region: str | None) -> PhoneCheck:
     text = raw.strip()
     try:
         number = phonenumbers.parse(text, region)
@@ -174,6 +196,7 @@ def _year(text: str) -> int:
     return y
 
 
+@lru_cache(maxsize=1 << 14)
 def check_date(raw: str, region: str | None = None, *, keep_time: bool = False) -> DateCheck:
     """Read a date written any common way; ISO 8601 out, ambiguity reported."""
     text = raw.strip()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 import orjson
 from rapidfuzz import fuzz
@@ -37,10 +38,12 @@ _EXT = re.compile(r"\s*(?:ext\.?|x|extension)\s*\d+\s*$", re.IGNORECASE)
 _ISO_BIRTH = re.compile(r"(18[89]\d|19\d\d|20[0-3]\d)-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])")
 _DIGITS = re.compile(r"\D")
 _HOUSE = re.compile(r"\b(\d+)")
-_STREET_ABBR = ((r"\bstr\.?(?=\s|$)", "straat"), (r"str\.(?=\s|$)", "straat"),
-                (r"\bst\.?(?=\s|$)", "street"), (r"\brd\.?(?=\s|$)", "road"),
-                (r"\bave?\.?(?=\s|$)", "avenue"), (r"\bln\.?(?=\s|$)", "lane"))
+_STREET_ABBR = tuple((re.compile(p), r) for p, r in (
+    (r"\bstr\.?(?=\s|$)", "straat"), (r"str\.(?=\s|$)", "straat"),
+    (r"\bst\.?(?=\s|$)", "street"), (r"\brd\.?(?=\s|$)", "road"),
+    (r"\bave?\.?(?=\s|$)", "avenue"), (r"\bln\.?(?=\s|$)", "lane")))
 MAX_BLOCK = 60
+_NON_WORD = re.compile(r"\W")
 WINDOW = 12
 THRESHOLD = 0.6
 _GENERIC_LOCAL = {"info", "admin", "contact", "office", "mail", "hello", "enquiries", "post",
@@ -85,10 +88,11 @@ class Person:
         return cls(v[0], v[1], v[2], v[3], tuple(v[4]), v[5], v[6], v[7], v[8], tuple(v[9]))
 
 
+@lru_cache(maxsize=1 << 14)
 def _street(text: str) -> str:
     out = fold(text)
     for pattern, repl in _STREET_ABBR:
-        out = re.sub(pattern, repl, out)
+        out = pattern.sub(repl, out)
     return " ".join(out.replace(",", " ").split())
 
 
@@ -99,7 +103,7 @@ def make_person(legacy_id: str, *, first: str, last: str, email: str, phones: li
     f, la = clean_name(fold(first)), clean_name(fold(last))
     if not la and " " in f:   # "Jane Smith" typed into the first-name field
         f, _, la = f.rpartition(" ")
-    ref_keys = tuple(dict.fromkeys(r for r in (re.sub(r"\W", "", x).lower() for x in refs)
+    ref_keys = tuple(dict.fromkeys(r for r in (_NON_WORD.sub("", x).lower() for x in refs)
                                    if len(r) >= 4))
     return Person(legacy_id, f, la, email.strip().lower(),
                   tuple(dict.fromkeys(k for k in map(phone_key, phones) if k)), _street(street),
@@ -319,32 +323,54 @@ class DedupeStats:
     candidates: int = 0
 
 
+def _block_groups(scratch: Scratch, size: int = 2000) -> Iterator[list[tuple[str, list[int]]]]:
+    """Blocks in groups of about ``size`` members: one features query per group."""
+    group: list[tuple[str, list[int]]] = []
+    members = 0
+    for block in scratch.blocks():
+        group.append(block)
+        members += len(block[1])
+        if members >= size:
+            yield group
+            group, members = [], 0
+    if group:
+        yield group
+
+
+def _compare_block(scratch: Scratch, members: list[int], people: dict[int, Person],
+                   seen: set[tuple[int, int]], stats: DedupeStats, threshold: float) -> None:
+    """Score the pairs of one block (a sliding window over a large one) not seen yet."""
+    stats.blocks += 1
+    if len(members) > MAX_BLOCK:
+        stats.large_blocks += 1
+        ordered = sorted(members, key=lambda i: (people[i].last, people[i].first, i))
+        pairs: Iterator[tuple[int, int]] = (
+            (ordered[x], ordered[y]) for x in range(len(ordered))
+            for y in range(x + 1, min(len(ordered), x + 1 + WINDOW)))
+    else:
+        pairs = ((members[x], members[y]) for x in range(len(members))
+                 for y in range(x + 1, len(members)))
+    for i, j in pairs:
+        pair = (i, j) if i < j else (j, i)
+        if pair in seen:
+            continue
+        seen.add(pair)
+        stats.comparisons += 1
+        value, reason = score(people[i], people[j], floor=threshold)
+        if value >= threshold:
+            scratch.add_pair(i, j, round(value, 3), reason)
+
+
 def find_candidates(scratch: Scratch, *, threshold: float = THRESHOLD) -> DedupeStats:
     """Compare persons sharing a block; keep pairs scoring at least ``threshold``."""
     stats = DedupeStats()
     seen: set[tuple[int, int]] = set()
-    for _key, members in scratch.blocks():
-        stats.blocks += 1
-        people = {i: Person.unpack(d) for i, d in scratch.features(members).items()}
-        if len(members) > MAX_BLOCK:
-            stats.large_blocks += 1
-            ordered = sorted(members, key=lambda i: (people[i].last, people[i].first, i))
-            pairs: Iterator[tuple[int, int]] = (
-                (ordered[x], ordered[y]) for x in range(len(ordered))
-                for y in range(x + 1, min(len(ordered), x + 1 + WINDOW)))
-        else:
-            pairs = ((members[x], members[y]) for x in range(len(members))
-                     for y in range(x + 1, len(members)))
-        for i, j in pairs:
-            pair = (i, j) if i < j else (j, i)
-            if pair in seen:
-                continue
-            seen.add(pair)
-            stats.comparisons += 1
-            value, reason = score(people[i], people[j], floor=threshold)
-            if value >= threshold:
-                scratch.add_pair(i, j, round(value, 3), reason)
-        if len(seen) > 500_000:   # bounded memory: forget; re-scoring a pair is harmless
-            seen.clear()
+    for group in _block_groups(scratch):
+        people = {i: Person.unpack(d) for i, d in scratch.features(
+            {i for _key, members in group for i in members}).items()}
+        for _key, members in group:
+            _compare_block(scratch, members, people, seen, stats, threshold)
+            if len(seen) > 500_000:   # bounded memory: forget; re-scoring a pair is harmless
+                seen.clear()
     stats.candidates = scratch.count_pairs()
     return stats

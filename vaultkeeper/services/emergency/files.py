@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
+from itertools import repeat
 from pathlib import Path
 from typing import IO, Any
 
@@ -62,8 +63,12 @@ class CsvOut:
     def write(self, row: dict[str, str]) -> None:
         """Append one row (missing columns are empty, unknown ones ignored)."""
         writer = self._writer or self._open()
-        get = row.get
-        writer.writerow([get(k, "") for k in self.header])
+        writer.writerow(map(row.get, self.header, repeat("")))
+        self.rows += 1
+
+    def write_values(self, values: Iterable[str]) -> None:
+        """Append one row given as the header's values, in order."""
+        (self._writer or self._open()).writerow(values)
         self.rows += 1
 
     def close(self) -> bool:

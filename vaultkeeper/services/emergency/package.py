@@ -10,11 +10,8 @@ duplicate candidates, the Frictionless descriptor (validated), the runbook, and 
 
 from __future__ import annotations
 
-import functools
-import re
-import zlib
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import KW_ONLY, InitVar, dataclass
 from datetime import UTC, datetime
@@ -42,11 +39,11 @@ from vaultkeeper.services.emergency.files import (
     write_bytes,
     write_text,
 )
+from vaultkeeper.services.emergency.passes import phone_pool, prepared, profile_object
 from vaultkeeper.services.emergency.placement import IDMAP_HEADER, Placement
 from vaultkeeper.services.emergency.quality import (
     DUPLICATE_HEADER,
     EXAMPLES,
-    ObjectProfile,
     QualityLog,
     render_html,
 )
@@ -63,33 +60,16 @@ from vaultkeeper.services.emergency.result import (
     prepare_out,
 )
 from vaultkeeper.services.emergency.source import (
-    Column,
     ExportFolder,
     ExportObject,
     open_export,
     resource_name,
 )
 from vaultkeeper.services.emergency.targets import import_files, target_names
-from vaultkeeper.services.emergency.writers import EntityWriter, GenericWriter, batched
+from vaultkeeper.services.emergency.writers import EntityWriter, GenericWriter
 
 IMPORT_ORDER = ("organisation", "person", "membership", "donation", "activity")
 """Dependency order: each entity's references point at entities imported before it."""
-
-_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
-_DATE = re.compile(r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])")
-_DATETIME = re.compile(r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T\d{2}:\d{2}:\d{2}"
-                       r"(\.\d{1,6})?(Z|[+-]\d{2}:?\d{2})")
-_CONFORMS: dict[str, Callable[[str], bool]] = {
-    "number": lambda v: _NUMBER.fullmatch(v) is not None,
-    "boolean": lambda v: v in ("true", "false"),
-    "date": lambda v: _DATE.fullmatch(v) is not None,
-    "datetime": lambda v: _DATETIME.fullmatch(v) is not None,
-}
-
-
-def _bucket(legacy_id: str, percent: int) -> bool:
-    return zlib.crc32(legacy_id.encode()) % 100 < percent
-
 
 @dataclass(eq=False)
 class PackageBuilder:
@@ -123,6 +103,8 @@ class PackageBuilder:
         self.current: dict[str, str] = {}
         self.dup_stats = dedupe.DedupeStats()
         self.generic_files: dict[str, str] = {}
+        self.done: set[str] = set()
+        """Objects whose pass 2 is over (what they wrote to the scratch store is final)."""
 
     # -- set-up ------------------------------------------------------------------------
     def _mapping(self, mapping: CanonicalMapping | None) -> list[EntityMapping]:
@@ -174,37 +156,8 @@ class PackageBuilder:
         connected = self._connected(self.person_object)
         for obj in self.folder.objects.values():
             self.observer.stage(f"profile {obj.name}", obj.count)
-            prof = ObjectProfile(obj.name)
-            seen_cols: dict[str, Column] = dict(obj.columns)
-            bad: set[str] = set()
-            add_id = batched(functools.partial(self.scratch.add_ids, obj.name))
-            add_seed = batched(functools.partial(self.scratch.add_ids, f"sample:{obj.name}"))
-            seed_here = obj.name == self.person_object or obj.name not in connected
-            n = 0
-            for row, archived in obj.rows():
-                prof.records += 1
-                prof.archived += archived
-                for key, value in row.items():
-                    if not value:
-                        continue
-                    prof.filled[key] += 1
-                    col = seen_cols.get(key)
-                    if col is None:
-                        col = seen_cols[key] = Column(key, key, "string",
-                                                      "Found in the records, not in the schema")
-                    check = _CONFORMS.get(col.candidate_type)
-                    if check is not None and key not in bad and not check(value):
-                        bad.add(key)
-                legacy = row.get(obj.id_column, "")
-                add_id(legacy)
-                if seed_here and _bucket(legacy, self.sample_percent):
-                    add_seed(legacy)
-                n += 1
-                if n % 2000 == 0:
-                    self.observer.advance(2000)
-            self.observer.advance(n % 2000)
-            add_id(None)
-            add_seed(None)
+            prof, seen_cols, bad = profile_object(
+                self, obj, seed_here=obj.name == self.person_object or obj.name not in connected)
             cols = list(seen_cols)
             pk = obj.id_column
             if pk in cols:
@@ -296,29 +249,33 @@ class PackageBuilder:
                f"not taken by the {placing.entity} rule and no other import file")
         self.observer.stage(f"write {obj.name}", obj.count)
         in_sample = f"sample:{obj.name}"
-        n = 0
-        for row, archived in obj.rows():
-            legacy = row.get(obj.id_column, "")
-            data.write(row)
-            sampled = self.scratch.has(in_sample, legacy)
-            if sampled:
-                sample.write(row)
-                self.sample_counts[obj.name] += 1
-            where = generic.write(row, archived, sampled) if generic is not None else None
-            for writer in entities:
-                placed = writer.write(row, legacy, archived, sampled)
-                where = where or placed
-            if where:
-                self.placement.place(obj.name, where)
-            else:
-                self.placement.gap(obj.name, gap)
-            idmap.write({"object": obj.name, "legacy_id": legacy,
-                         "archived": "true" if archived else "false",
-                         "import_file": where or "", "gap": "" if where else gap})
-            n += 1
-            if n % 2000 == 0:
-                self.observer.advance(2000)
-        self.observer.advance(n % 2000)
+        idc, has = obj.id_column, self.scratch.has
+        pool = phone_pool(obj, entities)
+        try:
+            for chunk in prepared(self, obj, entities, pool):
+                for row, archived in chunk:
+                    legacy = row.get(idc, "")
+                    data.write(row)
+                    sampled = has(in_sample, legacy)
+                    if sampled:
+                        sample.write(row)
+                        self.sample_counts[obj.name] += 1
+                    where = generic.write(row, archived, sampled) if generic is not None else None
+                    for writer in entities:
+                        placed = writer.write(row, legacy, archived, sampled)
+                        where = where or placed
+                    if where:
+                        self.placement.place(obj.name, where)
+                    else:
+                        self.placement.gap(obj.name, gap)
+                    idmap.write({"object": obj.name, "legacy_id": legacy,
+                                 "archived": "true" if archived else "false",
+                                 "import_file": where or "", "gap": "" if where else gap})
+                self.observer.advance(len(chunk))
+        finally:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
+        self.done.add(obj.name)
         for out in (data, sample, idmap):
             out.close()
         if generic is not None:

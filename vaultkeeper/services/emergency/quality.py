@@ -77,13 +77,16 @@ class QualityLog:
     def finding(self, kind: str, entity: str, legacy_id: str, name: str, value: str,
                 status: str, normalised: str, reason: str, *, problem: bool) -> None:
         """Record one checked value; problems (and normalisations) go to the CSV list."""
+        checks = self.checks[kind]
         key = f"{entity}.{name}"
-        findings = self.checks[kind].setdefault(key, FieldFindings())
+        findings = checks.get(key) or checks.setdefault(key, FieldFindings())
+        if not problem:   # the common case: only counted
+            findings.statuses[status] += 1
+            return
         row = {"entity": entity, "legacy_id": legacy_id, "field": name, "value": value,
                "status": status, "normalised": normalised, "reason": reason}
-        findings.add(status, row if problem else None)
-        if problem:
-            {"email": self.emails, "phone": self.phones, "date": self.dates}[kind].write(row)
+        findings.add(status, row)
+        {"email": self.emails, "phone": self.phones, "date": self.dates}[kind].write(row)
 
     def close(self) -> None:
         """Close the CSV lists."""

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 from vaultkeeper.services.emergency.attachments import write_attachments
 from vaultkeeper.services.emergency.files import CsvOut
-from vaultkeeper.services.emergency.source import resource_name
+from vaultkeeper.services.emergency.passes import chunks
+from vaultkeeper.services.emergency.source import ExportRelation, resource_name
 from vaultkeeper.services.emergency.targets import associations_how
 
 if TYPE_CHECKING:
@@ -29,27 +30,30 @@ def write_relations(b: PackageBuilder) -> None:
         path = f"import/{b.target}/associations/{name}.csv"
         assoc = CsvOut(b.out / path, ("from_legacy_id", "to_legacy_id", "type",
                                          "from_object", "to_object"), always=False)
-        for a, to_id, kind in rel.pairs():
-            missing = []
-            if have_from and not b.scratch.has(rel.from_object, a):
-                missing.append(rel.from_object)
-            if have_to and not b.scratch.has(rel.to_object, to_id):
-                missing.append(rel.to_object)
-            row = {"from_id": a, "to_id": to_id, "type": kind}
-            if missing:
-                b.log.dangling.write(row | {"relation": rel.stem,
-                                               "missing": ", ".join(missing)})
-                b.log.dangling_counts[rel.stem] += 1
-                continue
-            out.write(row)
-            rows += 1
-            if not columned or b.scratch.first_link(rel.stem, a) != to_id:
-                assoc.write({"from_legacy_id": a, "to_legacy_id": to_id, "type": kind,
-                             "from_object": rel.from_object, "to_object": rel.to_object})
-            if (b.scratch.has(f"sample:{rel.from_object}", a)
-                    and b.scratch.has(f"sample:{rel.to_object}", to_id)):
-                sample.write(row)
-                b.sample_counts[rel.stem] += 1
+        for chunk in chunks(rel.pairs()):
+            _prefetch(b, rel, chunk, have_from, have_to)
+            for a, to_id, kind in chunk:
+                missing = []
+                if have_from and not b.scratch.has(rel.from_object, a):
+                    missing.append(rel.from_object)
+                if have_to and not b.scratch.has(rel.to_object, to_id):
+                    missing.append(rel.to_object)
+                row = {"from_id": a, "to_id": to_id, "type": kind}
+                if missing:
+                    b.log.dangling.write(row | {"relation": rel.stem,
+                                                   "missing": ", ".join(missing)})
+                    b.log.dangling_counts[rel.stem] += 1
+                    continue
+                out.write(row)
+                rows += 1
+                if not columned or b.scratch.first_link(rel.stem, a) != to_id:
+                    assoc.write({"from_legacy_id": a, "to_legacy_id": to_id, "type": kind,
+                                 "from_object": rel.from_object, "to_object": rel.to_object})
+                if (b.scratch.has(f"sample:{rel.from_object}", a)
+                        and b.scratch.has(f"sample:{rel.to_object}", to_id)):
+                    sample.write(row)
+                    b.sample_counts[rel.stem] += 1
+        b.scratch.forget()
         out.close()
         sample.close()
         if assoc.close():
@@ -64,6 +68,22 @@ def write_relations(b: PackageBuilder) -> None:
         b.observer.advance(rel.count)
     # Files hang on records as links do: files/ plus its link table (emergency/attachments.py).
     write_attachments(b)
+
+
+def _prefetch(b: PackageBuilder, rel: ExportRelation, chunk: list[tuple[str, str, str]],
+              have_from: bool, have_to: bool) -> None:
+    """Fetch ahead what the chunk's lines ask the scratch store (one query per question)."""
+    b.scratch.forget()
+    froms, tos = [a for a, _, _ in chunk], [t for _, t, _ in chunk]
+    if have_from:
+        b.scratch.prefetch("ids", rel.from_object, froms)
+    if have_to:
+        b.scratch.prefetch("ids", rel.to_object, tos)
+    b.scratch.prefetch("link", rel.stem, froms)
+    b.scratch.prefetch("ids", f"sample:{rel.from_object}", froms)
+    if rel.to_object != rel.from_object:
+        b.scratch.prefetch("ids", f"sample:{rel.to_object}", tos)
+
 
 def _columned(b: PackageBuilder, stem: str) -> bool:
     """Whether a primary import file holds the first link of relation ``stem`` in a

@@ -11,6 +11,8 @@ since importers reject the whole row), a constant (``=Donations``), or a field w
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from vaultkeeper import registry
 from vaultkeeper.canonical import ImportFile
 
@@ -66,3 +68,23 @@ def resolve(row: dict[str, str], source: str, lookup: dict[str, str]) -> str:
     if flt == "bool":
         return {"true": "true", "false": "false"}.get(value.lower(), "")
     return value
+
+
+Resolver = Callable[[dict[str, str], dict[str, str]], str]
+_BOOL = {"true": "true", "false": "false"}
+
+
+def resolver(source: str) -> Resolver:
+    """``resolve`` for one column, its kind decided once: (row, lookup) → value."""
+    if source.startswith("="):
+        constant = source[1:]
+        return lambda row, lookup: constant
+    if source.startswith("@"):
+        return lambda row, lookup: lookup.get(source, "")
+    name, _, flt = source.partition("|")
+    if flt == "date":
+        return lambda row, lookup: v if len(v := row.get(name, "")) == 10 and v[4] == "-" \
+            and v[7] == "-" else ""
+    if flt == "bool":
+        return lambda row, lookup: _BOOL.get(row.get(name, "").lower(), "")
+    return lambda row, lookup: row.get(name, "")

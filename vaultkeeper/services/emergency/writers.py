@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 from vaultkeeper.canonical import ENTITIES, EntityMapping, ImportFile
@@ -24,6 +25,7 @@ from vaultkeeper.services.emergency.targets import (
     legacy_column,
     other_name,
     resolve,
+    resolver,
 )
 
 if TYPE_CHECKING:
@@ -161,6 +163,9 @@ class EntityWriter:
                 self.others.append((spec, CsvOut(base / name, header_, always=False),
                                     CsvOut(base / "inactive" / name, header_, always=False)))
                 self._declare(spec, name, "primary", other=True)
+        self.resolvers = [[resolver(src) for _h, src in spec.columns]
+                          if len({h for h, _ in spec.columns}) == len(spec.columns) else None
+                          for spec, *_files in self.imports]
         self.counts = b.entity_counts.setdefault(em.entity, Counter())
         self.types = {f: ENTITIES[em.entity][f][0] for f in self.fields}
         self.refs = [(f, target.object) for f, kind in self.types.items()
@@ -208,7 +213,8 @@ class EntityWriter:
                                 legacy_column=legacy, links=links, how=how, held_back=held)
             b.placement.files[path]["relation_columns"] = relation_columns
 
-    def _source(self, row: dict[str, str], legacy: str, fname: str) -> str:
+    def source(self, row: dict[str, str], legacy: str, fname: str) -> str:
+        """The raw value of canonical field ``fname`` for one record (before cleaning)."""
         src = self.em.fields.get(fname)
         if src is None:
             return ""
@@ -232,10 +238,10 @@ class EntityWriter:
             return None
         values = {"legacy_id": legacy}
         entity = self.em.entity
-        country = self._source(row, legacy, "country").strip() if "country" in self.types \
+        country = self.source(row, legacy, "country").strip() if "country" in self.types \
             else ""
         for fname in self.fields:
-            raw = self._source(row, legacy, fname)
+            raw = self.source(row, legacy, fname)
             kind = self.types[fname]
             if kind != "email":   # blanks around an e-mail are a finding, elsewhere noise
                 raw = raw.strip()
@@ -254,7 +260,7 @@ class EntityWriter:
         missing = self._missing(values)
         self._check_refs(values, missing)
         self.main.write(values)
-        self.extra.write({"legacy_id": legacy} | {c: row.get(c, "") for c in self.extra_cols})
+        self.extra.write_values([legacy, *map(row.get, self.extra_cols, repeat(""))])
         self.counts["rows"] += 1
         self.counts["inactive" if archived or inactive else "active"] += 1
         if self.tracked:
@@ -266,11 +272,18 @@ class EntityWriter:
         lookup = self._lookup(values)
         linked = self._resolvable(values, missing)
         placed = None
-        for spec, active, inactive_out, sample in self.imports:
-            out_row = {h: resolve(linked, src, lookup) for h, src in spec.columns}
-            (inactive_out if archived or inactive else active).write(out_row)
-            if sampled and not (archived or inactive):
-                sample.write(out_row)
+        for (spec, active, inactive_out, sample), fns in zip(self.imports, self.resolvers,
+                                                              strict=True):
+            if fns is None:   # a header naming a column twice: by name, as CsvOut.write
+                out_row = {h: resolve(linked, src, lookup) for h, src in spec.columns}
+                (inactive_out if archived or inactive else active).write(out_row)
+                if sampled and not (archived or inactive):
+                    sample.write(out_row)
+            else:
+                cells = [fn(linked, lookup) for fn in fns]
+                (inactive_out if archived or inactive else active).write_values(cells)
+                if sampled and not (archived or inactive):
+                    sample.write_values(cells)
             if placed is None and self.placing:
                 placed = self.paths[spec.name][1 if archived or inactive else 0]
         return placed
@@ -294,7 +307,7 @@ class EntityWriter:
         """A record the entity's ``when`` rule leaves out, into the "other" import file."""
         values = {"legacy_id": legacy}
         for fname in self.fields:
-            raw = self._source(row, legacy, fname).strip()
+            raw = self.source(row, legacy, fname).strip()
             kind = self.types[fname]
             values[fname] = self._clean(kind, fname, raw, legacy, "", quiet=True) if raw \
                 else ""

@@ -50,8 +50,7 @@ DEFAULT_MAPPING: dict[str, dict[str, str]] = {
         region="prop:state", postcode="prop:zip", country="prop:country",
         birth_date="prop:date_of_birth", job_title="prop:jobtitle",
         organisation_id="link:companies", created_at=_SYSTEM, updated_at=_SYSTEM,
-        email_opt_out="none:contacts.csv has no opt-out column: set the subscription status "
-                      "in HubSpot"),
+        email_opt_out="prop:hs_email_optout"),
     "membership": _with_flags(
         legacy_id="prop:vaultkeeper_membership_id", person_id="same",
         number="prop:membership_number", level="prop:membership_level",
@@ -65,8 +64,7 @@ DEFAULT_MAPPING: dict[str, dict[str, str]] = {
         payment_method="prop:vaultkeeper_payment_method", reference="prop:payment_reference",
         fund="prop:vaultkeeper_fund", gift_aid="prop:vaultkeeper_gift_aid",
         person_id="link:contacts", organisation_id="link:companies",
-        currency="none:donations.csv has no currency column: deals take the portal's "
-                 "currency"),
+        currency="prop:deal_currency_code"),
     "activity": _with_flags(
         legacy_id=f"prop:{LEGACY}", body="prop:hs_note_body", date="prop:hs_timestamp",
         type="prop:vaultkeeper_activity_type", person_id="link:contacts",

@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """Crash-consistency harness: kill vaultkeeper at random moments and check nothing broke.
 
-For each command (``backup``, ``drill``, ``emergency``, ``escrow deposit``) it starts the real
-CLI N times against four locations (two local folders, S3 via ``rclone serve s3``, REST via
-``rclone serve restic``), kills it with SIGKILL or SIGTERM (alternating) after a random delay
+For each command (``backup``, ``drill``, ``emergency``, ``escrow deposit`` and the scheduler
+daemon ``run --once``, whose backup job is due at every start) it starts the real CLI N times
+against four locations (two local folders, S3 via ``rclone serve s3``, REST via ``rclone serve
+restic``), kills it with SIGKILL or SIGTERM (alternating) after a random delay
 within the command's measured duration, and then checks:
 
 1. the next run of the same command succeeds;
-2. no lock is left: after vaultkeeper's next operation on every location (``vaultkeeper
-   snapshots``), ``restic list locks`` is empty everywhere (locks left by the kill itself and
+2. no lock is left: after vaultkeeper's next operation on every location (the next run
+   itself for ``backup`` and ``run``, else ``vaultkeeper snapshots``), ``restic list locks`` is
+   empty everywhere (locks left by the kill itself and
    removed by vaultkeeper's stale-lock check are counted as a figure, not a violation);
 3. ``restic check`` is clean at every location (and the escrow repository);
 4. no plaintext or secret outside private folders: TMPDIR and the state directory (except the
@@ -40,7 +42,8 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,8 +53,11 @@ from vaultkeeper.restic.proc import die_with_parent
 PASSWORD = "VK-HARNESS-PW-3c9e77d1"
 S3_KEY, S3_SECRET = "vk-harness-key", "vk-harness-s3-secret-51af"
 ESCROW_PASSWORD = "vk-harness-escrow-pw-0b2d"
-COMMANDS = ("backup", "drill", "emergency", "escrow")
+COMMANDS = ("backup", "drill", "emergency", "escrow", "run")
 EMAIL = re.compile(rb"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+TOUCH_ALL = ("backup", "run")
+"""Commands whose next run itself writes to every location: no lock may be left after it alone
+(stricter than also running ``vaultkeeper snapshots``, and one CLI start cheaper)."""
 SKIP_SCAN = ("mirror", "cache")      # private by design: the verified mirror, restic's cache
 
 
@@ -69,16 +75,21 @@ class Trial:
     next_s: float = 0.0
     locks_after_kill: int = 0
     locks_left: int = 0
+    job_status: str | None = None
+    checks_s: float = 0.0
+    cycle_s: float = 0.0
     violations: list[str] = field(default_factory=list)
 
 
 class Harness:
     """The four locations, the configuration and the checks."""
 
-    def __init__(self, root: Path, records: int, timeout: float) -> None:
+    def __init__(self, root: Path, records: int, timeout: float, *,
+                 check_cache: bool = True) -> None:
         self.root = root
         self.records = records
         self.timeout = timeout
+        self.check_cache = check_cache
         self.servers: list[subprocess.Popen[bytes]] = []
         self.tmp = root / "tmp"
         self.state = root / ".vaultkeeper"
@@ -118,7 +129,10 @@ class Harness:
             text += "\n"
         text += (f'[escrow]\nurl = "{s3}/escrow-bucket/deposit"\n{creds}'
                  f'escrow_password = {{ file = "{escrow_key}" }}\n'
-                 'release_conditions = ["insolvency"]\nrefresh = "30d"\n')
+                 'release_conditions = ["insolvency"]\nrefresh = "30d"\n\n')
+        # `vaultkeeper run --once` finds the backup job due at every start (the harness's checks
+        # take longer than the interval): each daemon run is a backup job to kill.
+        text += '[schedule]\nbackup = "every 5 seconds"\n'
         self.config = self.root / "vaultkeeper.toml"
         self.config.write_text(text)
         self._must(["locations", "init"])
@@ -130,7 +144,10 @@ class Harness:
         if not self.emails:
             raise SystemExit("the sandbox export holds no e-mail address to look for")
         needed = {"backup", *commands} | ({"drill"} if set(commands) - {"backup"} else set())
+        needed |= {"escrow"} if "run" in commands else set()
         for command in [c for c in COMMANDS if c in needed]:   # escrow needs a drill first
+            if command == "run":    # the daemon's first start also runs the never-run jobs
+                self._must(self.argv(command, "first-start"))
             began = time.monotonic()
             self._must(self.argv(command, "calibrate"))
             self.durations[command] = time.monotonic() - began
@@ -143,6 +160,8 @@ class Harness:
             return ["drill", "--read-data-subset", "5%"]
         if command == "emergency":
             return ["emergency", "--out", str(self.root / "out" / tag)]
+        if command == "run":
+            return ["run", "--once", "--tick", "1"]
         return ["escrow", "deposit"]
 
     def env(self) -> dict[str, str]:
@@ -186,6 +205,7 @@ class Harness:
     # -- one trial ---------------------------------------------------------------------------
     def trial(self, command: str, n: int, sig: signal.Signals, rng: random.Random) -> Trial:
         """Kill one run of ``command``, then run every check."""
+        cycle_began = time.monotonic()
         delay = rng.uniform(0.5, max(1.0, 0.9 * self.durations[command]))
         trial = Trial(command, n, sig.name, round(delay, 2))
         tag = f"{command}-{n}-{sig.name.lower()}"
@@ -217,17 +237,61 @@ class Harness:
         if again.returncode != 0:
             trial.violations.append(f"the next {command} failed with exit {again.returncode}: "
                                     f"{again.stderr.strip()[-400:]}")
-        touched = self.vk(["snapshots", "--json"])
-        if touched.returncode != 0:
-            trial.violations.append(f"`vaultkeeper snapshots` failed: {touched.stderr[-300:]}")
+        if command not in TOUCH_ALL:    # drill, emergency, escrow may not use every location
+            touched = self.vk(["snapshots", "--json"])
+            if touched.returncode != 0:
+                trial.violations.append(f"`vaultkeeper snapshots` failed: "
+                                        f"{touched.stderr[-300:]}")
         left = self.locks()
         trial.locks_left = sum(len(v) for v in left.values())
         trial.violations += [f"{loc}: {len(ids)} lock(s) left" for loc, ids in left.items()
                              if ids]
-        trial.violations += self.restic_checks()
-        trial.violations += self.scan_plaintext()
-        trial.violations += self.check_records()
+        # Independent and read-only: restic check (its own exclusive lock, so only after the
+        # lock listing above), the plaintext scan and the records check run side by side.
+        checks_began = time.monotonic()
+        for found in _parallel([self.restic_checks, self.scan_plaintext, self.check_records]):
+            trial.violations += found
+        if command == "run":
+            trial.violations += self.check_daemon(proc.pid, trial)
+        trial.checks_s = round(time.monotonic() - checks_began, 2)
+        trial.cycle_s = round(time.monotonic() - cycle_began, 2)
         return trial
+
+    def check_daemon(self, killed_pid: int, trial: Trial) -> list[str]:
+        """After a killed ``vaultkeeper run``, the next start recovered: no job run is left
+        ``running``, the killed one is ``interrupted`` (or truly finished), never a false ok."""
+        bad = []
+        db = sqlite3.connect(f"file:{self.state / 'state.db'}?mode=ro", uri=True)
+        db.row_factory = sqlite3.Row
+        try:
+            running = db.execute("select id, pid from job_runs where status = 'running'"
+                                 ).fetchall()
+            killed = db.execute("select * from job_runs where pid = ? order by id desc limit 1",
+                                (killed_pid,)).fetchone()
+            newest = db.execute("select * from job_runs order by id desc limit 1").fetchone()
+            backups = db.execute("select started_at, status from backup_runs "
+                                 "order by id").fetchall()
+        finally:
+            db.close()
+        bad += [f"job run {r['id']} (pid {r['pid']}) still 'running' after the next start"
+                for r in running]
+        if killed is None:      # killed before it recorded its job: nothing claimed
+            trial.job_status = "not started"
+        else:
+            trial.job_status = killed["status"]
+        if killed is not None and killed["status"] == "ok":
+            made = [b for b in backups if b["started_at"] >= killed["started_at"]
+                    and b["status"] == "ok"]
+            if not made:
+                bad.append(f"killed daemon's job run {killed['id']} recorded ok but no backup "
+                           "run since it started is ok")
+        elif killed is not None and killed["status"] not in ("interrupted", "failed",
+                                                             "partial"):
+            bad.append(f"killed daemon's job run {killed['id']} left as {killed['status']!r}")
+        if newest is None or newest["status"] != "ok" or newest["pid"] == killed_pid:
+            bad.append("the next `vaultkeeper run --once` did not record its backup job ok "
+                       f"({dict(newest) if newest else None})")
+        return bad
 
     def check_killed_output(self, command: str, tag: str, trial: Trial) -> None:
         """A killed emergency must not leave a package that looks complete but is not."""
@@ -252,11 +316,13 @@ class Harness:
 
     def locks(self) -> dict[str, list[str]]:
         """Lock ids per location (``list locks --no-lock``)."""
-        found = {}
-        for name, url in self.repos.items():
+        def one(name: str, url: str) -> list[str]:
             done = self.restic(url, "list", "locks", "--no-lock")
-            found[name] = done.stdout.split() if done.returncode == 0 else [f"error:{name}"]
-        return found
+            return done.stdout.split() if done.returncode == 0 else [f"error:{name}"]
+
+        names = list(self.repos)
+        return dict(zip(names, _parallel([functools.partial(one, n, self.repos[n])
+                                          for n in names]), strict=True))
 
     def restic_checks(self) -> list[str]:
         """``restic check`` everywhere (and the escrow repository once it exists)."""
@@ -265,11 +331,20 @@ class Harness:
         escrow = f"s3:http://127.0.0.1:{self.s3_port}/escrow-bucket/deposit"
         if any((self.root / "s3" / "escrow-bucket").glob("deposit/config")):
             targets["escrow"] = escrow
-        for name, url in targets.items():
+        # --with-cache (restic 0.14): reuse the harness's own cache of index and snapshot
+        # files instead of a fresh temporary one. Every pack header and the structure are still
+        # read from the repository; --full-check-every re-checks with a fresh cache.
+        extra = ("--with-cache",) if self.check_cache else ()
+
+        def one(name: str, url: str) -> str | None:
             password = ESCROW_PASSWORD if name == "escrow" else PASSWORD
-            done = self.restic(url, "check", password=password)
+            done = self.restic(url, "check", *extra, password=password)
             if done.returncode != 0:
-                bad.append(f"restic check at {name} failed: {done.stderr.strip()[-300:]}")
+                return f"restic check at {name} failed: {done.stderr.strip()[-300:]}"
+            return None
+
+        results = _parallel([functools.partial(one, n, u) for n, u in targets.items()])
+        bad += [r for r in results if r]
         return bad
 
     def scan_plaintext(self) -> list[str]:
@@ -308,13 +383,19 @@ class Harness:
             if run is not None:
                 rows = db.execute("select location, snapshot_id from backup_locations where "
                                   "run_id = ? and result = 'ok'", (run["id"],)).fetchall()
+                locations = sorted({row["location"] for row in rows})
+                ids = dict(zip(locations, _parallel(
+                    [functools.partial(self.snapshot_ids, self.repos[loc])
+                     for loc in locations]), strict=True))
                 for row in rows:
-                    held = self.snapshot_ids(self.repos[row["location"]])
+                    held = ids[row["location"]]
                     if row["snapshot_id"] not in held:
                         bad.append(f"run {run['id']} recorded ok at {row['location']} but "
                                    f"snapshot {row['snapshot_id'][:8]} is not there")
+            tables = {r[0] for r in db.execute("select name from sqlite_master")}
             drill = db.execute("select snapshot_id from drills where result = 'verified' "
-                               "order by id desc limit 1").fetchone()
+                               "order by id desc limit 1").fetchone() \
+                if "drills" in tables else None    # a backup-only campaign never drills
         finally:
             db.close()
         mirror = self.state / "mirror" / "mirror.db"
@@ -344,6 +425,14 @@ class Harness:
             f"escrow verify --level 1 failed ({done.returncode}): {done.stderr[-300:]}"]
 
 
+def _parallel(calls: list[Callable[[], Any]]) -> list[Any]:
+    """Run independent calls side by side (threads waiting on subprocesses); results in order."""
+    if not calls:
+        return []
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return [f.result() for f in [pool.submit(c) for c in calls]]
+
+
 def _files(root: Path) -> Iterator[Path]:
     if not root.exists():
         return
@@ -359,21 +448,132 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def summarise(trials: list[dict[str, Any]], commands: list[str]) -> dict[str, dict[str, Any]]:
+    """Per-command figures from the trials (dicts, as in the JSON file)."""
+    out = {}
+    for c in commands:
+        mine = [t for t in trials if t["command"] == c]
+        cycles = [t.get("cycle_s", 0.0) for t in mine if t.get("cycle_s")]
+        out[c] = {"kills": len(mine),
+                  "sigkill": sum(t["signal"] == "SIGKILL" for t in mine),
+                  "sigterm": sum(t["signal"] == "SIGTERM" for t in mine),
+                  "finished_before_kill": sum(bool(t["finished_before_kill"]) for t in mine),
+                  "killed_while_running": sum(not t["finished_before_kill"] for t in mine),
+                  "locks_left_by_kill": sum(t["locks_after_kill"] for t in mine),
+                  "kills_that_left_locks": sum(t["locks_after_kill"] > 0 for t in mine),
+                  "locks_left_after_next_run": sum(t["locks_left"] for t in mine),
+                  "next_run_ok": sum(t["next_exit"] == 0 for t in mine),
+                  "mean_cycle_s": round(sum(cycles) / len(cycles), 1) if cycles else None,
+                  "violations": sum(len(t["violations"]) for t in mine)}
+        if c == "run":
+            statuses: dict[str, int] = {}
+            for t in mine:
+                key = str(t.get("job_status"))
+                statuses[key] = statuses.get(key, 0) + 1
+            out[c]["killed_job_status"] = statuses
+    return out
+
+
+def result_of(args: argparse.Namespace, harness: Harness | None, trials: list[dict[str, Any]],
+              commands: list[str], elapsed: float, *, complete: bool) -> dict[str, Any]:
+    """The JSON document: honest about how many kills actually ran."""
+    per_command = summarise(trials, commands)
+    return {
+        "complete": complete,
+        "kills_requested": args.kills,
+        "kills_done_per_command": {c: v["kills"] for c, v in per_command.items()},
+        "records": args.records, "seed": args.seed,
+        "restic_check": "--with-cache" if args.check_cache else "fresh temporary cache",
+        "locations": list(harness.repos) if harness and hasattr(harness, "repos") else [],
+        "durations_s": {k: round(v, 1) for k, v in harness.durations.items()} if harness else {},
+        "elapsed_s": round(elapsed, 1), "per_command": per_command,
+        "violations": sum(len(t["violations"]) for t in trials),
+        "trials": trials}
+
+
+def merge(paths: list[Path]) -> dict[str, Any]:
+    """Combine the results of harness runs that ran side by side (one command each)."""
+    parts = [json.loads(p.read_text()) for p in paths]
+    trials = [t for part in parts for t in part["trials"]]
+    commands = [c for part in parts for c in part["per_command"]]
+    return {
+        "complete": all(p["complete"] for p in parts),
+        "kills_requested": max(p["kills_requested"] for p in parts),
+        "kills_done_per_command": {c: v for p in parts
+                                   for c, v in p["kills_done_per_command"].items()},
+        "records": parts[0]["records"], "seeds": [p["seed"] for p in parts],
+        "restic_check": parts[0]["restic_check"], "locations": parts[0]["locations"],
+        # each command's unkilled duration as its own run measured it (its kill window)
+        "durations_s": {c: p["durations_s"].get(c) for p in parts for c in p["per_command"]},
+        "excluded_trials": [p["excluded_trials"] for p in parts if p.get("excluded_trials")],
+        "elapsed_s": max(p["elapsed_s"] for p in parts),
+        "per_command": summarise(trials, commands),
+        "violations": sum(p["violations"] for p in parts),
+        "parts": [str(p) for p in paths], "trials": trials}
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """A short Markdown summary of a result (for docs/)."""
+    done = result["kills_done_per_command"]
+    lines = [
+        "# Crash-harness results", "",
+        f"Kills requested per command: **{result['kills_requested']}**; "
+        f"done: {', '.join(f'{c} {n}' for c, n in done.items())} "
+        f"({'complete' if result['complete'] else 'INCOMPLETE: stopped by the time budget'}). "
+        f"Violations: **{result['violations']}**.", "",
+        f"Sandbox records per object: {result['records']}; locations: "
+        f"{', '.join(result['locations'])} (plus the S3 escrow repository); `restic check` "
+        f"{result['restic_check']}. Unkilled run of each command (s): "
+        + ", ".join(f"{c} {s}" for c, s in result["durations_s"].items()) + ".", "",
+        "| command | kills | SIGKILL | SIGTERM | finished before the kill | kills that left "
+        "locks | locks left by kills (removed by the next run) | locks after the next run "
+        "| next run ok | mean cycle (s) | violations |",
+        "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for c, v in result["per_command"].items():
+        lines.append(f"| {c} | {v['kills']} | {v['sigkill']} | {v['sigterm']} | "
+                     f"{v['finished_before_kill']} | {v['kills_that_left_locks']} | "
+                     f"{v['locks_left_by_kill']} | {v['locks_left_after_next_run']} | "
+                     f"{v['next_run_ok']} | {v['mean_cycle_s']} | {v['violations']} |")
+    run = result["per_command"].get("run")
+    if run and run.get("killed_job_status"):
+        lines += ["", "Killed `vaultkeeper run` job runs after the next start: "
+                  + ", ".join(f"{k} {n}" for k, n in sorted(run["killed_job_status"].items()))
+                  + " (never `running`, never a false `ok`)."]
+    bad = [(t["command"], t["n"], v) for t in result["trials"] for v in t["violations"]]
+    if bad:
+        lines += ["", "## Violations", ""] + [f"- {c} #{n}: {v}" for c, n, v in bad]
+    for excluded in result.get("excluded_trials") or []:
+        lines += ["", f"Excluded: {excluded['count']} trial(s) — {excluded['reason']}."]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the harness; exit 0 when no check was violated."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--kills", type=int, default=3, help="kills per command (default 3)")
     parser.add_argument("--commands", default=",".join(COMMANDS),
-                        help="comma list of backup, drill, emergency, escrow")
-    parser.add_argument("--records", type=int, default=200, help="sandbox records per object")
+                        help="comma list of backup, drill, emergency, escrow, run")
+    parser.add_argument("--records", type=int, default=30, help="sandbox records per object")
     parser.add_argument("--seed", type=int, default=12, help="random seed for kill moments")
     parser.add_argument("--workdir", type=Path, help="keep everything here (default: temp)")
     parser.add_argument("--out", type=Path, default=Path("crash-harness.json"),
-                        help="JSON results file")
+                        help="JSON results file (rewritten after every kill)")
     parser.add_argument("--budget", type=float, default=0,
                         help="stop starting new kills after this many seconds (0: no limit)")
     parser.add_argument("--timeout", type=float, default=900, help="per-command timeout")
+    parser.add_argument("--no-check-cache", dest="check_cache", action="store_false",
+                        help="restic check with a fresh temporary cache (slower)")
+    parser.add_argument("--merge", type=Path, nargs="+", metavar="JSON",
+                        help="combine result files of side-by-side runs into --out and exit")
+    parser.add_argument("--markdown", type=Path, help="also write a Markdown summary here")
     args = parser.parse_args(argv)
+    if args.merge:
+        merged = merge(args.merge)
+        args.out.write_text(json.dumps(merged, indent=2) + "\n")
+        if args.markdown:
+            args.markdown.write_text(markdown(merged))
+        print(json.dumps({k: v for k, v in merged.items() if k != "trials"}, indent=2))
+        return 1 if merged["violations"] else 0
     commands = [c.strip() for c in args.commands.split(",") if c.strip()]
     unknown = [c for c in commands if c not in COMMANDS]
     if unknown:
@@ -382,10 +582,21 @@ def main(argv: list[str] | None = None) -> int:
 
     root = args.workdir or Path(tempfile.mkdtemp(prefix="vk-crash-harness-"))
     root.mkdir(parents=True, exist_ok=True)
-    harness = Harness(root.resolve(), args.records, args.timeout)
+    harness = Harness(root.resolve(), args.records, args.timeout, check_cache=args.check_cache)
     rng = random.Random(args.seed)
-    trials: list[Trial] = []
+    trials: list[dict[str, Any]] = []
     began = time.monotonic()
+
+    def save(*, complete: bool) -> dict[str, Any]:
+        result = result_of(args, harness, trials, commands, time.monotonic() - began,
+                           complete=complete)
+        result["workdir"] = str(root)
+        tmp = args.out.with_name(args.out.name + ".tmp")
+        tmp.write_text(json.dumps(result, indent=2) + "\n")
+        tmp.replace(args.out)
+        return result
+
+    complete = False
     try:
         harness.start(commands)
         signals = (signal.SIGKILL, signal.SIGTERM)
@@ -396,35 +607,24 @@ def main(argv: list[str] | None = None) -> int:
                 trial = harness.trial(command, n, signals[n % 2], rng)
                 if command == "escrow" and trial.next_exit == 0:
                     trial.violations += harness.escrow_verified()
-                trials.append(trial)
+                trials.append(asdict(trial))
+                save(complete=False)
                 print(f"{command:9} #{n} {trial.signal:7} after {trial.delay_s:5.1f}s "
                       f"exit {trial.killed_exit} → next {trial.next_exit} "
                       f"({trial.next_s:.0f}s) locks {trial.locks_after_kill}/{trial.locks_left}"
+                      f" checks {trial.checks_s:.0f}s cycle {trial.cycle_s:.0f}s"
                       f" violations {len(trial.violations)}", flush=True)
                 for violation in trial.violations:
                     print(f"    VIOLATION {violation}", flush=True)
             if args.budget and time.monotonic() - began > args.budget:
                 break
+        complete = len(trials) == args.kills * len(commands)
     finally:
         harness.stop()
-    per_command = {c: {"kills": sum(t.command == c for t in trials),
-                       "sigkill": sum(t.command == c and t.signal == "SIGKILL" for t in trials),
-                       "sigterm": sum(t.command == c and t.signal == "SIGTERM" for t in trials),
-                       "finished_before_kill": sum(t.command == c and t.finished_before_kill
-                                                   for t in trials),
-                       "locks_left_by_kill": sum(t.locks_after_kill for t in trials
-                                                 if t.command == c),
-                       "violations": sum(len(t.violations) for t in trials if t.command == c)}
-                   for c in commands}
-    result: dict[str, Any] = {
-        "kills_requested": args.kills, "records": args.records, "seed": args.seed,
-        "locations": list(harness.repos) if hasattr(harness, "repos") else [],
-        "durations_s": {k: round(v, 1) for k, v in harness.durations.items()},
-        "elapsed_s": round(time.monotonic() - began, 1), "per_command": per_command,
-        "violations": sum(len(t.violations) for t in trials),
-        "trials": [asdict(t) for t in trials], "workdir": str(root)}
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+        result = save(complete=complete)
     print(json.dumps({k: v for k, v in result.items() if k != "trials"}, indent=2))
+    if args.markdown:
+        args.markdown.write_text(markdown(result))
     if args.workdir is None:
         shutil.rmtree(root, ignore_errors=True)
     return 1 if result["violations"] else 0

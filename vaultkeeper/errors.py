@@ -102,6 +102,11 @@ class PaginationError(ConnectorError):
     """A paginator saw a repeated cursor, or was told there is more with no way to get it."""
 
 
+class QuotaError(ConnectorError):
+    """The vendor's daily API quota, less the reserve, cannot serve the run (nothing was read:
+    exit 6 like the vendor's own quota refusals, 403 REQUEST_LIMIT_EXCEEDED or 429)."""
+
+
 class ExportError(VaultkeeperError):
     """The export could not be completed; no manifest was written."""
 

@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 
 from vaultkeeper.errors import ExportError
-from vaultkeeper.exportfmt_files import FileRecord, FilesEntry
+from vaultkeeper.exportfmt_files import FileRecord, FilesEntry, json_list
 from vaultkeeper.privatefs import write_private
 
 MANIFEST = "manifest.json"
@@ -43,10 +43,6 @@ def _int(value: Any) -> int:
 
 def _dict(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
 
 
 @dataclass(frozen=True)
@@ -134,9 +130,9 @@ class Manifest:
                                            _int(_dict(e).get("count")), _dict(e))
                      for s, e in _dict(doc.get("relations")).items()}
         return cls(data=data, raw=doc, status=str(doc.get("status") or ""),
-                   problems=tuple(str(p) for p in _list(doc.get("problems"))),
+                   problems=tuple(str(p) for p in json_list(doc.get("problems"))),
                    connector=str(_dict(doc.get("connector")).get("name", "")),
-                   order=tuple(str(n) for n in _list(doc.get("order")) or objects),
+                   order=tuple(str(n) for n in json_list(doc.get("order")) or objects),
                    objects=objects, relations=relations,
                    files=FilesEntry.parse(doc.get("files")))
 

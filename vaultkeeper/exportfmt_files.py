@@ -37,7 +37,8 @@ def hash_file(path: Path) -> tuple[str, int]:
     return sha.hexdigest(), size
 
 
-def _list(value: Any) -> list[Any]:
+def json_list(value: Any) -> list[Any]:
+    """A JSON value as a list (empty when it is not one)."""
     return value if isinstance(value, list) else []
 
 
@@ -67,7 +68,7 @@ class FileRecord:
         """From one parsed index line (tolerant: missing fields are empty)."""
         doc = raw if isinstance(raw, dict) else {}
         links = tuple((str(link.get("object", "")), str(link.get("id", "")))
-                      for link in _list(doc.get("links")) if isinstance(link, dict))
+                      for link in json_list(doc.get("links")) if isinstance(link, dict))
         return cls(kind=str(doc.get("kind") or ""), id=str(doc.get("id") or ""),
                    name=str(doc.get("name") or ""), size=int(doc.get("size") or 0),
                    modified=str(doc.get("modified") or ""), sha256=str(doc.get("sha256") or ""),
@@ -108,8 +109,8 @@ class FilesEntry:
         return cls(index=str(raw.get("index") or FILES_INDEX), sha256=str(raw.get("sha256") or ""),
                    count=int(raw.get("count") or 0), bytes=int(raw.get("bytes") or 0),
                    downloaded=int(raw.get("downloaded") or 0), reused=int(raw.get("reused") or 0),
-                   skipped=tuple(s for s in _list(raw.get("skipped")) if isinstance(s, dict)),
-                   failed=tuple(s for s in _list(raw.get("failed")) if isinstance(s, dict)),
+                   skipped=tuple(s for s in json_list(raw.get("skipped")) if isinstance(s, dict)),
+                   failed=tuple(s for s in json_list(raw.get("failed")) if isinstance(s, dict)),
                    raw=raw)
 
 

@@ -50,13 +50,17 @@ _TAGGED = re.compile(r"^[a-z][a-z-]*-(\d+)-(?:[0-9a-f]{12}|[a-z0-9_]{8})$")
 
 
 # ------------------------------------------------------------------------------------ files
-def fsync_dir(path: Path) -> None:
-    """fsync a folder so that a rename or create inside it survives a power cut."""
+def fsync_path(path: Path) -> None:
+    """fsync a file's data, or a folder so that a rename or create inside it survives a power
+    cut."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+fsync_dir = fsync_path
 
 
 def open_private(path: Path | str, mode: Literal["wb", "w"] = "wb", *, exclusive: bool = False,

@@ -31,3 +31,60 @@ def test_harness_finds_no_violation_in_a_handful_of_kills(tmp_path: Path) -> Non
     assert result["per_command"]["drill"]["kills"] == 2
     assert all(t["next_exit"] == 0 for t in result["trials"])
     assert set(result["locations"]) == {"local-a", "local-b", "s3", "rest"}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(2400)  # set-up runs backup, drill, escrow and the daemon twice first
+def test_harness_kills_the_scheduler_daemon_and_the_next_start_recovers(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    done = subprocess.run([sys.executable, str(SCRIPT), "--kills", "2", "--commands", "run",
+                           "--records", "20", "--seed", "7",
+                           "--workdir", str(tmp_path / "work"), "--out", str(out)],
+                          capture_output=True, text=True, timeout=2400)
+    result = json.loads(out.read_text())
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert result["complete"] is True and result["violations"] == 0
+    assert result["kills_done_per_command"] == {"run": 2}
+    assert [t["signal"] for t in result["trials"]] == ["SIGKILL", "SIGTERM"]
+    # Each killed daemon's job run ended up interrupted (or truly finished), never 'running'.
+    assert all(t["job_status"] in ("interrupted", "ok", "not started", "failed", "partial")
+               for t in result["trials"])
+    assert all(t["next_exit"] == 0 for t in result["trials"])
+
+
+def test_merged_results_count_only_the_kills_that_ran(tmp_path: Path) -> None:
+    """Side-by-side runs (one command each) merge into one honest file: a part that stopped
+    early keeps its real count and makes the whole incomplete."""
+    def part(name: str, command: str, kills: int, complete: bool, violations: int) -> Path:
+        trials = [{"command": command, "n": n, "signal": ("SIGKILL", "SIGTERM")[n % 2],
+                   "delay_s": 1.0, "killed_exit": -9, "finished_before_kill": n == 0,
+                   "next_exit": 0, "next_s": 1.0, "locks_after_kill": n % 2, "locks_left": 0,
+                   "job_status": None, "checks_s": 1.0, "cycle_s": 10.0 + n,
+                   "violations": ["x"] * (violations if n == 0 else 0)} for n in range(kills)]
+        path = tmp_path / name
+        path.write_text(json.dumps({
+            "complete": complete, "kills_requested": 50,
+            "kills_done_per_command": {command: kills}, "records": 30, "seed": 1,
+            "restic_check": "--with-cache", "locations": ["local-a"], "durations_s": {},
+            "elapsed_s": 100.0, "per_command": {command: {}}, "violations": violations,
+            "trials": trials}))
+        return path
+
+    out = tmp_path / "merged.json"
+    done = subprocess.run([sys.executable, str(SCRIPT), "--merge",
+                           str(part("a.json", "backup", 3, True, 0)),
+                           str(part("b.json", "drill", 2, False, 1)), "--out", str(out),
+                           "--markdown", str(tmp_path / "summary.md")],
+                          capture_output=True, text=True, timeout=120)
+    merged = json.loads(out.read_text())
+    assert done.returncode == 1                     # a violation in a part fails the merge
+    assert merged["complete"] is False
+    assert merged["kills_done_per_command"] == {"backup": 3, "drill": 2}
+    assert merged["per_command"]["backup"]["kills"] == 3
+    assert merged["per_command"]["backup"]["sigkill"] == 2
+    assert merged["per_command"]["backup"]["kills_that_left_locks"] == 1
+    assert merged["per_command"]["drill"]["violations"] == 1
+    assert merged["violations"] == 1 and len(merged["trials"]) == 5
+    summary = (tmp_path / "summary.md").read_text()
+    assert "INCOMPLETE" in summary and "backup 3, drill 2" in summary
+    assert "| drill | 2 |" in summary and "- drill #0: x" in summary

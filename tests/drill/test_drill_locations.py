@@ -49,6 +49,8 @@ def test_drill_passes_in_local_s3_and_rest_and_rotates(tmp_path):
         assert all(h["result"] == "verified" and len(h["snapshot_id"]) == 64 for h in history)
     rows = vk_json(config, "mirror", "query", "select count(*) as n from contacts")
     assert rows == [{"n": 300}]
+    bad = vk_json(config, "mirror", "query", "select * from no_such_table", ok=(2,))
+    assert "SQL error" in bad["error"] and "no such table" in bad["error"]
     assert vk(config, "mirror", "path").stdout.strip().endswith("mirror/mirror.db")
     # Plaintext only in the private staging folder, gone afterwards; no secret printed.
     assert not list((tmp_path / ".vaultkeeper" / "drill-staging").glob("*"))

@@ -190,3 +190,16 @@ def test_failed_drill_alerts_and_verified_drill_recovers(tmp_path):
         # The next drill rotates to the intact location: verified, its own key; nas stays open.
         assert vk(config, "run", "--job", "drill", timeout=300).returncode == 0
         assert [a["key"] for a in vk_json(config, "status")["open_alerts"]] == ["drill:nas"]
+
+
+def test_run_once_stopped_mid_job_exits_130_not_0(tmp_path):
+    """A cron wrapper around `run --once` must see that its job was interrupted."""
+    config = make_config(tmp_path, records=20000,
+                         extra=f'[schedule]\nbackup = "every day at {far_hour()}"\n')
+    assert vk(config, "locations", "init").returncode == 0
+    once = _start(config, tmp_path, "--once")   # the backup never ran: it runs now
+    staging = tmp_path / ".vaultkeeper" / "staging" / "run"
+    _wait(lambda: staging.exists() and any(staging.rglob("*.ndjson")), what="the export")
+    once.send_signal(signal.SIGTERM)
+    assert once.wait(timeout=300) == 130
+    assert _job_runs(tmp_path) == [("backup", "interrupted", "scheduled")]

@@ -189,6 +189,17 @@ def status(json_output: JsonOption = False) -> None:
                                  highlight=False)
     for reason in sched["reasons"]:
         render.err_console.print(f"[yellow]schedule:[/] {escape(reason)}", highlight=False)
+    usage = report["api_usage"]
+    if usage:   # requests vaultkeeper sent to the CRM's API, per UTC day
+        Console().print("API requests by vaultkeeper: " + ", ".join(
+            f"{u['day']} {u['requests']} ({u['runs']} runs)" for u in usage[:7]),
+            highlight=False)
+    incremental = report["incremental"]
+    if incremental["distrusted"]:
+        render.err_console.print(
+            f"[red]Incremental chain distrusted[/] since "
+            f"{render.stamp(incremental['distrusted']['forced_since'])}: every backup is a "
+            "full one until a full run compares clean", highlight=False)
     for alert in report["open_alerts"]:
         render.err_console.print(f"[red]Open alert[/] {escape(alert['key'])}: "
                                  f"{escape(alert['subject'])} "

@@ -238,14 +238,7 @@ def mirror_query(
 ) -> None:
     """Run SQL against the mirror, e.g. `select count(*) from contacts` or a full-text search:
     `select * from search where search match 'müller'`."""
-    # Lazy: only `mirror query` reads the mirror directly.
-    import sqlite3
-
-    try:
-        names, rows = mirrordb.query(_mirror_file(), sql)
-    except sqlite3.Error as exc:
-        raise UsageError(f"SQL error: {exc}", "check the statement; `select name from "
-                         "sqlite_master` lists the tables") from None
+    names, rows = mirrordb.user_query(_mirror_file(), sql)
     if json_output:
         render.print_json([dict(zip(names, row, strict=True)) for row in rows])
         return

@@ -120,12 +120,33 @@ def _fail(code: int, message: str, *, fix: str | None = None, kind: str = "error
     sys.exit(code)
 
 
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+
+
 def run() -> None:
     """Console-script entry point: map expected errors to one line and an exit code; with
     ``--json`` every outcome prints exactly one JSON object on stdout.
 
     SIGTERM and SIGHUP unwind like Ctrl-C (clean-ups run, exit 130) instead of killing us
-    mid-write; while restic runs they are forwarded to it first (see restic.proc.run_child)."""
+    mid-write; while restic runs they are forwarded to it first (see restic.proc.run_child).
+    Once the exit code is known they are ignored: Python resets its handlers to the default
+    while it shuts down (seconds on a loaded machine), and a stop request then must not turn a
+    finished run — or a clean interruption — into a death by signal."""
+    code: int | str | None = 0
+    try:
+        _run()
+    except SystemExit as exc:
+        code = exc.code
+    except KeyboardInterrupt:   # a second signal while the first was being reported
+        code = int(ExitCode.INTERRUPTED)
+    finally:
+        for sig in _STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+    sys.exit(code)
+
+
+def _run() -> None:
+    """``run`` without its exit: every outcome ends in ``sys.exit``."""
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _interrupt)
     try:

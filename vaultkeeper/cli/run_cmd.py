@@ -67,7 +67,8 @@ def run(
     catches up a missed run once after downtime, alerts on failures, stale backups and mass
     deletions. Stop it with SIGTERM (systemctl stop): the running job cleans up first.
 
-    Exit 0 after SIGTERM; with --once or --job: 0 all ok, 3 a job was partial, 1 a job failed.
+    Exit 0 after SIGTERM; with --once or --job: 0 all ok, 3 a job was partial, 1 a job failed;
+    --once stopped by SIGTERM/SIGINT exits 130 (the interrupted job runs at the next start).
     """
     settings = load()
     log_path = _setup_logging(settings, verbose=verbose)

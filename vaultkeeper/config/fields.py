@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import shlex
 from dataclasses import fields, replace
+from datetime import timedelta
 from typing import Any
 
 from vaultkeeper import registry
@@ -49,6 +50,34 @@ from vaultkeeper.tomlcheck import (
 )
 
 SECRET_KINDS = ("env", "file", "command")
+
+
+def as_percent(value: Any, origin: Origin) -> float:
+    """A share given as a percentage (``"30%"``, or a number 0–100) → 0.0–1.0."""
+    text = str(value).strip().removesuffix("%").strip() if isinstance(value, str | int | float) \
+        and not isinstance(value, bool) else ""
+    try:
+        share = float(text)
+    except ValueError:
+        raise Bad("must be a percentage such as 30%", "30%") from None
+    if not 0 <= share < 100:
+        raise Bad("must be a percentage from 0% to below 100%", "30%")
+    return share / 100
+
+
+def as_full_every(value: Any, origin: Origin) -> timedelta | int:
+    """How often a real full export runs: a duration (``7d``) or a number of runs (``7``)."""
+    text = str(value).strip() if isinstance(value, str | int) and not isinstance(value, bool) \
+        else ""
+    if text.isdigit():
+        if int(text) < 1:
+            raise Bad("must be at least 1 run, or a duration such as 7d", "7d")
+        return int(text)
+    try:
+        return as_duration(text, origin)
+    except Bad:
+        raise Bad("must be a duration such as 7d or 2w, or a number of runs such as 7",
+                  "7d") from None
 
 
 def as_secret(value: Any, origin: Origin) -> Secret:
@@ -207,6 +236,7 @@ SOURCE_FIELDS = settings_fields(
     private_key=Field(as_secret, None), client_secret=Field(as_secret, None),
     refresh_token=Field(as_secret, None), bulk_threshold=Field(as_int(0), 10000),
     files=Field(as_files, {"max_size": "25 MB"}),
+    api_reserve=Field(as_percent, "30%"),
     package=Field(as_package, "airbyte-source-pipedrive==2.3.7"),
     executable=Field(as_str, "source-pipedrive"), python=Field(as_str, "python3.11"),
     config=Field(as_connector_config, {"api_token": {"env": "PIPEDRIVE_TOKEN"}}),
@@ -268,7 +298,8 @@ ESCROW_FIELDS = settings_fields(
 SECTIONS: dict[str, dict[str, Field]] = {
     "source": SOURCE_FIELDS,
     "repository": {"password": Field(as_secret, None)},
-    "schedule": {job: Field(as_schedule, "every day at 02:00") for job in SCHEDULE_JOBS},
+    "schedule": {**{job: Field(as_schedule, "every day at 02:00") for job in SCHEDULE_JOBS},
+                 "full_every": Field(as_full_every, "7d")},
     "paths": {"state_dir": Field(as_path, ".vaultkeeper"),
               "export_dir": Field(as_path, "exports"),
               "policies_dir": Field(as_path, "policies")},

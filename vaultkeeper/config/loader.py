@@ -89,10 +89,12 @@ def load_settings(path: Path | None = None, *, env: Mapping[str, str] = os.envir
             file=name, key="[repository] password")
     paths = values["paths"]
     state_dir = paths.get("state_dir", base / ".vaultkeeper")
+    schedule = dict(values["schedule"])
+    full_every = schedule.pop("full_every", None)   # not a job: how often a full export runs
     settings = Settings(
         config_file=file, base_dir=base,
         source=_check_source(SourceSettings(**values["source"], state_dir=state_dir), name),
-        repository_password=password, locations=locations, schedule=values["schedule"],
+        repository_password=password, locations=locations, schedule=schedule,
         state_dir=state_dir,
         export_dir=paths.get("export_dir"), policies_dir=paths.get("policies_dir",
                                                                    base / "policies"),
@@ -100,7 +102,7 @@ def load_settings(path: Path | None = None, *, env: Mapping[str, str] = os.envir
         risk=RiskSettings(**values["risk"]),
         emergency=EmergencySettings(**values["emergency"]),
         escrow=_check_escrow(EscrowSettings(**values["escrow"]), locations, name),
-        targets=_read_targets(doc.get("targets", {}), name, base, env))
+        targets=_read_targets(doc.get("targets", {}), name, base, env), full_every=full_every)
     if resolve_secrets:
         for secret in settings.secrets():
             secret.reveal()

@@ -59,6 +59,9 @@ class SourceSettings:
     bulk_threshold: int | None = None
     files: FileLimits | None = None
     """Attachments to download (vaultkeeper/filelimits.py); None: files are not exported."""
+    api_reserve: float | None = None
+    """Share of the vendor's daily API quota kept for the organisation's other integrations
+    (``"30%"`` → 0.3); None: no budget check (services/budget.py)."""
     # Third-party sources (connectors/thirdparty.py): an Airbyte source or a Singer tap.
     package: str | None = None
     executable: str | None = None
@@ -190,6 +193,9 @@ class Settings:
     emergency: EmergencySettings = EmergencySettings()
     escrow: EscrowSettings = EscrowSettings()
     targets: Mapping[str, SourceSettings] = field(default_factory=dict)
+    full_every: timedelta | int | None = None
+    """``[schedule] full_every``: with it, backups are incremental with a real full export
+    every this long (``7d``) or every this many runs (``7``); None: every backup is full."""
     """``[targets.NAME]``: other CRMs that ``restore --into`` / ``drill --into-crm`` write to
     (same keys as ``[source]``)."""
 

@@ -13,6 +13,7 @@ from vaultkeeper.models import Item, ObjectSpec, SourceCount
 
 if TYPE_CHECKING:
     from vaultkeeper.config import SourceSettings
+    from vaultkeeper.connectors.changes import ChangeFeed
     from vaultkeeper.connectors.files_base import FileSource
     from vaultkeeper.registry import Fail
 
@@ -71,6 +72,11 @@ class Connector(abc.ABC):
 
     def file_source(self) -> FileSource | None:
         """The source's files and attachments (connectors/files_base.py); None: it has none."""
+        return None
+
+    def change_feed(self) -> ChangeFeed | None:
+        """What changed since a previous export (connectors/changes.py); None: the source is
+        always exported in full."""
         return None
 
     def close(self) -> None:

@@ -20,6 +20,8 @@ from vaultkeeper.canonical import ImportFile
 from vaultkeeper.config import SourceSettings
 from vaultkeeper.connectors.base import Connector, http_opener, require_token
 from vaultkeeper.connectors.files_base import FileSource
+from vaultkeeper.connectors.hs_changes import HubSpotChanges
+from vaultkeeper.connectors.hs_files import HubSpotFiles
 from vaultkeeper.connectors.hs_settings import discover_settings, is_settings, read_settings
 from vaultkeeper.connectors.http import (
     HttpClient,
@@ -315,9 +317,11 @@ class HubSpotConnector(Connector):
 
     def file_source(self) -> FileSource:
         """The portal's files (Files API v3) linked through ``hs_attachment_ids``."""
-        from vaultkeeper.connectors.hs_files import HubSpotFiles
-
         return HubSpotFiles(self.http)
+
+    def change_feed(self) -> HubSpotChanges:
+        """Records changed since a high-water mark (search API) and the archived ones."""
+        return HubSpotChanges(self)
 
     def close(self) -> None:
         """Close the HTTP client."""

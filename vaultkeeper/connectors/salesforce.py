@@ -31,6 +31,8 @@ from vaultkeeper.connectors.http import (
 from vaultkeeper.connectors.paginate import NextUrlPaginator
 from vaultkeeper.connectors.sf_auth import SalesforceSignIn, sign_in_from
 from vaultkeeper.connectors.sf_bulk import BulkReader
+from vaultkeeper.connectors.sf_changes import SalesforceChanges
+from vaultkeeper.connectors.sf_files import SalesforceFiles
 from vaultkeeper.connectors.sf_import_files import IMPORT_FILES
 from vaultkeeper.errors import AuthError, ConnectorError, PaginationError, RetryableError
 from vaultkeeper.models import Item, Malformed, ObjectSpec, Record, Relation, SourceCount
@@ -345,9 +347,11 @@ class SalesforceConnector(Connector):
 
     def file_source(self) -> FileSource:
         """Salesforce Files and legacy Attachments (connectors/sf_files.py)."""
-        from vaultkeeper.connectors.sf_files import SalesforceFiles
-
         return SalesforceFiles(self.http, self.root)
+
+    def change_feed(self) -> SalesforceChanges:
+        """Records changed since a high-water mark (SystemModstamp) and the deleted ones."""
+        return SalesforceChanges(self)
 
     def close(self) -> None:
         """Close the HTTP client."""

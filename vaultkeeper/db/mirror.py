@@ -27,7 +27,7 @@ import hashlib
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,8 +35,9 @@ from typing import Any
 import orjson
 import sqlite_utils
 
+from vaultkeeper.db import mirror_files
 from vaultkeeper.digest import ContentDigest
-from vaultkeeper.errors import VerificationError
+from vaultkeeper.errors import UsageError, VerificationError
 from vaultkeeper.exportfmt import Manifest, first_record
 from vaultkeeper.privatefs import open_private
 from vaultkeeper.shapes import ObjectShape, search_columns, shape_for
@@ -405,6 +406,15 @@ def query(path: Path, sql: str, params: tuple[Any, ...] = ()) -> tuple[list[str]
         conn.close()
 
 
+def user_query(path: Path, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """``query`` for a statement a person typed (`mirror query`): an SQL error is a usage error."""
+    try:
+        return query(path, sql)
+    except sqlite3.Error as exc:
+        raise UsageError(f"SQL error: {exc}", "check the statement; `select name from "
+                         "sqlite_master` lists the tables") from None
+
+
 def info(path: Path) -> dict[str, str]:
     """The ``_mirror_info`` facts of a mirror."""
     conn = open_mirror(path)
@@ -438,9 +448,11 @@ def recompute_digest(path: Path, table: str) -> tuple[int, str]:
         conn.close()
 
 
-def delete_records(path: Path, ids: dict[str, set[str]]) -> dict[str, int]:
-    """Delete records (per table) from a mirror, with their relation rows and search entries,
-    then VACUUM so no deleted page keeps them; returns rows deleted per table."""
+def delete_records(path: Path, ids: dict[str, set[str]],
+                   files: Iterable[tuple[str, str]] = ()) -> dict[str, int]:
+    """Delete records (per table) from a mirror, with their relation rows, search entries and
+    file links, and the files (kind, id) given, then VACUUM so no deleted page keeps them;
+    returns rows deleted per table (``_files``: files deleted)."""
     conn = open_mirror(path, write=True)
     deleted: dict[str, int] = {}
     try:
@@ -464,6 +476,9 @@ def delete_records(path: Path, ids: dict[str, set[str]]) -> dict[str, int]:
             conn.execute(f"DELETE FROM {SEARCH_TABLE} WHERE rowid IN (SELECT s.rowid FROM "
                          f"{SEARCH_TABLE} s JOIN _gone g ON g.object = s.object "
                          "AND g.id = s.record_id)")
+        gone_files = mirror_files.delete_file_rows(conn, files)
+        if gone_files:
+            deleted[mirror_files.FILES_TABLE] = gone_files
         conn.commit()
         conn.execute("VACUUM")
     finally:

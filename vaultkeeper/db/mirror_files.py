@@ -91,3 +91,42 @@ def files_with_links(path: Path) -> list[tuple[str, str, str, str, str]]:
             "ORDER BY f.kind, f.id, l.object, l.record_id").fetchall()
     finally:
         conn.close()
+
+
+def file_records(path: Path) -> list[FileRecord]:
+    """``_files`` with their ``_file_links`` as index records (none without those tables)."""
+    conn = sqlite3.connect(path)
+    try:
+        tables = {row[0] for row in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if FILES_TABLE not in tables or LINKS_TABLE not in tables:
+            return []
+        links: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        for kind, file_id, obj, rid in conn.execute(
+                f"SELECT kind, file_id, object, record_id FROM {LINKS_TABLE}"):
+            links.setdefault((kind, file_id), []).append((str(obj), str(rid)))
+        return [FileRecord(kind, fid, name, int(size or 0), modified or "", sha or "",
+                           rel or "", tuple(links.get((kind, fid), ())))
+                for kind, fid, name, size, modified, sha, rel in conn.execute(
+                    f"SELECT kind, id, name, size, modified, sha256, path FROM {FILES_TABLE}")]
+    finally:
+        conn.close()
+
+
+def delete_file_rows(conn: sqlite3.Connection, files: Iterable[tuple[str, str]]) -> int:
+    """In an open write transaction with the temp table ``_gone`` (object, id) of deleted
+    records: drop the links to those records and the files (kind, id) with all their links;
+    returns the files deleted."""
+    tables = {row[0] for row in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if FILES_TABLE not in tables or LINKS_TABLE not in tables:
+        return 0
+    conn.execute(f"DELETE FROM {LINKS_TABLE} WHERE EXISTS (SELECT 1 FROM _gone g WHERE "
+                 f"g.object = {LINKS_TABLE}.object AND g.id = {LINKS_TABLE}.record_id)")
+    deleted = 0
+    for kind, file_id in files:
+        conn.execute(f"DELETE FROM {LINKS_TABLE} WHERE kind = ? AND file_id = ?",
+                     (kind, file_id))
+        deleted += conn.execute(f"DELETE FROM {FILES_TABLE} WHERE kind = ? AND id = ?",
+                                (kind, file_id)).rowcount
+    return deleted

@@ -20,6 +20,8 @@ AS_OF_MS = 1748736000000  # 2025-06-01T00:00:00Z: the data is frozen "as of" thi
 RECYCLE_MS = 89 * 86400 * 1000  # archived records are younger than HubSpot's 90-day recycle bin
 SF_RECYCLE_MS = 14 * 86400 * 1000  # Salesforce keeps deleted records 15 days
 _BLOCK = 4096
+FILE_ID_BASE = 80_000_000
+"""A note's attachment has the HubSpot file id ``FILE_ID_BASE + note index`` (files.py)."""
 
 # One code per object/relation so their random streams never overlap.
 OBJECT_CODES = {
@@ -58,6 +60,11 @@ def iso_date(ms: int) -> str:
         t = time.gmtime(day * 86_400)
         text = _DAYS[day] = f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}"
     return text
+
+
+def attachment_id(note: int) -> str:
+    """The HubSpot file id attached to note ``note`` (when it has one)."""
+    return str(FILE_ID_BASE + note)
 
 
 def iso_ms(ms: int) -> str:
@@ -99,6 +106,11 @@ class ObjectStore:
         self._created_at: dict[int, int] = {}
         self._modified_at: dict[int, int] = {}
         self._archived_at: dict[int, int] = {}
+        self.sf_stamps: dict[int, int] = {}
+        """Salesforce ``SystemModstamp`` moved by the system: a lookup to a record that was
+        deleted (or undeleted) was cleared (restored) on this record."""
+        self.referrers: list[Link] = []
+        """Links pointing at this store (set by Dataset)."""
 
     # -- writes (callers hold Dataset.write_lock) ------------------------------------------
     def append(self, now_ms: int) -> int:
@@ -115,6 +127,8 @@ class ObjectStore:
         """Archive (delete) or bring back record ``i``; False when it already was."""
         if self.is_archived(i) == archived:
             return False
+        if archived:
+            self._stamp_referrers(i, now_ms)
         self.flags[i] = 1 if archived else 0
         delta = 1 if archived else -1
         self.archived_count += delta
@@ -125,7 +139,21 @@ class ObjectStore:
             self._archived_at.pop(i, None)
             self._modified_at[i] = now_ms
         self._ranks = None
+        if not archived:
+            self._stamp_referrers(i, now_ms)
         return True
+
+    def _stamp_referrers(self, i: int, now_ms: int) -> None:
+        """Salesforce clears (restores) lookups to a deleted (undeleted) record: the rows that
+        point at ``i`` change, and their ``SystemModstamp`` moves (``LastModifiedDate`` not)."""
+        for link in self.referrers:
+            for src in link.sources(i):
+                link.src.sf_stamps[src] = now_ms
+
+    def sf_modstamp(self, i: int) -> int:
+        """Salesforce ``SystemModstamp`` of record ``i``."""
+        own = self.deleted_ms(i) if self.is_archived(i) else self.modified_ms(i)
+        return max(own, self.sf_stamps.get(i, 0)) if self.sf_stamps else own
 
     def touch(self, i: int, now_ms: int) -> None:
         """Record ``i`` was modified at ``now_ms``."""
@@ -172,7 +200,10 @@ class ObjectStore:
 
     def deleted_ms(self, i: int) -> int:
         """When record ``i`` was deleted in Salesforce: the same order as ``archived_ms``,
-        squeezed into the 15-day recycle bin (older deletions are purged there)."""
+        squeezed into the 15-day recycle bin (older deletions are purged there); a record
+        deleted by a write keeps the time it was deleted (the change feeds read it)."""
+        if self._archived_at and i in self._archived_at:
+            return self._archived_at[i]
         return AS_OF_MS - (AS_OF_MS - self.archived_ms(i)) * SF_RECYCLE_MS // RECYCLE_MS
 
     # -- navigation -----------------------------------------------------------------------
@@ -386,6 +417,8 @@ class Dataset:
             d = self.stores[dst]
             self.links[name] = Link(name, self.stores[src], d, seed, code, share,
                                     max(1, int(d.count * span)), hub_mod, hub_res)
+        for link in self.links.values():
+            link.dst.referrers.append(link)
         self._expected: dict[str, dict[str, dict[str, int]]] | None = None
         self._lock = threading.Lock()
         self.write_lock = threading.RLock()

@@ -21,9 +21,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
-from vaultkeeper.sandbox.data import Dataset, iso_ms, mix64
+from vaultkeeper.sandbox.data import FILE_ID_BASE, Dataset, attachment_id, iso_ms, mix64
+from vaultkeeper.sandbox.gen_hubspot import properties_of
 
-FILE_ID_BASE = 80_000_000
 BLOCK = 1 << 16
 _KINDS = (("membership-form", "pdf", "application/pdf"),
           ("direct-debit-mandate", "pdf", "application/pdf"),
@@ -32,11 +32,6 @@ _KINDS = (("membership-form", "pdf", "application/pdf"),
                                "wordprocessingml.document"),
           ("event-photo", "jpg", "image/jpeg"),
           ("receipt", "png", "image/png"))
-
-
-def attachment_id(note: int) -> str:
-    """The HubSpot file id attached to note ``note`` (when it has one)."""
-    return str(FILE_ID_BASE + note)
 
 
 @dataclass(frozen=True)
@@ -58,7 +53,7 @@ class SandboxFile:
     @property
     def id(self) -> str:
         """The HubSpot file id."""
-        return str(FILE_ID_BASE + self.index)
+        return attachment_id(self.index)
 
     @property
     def legacy_attachment(self) -> bool:
@@ -128,8 +123,6 @@ class SandboxFiles:
     def indexes(self) -> list[int]:
         """Note indexes that have a file, ascending (removed files excluded)."""
         if self._indexes is None:
-            from vaultkeeper.sandbox.gen_hubspot import properties_of
-
             notes = self.ds.stores["notes"]
             self._indexes = [n for n in range(notes.count)
                              if properties_of(self.ds, "notes", n).get("hs_attachment_ids")]
@@ -201,11 +194,15 @@ class SandboxFiles:
         return known
 
     # -- changes (tests and demos) ---------------------------------------------------------
-    def change(self, file_id: str) -> SandboxFile:
-        """New bytes for a file (a new version, modified now)."""
+    def _existing(self, file_id: str) -> SandboxFile:
         f = self.by_id(file_id)
         if f is None:
             raise KeyError(file_id)
+        return f
+
+    def change(self, file_id: str) -> SandboxFile:
+        """New bytes for a file (a new version, modified now)."""
+        f = self._existing(file_id)
         with self._lock:
             self._versions[f.index] = (f.version + 1, max(int(time.time() * 1000),
                                                           f.modified_ms + 1))
@@ -215,9 +212,7 @@ class SandboxFiles:
 
     def remove(self, file_id: str) -> None:
         """The file disappears: metadata and content answer 404; notes still reference it."""
-        f = self.by_id(file_id)
-        if f is None:
-            raise KeyError(file_id)
+        f = self._existing(file_id)
         with self._lock:
             self._removed.add(f.index)
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import random
 
 from vaultkeeper.sandbox import hs_schema as hs
-from vaultkeeper.sandbox.data import Dataset, iso_date, iso_ms
-from vaultkeeper.sandbox.files import attachment_id
+from vaultkeeper.sandbox.data import Dataset, attachment_id, iso_date, iso_ms
 from vaultkeeper.sandbox.gen_common import (
     DAY,
     Props,

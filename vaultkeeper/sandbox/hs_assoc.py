@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from vaultkeeper.sandbox import hs_schema as hs
 from vaultkeeper.sandbox.data import iso_ms
-from vaultkeeper.sandbox.hs_meta import error
+from vaultkeeper.sandbox.hs_meta import batch_inputs, error
 from vaultkeeper.sandbox.wire import Request, Response, json_response
 
 if TYPE_CHECKING:
@@ -76,10 +76,7 @@ def page(api: HubSpotApi, req: Request, obj: str, raw_id: str, to: str, v4: bool
 def batch(api: HubSpotApi, req: Request, obj: str, to: str) -> Response:
     """``POST /crm/v4/associations/{from}/{to}/batch/read``: up to 1000 ids, 207 with errors."""
     body = api._json_body(req)
-    inputs = body.get("inputs")
-    if not isinstance(inputs, list) or not all(isinstance(x, dict) for x in inputs):
-        raise error(req, 400, "Invalid input JSON: 'inputs' must be a list of {\"id\"}",
-                    "VALIDATION_ERROR")
+    inputs = batch_inputs(req, body, '{"id"}')
     if len(inputs) > 1000:
         raise error(req, 400, "Batch input limit is 1000", "VALIDATION_ERROR")
     store, base = api.ds.stores[obj], hs.ID_BASES[to]

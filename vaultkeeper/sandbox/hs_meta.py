@@ -35,6 +35,16 @@ def error(req: Request, status: int, message: str, category: str,
     return ApiError(json_response(status, body))
 
 
+def batch_inputs(req: Request, body: Any, shape: str) -> list[dict[str, Any]]:
+    """The ``inputs`` list of a batch request body, or HubSpot's 400 naming what each input is
+    (``shape``)."""
+    inputs = body.get("inputs") if isinstance(body, dict) else None
+    if not isinstance(inputs, list) or not all(isinstance(x, dict) for x in inputs):
+        raise error(req, 400, f"Invalid input JSON: 'inputs' must be a list of {shape}",
+                    "VALIDATION_ERROR")
+    return inputs
+
+
 def pipelines_payload(obj: str) -> list[dict[str, Any]] | None:
     """Pipelines of deals/tickets (None for objects without pipelines)."""
     table = {"deals": DEAL_PIPELINES, "tickets": TICKET_PIPELINES}.get(obj)

@@ -21,7 +21,7 @@ from vaultkeeper.sandbox import hs_schema as hs
 from vaultkeeper.sandbox.data import Dataset, iso_ms
 from vaultkeeper.sandbox.gen_hubspot import contact
 from vaultkeeper.sandbox.hs_assoc import TYPE_IDS
-from vaultkeeper.sandbox.hs_meta import error
+from vaultkeeper.sandbox.hs_meta import batch_inputs, error
 from vaultkeeper.sandbox.wire import ApiError, Request, Response, json_response
 
 if TYPE_CHECKING:
@@ -110,11 +110,7 @@ class HubSpotWrites:
             raise error(req, 400, f"Invalid input JSON: {exc}", "VALIDATION_ERROR") from None
 
     def _inputs(self, req: Request, limit: int = BATCH_MAX) -> list[dict[str, Any]]:
-        body = self._json(req)
-        inputs = body.get("inputs") if isinstance(body, dict) else None
-        if not isinstance(inputs, list) or not all(isinstance(x, dict) for x in inputs):
-            raise error(req, 400, "Invalid input JSON: 'inputs' must be a list of objects",
-                        "VALIDATION_ERROR")
+        inputs = batch_inputs(req, self._json(req), "objects")
         if len(inputs) > limit:
             raise error(req, 400, f"Batch input limit is {limit} but {len(inputs)} were given",
                         "VALIDATION_ERROR", context={"limit": [str(limit)]})

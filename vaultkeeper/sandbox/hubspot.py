@@ -17,8 +17,10 @@ from vaultkeeper.sandbox import hs_schema as hs
 from vaultkeeper.sandbox.data import Dataset, ObjectStore, iso_ms, mix64
 from vaultkeeper.sandbox.faults import Decision, FaultConfig
 from vaultkeeper.sandbox.gen_hubspot import Props, properties_of
-from vaultkeeper.sandbox.hs_meta import error, history_of, parse_bool
+from vaultkeeper.sandbox.hs_imports import HubSpotImports
+from vaultkeeper.sandbox.hs_meta import batch_inputs, error, history_of, parse_bool
 from vaultkeeper.sandbox.hs_search import SearchEngine
+from vaultkeeper.sandbox.hs_write import HubSpotWrites, all_types
 from vaultkeeper.sandbox.wire import (
     NGINX_502,
     ApiError,
@@ -46,11 +48,7 @@ class HubSpotApi:
         self.ds = ds
         self.faults = faults
         self.search_engine = SearchEngine(ds)
-        from vaultkeeper.sandbox.hs_write import HubSpotWrites
-
         self.writes = HubSpotWrites(self)
-        from vaultkeeper.sandbox.hs_imports import HubSpotImports
-
         self.imports = HubSpotImports(self)
         self.base_url = ""  # set by the server once the port is known
         self._window: deque[float] = deque()
@@ -217,8 +215,6 @@ class HubSpotApi:
         if not requested:
             names: set[str] = set(hs.default_properties(obj))
         else:
-            from vaultkeeper.sandbox.hs_write import all_types
-
             known = all_types(self.ds, obj)
             names = {p for p in requested if p in known}
             names |= {"createdate", hs.modified_property(obj), "hs_object_id"}
@@ -393,10 +389,7 @@ class HubSpotApi:
 
     def _batch_read(self, req: Request, obj: str) -> Response:
         body = self._json_body(req)
-        inputs = body.get("inputs")
-        if not isinstance(inputs, list) or not all(isinstance(x, dict) for x in inputs):
-            raise error(req, 400, "Invalid input JSON: 'inputs' must be a list of {\"id\"}",
-                        "VALIDATION_ERROR")
+        inputs = batch_inputs(req, body, '{"id"}')
         if len(inputs) > 100:
             raise error(req, 400, f"Batch input limit is 100 but {len(inputs)} were given",
                         "VALIDATION_ERROR", context={"limit": ["100"]})

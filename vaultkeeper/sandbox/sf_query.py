@@ -259,8 +259,7 @@ class Executor:
         if name == "LastModifiedDate":
             return lambda i, _row: store.modified_ms(i)
         if name == "SystemModstamp":
-            return lambda i, _row: (store.deleted_ms(i) if store.is_archived(i)
-                                    else store.modified_ms(i))
+            return lambda i, _row: store.sf_modstamp(i)
         if ftype == "datetime":
             return lambda _i, row: None if (v := row.get(name)) is None else parse_datetime(v)
         if ftype in ("id", "reference"):

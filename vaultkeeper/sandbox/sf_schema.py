@@ -289,8 +289,7 @@ def _created_values(ds: Dataset, sobject: str, i: int) -> dict[str, Any]:
                 "LastModifiedById": _INTEGRATION_USER,
                 "CreatedDate": sf_datetime(store.created_ms(i)),
                 "LastModifiedDate": sf_datetime(store.modified_ms(i)),
-                "SystemModstamp": sf_datetime(store.archived_ms(i) if deleted
-                                              else store.modified_ms(i))})
+                "SystemModstamp": sf_datetime(store.sf_modstamp(i))})
     out.update(store.sf_edits.get(i, {}))
     for (name, field), link_name in REF_LINKS.items():
         if name == sobject:
@@ -314,8 +313,7 @@ def _generated_values(ds: Dataset, sobject: str, i: int) -> dict[str, Any]:
               "CreatedById": _INTEGRATION_USER,
               "LastModifiedDate": sf_datetime(store.modified_ms(i)),
               "LastModifiedById": owner,
-              "SystemModstamp": sf_datetime(store.deleted_ms(i) if deleted
-                                            else store.modified_ms(i))}
+              "SystemModstamp": sf_datetime(store.sf_modstamp(i))}
     links = ds.links
     if sobject == "Account":
         kind = p["organisation_type"] or ""

@@ -17,12 +17,14 @@ from vaultkeeper.connectors import open_connector
 from vaultkeeper.crypto import SIGNATURE_TAG, manifest_signature
 from vaultkeeper.db import runs as rundb
 from vaultkeeper.db import storage_error, take_events
+from vaultkeeper.db.incremental import add_usage
 from vaultkeeper.db.risk import record_export_health
 from vaultkeeper.db.runs import LocationResult
 from vaultkeeper.errors import (
     AuthError,
     ConnectorError,
     ExportError,
+    QuotaError,
     StorageError,
     VaultkeeperError,
 )
@@ -30,10 +32,16 @@ from vaultkeeper.exportfmt import Manifest
 from vaultkeeper.exportfmt_files import files_summary
 from vaultkeeper.privatefs import private_staging, run_lock
 from vaultkeeper.restic import Restic
+from vaultkeeper.services.budget import budget_check
 from vaultkeeper.services.context import CommandContext
 from vaultkeeper.services.diff import compare_counts
 from vaultkeeper.services.export import ExportObserver, run_export
 from vaultkeeper.services.file_reuse import SnapshotReuse, previous_snapshot
+from vaultkeeper.services.incremental_run import (
+    ExportOutcome,
+    export_for_backup,
+    requests_sent,
+)
 from vaultkeeper.services.privacy.register import write_register_file
 from vaultkeeper.services.processes import priority_order
 from vaultkeeper.storage.locations import Location, preflight
@@ -60,6 +68,7 @@ class BackupReport:
     stale_locks: list[str] = field(default_factory=list)
     files: dict[str, Any] | None = None
     """The files part of the export (exportfmt_files.files_summary); None without files."""
+    export_mode: str = ""                     # full | incremental (services/incremental_run)
 
     def as_json(self) -> dict[str, Any]:
         """The ``--json`` shape."""
@@ -68,6 +77,7 @@ class BackupReport:
                 "counts": self.counts, "unverified_counts": self.unverified,
                 "problems": self.problems, "flagged": self.flagged,
                 "flag_reason": self.flag_reason, "stale_locks_removed": self.stale_locks,
+                "export_mode": self.export_mode,
                 "locations": [r.__dict__ for r in self.locations], "files": self.files}
 
 
@@ -94,13 +104,15 @@ def mass_deletion(previous: dict[str, int] | None, current: dict[str, int],
 
 
 def run_backup(settings: Settings | CommandContext, *, observer: BackupObserver | None = None,
-               only: list[str] | None = None) -> BackupReport:
+               only: list[str] | None = None,
+               per_object_cadence: bool = False) -> BackupReport:
     """Run one backup; never raises for a failing location (the report says), only for
     problems that stop everything (lock, export failure, no location reachable).
 
     ``only`` limits the export to these objects (the risk-driven backup of the top-priority
     objects): the snapshot is tagged ``scope:priority`` and the mass-deletion guard compares
-    only those objects."""
+    only those objects. ``per_object_cadence`` (scheduled runs): with incremental exports,
+    objects whose own cadence has not come round are carried from the previous snapshot."""
     observer = observer or BackupObserver()
     ctx = CommandContext.of(settings)
     ctx.password  # noqa: B018 - the guard: no password, no backup
@@ -119,7 +131,7 @@ def run_backup(settings: Settings | CommandContext, *, observer: BackupObserver 
             with private_staging(ctx.state_dir, STAGING) as staging:
                 _backup(ctx, staging, locations, report, observer, db,
                         policies.retention.mass_deletion_threshold,
-                        priority_order(policies.processes), only)
+                        priority_order(policies.processes), only, per_object_cadence)
             if events:
                 report.problems.extend(events)
                 report.status = "partial" if report.status == "ok" else report.status
@@ -129,7 +141,8 @@ def run_backup(settings: Settings | CommandContext, *, observer: BackupObserver 
                 mapped.one_line() if mapped else type(exc).__name__
             # The source's own failures (not a refused token: that is our configuration) make
             # the export "failed"; the vendor's risk score counts those and nothing else.
-            source = isinstance(exc, ConnectorError) and not isinstance(exc, AuthError)
+            source = isinstance(exc, ConnectorError) and \
+                not isinstance(exc, AuthError | QuotaError)
             rundb.finish_run(db, report.run_id, status="failed", error=message,
                              export_status="failed" if source else report.export_status,
                              counts=report.counts, problems=report.problems)
@@ -144,7 +157,8 @@ def run_backup(settings: Settings | CommandContext, *, observer: BackupObserver 
 
 def _backup(ctx: CommandContext, staging: Path, locations: list[Location], report: BackupReport,
             observer: BackupObserver, db: Any, threshold: float,
-            priority: list[str], only: list[str] | None = None) -> None:
+            priority: list[str], only: list[str] | None = None,
+            per_object_cadence: bool = False) -> None:
     settings = ctx.settings
     export_dir = staging / "export"
     open_repositories(ctx, locations)   # a wrong password fails now, not after the export
@@ -154,9 +168,21 @@ def _backup(ctx: CommandContext, staging: Path, locations: list[Location], repor
         reuse = SnapshotReuse(*found, staging / "previous") if found else None
     with open_connector(settings.source) as connector:
         objects = tuple(only or settings.source.objects)
-        run_export(connector, export_dir, objects=objects, exclude=settings.source.exclude,
-                   observer=observer, priority=priority, files=settings.source.files,
-                   reuse=reuse)
+        if only:   # the risk-driven priority backup stays a plain full export
+            run_export(connector, export_dir, objects=objects, exclude=settings.source.exclude,
+                       observer=observer, priority=priority, files=settings.source.files,
+                       reuse=reuse)
+            outcome = ExportOutcome(requests=requests_sent(connector))
+        else:   # full or incremental ([schedule] full_every), within the API budget
+            reserve = settings.source.api_reserve
+            outcome = export_for_backup(
+                ctx, connector, staging, report.run_id, objects=objects,
+                exclude=settings.source.exclude, observer=observer, priority=priority,
+                budget=None if reserve is None else budget_check(reserve, priority),
+                cadence=per_object_cadence, files=settings.source.files, reuse=reuse)
+        add_usage(db, connector.name, outcome.requests)
+    report.export_mode = outcome.mode
+    report.problems.extend(outcome.problems)
     # Trust nothing we did not just check: the manifest must exist and list its objects.
     manifest = Manifest.load(export_dir)
     if manifest is None:
@@ -239,7 +265,7 @@ def _backup(ctx: CommandContext, staging: Path, locations: list[Location], repor
     for restic in [primary, *(r for _, r in pending)]:
         report.stale_locks.extend(restic.locks_removed)
     failed = [r for r in report.locations if r.result == "failed"]
-    if failed or report.export_status != "complete" or report.flagged:
+    if failed or report.export_status != "complete" or report.flagged or outcome.problems:
         report.status = "partial"
         report.problems.extend(f"{r.location}: {r.error}" for r in failed)
         if report.flagged:

@@ -282,7 +282,11 @@ def suppress_mirror(mirror: Path, suppression: Suppression, report: DrillReport)
     report.suppressed = suppression.as_json()
     if not suppression.records:
         return
-    deleted = mirrordb.delete_records(mirror, suppression.ids)
+    deleted = mirrordb.delete_records(mirror, suppression.ids, files=suppression.files)
+    if report.files:
+        report.files["suppressed"] = len(suppression.files)
+        report.files["after_suppression"] = report.files.get("files", 0) - deleted.get(
+            "_files", 0)
     for row in report.objects:
         name = row["object"]
         gone = deleted.get(name, 0)

@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -153,12 +153,14 @@ def run_export(connector: Connector, out: Path, *, objects: Sequence[str] = (),
                exclude: Sequence[str] = (), overwrite: bool = False,
                observer: ExportObserver | None = None,
                priority: Sequence[str] = (), files: FileLimits | None = None,
-               reuse: FileReuse | None = None) -> dict[str, Any]:
+               reuse: FileReuse | None = None,
+               extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Export everything ``connector`` holds into ``out``; return the manifest written.
 
     ``priority`` lists objects to export first (see services.processes.priority_order);
     ``files``: also download the source's files under these limits (export_files.py), taking
-    unchanged ones from ``reuse``."""
+    unchanged ones from ``reuse``; ``extra``: more top-level manifest keys (the
+    ``incremental`` block)."""
     observer = observer or ExportObserver()
     prepare_out_dir(out, overwrite=overwrite)
     started = datetime.now(UTC)
@@ -201,6 +203,7 @@ def run_export(connector: Connector, out: Path, *, objects: Sequence[str] = (),
         "unverified_counts": [n for n, e in run.objects.items() if not e["count_verified"]],
         "relations": run.relation_entries,
         "requests": connector.request_stats(),
+        **(extra or {}),
     }
     if files_part is not None:
         manifest["files"] = files_part

@@ -9,14 +9,13 @@ bounded (a few MiB) whatever the file's size.
 from __future__ import annotations
 
 import hashlib
-import os
 import queue
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from vaultkeeper.privatefs import open_private
+from vaultkeeper.privatefs import fsync_path, open_private
 
 DEPTH = 4
 
@@ -99,7 +98,7 @@ class Syncer:
 
     def add(self, path: Path) -> None:
         """Queue ``path`` for fsync."""
-        self._pending.append(self._pool.submit(_fsync_file, path))
+        self._pending.append(self._pool.submit(fsync_path, path))
 
     def finish(self) -> None:
         """Wait for every queued fsync (an error propagates: the export is not durable)."""
@@ -109,11 +108,3 @@ class Syncer:
     def close(self) -> None:
         """Stop the thread (queued fsyncs that have not started are dropped)."""
         self._pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -78,7 +78,8 @@ def backup_job(settings: Settings | CommandContext, alerter: Alerter, *,
     """Back up, apply retention, alert on failure, partial run or mass deletion."""
     ctx = CommandContext.of(settings)
     try:
-        report = run_backup(ctx, only=only)
+        # scheduled: each object on its own cadence (services/incremental_run.not_due)
+        report = run_backup(ctx, only=only, per_object_cadence=only is None)
     except AlreadyRunning as exc:
         return JobOutcome("skipped", exc.one_line())
     except VaultkeeperError as exc:

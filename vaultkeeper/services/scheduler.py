@@ -235,6 +235,8 @@ class Daemon:
                  if self.stop_signal else "")
         if self.stop_signal == signal.SIGINT:
             return 130
+        if self.once and self.stop_signal is not None:
+            return 130   # --once was stopped before its due jobs ran: a wrapper must see that
         return self._exit_code() if self.once else 0
 
     def run_now(self, names: list[str], reason: str = "requested") -> int:

@@ -7,6 +7,7 @@ from typing import Any
 
 from vaultkeeper.config import Settings
 from vaultkeeper.db import drills as drilldb
+from vaultkeeper.db import incremental as incdb
 from vaultkeeper.db import jobs as jobdb
 from vaultkeeper.db import readiness as readdb
 from vaultkeeper.db import runs as rundb
@@ -107,6 +108,9 @@ def status_report(settings: Settings | CommandContext, *,
                           "reasons": reasons,
                           "jobs": [p.__dict__ | {"scheduled": pid is not None}
                                    for p in plan(settings, phrases, now=now)]},
+            "api_usage": incdb.usage(db),
+            "incremental": {"full_every": _every(settings.full_every),
+                            "distrusted": incdb.distrusted(db)},
             "open_alerts": [{k: a[k] for k in ("key", "event", "subject", "first_at",
                                                "last_sent_at", "count")}
                             for a in jobdb.open_alerts(db)]}
@@ -131,3 +135,12 @@ def _verify_location(ctx: CommandContext, location: Location,
     if good.get("snapshot_id") not in held:
         return f"snapshot {good.get('short_id') or '?'} missing (deleted out of band?)"
     return "present"
+
+
+def _every(value: timedelta | int | None) -> str | None:
+    """``[schedule] full_every`` as written (``7d``, ``3 runs``); None when off."""
+    if value is None:
+        return None
+    if isinstance(value, int):
+        return f"{value} runs"
+    return f"{value.total_seconds() / 86400:g}d"

@@ -39,6 +39,7 @@ from vaultkeeper.services.emergency.files import (
     write_bytes,
     write_text,
 )
+from vaultkeeper.services.emergency.infer import infer
 from vaultkeeper.services.emergency.passes import phone_pool, prepared, profile_object
 from vaultkeeper.services.emergency.placement import IDMAP_HEADER, Placement
 from vaultkeeper.services.emergency.quality import (
@@ -109,8 +110,6 @@ class PackageBuilder:
     # -- set-up ------------------------------------------------------------------------
     def _mapping(self, mapping: CanonicalMapping | None) -> list[EntityMapping]:
         if mapping is None:
-            from vaultkeeper.services.emergency.infer import infer
-
             self.observer.stage("infer the canonical mapping", None)
             inference = infer(self.folder)
             mapping = inference.mapping()

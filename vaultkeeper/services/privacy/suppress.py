@@ -14,6 +14,11 @@ or a field). Then:
 * ``db.mirror.delete_records`` removes them from a loaded mirror (the drill, after proving the
   bytes against the untouched manifest).
 
+Files (``files/index.ndjson``, the mirror's ``_files``) follow the records: a file whose every
+link to an exported object names a suppressed record is theirs alone and is dropped (its bytes
+too); a file that also belongs to a kept record stays, without its links to suppressed records.
+Links to objects the export does not hold (Salesforce users) do not make a file anyone's.
+
 Restore: call ``erased_ids(ctx, export_root)`` and skip every record whose id is in
 ``suppression.ids.get(object, ())`` (or call ``filter_export`` on the restored folder first).
 """
@@ -22,7 +27,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,8 +37,10 @@ import orjson
 from vaultkeeper import crypto, registry
 from vaultkeeper.canonical import CanonicalMapping
 from vaultkeeper.db import mirror as mirrordb
+from vaultkeeper.db import mirror_files
 from vaultkeeper.digest import ContentDigest
 from vaultkeeper.exportfmt import MANIFEST, iter_lines, write_manifest
+from vaultkeeper.exportfmt_files import FileRecord, hash_file
 from vaultkeeper.policies.privacy import PrivacyPolicy
 from vaultkeeper.privatefs import open_private
 from vaultkeeper.services.context import CommandContext
@@ -52,6 +59,10 @@ class Suppression:
     person_object: str = ""
     relations: dict[str, int] = field(default_factory=dict)
     requests: int = 0
+    files: set[tuple[str, str]] = field(default_factory=set)
+    """(kind, id) of the files that are the suppressed records' alone."""
+    file_links: int = 0
+    """Links (file → suppressed record) dropped, on dropped and on kept files."""
 
     @property
     def records(self) -> int:
@@ -63,15 +74,18 @@ class Suppression:
         return {k: len(v) for k, v in sorted(self.ids.items()) if v}
 
     def summary(self) -> str:
-        """``3 erased persons suppressed (7 records)``."""
+        """``3 erased persons suppressed (7 records, 2 files)``."""
         noun = "person" if self.persons == 1 else "persons"
-        return f"{self.persons} erased {noun} suppressed ({self.records} records)"
+        files = (f", {len(self.files)} file{'' if len(self.files) == 1 else 's'}"
+                 if self.files else "")
+        return f"{self.persons} erased {noun} suppressed ({self.records} records{files})"
 
     def as_json(self) -> dict[str, Any]:
         """For reports and ``--json`` (counts only: never an id)."""
         return {"persons": self.persons, "records": self.records, "objects": self.counts(),
                 "relations": dict(sorted(self.relations.items())),
-                "requests": self.requests, "summary": self.summary()}
+                "requests": self.requests, "files": len(self.files),
+                "file_links": self.file_links, "summary": self.summary()}
 
 
 def erased_ids(ctx: Any, export_root: Path, *, keys: Sequence[bytes] = ()) -> Suppression:
@@ -93,8 +107,11 @@ def erased_ids(ctx: Any, export_root: Path, *, keys: Sequence[bytes] = ()) -> Su
 
 
 def find_suppressed(folder: ExportFolder, mapping: CanonicalMapping | None,
-                    policy: PrivacyPolicy, keys: list[bytes], hashes: set[str]) -> Suppression:
-    """The pure part of ``erased_ids``: match hashes, then follow the canonical mapping."""
+                    policy: PrivacyPolicy, keys: list[bytes], hashes: set[str], *,
+                    file_records: Callable[[], Iterable[FileRecord]] | None = None
+                    ) -> Suppression:
+    """The pure part of ``erased_ids``: match hashes, then follow the canonical mapping and
+    the files' links. ``file_records``: where the files are listed (default: the export's)."""
     result = Suppression()
     if not hashes or not keys:
         return result
@@ -118,7 +135,21 @@ def find_suppressed(folder: ExportFolder, mapping: CanonicalMapping | None,
     if persons and mapping is not None:
         _follow(folder, mapping, policy, persons, result)
     _relations(folder, result)
+    if result.records:
+        listed = file_records() if file_records is not None else folder.export.file_records()
+        _files(listed, set(folder.objects), result)
     return result
+
+
+def _files(records: Iterable[FileRecord], objects: set[str], result: Suppression) -> None:
+    """Files whose every link to an exported object names a suppressed record."""
+    for rec in records:
+        gone = sum(1 for obj, rid in rec.links if rid in result.ids.get(obj, ()))
+        if not gone:
+            continue
+        result.file_links += gone
+        if all(rid in result.ids.get(obj, ()) for obj, rid in rec.links if obj in objects):
+            result.files.add((rec.kind, rec.id))
 
 
 def _follow(folder: ExportFolder, mapping: CanonicalMapping, policy: PrivacyPolicy,
@@ -220,9 +251,42 @@ def filter_export(root: Path, suppression: Suppression) -> dict[str, Any]:
             entry["sha256"] = sha.hexdigest()
         if "bytes" in entry:
             entry["bytes"] = rel.path.stat().st_size
+    if suppression.file_links and isinstance(manifest.get("files"), dict):
+        _filter_files(root, manifest["files"], suppression)
     manifest["privacy"] = {"suppressed": suppression.as_json()}
     write_manifest(root, manifest)
     return manifest
+
+
+def _filter_files(root: Path, entry: dict[str, Any], suppression: Suppression) -> None:
+    """Rewrite ``files/index.ndjson`` without the suppressed files and links; remove the
+    bytes no kept file shares; the manifest's files entry is recounted."""
+    index = root / str(entry.get("index") or "")
+    if not index.is_file():
+        return
+    kept: list[FileRecord] = []
+    dropped: list[FileRecord] = []
+    for line in iter_lines(index):
+        if not line:
+            continue
+        rec = FileRecord.parse(orjson.loads(line))
+        if (rec.kind, rec.id) in suppression.files:
+            dropped.append(rec)
+            continue
+        links = tuple((o, i) for o, i in rec.links if i not in suppression.ids.get(o, ()))
+        kept.append(FileRecord(rec.kind, rec.id, rec.name, rec.size, rec.modified, rec.sha256,
+                               rec.path, links, rec.checksum, rec.raw))
+    tmp = index.with_name(index.name + ".part")
+    with open_private(tmp) as out:
+        for rec in kept:
+            out.write(orjson.dumps(rec.as_json()) + b"\n")
+    tmp.replace(index)
+    still = {rec.path for rec in kept}
+    for rec in dropped:
+        if rec.path and rec.path not in still:
+            (root / rec.path).unlink(missing_ok=True)
+    entry.update(sha256=hash_file(index)[0], count=len(kept),
+                 bytes=sum(rec.size for rec in kept), suppressed=len(dropped))
 
 
 # ----------------------------------------------------------------------- the drilled mirror
@@ -260,8 +324,13 @@ class _MirrorRelation:
 class _MirrorFolder:
     def __init__(self, path: Path, objects: list[str], relations: list[str],
                  flatten: Any) -> None:
+        self.path = path
         self.objects = {n: _MirrorObject(path, n, flatten) for n in objects}
         self.relations = {s: _MirrorRelation(path, s) for s in relations}
+
+    def file_records(self) -> list[FileRecord]:
+        """The mirror's ``_files`` with their ``_file_links`` (none without those tables)."""
+        return mirror_files.file_records(self.path)
 
 
 def suppress_drilled_mirror(ctx: Any) -> Suppression:
@@ -284,8 +353,8 @@ def suppress_drilled_mirror(ctx: Any) -> Suppression:
     relations = [s for s in (manifest.get("relations") or {}) if f"rel_{s}" in names]
     folder = _MirrorFolder(path, objects, relations, reader.flatten)
     result = find_suppressed(folder, mapping, context.policies.privacy,  # type: ignore[arg-type]
-                             keys, hashes)
+                             keys, hashes, file_records=folder.file_records)
     result.requests = count
     if result.records:
-        mirrordb.delete_records(path, result.ids)
+        mirrordb.delete_records(path, result.ids, files=result.files)
     return result

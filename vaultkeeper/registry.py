@@ -48,13 +48,17 @@ class Entry:
     """The module holding its writer (restore, rehearsal), imported on first use."""
     sign_in: bool = False
     """Signs in with an OAuth flow (``[source] auth``) besides a static token."""
+    rehearsal_module: str | None = None
+    """The module holding its ``Rehearsal`` record (a rehearsal target), imported on first use."""
 
 
 ENTRIES: tuple[Entry, ...] = (
     Entry("hubspot", "vaultkeeper.connectors.hubspot", flavour=True, import_target=True,
-          writer_module="vaultkeeper.connectors.hubspot_writer"),
+          writer_module="vaultkeeper.connectors.hubspot_writer",
+          rehearsal_module="vaultkeeper.connectors.hs_rehearsal"),
     Entry("salesforce", "vaultkeeper.connectors.salesforce", flavour=True, import_target=True,
-          writer_module="vaultkeeper.connectors.salesforce_writer", sign_in=True),
+          writer_module="vaultkeeper.connectors.salesforce_writer", sign_in=True,
+          rehearsal_module="vaultkeeper.connectors.sf_rehearsal"),
     Entry("csv", "vaultkeeper.connectors.csv_source"),
     Entry("sandbox", "vaultkeeper.sandbox.source"),
     # The long tail: an Airbyte source or a Singer tap from PyPI, run in its own virtualenv.
@@ -194,3 +198,52 @@ def writer_factory(name: str) -> WriterFactory:
 def signs_in(name: str) -> bool:
     """Whether source ``name`` accepts ``[source] auth`` flows (the sandbox speaks them all)."""
     return name == SANDBOX or any(e.name == name and e.sign_in for e in ENTRIES)
+
+
+Opener = Callable[[str, str, Path | None], Any]
+"""``opener(url, token, ca_file)``: a client of a vendor's API (close it after use)."""
+
+
+@dataclass(frozen=True)
+class Rehearsal:
+    """What ``emergency rehearse`` needs of a vendor target, owned by the vendor's module."""
+
+    name: str
+    objects: dict[str, str]
+    """The vendor object each canonical entity is written to."""
+    text_home: str
+    """The field holding ``entity.field: value`` lines the vendor has no field for."""
+    mapping: dict[str, dict[str, str]]
+    """The built-in mapping (per entity, field → destination); unnamed fields go to text."""
+    reader: Opener
+    """vaultkeeper's reader of the vendor (a ``connectors.base.Connector``)."""
+    fillers: dict[str, dict[str, str]] | None = None
+    """Per object, values the vendor requires on create when the record has none."""
+    creates_properties: bool = False
+    """Missing properties are created (as text) before the records go in."""
+    imports: Opener | None = None
+    """The vendor's CSV imports API (``--via import``); None: it has none."""
+
+
+_REHEARSALS: dict[str, Rehearsal] = {}
+
+
+def register_rehearsal(record: Rehearsal) -> None:
+    """Add a vendor's rehearsal record (its rehearsal module calls this once, when imported)."""
+    _REHEARSALS[record.name] = record
+
+
+def rehearsable() -> tuple[str, ...]:
+    """The vendors a rehearsal can import into (besides Tryton, which is not a source)."""
+    return tuple(e.name for e in ENTRIES if e.rehearsal_module)
+
+
+def rehearsal(name: str) -> Rehearsal:
+    """The rehearsal record of vendor ``name``; ConfigError for a vendor that has none."""
+    entry = next((e for e in ENTRIES if e.name == name and e.rehearsal_module), None)
+    if entry is None or entry.rehearsal_module is None:
+        raise ConfigError(f"{name!r} cannot be a rehearsal target",
+                          f"use one of tryton, {', '.join(rehearsable())}", key="kind")
+    if name not in _REHEARSALS:
+        importlib.import_module(entry.rehearsal_module)
+    return _REHEARSALS[name]

@@ -15,12 +15,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from vaultkeeper import registry
 from vaultkeeper.canonical import ENTITIES
 from vaultkeeper.connectors.hubspot_imports import HubSpotImports, ImportFile
 from vaultkeeper.services.emergency.targets import import_files
 from vaultkeeper.services.rehearse.importfiles import read_rows
 from vaultkeeper.services.rehearse.model import (
-    OBJECTS,
     LoadStats,
     PackageData,
     TargetMapping,
@@ -82,10 +82,11 @@ def source_field(source: str) -> str:
     return "" if source.startswith(("@", "=")) else source.split("|", 1)[0]
 
 
-def column_mappings(entity: str, mapping: TargetMapping) -> tuple[list[dict[str, Any]], str]:
+def column_mappings(kind: str, entity: str, mapping: TargetMapping
+                    ) -> tuple[list[dict[str, Any]], str]:
     """HubSpot ``columnMappings`` for the entity's import file, and the operation."""
-    spec = next(s for s in import_files("hubspot") if s.entity == entity)
-    own = _TYPE_IDS[OBJECTS["hubspot"][entity]]
+    spec = next(s for s in import_files(kind) if s.entity == entity)
+    own = _TYPE_IDS[registry.rehearsal(kind).objects[entity]]
     out: list[dict[str, Any]] = []
     operation = "CREATE"
     for column, source in spec.columns:
@@ -106,28 +107,29 @@ def column_mappings(entity: str, mapping: TargetMapping) -> tuple[list[dict[str,
     return out, operation
 
 
-def load_by_csv(imports: HubSpotImports, writer: Any, pkg: PackageData,
+def load_by_csv(kind: str, imports: HubSpotImports, writer: Any, pkg: PackageData,
                 mapping: TargetMapping, progress: Callable[[str, int], None]) -> LoadStats:
-    """Create the custom properties, then import each file of ``import/hubspot/``."""
+    """Create the custom properties, then import each file of ``import/<kind>/``."""
     stats = LoadStats()
-    folder = pkg.root / "import" / "hubspot"
-    for obj in sorted(set(OBJECTS["hubspot"].values())):
+    folder = pkg.root / "import" / kind
+    objects = registry.rehearsal(kind).objects
+    for obj in sorted(set(objects.values())):
         have = set(writer.writable_fields(obj).createable)
-        wanted = {d[5:] for e, o in OBJECTS["hubspot"].items() if o == obj
+        wanted = {d[5:] for e, o in objects.items() if o == obj
                   for d in mapping.fields.get(e, {}).values() if d.startswith("prop:")}
         for name in sorted(wanted - have):
             writer.ensure_legacy_id_property(obj, name)
-    for spec in import_files("hubspot"):
+    for spec in import_files(kind):
         entity = spec.entity
         stats.sent[entity] = len(pkg.rows.get(entity, {}))
         paths = sorted(folder.rglob(spec.name))
         if not paths:
             continue
-        mappings, operation = column_mappings(entity, mapping)
+        mappings, operation = column_mappings(kind, entity, mapping)
         files = [ImportFile(f"{p.parent.name}-{p.name}" if p.parent != folder else p.name,
                             p.read_bytes(), mappings) for p in paths]
         result = imports.run(f"rehearsal {spec.name}",
-                             files, {_TYPE_IDS[OBJECTS['hubspot'][entity]]: operation})
+                             files, {_TYPE_IDS[objects[entity]]: operation})
         kinds: dict[str, int] = {}
         for err in result.errors:
             key = f"{err.get('errorType', '?')} {err.get('propertyName', '')}".strip()
@@ -139,12 +141,12 @@ def load_by_csv(imports: HubSpotImports, writer: Any, pkg: PackageData,
     return stats
 
 
-def file_expectations(pkg: PackageData, mapping: TargetMapping) -> PackageData:
+def file_expectations(kind: str, pkg: PackageData, mapping: TargetMapping) -> PackageData:
     """The package as the import files state it: a value the file changes on purpose (an
     invalid e-mail left empty, a partial date dropped) is expected as the file has it."""
     rows: dict[str, dict[str, dict[str, str]]] = {}
-    for spec in import_files("hubspot"):
-        found = read_rows(pkg, "hubspot", spec)
+    for spec in import_files(kind):
+        found = read_rows(pkg, kind, spec)
         # Only columns the file fills by a rule of its format (a filter, valid e-mails only):
         # a plain column must hold the canonical value, or the rehearsal fails.
         columns = {source_field(src): col for col, src in reversed(spec.columns)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vaultkeeper import registry
 from vaultkeeper.canonical import ENTITIES
 from vaultkeeper.services.emergency.targets import import_files
 from vaultkeeper.services.rehearse.model import PackageData, TargetMapping, entity_fields
@@ -70,7 +71,7 @@ def check_import_files(pkg: PackageData, kind: str,
                        mapping: TargetMapping) -> list[FileCheck] | None:
     """Per entity, what its import file lacks; None when the package has no such folder."""
     folder = pkg.root / "import" / kind
-    if kind not in ("hubspot", "salesforce") or not folder.is_dir():
+    if kind not in registry.import_targets() or not folder.is_dir():
         return None
     out = []
     for spec in import_files(kind):

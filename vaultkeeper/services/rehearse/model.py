@@ -22,16 +22,6 @@ from vaultkeeper.errors import ConfigError, UsageError
 FLAGS = ("archived", "inactive")
 """Canonical columns beyond the entity's fields that every row has and a rehearsal carries."""
 
-# The vendor objects a rehearsal writes each canonical entity to (the API loader and HubSpot's
-# CSV imports both read it).
-OBJECTS = {
-    "hubspot": {"person": "contacts", "organisation": "companies", "membership": "contacts",
-                "donation": "deals", "activity": "notes"},
-    "salesforce": {"person": "Contact", "organisation": "Account", "membership": "Contact",
-                   "donation": "Opportunity", "activity": "Task"},
-}
-
-
 def entity_fields(entity: str) -> tuple[str, ...]:
     """The fields of one entity a rehearsal checks (its canonical fields, then the flags)."""
     return (*ENTITIES[entity], *FLAGS)

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from vaultkeeper import registry
 from vaultkeeper.canonical import load_canonical
 from vaultkeeper.config import Settings
 from vaultkeeper.db import open_state_db
@@ -154,16 +155,17 @@ def choose_via(target: Target, package: Path, via: str | None) -> str:
     the package was built for HubSpot), ``api`` (the write API), or ``json-rpc`` (Tryton)."""
     if target.kind == "tryton":
         return "json-rpc"
-    if via == "import" and target.kind != "hubspot":
+    csv_imports = registry.rehearsal(target.kind).imports is not None
+    if via == "import" and not csv_imports:
         raise UsageError("--via import is available for HubSpot targets only",
                          "use --via api (sObject Collections) for Salesforce")
-    has_files = (package / "import" / "hubspot").is_dir()
+    has_files = (package / "import" / target.kind).is_dir()
     if via == "import" and not has_files:
-        raise UsageError("the package has no import/hubspot/ files",
-                         "build it with `vaultkeeper emergency --target hubspot`, or use "
-                         "--via api")
+        raise UsageError(f"the package has no import/{target.kind}/ files",
+                         f"build it with `vaultkeeper emergency --target {target.kind}`, or "
+                         "use --via api")
     if via is None:
-        return "import" if target.kind == "hubspot" and has_files else "api"
+        return "import" if csv_imports and has_files else "api"
     return via
 
 
@@ -191,7 +193,7 @@ def rehearse(package: Path, target: Target, settings: Settings | None, *,
         t0 = time.monotonic()
         expected = pkg
         if via == "import":
-            expected = file_expectations(pkg, mapping)
+            expected = file_expectations(target.kind, pkg, mapping)
         entities = reconcile(expected, back, stats, mapping)
         seconds["reconcile_s"] = round(time.monotonic() - t0, 2)
     except BaseException as exc:

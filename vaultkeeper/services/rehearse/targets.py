@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from vaultkeeper import registry
 from vaultkeeper.config import Secret, Settings
 from vaultkeeper.config.fields import as_secret
 from vaultkeeper.errors import ConfigError, UsageError
@@ -36,8 +37,9 @@ from vaultkeeper.tomlcheck import (
     read_toml,
 )
 
-KINDS = ("tryton", "hubspot", "salesforce")
-SANDBOX_KINDS = ("hubspot", "salesforce")
+SANDBOX_KINDS = tuple(k for k in registry.rehearsable() if k in registry.flavours())
+"""The vendors ``--into sandbox:KIND`` can start empty (each a rehearsal target)."""
+KINDS = ("tryton", *registry.rehearsable())
 TARGET_FIELDS: dict[str, Field] = {
     "kind": Field(as_choice(*KINDS), "tryton"),
     "url": Field(as_http_url, "http://127.0.0.1:8000/crm"),
@@ -96,7 +98,7 @@ def resolve_target(spec: str, settings: Settings | None,
     if sep and kind == "sandbox":
         if rest not in SANDBOX_KINDS:
             raise UsageError(f"no built-in sandbox {rest!r}",
-                             "use sandbox:hubspot or sandbox:salesforce")
+                             "use " + " or ".join(f"sandbox:{k}" for k in SANDBOX_KINDS))
         return Target(spec, rest, sandbox=True)
     if sep and kind == "tryton":
         url, database, user = _tryton_url(rest)

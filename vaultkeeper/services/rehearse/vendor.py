@@ -22,16 +22,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from vaultkeeper import registry
 from vaultkeeper.connectors import make_writer
-from vaultkeeper.connectors.hubspot import HubSpotConnector
-from vaultkeeper.connectors.hubspot_imports import HubSpotImports
-from vaultkeeper.connectors.salesforce import SalesforceConnector
 from vaultkeeper.connectors.writer import LinkSpec, NewRecord, RecordUpdate
 from vaultkeeper.errors import UsageError
 from vaultkeeper.models import Record, Relation
 from vaultkeeper.services.rehearse.hs_import import load_by_csv
 from vaultkeeper.services.rehearse.model import (
-    OBJECTS,
     LoadStats,
     PackageData,
     Returned,
@@ -43,13 +40,7 @@ from vaultkeeper.services.rehearse.model import (
 from vaultkeeper.services.rehearse.targets import Target
 
 ORDER = ("organisation", "person", "membership", "donation", "activity")
-TEXT_HOME = {"hubspot": "vaultkeeper_text", "salesforce": "Description"}
 HEADER = "vaultkeeper"
-_FILLERS = {("salesforce", "Contact"): {"LastName": "(none)"},
-            ("salesforce", "Account"): {"Name": "(none)"},
-            ("salesforce", "Opportunity"): {"Name": "(none)", "CloseDate": "1900-01-01",
-                                            "StageName": "Closed Won"},
-            ("hubspot", "notes"): {"hs_timestamp": "1900-01-01T00:00:00Z"}}
 
 
 def _text_all(entity: str, **given: str) -> dict[str, str]:
@@ -59,60 +50,9 @@ def _text_all(entity: str, **given: str) -> dict[str, str]:
 
 
 def default_mapping(kind: str) -> dict[str, dict[str, str]]:
-    """The built-in mapping for a vendor target."""
-    if kind == "hubspot":
-        return {
-            "organisation": _text_all(
-                "organisation", legacy_id="prop:vaultkeeper_legacy_id", name="prop:name",
-                domain="prop:domain", website="prop:website", phone="prop:phone",
-                street="prop:address", city="prop:city", region="prop:state",
-                postcode="prop:zip", country="prop:country"),
-            "person": _text_all(
-                "person", legacy_id="prop:vaultkeeper_legacy_id", first_name="prop:firstname",
-                last_name="prop:lastname", salutation="prop:salutation", email="prop:email",
-                phone="prop:phone", mobile="prop:mobilephone", street="prop:address",
-                city="prop:city", region="prop:state", postcode="prop:zip",
-                country="prop:country", job_title="prop:jobtitle",
-                organisation_id="link:companies"),
-            "membership": _text_all(
-                "membership", legacy_id="prop:vaultkeeper_membership_id", person_id="same",
-                number="prop:membership_number", branch="prop:branch"),
-            "donation": _text_all(
-                "donation", legacy_id="prop:vaultkeeper_legacy_id", name="prop:dealname",
-                amount="prop:amount", campaign="prop:campaign_code",
-                reference="prop:payment_reference", person_id="link:contacts",
-                organisation_id="link:companies"),
-            "activity": _text_all(
-                "activity", legacy_id="prop:vaultkeeper_legacy_id", body="prop:hs_note_body",
-                person_id="link:contacts", organisation_id="link:companies",
-                donation_id="link:deals"),
-        }
-    return {
-        "organisation": _text_all(
-            "organisation", legacy_id="prop:HubSpot_Id__c", name="prop:Name",
-            website="prop:Website", phone="prop:Phone", street="prop:BillingStreet",
-            city="prop:BillingCity", region="prop:BillingState",
-            postcode="prop:BillingPostalCode", country="prop:BillingCountry"),
-        "person": _text_all(
-            "person", legacy_id="prop:HubSpot_Id__c", first_name="prop:FirstName",
-            last_name="prop:LastName", email="prop:Email", phone="prop:Phone",
-            mobile="prop:MobilePhone", street="prop:MailingStreet", city="prop:MailingCity",
-            region="prop:MailingState", postcode="prop:MailingPostalCode",
-            country="prop:MailingCountry", job_title="prop:Title",
-            organisation_id="link:Account:AccountId"),
-        "membership": _text_all(
-            "membership", legacy_id="text", person_id="same",
-            number="prop:Membership_Number__c", level="prop:Membership_Level__c",
-            status="prop:Membership_Status__c"),
-        "donation": _text_all(
-            "donation", legacy_id="prop:HubSpot_Id__c", name="prop:Name", amount="prop:Amount",
-            campaign="prop:Campaign_Code__c", person_id="link:Contact:ContactId",
-            organisation_id="link:Account:AccountId"),
-        "activity": _text_all(
-            "activity", legacy_id="prop:HubSpot_Id__c", subject="prop:Subject",
-            person_id="link:Contact:WhoId", donation_id="link:Opportunity:WhatId",
-            organisation_id="link:Account:WhatId"),
-    }
+    """The built-in mapping for a vendor target (its own record's, the rest as text)."""
+    given = registry.rehearsal(kind).mapping
+    return {entity: _text_all(entity, **given[entity]) for entity in ORDER}
 
 
 def destinations(kind: str) -> frozenset[str]:
@@ -156,8 +96,9 @@ class VendorLoader:
         self.writer = writer
         self.mapping = mapping
         self.progress = progress
-        self.objects = OBJECTS[kind]
-        self.home = TEXT_HOME[kind]
+        self.vendor = registry.rehearsal(kind)
+        self.objects = self.vendor.objects
+        self.home = self.vendor.text_home
         self.ids: dict[str, dict[str, str]] = {e: {} for e in ORDER}   # legacy → vendor id
         self.lines: dict[str, list[str]] = {}                           # vendor id → text
 
@@ -170,7 +111,7 @@ class VendorLoader:
         wanted.add(self.home)
         fields = self.writer.writable_fields(obj)
         have = set(fields.createable)
-        if self.kind == "hubspot":
+        if self.vendor.creates_properties:
             for name in sorted(wanted - have):   # as the runbook asks: create them first
                 self.writer.ensure_legacy_id_property(obj, name)
                 have.add(name)
@@ -272,7 +213,7 @@ class VendorLoader:
             else:
                 text.append((f"{entity}.{name}", value))
         if self._dest(entity, "person_id") != "same":   # an update needs no fillers
-            for prop, filler in _FILLERS.get((self.kind, self.objects[entity]), {}).items():
+            for prop, filler in (self.vendor.fillers or {}).get(self.objects[entity], {}).items():
                 props.setdefault(prop, filler)
         if text:
             props[self.home] = text_lines(HEADER, text)
@@ -370,10 +311,10 @@ def rehearse_vendor(target: Target, pkg: PackageData, mapping: TargetMapping,
         try:
             loader = VendorLoader(target.kind, writer, mapping, progress)
             t0 = time.monotonic()
-            if via == "import":
-                imports = HubSpotImports(url, token, ca_file=ca_file)
+            if via == "import" and loader.vendor.imports is not None:
+                imports = loader.vendor.imports(url, token, ca_file)
                 try:
-                    stats = load_by_csv(imports, writer, pkg, mapping, progress)
+                    stats = load_by_csv(target.kind, imports, writer, pkg, mapping, progress)
                 finally:
                     imports.close()
             else:
@@ -381,8 +322,7 @@ def rehearse_vendor(target: Target, pkg: PackageData, mapping: TargetMapping,
             times["import_s"] = round(time.monotonic() - t0, 2)
         finally:
             writer.close()
-        reader: Any = (HubSpotConnector(url, token, ca_file=ca_file) if target.kind == "hubspot"
-                       else SalesforceConnector(url, token, ca_file=ca_file))
+        reader: Any = loader.vendor.reader(url, token, ca_file)
         try:
             t0 = time.monotonic()
             back = loader.export(reader)

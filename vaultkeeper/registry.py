@@ -7,6 +7,9 @@ of those settings, its standard objects, how the mirror and the emergency packag
 exported schema and records, the import files the package writes for it, and for a source that
 starts its own CRM (the sandbox) a ``writer`` opener. Vendors' writers (connectors/*_writer.py)
 register a factory with ``register_writer``; ``writer_factory`` imports them on first use.
+Likewise a vendor that can be a rehearsal target (``emergency rehearse --into``) declares a
+``Rehearsal`` record in its own module (connectors/*_rehearsal.py), which ``rehearsal`` imports
+on first use: the rehearse service names no vendor.
 
 This module is core: it imports no vendor module, so config and policies can ask it. The
 ``ENTRIES`` index names each source's module, and ``get`` imports that module (by name, with

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
+from vk_restic_child import CHILD
 
 import vaultkeeper.restic as restic_mod
 from vaultkeeper.config import Secret
@@ -28,27 +29,6 @@ from vaultkeeper.restic.proc import TEST_SIGNAL_ENV
 from vaultkeeper.storage.locations import Location
 
 PASSWORD = "VK-RACE-PW-3c9d0a"  # recognisable test password
-
-CHILD = r"""
-import sys
-from pathlib import Path
-from vaultkeeper.config import Secret
-from vaultkeeper.restic import Restic
-from vaultkeeper.storage.locations import Location
-repo, data, what = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
-restic = Restic(Location("loc", "local", repo, url=repo), Secret("env", "VK_TEST_PW"))
-try:
-    if what == "init":
-        restic.init()
-    elif what == "backup":
-        restic.backup(data)
-    elif what == "forget":
-        restic.forget_ids([s.id for s in restic.snapshots()][:-1], prune=True)
-except KeyboardInterrupt:
-    print("interrupted", flush=True)
-    sys.exit(130)
-print("done", flush=True)
-"""
 
 
 def _run(tmp: Path, repo: Path, data: Path, what: str, signal_after: str = "") -> \

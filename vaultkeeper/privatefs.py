@@ -257,6 +257,8 @@ def sigterm_interrupts() -> Iterator[None]:
     previous = signal.getsignal(signal.SIGTERM)
 
     def on_term(signum: int, frame: FrameType | None) -> None:
+        if callable(previous):   # the outer handler learns of the stop (the scheduler records
+            previous(signum, frame)   # it for its exit code); it usually raises itself
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_term)

@@ -191,6 +191,8 @@ class Daemon:
     once: bool = False
     stop: threading.Event = field(default_factory=threading.Event)
     stop_signal: int | None = None
+    interrupted: bool = False
+    """A job was interrupted (its run is recorded ``interrupted``)."""
     results: list[tuple[str, JobOutcome]] = field(default_factory=list)
     _scheduler: schedule.Scheduler = field(default_factory=schedule.Scheduler)
     _phrases: dict[str, str] = field(default_factory=dict)
@@ -235,7 +237,7 @@ class Daemon:
                  if self.stop_signal else "")
         if self.stop_signal == signal.SIGINT:
             return 130
-        if self.once and self.stop_signal is not None:
+        if self.once and (self.stop_signal is not None or self.interrupted):
             return 130   # --once was stopped before its due jobs ran: a wrapper must see that
         return self._exit_code() if self.once else 0
 
@@ -331,6 +333,7 @@ class Daemon:
             outcome = self.jobs[name](self.settings, self.alerter)
         except KeyboardInterrupt:
             jobdb.finish_job(db, run_id, "interrupted", "stopped by a signal")
+            self.interrupted = True
             log.warning("%s: interrupted; it will be caught up at the next start", name)
             self.stop.set()
             return

@@ -10,7 +10,7 @@ import pytest
 
 from vaultkeeper.config import load_settings
 from vaultkeeper.db.scratch import Scratch
-from vaultkeeper.services.emergency import build_package, passes
+from vaultkeeper.services.emergency import build_package, passes, split
 from vaultkeeper.services.emergency.files import all_files
 from vaultkeeper.services.emergency.targets import import_files, resolve, resolver, target_names
 
@@ -68,6 +68,7 @@ def two_builds(sandbox_export, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     config, export = sandbox_export
     settings = load_settings(config)
     outs = {}
+    monkeypatch.setattr(split, "SPLIT_MIN", 10**12)
     for name, minimum in (("worker", 0), ("serial", 10**12)):
         monkeypatch.setattr(passes, "PARALLEL_MIN", minimum)
         outs[name] = tmp_path / name
@@ -92,3 +93,59 @@ def _stable(path: Path) -> bytes:
     doc = json.loads(path.read_bytes())
     assert doc.pop("created")
     return json.dumps(doc, sort_keys=True).encode()
+
+
+@pytest.mark.parametrize("target", ["hubspot", "generic"])
+def test_the_split_pass_changes_no_byte(sandbox_export, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch, target: str) -> None:
+    """Every object's pass 2 split over two processes (part files, spooled scratch writes,
+    counters merged) gives the package one process writes, byte for byte."""
+    config, export = sandbox_export
+    settings = load_settings(config)
+    monkeypatch.setattr(passes, "PARALLEL_MIN", 10**12)
+    outs: dict[str, Path] = {}
+    splits: list[str] = []
+    real = split.write_split
+
+    def counted(b, o):   # the split really ran (and its worker really wrote a share)
+        splits.append(o.obj.name)
+        real(b, o)
+    monkeypatch.setattr(split, "write_split", counted)
+    for name, minimum in (("split", 0), ("serial", 10**12)):
+        monkeypatch.setattr(split, "SPLIT_MIN", minimum)
+        outs[name] = tmp_path / name
+        result = build_package(export, outs[name], settings, target=target, validate=False)
+        assert result.duplicates > 0
+    assert "contacts" in splits and "companies" in splits
+    signed = {"package.json", "package.json.sig", "SHA256SUMS"}
+    files = [f for f in all_files(outs["serial"]) if f not in signed]
+    assert files == [f for f in all_files(outs["split"]) if f not in signed]
+    assert "quality/duplicates.csv" in files and "quality/phones.csv" in files
+    differ = [f for f in files if _stable(outs["serial"] / f) != _stable(outs["split"] / f)]
+    assert differ == []
+    manifests = [json.loads((outs[n] / "package.json").read_bytes()) for n in ("serial", "split")]
+    for m in manifests:
+        m.pop("created_at"), m.pop("files"), m.pop("signing")
+    assert manifests[0] == manifests[1]
+    # nothing of the workers' shares is left in the private work folder
+    assert not list((settings.state_dir).glob("emergency-work-*"))
+
+
+def test_a_failed_worker_fails_the_build(sandbox_export, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker that dies mid-share fails the build with one clear error (no half package
+    passed off as whole), and its plaintext leaves with the work folder."""
+    config, export = sandbox_export
+    settings = load_settings(config)
+    monkeypatch.setattr(split, "SPLIT_MIN", 0)
+    real = split.Spool.put_features
+
+    def dying(self, items):   # only the worker's spool (spool-1) dies
+        if self.path.name == "spool-1":
+            raise OSError("disk full (simulated in the worker)")
+        real(self, items)
+    monkeypatch.setattr(split.Spool, "put_features", dying)
+    from vaultkeeper.errors import VaultkeeperError
+    with pytest.raises(VaultkeeperError, match="second process.*disk full"):
+        build_package(export, tmp_path / "out", settings, target="hubspot", validate=False)
+    assert not list((settings.state_dir).glob("emergency-work-*"))

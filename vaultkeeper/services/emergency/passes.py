@@ -178,11 +178,12 @@ def _phones(b: PackageBuilder, obj: ExportObject, chunk: Chunk,
 
 
 def prepared(b: PackageBuilder, obj: ExportObject, entities: list[EntityWriter],
-             pool: Executor | None) -> Iterator[Chunk]:
-    """Pass 2's chunks, each with its scratch answers fetched ahead; with a pool, the next
-    chunk's phone numbers are parsed on the other core while this chunk is written."""
+             pool: Executor | None, rows: Iterable[tuple[dict[str, str], bool]]
+             ) -> Iterator[Chunk]:
+    """Pass 2's chunks of ``rows``, each with its scratch answers fetched ahead; with a pool,
+    the next chunk's phone numbers are parsed on the other core while this chunk is written."""
     fields = _phone_fields(entities) if pool is not None else []
-    it = chunks(obj.rows())
+    it = chunks(rows)
 
     def submit(chunk: Chunk | None) -> tuple[list[tuple[str, str | None]], Future[Any]] | None:
         if chunk is None or pool is None:

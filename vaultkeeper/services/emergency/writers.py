@@ -175,8 +175,9 @@ class EntityWriter:
         self.add_tracked = batched(lambda x: b.scratch.add_ids(f"entity:{em.entity}", x))
         self.person_idx = 0
         if em.entity == "person":
-            self.add_feat = batched(b.scratch.put_features)
-            self.add_key = batched(b.scratch.add_keys)
+            # late-bound: a worker process replaces b.scratch (see split.py)
+            self.add_feat = batched(lambda x: b.scratch.put_features(x))
+            self.add_key = batched(lambda x: b.scratch.add_keys(x))
             self.add_email = batched(lambda x: b.scratch.put_values("person_email", x))
         if em.entity == "organisation":
             self.add_domain = batched(lambda x: b.scratch.put_values("org_domain", x))
@@ -400,8 +401,8 @@ class EntityWriter:
                 out["@person_email"] = self.b.scratch.value("person_email", person) or ""
         return out
 
-    def close(self) -> None:
-        """Flush the scratch batches and close every file."""
+    def flush(self) -> None:
+        """Hand the batched scratch-store writes to the store."""
         self.add_tracked(None)
         if self.em.entity == "person":
             self.add_feat(None)
@@ -409,6 +410,19 @@ class EntityWriter:
             self.add_email(None)
         if self.em.entity == "organisation":
             self.add_domain(None)
+
+    def outputs(self) -> list[CsvOut]:
+        """Every file this writer writes, in a fixed order."""
+        files = [self.main, self.extra]
+        for _spec, *outs in self.imports:
+            files += outs
+        for _spec, *outs2 in self.others:
+            files += outs2
+        return files
+
+    def close(self) -> None:
+        """Flush the scratch batches and close every file."""
+        self.flush()
         self.main.close()
         self.extra.close()
         for spec, active, inactive, sample in self.imports:

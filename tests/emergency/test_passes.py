@@ -146,6 +146,6 @@ def test_a_failed_worker_fails_the_build(sandbox_export, tmp_path: Path,
         real(self, items)
     monkeypatch.setattr(split.Spool, "put_features", dying)
     from vaultkeeper.errors import VaultkeeperError
-    with pytest.raises(VaultkeeperError, match="second process.*disk full"):
+    with pytest.raises(VaultkeeperError, match=r"second process.*disk full"):
         build_package(export, tmp_path / "out", settings, target="hubspot", validate=False)
     assert not list((settings.state_dir).glob("emergency-work-*"))

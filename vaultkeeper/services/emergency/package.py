@@ -157,8 +157,10 @@ class PackageBuilder:
         connected = self._connected(self.person_object)
         for obj in self.folder.objects.values():
             self.observer.stage(f"profile {obj.name}", obj.count)
-            prof, seen_cols, bad = profile_object(
-                self, obj, seed_here=obj.name == self.person_object or obj.name not in connected)
+            seed_here = obj.name == self.person_object or obj.name not in connected
+            prof, seen_cols, bad = (split.profile_split(self, obj, seed_here)
+                                    if split.worth_profiling(obj) else
+                                    profile_object(self, obj, seed_here=seed_here))
             cols = list(seen_cols)
             pk = obj.id_column
             if pk in cols:

@@ -44,10 +44,12 @@ def bucket(legacy_id: str, percent: int) -> bool:
     return zlib.crc32(legacy_id.encode()) % 100 < percent
 
 
-def profile_object(b: PackageBuilder, obj: ExportObject, *, seed_here: bool
+def profile_object(b: PackageBuilder, obj: ExportObject, *, seed_here: bool, start: int = 0,
+                   stop: int | None = None
                    ) -> tuple[ObjectProfile, dict[str, Column], set[str]]:
-    """Pass 1 over one object: counts, filled columns, columns found only in the records,
-    which typed columns hold a nonconforming value; ids (and sample seeds) into the scratch."""
+    """Pass 1 over one object (``start``/``stop``: a range of its lines): counts, filled
+    columns, columns found only in the records, which typed columns hold a nonconforming
+    value; ids (and sample seeds) into the scratch."""
     prof = ObjectProfile(obj.name)
     seen_cols: dict[str, Column] = dict(obj.columns)
     known = set(seen_cols)
@@ -55,12 +57,13 @@ def profile_object(b: PackageBuilder, obj: ExportObject, *, seed_here: bool
     # Typed columns still conforming; a column leaves the list at its first bad value.
     pending = [(c.name, check) for c in seen_cols.values()
                if (check := CONFORMS.get(c.candidate_type)) is not None]
-    add_id = batched(functools.partial(b.scratch.add_ids, obj.name))
-    add_seed = batched(functools.partial(b.scratch.add_ids, f"sample:{obj.name}"))
+    scratch = b.scratch
+    add_id = batched(functools.partial(scratch.add_ids, obj.name))
+    add_seed = batched(functools.partial(scratch.add_ids, f"sample:{obj.name}"))
     filled = prof.filled
     id_column, percent = obj.id_column, b.sample_percent
     n = archived_n = 0
-    for row, archived in obj.rows():
+    for row, archived in obj.rows(start, stop):
         archived_n += archived
         nonempty = [k for k, v in row.items() if v]
         filled.update(nonempty)

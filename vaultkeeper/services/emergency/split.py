@@ -36,10 +36,11 @@ from vaultkeeper.db.scratch import Scratch
 from vaultkeeper.errors import VaultkeeperError
 from vaultkeeper.restic.proc import die_with_parent
 from vaultkeeper.services.emergency.files import CsvOut
+from vaultkeeper.services.emergency.passes import profile_object
 from vaultkeeper.services.emergency.placement import ObjectPlacement
-from vaultkeeper.services.emergency.quality import EXAMPLES, FieldFindings
+from vaultkeeper.services.emergency.quality import EXAMPLES, FieldFindings, ObjectProfile
 from vaultkeeper.services.emergency.result import BuildObserver
-from vaultkeeper.services.emergency.source import ExportObject
+from vaultkeeper.services.emergency.source import Column, ExportObject
 
 if TYPE_CHECKING:
     from vaultkeeper.services.emergency.package import PackageBuilder
@@ -74,6 +75,57 @@ class ObjectOut:
         return files
 
 
+def worth_profiling(obj: ExportObject) -> bool:
+    """Whether to split this object's pass 1 over two processes (by its manifest count)."""
+    return obj.count >= SPLIT_MIN and (os.cpu_count() or 1) >= 2
+
+
+def profile_split(b: PackageBuilder, obj: ExportObject, seed_here: bool
+                  ) -> tuple[ObjectProfile, dict[str, Column], set[str]]:
+    """Pass 1 of ``obj``: the first half of its lines here, the second in a worker (which
+    reads nothing from the scratch store and spools its id writes); the same answer as one
+    process gives (columns in first-seen order, counts, nonconforming typed columns)."""
+    mid = obj.count // 2
+    work = b.workdir / f"profile-{obj.resource}"
+    work.mkdir(mode=0o700)
+    proc = multiprocessing.get_context("fork").Process(
+        target=_profile_worker, args=(b, obj, seed_here, mid, work, os.getpid()), daemon=True)
+    proc.start()
+    try:
+        prof, cols, bad = profile_object(b, obj, seed_here=seed_here, stop=mid)
+        proc.join()
+        result = _result(work, proc.exitcode)
+    finally:
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+    _replay(work / "spool-1", b.scratch, 0)
+    theirs: ObjectProfile = result["profile"]
+    prof.records += theirs.records
+    prof.archived += theirs.archived
+    prof.filled.update(theirs.filled)
+    for name, col in result["columns"].items():
+        cols.setdefault(name, col)
+    b.observer.advance(theirs.records)
+    shutil.rmtree(work, ignore_errors=True)
+    return prof, cols, bad | result["bad"]
+
+
+def _profile_worker(b: PackageBuilder, obj: ExportObject, seed_here: bool, start: int,
+                    work: Path, parent: int) -> None:
+    """The second process of pass 1: lines from ``start`` on; id writes into a spool."""
+    die_with_parent(parent)
+    try:
+        b.observer = BuildObserver()
+        b.scratch = spool = Spool(None, work / "spool-1")
+        prof, cols, bad = profile_object(b, obj, seed_here=seed_here, start=start)
+        spool.close()
+        result: dict[str, Any] = {"profile": prof, "columns": cols, "bad": bad}
+    except BaseException:
+        result = {"error": traceback.format_exc(limit=-3).strip().splitlines()[-1]}
+    _put_result(work, result)
+
+
 def worth(b: PackageBuilder, o: ObjectOut) -> bool:
     """Whether to split this object's pass 2 over two processes."""
     records = b.log.profiles[o.obj.name].records
@@ -86,9 +138,16 @@ class Spool(Scratch):
     """A scratch store for one process of a split pass: reads go to ``reader``, writes are
     pickled in order into a private file, for ``replay`` into the real store afterwards."""
 
-    def __init__(self, reader: Scratch, path: Path) -> None:
-        self.reader, self.path = reader, path
+    def __init__(self, reader: Scratch | None, path: Path) -> None:
+        """``reader`` None: a process that must not read the store (pass 1)."""
+        self._reader, self.path = reader, path
         self._file = privatefs.open_private(path, "wb", buffering=1 << 20)
+
+    @property
+    def reader(self) -> Scratch:
+        """The store reads go to."""
+        assert self._reader is not None, "this process must not read the scratch store"
+        return self._reader
 
     def _put(self, method: str, *args: Any) -> None:
         pickle.dump((method, args), self._file, pickle.HIGHEST_PROTOCOL)
@@ -267,6 +326,10 @@ def _worker(b: PackageBuilder, o: ObjectOut, start: int, work: Path, parent: int
             "persons": [w.person_idx for w in o.entities]}
     except BaseException:
         result = {"error": traceback.format_exc(limit=-3).strip().splitlines()[-1]}
+    _put_result(work, result)
+
+
+def _put_result(work: Path, result: dict[str, Any]) -> None:
     tmp = work / "result.tmp"
     with privatefs.open_private(tmp) as handle:
         pickle.dump(result, handle, pickle.HIGHEST_PROTOCOL)

@@ -11,7 +11,7 @@ import re
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
-from itertools import islice
+from itertools import compress, islice
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from vaultkeeper.services.emergency.clean import check_phones, phones_ahead, region_of
@@ -65,7 +65,7 @@ def profile_object(b: PackageBuilder, obj: ExportObject, *, seed_here: bool, sta
     n = archived_n = 0
     for row, archived in obj.rows(start, stop):
         archived_n += archived
-        nonempty = [k for k, v in row.items() if v]
+        nonempty = list(compress(row, row.values()))   # the keys with a value, at C speed
         filled.update(nonempty)
         if not known.issuperset(nonempty):
             for key in nonempty:

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 
 
 BATCH = 5000
+_CHECKED = frozenset(("number", "email", "phone", "date", "datetime", "boolean"))
+"""The kinds ``EntityWriter._clean`` checks or normalises; it returns any other as it is."""
 
 
 def batched(scratch_add: Callable[[list[Any]], None]) -> Callable[[Any], None]:
@@ -168,6 +170,8 @@ class EntityWriter:
                           for spec, *_files in self.imports]
         self.counts = b.entity_counts.setdefault(em.entity, Counter())
         self.types = {f: ENTITIES[em.entity][f][0] for f in self.fields}
+        self.plan = [(f, kind, kind in _CHECKED) for f, kind in self.types.items()]
+        """Per field: its kind and whether ``_clean`` checks it (else it is plain text)."""
         self.refs = [(f, target.object) for f, kind in self.types.items()
                      if kind.startswith("ref:") and f in em.fields and (target := next(
                          (e for e in b.mapping if e.entity == kind[4:]), None)) is not None]
@@ -241,13 +245,16 @@ class EntityWriter:
         entity = self.em.entity
         country = self.source(row, legacy, "country").strip() if "country" in self.types \
             else ""
-        for fname in self.fields:
+        for fname, kind, checked in self.plan:
             raw = self.source(row, legacy, fname)
-            kind = self.types[fname]
-            if kind != "email":   # blanks around an e-mail are a finding, elsewhere noise
+            if not checked:   # plain text: only the blanks around go
+                values[fname] = raw.strip()
+            elif kind != "email":   # blanks around an e-mail are a finding, elsewhere noise
                 raw = raw.strip()
-            values[fname] = self._clean(kind, fname, raw, legacy, country) if raw.strip() \
-                else ""
+                values[fname] = self._clean(kind, fname, raw, legacy, country) if raw else ""
+            else:
+                values[fname] = self._clean(kind, fname, raw, legacy, country) if raw.strip() \
+                    else ""
         for name in self.em.text_dates:
             raw = row.get(name, "").strip()
             if raw:

@@ -149,3 +149,67 @@ def test_a_failed_worker_fails_the_build(sandbox_export, tmp_path: Path,
     with pytest.raises(VaultkeeperError, match=r"second process.*disk full"):
         build_package(export, tmp_path / "out", settings, target="hubspot", validate=False)
     assert not list((settings.state_dir).glob("emergency-work-*"))
+
+
+_KILLED_BUILD = """
+import os, sys, time
+from pathlib import Path
+from vaultkeeper.config import load_settings
+from vaultkeeper.services.emergency import build_package, split
+from vaultkeeper.services.emergency.package import PackageBuilder
+split.SPLIT_MIN = 0
+me, real = os.getpid(), PackageBuilder.write_rows
+
+def write_rows(self, o, rows, pool):
+    if os.getpid() != me:   # the worker: say who it is, then hang
+        Path(sys.argv[3]).write_text(str(os.getpid()))
+        time.sleep(600)
+    real(self, o, rows, pool)
+
+PackageBuilder.write_rows = write_rows
+build_package(Path(sys.argv[2]), Path(sys.argv[4]), load_settings(Path(sys.argv[1])),
+              target="hubspot", validate=False)
+"""
+
+
+def test_the_worker_dies_with_the_build(sandbox_export, tmp_path: Path) -> None:
+    """kill -9 of the build takes its worker process with it (PR_SET_PDEATHSIG), so no
+    orphan keeps writing plaintext into the work folder the next run removes."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    config, export = sandbox_export
+    marker = tmp_path / "worker.pid"
+    build = subprocess.Popen([sys.executable, "-c", _KILLED_BUILD, str(config), str(export),
+                              str(marker), str(tmp_path / "out")])
+    try:
+        deadline = time.monotonic() + 600
+        while not marker.exists() or not marker.read_text():
+            assert build.poll() is None and time.monotonic() < deadline, "no worker started"
+            time.sleep(0.2)
+        worker = int(marker.read_text())
+        assert _alive(worker)
+        os.kill(build.pid, signal.SIGKILL)
+        build.wait(timeout=60)
+        deadline = time.monotonic() + 120
+        while _alive(worker) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _alive(worker), "the worker outlived the build"
+    finally:
+        if build.poll() is None:
+            build.kill()
+            build.wait()
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting to be reaped counts as gone)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    state = next((line.split()[1] for line in status.splitlines()
+                  if line.startswith("State:")), "X")
+    return state not in ("Z", "X")

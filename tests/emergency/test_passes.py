@@ -95,7 +95,7 @@ def _stable(path: Path) -> bytes:
     return json.dumps(doc, sort_keys=True).encode()
 
 
-@pytest.mark.parametrize("target", ["hubspot", "generic"])
+@pytest.mark.parametrize("target", ["hubspot", "generic", "salesforce"])
 def test_the_split_pass_changes_no_byte(sandbox_export, tmp_path: Path,
                                         monkeypatch: pytest.MonkeyPatch, target: str) -> None:
     """Every object's pass 2 split over two processes (part files, spooled scratch writes,

@@ -10,6 +10,7 @@ rows are CSV text, REST rows typed JSON, and a synthetic export must equal a ful
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus
@@ -46,6 +47,10 @@ class SalesforceChanges:
     def is_archived(self, record: dict[str, Any]) -> bool:
         """Salesforce marks deleted rows ``IsDeleted: true``."""
         return bool(record.get("IsDeleted"))
+
+    def discover(self, reusable: Mapping[str, Any]) -> list[ObjectSpec]:
+        """The org's objects, described afresh (a describe costs what a count would)."""
+        return self.conn.discover()
 
     def changes(self, obj: ObjectSpec, since: datetime, previous: Previous) -> ChangeSet:
         """Rows modified or deleted since ``since`` with their references, and purged ids."""

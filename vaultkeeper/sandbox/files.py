@@ -22,7 +22,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from vaultkeeper.sandbox.data import FILE_ID_BASE, Dataset, attachment_id, iso_ms, mix64
+from vaultkeeper.sandbox.file_uploads import UploadStore
 from vaultkeeper.sandbox.gen_hubspot import properties_of
+from vaultkeeper.sandbox.sf_schema import id_index
 
 BLOCK = 1 << 16
 _KINDS = (("membership-form", "pdf", "application/pdf"),
@@ -118,6 +120,14 @@ class SandboxFiles:
         self._removed: set[int] = set()
         self._indexes: list[int] | None = None
         self._md5: dict[tuple[int, int, int], str] = {}
+        self.uploads = UploadStore()
+        """Files written through the API (restore); ``uploads.limit`` is the upload fault."""
+        self.uploads.known_document = self._known_document
+
+    def _known_document(self, document_id: str) -> bool:
+        index = id_index("069", document_id)
+        f = self.get(index) if index is not None else None
+        return f is not None and not f.legacy_attachment
 
     # -- the catalog -----------------------------------------------------------------------
     def indexes(self) -> list[int]:

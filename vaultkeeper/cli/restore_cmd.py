@@ -77,8 +77,8 @@ def restore(
     missing records with new ids, re-link their relations), then write with a journal that
     survives a crash, read everything back and report per record.
 
-    Exit 0 all restored; 2 refused (--max-records); 3 some records failed (the report gives
-    the vendor's reason); 4 the CRM does not hold what was written; 6 the CRM failed; 7 the
+    Exit 0 all restored; 2 refused (--max-records); 3 some records or files failed (the report
+    gives the vendor's reason); 4 the CRM does not hold what was written; 6 the CRM failed; 7 the
     locations failed.
     """
     if ctx.invoked_subcommand is not None:

@@ -21,8 +21,12 @@ from simple_salesforce import Salesforce
 from vk_restore import SEED, run, run_json, write_config
 
 from vaultkeeper.connectors import make_writer
+from vaultkeeper.connectors.file_writer import SnapshotFile, file_writer
 from vaultkeeper.connectors.writer import CrmWriter
-from vaultkeeper.sandbox import FaultConfig, Sandbox
+from vaultkeeper.db import open_state_db
+from vaultkeeper.db import restores as journal
+from vaultkeeper.sandbox import FaultConfig, Sandbox, sf_schema
+from vaultkeeper.services.restore.files import _put
 
 RECORDS = 300
 NOTES = {"hubspot": "notes", "salesforce": "Task"}
@@ -86,7 +90,6 @@ def world(vendor: str, tmp_path_factory: pytest.TempPathFactory,
 def _owner(vendor: str, f: Any) -> str:
     if vendor == "hubspot":
         return str(40000000001 + f.index)
-    from vaultkeeper.sandbox import sf_schema
     return sf_schema.sf_id("00T", f.index)
 
 
@@ -276,3 +279,38 @@ def test_changed_file_is_kept_unless_asked(world: FilesWorld) -> None:
     assert got == [before]                        # the snapshot's version is back
 
     json.dumps(back)   # one JSON object
+
+
+def test_bytes_that_do_not_match_the_index_are_not_uploaded(tmp_path: Path) -> None:
+    """The SHA-256 is checked before anything leaves: a blob whose bytes differ from the index
+    fails, named, and the CRM receives nothing; the right bytes go up and are journaled."""
+    with Sandbox(records=50, seed=SEED) as sb:
+        writer = make_writer("salesforce", sb.url, sb.token, ca_file=sb.ca_file)
+        try:
+            db = open_state_db(tmp_path / "state")
+            journal.ensure(db)
+            run_id = journal.start_run(db, {"target": "source", "snapshot_id": "x"})
+            blob = tmp_path / "blob"
+            blob.write_bytes(b"the contract, as signed" * 100)
+            good = hashlib.sha256(blob.read_bytes()).hexdigest()
+            task = sf_schema.sf_id("00T", 1)
+            item = {"kind": "Attachment", "file_id": "00P000000000001", "name": "c.txt",
+                    "size": 2300, "records": [f"Task {task}"], "new_id": None, "reason": "",
+                    "action": "upload"}
+            bad = SnapshotFile("Attachment", item["file_id"], "c.txt", 2300, "0" * 64, "",
+                               None, "", blob)
+            fw = file_writer(writer)
+            out = _put(db, run_id, fw, bad, [("Task", task)], dict(item), "", None)
+            assert out["state"] == "failed" and "SHA-256" in out["reason"]
+            assert sb.files.uploads.uploads == 0
+            right = SnapshotFile("Attachment", item["file_id"], "c.txt", 2300, good, "",
+                                 None, "", blob)
+            out = _put(db, run_id, fw, right, [("Task", task)], dict(item), "", None)
+            assert out["state"] == "done" and out["new_id"]
+            assert sb.files.uploads.uploads == 1
+            rows = journal.files(db, run_id)
+            assert [(r["file_id"], r["state"], r["new_id"]) for r in rows] == [
+                (item["file_id"], "done", out["new_id"])]
+            assert fw.state(right, [("Task", task)], None).state == "present"
+        finally:
+            writer.close()

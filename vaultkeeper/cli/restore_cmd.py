@@ -108,6 +108,9 @@ def _progress(json_output: bool) -> Any:
         return None
 
     def show(obj: str, what: str, n: int) -> None:
+        if obj == "files":   # (files, file name, bytes)
+            render.err_console.print(f"file {what}: {n} bytes", highlight=False)
+            return
         render.err_console.print(f"{what} {obj}: {n} record(s)", highlight=False)
 
     return show

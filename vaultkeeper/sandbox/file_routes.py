@@ -1,13 +1,14 @@
 """HTTP routes of the sandbox's files: HubSpot Files API v3 and Salesforce ContentVersion /
-ContentDocumentLink / Attachment (SOQL and body routes). Content is streamed, never built whole.
+ContentDocumentLink / Attachment / Document / Folder (SOQL and body routes). Content is
+streamed, never built whole.
 
 HubSpot: ``GET /files/v3/files/search`` (paged), ``GET /files/v3/files/{id}``, ``GET
 /files/v3/files/{id}/signed-url`` → ``GET /hubfs-signed/{id}?version=&sig=`` (the content).
-Salesforce: ``GET …/query?q=SELECT … FROM ContentVersion|ContentDocumentLink|Attachment
-[WHERE …]`` (one page), ``GET …/sobjects/ContentVersion/{id}/VersionData`` and ``GET
-…/sobjects/Attachment/{id}/Body``. Writes (``POST /files/v3/files``, ``POST
-…/sobjects/ContentVersion|ContentDocumentLink|Attachment``) live in file_uploads.py; what they
-store is listed and served here like the generated files.
+Salesforce: ``GET …/query?q=SELECT … FROM ContentVersion|ContentDocumentLink|Attachment|
+Document|Folder [WHERE …]`` (one page), ``GET …/sobjects/ContentVersion/{id}/VersionData``,
+``GET …/sobjects/Attachment/{id}/Body`` and ``GET …/sobjects/Document/{id}/Body``. Writes
+(``POST /files/v3/files``, ``POST …/sobjects/ContentVersion|ContentDocumentLink|Attachment``)
+live in file_uploads.py; what they store is listed and served here like the generated files.
 """
 
 from __future__ import annotations
@@ -18,17 +19,17 @@ from typing import Any
 from vaultkeeper.sandbox import sf_schema as sf
 from vaultkeeper.sandbox.data import iso_ms
 from vaultkeeper.sandbox.file_uploads import Uploaded
-from vaultkeeper.sandbox.files import SandboxFile, SandboxFiles
+from vaultkeeper.sandbox.files import DOCUMENT, DOCUMENT_FOLDERS, SandboxFile, SandboxFiles
 from vaultkeeper.sandbox.wire import Request, Response, json_response
 
 _SF_QUERY = re.compile(r"^/services/data/v\d{2,3}\.\d/(query|queryAll)/?$")
-_SF_BODY = re.compile(r"^/services/data/v\d{2,3}\.\d/sobjects/(ContentVersion|Attachment)/"
+_SF_BODY = re.compile(r"^/services/data/v\d{2,3}\.\d/sobjects/(ContentVersion|Attachment|Document)/"
                       r"([0-9A-Za-z]{15,18})/(VersionData|Body)$")
 _SF_INSERT = re.compile(r"^/services/data/v\d{2,3}\.\d/sobjects/(ContentVersion|"
                         r"ContentDocumentLink|Attachment)$")
 _FROM = re.compile(r"\bFROM\s+(\w+)", re.IGNORECASE)
 _IN = re.compile(r"\b(\w+)\s+IN\s*\(([^)]*)\)", re.IGNORECASE)
-FILE_OBJECTS = ("ContentVersion", "ContentDocumentLink", "Attachment")
+FILE_OBJECTS = ("ContentVersion", "ContentDocumentLink", "Attachment", "Document", "Folder")
 _PAGE = 100
 _SF_TIME = "%Y-%m-%dT%H:%M:%S.000+0000"
 
@@ -123,7 +124,8 @@ def _hubspot(files: SandboxFiles, req: Request, path: str) -> Response:
 
 
 def _search(files: SandboxFiles, req: Request) -> Response:
-    every: list[SandboxFile | Uploaded] = [*files.all(), *files.uploads.all("hubspot")]
+    every: list[SandboxFile | Uploaded] = [*files.hubspot_all(),
+                                           *files.uploads.all("hubspot")]
     try:
         start = int(req.q1("after") or 0)
         limit = max(1, min(int(req.q1("limit") or _PAGE), _PAGE))
@@ -163,12 +165,38 @@ def attachment_id(f: SandboxFile) -> str:
     return sf.sf_id("00P", f.index)
 
 
+def legacy_document_id(f: SandboxFile) -> str:
+    """A Salesforce (legacy) Document's id."""
+    return sf.sf_id("015", f.index)
+
+
+def folder_id(number: int) -> str:
+    """The id of Document folder ``number`` (``DOCUMENT_FOLDERS``)."""
+    return sf.sf_id("00l", number)
+
+
 def _contact(files: SandboxFiles, f: SandboxFile) -> str | None:
     who = sf.values(files.ds, "Task", f.index).get("WhoId")
     return str(who) if who else None
 
 
+def _legacy_rows(files: SandboxFiles, obj: str) -> list[dict[str, Any]]:
+    """Folders of the Documents tab, and the Documents in them."""
+    if obj == "Folder":
+        return [{"attributes": {"type": "Folder"}, "Id": folder_id(k), "Name": name,
+                 "DeveloperName": name.replace(" ", "_"), "Type": "Document",
+                 "AccessType": "Public"} for k, name in enumerate(DOCUMENT_FOLDERS)]
+    return [{"attributes": {"type": "Document"}, "Id": legacy_document_id(f),
+             "FolderId": folder_id(f.folder), "Name": f.name,
+             "DeveloperName": f.name.replace("-", "_"), "Type": f.extension,
+             "ContentType": f.content_type, "BodyLength": f.size, "IsInternalUseOnly": False,
+             "Description": None, "CreatedDate": _sf_time(f.created_ms),
+             "SystemModstamp": _sf_time(f.modified_ms)} for f in files.documents()]
+
+
 def _rows(files: SandboxFiles, obj: str) -> list[dict[str, Any]]:
+    if obj in ("Document", "Folder"):
+        return _legacy_rows(files, obj)
     rows: list[dict[str, Any]] = []
     for f in files.all():
         if obj == "Attachment" and f.legacy_attachment:
@@ -255,6 +283,12 @@ def _sf_body(files: SandboxFiles, obj: str, raw_id: str) -> Response:
     up = files.uploads.get(obj, raw_id)
     if up is not None:
         return _stream(files, up, True)
+    if obj == "Document":
+        seq = sf.id_index("015", raw_id)
+        doc = files.get(seq, DOCUMENT) if seq is not None else None
+        if doc is None:
+            return _not_found("The requested resource does not exist", True)
+        return _stream(files, doc, True)
     prefix = "068" if obj == "ContentVersion" else "00P"
     seq = sf.id_index(prefix, raw_id)
     if seq is None:

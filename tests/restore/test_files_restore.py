@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -314,3 +315,49 @@ def test_bytes_that_do_not_match_the_index_are_not_uploaded(tmp_path: Path) -> N
             assert fw.state(right, [("Task", task)], None).state == "present"
         finally:
             writer.close()
+
+
+def test_hubspot_file_property_comes_back_in_the_property(
+        tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
+    """A contact whose file property (fieldType "file") named a file that is gone: the
+    re-created contact's property names the uploaded file, same bytes (SDK witness)."""
+    from vaultkeeper.sandbox.hs_schema import ID_BASES
+
+    w = _world("hubspot", tmp_path_factory, tmp_path)
+    try:
+        files = [f for f in w.sb.files.property_files("contacts") if 0 < f.size < 400_000]
+        live = w.writer.fetch("contacts", [str(ID_BASES["contacts"] + f.index) for f in files],
+                              properties=["email"])
+        good = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+        # a contact the CRM takes back as it was (some seeded e-mails it would refuse)
+        files = [f for f in files if (rec := live.get(str(ID_BASES["contacts"] + f.index)))
+                 and not rec.archived and good.fullmatch(str(rec.properties.get("email")))]
+        assert files, "the seed must give some contacts a signed membership form"
+        f = files[0]
+        contact = str(ID_BASES["contacts"] + f.index)
+        want = w.sb.files.sha256(f)
+        assert w.writer.archive("contacts", [contact]).ok
+        w.sb.files.remove(f.id)
+
+        report = run_json(w.config, "restore", "--snapshot", w.snapshot, "--object",
+                          "contacts", "--ids", contact, ok=(0, 3, 4))
+        assert report["exit_code"] == 0, (report["error"], report["files"],
+                                          report["mismatches"], report["records"])
+        assert report["files"]["uploaded"] == 1, report["files"]
+        new_file = report["files"]["items"][0]["new_id"]
+        new_contact = report["id_map"]["contacts"][contact]
+        client = hubspot.Client.create(access_token=w.sb.token, host=w.sb.url,
+                                       base_url=w.sb.url, ssl_ca_cert=str(w.sb.ca_file))
+        got = client.crm.contacts.basic_api.get_by_id(
+            new_contact, properties=["signed_membership_form"])
+        assert got.properties["signed_membership_form"] == new_file != f.id
+        url = client.files.files_api.get_signed_url(new_file).url
+        assert _sha(_session(w.sb).get(url, timeout=60).content) == want
+
+        again = run_json(w.config, "restore", "--snapshot", w.snapshot, "--object",
+                         "contacts", "--ids", contact)
+        assert again["exit_code"] == 0 and again["files"]["uploaded"] == 0, again["files"]
+        assert w.sb.files.uploads.uploads == 1
+    finally:
+        w.writer.close()
+        w.sb.stop()

@@ -3,13 +3,14 @@
 HubSpot: a file is live when ``GET /files/v3/files/{id}`` answers (same size and ``updatedAt``
 as in the snapshot, else it changed); an upload is ``POST /files/v3/files`` (multipart, streamed
 from disk: ``file``, ``folderPath``, ``fileName``, ``options``), and the engagement gets the new
-id in ``hs_attachment_ids``. Salesforce: a ContentVersion is live when a document linked to the
-record has a latest version with the snapshot's MD5 ``Checksum`` (the snapshot's document with
-another checksum: changed); an upload inserts a ``ContentVersion`` (``VersionData`` base64 in a
-JSON body streamed from disk, ``FirstPublishLocationId``; ``ContentDocumentId`` for a new
-version) plus a ``ContentDocumentLink`` per further record. A legacy ``Attachment`` is live when
-its parent has one with the same name and size; an upload inserts an ``Attachment`` (``ParentId``,
-``Name``, ``Body``). No file is ever held whole in memory.
+id in ``hs_attachment_ids`` (or the record the file property that named the old one).
+Salesforce: a ContentVersion is live when a document linked to the record has a latest version
+with the snapshot's MD5 ``Checksum`` (the snapshot's document with another checksum: changed);
+an upload inserts a ``ContentVersion`` (``VersionData`` base64 in a JSON body streamed from
+disk, ``FirstPublishLocationId``; ``ContentDocumentId`` for a new version) plus a
+``ContentDocumentLink`` per further record. A legacy ``Attachment`` is live when its parent has
+one with the same name and size; an upload inserts an ``Attachment`` (``ParentId``, ``Name``,
+``Body``). No file is ever held whole in memory.
 """
 
 from __future__ import annotations
@@ -128,25 +129,27 @@ class HubSpotFileWriter:
         return str(data["id"])
 
     def relink(self, f: SnapshotFile, targets: Sequence[tuple[str, str]], old: str,
-               new: str) -> list[str]:
-        """Put ``new`` in place of ``old`` in each engagement's ``hs_attachment_ids``;
-        the records it could not update (with reasons)."""
+               new: str, via: Mapping[tuple[str, str], str] | None = None) -> list[str]:
+        """Put ``new`` in place of ``old`` in each record's property that names the file (an
+        engagement's ``hs_attachment_ids``, or the file property ``via`` gives); the records
+        it could not update (with reasons)."""
         problems: list[str] = []
-        by_obj: dict[str, list[str]] = {}
+        by_prop: dict[tuple[str, str], list[str]] = {}
         for obj, rid in targets:
-            by_obj.setdefault(obj, []).append(rid)
-        for obj, ids in by_obj.items():
-            live: dict[str, LiveRecord] = self.writer.fetch(obj, ids, properties=[ATTACHMENTS])
+            prop = (via or {}).get((obj, rid)) or ATTACHMENTS
+            by_prop.setdefault((obj, prop), []).append(rid)
+        for (obj, prop), ids in by_prop.items():
+            live: dict[str, LiveRecord] = self.writer.fetch(obj, ids, properties=[prop])
             updates = []
             for rid in ids:
                 rec = live.get(rid)
-                current = [v for v in str((rec.properties if rec else {}).get(ATTACHMENTS)
+                current = [v for v in str((rec.properties if rec else {}).get(prop)
                                           or "").split(";") if v]
                 wanted = [new if v == old else v for v in current]
                 if new not in wanted:
-                    wanted.append(new)
+                    wanted = [new] if prop != ATTACHMENTS else [*wanted, new]
                 if wanted != current:
-                    updates.append(RecordUpdate(rid, {ATTACHMENTS: ";".join(wanted)}))
+                    updates.append(RecordUpdate(rid, {prop: ";".join(wanted)}))
             for outcome in self.writer.update(obj, updates).outcomes if updates else []:
                 if not outcome.ok:
                     problems.append(f"{obj} {outcome.key}: {outcome.error}")
@@ -258,7 +261,7 @@ class SalesforceFileWriter:
         return new
 
     def relink(self, f: SnapshotFile, targets: Sequence[tuple[str, str]], old: str,
-               new: str) -> list[str]:
+               new: str, via: Mapping[tuple[str, str], str] | None = None) -> list[str]:
         """Nothing to do: the upload linked it."""
         return []
 

@@ -2,7 +2,8 @@
 CRM and the lost ones uploaded from the restored snapshot and linked to the records' ids there.
 
 Per file: **present** (still on the record: nothing to do), **missing** (uploaded; HubSpot:
-the engagement's ``hs_attachment_ids`` gets the new file id; Salesforce: ContentVersion with
+the engagement's ``hs_attachment_ids``, or the record's file property, gets the new file id;
+Salesforce: ContentVersion with
 ``FirstPublishLocationId`` plus links, or an Attachment with ``ParentId``), **changed** (the
 CRM holds other bytes: kept as they are unless ``--replace-changed-files`` uploads the
 snapshot's version — HubSpot a new file in its place, Salesforce a new version of the
@@ -41,10 +42,13 @@ class FileIdReader:
     target (ids uploaded by a restore replace the snapshot's), so plans, writes and the
     read-back compare like with like."""
 
-    def __init__(self, reader: MirrorReader, file_map: dict[str, str]) -> None:
+    def __init__(self, reader: MirrorReader, file_map: dict[str, str],
+                 properties: set[str] | None = None) -> None:
         self._reader = reader
         self.file_map = file_map
         """Old HubSpot file id → id in the target (updated as files are uploaded)."""
+        self.properties = {ATTACHMENTS, *(properties or ())}
+        """The properties that hold file ids (attachments, and file properties)."""
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._reader, name)
@@ -57,10 +61,10 @@ class FileIdReader:
         out: dict[str, Any] = {}
         for key, raw in raws.items():
             props = raw.get("properties") if isinstance(raw, dict) else None
-            value = props.get(ATTACHMENTS) if isinstance(props, dict) else None
-            if value and isinstance(props, dict):
-                mapped = ";".join(self.file_map.get(v, v) for v in str(value).split(";"))
-                raw = {**raw, "properties": {**props, ATTACHMENTS: mapped}}
+            if isinstance(props, dict):
+                changed = {name: ";".join(self.file_map.get(v, v) for v in str(value).split(";"))
+                           for name in self.properties if (value := props.get(name))}
+                raw = {**raw, "properties": {**props, **changed}}
             out[key] = raw
         return out
 
@@ -108,16 +112,28 @@ def _snapshot_file(root: Path, rec: FileRecord) -> SnapshotFile:
                         root / rec.path)
 
 
+Concerned = tuple[FileRecord, list[tuple[str, str]], list[str], dict[tuple[str, str], str]]
+
+
 def _concerned(index: Sequence[FileRecord], written: Mapping[tuple[str, str], str | None],
-               ) -> list[tuple[FileRecord, list[tuple[str, str]], list[str]]]:
-    """Files linked to a written record: (file, target (object, id) pairs, old record ids)."""
+               ) -> list[Concerned]:
+    """Files linked to a written record: (file, target (object, id) pairs, old record ids,
+    target → the file property that names the file, where one does)."""
     out = []
     for rec in index:
-        mine = [(obj, rid) for obj, rid in rec.links if (obj, rid) in written]
+        mine = [((obj, rid), prop) for (obj, rid), prop in zip(
+            rec.links, rec.link_properties(), strict=True) if (obj, rid) in written]
         if mine:
-            targets = [(obj, tid) for obj, rid in mine if (tid := written[(obj, rid)])]
-            out.append((rec, targets, [f"{obj} {rid}" for obj, rid in mine]))
+            targets = [(obj, tid) for (obj, rid), _ in mine if (tid := written[(obj, rid)])]
+            via = {(obj, tid): prop for (obj, rid), prop in mine
+                   if prop and (tid := written[(obj, rid)])}
+            out.append((rec, targets, [f"{obj} {rid}" for (obj, rid), _ in mine], via))
     return out
+
+
+def file_properties(index: Sequence[FileRecord]) -> set[str]:
+    """The record properties that name files (HubSpot file properties) in an index."""
+    return {p for rec in index for p in rec.via if p}
 
 
 def restore_files(db: Any, run_id: int, writer: CrmWriter, root: Path | None,
@@ -133,7 +149,7 @@ def restore_files(db: Any, run_id: int, writer: CrmWriter, root: Path | None,
         return result
     assert root is not None
     fw = file_writer(writer)
-    for rec, targets, olds in _concerned(index, written):
+    for rec, targets, olds, via in _concerned(index, written):
         f = _snapshot_file(root, rec)
         item: dict[str, Any] = {"kind": f.kind, "file_id": f.id, "name": f.name,
                                 "size": f.size, "records": olds, "new_id": None,
@@ -158,7 +174,7 @@ def restore_files(db: Any, run_id: int, writer: CrmWriter, root: Path | None,
             result.items.append({**item, "action": action, "state": "planned"})
             continue
         result.items.append(_put(db, run_id, fw, f, targets, {**item, "action": action},
-                                 state.live_id, reader))
+                                 state.live_id, reader, via))
         if progress is not None:
             progress(f.name, f.size)
     return result
@@ -166,7 +182,8 @@ def restore_files(db: Any, run_id: int, writer: CrmWriter, root: Path | None,
 
 def _put(db: Any, run_id: int, fw: FileWriter, f: SnapshotFile,
          targets: list[tuple[str, str]], item: dict[str, Any], live_id: str,
-         reader: FileIdReader | None) -> dict[str, Any]:
+         reader: FileIdReader | None,
+         via: Mapping[tuple[str, str], str] | None = None) -> dict[str, Any]:
     """Verify, upload and link one file; journaled before and after."""
     if not f.blob.exists():
         return _settle(db, run_id, {**item, "state": "failed", "reason":
@@ -187,7 +204,7 @@ def _put(db: Any, run_id: int, fw: FileWriter, f: SnapshotFile,
         return _settle(db, run_id, {**item, "state": "failed", "reason": exc.one_line()})
     if reader is not None and f.kind == HUBSPOT_KIND:
         reader.file_map[f.id] = new
-    problems = fw.relink(f, targets, live_id or f.id, new)
+    problems = fw.relink(f, targets, live_id or f.id, new, via)
     if problems:
         return _settle(db, run_id, {**item, "state": "failed", "new_id": new, "reason":
                                     "uploaded, but not linked: " + "; ".join(problems)})

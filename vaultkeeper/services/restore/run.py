@@ -17,7 +17,13 @@ from vaultkeeper.db.selection import MirrorReader
 from vaultkeeper.errors import ExitCode, UsageError, VaultkeeperError
 from vaultkeeper.privatefs import run_lock
 from vaultkeeper.services.restore.apply import Applier, Progress
-from vaultkeeper.services.restore.files import FileIdReader, file_map, load_index, restore_files
+from vaultkeeper.services.restore.files import (
+    FileIdReader,
+    file_map,
+    file_properties,
+    load_index,
+    restore_files,
+)
 from vaultkeeper.services.restore.plan import build_plan
 from vaultkeeper.services.restore.report import OUTCOMES, RestoreReport
 from vaultkeeper.services.restore.selection import Choice, dependency_order, select
@@ -110,8 +116,9 @@ def execute(db: Any, reader: MirrorReader, target: Target,
     """Plan (or pick up the journal of ``run_id``), apply, put files back, verify, report."""
     writer = target.writer
     known_files = journal.previous_file_map(db, target.name)
-    files_reader = FileIdReader(reader, file_map(db, target.name)) \
-        if load_index(files_root) else None
+    index = load_index(files_root)
+    files_reader = FileIdReader(reader, file_map(db, target.name), file_properties(index)) \
+        if index else None
     if files_reader is not None:
         reader = cast(MirrorReader, files_reader)
     report = RestoreReport(target=target.name, connector=target.vendor,

@@ -63,36 +63,6 @@ def fsync_path(path: Path) -> None:
 fsync_dir = fsync_path
 
 
-def _sync_file_range() -> Callable[[int, int, int], None] | None:
-    """Linux's ``sync_file_range(…, SYNC_FILE_RANGE_WRITE)``, or None elsewhere."""
-    try:
-        import ctypes
-        import ctypes.util
-
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        call = libc.sync_file_range
-    except (OSError, AttributeError):
-        return None
-    call.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
-    call.restype = ctypes.c_int
-
-    def start(fd: int, offset: int, length: int) -> None:
-        call(fd, offset, length, 2)   # SYNC_FILE_RANGE_WRITE: start writeback, do not wait
-
-    return start
-
-
-_START_WRITEBACK = _sync_file_range()
-
-
-def start_writeback(fd: int, offset: int, length: int) -> None:
-    """Ask the kernel to start writing ``length`` bytes at ``offset`` of ``fd`` to disk now,
-    without waiting (Linux; nothing elsewhere). It makes a later fsync short: the disk works
-    while the rest downloads. It is no durability promise; only fsync is."""
-    if _START_WRITEBACK is not None:
-        _START_WRITEBACK(fd, offset, length)
-
-
 def open_private(path: Path | str, mode: Literal["wb", "w"] = "wb", *, exclusive: bool = False,
                  buffering: int = -1, newline: str | None = None) -> IO[Any]:
     """Open ``path`` for writing as a new or truncated 0600 file (``exclusive``: raise

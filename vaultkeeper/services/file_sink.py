@@ -1,35 +1,32 @@
-"""Where a downloaded file's bytes go: a private ``.part`` file written and hashed as the bytes
-arrive, and a syncer that fsyncs finished files in the background.
+"""Where a downloaded file's bytes go: a private ``.part`` file written and hashed by a worker
+thread (so the download, the hashing and the disk run at the same time), and a syncer that
+fsyncs finished files in the background.
 
-The download hands over batches of the pieces it received (about 1 MiB together, kept as they
-came: httpx does not re-chunk them, which saves two copies of every byte); the sink joins each
-batch once, writes it, hashes it (SHA-256, and MD5 when the vendor states one) and, every
-``WRITEBACK`` bytes, asks the kernel to start writing what it has to disk, so the fsync
-before the manifest finds little left to do. Memory holds one batch: it does not grow with
-the file's size.
-
-Why in the download's own thread: with a worker thread, the two threads hand Python's GIL to
-and fro for every 16 KiB TLS record; on a busy machine each hand-over waits for the scheduler,
-and the 1 GiB benchmark ran 1.4-1.7× the bare loop. In one thread the cost is the hashing's
-CPU time alone (SHA-256 at ~1.7 GB/s), which the cheaper reading pays for (see
-docs/performance.md).
+The download hands over batches of the pieces it received (about 1 MiB together, as TLS
+delivered them: httpx does not re-chunk them, which spares the download thread, the critical
+path, two copies of every byte); the worker joins each batch once, writes and hashes it. The
+queue between them holds at most ``DEPTH`` batches: memory stays bounded (a few MiB) whatever
+the file's size. (Measured and rejected, docs/performance.md: starting the disk writeback
+every 16 MiB with ``sync_file_range``, and hashing in the download thread.)
 """
 
 from __future__ import annotations
 
 import hashlib
+import queue
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from vaultkeeper.privatefs import fsync_path, open_private, start_writeback
+from vaultkeeper.privatefs import fsync_path, open_private
 
-WRITEBACK = 16 << 20
-"""Bytes after which the sink starts the disk writeback of what it wrote."""
+DEPTH = 8
+"""Batches (of about 1 MiB) that may wait between the download and the worker."""
 
 
 class FileSink:
-    """A ``.part`` file being written and hashed (SHA-256, and MD5 when asked)."""
+    """A ``.part`` file being written and hashed (SHA-256, and MD5 when asked) by a worker."""
 
     def __init__(self, path: Path, with_md5: bool = False) -> None:
         self.path = path
@@ -39,35 +36,63 @@ class FileSink:
         self.sha: Any = None
         self.md5: Any = None
         self.size = 0
-        self._flushed = 0
+        self._queue: queue.Queue[bytes | list[bytes] | None] = queue.Queue(maxsize=DEPTH)
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
         self._start()
 
     def _start(self) -> None:
-        self.sha, self.size, self._flushed = hashlib.sha256(), 0, 0
+        self.sha, self.size = hashlib.sha256(), 0
         self.md5 = hashlib.md5() if self.with_md5 else None  # noqa: S324
+        self._error = None
+        self._thread = threading.Thread(target=self._work, name="vk-file-sink", daemon=True)
+        self._thread.start()
+
+    def _work(self) -> None:
+        while (item := self._queue.get()) is not None:
+            if self._error is not None:
+                continue   # keep draining, so the download never blocks on a full queue
+            try:
+                chunk = item if isinstance(item, bytes) else b"".join(item)
+                self.handle.write(chunk)
+                self.sha.update(chunk)   # hashlib releases the GIL on large buffers
+                if self.md5 is not None:
+                    self.md5.update(chunk)
+                self.size += len(chunk)
+            except BaseException as exc:
+                self._error = exc
 
     def write(self, chunk: bytes | list[bytes]) -> None:
-        """Write and hash one chunk, or a batch of pieces (joined first)."""
-        data = chunk if isinstance(chunk, bytes) else b"".join(chunk)
-        self.handle.write(data)
-        self.sha.update(data)   # hashlib releases the GIL on large buffers
-        if self.md5 is not None:
-            self.md5.update(data)
-        self.size += len(data)
-        if self.size - self._flushed >= WRITEBACK:
-            self.handle.flush()
-            start_writeback(self.handle.fileno(), self._flushed, self.size - self._flushed)
-            self._flushed = self.size
+        """Queue one chunk, or a batch of pieces the worker joins (blocks while ``DEPTH``
+        wait)."""
+        if self._error is not None:
+            raise self._error
+        self._queue.put(chunk)
+
+    def _stop(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+        if self._error is not None:
+            raise self._error
 
     def reset(self) -> None:
         """Start again from nothing (a retried download)."""
+        try:
+            self._stop()
+        except OSError:
+            pass   # the failed attempt's write error: the file is truncated below anyway
         self.handle.seek(0)
         self.handle.truncate()
         self._start()
 
     def close(self) -> None:
-        """Close (fsynced later, by ``Syncer``)."""
-        self.handle.close()
+        """Wait for the worker and close (fsynced later, by ``Syncer``)."""
+        try:
+            self._stop()
+        finally:
+            self.handle.close()
 
 
 class Syncer:

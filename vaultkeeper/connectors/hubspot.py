@@ -21,7 +21,7 @@ from vaultkeeper.config import SourceSettings
 from vaultkeeper.connectors.base import Connector, http_opener, require_token
 from vaultkeeper.connectors.files_base import FileSource
 from vaultkeeper.connectors.hs_changes import HubSpotChanges
-from vaultkeeper.connectors.hs_files import HubSpotFiles
+from vaultkeeper.connectors.hs_files import HubSpotFiles, file_properties
 from vaultkeeper.connectors.hs_settings import discover_settings, is_settings, read_settings
 from vaultkeeper.connectors.http import (
     HttpClient,
@@ -322,8 +322,10 @@ class HubSpotConnector(Connector):
             self.http.sleep(interval / limit)
 
     def file_source(self) -> FileSource:
-        """The portal's files (Files API v3) linked through ``hs_attachment_ids``."""
-        return HubSpotFiles(self.http)
+        """The portal's files (Files API v3) linked through ``hs_attachment_ids`` and the file
+        properties of the objects discovered."""
+        props = {spec.name: file_properties(spec.schema) for spec in self._specs.values()}
+        return HubSpotFiles(self.http, {name: p for name, p in props.items() if p})
 
     def change_feed(self) -> HubSpotChanges:
         """Records changed since a high-water mark (search API) and the archived ones."""

@@ -45,7 +45,7 @@ def test_incremental_and_full_runs_with_files_restore_the_base_once(tmp_path, re
         first = backup(config, sb)
         assert first["export_mode"] == "full" and first["files"]["downloaded"] > 0
         assert restores(restic_log) == []   # nothing to restore yet
-        files = len(sb.files.all())
+        files = len(sb.files.hubspot_all())   # attachments and file properties' files
         for expected in ("incremental", "full"):   # full_every = 2: then a compared full
             mutate(sb, "hubspot", 1 if expected == "incremental" else 2)
             report = backup(config, sb)

@@ -294,6 +294,10 @@ def main() -> int:
                 bare = bare_conversion(export, work / "bare")
                 bare_cpu = time.process_time() - cpu
                 shutil.rmtree(work / "bare", ignore_errors=True)
+                # printed now: a 1M build on a loaded machine may be stopped before its row
+                print(json.dumps({"contacts": n, "bare_seconds": round(bare, 2),
+                                  "bare_cpu_seconds": round(bare_cpu, 2),
+                                  "load_average": os.getloadavg()[0]}), flush=True)
                 row = build_child(config, export, work / f"pkg-{n}", validate=False,
                                   trace=args.trace_rss)
                 row |= {"contacts": n, "bare_seconds": round(bare, 2),

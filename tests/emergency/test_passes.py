@@ -10,7 +10,7 @@ import pytest
 
 from vaultkeeper.config import load_settings
 from vaultkeeper.db.scratch import Scratch
-from vaultkeeper.services.emergency import build_package, passes
+from vaultkeeper.services.emergency import build_package, passes, split
 from vaultkeeper.services.emergency.files import all_files
 from vaultkeeper.services.emergency.targets import import_files, resolve, resolver, target_names
 
@@ -68,6 +68,7 @@ def two_builds(sandbox_export, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     config, export = sandbox_export
     settings = load_settings(config)
     outs = {}
+    monkeypatch.setattr(split, "SPLIT_MIN", 10**12)
     for name, minimum in (("worker", 0), ("serial", 10**12)):
         monkeypatch.setattr(passes, "PARALLEL_MIN", minimum)
         outs[name] = tmp_path / name
@@ -92,3 +93,123 @@ def _stable(path: Path) -> bytes:
     doc = json.loads(path.read_bytes())
     assert doc.pop("created")
     return json.dumps(doc, sort_keys=True).encode()
+
+
+@pytest.mark.parametrize("target", ["hubspot", "generic", "salesforce"])
+def test_the_split_pass_changes_no_byte(sandbox_export, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch, target: str) -> None:
+    """Every object's pass 2 split over two processes (part files, spooled scratch writes,
+    counters merged) gives the package one process writes, byte for byte."""
+    config, export = sandbox_export
+    settings = load_settings(config)
+    monkeypatch.setattr(passes, "PARALLEL_MIN", 10**12)
+    outs: dict[str, Path] = {}
+    splits: list[str] = []
+    real = split.write_split
+
+    def counted(b, o):   # the split really ran (and its worker really wrote a share)
+        splits.append(o.obj.name)
+        real(b, o)
+    monkeypatch.setattr(split, "write_split", counted)
+    for name, minimum in (("split", 0), ("serial", 10**12)):
+        monkeypatch.setattr(split, "SPLIT_MIN", minimum)
+        outs[name] = tmp_path / name
+        result = build_package(export, outs[name], settings, target=target, validate=False)
+        assert result.duplicates > 0
+    assert "contacts" in splits and "companies" in splits
+    signed = {"package.json", "package.json.sig", "SHA256SUMS"}
+    files = [f for f in all_files(outs["serial"]) if f not in signed]
+    assert files == [f for f in all_files(outs["split"]) if f not in signed]
+    assert "quality/duplicates.csv" in files and "quality/phones.csv" in files
+    differ = [f for f in files if _stable(outs["serial"] / f) != _stable(outs["split"] / f)]
+    assert differ == []
+    manifests = [json.loads((outs[n] / "package.json").read_bytes()) for n in ("serial", "split")]
+    for m in manifests:
+        m.pop("created_at"), m.pop("files"), m.pop("signing")
+    assert manifests[0] == manifests[1]
+    # nothing of the workers' shares is left in the private work folder
+    assert not list((settings.state_dir).glob("emergency-work-*"))
+
+
+def test_a_failed_worker_fails_the_build(sandbox_export, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker that dies mid-share fails the build with one clear error (no half package
+    passed off as whole), and its plaintext leaves with the work folder."""
+    config, export = sandbox_export
+    settings = load_settings(config)
+    monkeypatch.setattr(split, "SPLIT_MIN", 0)
+    real = split.Spool.put_features
+
+    def dying(self, items):   # only the worker's spool (spool-1) dies
+        if self.path.name == "spool-1":
+            raise OSError("disk full (simulated in the worker)")
+        real(self, items)
+    monkeypatch.setattr(split.Spool, "put_features", dying)
+    from vaultkeeper.errors import VaultkeeperError
+    with pytest.raises(VaultkeeperError, match=r"second process.*disk full"):
+        build_package(export, tmp_path / "out", settings, target="hubspot", validate=False)
+    assert not list((settings.state_dir).glob("emergency-work-*"))
+
+
+_KILLED_BUILD = """
+import os, sys, time
+from pathlib import Path
+from vaultkeeper.config import load_settings
+from vaultkeeper.services.emergency import build_package, split
+from vaultkeeper.services.emergency.package import PackageBuilder
+split.SPLIT_MIN = 0
+me, real = os.getpid(), PackageBuilder.write_rows
+
+def write_rows(self, o, rows, pool):
+    if os.getpid() != me:   # the worker: say who it is, then hang
+        Path(sys.argv[3]).write_text(str(os.getpid()))
+        time.sleep(600)
+    real(self, o, rows, pool)
+
+PackageBuilder.write_rows = write_rows
+build_package(Path(sys.argv[2]), Path(sys.argv[4]), load_settings(Path(sys.argv[1])),
+              target="hubspot", validate=False)
+"""
+
+
+def test_the_worker_dies_with_the_build(sandbox_export, tmp_path: Path) -> None:
+    """kill -9 of the build takes its worker process with it (PR_SET_PDEATHSIG), so no
+    orphan keeps writing plaintext into the work folder the next run removes."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    config, export = sandbox_export
+    marker = tmp_path / "worker.pid"
+    build = subprocess.Popen([sys.executable, "-c", _KILLED_BUILD, str(config), str(export),
+                              str(marker), str(tmp_path / "out")])
+    try:
+        deadline = time.monotonic() + 600
+        while not marker.exists() or not marker.read_text():
+            assert build.poll() is None and time.monotonic() < deadline, "no worker started"
+            time.sleep(0.2)
+        worker = int(marker.read_text())
+        assert _alive(worker)
+        os.kill(build.pid, signal.SIGKILL)
+        build.wait(timeout=60)
+        deadline = time.monotonic() + 120
+        while _alive(worker) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _alive(worker), "the worker outlived the build"
+    finally:
+        if build.poll() is None:
+            build.kill()
+            build.wait()
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting to be reaped counts as gone)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    state = next((line.split()[1] for line in status.splitlines()
+                  if line.startswith("State:")), "X")
+    return state not in ("Z", "X")

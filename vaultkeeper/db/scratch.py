@@ -20,8 +20,18 @@ _BATCH = 5000
 class Scratch:
     """Id sets, relation links, per-record values and blocking keys in one temporary SQLite file."""
 
-    def __init__(self, path: Path, *, cache_mb: int = 64) -> None:
+    def __init__(self, path: Path, *, cache_mb: int = 64, reader: bool = False) -> None:
+        """Create the store at ``path``; ``reader``: open an existing one read-only (a
+        worker process's own connection, see ``ready_for_readers``)."""
         self.path = path
+        # Answers fetched ahead for a chunk of records (see ``prefetch``): one query per
+        # chunk instead of one per record; bounded by the chunk, so memory stays flat.
+        self._ahead: dict[tuple[str, str], tuple[set[str], dict[str, str | None]]] = {}
+        self._links_indexed = reader
+        if reader:
+            self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+            self._db.execute(f"PRAGMA cache_size=-{cache_mb * 1024}")
+            return
         touch_private(path)   # 0600 before SQLite creates it (e-mails, phone numbers)
         self._db = sqlite3.connect(path, isolation_level=None)
         # Nothing here must survive a crash: the file is deleted with its private folder.
@@ -40,10 +50,6 @@ class Scratch:
             CREATE TABLE pairs (a INTEGER NOT NULL, b INTEGER NOT NULL, score REAL NOT NULL,
                 reason TEXT NOT NULL, PRIMARY KEY (a, b)) WITHOUT ROWID;
         """)
-        self._links_indexed = False
-        # Answers fetched ahead for a chunk of records (see ``prefetch``): one query per
-        # chunk instead of one per record; bounded by the chunk, so memory stays flat.
-        self._ahead: dict[tuple[str, str], tuple[set[str], dict[str, str | None]]] = {}
 
     def close(self) -> None:
         """Close the file (the caller removes its folder)."""
@@ -72,6 +78,11 @@ class Scratch:
         """Store the (from id, to id) pairs of relation ``rel``."""
         self._many("INSERT INTO links VALUES (?, ?, ?)", ((rel, a, b) for a, b in pairs))
         self._links_indexed = False
+
+    def ready_for_readers(self) -> None:
+        """Build what reads create lazily (the link indexes), so that other connections
+        can read while this one writes nothing."""
+        self._index_links()
 
     def _index_links(self) -> None:
         if not self._links_indexed:

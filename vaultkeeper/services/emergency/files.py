@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import repeat
 from pathlib import Path
@@ -57,8 +58,37 @@ class CsvOut:
     def _open(self) -> Any:
         self._handle = open_private(self.path)
         self._writer = csv.writer(self._handle, lineterminator="\r\n")
-        self._writer.writerow(self.header)
+        if not self.part:
+            self._writer.writerow(self.header)
         return self._writer
+
+    part = False
+    """Rows go to a part file without a header (a worker's share, see ``divert``)."""
+
+    def flush(self) -> None:
+        """Hand buffered rows to the file (before a fork: a child must inherit no buffer)."""
+        if self._handle is not None:
+            self._handle.flush()
+
+    def divert(self, part: Path) -> Any:
+        """In a worker: from now on rows go to ``part``, headerless, counted from 0 (see
+        ``absorb``). Returns the inherited handle, which the worker must neither flush nor
+        close (the parent owns it)."""
+        inherited = self._handle
+        self.path, self.rows, self.always, self.part = part, 0, False, True
+        self._handle = self._writer = None
+        return inherited
+
+    def absorb(self, part: Path, rows: int) -> None:
+        """Append a worker's part file (``rows`` rows, no header) after this file's rows."""
+        if not rows:
+            return
+        self._writer or self._open()
+        handle: Any = self._handle
+        handle.flush()
+        with part.open("rb") as source:
+            shutil.copyfileobj(source, handle.buffer, BUFFER)
+        self.rows += rows
 
     def write(self, row: dict[str, str]) -> None:
         """Append one row (missing columns are empty, unknown ones ignored)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import KW_ONLY, InitVar, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,7 +30,7 @@ from vaultkeeper.errors import UsageError
 from vaultkeeper.policies import Policies
 from vaultkeeper.privatefs import private_workdir
 from vaultkeeper.services.context import CommandContext
-from vaultkeeper.services.emergency import dedupe, relations, runbook
+from vaultkeeper.services.emergency import dedupe, relations, runbook, split
 from vaultkeeper.services.emergency.descriptor import descriptor, validate_descriptor
 from vaultkeeper.services.emergency.files import (
     CsvOut,
@@ -66,6 +66,7 @@ from vaultkeeper.services.emergency.source import (
     open_export,
     resource_name,
 )
+from vaultkeeper.services.emergency.split import ObjectOut
 from vaultkeeper.services.emergency.targets import import_files, target_names
 from vaultkeeper.services.emergency.writers import EntityWriter, GenericWriter
 
@@ -87,6 +88,7 @@ class PackageBuilder:
     observer: BuildObserver
 
     def __post_init__(self, work: Path) -> None:
+        self.workdir = work
         self.scratch = Scratch(work / "scratch.db")
         self.log = QualityLog(self.out)
         self.warnings: list[str] = []
@@ -155,8 +157,10 @@ class PackageBuilder:
         connected = self._connected(self.person_object)
         for obj in self.folder.objects.values():
             self.observer.stage(f"profile {obj.name}", obj.count)
-            prof, seen_cols, bad = profile_object(
-                self, obj, seed_here=obj.name == self.person_object or obj.name not in connected)
+            seed_here = obj.name == self.person_object or obj.name not in connected
+            prof, seen_cols, bad = (split.profile_split(self, obj, seed_here)
+                                    if split.worth_profiling(obj) else
+                                    profile_object(self, obj, seed_here=seed_here))
             cols = list(seen_cols)
             pk = obj.id_column
             if pk in cols:
@@ -247,33 +251,16 @@ class PackageBuilder:
                f"data/objects/{res}.csv" if placing is None else
                f"not taken by the {placing.entity} rule and no other import file")
         self.observer.stage(f"write {obj.name}", obj.count)
-        in_sample = f"sample:{obj.name}"
-        idc, has = obj.id_column, self.scratch.has
-        pool = phone_pool(obj, entities)
-        try:
-            for chunk in prepared(self, obj, entities, pool):
-                for row, archived in chunk:
-                    legacy = row.get(idc, "")
-                    data.write(row)
-                    sampled = has(in_sample, legacy)
-                    if sampled:
-                        sample.write(row)
-                        self.sample_counts[obj.name] += 1
-                    where = generic.write(row, archived, sampled) if generic is not None else None
-                    for writer in entities:
-                        placed = writer.write(row, legacy, archived, sampled)
-                        where = where or placed
-                    if where:
-                        self.placement.place(obj.name, where)
-                    else:
-                        self.placement.gap(obj.name, gap)
-                    idmap.write({"object": obj.name, "legacy_id": legacy,
-                                 "archived": "true" if archived else "false",
-                                 "import_file": where or "", "gap": "" if where else gap})
-                self.observer.advance(len(chunk))
-        finally:
-            if pool is not None:
-                pool.shutdown(cancel_futures=True)
+        o = ObjectOut(obj, data, sample, idmap, generic, entities, gap)
+        if split.worth(self, o):
+            split.write_split(self, o)
+        else:
+            pool = phone_pool(obj, entities)
+            try:
+                self.write_rows(o, obj.rows(), pool)
+            finally:
+                if pool is not None:
+                    pool.shutdown(cancel_futures=True)
         self.done.add(obj.name)
         for out in (data, sample, idmap):
             out.close()
@@ -281,6 +268,34 @@ class PackageBuilder:
             generic.close()
         for writer in entities:
             writer.close()
+
+    def write_rows(self, o: ObjectOut, rows: Iterator[tuple[dict[str, str], bool]],
+                   pool: Executor | None) -> None:
+        """Pass 2 over ``rows`` (all of an object's records, or one worker's share)."""
+        obj, gap, generic, entities = o.obj, o.gap, o.generic, o.entities
+        data, sample, idmap = o.data, o.sample, o.idmap
+        in_sample = f"sample:{obj.name}"
+        idc, has = obj.id_column, self.scratch.has
+        for chunk in prepared(self, obj, entities, pool, rows):
+            for row, archived in chunk:
+                legacy = row.get(idc, "")
+                data.write(row)
+                sampled = has(in_sample, legacy)
+                if sampled:
+                    sample.write(row)
+                    self.sample_counts[obj.name] += 1
+                where = generic.write(row, archived, sampled) if generic is not None else None
+                for writer in entities:
+                    placed = writer.write(row, legacy, archived, sampled)
+                    where = where or placed
+                if where:
+                    self.placement.place(obj.name, where)
+                else:
+                    self.placement.gap(obj.name, gap)
+                idmap.write({"object": obj.name, "legacy_id": legacy,
+                             "archived": "true" if archived else "false",
+                             "import_file": where or "", "gap": "" if where else gap})
+            self.observer.advance(len(chunk))
 
     def _generic_writers(self, obj: ExportObject) -> GenericWriter:
         return GenericWriter(self, obj, self.policies.mappings)

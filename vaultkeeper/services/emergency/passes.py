@@ -11,7 +11,7 @@ import re
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
-from itertools import islice
+from itertools import compress, islice
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from vaultkeeper.services.emergency.clean import check_phones, phones_ahead, region_of
@@ -44,10 +44,12 @@ def bucket(legacy_id: str, percent: int) -> bool:
     return zlib.crc32(legacy_id.encode()) % 100 < percent
 
 
-def profile_object(b: PackageBuilder, obj: ExportObject, *, seed_here: bool
+def profile_object(b: PackageBuilder, obj: ExportObject, *, seed_here: bool, start: int = 0,
+                   stop: int | None = None
                    ) -> tuple[ObjectProfile, dict[str, Column], set[str]]:
-    """Pass 1 over one object: counts, filled columns, columns found only in the records,
-    which typed columns hold a nonconforming value; ids (and sample seeds) into the scratch."""
+    """Pass 1 over one object (``start``/``stop``: a range of its lines): counts, filled
+    columns, columns found only in the records, which typed columns hold a nonconforming
+    value; ids (and sample seeds) into the scratch."""
     prof = ObjectProfile(obj.name)
     seen_cols: dict[str, Column] = dict(obj.columns)
     known = set(seen_cols)
@@ -55,14 +57,15 @@ def profile_object(b: PackageBuilder, obj: ExportObject, *, seed_here: bool
     # Typed columns still conforming; a column leaves the list at its first bad value.
     pending = [(c.name, check) for c in seen_cols.values()
                if (check := CONFORMS.get(c.candidate_type)) is not None]
-    add_id = batched(functools.partial(b.scratch.add_ids, obj.name))
-    add_seed = batched(functools.partial(b.scratch.add_ids, f"sample:{obj.name}"))
+    scratch = b.scratch
+    add_id = batched(functools.partial(scratch.add_ids, obj.name))
+    add_seed = batched(functools.partial(scratch.add_ids, f"sample:{obj.name}"))
     filled = prof.filled
     id_column, percent = obj.id_column, b.sample_percent
     n = archived_n = 0
-    for row, archived in obj.rows():
+    for row, archived in obj.rows(start, stop):
         archived_n += archived
-        nonempty = [k for k, v in row.items() if v]
+        nonempty = list(compress(row, row.values()))   # the keys with a value, at C speed
         filled.update(nonempty)
         if not known.issuperset(nonempty):
             for key in nonempty:
@@ -178,11 +181,12 @@ def _phones(b: PackageBuilder, obj: ExportObject, chunk: Chunk,
 
 
 def prepared(b: PackageBuilder, obj: ExportObject, entities: list[EntityWriter],
-             pool: Executor | None) -> Iterator[Chunk]:
-    """Pass 2's chunks, each with its scratch answers fetched ahead; with a pool, the next
-    chunk's phone numbers are parsed on the other core while this chunk is written."""
+             pool: Executor | None, rows: Iterable[tuple[dict[str, str], bool]]
+             ) -> Iterator[Chunk]:
+    """Pass 2's chunks of ``rows``, each with its scratch answers fetched ahead; with a pool,
+    the next chunk's phone numbers are parsed on the other core while this chunk is written."""
     fields = _phone_fields(entities) if pool is not None else []
-    it = chunks(obj.rows())
+    it = chunks(rows)
 
     def submit(chunk: Chunk | None) -> tuple[list[tuple[str, str | None]], Future[Any]] | None:
         if chunk is None or pool is None:

@@ -39,12 +39,18 @@ class ExportObject:
     columns: dict[str, Column] = field(default_factory=dict)
     archived_columns: tuple[str, ...] = ()
 
-    def rows(self) -> Iterator[tuple[dict[str, str], bool]]:
-        """Each record as a flat row plus whether it is archived/deleted."""
+    def rows(self, start: int = 0, stop: int | None = None
+             ) -> Iterator[tuple[dict[str, str], bool]]:
+        """Each record as a flat row plus whether it is archived/deleted (``start``/``stop``:
+        only the lines with these 0-based numbers, the others are skipped unparsed)."""
         reader = self.reader
         if not self.path.exists():
             return
         for n, line in enumerate(iter_lines(self.path), 1):
+            if n <= start:
+                continue
+            if stop is not None and n > stop:
+                break
             if not line:
                 continue
             record = orjson.loads(line)

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 
 
 BATCH = 5000
+_CHECKED = frozenset(("number", "email", "phone", "date", "datetime", "boolean"))
+"""The kinds ``EntityWriter._clean`` checks or normalises; it returns any other as it is."""
 
 
 def batched(scratch_add: Callable[[list[Any]], None]) -> Callable[[Any], None]:
@@ -168,6 +170,8 @@ class EntityWriter:
                           for spec, *_files in self.imports]
         self.counts = b.entity_counts.setdefault(em.entity, Counter())
         self.types = {f: ENTITIES[em.entity][f][0] for f in self.fields}
+        self.plan = [(f, kind, kind in _CHECKED) for f, kind in self.types.items()]
+        """Per field: its kind and whether ``_clean`` checks it (else it is plain text)."""
         self.refs = [(f, target.object) for f, kind in self.types.items()
                      if kind.startswith("ref:") and f in em.fields and (target := next(
                          (e for e in b.mapping if e.entity == kind[4:]), None)) is not None]
@@ -175,8 +179,9 @@ class EntityWriter:
         self.add_tracked = batched(lambda x: b.scratch.add_ids(f"entity:{em.entity}", x))
         self.person_idx = 0
         if em.entity == "person":
-            self.add_feat = batched(b.scratch.put_features)
-            self.add_key = batched(b.scratch.add_keys)
+            # late-bound: a worker process replaces b.scratch (see split.py)
+            self.add_feat = batched(lambda x: b.scratch.put_features(x))
+            self.add_key = batched(lambda x: b.scratch.add_keys(x))
             self.add_email = batched(lambda x: b.scratch.put_values("person_email", x))
         if em.entity == "organisation":
             self.add_domain = batched(lambda x: b.scratch.put_values("org_domain", x))
@@ -240,13 +245,16 @@ class EntityWriter:
         entity = self.em.entity
         country = self.source(row, legacy, "country").strip() if "country" in self.types \
             else ""
-        for fname in self.fields:
+        for fname, kind, checked in self.plan:
             raw = self.source(row, legacy, fname)
-            kind = self.types[fname]
-            if kind != "email":   # blanks around an e-mail are a finding, elsewhere noise
+            if not checked:   # plain text: only the blanks around go
+                values[fname] = raw.strip()
+            elif kind != "email":   # blanks around an e-mail are a finding, elsewhere noise
                 raw = raw.strip()
-            values[fname] = self._clean(kind, fname, raw, legacy, country) if raw.strip() \
-                else ""
+                values[fname] = self._clean(kind, fname, raw, legacy, country) if raw else ""
+            else:
+                values[fname] = self._clean(kind, fname, raw, legacy, country) if raw.strip() \
+                    else ""
         for name in self.em.text_dates:
             raw = row.get(name, "").strip()
             if raw:
@@ -400,8 +408,8 @@ class EntityWriter:
                 out["@person_email"] = self.b.scratch.value("person_email", person) or ""
         return out
 
-    def close(self) -> None:
-        """Flush the scratch batches and close every file."""
+    def flush(self) -> None:
+        """Hand the batched scratch-store writes to the store."""
         self.add_tracked(None)
         if self.em.entity == "person":
             self.add_feat(None)
@@ -409,6 +417,19 @@ class EntityWriter:
             self.add_email(None)
         if self.em.entity == "organisation":
             self.add_domain(None)
+
+    def outputs(self) -> list[CsvOut]:
+        """Every file this writer writes, in a fixed order."""
+        files = [self.main, self.extra]
+        for _spec, *outs in self.imports:
+            files += outs
+        for _spec, *outs2 in self.others:
+            files += outs2
+        return files
+
+    def close(self) -> None:
+        """Flush the scratch batches and close every file."""
+        self.flush()
         self.main.close()
         self.extra.close()
         for spec, active, inactive, sample in self.imports:

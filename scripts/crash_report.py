@@ -24,7 +24,9 @@ def commit_of_tree() -> str:
                                cwd=root, capture_output=True, text=True,
                                timeout=30).stdout.strip()
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
+        head, dirty = "", ""
+    if not head and (root / ".commit").is_file():   # a `git archive` copy: its commit
+        return (root / ".commit").read_text().strip()
     return (head or "unknown") + ("+dirty" if dirty else "")
 
 

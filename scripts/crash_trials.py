@@ -107,6 +107,8 @@ class Harness(Checks):
         for command in [c for c in COMMANDS if c in needed]:   # escrow needs a drill first
             if command == "run":    # the daemon's first start also runs the never-run jobs
                 self._must(self.argv(command, "first-start"))
+            if command == "escrow":     # the first deposit builds the kit's wheel (cached
+                self._must(self.argv(command, "warm-up"))   # by its source): not the window
             if command in self.durations and command in commands:
                 continue    # its kill window is known (--durations): no prerequisite either
             began = time.monotonic()

@@ -17,6 +17,8 @@ def commit_of_tree() -> str:
     """The commit the harness (and the vaultkeeper it runs) is at; ``+dirty`` when
     vaultkeeper/ or scripts/ differ from it."""
     root = Path(__file__).resolve().parents[1]
+    if (root / ".commit").is_file():    # a `git archive` copy (the runs use a frozen tree)
+        return (root / ".commit").read_text().strip()
     try:
         head = subprocess.run(["git", "rev-parse", "--short=10", "HEAD"], cwd=root,
                               capture_output=True, text=True, timeout=30).stdout.strip()
@@ -25,8 +27,6 @@ def commit_of_tree() -> str:
                                timeout=30).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         head, dirty = "", ""
-    if not head and (root / ".commit").is_file():   # a `git archive` copy: its commit
-        return (root / ".commit").read_text().strip()
     return (head or "unknown") + ("+dirty" if dirty else "")
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import statistics
@@ -40,6 +41,11 @@ def _rss_kb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def child_bare(url: str, token: str, ca: str, out: Path) -> dict[str, Any]:
     """The baseline: list, sign, stream to disk."""
     import ssl
@@ -48,7 +54,7 @@ def child_bare(url: str, token: str, ca: str, out: Path) -> dict[str, Any]:
 
     client = httpx.Client(base_url=url, verify=ssl.create_default_context(cafile=ca),
                           headers={"Authorization": f"Bearer {token}"}, timeout=120)
-    before = _rss_kb()
+    before, cpu = _rss_kb(), _cpu_s()
     began = time.perf_counter()
     after, total, count = None, 0, 0
     while True:
@@ -67,7 +73,7 @@ def child_bare(url: str, token: str, ca: str, out: Path) -> dict[str, Any]:
         if not after:
             break
     return {"seconds": time.perf_counter() - began, "files": count, "bytes": total,
-            "rss_before_kb": before, "rss_peak_kb": _rss_kb()}
+            "cpu_s": _cpu_s() - cpu, "rss_before_kb": before, "rss_peak_kb": _rss_kb()}
 
 
 def child_vaultkeeper(url: str, token: str, ca: str, out: Path) -> dict[str, Any]:
@@ -79,13 +85,13 @@ def child_vaultkeeper(url: str, token: str, ca: str, out: Path) -> dict[str, Any
 
     connector = HubSpotConnector(url, token, ca_file=Path(ca))
     run_export(connector, out, objects=["notes"])   # the records the links come from
-    before = _rss_kb()
+    before, cpu = _rss_kb(), _cpu_s()
     began = time.perf_counter()
     entry, problems = export_files(connector, out, FileLimits())
     seconds = time.perf_counter() - began
     assert entry is not None and not problems, problems
     return {"seconds": seconds, "files": entry["count"], "bytes": entry["bytes"],
-            "rss_before_kb": before, "rss_peak_kb": _rss_kb()}
+            "cpu_s": _cpu_s() - cpu, "rss_before_kb": before, "rss_peak_kb": _rss_kb()}
 
 
 def _run_child(kind: str, sandbox: Any, work: Path) -> dict[str, Any]:
@@ -126,13 +132,20 @@ def main() -> None:
             tempfile.TemporaryDirectory(prefix="vk-bench-files-") as tmp:
         sandbox.files.large_size = args.large_mb * (1 << 20)
         runs: dict[str, list[dict[str, Any]]] = {"bare": [], "vaultkeeper": []}
+        loads = [os.getloadavg()[0]]
         for _ in range(args.rounds):
             for kind in ("bare", "vaultkeeper"):
                 runs[kind].append(_run_child(kind, sandbox, Path(tmp)))
-                print(f"{kind:12} {runs[kind][-1]['seconds']:.2f} s", file=sys.stderr)
+                print(f"{kind:12} {runs[kind][-1]['seconds']:.2f} s "
+                      f"(cpu {runs[kind][-1]['cpu_s']:.2f} s, load {os.getloadavg()[0]:.1f})",
+                      file=sys.stderr)
+                loads.append(os.getloadavg()[0])
     bare = min(r["seconds"] for r in runs["bare"])
     vk = min(r["seconds"] for r in runs["vaultkeeper"])
     medians = {k: statistics.median(r["seconds"] for r in v) for k, v in runs.items()}
+    cpu = {k: statistics.median(r["cpu_s"] for r in v) for k, v in runs.items()}
+    pairs = [v["seconds"] / b["seconds"] for b, v in zip(runs["bare"], runs["vaultkeeper"],
+                                                          strict=True)]
     rise = max(r["rss_peak_kb"] - r["rss_before_kb"] for r in runs["vaultkeeper"]) / 1024
     first = runs["vaultkeeper"][0]
     result = {
@@ -142,6 +155,11 @@ def main() -> None:
         "ratio": round(vk / bare, 3) if bare else None, "ratio_target": 1.25,
         "ratio_of_medians": round(medians["vaultkeeper"] / medians["bare"], 3)
         if medians["bare"] else None,
+        "median_of_paired_ratios": round(statistics.median(pairs), 3),
+        "cpu_median_s": {k: round(v, 2) for k, v in cpu.items()},
+        "cpu_ratio": round(cpu["vaultkeeper"] / cpu["bare"], 3) if cpu["bare"] else None,
+        "load_average": {"min": round(min(loads), 1), "max": round(max(loads), 1),
+                         "median": round(statistics.median(loads), 1)},
         "bare_mb_s": round(first["bytes"] / bare / 1e6, 1) if bare else None,
         "vaultkeeper_mb_s": round(first["bytes"] / vk / 1e6, 1) if vk else None,
         "rss_rise_mb": round(rise, 1), "rss_rise_target_mb": 50,

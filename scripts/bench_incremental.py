@@ -1,12 +1,14 @@
 """Benchmark: requests of an incremental export against a full one, and exact reconciliation.
 
 Usage: .venv/bin/python scripts/bench_incremental.py [--records 100000] [--vendor hubspot]
+       [--no-archivals]
 A sandbox of N contacts is exported in full (the base); then 1 % of the contacts are changed
 and 0.1 % archived (deleted), and at the same moment an incremental export (the base plus the
 change feed, merged into a synthetic full export) and a real full export are taken. Target:
 incremental requests ≤ 3 % of the full export's; every object's and relation's count and
 content digest equal. Requests are counted by the connector (retries included) and by the
-sandbox's own request counter. Writes bench-results/incremental[-VENDOR].json.
+sandbox's own request counter; the incremental ones are broken down by method and path.
+Writes bench-results/incremental[-sf][-no-archivals].json.
 """
 
 from __future__ import annotations
@@ -34,17 +36,42 @@ OBJ = {"hubspot": "contacts", "salesforce": "Contact"}
 FIELD = {"hubspot": "firstname", "salesforce": "FirstName"}
 
 
-def connect(sb: Sandbox, vendor: str) -> Connector:
-    """A fresh connector (its request counter starts at zero)."""
+def connect(sb: Sandbox, vendor: str, log: list[str] | None = None) -> Connector:
+    """A fresh connector (its request counter starts at zero); ``log`` gets each request's
+    method and path."""
+    conn: Connector
     if vendor == "hubspot":
-        return HubSpotConnector(sb.url, sb.token, ca_file=sb.ca_file, max_retries=12)
-    return SalesforceConnector(sb.url, sb.token, ca_file=sb.ca_file, max_retries=12)
+        conn = HubSpotConnector(sb.url, sb.token, ca_file=sb.ca_file, max_retries=12)
+    else:
+        conn = SalesforceConnector(sb.url, sb.token, ca_file=sb.ca_file, max_retries=12)
+    if log is not None:
+        http = conn.http
+        chained = http.on_response
+
+        def seen(response: Any) -> None:
+            archived = "archived=true" in str(response.request.url.query)
+            log.append(f"{response.request.method} {response.request.url.path}"
+                       + (" (archived)" if archived else ""))
+            if chained is not None:
+                chained(response)
+
+        http.on_response = seen
+    return conn
+
+
+def breakdown(log: list[str]) -> dict[str, int]:
+    """Requests per method and path."""
+    out: dict[str, int] = {}
+    for line in log:
+        out[line] = out.get(line, 0) + 1
+    return dict(sorted(out.items()))
 
 
 def export(sb: Sandbox, vendor: str, out: Path, base: Path | None,
-           synthetic: bool = True) -> tuple[dict[str, Any], int, float]:
+           synthetic: bool = True, log: list[str] | None = None
+           ) -> tuple[dict[str, Any], int, float]:
     """One export: (manifest, requests sent, seconds)."""
-    connector = connect(sb, vendor)
+    connector = connect(sb, vendor, log)
     began = time.monotonic()
     try:
         if not synthetic:
@@ -79,6 +106,8 @@ def main() -> int:
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--vendor", choices=("hubspot", "salesforce"), default="hubspot")
     parser.add_argument("--work", type=Path, default=None)
+    parser.add_argument("--no-archivals", action="store_true",
+                        help="change 1 %% of the records and archive none")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="vk-bench-incr-", dir=args.work))
     obj = OBJ[args.vendor]
@@ -90,9 +119,14 @@ def main() -> int:
             deleted = max(1, args.records // 1000)
             ids = sb.live_ids(obj, changed + deleted, start=args.records // 7)
             sb.overwrite(obj, {i: {FIELD[args.vendor]: "Benchmarked"} for i in ids[:changed]})
-            sb.archive(obj, ids[changed:])
+            if args.no_archivals:
+                deleted = 0
+            else:
+                sb.archive(obj, ids[changed:])
             before = sb.stats()["requests"]
-            incr, incr_requests, incr_s = export(sb, args.vendor, work / "incr", work / "base")
+            log: list[str] = []
+            incr, incr_requests, incr_s = export(sb, args.vendor, work / "incr", work / "base",
+                                                 log=log)
             after = sb.stats()["requests"]
             full, full_requests, full_s = export(sb, args.vendor, work / "full", None,
                                                  synthetic=False)
@@ -109,13 +143,17 @@ def main() -> int:
         "full_requests": full_requests, "full_s": round(full_s, 1),
         "ratio": round(ratio, 4), "target_ratio": 0.03, "ratio_ok": ratio <= 0.03,
         "reconciles": not differing, "differing": differing,
+        "incremental_breakdown": breakdown(log),
         "plans": {n: {k: v for k, v in p.items() if k != "notes"}
                   for n, p in incr["incremental"]["objects"].items()},
     }
-    out = ROOT / "bench-results" / f"incremental{'' if args.vendor == 'hubspot' else '-sf'}.json"
+    name = "incremental" + ("" if args.vendor == "hubspot" else "-sf") + \
+        ("-no-archivals" if args.no_archivals else "")
+    out = ROOT / "bench-results" / f"{name}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps({k: v for k, v in result.items() if k != "plans"}, indent=2))
+    print(json.dumps({k: v for k, v in result.items() if k not in ("plans",
+                      "incremental_breakdown")}, indent=2))
     return 0 if result["reconciles"] and result["ratio_ok"] else 1
 
 

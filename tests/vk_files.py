@@ -43,5 +43,15 @@ def index(export: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
+def sf_file_id(f: Any) -> str:
+    """The Salesforce id a sandbox file is exported under (ContentVersion, Attachment or
+    Document)."""
+    from vaultkeeper.sandbox.file_routes import attachment_id, legacy_document_id, version_id
+
+    if f.owner == "Document":
+        return legacy_document_id(f)
+    return attachment_id(f) if f.legacy_attachment else version_id(f)
+
+
 def sha256_of(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()

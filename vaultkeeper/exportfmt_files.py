@@ -57,6 +57,13 @@ class FileRecord:
     """(object, record id) of every record the file belongs to."""
     checksum: str | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    via: tuple[str, ...] = ()
+    """For each link, the record's property that names the file (HubSpot file properties),
+    or empty: an attachment, a ContentDocumentLink, a parent, a folder."""
+
+    def link_properties(self) -> tuple[str, ...]:
+        """``via`` with one entry per link (empty where unknown)."""
+        return tuple(self.via[k] if k < len(self.via) else "" for k in range(len(self.links)))
 
     @property
     def key(self) -> str:
@@ -67,19 +74,22 @@ class FileRecord:
     def parse(cls, raw: Any) -> FileRecord:
         """From one parsed index line (tolerant: missing fields are empty)."""
         doc = raw if isinstance(raw, dict) else {}
-        links = tuple((str(link.get("object", "")), str(link.get("id", "")))
-                      for link in json_list(doc.get("links")) if isinstance(link, dict))
+        found = [link for link in json_list(doc.get("links")) if isinstance(link, dict)]
+        links = tuple((str(link.get("object", "")), str(link.get("id", ""))) for link in found)
         return cls(kind=str(doc.get("kind") or ""), id=str(doc.get("id") or ""),
                    name=str(doc.get("name") or ""), size=int(doc.get("size") or 0),
                    modified=str(doc.get("modified") or ""), sha256=str(doc.get("sha256") or ""),
                    path=str(doc.get("path") or ""), links=links,
-                   checksum=doc.get("checksum") or None, raw=doc)
+                   checksum=doc.get("checksum") or None, raw=doc,
+                   via=tuple(str(link.get("property") or "") for link in found))
 
     def as_json(self) -> dict[str, Any]:
         """The index line's JSON."""
         return {"kind": self.kind, "id": self.id, "name": self.name, "size": self.size,
                 "modified": self.modified, "sha256": self.sha256, "path": self.path,
-                "links": [{"object": o, "id": i} for o, i in self.links],
+                "links": [{"object": o, "id": i, **({"property": p} if p else {})}
+                          for (o, i), p in zip(self.links, self.link_properties(),
+                                               strict=True)],
                 "checksum": self.checksum, **{k: v for k, v in self.raw.items()
                                               if k not in _FIELDS}}
 

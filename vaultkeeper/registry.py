@@ -27,7 +27,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from vaultkeeper.errors import ConfigError
 
@@ -148,21 +148,35 @@ def exporters() -> tuple[str, ...]:
 
 def get(name: str) -> SourceKind:
     """The record of ``name``, importing its module the first time; ConfigError if unknown."""
-    kind = find(name)
-    if kind is None:
-        raise ConfigError(f"unknown connector {name!r}", f"use one of {', '.join(names())}",
-                          key="[source] connector")
-    return kind
+    return _required(find(name), f"unknown connector {name!r}",
+                     f"use one of {', '.join(names())}", "[source] connector")
+
+
+_T = TypeVar("_T")
+
+
+def _loaded(name: str, module_of: Callable[[Entry], str | None],
+            records: dict[str, _T]) -> _T | None:
+    """``records[name]``, importing the module the index names for it the first time; None
+    when the index names no such module for ``name``."""
+    module = next((module_of(e) for e in ENTRIES if e.name == name), None)
+    if module is None:
+        return None
+    if name not in records:
+        importlib.import_module(module)
+    return records[name]
+
+
+def _required(record: _T | None, message: str, fix: str, key: str) -> _T:
+    """``record``, or the ConfigError saying there is none (``key``: the setting to change)."""
+    if record is None:
+        raise ConfigError(message, fix, key=key)
+    return record
 
 
 def find(name: str) -> SourceKind | None:
     """The record of ``name`` (imported on first use), or None for a name not in the index."""
-    if name not in _KINDS:
-        entry = next((e for e in ENTRIES if e.name == name), None)
-        if entry is None:
-            return None
-        importlib.import_module(entry.module)
-    return _KINDS[name]
+    return _loaded(name, lambda e: e.module, _KINDS)
 
 
 def reader_for(connector: str) -> SourceKind:
@@ -188,14 +202,9 @@ def writable() -> tuple[str, ...]:
 
 def writer_factory(name: str) -> WriterFactory:
     """The writer factory of CRM ``name``; ConfigError for a CRM that cannot be written to."""
-    entry = next((e for e in ENTRIES if e.name == name and e.writer_module), None)
-    if entry is None or entry.writer_module is None:
-        raise ConfigError(f"connector {name!r} cannot be written to",
-                          f"restore into one of {', '.join(writable())}",
-                          key="[source] connector")
-    if name not in _WRITERS:
-        importlib.import_module(entry.writer_module)
-    return _WRITERS[name]
+    return _required(_loaded(name, lambda e: e.writer_module, _WRITERS),
+                     f"connector {name!r} cannot be written to",
+                     f"restore into one of {', '.join(writable())}", "[source] connector")
 
 
 def signs_in(name: str) -> bool:
@@ -243,10 +252,6 @@ def rehearsable() -> tuple[str, ...]:
 
 def rehearsal(name: str) -> Rehearsal:
     """The rehearsal record of vendor ``name``; ConfigError for a vendor that has none."""
-    entry = next((e for e in ENTRIES if e.name == name and e.rehearsal_module), None)
-    if entry is None or entry.rehearsal_module is None:
-        raise ConfigError(f"{name!r} cannot be a rehearsal target",
-                          f"use one of tryton, {', '.join(rehearsable())}", key="kind")
-    if name not in _REHEARSALS:
-        importlib.import_module(entry.rehearsal_module)
-    return _REHEARSALS[name]
+    return _required(_loaded(name, lambda e: e.rehearsal_module, _REHEARSALS),
+                     f"{name!r} cannot be a rehearsal target",
+                     f"use one of tryton, {', '.join(rehearsable())}", "kind")

@@ -8,12 +8,12 @@ import hashlib
 
 import orjson
 import pytest
+from vk_files import sf_file_id
 
 from vaultkeeper.connectors.hubspot import HubSpotConnector
 from vaultkeeper.connectors.salesforce import SalesforceConnector
 from vaultkeeper.filelimits import FileLimits, parse_size
 from vaultkeeper.sandbox import FaultConfig, Sandbox
-from vaultkeeper.sandbox.file_routes import attachment_id, version_id
 from vaultkeeper.services.export import run_export
 
 
@@ -30,9 +30,10 @@ def test_files_survive_drops_5xx_and_429(vendor, tmp_path):
             objects = ["Task", "Contact"]
         conn.http.backoff_cap = 0.05
         manifest = run_export(conn, tmp_path / "out", objects=objects, files=FileLimits())
-        expected = {(attachment_id(f) if f.legacy_attachment else version_id(f))
-                    if vendor == "salesforce" else f.id: sb.files.sha256(f)
-                    for f in sb.files.all()}
+        every = (sb.files.all() + sb.files.documents() if vendor == "salesforce"
+                 else sb.files.hubspot_all())
+        expected = {sf_file_id(f) if vendor == "salesforce" else f.id: sb.files.sha256(f)
+                    for f in every}
         stats = sb.stats()
     assert manifest["files"]["failed"] == []
     assert stats["faults"]["drop"] > 0 and stats["faults"]["server_error"] > 0

@@ -12,6 +12,7 @@ from vk_drill import snapshot
 from vk_files import files_config, index, run, sha256_of
 
 from vaultkeeper.sandbox import FaultConfig, Sandbox
+from vaultkeeper.sandbox.hs_schema import ID_BASES
 
 
 @pytest.fixture(scope="module")
@@ -24,14 +25,24 @@ def _note_id(index_: int) -> str:
     return str(40000000001 + index_)
 
 
+def _links(f) -> list[dict[str, str]]:
+    """The links a file has in an export of notes and contacts (companies are not exported)."""
+    if f.owner == "notes":
+        return [{"object": "notes", "id": _note_id(f.index)}]
+    if f.owner == "contacts":
+        return [{"object": "contacts", "id": str(ID_BASES["contacts"] + f.index),
+                 "property": "signed_membership_form"}]
+    return []
+
+
 def test_files_arrive_with_hashes_and_links(sb, tmp_path):
     config = files_config(tmp_path, sb, "hubspot")
     out = tmp_path / "export"
     result = run(config, sb, "export", "--out", str(out), "--json")
     assert result.returncode == 0, result.stderr
     manifest = json.loads((out / "manifest.json").read_text())
-    expected = {f.id: f for f in sb.files.all()}
-    assert len(expected) >= 5
+    expected = {f.id: f for f in sb.files.hubspot_all()}
+    assert len(sb.files.all()) >= 5
     assert manifest["files"]["count"] == len(expected)
     assert manifest["files"]["bytes"] == sum(f.size for f in expected.values())
     assert manifest["files"]["sha256"] == sha256_of(out / "files" / "index.ndjson")
@@ -44,12 +55,12 @@ def test_files_arrive_with_hashes_and_links(sb, tmp_path):
         assert line["sha256"] == sb.files.sha256(f)              # the bytes the source holds
         assert line["path"] == f"files/{line['sha256'][:2]}/{line['sha256']}"
         assert sha256_of(out / line["path"]) == line["sha256"]   # the bytes on disk
-        assert line["links"] == [{"object": "notes", "id": _note_id(f.index)}]
+        assert line["links"] == _links(f)
     # Links come from the notes themselves: each attached note names its file.
     notes = [json.loads(x) for x in (out / "objects" / "notes.ndjson").read_text().splitlines()]
     attached = {n["id"]: n["properties"]["hs_attachment_ids"] for n in notes
                 if n["properties"].get("hs_attachment_ids")}
-    assert attached == {_note_id(f.index): f.id for f in expected.values()}
+    assert attached == {_note_id(f.index): f.id for f in sb.files.all()}
 
 
 def test_limits_skip_files_and_list_them(sb, tmp_path):
@@ -59,7 +70,7 @@ def test_limits_skip_files_and_list_them(sb, tmp_path):
     result = run(config, sb, "export", "--out", str(out), "--json")
     assert result.returncode == 0, result.stderr
     files = json.loads((out / "manifest.json").read_text())["files"]
-    every = sb.files.all()
+    every = sb.files.hubspot_all()
     kept = {f.id for f in every if f.extension in ("pdf", "txt") and f.size <= 2000}
     assert {line["id"] for line in index(out)} == kept
     skipped = {s["id"]: s["reason"] for s in files["skipped"]}
@@ -76,7 +87,7 @@ def test_limits_skip_files_and_list_them(sb, tmp_path):
 
 def test_missing_file_makes_the_export_incomplete_and_names_it(tmp_path):
     with Sandbox(records=300, seed=3, faults=FaultConfig.parse("missing_files:every=3")) as sb:
-        gone = [f for f in sb.files.all() if f.missing]
+        gone = [f for f in sb.files.hubspot_all() if f.missing]
         assert gone, "the fault must hit at least one file at this seed"
         removed = next(f for f in sb.files.all() if not f.missing)
         sb.files.remove(removed.id)   # deleted in HubSpot, still named by its note
@@ -94,7 +105,7 @@ def test_missing_file_makes_the_export_incomplete_and_names_it(tmp_path):
     assert any(removed.id in p for p in manifest["problems"])
     assert failed[removed.id]["links"] == [{"object": "notes", "id": _note_id(removed.index)}]
     # The files that could be had are all there.
-    assert len(index(out)) == len(sb.files.all()) - len(gone)
+    assert len(index(out)) == len(sb.files.hubspot_all()) - len(gone)
 
 
 def test_changed_file_is_detected_and_drill_verifies_files_and_links(sb, tmp_path):
@@ -106,14 +117,16 @@ def test_changed_file_is_detected_and_drill_verifies_files_and_links(sb, tmp_pat
     assert drill.returncode == 0, drill.stderr
     report = json.loads(drill.stdout)
     files = report["files"]
-    assert files["ok"] and files["files"] == len(sb.files.all()) == files["verified"]
-    assert files["links_checked"] == files["files"] and files["links_unresolved"] == 0
+    every = sb.files.hubspot_all()
+    assert files["ok"] and files["files"] == len(every) == files["verified"]
+    assert files["links_checked"] == sum(len(_links(f)) for f in every)
+    assert files["links_unresolved"] == 0
     # The mirror lists every file with its note.
     from vaultkeeper.db.mirror_files import files_with_links
 
     rows = files_with_links(tmp_path / ".vaultkeeper" / "mirror" / "mirror.db")
     assert {(r[1], r[3], r[4]) for r in rows} == {
-        (f.id, "notes", _note_id(f.index)) for f in sb.files.all()}
+        (f.id, link["object"], link["id"]) for f in every for link in _links(f)}
 
     target = sb.files.all()[1]
     before = sb.files.sha256(target)
@@ -133,8 +146,8 @@ def test_changed_file_is_detected_and_drill_verifies_files_and_links(sb, tmp_pat
         manifest = json.loads(conn.execute(
             "SELECT value FROM _mirror_info WHERE key = 'manifest'").fetchone()[0])
     assert manifest["files"]["downloaded"] == 1
-    assert manifest["files"]["reused"] == len(sb.files.all()) - 1
-    others = [f for f in sb.files.all() if f.id != target.id]
+    assert manifest["files"]["reused"] == len(every) - 1
+    others = [f for f in every if f.id != target.id]
     assert all(found[f.id] == sb.files.sha256(f) for f in others)
 
 

@@ -11,11 +11,11 @@ import sqlite3
 
 import pytest
 from vk_drill import snapshot
-from vk_files import files_config, index, run, sha256_of
+from vk_files import files_config, index, run, sf_file_id, sha256_of
 
 from vaultkeeper.sandbox import FaultConfig, Sandbox
 from vaultkeeper.sandbox import sf_schema as sf
-from vaultkeeper.sandbox.file_routes import attachment_id, version_id
+from vaultkeeper.sandbox.file_routes import folder_id, version_id
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +25,8 @@ def sb():
 
 
 def _links(sb, f):
+    if f.owner == "Document":
+        return [{"object": "Folder", "id": folder_id(f.folder)}]
     task = sf.sf_id("00T", f.index)
     if f.legacy_attachment:
         return [{"object": "Task", "id": task}]
@@ -37,12 +39,12 @@ def test_files_and_attachments_arrive_with_hashes_and_links(sb, tmp_path):
     out = tmp_path / "export"
     result = run(config, sb, "export", "--out", str(out), "--json")
     assert result.returncode == 0, result.stderr
-    every = sb.files.all()
-    by_id = {(attachment_id(f) if f.legacy_attachment else version_id(f)): f for f in every}
+    every = sb.files.all() + sb.files.documents()
+    by_id = {sf_file_id(f): f for f in every}
     lines = index(out)
     assert {line["id"] for line in lines} == set(by_id)
     kinds = {line["kind"] for line in lines}
-    assert kinds == {"ContentVersion", "Attachment"}
+    assert kinds == {"ContentVersion", "Attachment", "Document"}
     for line in lines:
         f = by_id[line["id"]]
         assert line["sha256"] == sb.files.sha256(f) == sha256_of(out / line["path"])
@@ -55,7 +57,7 @@ def test_files_and_attachments_arrive_with_hashes_and_links(sb, tmp_path):
 
 def test_missing_file_exits_3_naming_it(tmp_path):
     with Sandbox(records=300, seed=3, faults=FaultConfig.parse("missing_files:every=3")) as sb:
-        gone = [f for f in sb.files.all() if f.missing]
+        gone = [f for f in sb.files.all() + sb.files.documents() if f.missing]
         assert gone
         config = files_config(tmp_path, sb, "salesforce")
         result = run(config, sb, "export", "--out", str(tmp_path / "export"), "--json")

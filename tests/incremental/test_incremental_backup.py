@@ -147,15 +147,16 @@ def test_incremental_runs_keep_every_file_without_downloading_it_again(tmp_path,
     config = write_config(tmp_path, sandbox, "hubspot", extra_source="files = {}")
     assert vk(config, sandbox, "locations", "init").returncode == 0
     first = backup(config, sandbox)
-    assert first["export_mode"] == "full" and first["files"]["count"] == len(sandbox.files.all())
-    assert first["files"]["downloaded"] == len(sandbox.files.all()) > 0
+    every = len(sandbox.files.hubspot_all())   # attachments and file properties' files
+    assert first["export_mode"] == "full" and first["files"]["count"] == every
+    assert first["files"]["downloaded"] == len(sandbox.files.hubspot_all()) > 0
     mutate(sandbox, "hubspot", 1)
     sandbox.clear_log()
     report = backup(config, sandbox)
     assert report["status"] == "ok" and report["export_mode"] == "incremental"
-    assert report["files"]["count"] == len(sandbox.files.all())
+    assert report["files"]["count"] == len(sandbox.files.hubspot_all())
     assert report["files"]["downloaded"] == 0
-    assert report["files"]["reused"] == len(sandbox.files.all())
+    assert report["files"]["reused"] == len(sandbox.files.hubspot_all())
     assert not [r.path for r in sandbox.request_log if r.path.startswith("/hubfs-signed/")]
     synthetic = snapshot_manifest(tmp_path, report["snapshot_id"])
     full = full_export(config, sandbox, tmp_path / "full")

@@ -7,6 +7,7 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import fields
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,6 +26,7 @@ from vaultkeeper.config import (
     load_settings,
 )
 from vaultkeeper.errors import ConfigError, ExitCode, VaultkeeperError
+from vaultkeeper.filelimits import FileLimits
 from vaultkeeper.policies import (
     BUILT_IN,
     POLICY_NAMES,
@@ -274,7 +276,8 @@ def show(json_output: JsonOption = False) -> None:
         typer.echo(f"\n{header}")
         for key, value in table.items():
             if value is not None and value != () and value != {}:
-                typer.echo(f"{key} = {_toml(value)}")
+                shown = _percent(value) if key == "api_reserve" else _toml(value)
+                typer.echo(f"{key} = {shown}")
 
 
 def _sections(settings: Settings) -> list[tuple[str, dict[str, Any]]]:
@@ -286,7 +289,7 @@ def _sections(settings: Settings) -> list[tuple[str, dict[str, Any]]]:
     return [
         ("[source]", table(settings.source)),
         ("[repository]", {"password": settings.repository_password}),
-        ("[schedule]", dict(settings.schedule)),
+        ("[schedule]", dict(settings.schedule) | {"full_every": settings.full_every}),
         ("[paths]", {"state_dir": settings.state_dir, "export_dir": settings.export_dir,
                      "policies_dir": settings.policies_dir}),
         ("[risk]", table(settings.risk)),
@@ -298,6 +301,10 @@ def _sections(settings: Settings) -> list[tuple[str, dict[str, Any]]]:
 def _plain(value: Any) -> Any:
     if isinstance(value, Secret):
         return value.describe()
+    if isinstance(value, timedelta):
+        return _duration(value)
+    if isinstance(value, FileLimits):
+        return value.as_json()
     if isinstance(value, Path):
         return str(value)
     if isinstance(value, Mapping):   # [source.config] and the other tables, at any depth
@@ -323,12 +330,42 @@ def _toml(value: Any) -> str:
         return f"{{ {value.kind} = {json.dumps(value.ref)} }}"
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, FileLimits):   # sizes as the file would write them
+        limits = {"max_size": _size(value.max_size), "include": value.include or None,
+                  "max_total": _size(value.max_total)}
+        return _toml({k: v for k, v in limits.items() if v is not None}) or "{}"
     if isinstance(value, tuple | list):
         return "[" + ", ".join(_toml(v) for v in value) + "]"
     if isinstance(value, Mapping):   # an inline table; keys quoted when not bare
+        if not value:
+            return "{}"
         return "{ " + ", ".join(f"{k if re.fullmatch(r'[A-Za-z0-9_-]+', k) else json.dumps(k)}"
                                 f" = {_toml(v)}" for k, v in value.items()) + " }"
     return json.dumps(_plain(value), ensure_ascii=False)
+
+
+def _duration(value: timedelta) -> str:
+    """``7d``, ``36h``, ``90m``: the largest of these units that divides it exactly."""
+    minutes = int(value.total_seconds() // 60)
+    for unit, size in (("d", 24 * 60), ("h", 60)):
+        if minutes and minutes % size == 0:
+            return f"{minutes // size}{unit}"
+    return f"{minutes}m"
+
+
+def _size(value: int | None) -> str | int | None:
+    """``25 MB`` when a decimal unit divides the bytes exactly, else the byte count."""
+    if value is None:
+        return None
+    for unit, size in (("TB", 1000**4), ("GB", 1000**3), ("MB", 1000**2), ("kB", 1000)):
+        if value and value % size == 0:
+            return f"{value // size} {unit}"
+    return value
+
+
+def _percent(value: Any) -> str:
+    """``"30%"`` for a share kept as 0.3 (``[source] api_reserve``)."""
+    return f'"{value * 100:g}%"' if isinstance(value, float) else _toml(value)
 
 
 def register(app: typer.Typer) -> None:

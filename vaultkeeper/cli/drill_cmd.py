@@ -21,6 +21,7 @@ from vaultkeeper.privatefs import open_private
 from vaultkeeper.services.alerts import Alerter
 from vaultkeeper.services.context import CommandContext
 from vaultkeeper.services.diff import diff_snapshots
+from vaultkeeper.services.diff_files import files_table_rows
 from vaultkeeper.services.drill import DrillObserver, DrillReport, run_drill
 from vaultkeeper.services.drill_html import render as render_html
 from vaultkeeper.services.jobs import drill_alert, drill_outcome, run_manual
@@ -259,7 +260,8 @@ def diff(
     json_output: JsonOption = False,
 ) -> None:
     """What changed between two snapshots, per object: records added, removed and changed (by
-    CRM id and content hash), with a sample of field-level changes."""
+    CRM id and content hash), with a sample of field-level changes; files added, removed,
+    changed (SHA-256) and relinked."""
     report = diff_snapshots(load(), a, b, location=location, sample=sample)
     if json_output:
         render.print_json(report.as_json())
@@ -272,7 +274,16 @@ def diff(
     for o in report.objects:
         table.add_row(o.object, str(o.before), str(o.after), str(o.added), str(o.removed),
                       str(o.changed))
+    if report.files is not None:
+        f = report.files
+        table.add_row("(files)", str(f["before"]), str(f["after"]), str(f["added"]),
+                      str(f["removed"]), str(f["changed"]))
     console.print(table)
+    if report.files is not None and report.files["relinked"]:
+        console.print(f"files relinked (same bytes, other records): "
+                      f"{report.files['relinked']}", highlight=False)
+    for line in files_table_rows(report.files):
+        console.print(line, highlight=False, soft_wrap=True)
     for o in report.objects:
         for change in o.changes:
             fields = "; ".join(f"{f['field']}: {f['before']!r} → {f['after']!r}"

@@ -64,6 +64,9 @@ def restore(
         "--max-records", help="Refuse plans writing more records than this without --yes.",
         min=0)] = 1000,
     yes: Annotated[bool, typer.Option("--yes", help="Go ahead above --max-records.")] = False,
+    replace_changed_files: Annotated[bool, typer.Option(
+        "--replace-changed-files", help="Upload the snapshot's version of a file the CRM "
+        "changed since (default: keep the CRM's).")] = False,
     resume: Annotated[int | None, typer.Option(
         "--resume", help="Resume an unfinished run (the same command again does too).")
     ] = None,
@@ -74,8 +77,8 @@ def restore(
     missing records with new ids, re-link their relations), then write with a journal that
     survives a crash, read everything back and report per record.
 
-    Exit 0 all restored; 2 refused (--max-records); 3 some records failed (the report gives
-    the vendor's reason); 4 the CRM does not hold what was written; 6 the CRM failed; 7 the
+    Exit 0 all restored; 2 refused (--max-records); 3 some records or files failed (the report
+    gives the vendor's reason); 4 the CRM does not hold what was written; 6 the CRM failed; 7 the
     locations failed.
     """
     if ctx.invoked_subcommand is not None:
@@ -84,7 +87,8 @@ def restore(
         into=into, snapshot=snapshot, location=location, from_mirror=from_mirror,
         objects=_split(objects), ids=_split(ids), where=where, deleted_since=deleted_since,
         fields=_split(fields), with_parents=with_parents, with_children=with_children,
-        dry_run=dry_run, max_records=max_records, yes=yes, resume=resume)
+        dry_run=dry_run, max_records=max_records, yes=yes, resume=resume,
+        replace_changed_files=replace_changed_files)
     report = run_restore(load(), opts, progress=_progress(json_output))
     data = report.as_json()
     if html is not None:
@@ -104,6 +108,9 @@ def _progress(json_output: bool) -> Any:
         return None
 
     def show(obj: str, what: str, n: int) -> None:
+        if obj == "files":   # (files, file name, bytes)
+            render.err_console.print(f"file {what}: {n} bytes", highlight=False)
+            return
         render.err_console.print(f"{what} {obj}: {n} record(s)", highlight=False)
 
     return show
@@ -129,6 +136,22 @@ def print_report(report: RestoreReport) -> None:
     if report.links.get("planned"):
         console.print(f"relations: {report.links['linked']} linked, {report.links['failed']} "
                       f"failed of {report.links['planned']}", highlight=False)
+    files = report.files
+    if files.get("files"):
+        put = (f"{files['to_upload']} to upload" if report.dry_run
+               else f"{files['uploaded']} uploaded")
+        console.print(f"files: {files['files']} on the restored records: {files['present']} "
+                      f"in place, {put} ({files['bytes']} bytes), {files['kept']} changed "
+                      f"in the CRM (kept), {files['failed']} failed", highlight=False)
+        for item in files.get("items", [])[:50]:
+            past = {"upload": "uploaded", "replace": "replaced"}.get(item["action"], "")
+            what = {"planned": f"would {item['action']}", "done": past, "kept": "kept",
+                    "failed": "Failed"}.get(item["state"], item["state"])
+            new = f" → {item['new_id']}" if item.get("new_id") else ""
+            reason = f": {item['reason']}" if item.get("reason") else ""
+            console.print(f"{what}: file {item['name']} ({item['kind']} "
+                          f"{item['file_id']}, {item['size']} bytes){new}{reason}",
+                          highlight=False, soft_wrap=True)
     for record in report.failed()[:50]:
         console.print(f"Failed: {record['object']} {record['id']}: {record['reason']}",
                       highlight=False, soft_wrap=True)

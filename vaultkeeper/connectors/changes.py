@@ -8,6 +8,7 @@ synthetic full export. Connectors without a feed are always exported in full.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -51,6 +52,11 @@ class ChangeFeed(Protocol):
 
     def is_archived(self, record: dict[str, Any]) -> bool:
         """Whether a record as exported is archived/deleted."""
+
+    def discover(self, reusable: Mapping[str, Any]) -> list[ObjectSpec]:
+        """The connector's discovery; ``reusable`` (name → the schema document the base
+        stored) holds objects that were empty in the base: a feed may keep that schema for
+        one that is still empty rather than read it again."""
 
     def changes(self, obj: ObjectSpec, since: datetime, previous: Previous) -> ChangeSet:
         """What changed in ``obj`` since ``since`` (raises ConnectorError when it cannot

@@ -18,7 +18,7 @@ from vaultkeeper.connectors.http import HttpClient
 from vaultkeeper.errors import ConnectorError, RetryableError
 
 CHUNK = 1 << 20
-"""Bytes per read and write while streaming a file (1 MiB)."""
+"""Bytes handed to the sink at a time while streaming a file (1 MiB, in the pieces received)."""
 
 Records = Callable[[str], Iterator[dict[str, object]]]
 """The records already exported for an object name (a file source finds its links there)."""
@@ -30,6 +30,8 @@ class Link:
 
     object: str
     id: str
+    property: str = ""
+    """The record's property that names the file (HubSpot file properties), else empty."""
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,7 @@ class RemoteFile:
     """One file as its vendor lists it."""
 
     kind: str
-    """``hubspot-file``, ``ContentVersion`` or ``Attachment``."""
+    """``hubspot-file``, ``ContentVersion``, ``Attachment`` or ``Document``."""
     id: str
     name: str
     size: int | None
@@ -64,6 +66,8 @@ class MissingFile:
     id: str
     links: tuple[Link, ...]
     reason: str
+    fatal: bool = True
+    """The export is incomplete without it (else it is listed as skipped, with ``reason``)."""
 
 
 class FileSource(abc.ABC):
@@ -84,10 +88,14 @@ class FileSource(abc.ABC):
         """The client the content is fetched with."""
 
 
-def stream_file(http: HttpClient, url: Callable[[], str], write: Callable[[bytes], None],
-                reset: Callable[[], None], chunk: int = CHUNK) -> int:
-    """Copy one file to ``write`` in ``chunk``-sized pieces; return the bytes written.
+def stream_file(http: HttpClient, url: Callable[[], str],
+                write: Callable[[list[bytes]], None], reset: Callable[[], None],
+                chunk: int = CHUNK) -> int:
+    """Copy one file to ``write`` in batches of about ``chunk`` bytes; return the bytes
+    written.
 
+    Each batch is the list of pieces as received (TLS hands over 16 KiB at a time): not
+    joining them here keeps the copy out of the download thread (the sink joins them).
     A transient failure (5xx, 429, a connection cut mid-body) starts the file again after
     ``reset()``, with the client's backoff and retry limit; anything else propagates.
     """
@@ -96,9 +104,18 @@ def stream_file(http: HttpClient, url: Callable[[], str], write: Callable[[bytes
         written = 0
         try:
             with http.stream(url()) as response:
-                for piece in response.iter_bytes(chunk):
-                    write(piece)
-                    written += len(piece)
+                batch: list[bytes] = []
+                size = 0
+                for piece in response.iter_bytes():   # decoded, not re-chunked (no copy)
+                    batch.append(piece)
+                    size += len(piece)
+                    if size >= chunk:
+                        write(batch)
+                        written += size
+                        batch, size = [], 0
+                if batch:
+                    write(batch)
+                    written += size
             return written
         except RetryableError as exc:
             cause, hint = exc.message, exc.retry_after

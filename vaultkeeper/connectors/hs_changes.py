@@ -8,12 +8,15 @@ archivals come from the archived listing (ids only, then a batch read of the new
 associations from ``/crm/v4/associations/{from}/{to}/batch/read``, named as the v3 inline
 associations of a full export name them (``/crm/v3/associations/{from}/{to}/types``).
 The archived listing is skipped when the live count shows that no record left the live set.
+The change search is sorted newest first without a filter, so its first page's total is that
+live count (no separate count request); an object empty in the base and still empty keeps the
+base's schema (one search instead of reading its properties).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -65,6 +68,7 @@ class HubSpotChanges:
         self._names: dict[tuple[str, str], dict[int, str]] = {}
         self._daily: tuple[int, int] | None = None
         self._last_total = 0
+        self._empty_now: set[str] = set()
         chained = conn.http.on_response
 
         def seen(response: httpx.Response) -> None:
@@ -87,18 +91,18 @@ class HubSpotChanges:
         """Modified live records with their associations, then archivals when the live count
         says some record left the live set."""
         out = ChangeSet()
+        if obj.name in self._empty_now:   # found empty in discovery: nothing to read
+            out.count = SourceCount(live=0, method="search total")
+            out.notes.append("still empty (its schema carried from the base)")
+            return out
         for item in self._search_changed(obj, since):
             out.records[str(item["id"])] = item
         out.relations = list(self._relations(obj, sorted(out.records, key=_id_key)))
-        if not previous.live and not previous.archived:
-            # Empty at the last run: every live record now was created (or restored) since,
-            # so the change search's own total is the live count (one request saved).
-            out.count = SourceCount(live=self._last_total, method="search total (changes)")
-            out.notes.append(f"{len(out.records)} created since {since.isoformat()}")
-            return out
-        live = self.live_count(obj)
+        live = self._last_total   # the unfiltered search's total: the live count
         out.count = SourceCount(live=live, method="search total")
         out.notes.append(f"{len(out.records)} modified since {since.isoformat()}")
+        if not previous.live and not previous.archived:
+            return out   # empty at the last run: nothing could leave the live set
         if live == len(previous.live | set(out.records)):
             return out   # nothing left the live set: the archived listing can be skipped
         archived_now = self._archived_ids(obj)
@@ -110,6 +114,24 @@ class HubSpotChanges:
         out.notes.append(f"{len(new)} newly archived, {len(out.removed)} purged")
         return out
 
+    def discover(self, reusable: Mapping[str, Any]) -> list[ObjectSpec]:
+        """The portal's objects; an object that was empty in the base (``reusable``: name →
+        its stored properties document) and has no live record now keeps that schema, found
+        by one search instead of its properties (one request, not two)."""
+        self._empty_now = set()
+
+        def still_empty(name: str, type_id: str) -> Any:
+            if name not in reusable:
+                return None
+            body = self.http.post_json(f"/crm/v3/objects/{type_id}/search",
+                                       {"limit": 1, "properties": ["hs_object_id"]})
+            if int(body.get("total") or 0) or body.get("results"):
+                return None
+            self._empty_now.add(name)
+            return reusable[name]
+
+        return self.conn.discover(unchanged=still_empty)
+
     def estimate(self, obj: ObjectSpec, since: datetime | None,
                  archived: int | None = None) -> int:
         """Requests: a full read pages live and archived records per property chunk; an
@@ -117,6 +139,8 @@ class HubSpotChanges:
         archived listing."""
         if is_settings(obj):
             return 2
+        if since is not None and obj.name in self._empty_now:
+            return 0   # found empty in discovery: nothing more to ask
         live = self.live_count(obj) or 0
         archived = archived if archived is not None else int(live * ARCHIVED_SHARE)
         targets = len(self.conn._association_targets(obj))
@@ -159,28 +183,41 @@ class HubSpotChanges:
         return int(body.get("total") or 0)
 
     def _search_changed(self, obj: ObjectSpec, since: datetime) -> Iterator[dict[str, Any]]:
+        """Live records modified at or after ``since``, newest first. The first query has no
+        filter, so its total is the live count (``_last_total``): one request serves both.
+        Paging stops at the first older record; past 10,000 results the next window asks for
+        records modified at or before the last date seen."""
         prop = modified_property(obj)
         floor = int(since.timestamp() * 1000)
+        ceiling: int | None = None
         offset = 0
         seen: set[str] = set()
         while True:
-            body = self.http.post_json(
-                f"/crm/v3/objects/{obj.vendor_name}/search",
-                self._filter(obj, floor) | {"limit": SEARCH_PAGE, "properties":
-                                            list(obj.properties),
-                                            **({"after": str(offset)} if offset else {})})
+            query: dict[str, Any] = {
+                "sorts": [{"propertyName": prop, "direction": "DESCENDING"}],
+                "limit": SEARCH_PAGE, "properties": list(obj.properties)}
+            if ceiling is not None:
+                query["filterGroups"] = [{"filters": [
+                    {"propertyName": prop, "operator": "GTE", "value": str(floor)},
+                    {"propertyName": prop, "operator": "LTE", "value": str(ceiling)}]}]
+            if offset:
+                query["after"] = str(offset)
+            body = self.http.post_json(f"/crm/v3/objects/{obj.vendor_name}/search", query)
             results = body.get("results")
             if not isinstance(results, list):
                 raise ConnectorError(f"HubSpot search page without results for {obj.name}")
-            if floor == int(since.timestamp() * 1000) and not offset:
+            if ceiling is None and not offset:
                 self._last_total = int(body.get("total") or 0)
-            last = floor
+            last = ceiling
             for item in results:
                 if not (isinstance(item, dict) and item.get("id")
                         and isinstance(item.get("properties"), dict)):
                     raise ConnectorError(f"{obj.name}: a malformed search result")
+                stamp = _ms(item["properties"].get(prop))
+                if stamp is None or stamp < floor:
+                    return   # newest first: every later record is older (or undated)
+                last = stamp if last is None else min(last, stamp)
                 key = str(item["id"])
-                last = max(last, _ms(item["properties"].get(prop)) or last)
                 if key not in seen:
                     seen.add(key)
                     yield item
@@ -189,10 +226,10 @@ class HubSpotChanges:
                 return
             offset = int(after)
             if offset + SEARCH_PAGE > SEARCH_WINDOW:
-                if last <= floor:
+                if ceiling is not None and last is not None and last >= ceiling:
                     raise ConnectorError(f"{obj.name}: more than {SEARCH_WINDOW} records share "
                                          "one modified time; search cannot page past them")
-                floor, offset = last, 0   # the next window starts at the last date seen
+                ceiling, offset = last, 0   # the next window ends at the last date seen
 
     def _type_names(self, from_type: str, to_type: str) -> dict[int, str]:
         key = (from_type, to_type)

@@ -25,16 +25,21 @@ PIPELINE_OBJECTS = ("deals", "tickets")
 SETTINGS_KIND = "hubspot settings"
 
 
-def discover_settings(http: HttpClient, wanted: tuple[str, ...],
-                      problems: list[str]) -> list[ObjectSpec]:
-    """``owners`` and ``pipelines`` when the token may read them (a 403 is a problem)."""
+def discover_settings(http: HttpClient, wanted: tuple[str, ...], problems: list[str],
+                      pages: dict[str, Any] | None = None) -> list[ObjectSpec]:
+    """``owners`` and ``pipelines`` when the token may read them (a 403 is a problem). The
+    probe asks for the first page a read starts with and keeps it in ``pages`` for
+    ``read_settings`` (one request fewer each)."""
     found = []
     for name, path, fields in (("owners", "/crm/v3/owners", OWNERS_FIELDS),
                                ("pipelines", "/crm/v3/pipelines/deals", PIPELINE_FIELDS)):
         if wanted and name not in wanted:
             continue
         try:
-            http.get_json(path, params={"limit": "1"} if name == "owners" else None)
+            body = http.get_json(path, params=_owners_page(False, None)
+                                 if name == "owners" else None)
+            if pages is not None:
+                pages[path] = body
         except NotFound:
             continue
         except ScopeError as exc:
@@ -51,16 +56,26 @@ def is_settings(obj: ObjectSpec) -> bool:
     return isinstance(obj.schema, dict) and obj.schema.get("kind") == SETTINGS_KIND
 
 
-def read_settings(http: HttpClient, obj: ObjectSpec) -> Iterator[Item]:
-    """Every owner (active, then archived) or every deal and ticket pipeline."""
+def _owners_page(archived: bool, after: Any) -> dict[str, str]:
+    params = {"limit": "100", "archived": "true" if archived else "false"}
+    if after:
+        params["after"] = str(after)
+    return params
+
+
+def read_settings(http: HttpClient, obj: ObjectSpec,
+                  pages: dict[str, Any] | None = None) -> Iterator[Item]:
+    """Every owner (active, then archived) or every deal and ticket pipeline; a first page
+    the discovery probe kept in ``pages`` is used (once) instead of asking again."""
+    kept = pages if pages is not None else {}
     if obj.name == "owners":
         for archived in (False, True):
             paginator = CursorPaginator()
             while not paginator.finished:
-                params = {"limit": "100", "archived": "true" if archived else "false"}
-                if paginator.current:
-                    params["after"] = str(paginator.current)
-                body = http.get_json("/crm/v3/owners", params=params)
+                first = not archived and not paginator.current and "/crm/v3/owners" in kept
+                body = kept.pop("/crm/v3/owners") if first else \
+                    http.get_json("/crm/v3/owners",
+                                  params=_owners_page(archived, paginator.current))
                 rows = _results(body, "owners")
                 for row in rows:
                     yield _item(row, "owners", bool(row.get("archived", archived))
@@ -68,7 +83,8 @@ def read_settings(http: HttpClient, obj: ObjectSpec) -> Iterator[Item]:
                 paginator.advance(body, len(rows))
         return
     for kind in PIPELINE_OBJECTS:
-        body = http.get_json(f"/crm/v3/pipelines/{kind}")
+        path = f"/crm/v3/pipelines/{kind}"
+        body = kept.pop(path) if path in kept else http.get_json(path)
         for row in _results(body, "pipelines"):
             if isinstance(row, dict):
                 row = {**row, "objectType": kind}   # pipeline ids are per object type

@@ -156,12 +156,15 @@ class HttpClient:
     def request(self, method: str, url: str, *, params: Any = None, json: Any = None,
                 headers: Mapping[str, str] | None = None,
                 data: Mapping[str, str] | None = None,
-                content: bytes | None = None) -> httpx.Response:
+                content: bytes | None = None,
+                body: Callable[[], Mapping[str, Any]] | None = None) -> httpx.Response:
         """Send one request, retrying transient failures; return a validated 2xx response
         (or whatever non-error status the validator lets through).
 
         An expired session (``SessionExpired``) is renewed once per request through ``reauth``
-        and the request sent again; a second refusal is final.
+        and the request sent again; a second refusal is final. ``body`` makes a streamed body
+        afresh for every attempt: httpx ``files``/``content``/``headers`` and ``close`` (file
+        objects closed after the attempt).
         """
         attempt = 0
         renewed = False
@@ -169,10 +172,17 @@ class HttpClient:
             self.stats.requests += 1
             if self.before_request is not None:
                 self.before_request()
+            fresh = body() if body is not None else {}
             try:
-                response = self._client.request(method, url, params=params, json=json,
-                                                headers=headers, data=data,
-                                                content=content)
+                try:
+                    response = self._client.request(
+                        method, url, params=params, json=json,
+                        headers={**(headers or {}), **fresh.get("headers", {})} or None,
+                        data=data, content=fresh.get("content", content),
+                        files=fresh.get("files"))
+                finally:
+                    for handle in fresh.get("close", ()):
+                        handle.close()
                 self.stats.saw(response)
                 if self.on_response is not None:
                     self.on_response(response)

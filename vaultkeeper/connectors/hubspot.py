@@ -6,7 +6,7 @@ lists page through everything. Search is used only for the count HubSpot itself 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from vaultkeeper.config import SourceSettings
 from vaultkeeper.connectors.base import Connector, http_opener, require_token
 from vaultkeeper.connectors.files_base import FileSource
 from vaultkeeper.connectors.hs_changes import HubSpotChanges
-from vaultkeeper.connectors.hs_files import HubSpotFiles
+from vaultkeeper.connectors.hs_files import HubSpotFiles, file_properties
 from vaultkeeper.connectors.hs_settings import discover_settings, is_settings, read_settings
 from vaultkeeper.connectors.http import (
     HttpClient,
@@ -112,10 +112,14 @@ class HubSpotConnector(Connector):
         self.wanted = tuple(objects)
         self._specs: dict[str, ObjectSpec] = {}
         self._problems: list[str] = []
+        self._settings_pages: dict[str, Any] = {}
 
     # -- discovery ---------------------------------------------------------------------------
-    def discover(self) -> list[ObjectSpec]:
-        """Standard objects that exist in the portal plus custom objects, with all properties."""
+    def discover(self, unchanged: Callable[[str, str], Any] | None = None) -> list[ObjectSpec]:
+        """Standard objects that exist in the portal plus custom objects, with all properties.
+
+        ``unchanged(name, type_id)``: a properties document to use instead of reading it (an
+        incremental run's still-empty objects, connectors/hs_changes.py); None: read it."""
         candidates: list[tuple[str, str]] = [(n, n) for n in STANDARD_OBJECTS]
         try:
             schemas = self.http.get_json("/crm-object-schemas/v3/schemas")
@@ -131,7 +135,8 @@ class HubSpotConnector(Connector):
             if self.wanted and name not in self.wanted:
                 continue
             try:
-                body = self.http.get_json(f"/crm/v3/properties/{type_id}")
+                body = (unchanged and unchanged(name, type_id)) or \
+                    self.http.get_json(f"/crm/v3/properties/{type_id}")
             except NotFound:
                 continue  # the object type does not exist in this portal
             except ScopeError as exc:
@@ -142,7 +147,8 @@ class HubSpotConnector(Connector):
                                            schema=body, vendor_name=type_id)
         objects = list(self._specs.values())
         # Owners and pipelines are kept apart from _specs: records have no associations to them.
-        return objects + discover_settings(self.http, self.wanted, self._problems)
+        return objects + discover_settings(self.http, self.wanted, self._problems,
+                                           self._settings_pages)
 
     def problems(self) -> list[str]:
         """Objects HubSpot would not let us read."""
@@ -168,7 +174,7 @@ class HubSpotConnector(Connector):
     def read(self, obj: ObjectSpec) -> Iterator[Item]:
         """Live records, then archived ones, each with its associations."""
         if is_settings(obj):
-            yield from read_settings(self.http, obj)
+            yield from read_settings(self.http, obj, self._settings_pages)
             return
         targets = self._association_targets(obj)
         for archived in (False, True):
@@ -316,8 +322,10 @@ class HubSpotConnector(Connector):
             self.http.sleep(interval / limit)
 
     def file_source(self) -> FileSource:
-        """The portal's files (Files API v3) linked through ``hs_attachment_ids``."""
-        return HubSpotFiles(self.http)
+        """The portal's files (Files API v3) linked through ``hs_attachment_ids`` and the file
+        properties of the objects discovered."""
+        props = {spec.name: file_properties(spec.schema) for spec in self._specs.values()}
+        return HubSpotFiles(self.http, {name: p for name, p in props.items() if p})
 
     def change_feed(self) -> HubSpotChanges:
         """Records changed since a high-water mark (search API) and the archived ones."""

@@ -1,6 +1,7 @@
 """Salesforce change feed: rows whose ``SystemModstamp`` moved since a moment (``queryAll``, so
 rows deleted since then come too, ``IsDeleted = true``), and the deleted-record log
-(``/sobjects/{name}/deleted/``) for rows purged from the recycle bin before we saw them.
+(``/sobjects/{name}/deleted/``) for rows purged from the recycle bin before we saw them, read
+only when ``COUNT()`` with the deleted rows says some row vanished.
 
 Relations are reference fields of the row itself, so a changed row carries its own. Objects a
 full export reads through Bulk API 2.0 (``[source] bulk_threshold``) are read in full: Bulk
@@ -10,6 +11,7 @@ rows are CSV text, REST rows typed JSON, and a synthetic export must equal a ful
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus
@@ -47,6 +49,10 @@ class SalesforceChanges:
         """Salesforce marks deleted rows ``IsDeleted: true``."""
         return bool(record.get("IsDeleted"))
 
+    def discover(self, reusable: Mapping[str, Any]) -> list[ObjectSpec]:
+        """The org's objects, described afresh (a describe costs what a count would)."""
+        return self.conn.discover()
+
     def changes(self, obj: ObjectSpec, since: datetime, previous: Previous) -> ChangeSet:
         """Rows modified or deleted since ``since`` with their references, and purged ids."""
         out = ChangeSet()
@@ -54,8 +60,13 @@ class SalesforceChanges:
         for row in self._changed_rows(obj, since):
             out.records[str(row["Id"])] = row
             out.relations.extend(self.conn._relations(obj, row, references))
-        deleted = self._deleted_ids(obj, since)
         out.count = self.conn.source_count(obj)
+        known = previous.live | previous.archived | set(out.records)
+        if out.count is not None and out.count.total is not None and \
+                out.count.total >= len(known):
+            deleted: set[str] = set()   # no row vanished: the deleted-record log is not needed
+        else:
+            deleted = self._deleted_ids(obj, since)
         out.removed = deleted - set(out.records)
         out.gone = deleted | {k for k, r in out.records.items() if r.get("IsDeleted")}
         out.notes.append(f"{len(out.records)} modified or deleted since {since.isoformat()}, "

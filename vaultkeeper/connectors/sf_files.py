@@ -1,10 +1,14 @@
-"""Salesforce files: Salesforce Files (ContentVersion + ContentDocumentLink) and legacy Attachment.
+"""Salesforce files: Salesforce Files (ContentVersion + ContentDocumentLink), legacy Attachment
+and legacy Document.
 
 The latest version of every document comes from ``ContentVersion WHERE IsLatest = true``;
 which records share it from ``ContentDocumentLink`` (queried by document id, 100 at a time,
-as Salesforce requires a filter there); legacy ``Attachment`` rows name their one parent.
-Content: ``/sobjects/ContentVersion/{id}/VersionData`` and ``/sobjects/Attachment/{id}/Body``;
-ContentVersion's ``Checksum`` (MD5) lets the export check what arrived.
+as Salesforce requires a filter there); legacy ``Attachment`` rows name their one parent;
+legacy ``Document`` rows (the old Documents tab) belong to no record but to a folder
+(``FolderId``: a ``Folder``, or a user's personal folder), which is their link, with the
+folder's name kept. Content: ``/sobjects/ContentVersion/{id}/VersionData``,
+``/sobjects/Attachment/{id}/Body`` and ``/sobjects/Document/{id}/Body``; ContentVersion's
+``Checksum`` (MD5) lets the export check what arrived.
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ _BATCH = 100
 _NEXT = NextUrlPaginator()
 _LINKS = "ContentDocumentLink WHERE ContentDocumentId"
 _PREFIXES = {"001": "Account", "003": "Contact", "006": "Opportunity", "00T": "Task",
-             "00U": "Event", "500": "Case", "701": "Campaign", "00Q": "Lead", "005": "User"}
+             "00U": "Event", "500": "Case", "701": "Campaign", "00Q": "Lead", "005": "User",
+             "00l": "Folder", "015": "Document"}
 
 
 def object_of(record_id: str) -> str:
@@ -56,7 +61,7 @@ class SalesforceFiles(FileSource):
             url = _NEXT.next_token(body)   # done=false without a next URL is an error
 
     def list_files(self, records: Records) -> Iterator[RemoteFile | MissingFile]:
-        """Latest ContentVersions with their links, then legacy Attachments."""
+        """Latest ContentVersions with their links, then legacy Attachments and Documents."""
         versions = list(self._query(
             "SELECT Id, ContentDocumentId, Title, PathOnClient, FileExtension, ContentSize, "
             "Checksum, VersionNumber, SystemModstamp FROM ContentVersion WHERE IsLatest = true"))
@@ -79,9 +84,35 @@ class SalesforceFiles(FileSource):
                              _int(row.get("BodyLength")), str(row.get("SystemModstamp") or ""),
                              (Link(object_of(parent), parent),) if parent else (),
                              content_type=row.get("ContentType"))
+        yield from self._documents()
+
+    def _documents(self) -> Iterator[RemoteFile | MissingFile]:
+        """Legacy Documents, each linked to its folder (named from ``Folder``); an org that
+        does not offer them (``INVALID_TYPE``) gets one skipped entry saying so."""
+        try:
+            folders = {str(row["Id"]): str(row.get("Name") or "") for row in self._query(
+                "SELECT Id, Name FROM Folder WHERE Type = 'Document'")}
+            rows = list(self._query("SELECT Id, FolderId, Name, Type, ContentType, BodyLength, "
+                                    "SystemModstamp FROM Document"))
+        except ConnectorError as exc:
+            if "INVALID_TYPE" not in exc.message:
+                raise
+            yield MissingFile("Document", "*", (), "this org offers no legacy Documents "
+                              f"({exc.message[:120]})", fatal=False)
+            return
+        for row in rows:
+            folder = str(row.get("FolderId") or "")
+            name, ext = str(row.get("Name") or row["Id"]), str(row.get("Type") or "")
+            named = folders.get(folder) or ("personal folder" if folder.startswith("005")
+                                             else "")
+            yield RemoteFile("Document", str(row["Id"]), f"{name}.{ext}" if ext else name,
+                             _int(row.get("BodyLength")), str(row.get("SystemModstamp") or ""),
+                             (Link(object_of(folder), folder),) if folder else (),
+                             content_type=row.get("ContentType"),
+                             extra={"folder_name": named})
 
     def content_url(self, remote: RemoteFile) -> str:
-        """The body route of the version or attachment."""
+        """The body route of the version, attachment or document."""
         field = "VersionData" if remote.kind == "ContentVersion" else "Body"
         return f"{self.root}/sobjects/{remote.kind}/{remote.id}/{field}"
 

@@ -1,7 +1,8 @@
 """The mirror's files: ``_files`` (one row per exported file) and ``_file_links`` (file → record).
 
 ``_files``: kind, id, name, size, modified, sha256, path (the blob inside the snapshot);
-``_file_links``: kind, file_id, object, record_id, indexed both ways. ``unresolved_links`` names
+``_file_links``: kind, file_id, object, record_id, property (the record's file property that
+names the file, HubSpot; else empty), indexed both ways. ``unresolved_links`` names
 the links whose record is missing from the object's table (objects the mirror does not hold
 are reported apart: they cannot be checked).
 """
@@ -41,14 +42,15 @@ def load_files(path: Path, records: Iterable[FileRecord]) -> int:
         conn.execute(f"CREATE TABLE {FILES_TABLE} (kind TEXT, id TEXT, name TEXT, size INTEGER,"
                      " modified TEXT, sha256 TEXT, path TEXT, PRIMARY KEY (kind, id))")
         conn.execute(f"CREATE TABLE {LINKS_TABLE} (kind TEXT, file_id TEXT, object TEXT, "
-                     "record_id TEXT)")
+                     "record_id TEXT, property TEXT NOT NULL DEFAULT '')")
         count = 0
         for rec in records:
             conn.execute(f"INSERT OR REPLACE INTO {FILES_TABLE} VALUES (?,?,?,?,?,?,?)",
                          (rec.kind, rec.id, rec.name, rec.size, rec.modified, rec.sha256,
                           rec.path))
-            conn.executemany(f"INSERT INTO {LINKS_TABLE} VALUES (?,?,?,?)",
-                             [(rec.kind, rec.id, obj, rid) for obj, rid in rec.links])
+            conn.executemany(f"INSERT INTO {LINKS_TABLE} VALUES (?,?,?,?,?)",
+                             [(rec.kind, rec.id, obj, rid, via) for (obj, rid), via
+                              in zip(rec.links, rec.link_properties(), strict=True)])
             count += 1
         conn.execute(f"CREATE INDEX {LINKS_TABLE}_record ON {LINKS_TABLE} (object, record_id)")
         conn.execute(f"CREATE INDEX {LINKS_TABLE}_file ON {LINKS_TABLE} (kind, file_id)")
@@ -101,12 +103,15 @@ def file_records(path: Path) -> list[FileRecord]:
             "SELECT name FROM sqlite_master WHERE type = 'table'")}
         if FILES_TABLE not in tables or LINKS_TABLE not in tables:
             return []
-        links: dict[tuple[str, str], list[tuple[str, str]]] = {}
-        for kind, file_id, obj, rid in conn.execute(
-                f"SELECT kind, file_id, object, record_id FROM {LINKS_TABLE}"):
-            links.setdefault((kind, file_id), []).append((str(obj), str(rid)))
+        columns = {row[1] for row in conn.execute(f"PRAGMA table_info({LINKS_TABLE})")}
+        via = "property" if "property" in columns else "''"   # mirrors from before it
+        links: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
+        for kind, file_id, obj, rid, prop in conn.execute(
+                f"SELECT kind, file_id, object, record_id, {via} FROM {LINKS_TABLE}"):
+            links.setdefault((kind, file_id), []).append((str(obj), str(rid), str(prop or "")))
         return [FileRecord(kind, fid, name, int(size or 0), modified or "", sha or "",
-                           rel or "", tuple(links.get((kind, fid), ())))
+                           rel or "", tuple((o, r) for o, r, _ in links.get((kind, fid), ())),
+                           via=tuple(p for _, _, p in links.get((kind, fid), ())))
                 for kind, fid, name, size, modified, sha, rel in conn.execute(
                     f"SELECT kind, id, name, size, modified, sha256, path FROM {FILES_TABLE}")]
     finally:

@@ -27,6 +27,7 @@ from vaultkeeper.db import create_table, json_row, now_iso
 RUNS = "restore_runs"
 ITEMS = "restore_items"
 LINKS = "restore_links"
+FILES = "restore_files"
 UNFINISHED = ("planning", "applying")
 
 
@@ -48,6 +49,10 @@ def ensure(db: sqlite_utils.Database) -> None:
         "run_id": int, "seq": int, "from_object": str, "from_id": str, "to_object": str,
         "to_id": str, "kind": str, "state": str, "reason": str,
     }, pk=("run_id", "seq"), not_null={"run_id", "seq"})
+    create_table(db, FILES, {
+        "run_id": int, "kind": str, "file_id": str, "name": str, "size": int, "action": str,
+        "state": str, "new_id": str, "records": str, "reason": str,
+    }, pk=("run_id", "kind", "file_id"), not_null={"run_id", "kind", "file_id"})
 
 
 def start_run(db: sqlite_utils.Database, fields: dict[str, Any]) -> int:
@@ -204,3 +209,34 @@ def mark_links(db: sqlite_utils.Database, run_id: int,
         db.conn.executemany(f"update {LINKS} set state = ?, reason = ? where run_id = ? and "
                             "seq = ?", [(state, reason or None, run_id, seq)
                                         for seq, state, reason in results])
+
+
+# -- files ----------------------------------------------------------------------------------
+def record_file(db: sqlite_utils.Database, run_id: int, row: dict[str, Any]) -> None:
+    """Journal one file of a run (kind, file_id, name, size, action, state, new_id, records,
+    reason): ``pending`` before its upload leaves, then ``done``/``failed``/``kept``."""
+    ensure(db)
+    db.table(FILES).upsert({"run_id": run_id, **row, "records": json.dumps(
+        row.get("records", []))}, pk=("run_id", "kind", "file_id"))
+
+
+def files(db: sqlite_utils.Database, run_id: int) -> list[dict[str, Any]]:
+    """The files of one run, in order."""
+    ensure(db)
+    out = []
+    for row in db.query(f"select * from {FILES} where run_id = ? order by kind, file_id",
+                        [run_id]):
+        out.append({**row, "records": json.loads(row["records"] or "[]")})
+    return out
+
+
+def previous_file_map(db: sqlite_utils.Database, target: str) -> dict[tuple[str, str], str]:
+    """Files earlier runs uploaded into ``target``: (kind, old id) → new id (newest wins)."""
+    ensure(db)
+    found: dict[tuple[str, str], str] = {}
+    for kind, old, new in db.execute(
+            f"select f.kind, f.file_id, f.new_id from {FILES} f join {RUNS} r on "
+            "r.id = f.run_id where r.target = ? and f.state = 'done' and f.new_id is not null "
+            "order by r.id", [target]).fetchall():
+        found[(kind, old)] = new
+    return found

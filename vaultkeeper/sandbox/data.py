@@ -22,6 +22,10 @@ SF_RECYCLE_MS = 14 * 86400 * 1000  # Salesforce keeps deleted records 15 days
 _BLOCK = 4096
 FILE_ID_BASE = 80_000_000
 """A note's attachment has the HubSpot file id ``FILE_ID_BASE + note index`` (files.py)."""
+FILE_PROPERTIES = {"contacts": ("signed_membership_form", 81_000_000, 6),
+                   "companies": ("signed_agreement", 82_000_000, 15)}
+"""HubSpot file properties (fieldType ``file``): object → (property, file id base, % of records
+with a file there). Record ``i``'s file has the id ``base + i`` (files.py)."""
 
 # One code per object/relation so their random streams never overlap.
 OBJECT_CODES = {
@@ -65,6 +69,14 @@ def iso_date(ms: int) -> str:
 def attachment_id(note: int) -> str:
     """The HubSpot file id attached to note ``note`` (when it has one)."""
     return str(FILE_ID_BASE + note)
+
+
+def property_file_id(ds: Dataset, obj: str, i: int) -> str | None:
+    """The file id record ``i`` of ``obj`` holds in its file property (None for most)."""
+    spec = FILE_PROPERTIES.get(obj)
+    if spec is None or mix64(ds.stores[obj].hash(i) ^ 0xF11E) % 100 >= spec[2]:
+        return None
+    return str(spec[1] + i)
 
 
 def iso_ms(ms: int) -> str:

@@ -27,6 +27,7 @@ DEFAULTS: dict[str, dict[str, float]] = {
     "bad_utf8": {},
     "write_rate_limit": {"every": 4, "burst": 2, "retry_after": 1},
     "missing_files": {"every": 7},
+    "upload_limit": {"bytes": 0},
 }
 ALIASES = {
     "429": "rate_limit", "rate_limit": "rate_limit", "ratelimit": "rate_limit",
@@ -37,6 +38,7 @@ ALIASES = {
     "repeat": "repeat", "bad_utf8": "bad_utf8",
     "write_429": "write_rate_limit", "write_rate_limit": "write_rate_limit",
     "missing_files": "missing_files",
+    "upload_limit": "upload_limit",
 }
 ALL = ("rate_limit", "server_error", "slow", "drop", "malformed")
 HELP = (
@@ -44,7 +46,8 @@ HELP = (
     " daily_limit, short, bulk_fail (the first N Bulk API jobs fail), write_429 (429s on write"
     " requests only), repeat (HubSpot lists: page 2 repeats page 1's last record and one record"
     " is never listed), bad_utf8 (HubSpot lists: one record's property holds bytes that are not"
-    " UTF-8), missing_files (every Nth attachment's content answers 404); each optionally"
+    " UTF-8), missing_files (every Nth attachment's content answers 404), upload_limit:bytes=N"
+    " (file uploads larger than N bytes are refused with 413); each optionally"
     " with :key=value parameters, e.g. '429:every=50:burst=3,slow:ms=200';"
     " plus drop_property=NAME (writes silently lose that property)."
     " 'all' = 429,5xx,slow,drop,malformed."

@@ -1,13 +1,17 @@
-"""The sandbox's files: a catalog of attachments with deterministic content (never stored).
+"""The sandbox's files: attachments, file-property files and Salesforce Documents, with
+deterministic content (never stored).
 
 Each note with ``hs_attachment_ids`` has one file, ``FILE_ID_BASE + note index``. Salesforce
 sees the same files: every third as a legacy ``Attachment`` on the Task, the others as a
-``ContentDocument`` (latest ``ContentVersion``) linked to the Task and to its Contact.
+``ContentDocument`` (latest ``ContentVersion``) linked to the Task and to its Contact. HubSpot
+also has the files that contacts' and companies' file properties name (``FILE_PROPERTIES`` of
+data.py; ``property_files``), and Salesforce a few legacy ``Document`` rows in folders
+(``documents``).
 
-Content is generated from (seed, file, version) in 64 KiB blocks, so a file of any size costs
-nothing to keep and can be served from any offset. Sizes run from empty to a few MB; the
-``large_size`` option makes the first file as big as asked (benchmarks). ``remove`` makes a
-file vanish (404), ``change`` gives it new bytes and a new modified stamp, and the
+Content is generated from (seed, owner, file, version) in 64 KiB blocks, so a file of any size
+costs nothing to keep and can be served from any offset. Sizes run from empty to a few MB; the
+``large_size`` option makes the first attachment as big as asked (benchmarks). ``remove`` makes
+a file vanish (404), ``change`` gives it new bytes and a new modified stamp, and the
 ``missing_files`` fault makes every Nth file's content answer 404 while its metadata stays.
 """
 
@@ -21,8 +25,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
-from vaultkeeper.sandbox.data import FILE_ID_BASE, Dataset, attachment_id, iso_ms, mix64
+from vaultkeeper.sandbox.data import (
+    FILE_ID_BASE,
+    FILE_PROPERTIES,
+    Dataset,
+    attachment_id,
+    iso_ms,
+    mix64,
+    property_file_id,
+)
+from vaultkeeper.sandbox.file_uploads import UploadStore
 from vaultkeeper.sandbox.gen_hubspot import properties_of
+from vaultkeeper.sandbox.sf_schema import id_index
 
 BLOCK = 1 << 16
 _KINDS = (("membership-form", "pdf", "application/pdf"),
@@ -34,12 +48,21 @@ _KINDS = (("membership-form", "pdf", "application/pdf"),
           ("receipt", "png", "image/png"))
 
 
+NOTES = "notes"
+DOCUMENT = "Document"
+DOCUMENT_FOLDERS = ("Membership forms", "Letterheads", "Policies")
+"""The folders of the sandbox's Salesforce Documents (document ``k`` is in folder ``k % 3``)."""
+
+
+_PROPERTY_NAMES = {"contacts": "signed-membership-form", "companies": "signed-agreement"}
+
+
 @dataclass(frozen=True)
 class SandboxFile:
     """One file as the sandbox serves it."""
 
     index: int
-    """The note index it belongs to (its id is ``FILE_ID_BASE + index``)."""
+    """The index of the record it belongs to (a note's: its id is ``FILE_ID_BASE + index``)."""
     version: int
     name: str
     extension: str
@@ -49,16 +72,34 @@ class SandboxFile:
     modified_ms: int
     missing: bool
     """Metadata is served but the content answers 404 (the blob is gone)."""
+    owner: str = NOTES
+    """``notes`` (an attachment), ``contacts``/``companies`` (a file property's file) or
+    ``Document`` (a Salesforce Document, document number ``index``)."""
 
     @property
     def id(self) -> str:
-        """The HubSpot file id."""
-        return attachment_id(self.index)
+        """The HubSpot file id (a Document's number for Documents)."""
+        if self.owner == NOTES:
+            return attachment_id(self.index)
+        if self.owner == DOCUMENT:
+            return f"doc-{self.index}"
+        return str(FILE_PROPERTIES[self.owner][1] + self.index)
 
     @property
     def legacy_attachment(self) -> bool:
         """Salesforce serves it as a legacy ``Attachment`` (else as a ``ContentVersion``)."""
-        return self.index % 3 == 0
+        return self.owner == NOTES and self.index % 3 == 0
+
+    @property
+    def prop(self) -> str | None:
+        """The file property that names it (file-property files only)."""
+        spec = FILE_PROPERTIES.get(self.owner)
+        return spec[0] if spec else None
+
+    @property
+    def folder(self) -> int:
+        """A Document's folder number (``DOCUMENT_FOLDERS``)."""
+        return self.index % len(DOCUMENT_FOLDERS)
 
     @property
     def filename(self) -> str:
@@ -76,9 +117,10 @@ def _block(key: int) -> bytes:
 
 
 def content(seed: int, index: int, version: int, size: int, start: int = 0,
-            end: int | None = None) -> Iterator[bytes]:
+            end: int | None = None, owner: str = NOTES) -> Iterator[bytes]:
     """Bytes ``start``..``end`` of a file, in chunks of at most 64 KiB."""
-    base = _block(mix64(seed * 1_000_003 + index * 7919 + version))
+    salt = 0 if owner == NOTES else mix64(sum(map(ord, owner)) * 131 + len(owner))
+    base = _block(mix64(seed * 1_000_003 + index * 7919 + version) ^ salt)
     end = size if end is None else min(end, size)
     pos = start
     while pos < end:
@@ -114,10 +156,19 @@ class SandboxFiles:
         self.large_size = large_size
         """When > 0, the first file has this size (benchmarks)."""
         self._lock = threading.Lock()
-        self._versions: dict[int, tuple[int, int]] = {}   # index → (version, modified ms)
-        self._removed: set[int] = set()
+        self._versions: dict[tuple[str, int], tuple[int, int]] = {}   # → (version, modified)
+        self._removed: set[tuple[str, int]] = set()
         self._indexes: list[int] | None = None
-        self._md5: dict[tuple[int, int, int], str] = {}
+        self._owned: dict[str, list[int]] = {}
+        self._md5: dict[tuple[str, int, int, int], str] = {}
+        self.uploads = UploadStore()
+        """Files written through the API (restore); ``uploads.limit`` is the upload fault."""
+        self.uploads.known_document = self._known_document
+
+    def _known_document(self, document_id: str) -> bool:
+        index = id_index("069", document_id)
+        f = self.get(index) if index is not None else None
+        return f is not None and not f.legacy_attachment
 
     # -- the catalog -----------------------------------------------------------------------
     def indexes(self) -> list[int]:
@@ -126,36 +177,85 @@ class SandboxFiles:
             notes = self.ds.stores["notes"]
             self._indexes = [n for n in range(notes.count)
                              if properties_of(self.ds, "notes", n).get("hs_attachment_ids")]
-        return [n for n in self._indexes if n not in self._removed]
+        return [n for n in self._indexes if (NOTES, n) not in self._removed]
 
-    def get(self, index: int) -> SandboxFile | None:
-        """The file of note ``index`` (None when it has none or it was removed)."""
-        if index in self._removed or index not in self._known():
+    def _owned_indexes(self, owner: str) -> list[int]:
+        if owner not in self._owned:
+            if owner == DOCUMENT:
+                found = list(range(max(3, self.ds.stores["contacts"].count // 60)))
+            else:
+                found = [i for i in range(self.ds.stores[owner].base)
+                         if property_file_id(self.ds, owner, i)]
+            self._owned[owner] = found
+        return self._owned[owner]
+
+    def get(self, index: int, owner: str = NOTES) -> SandboxFile | None:
+        """The file of note ``index`` (or of record/document ``index`` of ``owner``); None
+        when it has none or it was removed."""
+        if (owner, index) in self._removed:
             return None
-        h = mix64(self.ds.stores["notes"].hash(index) ^ 0xF11E)
+        if owner == NOTES:
+            if index not in self._known():
+                return None
+            store = self.ds.stores["notes"]
+            h = mix64(store.hash(index) ^ 0xF11E)
+            created = store.created_ms(index)
+        else:
+            if index not in set(self._owned_indexes(owner)):
+                return None
+            h = mix64((index + 1) * 0x9E3779B97F4A7C15 ^ sum(map(ord, owner)) ^ self.ds.seed)
+            created = (self.ds.stores["contacts"].created_ms(index % max(
+                1, self.ds.stores["contacts"].count)) if owner == DOCUMENT
+                else self.ds.stores[owner].created_ms(index))
         name, ext, ctype = _KINDS[h % len(_KINDS)]
-        created = self.ds.stores["notes"].created_ms(index)
+        if owner == DOCUMENT:
+            name = ("membership-form-template", "letterhead", "privacy-policy")[index % 3]
+            name, ext, ctype = f"{name}-{index}", *_KINDS[(0, 5, 2)[index % 3]][1:]
+        elif owner != NOTES:
+            name = f"{_PROPERTY_NAMES[owner]}-{index}"
         with self._lock:
-            version, modified = self._versions.get(index, (1, created))
+            version, modified = self._versions.get((owner, index), (1, created))
         first = self._first()
-        size = self.large_size if self.large_size and index == first else _size(h)
+        size = (self.large_size if self.large_size and owner == NOTES and index == first
+                else _size(h))
         if version > 1:
             size = _size(mix64(h ^ version))
         missing = bool(self.missing_every) and (h >> 8) % self.missing_every == 0
-        return SandboxFile(index, version, f"{name}-{index}", ext, ctype, size, created,
-                           modified, missing)
+        if owner == NOTES:
+            name = f"{name}-{index}"
+        return SandboxFile(index, version, name, ext, ctype, size, created, modified,
+                           missing, owner)
 
     def by_id(self, file_id: str) -> SandboxFile | None:
-        """The file with HubSpot id ``file_id``."""
+        """The HubSpot file with id ``file_id`` (an attachment or a file property's file)."""
         try:
-            index = int(file_id) - FILE_ID_BASE
+            number = int(file_id)
         except ValueError:
             return None
-        return self.get(index) if index >= 0 else None
+        for owner, (_prop, base, _share) in FILE_PROPERTIES.items():
+            if base <= number < base + 1_000_000:
+                return self.get(number - base, owner)
+        index = number - FILE_ID_BASE
+        return self.get(index) if 0 <= index < 1_000_000 else None
 
     def all(self) -> list[SandboxFile]:
-        """Every file, by index."""
+        """Every attachment (the files of notes), by index."""
         return [f for f in (self.get(i) for i in self.indexes()) if f is not None]
+
+    def property_files(self, owner: str | None = None) -> list[SandboxFile]:
+        """The files HubSpot's file properties name (of ``owner``, or of all objects)."""
+        owners = [owner] if owner else list(FILE_PROPERTIES)
+        return [f for o in owners for f in (self.get(i, o) for i in self._owned_indexes(o))
+                if f is not None]
+
+    def hubspot_all(self) -> list[SandboxFile]:
+        """Every file of the HubSpot portal: attachments, then file properties' files."""
+        return self.all() + self.property_files()
+
+    def documents(self) -> list[SandboxFile]:
+        """The Salesforce Documents (legacy Documents tab, in folders)."""
+        return [f for f in (self.get(k, DOCUMENT) for k in self._owned_indexes(DOCUMENT))
+                if f is not None]
 
     def _known(self) -> set[int]:
         self.indexes()
@@ -170,7 +270,7 @@ class SandboxFiles:
     # -- content ---------------------------------------------------------------------------
     def content(self, f: SandboxFile, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         """The bytes of ``f`` (``start``..``end``)."""
-        return content(self.ds.seed, f.index, f.version, f.size, start, end)
+        return content(self.ds.seed, f.index, f.version, f.size, start, end, f.owner)
 
     def sha256(self, f: SandboxFile) -> str:
         """SHA-256 of the whole content (tests compare it with the export)."""
@@ -181,7 +281,7 @@ class SandboxFiles:
 
     def md5(self, f: SandboxFile) -> str:
         """MD5 of the content (Salesforce's ``ContentVersion.Checksum``), cached per version."""
-        key = (f.index, f.version, f.size)
+        key = (f.owner, f.index, f.version, f.size)
         with self._lock:
             known = self._md5.get(key)
         if known is None:
@@ -194,27 +294,28 @@ class SandboxFiles:
         return known
 
     # -- changes (tests and demos) ---------------------------------------------------------
-    def _existing(self, file_id: str) -> SandboxFile:
-        f = self.by_id(file_id)
+    def _existing(self, file: str | SandboxFile) -> SandboxFile:
+        f = self.by_id(file) if isinstance(file, str) else self.get(file.index, file.owner)
         if f is None:
-            raise KeyError(file_id)
+            raise KeyError(file)
         return f
 
-    def change(self, file_id: str) -> SandboxFile:
-        """New bytes for a file (a new version, modified now)."""
-        f = self._existing(file_id)
+    def change(self, file: str | SandboxFile) -> SandboxFile:
+        """New bytes for a file (a new version, modified now): a HubSpot file id, or the
+        file itself (Documents)."""
+        f = self._existing(file)
         with self._lock:
-            self._versions[f.index] = (f.version + 1, max(int(time.time() * 1000),
-                                                          f.modified_ms + 1))
-        changed = self.get(f.index)
+            self._versions[(f.owner, f.index)] = (
+                f.version + 1, max(int(time.time() * 1000), f.modified_ms + 1))
+        changed = self.get(f.index, f.owner)
         assert changed is not None
         return changed
 
-    def remove(self, file_id: str) -> None:
-        """The file disappears: metadata and content answer 404; notes still reference it."""
-        f = self._existing(file_id)
+    def remove(self, file: str | SandboxFile) -> None:
+        """The file disappears: metadata and content answer 404; records still name it."""
+        f = self._existing(file)
         with self._lock:
-            self._removed.add(f.index)
+            self._removed.add((f.owner, f.index))
 
     # -- shapes ----------------------------------------------------------------------------
     def hubspot_json(self, f: SandboxFile, base_url: str) -> dict[str, object]:
@@ -223,5 +324,6 @@ class SandboxFiles:
                 "type": "DOCUMENT" if f.extension in ("pdf", "docx", "txt") else "IMG",
                 "createdAt": iso_ms(f.created_ms), "updatedAt": iso_ms(f.modified_ms),
                 "archived": False, "access": "PRIVATE", "parentFolderId": "1000",
-                "path": f"/attachments/{f.filename}", "encoding": f.extension,
+                "path": f"/{'attachments' if f.owner == NOTES else 'record-files'}/{f.filename}",
+                "encoding": f.extension,
                 "url": f"{base_url}/hubfs/sandbox/{f.filename}"}

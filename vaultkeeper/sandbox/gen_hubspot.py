@@ -18,6 +18,7 @@ from vaultkeeper.sandbox.data import (
     iso_date,
     iso_ms,
     mix64,
+    property_file_id,
     stream_key,
 )
 from vaultkeeper.sandbox.gen_common import (
@@ -260,6 +261,7 @@ def contact(ds: Dataset, i: int, full: bool = True) -> Props:
         "notes_free_text": opt(rr, 0.08, "Prefers post; don't call after 8pm. Größe: L"),
         "pronouns": opt(rr, 0.1, pick(rr, ("she/her", "he/him", "they/them"))),
         "student_id": opt(rr, 0.03, f"S{rrange(rr, 10**7):07d}"),
+        "signed_membership_form": property_file_id(ds, "contacts", i),
     }
 
 
@@ -355,6 +357,7 @@ def company(ds: Dataset, j: int) -> Props:
         "main_contact_text": opt(rr, 0.3, f"{pick(rr, FIRST_NAMES)} {pick(rr, LAST_NAMES)}, "
                                           f"{messy_phone(rr, cc)}"),
         "legacy_org_id": opt(rr, 0.4, f"ORG-{j:05d}"),
+        "signed_agreement": property_file_id(ds, "companies", j),
     }
 
 

@@ -211,6 +211,8 @@ class Sandbox:
         self.files = SandboxFiles(self.dataset, missing_every=int(
             faults.param("missing_files", "every")) if faults.on("missing_files") else 0)
         """Attachments (sandbox/files.py): ``files.change``/``remove``/``large_size``."""
+        if faults.on("upload_limit"):
+            self.files.uploads.limit = int(faults.param("upload_limit", "bytes"))
         # Tokens from /services/oauth2/token expire (token_ttl seconds / token_max_requests
         # uses); the static ``token`` never does.
         self.oauth = OAuthServer(connected_app, token_ttl=token_ttl,

@@ -1,5 +1,6 @@
 """What changed between two snapshots, per object: records added, removed and changed (by CRM id
-and per-record content hash), with a sample of field-level changes.
+and per-record content hash), with a sample of field-level changes; and files added, removed,
+changed and relinked (diff_files.py).
 
 ``compare_counts`` is the shared count comparison: the backup's mass-deletion guard, the drill's
 ``--against-source`` and ``diff`` all use it.
@@ -22,6 +23,7 @@ from vaultkeeper.exportfmt import MANIFEST, ExportFolder, Manifest
 from vaultkeeper.privatefs import private_staging, run_lock
 from vaultkeeper.restic import select_snapshot
 from vaultkeeper.services.context import CommandContext, restore_export
+from vaultkeeper.services.diff_files import compare_files
 from vaultkeeper.shapes import ObjectShape, shape_for
 
 STAGING = "diff-staging"
@@ -83,6 +85,8 @@ class DiffReport:
     b: dict[str, str]
     objects: list[ObjectDiff] = field(default_factory=list)
     relations: list[dict[str, Any]] = field(default_factory=list)
+    files: dict[str, Any] | None = None
+    """Files added/removed/changed/relinked (services/diff_files.py); None without files."""
 
     def as_json(self) -> dict[str, Any]:
         """The ``--json`` shape."""
@@ -153,6 +157,7 @@ def compare_exports(root_a: Path, root_b: Path, index_path: Path, report: DiffRe
                                 {n: e.count for n, e in rel_b.items()}):
             report.relations.append({"relation": c.name, "before": c.before, "after": c.after,
                                      "delta": c.delta})
+        report.files = compare_files(root_a, root_b)
     finally:
         index.close()
 

@@ -77,8 +77,9 @@ def check_files(root: Path, mirror: Path) -> FilesCheck:
         check.warnings.append(f"files: {count} link(s) to {obj} not checked (the export does not "
                               "hold that object)")
     if entry.skipped:
-        check.warnings.append(f"files: {len(entry.skipped)} file(s) were skipped at export by "
-                              "[source] files limits (listed in the manifest)")
+        check.warnings.append(f"files: {len(entry.skipped)} file(s) were skipped at export "
+                              "([source] files limits, or values that name no file; listed "
+                              "in the manifest)")
     check.row = {"files": len(records), "bytes": entry.bytes, "verified": verified,
                  "links_checked": links.checked, "links_unresolved": len(links.unresolved),
                  "skipped": len(entry.skipped), "failed_at_export": len(entry.failed),

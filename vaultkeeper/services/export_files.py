@@ -122,14 +122,19 @@ def _records(out: Path, name: str) -> Iterator[dict[str, Any]]:
 
 
 def _links(item: RemoteFile | MissingFile) -> list[dict[str, str]]:
-    return [{"object": link.object, "id": link.id} for link in item.links]
+    return [{"object": link.object, "id": link.id,
+             **({"property": link.property} if link.property else {})} for link in item.links]
 
 
 def _one(source: FileSource, item: RemoteFile | MissingFile, out: Path, limits: FileLimits,
          reuse: FileReuse | None, tally: _Tally) -> tuple[FileRecord | None, str]:
     if isinstance(item, MissingFile):
-        tally.failed.append({"kind": item.kind, "id": item.id, "name": "",
-                             "reason": item.reason, "links": _links(item)})
+        entry = {"kind": item.kind, "id": item.id, "name": "", "reason": item.reason,
+                 "links": _links(item)}
+        if not item.fatal:
+            tally.skipped.append({**entry, "size": None})
+            return None, "skipped"
+        tally.failed.append(entry)
         return None, "failed"
     why = limits.refuse(item.name, item.size, tally.taken)
     if why is not None:
@@ -166,7 +171,7 @@ def _one(source: FileSource, item: RemoteFile | MissingFile, out: Path, limits: 
         extra["content_type"] = item.content_type
     return FileRecord(item.kind, item.id, item.name, size, item.modified, sha, rel,
                       tuple((link.object, link.id) for link in item.links), item.checksum,
-                      extra), how
+                      extra, via=tuple(link.property for link in item.links)), how
 
 
 def _download(source: FileSource, item: RemoteFile, part: Path) -> tuple[str, int]:

@@ -49,6 +49,13 @@ class SnapshotReuse:
             self._index = {rec.key: rec for rec in ExportFolder(root).file_records()}
         return self._index
 
+    def use_restored(self, root: Path) -> None:
+        """Take the files from an export already restored in full at ``root`` (the base of an
+        incremental backup, services/incremental_run.py): one restore serves both."""
+        self._root = root
+        self._index = {rec.key: rec for rec in ExportFolder(root).file_records()}
+        self._blobs_restored = True
+
     def take(self, remote: RemoteFile, dest: Path) -> tuple[str, int] | None:
         """Put the previous copy of ``remote`` at ``dest`` when it is unchanged."""
         before = self._load_index().get(remote.key)

@@ -125,7 +125,8 @@ class SyntheticConnector(Connector):
     def discover(self) -> list[ObjectSpec]:
         """The source's objects now; the budget is checked and each object's changes read
         here, before anything is written."""
-        specs = self.inner.discover()
+        specs = self.feed.discover(self._empty_in_base()) if self.previous is not None \
+            else self.inner.discover()
         for spec in specs:
             self.plans[spec.name] = self._preplan(spec)
         if self.budget is not None:
@@ -136,6 +137,22 @@ class SyntheticConnector(Connector):
                 self.plans[spec.name] = self._read_changes(spec, plan)
         self.summary_into.update(self.summary())
         return specs
+
+    def _empty_in_base(self) -> dict[str, Any]:
+        """Objects the base holds no record of (live or archived), with their stored schema:
+        the feed may keep that schema when the object is still empty and not due in full."""
+        if self.previous is None:
+            return {}
+        out = {}
+        for name, entry in self.previous.manifest.objects.items():
+            if entry.count or entry.archived or entry.quarantined or name in self.carried:
+                continue
+            if high_water(self.previous.manifest.raw, name) is None:
+                continue
+            schema = self.previous.schema(name)
+            if isinstance(schema, dict):
+                out[name] = schema
+        return out
 
     def _preplan(self, spec: ObjectSpec) -> ObjectPlan:
         if self.previous is None:

@@ -25,6 +25,7 @@ from vaultkeeper.filelimits import FileLimits
 from vaultkeeper.services.context import CommandContext
 from vaultkeeper.services.export import ExportObserver, run_export
 from vaultkeeper.services.export_files import FileReuse
+from vaultkeeper.services.file_reuse import SnapshotReuse
 from vaultkeeper.services.incremental import (
     OVERLAP,
     SyntheticConnector,
@@ -163,6 +164,8 @@ def export_for_backup(ctx: CommandContext, connector: Connector, staging: Path, 
                              requests=requests_sent(connector))
     db = ctx.db
     base = restore_base(ctx, staging / "base", connector.name)
+    if base.folder is not None and isinstance(reuse, SnapshotReuse):
+        reuse.use_restored(base.folder.root)   # the base's files/: no second restore
     forced = incdb.forced_full(db, connector.name)
     block: dict[str, Any] = {"high_water": iso(started), "overlap_s": OVERLAP.total_seconds(),
                              "objects": {}}

@@ -19,14 +19,50 @@ from vaultkeeper.config import Settings
 from vaultkeeper.errors import ConfigError
 from vaultkeeper.services.scheduler import Cadence, ordered, parse_cadence
 
-_DAYS = {"monday": "Mon", "tuesday": "Tue", "wednesday": "Wed", "thursday": "Thu",
-         "friday": "Fri", "saturday": "Sat", "sunday": "Sun"}
-_CRON_DAYS = {"monday": 1, "tuesday": 2, "wednesday": 3, "thursday": 4, "friday": 5,
-              "saturday": 6, "sunday": 0}
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
 class Untranslatable(ConfigError):
     """A phrase the platform scheduler cannot express exactly."""
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One time field of a calendar: a fixed value, every value (``value`` None), or every
+    ``step``-th value from 0."""
+
+    value: int | None = None
+    step: int = 1
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """When a phrase fires, in the terms both platforms share: a weekday (None: every day) and
+    the hour, minute and second."""
+
+    weekday: str | None
+    hour: Slot
+    minute: Slot
+    second: Slot
+
+
+@dataclass(frozen=True)
+class _Platform:
+    """What one platform scheduler cannot say, and why (its refusals name the reason)."""
+
+    name: str
+    seconds: bool
+    no_days_step: str
+    no_seconds: str
+    nothing_like: str
+
+
+SYSTEMD = _Platform("systemd", True, "calendar timers have no every-N-days", "",
+                    "no calendar equivalent")
+CRON = _Platform("cron", False, "cron has no every-N-days", "cron counts whole minutes",
+                 "no crontab equivalent")
+_SYSTEMD_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_CRON_DAYS = ("1", "2", "3", "4", "5", "6", "0")
 
 
 def _hms(at: str) -> tuple[int, int, int]:
@@ -41,12 +77,6 @@ def _refuse(c: Cadence, platform: str, why: str) -> Untranslatable:
                           key="[schedule]")
 
 
-def _step(c: Cadence, platform: str, whole: int) -> str:
-    if whole % c.n:
-        raise _refuse(c, platform, f"{c.n} does not divide {whole}")
-    return "" if c.n == 1 else f"/{c.n}"
-
-
 def _minute_of_hour(c: Cadence, at: str, platform: str) -> int:
     """``every hour at :15`` → 15; neither platform has "every N hours at a minute"."""
     if c.n != 1:
@@ -54,53 +84,54 @@ def _minute_of_hour(c: Cadence, at: str, platform: str) -> int:
     return int(at.strip(":").split(":")[0])
 
 
+def calendar(c: Cadence, p: _Platform) -> Calendar:
+    """The phrase as a calendar platform ``p`` can say exactly, or Untranslatable."""
+    at, zero, every, nth = c.at or "", Slot(0), Slot(), Slot(None, c.n)
+    if c.unit in _WEEKDAYS or c.unit == "day":
+        if c.unit == "day" and c.n != 1:
+            raise _refuse(c, p.name, p.no_days_step)
+        h, m, s = _hms(at or "00:00")
+        cal = Calendar(c.unit if c.unit != "day" else None, Slot(h), Slot(m), Slot(s))
+    elif c.unit == "week" and c.n == 1 and not at:
+        cal = Calendar("monday", zero, zero, zero)
+    elif c.unit == "hour" and at:
+        cal = Calendar(None, every, Slot(_minute_of_hour(c, at, p.name)), zero)
+    elif c.unit == "hour" and not at:
+        cal = Calendar(None, nth, zero, zero)
+    elif c.unit == "minute" and not at:
+        cal = Calendar(None, every, nth, zero)
+    elif c.unit == "second" and not at:
+        cal = Calendar(None, every, every, nth)
+    else:
+        raise _refuse(c, p.name, p.nothing_like)
+    if not p.seconds and cal.second != zero:
+        raise _refuse(c, p.name, p.no_seconds)
+    for slot, whole in ((cal.hour, 24), (cal.minute, 60), (cal.second, 60)):
+        if whole % slot.step:
+            raise _refuse(c, p.name, f"{slot.step} does not divide {whole}")
+    return cal
+
+
 def on_calendar(c: Cadence) -> str:
     """A systemd ``OnCalendar=`` expression for the phrase."""
-    at = c.at or ""
-    if c.unit in _DAYS:
-        h, m, s = _hms(at or "00:00")
-        return f"{_DAYS[c.unit]} *-*-* {h:02d}:{m:02d}:{s:02d}"
-    if c.unit == "day":
-        if c.n != 1:
-            raise _refuse(c, "systemd", "calendar timers have no every-N-days")
-        h, m, s = _hms(at or "00:00")
-        return f"*-*-* {h:02d}:{m:02d}:{s:02d}"
-    if c.unit == "week" and c.n == 1 and not at:
-        return "Mon *-*-* 00:00:00"
-    if c.unit == "hour":
-        if at:
-            return f"*-*-* *:{_minute_of_hour(c, at, 'systemd'):02d}:00"
-        return f"*-*-* 00{_step(c, 'systemd', 24)}:00:00" if c.n > 1 else "*-*-* *:00:00"
-    if c.unit == "minute" and not at:
-        return f"*-*-* *:00{_step(c, 'systemd', 60)}:00" if c.n > 1 else "*-*-* *:*:00"
-    if c.unit == "second" and not at:
-        return f"*-*-* *:*:00{_step(c, 'systemd', 60)}" if c.n > 1 else "*-*-* *:*:*"
-    raise _refuse(c, "systemd", "no calendar equivalent")
+    cal = calendar(c, SYSTEMD)
+
+    def slot(s: Slot) -> str:
+        return f"00/{s.step}" if s.step > 1 else "*" if s.value is None else f"{s.value:02d}"
+
+    day = f"{_SYSTEMD_DAYS[_WEEKDAYS.index(cal.weekday)]} " if cal.weekday else ""
+    return f"{day}*-*-* {slot(cal.hour)}:{slot(cal.minute)}:{slot(cal.second)}"
 
 
 def cron_spec(c: Cadence) -> str:
     """The five crontab time fields for the phrase."""
-    at = c.at or ""
-    if c.unit in _CRON_DAYS:
-        h, m, s = _hms(at or "00:00")
-        if s:
-            raise _refuse(c, "cron", "cron has no seconds")
-        return f"{m} {h} * * {_CRON_DAYS[c.unit]}"
-    if c.unit == "day":
-        h, m, s = _hms(at or "00:00")
-        if c.n != 1 or s:
-            raise _refuse(c, "cron", "every N days or seconds")
-        return f"{m} {h} * * *"
-    if c.unit == "week" and c.n == 1 and not at:
-        return "0 0 * * 1"
-    if c.unit == "hour":
-        if at:
-            return f"{_minute_of_hour(c, at, 'cron')} * * * *"
-        return f"0 */{c.n} * * *" if c.n > 1 and _step(c, "cron", 24) else "0 * * * *"
-    if c.unit == "minute" and not at:
-        return f"*/{c.n} * * * *" if c.n > 1 and _step(c, "cron", 60) else "* * * * *"
-    raise _refuse(c, "cron", "cron counts whole minutes" if c.unit == "second" else
-                  "no crontab equivalent")
+    cal = calendar(c, CRON)
+
+    def slot(s: Slot) -> str:
+        return f"*/{s.step}" if s.step > 1 else "*" if s.value is None else str(s.value)
+
+    day = _CRON_DAYS[_WEEKDAYS.index(cal.weekday)] if cal.weekday else "*"
+    return f"{slot(cal.minute)} {slot(cal.hour)} * * {day}"
 
 
 def vaultkeeper_argv(config: Path) -> list[str]:

@@ -22,8 +22,9 @@ if TYPE_CHECKING:
     from vaultkeeper.services.emergency.package import PackageBuilder
 
 LINKS_CSV = "files/file_links.csv"
+FOLDERS_CSV = "files/folders.csv"
 HEADER = ("file", "kind", "file_id", "name", "size", "sha256", "object", "legacy_id",
-          "record_in_package")
+          "record_in_package", "property")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._ -]+")
 
 README = """# Files and attachments
@@ -45,8 +46,14 @@ in `data/objects/*.csv`). `sha256` lets you check each file (`sha256sum`).
    - Other CRMs: most accept a file per record in their import tool or API; the table is
      the mapping.
 3. A file with several rows belongs to several records: upload it once, link it to each.
-4. Rows with `record_in_package = no` name records that were not exported (users, objects
-   left out): attach those by hand or skip them.
+4. Rows with a `property` came from a HubSpot file property of the record (e.g. a signed
+   membership form): upload the file, then set that property of the new record to the new
+   file id (HubSpot: a property of field type "File"; elsewhere a file field or an attachment).
+5. Salesforce `Document` rows (the old Documents tab) belong to a folder: `object` is
+   `Folder` and `legacy_id` the folder's id; `folders.csv` names the folders. Upload them as
+   Salesforce Files into a library per folder (or into the new CRM's file area).
+6. Rows with `record_in_package = no` name records that were not exported (users, folders,
+   objects left out): attach those by hand or skip them.
 """
 
 
@@ -66,13 +73,21 @@ def write_attachments(b: PackageBuilder) -> int:
         rel = f"files/{_safe(rec.kind)}/{_safe(rec.id)}/{_safe(rec.name)}"
         _copy(b, rec, rel)
         links = rec.links or (("", ""),)
-        for obj, legacy in links:
+        for (obj, legacy), via in zip(links, rec.link_properties() or ("",), strict=True):
             known = bool(obj) and obj in b.folder.objects and b.scratch.has(obj, legacy)
             table.write({"file": rel, "kind": rec.kind, "file_id": rec.id, "name": rec.name,
                          "size": str(rec.size), "sha256": rec.sha256, "object": obj,
-                         "legacy_id": legacy, "record_in_package": "yes" if known else "no"})
+                         "legacy_id": legacy, "record_in_package": "yes" if known else "no",
+                         "property": via})
         b.observer.advance(1)
     table.close()
+    folders = sorted({(legacy, str(rec.raw.get("folder_name") or "")) for rec in records
+                      for obj, legacy in rec.links if obj == "Folder"})
+    if folders:
+        listing = CsvOut(b.out / FOLDERS_CSV, ("folder_id", "name"))
+        for folder_id, name in folders:
+            listing.write({"folder_id": folder_id, "name": name})
+        listing.close()
     write_text(b.out / "files" / "README.md", README)
     return len(records)
 

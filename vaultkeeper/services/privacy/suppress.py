@@ -273,9 +273,11 @@ def _filter_files(root: Path, entry: dict[str, Any], suppression: Suppression) -
         if (rec.kind, rec.id) in suppression.files:
             dropped.append(rec)
             continue
-        links = tuple((o, i) for o, i in rec.links if i not in suppression.ids.get(o, ()))
+        pairs = [(link, via) for link, via in zip(rec.links, rec.link_properties(), strict=True)
+                 if link[1] not in suppression.ids.get(link[0], ())]
         kept.append(FileRecord(rec.kind, rec.id, rec.name, rec.size, rec.modified, rec.sha256,
-                               rec.path, links, rec.checksum, rec.raw))
+                               rec.path, tuple(p[0] for p in pairs), rec.checksum, rec.raw,
+                               via=tuple(p[1] for p in pairs)))
     tmp = index.with_name(index.name + ".part")
     with open_private(tmp) as out:
         for rec in kept:

@@ -17,7 +17,9 @@ from typing import Any
 
 from vaultkeeper import registry
 from vaultkeeper.canonical import ENTITIES
+from vaultkeeper.connectors.hs_rehearsal import IMPORT_MAPPING
 from vaultkeeper.connectors.hubspot_imports import HubSpotImports, ImportFile
+from vaultkeeper.connectors.writer import LEGACY_ID_PROPERTY
 from vaultkeeper.services.emergency.targets import import_files
 from vaultkeeper.services.rehearse.importfiles import read_rows
 from vaultkeeper.services.rehearse.model import (
@@ -28,51 +30,9 @@ from vaultkeeper.services.rehearse.model import (
 )
 
 _TYPE_IDS = {"contacts": "0-1", "companies": "0-2", "deals": "0-3", "notes": "0-46"}
-_SYSTEM = "none:set by HubSpot when the record is created"
-_FLAGS = "none:archived and inactive records are the rows of the inactive/ files"
-LEGACY = "vaultkeeper_legacy_id"
-
-
-def _with_flags(**fields: str) -> dict[str, str]:
-    return {**fields, "archived": _FLAGS, "inactive": _FLAGS}
-
-
-DEFAULT_MAPPING: dict[str, dict[str, str]] = {
-    "organisation": _with_flags(
-        legacy_id=f"prop:{LEGACY}", name="prop:name", domain="prop:domain",
-        website="prop:website", phone="prop:phone", street="prop:address", city="prop:city",
-        region="prop:state", postcode="prop:zip", country="prop:country",
-        industry="prop:vaultkeeper_industry", type="prop:vaultkeeper_type",
-        created_at=_SYSTEM, updated_at=_SYSTEM),
-    "person": _with_flags(
-        legacy_id=f"prop:{LEGACY}", first_name="prop:firstname", last_name="prop:lastname",
-        salutation="prop:salutation", email="prop:email", phone="prop:phone",
-        mobile="prop:mobilephone", street="prop:address", city="prop:city",
-        region="prop:state", postcode="prop:zip", country="prop:country",
-        birth_date="prop:date_of_birth", job_title="prop:jobtitle",
-        organisation_id="link:companies", created_at=_SYSTEM, updated_at=_SYSTEM,
-        email_opt_out="prop:hs_email_optout"),
-    "membership": _with_flags(
-        legacy_id="prop:vaultkeeper_membership_id", person_id="same",
-        number="prop:membership_number", level="prop:membership_level",
-        status="prop:membership_status", start_date="prop:membership_start_date",
-        end_date="prop:membership_renewal_date", branch="prop:branch",
-        organisation_id="link:companies"),
-    "donation": _with_flags(
-        legacy_id=f"prop:{LEGACY}", name="prop:dealname", amount="prop:amount",
-        date="prop:closedate", status="prop:vaultkeeper_deal_stage",
-        type="prop:vaultkeeper_donation_type", campaign="prop:campaign_code",
-        payment_method="prop:vaultkeeper_payment_method", reference="prop:payment_reference",
-        fund="prop:vaultkeeper_fund", gift_aid="prop:vaultkeeper_gift_aid",
-        person_id="link:contacts", organisation_id="link:companies",
-        currency="prop:deal_currency_code"),
-    "activity": _with_flags(
-        legacy_id=f"prop:{LEGACY}", body="prop:hs_note_body", date="prop:hs_timestamp",
-        type="prop:vaultkeeper_activity_type", person_id="link:contacts",
-        organisation_id="link:companies", donation_id="link:deals",
-        subject="none:notes.csv has no subject column (a HubSpot note is its body)",
-        owner="none:owners are users of the new portal, assigned there"),
-}
+LEGACY = LEGACY_ID_PROPERTY
+DEFAULT_MAPPING = IMPORT_MAPPING
+"""The built-in mapping of ``--via import``: the vendor's own (connectors/hs_rehearsal.py)."""
 
 
 def source_field(source: str) -> str:

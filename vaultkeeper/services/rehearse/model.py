@@ -27,6 +27,12 @@ def entity_fields(entity: str) -> tuple[str, ...]:
     return (*ENTITIES[entity], *FLAGS)
 
 
+def fields_to(home: str, entity: str, given: dict[str, str]) -> dict[str, str]:
+    """A built-in mapping of one entity: the ``given`` destinations, every other field to the
+    target's free-text ``home``."""
+    return {**{f: home for f in entity_fields(entity)}, **given}
+
+
 def ref_target(entity: str, name: str) -> str | None:
     """The entity a reference field points at (``person.organisation_id`` → organisation)."""
     kind = ENTITIES[entity].get(name, ("",))[0]

@@ -26,6 +26,7 @@ from vaultkeeper.services.rehearse.model import (
     Returned,
     TargetMapping,
     entity_fields,
+    fields_to,
     parse_lines,
     text_lines,
 )
@@ -50,24 +51,25 @@ _TEXT = "note"
 def _default_mapping() -> dict[str, dict[str, str]]:
     addr = {"street": "address.street", "city": "address.city",
             "postcode": "address.postal_code", "country": "address.country"}
-    person = {f: _TEXT for f in entity_fields("person")}
-    person.update(addr, email="contact.email", phone="contact.phone", mobile="contact.mobile",
-                  organisation_id="relation")
-    org = {f: _TEXT for f in entity_fields("organisation")}
-    org.update(addr, name="party.name", phone="contact.phone", website="contact.website")
-    membership = {f: _TEXT for f in entity_fields("membership")}
-    membership.update(number="opportunity.description", person_id="opportunity.party",
-                      organisation_id="opportunity.party", start_date="opportunity.start_date",
-                      end_date="opportunity.end_date")
-    donation = {f: _TEXT for f in entity_fields("donation")}
-    donation.update(name="opportunity.description", amount="opportunity.amount",
-                    currency="opportunity.currency", date="opportunity.start_date",
-                    person_id="opportunity.party", organisation_id="opportunity.party")
-    activity = {f: _TEXT for f in entity_fields("activity")}
-    activity.update(person_id="note.resource", organisation_id="note.resource",
-                    donation_id="note.resource")
-    return {"person": person, "organisation": org, "membership": membership,
-            "donation": donation, "activity": activity}
+    return {
+        "person": fields_to(_TEXT, "person", {
+            **addr, "email": "contact.email", "phone": "contact.phone",
+            "mobile": "contact.mobile", "organisation_id": "relation"}),
+        "organisation": fields_to(_TEXT, "organisation", {
+            **addr, "name": "party.name", "phone": "contact.phone",
+            "website": "contact.website"}),
+        "membership": fields_to(_TEXT, "membership", {
+            "number": "opportunity.description", "person_id": "opportunity.party",
+            "organisation_id": "opportunity.party", "start_date": "opportunity.start_date",
+            "end_date": "opportunity.end_date"}),
+        "donation": fields_to(_TEXT, "donation", {
+            "name": "opportunity.description", "amount": "opportunity.amount",
+            "currency": "opportunity.currency", "date": "opportunity.start_date",
+            "person_id": "opportunity.party", "organisation_id": "opportunity.party"}),
+        "activity": fields_to(_TEXT, "activity", {
+            "person_id": "note.resource", "organisation_id": "note.resource",
+            "donation_id": "note.resource"}),
+    }
 
 
 DEFAULT_MAPPING = _default_mapping()

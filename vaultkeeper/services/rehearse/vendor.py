@@ -34,6 +34,7 @@ from vaultkeeper.services.rehearse.model import (
     Returned,
     TargetMapping,
     entity_fields,
+    fields_to,
     parse_lines,
     text_lines,
 )
@@ -43,16 +44,10 @@ ORDER = ("organisation", "person", "membership", "donation", "activity")
 HEADER = "vaultkeeper"
 
 
-def _text_all(entity: str, **given: str) -> dict[str, str]:
-    out = {f: "text" for f in entity_fields(entity)}
-    out.update(given)
-    return out
-
-
 def default_mapping(kind: str) -> dict[str, dict[str, str]]:
     """The built-in mapping for a vendor target (its own record's, the rest as text)."""
     given = registry.rehearsal(kind).mapping
-    return {entity: _text_all(entity, **given[entity]) for entity in ORDER}
+    return {entity: fields_to("text", entity, given[entity]) for entity in ORDER}
 
 
 def destinations(kind: str) -> frozenset[str]:

@@ -34,6 +34,9 @@ class RestoreReport:
     requests: dict[str, Any] = field(default_factory=dict)
     id_map: dict[str, dict[str, str]] = field(default_factory=dict)
     """object → old id → new id, for every re-created record."""
+    files: dict[str, Any] = field(default_factory=dict)
+    """Files of the written records: counts (present, uploaded/to_upload, kept, failed,
+    bytes) and every file not simply present (services/restore/files.py)."""
     exit_code: int = 0
     error: str = ""
 
@@ -96,6 +99,13 @@ def render_html(data: dict[str, Any]) -> str:
     parts += ["<h2>Records</h2>",
               table(["object", "snapshot id", "id in the CRM", "action", "outcome", "reason"],
                     records)]
+    files = data.get("files") or {}
+    if files.get("items"):
+        parts += ["<h2>Files</h2>", table(
+            ["file", "kind", "id", "size", "action", "state", "new id", "records", "reason"],
+            [[i["name"], i["kind"], i["file_id"], i["size"], i["action"], i["state"],
+              i.get("new_id") or "", ", ".join(i["records"]), i.get("reason") or ""]
+             for i in files["items"]])]
     parts += [f"<p>{e(w)}</p>" for w in data.get("warnings", [])]
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"

@@ -7,7 +7,8 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 from vaultkeeper.config import Settings
 from vaultkeeper.db import open_state_db
@@ -16,12 +17,19 @@ from vaultkeeper.db.selection import MirrorReader
 from vaultkeeper.errors import ExitCode, UsageError, VaultkeeperError
 from vaultkeeper.privatefs import run_lock
 from vaultkeeper.services.restore.apply import Applier, Progress
+from vaultkeeper.services.restore.files import (
+    FileIdReader,
+    file_map,
+    file_properties,
+    load_index,
+    restore_files,
+)
 from vaultkeeper.services.restore.plan import build_plan
 from vaultkeeper.services.restore.report import OUTCOMES, RestoreReport
 from vaultkeeper.services.restore.selection import Choice, dependency_order, select
 from vaultkeeper.services.restore.source import open_source, parse_date
 from vaultkeeper.services.restore.target import Target, open_target
-from vaultkeeper.services.restore.verify import verify
+from vaultkeeper.services.restore.verify import WRITTEN, verify
 
 LOCK = "restore.lock"
 
@@ -45,6 +53,8 @@ class RestoreOptions:
     max_records: int = 1000
     yes: bool = False
     resume: int | None = None
+    replace_changed_files: bool = False
+    """Put the snapshot's version back over a file the CRM changed since (default: keep)."""
 
     def choice(self) -> Choice:
         """The selection part."""
@@ -95,15 +105,22 @@ def run_restore(settings: Settings, opts: RestoreOptions, *,
             run_id = opts.resume or journal.unfinished(db, fp)
             return execute(db, src.reader, target, opts, run_id=run_id, fingerprint=fp,
                            snapshot_id=src.snapshot_id, source=src.description,
-                           progress=progress)
+                           progress=progress, files_root=src.root)
 
 
 def execute(db: Any, reader: MirrorReader, target: Target,
             opts: RestoreOptions, *, run_id: int | None, fingerprint: str, snapshot_id: str,
             source: str, choice: Choice | None = None, kind: str = "restore",
-            progress: Progress | None = None) -> RestoreReport:
-    """Plan (or pick up the journal of ``run_id``), apply, verify, report."""
+            progress: Progress | None = None, files_root: Path | None = None,
+            ) -> RestoreReport:
+    """Plan (or pick up the journal of ``run_id``), apply, put files back, verify, report."""
     writer = target.writer
+    known_files = journal.previous_file_map(db, target.name)
+    index = load_index(files_root)
+    files_reader = FileIdReader(reader, file_map(db, target.name), file_properties(index)) \
+        if index else None
+    if files_reader is not None:
+        reader = cast(MirrorReader, files_reader)
     report = RestoreReport(target=target.name, connector=target.vendor,
                            snapshot_id=snapshot_id, source=source, dry_run=opts.dry_run)
     row = journal.get_run(db, run_id) if run_id else None
@@ -124,6 +141,15 @@ def execute(db: Any, reader: MirrorReader, target: Target,
                               deleted_only=bool(opts.deleted_since), previous=previous)
             report.plan, report.warnings = plan.counts(), list(plan.warnings)
             if opts.dry_run:
+                report.files = restore_files(
+                    db, run_id, writer, files_root,
+                    {} if opts.fields else {
+                        (i.obj, i.old_id): (None if i.action == "create" else i.target_id)
+                        for i in plan.items
+                        if i.action != "anchor" and (i.action != "skip" or i.target_id)},
+                    dry_run=True,
+                    replace_changed=opts.replace_changed_files, reader=files_reader,
+                    known=known_files).as_json()
                 report.status = "planned"
                 journal.set_status(db, run_id, "dry-run", plan=report.plan,
                                    report=report.as_json())
@@ -147,6 +173,16 @@ def execute(db: Any, reader: MirrorReader, target: Target,
         applier = Applier(db, run_id, reader, writer, progress)
         objects = [o for o in reader.objects if o in report.plan]
         applier.run(dependency_order(reader, objects))
+        # Files of every selected record the CRM holds now (written or unchanged), so a file
+        # that failed before or was deleted on its own comes back too; not for --fields.
+        restored = {} if opts.fields else {
+            (r["object"], r["old_id"]): r["new_id"] for r in journal.items(db, run_id)
+            if r.get("outcome") in (*WRITTEN, "Skipped") and r["new_id"]}
+        report.files = restore_files(
+            db, run_id, writer, files_root, restored, dry_run=False,
+            replace_changed=opts.replace_changed_files, reader=files_reader,
+            known=known_files, progress=(lambda name, size: progress("files", name, size))
+            if progress else None).as_json()
         report.mismatches = verify(db, run_id, applier, opts.fields)
         report.warnings += applier.warnings
     except VaultkeeperError as exc:
@@ -162,7 +198,8 @@ def execute(db: Any, reader: MirrorReader, target: Target,
         return report
     _fill(db, run_id, report)
     report.requests = writer.request_stats()
-    failed = bool(report.failed()) or report.links.get("failed", 0) > 0
+    failed = bool(report.failed()) or report.links.get("failed", 0) > 0 or \
+        report.files.get("failed", 0) > 0
     if report.mismatches:
         report.status, report.exit_code = "mismatch", int(ExitCode.VERIFICATION)
     elif failed:

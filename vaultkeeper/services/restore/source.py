@@ -30,6 +30,8 @@ class SourceMirror:
     reader: MirrorReader
     snapshot_id: str
     description: str
+    root: Path | None = None
+    """The restored export in the private work folder (its ``files/``); None for a mirror."""
 
 
 def parse_date(text: str) -> datetime | None:
@@ -77,7 +79,7 @@ def open_source(settings: Settings, *, snapshot: str | None, location: str | Non
                       if suppression.persons else "")
             yield SourceMirror(reader, snap.original or snap.id,
                                f"snapshot {(snap.original or snap.id)[:8]} at {chosen.name}"
-                               + erased)
+                               + erased, root)
         finally:
             reader.close()
 

@@ -31,6 +31,10 @@ def test_harness_finds_no_violation_in_a_handful_of_kills(tmp_path: Path) -> Non
     assert result["per_command"]["drill"]["kills"] == 2
     assert all(t["next_exit"] == 0 for t in result["trials"])
     assert set(result["locations"]) == {"local-a", "local-b", "s3", "rest"}
+    # the stderr tail of every killed run is kept: a SIGTERM mid-run says it was interrupted
+    for t in result["trials"]:
+        if t["signal"] == "SIGTERM" and t["killed_exit"] == 130:
+            assert "Interrupted" in t["killed_stderr"]
 
 
 @pytest.mark.slow
@@ -88,3 +92,21 @@ def test_merged_results_count_only_the_kills_that_ran(tmp_path: Path) -> None:
     summary = (tmp_path / "summary.md").read_text()
     assert "INCOMPLETE" in summary and "backup 3, drill 2" in summary
     assert "| drill | 2 |" in summary and "- drill #0: x" in summary
+
+
+def test_a_sigterm_death_counts_as_before_start_only_without_any_trace(tmp_path: Path) -> None:
+    """Exit -15 is excused only when the run printed nothing and changed no file; any output
+    or any file touched makes it a violation (vaultkeeper had started and did not unwind)."""
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        from crash_checks import before_start
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    files = {"/s/state.db": (100, 1), "/s/loc/a/config": (10, 2)}
+    assert before_start(-15, "", files, dict(files))
+    assert not before_start(-15, "Traceback (most recent call last):\n", files, dict(files))
+    assert not before_start(-15, "", files, {**files, "/s/state.db": (100, 5)})
+    assert not before_start(-15, "", files, {**files, "/s/tmp/vk-x": (0, 3)})
+    assert not before_start(-15, "", files, {"/s/state.db": (100, 1)})
+    assert not before_start(-2, "", files, dict(files))
+    assert not before_start(130, "", files, dict(files))

@@ -142,7 +142,20 @@ def run() -> None:
     finally:
         for sig in _STOP_SIGNALS:
             signal.signal(sig, signal.SIG_IGN)
+        _forget_interrupt_inside_eval()
     sys.exit(code)
+
+
+def _forget_interrupt_inside_eval() -> None:
+    """Clear CPython's "KeyboardInterrupt went unhandled" mark once our exit code is known.
+
+    CPython sets that mark whenever the code of a string passed to ``eval()``/``exec()`` ends
+    in KeyboardInterrupt — even when an outer ``try`` handles it — and ``python -m`` then ends
+    the process by SIGINT (exit -2) whatever its exit code. Typer ``eval()``s every command's
+    string annotations while it builds the CLI (seconds on a loaded machine), so a SIGTERM
+    then turned a cleanly reported interruption (exit 130) into a death by SIGINT. Each string
+    ``eval()`` resets the mark before it runs: a trivial one clears it."""
+    eval("None")  # noqa: S307 - a constant: only its side effect on the mark matters
 
 
 def _run() -> None:

@@ -43,6 +43,8 @@ from vaultkeeper.storage.kit import kit_address, put_kit
 from vaultkeeper.storage.locations import Location
 from vaultkeeper.tomlcheck import Bad, Origin, as_duration
 
+WHEEL_CACHE = "wheel-cache"
+"""The last built vaultkeeper wheel, under the state folder, keyed by its source digest."""
 
 # -------------------------------------------------------------------------------- deposit
 @dataclass
@@ -139,7 +141,7 @@ def _write_kit(ctx: CommandContext, kit: Path, location: Location, drill: dict[s
     settings = ctx.settings
     notes: list[str] = []
     (kit / "wheel").mkdir()
-    pyenv.build_wheel(kit / "wheel")
+    pyenv.build_wheel(kit / "wheel", cache=ctx.state_dir / WHEEL_CACHE)
     version = ".".join(map(str, org.version()))
     (kit / "RESTIC_VERSION.txt").write_text(
         f"restic >= 0.14 is required (this deposit was made with restic {version}).\n"

@@ -76,22 +76,34 @@ def result_of(args: argparse.Namespace, harness: Harness | None, trials: list[di
 
 
 def merge(paths: list[Path]) -> dict[str, Any]:
-    """Combine the results of harness runs that ran side by side (one command each)."""
+    """Combine the results of harness runs that ran side by side or one after another: one
+    command each, or several parts of one command (continued with another seed). A command's
+    kills are the sum over its parts; the whole is complete when every command reached the
+    kills requested."""
     parts = [json.loads(p.read_text()) for p in paths]
     trials = [t for part in parts for t in part["trials"]]
-    commands = [c for part in parts for c in part["per_command"]]
+    commands = list(dict.fromkeys(c for part in parts for c in part["per_command"]))
+    requested = max(p["kills_requested"] for p in parts)
+    done: dict[str, int] = {}
+    commits: dict[str, list[str]] = {}
+    for part in parts:
+        for command, kills in part["kills_done_per_command"].items():
+            done[command] = done.get(command, 0) + kills
+        for command in part["per_command"]:
+            seen = commits.setdefault(command, [])
+            if part.get("commit", "unknown") not in seen:
+                seen.append(part.get("commit", "unknown"))
     return {
-        "complete": all(p["complete"] for p in parts),
-        "kills_requested": max(p["kills_requested"] for p in parts),
-        "kills_done_per_command": {c: v for p in parts
-                                   for c, v in p["kills_done_per_command"].items()},
+        "complete": all(n >= requested for n in done.values()),
+        "kills_requested": requested,
+        "kills_done_per_command": done,
         "records": parts[0]["records"], "seeds": [p["seed"] for p in parts],
         "restic_check": parts[0]["restic_check"], "locations": parts[0]["locations"],
         # each command's unkilled duration as its own run measured it (its kill window)
         "durations_s": {c: p["durations_s"].get(c) for p in parts for c in p["per_command"]},
         "excluded_trials": [p["excluded_trials"] for p in parts if p.get("excluded_trials")],
-        "elapsed_s": max(p["elapsed_s"] for p in parts),
-        "commits": {c: p.get("commit", "unknown") for p in parts for c in p["per_command"]},
+        "elapsed_s": max(p["elapsed_s"] for p in parts),   # the longest part (wall)
+        "commits": {c: ", ".join(v) for c, v in commits.items()},
         "per_command": summarise(trials, commands),
         "violations": sum(p["violations"] for p in parts),
         "parts": [str(p) for p in paths], "trials": trials}

@@ -94,6 +94,39 @@ def test_merged_results_count_only_the_kills_that_ran(tmp_path: Path) -> None:
     assert "| drill | 2 |" in summary and "- drill #0: x" in summary
 
 
+def test_parts_of_one_command_add_up(tmp_path: Path) -> None:
+    """A command continued in a second part (another seed, the same commit) counts the kills of
+    both parts; the whole is complete once every command reached the kills requested."""
+    def part(name: str, kills: int, requested: int) -> Path:
+        trials = [{"command": "escrow", "n": n, "signal": ("SIGKILL", "SIGTERM")[n % 2],
+                   "delay_s": 1.0, "killed_exit": -9, "finished_before_kill": False,
+                   "next_exit": 0, "next_s": 1.0, "locks_after_kill": 0, "locks_left": 0,
+                   "job_status": None, "checks_s": 1.0, "cycle_s": 10.0,
+                   "violations": []} for n in range(kills)]
+        path = tmp_path / name
+        path.write_text(json.dumps({
+            "complete": True, "kills_requested": requested,
+            "kills_done_per_command": {"escrow": kills}, "records": 30, "seed": kills,
+            "restic_check": "--with-cache", "locations": ["local-a"], "durations_s": {},
+            "elapsed_s": 100.0, "commit": "abc1234", "per_command": {"escrow": {}},
+            "violations": 0, "trials": trials}))
+        return path
+
+    out = tmp_path / "merged.json"
+    done = subprocess.run([sys.executable, str(SCRIPT), "--merge", str(part("a.json", 3, 5)),
+                           str(part("b.json", 2, 2)), "--out", str(out),
+                           "--markdown", str(tmp_path / "summary.md")],
+                          capture_output=True, text=True, timeout=120)
+    merged = json.loads(out.read_text())
+    assert done.returncode == 0, done.stderr
+    assert merged["kills_done_per_command"] == {"escrow": 5}
+    assert merged["complete"] is True and merged["kills_requested"] == 5
+    assert merged["per_command"]["escrow"]["kills"] == 5
+    assert merged["commits"] == {"escrow": "abc1234"}
+    summary = (tmp_path / "summary.md").read_text()
+    assert "escrow 5 (complete)" in summary and "| escrow | 5 |" in summary
+
+
 def test_a_sigterm_death_counts_as_before_start_only_without_any_trace(tmp_path: Path) -> None:
     """Exit -15 is excused only when the run printed nothing and changed no file; any output
     or any file touched makes it a violation (vaultkeeper had started and did not unwind)."""

@@ -70,6 +70,16 @@ def _json(response: Any) -> Any:
         return {"message": response.text[:300]}
 
 
+def _created_id(response: Any, refused: str) -> str:
+    """The id a vendor answered for a created file; FileRefused (``refused`` + status + the
+    vendor's reason) for anything else."""
+    data = _json(response)
+    if response.status_code not in (200, 201) or not isinstance(data, dict) or \
+            not data.get("id"):
+        raise FileRefused(f"{refused} ({response.status_code}): {_reason(data)}")
+    return str(data["id"])
+
+
 def _reason(body: Any) -> str:
     if isinstance(body, list) and body and isinstance(body[0], dict):
         first = body[0]
@@ -120,13 +130,8 @@ class HubSpotFileWriter:
                               "folderPath": (None, FOLDER), "fileName": (None, f.name),
                               "options": (None, options)}, "close": [handle]}
 
-        response = self.http.request("POST", "/files/v3/files", body=body)
-        data = _json(response)
-        if response.status_code not in (200, 201) or not isinstance(data, dict) or \
-                not data.get("id"):
-            raise FileRefused(f"HubSpot refused the upload ({response.status_code}): "
-                              f"{_reason(data)}")
-        return str(data["id"])
+        return _created_id(self.http.request("POST", "/files/v3/files", body=body),
+                           "HubSpot refused the upload")
 
     def relink(self, f: SnapshotFile, targets: Sequence[tuple[str, str]], old: str,
                new: str, via: Mapping[tuple[str, str], str] | None = None) -> list[str]:
@@ -222,13 +227,8 @@ class SalesforceFileWriter:
                     "headers": {"Content-Type": "application/json",
                                 "Content-Length": str(length)}}
 
-        response = self.http.request("POST", f"{self.root}/sobjects/{obj}", body=body)
-        data = _json(response)
-        if response.status_code not in (200, 201) or not isinstance(data, dict) or \
-                not data.get("id"):
-            raise FileRefused(f"Salesforce refused the {obj} ({response.status_code}): "
-                              f"{_reason(data)}")
-        return str(data["id"])
+        return _created_id(self.http.request("POST", f"{self.root}/sobjects/{obj}", body=body),
+                           f"Salesforce refused the {obj}")
 
     def upload(self, f: SnapshotFile, targets: Sequence[tuple[str, str]],
                replace: str | None) -> str:

@@ -168,3 +168,62 @@ def test_the_evidence_buckets_find_the_candidates_of_all_pairs(tmp_path: Path,
             assert stats.scored < stats.comparisons
     assert len(answers["all scored"]) > 200
     assert answers["buckets"] == answers["pairs"] == answers["all scored"]
+
+
+def _register_store(path: Path, n: int, seed: int) -> Scratch:
+    reg = register.generate(n, seed=seed)
+    scratch = Scratch(path)
+    feats, keys = [], []
+    for idx, m in enumerate(reg.rows):
+        person = dedupe.make_person(
+            str(idx), first=m.first, last=register.full_last(m), email=m.email,
+            phones=[m.phone], street=m.street, postcode=m.postcode, city=m.city,
+            birth=check_date(m.birth, "NL").value if m.birth else "", refs=[m.number])
+        feats.append((idx, person.pack()))
+        keys += [(k, idx) for k in dedupe.blocking_keys(person)]
+    scratch.put_features(feats)
+    scratch.add_keys(keys)
+    return scratch
+
+
+def test_two_processes_find_what_one_finds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The blocks' halves searched by two processes (a forked worker, pairs spooled and
+    added after) give the candidates, scores, reasons and counts of one process, and leave
+    nothing in the private work folder."""
+    from vaultkeeper.services.emergency import split
+
+    monkeypatch.setattr(split, "SPLIT_MIN", 0)
+    answers, counts = {}, {}
+    for name in ("one", "two"):
+        scratch = _register_store(tmp_path / f"{name}.db", 4000, 11)
+        work = tmp_path / f"work-{name}"
+        work.mkdir(mode=0o700)
+        stats = dedupe.find_candidates(scratch, workdir=work if name == "two" else None)
+        answers[name], counts[name] = list(scratch.pairs()), stats
+        scratch.close()
+        assert list(work.iterdir()) == []
+    assert len(answers["one"]) > 200 and answers["one"] == answers["two"]
+    assert counts["one"] == counts["two"]
+
+
+def test_a_failed_dedupe_worker_fails_the_search(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch):
+    """A worker that fails mid-search fails the whole search with one clear error (no half
+    of the candidates passed off as all of them)."""
+    from vaultkeeper.errors import VaultkeeperError
+    from vaultkeeper.services.emergency import dedupe_split, split
+
+    monkeypatch.setattr(split, "SPLIT_MIN", 0)
+    real = dedupe.search
+
+    def dying(scratch, threshold, halves=(0, 1), add=None):
+        if halves == (1,):
+            raise OSError("disk full (simulated in the worker)")
+        return real(scratch, threshold, halves, add)
+    monkeypatch.setattr(dedupe_split.dedupe, "search", dying)
+    scratch = _register_store(tmp_path / "s.db", 500, 2)
+    work = tmp_path / "work"
+    work.mkdir(mode=0o700)
+    with pytest.raises(VaultkeeperError, match=r"second process.*disk full"):
+        dedupe.find_candidates(scratch, workdir=work)
+    scratch.close()

@@ -27,7 +27,7 @@ class Scratch:
         # Answers fetched ahead for a chunk of records (see ``prefetch``): one query per
         # chunk instead of one per record; bounded by the chunk, so memory stays flat.
         self._ahead: dict[tuple[str, str], tuple[set[str], dict[str, str | None]]] = {}
-        self._links_indexed = reader
+        self._links_indexed = self._keys_indexed = reader
         if reader:
             self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
             self._db.execute(f"PRAGMA cache_size=-{cache_mb * 1024}")
@@ -83,6 +83,12 @@ class Scratch:
         """Build what reads create lazily (the link indexes), so that other connections
         can read while this one writes nothing."""
         self._index_links()
+
+    def index_blocks(self) -> None:
+        """Index the blocking keys (after the last ``add_keys``; ``blocks`` does it too)."""
+        if not self._keys_indexed:
+            self._db.execute("CREATE INDEX IF NOT EXISTS keys_key ON keys (key, idx)")
+            self._keys_indexed = True
 
     def _index_links(self) -> None:
         if not self._links_indexed:
@@ -180,13 +186,18 @@ class Scratch:
                 f"SELECT idx, data FROM feats WHERE idx IN ({marks})", chunk))  # noqa: S608
         return out
 
+    def count_features(self) -> int:
+        """How many records have comparison features."""
+        return int(self._db.execute("SELECT count(*) FROM feats").fetchone()[0])
+
     def add_keys(self, items: Iterable[tuple[str, int]]) -> None:
         """Put record ``idx`` into the block ``key``."""
         self._many("INSERT INTO keys VALUES (?, ?)", items)
+        self._keys_indexed = False
 
     def blocks(self, *, min_size: int = 2) -> Iterator[tuple[str, list[int]]]:
         """Every block (key, record numbers) with at least ``min_size`` records, key order."""
-        self._db.execute("CREATE INDEX IF NOT EXISTS keys_key ON keys (key, idx)")
+        self.index_blocks()
         # GROUP BY straight over the covering index (key, idx): no temporary B-tree of every
         # key row (9 M rows at 1 M persons); a record twice under one key is dropped here.
         cursor = self._db.execute(
@@ -197,10 +208,12 @@ class Scratch:
                 yield key, idxs
 
     def add_pair(self, a: int, b: int, score: float, reason: str) -> None:
-        """Record a candidate pair, keeping the best score seen for it."""
+        """Record a candidate pair, keeping the best score seen for it (on a tie, the first
+        reason in sort order: the result does not depend on the order of the calls)."""
         self._db.execute(
             "INSERT INTO pairs VALUES (?, ?, ?, ?) ON CONFLICT (a, b) DO UPDATE SET "
-            "score = excluded.score, reason = excluded.reason WHERE excluded.score > score",
+            "score = excluded.score, reason = excluded.reason WHERE excluded.score > score "
+            "OR (excluded.score = score AND excluded.reason < reason)",
             (min(a, b), max(a, b), score, reason))
 
     def has_pair(self, a: int, b: int) -> bool:

@@ -15,9 +15,11 @@ Nothing is ever merged.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+import zlib
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import orjson
 from rapidfuzz import fuzz
@@ -333,6 +335,9 @@ class DedupeStats:
     """Pairs that went through :func:`score` (the rest were answered by :func:`_may_match`)."""
 
 
+AddPair = Callable[[int, int, float, str], None]
+"""Where a candidate pair goes: record numbers, score, reasons."""
+
 BUCKET_MIN = 8
 """Name blocks with more members find their pairs through shared evidence keys, not all
 pairs."""
@@ -342,13 +347,23 @@ pairs have nothing else in common. The other keys are evidence themselves (an e-
 phone, an address, a birth date), so every pair of their blocks shares it."""
 
 
-def _block_groups(scratch: Scratch, size: int = 2000) -> Iterator[list[tuple[str, list[int]]]]:
-    """Blocks in groups of about ``size`` members: one features query per group."""
-    group: list[tuple[str, list[int]]] = []
+def half(key: str) -> int:
+    """Which of the two halves of the blocks ``key`` belongs to (the same in every process)."""
+    return zlib.crc32(key.encode()) & 1
+
+
+def _block_groups(scratch: Scratch, halves: tuple[int, ...], size: int = 2000
+                  ) -> Iterator[list[tuple[str, list[int], int]]]:
+    """The blocks of these halves in groups of about ``size`` members: one features query per
+    group."""
+    group: list[tuple[str, list[int], int]] = []
     members = 0
-    for block in scratch.blocks():
-        group.append(block)
-        members += len(block[1])
+    for key, idxs in scratch.blocks():
+        h = half(key)
+        if h not in halves:
+            continue
+        group.append((key, idxs, h))
+        members += len(idxs)
         if members >= size:
             yield group
             group, members = [], 0
@@ -378,8 +393,7 @@ class _Group:
                 self.keys[i] = evidence_keys(self.probe(i))
 
 
-def _compare_block(scratch: Scratch, key: str, members: list[int], g: _Group,
-                   need: float | None,
+def _compare_block(add: AddPair, key: str, members: list[int], g: _Group, need: float | None,
                    seen: set[tuple[int, int]], stats: DedupeStats, threshold: float) -> None:
     """Score the pairs of one block (a sliding window over a large one) not seen yet.
 
@@ -412,22 +426,45 @@ def _compare_block(scratch: Scratch, key: str, members: list[int], g: _Group,
         stats.scored += 1
         value, reason = score(people[i], people[j], floor=threshold)
         if value >= threshold:
-            scratch.add_pair(i, j, round(value, 3), reason)
+            add(i, j, round(value, 3), reason)
 
 
-def find_candidates(scratch: Scratch, *, threshold: float = THRESHOLD) -> DedupeStats:
-    """Compare persons sharing a block; keep pairs scoring at least ``threshold``."""
+def search(scratch: Scratch, threshold: float, halves: tuple[int, ...] = (0, 1),
+           add: AddPair | None = None) -> DedupeStats:
+    """Compare the persons sharing a block of these halves; hand every pair scoring at least
+    ``threshold`` to ``add`` (default: the store's ``add_pair``).
+
+    Each half has its own set of pairs already compared, so that the work (``comparisons``)
+    is the same whether one process searches both halves or two processes one each.
+    """
     stats = DedupeStats()
-    seen: set[tuple[int, int]] = set()
+    seen: tuple[set[tuple[int, int]], set[tuple[int, int]]] = (set(), set())
+    add = add or scratch.add_pair
     # Without strong evidence (an evidence key in common) a pair adds up to 0.05 before the
     # names; the filters hold for any threshold above that plus the names' weight.
     need = threshold - NAME_WEIGHT - 1e-9 if threshold > NAME_WEIGHT + 0.06 else None
-    for group in _block_groups(scratch):
+    for group in _block_groups(scratch, halves):
         g = _Group({i: Person.unpack(d) for i, d in scratch.features(
-            {i for _key, members in group for i in members}).items()})
-        for key, members in group:
-            _compare_block(scratch, key, members, g, need, seen, stats, threshold)
-            if len(seen) > 500_000:   # bounded memory: forget; re-scoring a pair is harmless
-                seen.clear()
+            {i for _key, members, _h in group for i in members}).items()})
+        for key, members, h in group:
+            _compare_block(add, key, members, g, need, seen[h], stats, threshold)
+            if len(seen[h]) > 500_000:   # bounded memory: forget; re-scoring is harmless
+                seen[h].clear()
+    return stats
+
+
+def find_candidates(scratch: Scratch, *, threshold: float = THRESHOLD,
+                    workdir: Path | None = None) -> DedupeStats:
+    """Compare persons sharing a block; keep pairs scoring at least ``threshold``.
+
+    With ``workdir`` (a private folder) and enough persons, the two halves of the blocks are
+    searched by two processes (``dedupe_split``); the candidates and the counts are the same.
+    """
+    from vaultkeeper.services.emergency import dedupe_split
+
+    if workdir is not None and dedupe_split.worth(scratch):
+        stats = dedupe_split.find_split(scratch, threshold, workdir)
+    else:
+        stats = search(scratch, threshold)
     stats.candidates = scratch.count_pairs()
     return stats

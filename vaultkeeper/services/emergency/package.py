@@ -309,7 +309,7 @@ class PackageBuilder:
     def write_duplicates(self) -> None:
         """Blocking + fuzzy scoring over persons; every candidate into quality/duplicates.csv."""
         self.observer.stage("duplicate candidates", None)
-        stats = dedupe.find_candidates(self.scratch)
+        stats = dedupe.find_candidates(self.scratch, workdir=self.workdir)
         stats.persons = self.entity_counts.get("person", Counter())["rows"]
         self.dup_stats = stats
         out = CsvOut(self.out / "quality" / "duplicates.csv", DUPLICATE_HEADER)

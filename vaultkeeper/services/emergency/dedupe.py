@@ -372,25 +372,19 @@ def _block_groups(scratch: Scratch, halves: tuple[int, ...], size: int = 2000
 
 
 class _Group:
-    """One group's persons, their probes and evidence keys (derived on first use)."""
+    """One group's persons, their probes and (on first use) evidence keys."""
 
-    def __init__(self, people: dict[int, Person]) -> None:
+    def __init__(self, people: dict[int, Person], probes: bool) -> None:
         self.people = people
-        self.probes: dict[int, Probe] = {}
+        self.probes: dict[int, Probe] = {i: probe(p) for i, p in people.items()} if probes \
+            else {}
         self.keys: dict[int, list[str]] = {}
 
-    def probe(self, i: int) -> Probe:
-        """The probe of record ``i``."""
-        pr = self.probes.get(i)
-        if pr is None:
-            pr = self.probes[i] = probe(self.people[i])
-        return pr
-
     def evidence(self, members: list[int]) -> None:
-        """Derive the probes and evidence keys of these members."""
+        """Derive the evidence keys of these members."""
         for i in members:
             if i not in self.keys:
-                self.keys[i] = evidence_keys(self.probe(i))
+                self.keys[i] = evidence_keys(self.probes[i])
 
 
 def _compare_block(add: AddPair, key: str, members: list[int], g: _Group, need: float | None,
@@ -415,13 +409,14 @@ def _compare_block(add: AddPair, key: str, members: list[int], g: _Group, need: 
     else:
         pairs = ((ordered[x], ordered[y]) for x in range(len(ordered))
                  for y in range(x + 1, min(len(ordered), x + 1 + window)))
+    probes = g.probes
     for i, j in pairs:
         pair = (i, j) if i < j else (j, i)
         if pair in seen:
             continue
         seen.add(pair)
         stats.comparisons += 1
-        if need is not None and not _may_match(g.probe(i), g.probe(j), need):
+        if need is not None and not _may_match(probes[i], probes[j], need):
             continue
         stats.scored += 1
         value, reason = score(people[i], people[j], floor=threshold)
@@ -445,7 +440,7 @@ def search(scratch: Scratch, threshold: float, halves: tuple[int, ...] = (0, 1),
     need = threshold - NAME_WEIGHT - 1e-9 if threshold > NAME_WEIGHT + 0.06 else None
     for group in _block_groups(scratch, halves):
         g = _Group({i: Person.unpack(d) for i, d in scratch.features(
-            {i for _key, members, _h in group for i in members}).items()})
+            {i for _key, members, _h in group for i in members}).items()}, need is not None)
         for key, members, h in group:
             _compare_block(add, key, members, g, need, seen[h], stats, threshold)
             if len(seen[h]) > 500_000:   # bounded memory: forget; re-scoring is harmless

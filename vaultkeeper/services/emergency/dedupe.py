@@ -10,6 +10,12 @@ transposed and OCR-like typos, swapped first/last, particles), e-mail, phone, re
 numbers, date of birth (swapped digits, day and month swapped), street/postcode/city — with
 ``rapidfuzz``; every candidate carries its score and the reasons, for a person to review.
 Nothing is ever merged.
+
+Most pairs of a block have nothing but a name in common and can never reach the threshold:
+a pair is only scored when an upper bound of its other evidence (``evidence.bound``) leaves
+the names enough to reach it, and a name block of more than ``BUCKET_MIN`` members finds its
+pairs through the evidence keys its members share (``evidence.bucket_pairs``), not all pairs.
+Large builds search the two halves of the blocks in two processes (``dedupe_split``).
 """
 
 from __future__ import annotations
@@ -443,7 +449,7 @@ def search(scratch: Scratch, threshold: float, halves: tuple[int, ...] = (0, 1),
             {i for _key, members, _h in group for i in members}).items()}, need is not None)
         for key, members, h in group:
             _compare_block(add, key, members, g, need, seen[h], stats, threshold)
-            if len(seen[h]) > 500_000:   # bounded memory: forget; re-scoring is harmless
+            if len(seen[h]) > 250_000:   # bounded memory: forget; re-scoring is harmless
                 seen[h].clear()
     return stats
 

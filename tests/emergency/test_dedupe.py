@@ -190,9 +190,9 @@ def test_two_processes_find_what_one_finds(tmp_path: Path, monkeypatch: pytest.M
     """The blocks' halves searched by two processes (a forked worker, pairs spooled and
     added after) give the candidates, scores, reasons and counts of one process, and leave
     nothing in the private work folder."""
-    from vaultkeeper.services.emergency import split
+    from vaultkeeper.services.emergency import dedupe_split
 
-    monkeypatch.setattr(split, "SPLIT_MIN", 0)
+    monkeypatch.setattr(dedupe_split, "SPLIT_MIN", 0)
     answers, counts = {}, {}
     for name in ("one", "two"):
         scratch = _register_store(tmp_path / f"{name}.db", 4000, 11)
@@ -211,9 +211,9 @@ def test_a_failed_dedupe_worker_fails_the_search(tmp_path: Path,
     """A worker that fails mid-search fails the whole search with one clear error (no half
     of the candidates passed off as all of them)."""
     from vaultkeeper.errors import VaultkeeperError
-    from vaultkeeper.services.emergency import dedupe_split, split
+    from vaultkeeper.services.emergency import dedupe_split
 
-    monkeypatch.setattr(split, "SPLIT_MIN", 0)
+    monkeypatch.setattr(dedupe_split, "SPLIT_MIN", 0)
     real = dedupe.search
 
     def dying(scratch, threshold, halves=(0, 1), add=None):

@@ -25,10 +25,15 @@ from vaultkeeper.db.scratch import Scratch
 from vaultkeeper.restic.proc import die_with_parent
 from vaultkeeper.services.emergency import dedupe, split
 
+SPLIT_MIN = 50_000
+"""Persons from which two processes search (below, the fork and both processes reading every
+block cost more than they save: measured at 20,000 persons, the duplicate stage took
+5.7–7.2 s with the split against 2.9–4.4 s without)."""
+
 
 def worth(scratch: Scratch) -> bool:
-    """Whether to search with two processes (as many persons as ``split.SPLIT_MIN``)."""
-    return (os.cpu_count() or 1) >= 2 and scratch.count_features() >= split.SPLIT_MIN
+    """Whether to search with two processes (at least ``SPLIT_MIN`` persons, two cores)."""
+    return (os.cpu_count() or 1) >= 2 and scratch.count_features() >= SPLIT_MIN
 
 
 class _PairSpool:

@@ -378,19 +378,23 @@ def _block_groups(scratch: Scratch, halves: tuple[int, ...], size: int = 2000
 
 
 class _Group:
-    """One group's persons, their probes and (on first use) evidence keys."""
+    """One group's persons, their probes and evidence keys (derived on first use)."""
 
-    def __init__(self, people: dict[int, Person], probes: bool) -> None:
+    def __init__(self, people: dict[int, Person]) -> None:
         self.people = people
-        self.probes: dict[int, Probe] = {i: probe(p) for i, p in people.items()} if probes \
-            else {}
+        self.probes: dict[int, Probe] = {}
         self.keys: dict[int, list[str]] = {}
 
-    def evidence(self, members: list[int]) -> None:
-        """Derive the evidence keys of these members."""
+    def derive(self, members: list[int], keys: bool) -> None:
+        """Derive the probes (and with ``keys`` the evidence keys) of these members."""
+        probes = self.probes
         for i in members:
-            if i not in self.keys:
-                self.keys[i] = evidence_keys(self.probes[i])
+            if i not in probes:
+                probes[i] = probe(self.people[i])
+        if keys:
+            for i in members:
+                if i not in self.keys:
+                    self.keys[i] = evidence_keys(probes[i])
 
 
 def _compare_block(add: AddPair, key: str, members: list[int], g: _Group, need: float | None,
@@ -409,10 +413,14 @@ def _compare_block(add: AddPair, key: str, members: list[int], g: _Group, need: 
         ordered = sorted(members, key=lambda i: (people[i].last, people[i].first, i))
         window = WINDOW
     if need is not None and len(members) > BUCKET_MIN and key.startswith(NAME_BLOCKS):
-        g.evidence(ordered)
+        g.derive(ordered, keys=True)
         pairs: Iterable[tuple[int, int]] = (
             (ordered[x], ordered[y]) for x, y in bucket_pairs(ordered, g.probes, g.keys, window))
     else:
+        if len(members) < 3:   # one pair: scoring it costs less than two probes
+            need = None
+        elif need is not None:
+            g.derive(ordered, keys=False)
         pairs = ((ordered[x], ordered[y]) for x in range(len(ordered))
                  for y in range(x + 1, min(len(ordered), x + 1 + window)))
     probes = g.probes
@@ -446,7 +454,7 @@ def search(scratch: Scratch, threshold: float, halves: tuple[int, ...] = (0, 1),
     need = threshold - NAME_WEIGHT - 1e-9 if threshold > NAME_WEIGHT + 0.06 else None
     for group in _block_groups(scratch, halves):
         g = _Group({i: Person.unpack(d) for i, d in scratch.features(
-            {i for _key, members, _h in group for i in members}).items()}, need is not None)
+            {i for _key, members, _h in group for i in members}).items()})
         for key, members, h in group:
             _compare_block(add, key, members, g, need, seen[h], stats, threshold)
             if len(seen[h]) > 250_000:   # bounded memory: forget; re-scoring is harmless

@@ -24,7 +24,6 @@ import httpx
 import orjson
 
 from vaultkeeper import registry
-from vaultkeeper.connectors.http import HttpClient
 from vaultkeeper.connectors.hubspot import hubspot_validate
 from vaultkeeper.connectors.pacing import RatePacer
 from vaultkeeper.connectors.writer import (
@@ -75,11 +74,10 @@ class HubSpotWriter(CrmWriter):
                  max_retries: int = 8, timeout: float = 60.0, batch_size: int = BATCH_MAX,
                  concurrency: int = 4, sleep: Callable[[float], None] = time.sleep) -> None:
         self.pacer = RatePacer(sleep)
-        self.http = HttpClient(
-            base_url, headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-            ca_file=ca_file, timeout=timeout, max_retries=max_retries, validate=write_validate,
-            sleep=sleep, on_response=self.pacer.observe, before_request=self.pacer.wait)
-        self.batch_size = max(1, min(batch_size, BATCH_MAX))
+        self._connect(base_url, token, headers={"Accept": "application/json"}, ca_file=ca_file,
+                      timeout=timeout, max_retries=max_retries, validate=write_validate,
+                      sleep=sleep, batch_size=batch_size, on_response=self.pacer.observe,
+                      before_request=self.pacer.wait)
         # Batches in flight at once: HubSpot answers a batch create in a few hundred ms, so
         # one request at a time cannot use the rate limit; the pacer keeps the total under it.
         self._pool = ThreadPoolExecutor(concurrency, "vk-hubspot-writer") \

@@ -24,7 +24,6 @@ import httpx
 import orjson
 
 from vaultkeeper import registry
-from vaultkeeper.connectors.http import HttpClient
 from vaultkeeper.connectors.salesforce import salesforce_validate
 from vaultkeeper.connectors.writer import (
     CrmWriter,
@@ -73,14 +72,12 @@ class SalesforceWriter(CrmWriter):
                  batch_size: int = COLLECTION_MAX,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         version = api_version.lstrip("v")
-        self.http = HttpClient(
-            instance_url, headers={"Authorization": f"Bearer {token}"}, ca_file=ca_file,
-            timeout=timeout, max_retries=max_retries, validate=write_validate, sleep=sleep,
-            on_response=self._note_usage)
+        self._connect(instance_url, token, ca_file=ca_file, timeout=timeout,
+                      max_retries=max_retries, validate=write_validate, sleep=sleep,
+                      batch_size=batch_size, on_response=self._note_usage)
         self.token = token
         self.root = f"/services/data/v{version}"
         self.soap_path = f"/services/Soap/u/{version}"
-        self.batch_size = max(1, min(batch_size, COLLECTION_MAX))
         self.api_usage = ""
         self._describe: dict[str, dict[str, Any]] = {}
         self._fields: dict[str, WritableFields] = {}

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from vaultkeeper.errors import ConfigError
 
@@ -232,8 +232,12 @@ def signs_in(name: str) -> bool:
     return name == SANDBOX or any(e.name == name and e.sign_in for e in ENTRIES)
 
 
-Opener = Callable[[str, str, Path | None], Any]
-"""``opener(url, token, ca_file)``: a client of a vendor's API (close it after use)."""
+class Opener(Protocol):
+    """``opener(url, token, ca_file=…)``: a client of a vendor's API (close it after use);
+    the vendor's connector class itself is one."""
+
+    def __call__(self, url: str, token: str, /, *, ca_file: Path | None) -> Any:
+        """Open the client."""
 
 
 @dataclass(frozen=True)

@@ -307,7 +307,7 @@ def rehearse_vendor(target: Target, pkg: PackageData, mapping: TargetMapping,
             loader = VendorLoader(target.kind, writer, mapping, progress)
             t0 = time.monotonic()
             if via == "import" and loader.vendor.imports is not None:
-                imports = loader.vendor.imports(url, token, ca_file)
+                imports = loader.vendor.imports(url, token, ca_file=ca_file)
                 try:
                     stats = load_by_csv(target.kind, imports, writer, pkg, mapping, progress)
                 finally:
@@ -317,7 +317,7 @@ def rehearse_vendor(target: Target, pkg: PackageData, mapping: TargetMapping,
             times["import_s"] = round(time.monotonic() - t0, 2)
         finally:
             writer.close()
-        reader: Any = loader.vendor.reader(url, token, ca_file)
+        reader: Any = loader.vendor.reader(url, token, ca_file=ca_file)
         try:
             t0 = time.monotonic()
             back = loader.export(reader)

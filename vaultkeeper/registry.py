@@ -25,7 +25,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
@@ -205,8 +205,27 @@ def reader_for(connector: str) -> SourceKind:
     return kind if kind is not None and kind.name != SANDBOX else get(GENERIC)
 
 
-WriterFactory = Callable[..., Any]
-"""``factory(url, token, *, ca_file, api_version, max_retries, timeout) -> CrmWriter``."""
+@dataclass(frozen=True)
+class WriterEndpoint:
+    """Where and how a writer reaches its CRM: what every writer factory is given."""
+
+    url: str
+    token: str = field(repr=False)
+    ca_file: Path | None = None
+    api_version: str = ""
+    """The vendor's API version where it has one (``[source] api_version``); empty: default."""
+    max_retries: int = 8
+    timeout: float = 60.0
+
+    @classmethod
+    def of(cls, source: SourceSettings, url: str, token: str,
+           ca_file: Path | None) -> WriterEndpoint:
+        """The CRM at ``url`` with ``[source]``'s API version, retries and timeout."""
+        return cls(url, token, ca_file, source.api_version, source.max_retries, source.timeout)
+
+
+WriterFactory = Callable[[WriterEndpoint], Any]
+"""``factory(endpoint) -> CrmWriter`` (a writer class itself is one)."""
 _WRITERS: Plugins[WriterFactory] = Plugins(lambda e: e.writer_module,
                                            "connector {name!r} cannot be written to",
                                            "restore into one of {names}", "[source] connector")

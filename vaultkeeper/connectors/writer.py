@@ -17,12 +17,12 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from vaultkeeper.connectors.base import http_request_stats
 from vaultkeeper.connectors.http import HttpClient, Validator
 from vaultkeeper.errors import ConnectorError
+from vaultkeeper.registry import WriterEndpoint
 
 Status = Literal["created", "updated", "undeleted", "archived", "linked", "skipped", "failed"]
 LEGACY_ID_PROPERTY = "vaultkeeper_legacy_id"
@@ -189,16 +189,16 @@ class CrmWriter(abc.ABC):
     batch_size: int
     """Records per request: the caller's wish, capped by ``capabilities.batch_size``."""
 
-    def _connect(self, base_url: str, token: str, *, ca_file: Path | None, timeout: float,
-                 max_retries: int, validate: Validator, sleep: Callable[[float], None],
-                 batch_size: int, headers: Mapping[str, str] | None = None,
-                 **hooks: Any) -> None:
-        """Open ``http`` to the vendor with ``token`` as the bearer (``hooks``: HttpClient's
-        ``on_response``/``before_request``) and set ``batch_size`` within the API's limit."""
+    def _connect(self, at: WriterEndpoint, *, validate: Validator,
+                 sleep: Callable[[float], None], batch_size: int,
+                 headers: Mapping[str, str] | None = None, **hooks: Any) -> None:
+        """Open ``http`` to the vendor with the endpoint's token as the bearer (``hooks``:
+        HttpClient's ``on_response``/``before_request``) and set ``batch_size`` within the
+        API's limit."""
         self.http = HttpClient(
-            base_url, headers={"Authorization": f"Bearer {token}", **(headers or {})},
-            ca_file=ca_file, timeout=timeout, max_retries=max_retries, validate=validate,
-            sleep=sleep, **hooks)
+            at.url, headers={"Authorization": f"Bearer {at.token}", **(headers or {})},
+            ca_file=at.ca_file, timeout=at.timeout, max_retries=at.max_retries,
+            validate=validate, sleep=sleep, **hooks)
         self.batch_size = max(1, min(batch_size, self.capabilities.batch_size))
 
     @abc.abstractmethod

@@ -277,9 +277,5 @@ FileWriter = HubSpotFileWriter | SalesforceFileWriter
 
 
 def file_writer(writer: CrmWriter) -> FileWriter:
-    """The file writer for a CRM writer's vendor."""
-    if writer.name == "hubspot":
-        return HubSpotFileWriter(writer)
-    if writer.name == "salesforce":
-        return SalesforceFileWriter(writer)
-    raise ConnectorError(f"files cannot be written into a {writer.name} CRM")
+    """The file writer for a CRM writer's vendor (each vendor's writer names its own)."""
+    return writer.file_writer()

@@ -23,6 +23,7 @@ import httpx
 import orjson
 
 from vaultkeeper import registry
+from vaultkeeper.connectors.file_writer import HubSpotFileWriter
 from vaultkeeper.connectors.hubspot import hubspot_validate
 from vaultkeeper.connectors.pacing import RatePacer
 from vaultkeeper.connectors.writer import (
@@ -104,6 +105,10 @@ class HubSpotWriter(CrmWriter):
         for part in parts:
             result.extend(part)
         return result
+
+    def file_writer(self) -> HubSpotFileWriter:
+        """Uploads through the Files API, linked by ``hs_attachment_ids`` or file properties."""
+        return HubSpotFileWriter(self)
 
     def close(self) -> None:
         """Stop the batch threads and close the HTTP client."""

@@ -23,6 +23,7 @@ import httpx
 import orjson
 
 from vaultkeeper import registry
+from vaultkeeper.connectors.file_writer import SalesforceFileWriter
 from vaultkeeper.connectors.salesforce import salesforce_validate
 from vaultkeeper.connectors.writer import (
     CrmWriter,
@@ -118,6 +119,10 @@ class SalesforceWriter(CrmWriter):
         return "; ".join(parts), code
 
     # -- schema ----------------------------------------------------------------------------
+    def file_writer(self) -> SalesforceFileWriter:
+        """ContentVersions (with their document links) and legacy Attachments."""
+        return SalesforceFileWriter(self)
+
     def describe(self, obj: str) -> dict[str, Any]:
         """The object's describe (cached)."""
         if not _NAME.match(obj):

@@ -17,12 +17,15 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from vaultkeeper.connectors.base import http_request_stats
 from vaultkeeper.connectors.http import HttpClient, Validator
 from vaultkeeper.errors import ConnectorError
 from vaultkeeper.registry import WriterEndpoint
+
+if TYPE_CHECKING:
+    from vaultkeeper.connectors.file_writer import FileWriter
 
 Status = Literal["created", "updated", "undeleted", "archived", "linked", "skipped", "failed"]
 LEGACY_ID_PROPERTY = "vaultkeeper_legacy_id"
@@ -263,6 +266,10 @@ class CrmWriter(abc.ABC):
         """Properties that identify one record of ``obj`` in the target (unique or external-id
         fields in the vendor's schema), best first; empty when the vendor declares none."""
         return []
+
+    def file_writer(self) -> FileWriter:
+        """What puts files back into this CRM (ConnectorError: this vendor takes none)."""
+        raise ConnectorError(f"files cannot be written into a {self.name} CRM")
 
     def request_stats(self) -> dict[str, object]:
         """Requests sent and retries absorbed (same shape as ``Connector.request_stats``)."""

@@ -26,17 +26,41 @@ T = TypeVar("T")
 CHUNK = 2000
 """Records read, looked up and written together in pass 2 (and the progress step)."""
 
-_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
-_DATE = re.compile(r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])")
-_DATETIME = re.compile(r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T\d{2}:\d{2}:\d{2}"
-                       r"(\.\d{1,6})?(Z|[+-]\d{2}:?\d{2})")
-CONFORMS: dict[str, Callable[[str], bool]] = {
-    "number": lambda v: _NUMBER.fullmatch(v) is not None,
-    "boolean": lambda v: v in ("true", "false"),
-    "date": lambda v: _DATE.fullmatch(v) is not None,
-    "datetime": lambda v: _DATETIME.fullmatch(v) is not None,
+_SHAPES = {
+    "number": r"-?\d+(?:\.\d+)?",
+    "boolean": r"(?:true|false)",
+    "date": r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])",
+    "datetime": r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T\d{2}:\d{2}:\d{2}"
+                r"(?:\.\d{1,6})?(?:Z|[+-]\d{2}:?\d{2})",
 }
+CONFORMS: dict[str, Callable[[str], bool]] = {
+    kind: (lambda p: lambda v: p.fullmatch(v) is not None)(re.compile(shape))
+    for kind, shape in _SHAPES.items()}
 """Whether a value conforms to the Frictionless type a column's vendor type suggests."""
+_ALL_CONFORM = {kind: re.compile(f"{shape}(?:\n{shape})*") for kind, shape in _SHAPES.items()}
+"""Several values of one type joined by newlines (no shape matches a newline): one C-speed
+match tells that all conform (with the newline count proving no value held one)."""
+
+
+def _typed_groups(columns: dict[str, Column]) -> list[tuple[list[str], re.Pattern[str]]]:
+    """The typed columns of an object, grouped by type (the columns pass 1 checks)."""
+    groups: dict[str, list[str]] = {}
+    for c in columns.values():
+        if c.candidate_type in _SHAPES:
+            groups.setdefault(c.candidate_type, []).append(c.name)
+    return [(names, _ALL_CONFORM[kind]) for kind, names in groups.items()]
+
+
+def _nonconforming(row: dict[str, str], names: list[str], many: re.Pattern[str]) -> list[str]:
+    """The columns of ``names`` (one type) whose value in ``row`` does not conform."""
+    values = list(filter(None, map(row.get, names)))
+    if not values:
+        return []
+    joined = "\n".join(values)
+    if many.fullmatch(joined) is not None and joined.count("\n") == len(values) - 1:
+        return []
+    check = CONFORMS[next(k for k, p in _ALL_CONFORM.items() if p is many)]
+    return [key for key in names if (v := row.get(key)) and not check(v)]
 
 
 def bucket(legacy_id: str, percent: int) -> bool:
@@ -54,9 +78,8 @@ def profile_object(b: PackageBuilder, obj: ExportObject, *, seed_here: bool, sta
     seen_cols: dict[str, Column] = dict(obj.columns)
     known = set(seen_cols)
     bad: set[str] = set()
-    # Typed columns still conforming; a column leaves the list at its first bad value.
-    pending = [(c.name, check) for c in seen_cols.values()
-               if (check := CONFORMS.get(c.candidate_type)) is not None]
+    # Typed columns still conforming, by type; a column leaves at its first bad value.
+    pending = _typed_groups(seen_cols)
     scratch = b.scratch
     add_id = batched(functools.partial(scratch.add_ids, obj.name))
     add_seed = batched(functools.partial(scratch.add_ids, f"sample:{obj.name}"))
@@ -74,10 +97,11 @@ def profile_object(b: PackageBuilder, obj: ExportObject, *, seed_here: bool, sta
                     seen_cols[key] = Column(key, key, "string",
                                             "Found in the records, not in the schema")
         if pending:
-            failed = [key for key, check in pending if (v := row.get(key)) and not check(v)]
+            failed = [k for names, many in pending for k in _nonconforming(row, names, many)]
             if failed:
                 bad.update(failed)
-                pending = [(k, c) for k, c in pending if k not in bad]
+                pending = [(kept, p) for n, p in pending
+                           if (kept := [k for k in n if k not in bad])]
         legacy = row.get(id_column, "")
         add_id(legacy)
         if seed_here and bucket(legacy, percent):

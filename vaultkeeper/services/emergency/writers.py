@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable
+from collections.abc import Set as AbstractSet
 from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
@@ -428,7 +429,7 @@ class EntityWriter:
                 "false", "0", "no") else raw
         return raw
 
-    def _check_refs(self, values: dict[str, str], missing: set[str]) -> None:
+    def _check_refs(self, values: dict[str, str], missing: AbstractSet[str]) -> None:
         for fname, target, when in self.ref_checks:
             ref = values.get(fname, "")
             if not ref:

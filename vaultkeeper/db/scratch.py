@@ -9,12 +9,11 @@ flat (SQLite's page cache is bounded) and does the sorting and joining on disk.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import repeat
 from pathlib import Path
 
 from vaultkeeper.privatefs import touch_private
-
-_BATCH = 5000
 
 
 class Scratch:
@@ -58,7 +57,7 @@ class Scratch:
     # -- id sets -----------------------------------------------------------------------
     def add_ids(self, name: str, ids: Iterable[str]) -> None:
         """Add ids to the set ``name`` (duplicates are ignored)."""
-        self._many("INSERT OR IGNORE INTO ids VALUES (?, ?)", ((name, i) for i in ids))
+        self._many("INSERT OR IGNORE INTO ids VALUES (?, ?)", zip(repeat(name), ids))
 
     def has(self, name: str, id_: str) -> bool:
         """Whether ``id_`` is in the set ``name``."""
@@ -214,16 +213,10 @@ class Scratch:
         """How many candidate pairs were kept."""
         return int(self._db.execute("SELECT count(*) FROM pairs").fetchone()[0])
 
-    def _many(self, sql: str, rows: Iterable[tuple[object, ...]]) -> None:
-        batch: list[tuple[object, ...]] = []
+    def _many(self, sql: str, rows: Iterable[Sequence[object]]) -> None:
+        # executemany reads the rows as it goes (an iterator is never held whole)
         self._db.execute("BEGIN")
         try:
-            for row in rows:
-                batch.append(row)
-                if len(batch) >= _BATCH:
-                    self._db.executemany(sql, batch)
-                    batch.clear()
-            if batch:
-                self._db.executemany(sql, batch)
+            self._db.executemany(sql, rows)
         finally:
             self._db.execute("COMMIT")

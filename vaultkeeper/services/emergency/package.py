@@ -17,6 +17,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import KW_ONLY, InitVar, dataclass
 from datetime import UTC, datetime
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -278,25 +279,28 @@ class PackageBuilder:
         data, sample, idmap = o.data, o.sample, o.idmap
         in_sample = f"sample:{obj.name}"
         idc, has = obj.id_column, self.scratch.has
+        header, name = data.header, obj.name
         for chunk in prepared(self, obj, entities, pool, rows):
             for row, archived in chunk:
                 legacy = row.get(idc, "")
-                data.write(row)
+                cells = list(map(row.get, header, repeat("")))
+                data.write_values(cells)
                 sampled = has(in_sample, legacy)
                 if sampled:
-                    sample.write(row)
-                    self.sample_counts[obj.name] += 1
+                    sample.write_values(cells)   # the same columns
+                    self.sample_counts[name] += 1
                 where = generic.write(row, archived, sampled) if generic is not None else None
                 for writer in entities:
                     placed = writer.write(row, legacy, archived, sampled)
                     where = where or placed
                 if where:
-                    self.placement.place(obj.name, where)
+                    self.placement.place(name, where)
+                    idmap.write_values([name, legacy, "true" if archived else "false", where,
+                                        "", ""])
                 else:
-                    self.placement.gap(obj.name, gap)
-                idmap.write({"object": obj.name, "legacy_id": legacy,
-                             "archived": "true" if archived else "false",
-                             "import_file": where or "", "gap": "" if where else gap})
+                    self.placement.gap(name, gap)
+                    idmap.write_values([name, legacy, "true" if archived else "false", "",
+                                        gap, ""])
             self.observer.advance(len(chunk))
 
     def _generic_writers(self, obj: ExportObject) -> GenericWriter:

@@ -217,6 +217,7 @@ class EntityWriter:
                 self.raw_keys.append(_ABSENT)
                 if src is not None:
                     self.computed.append((i, f))
+        self.plain_keys = {f: src.name for f, src in em.fields.items() if src.kind == "field"}
         self.checked = [(i, f, kind) for i, (f, kind, checked) in enumerate(self.plan)
                         if checked]
         self.country_at = self.fields.index("country") if "country" in self.types else -1
@@ -275,6 +276,9 @@ class EntityWriter:
 
     def source(self, row: dict[str, str], legacy: str, fname: str) -> str:
         """The raw value of canonical field ``fname`` for one record (before cleaning)."""
+        key = self.plain_keys.get(fname)
+        if key is not None:
+            return row.get(key, "")
         src = self.em.fields.get(fname)
         if src is None:
             return ""

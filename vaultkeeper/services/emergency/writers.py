@@ -217,6 +217,7 @@ class EntityWriter:
                 self.raw_keys.append(_ABSENT)
                 if src is not None:
                     self.computed.append((i, f))
+        self.finding_keys = {f: f"{em.entity}.{f}" for f in self.fields}
         self.plain_keys = {f: src.name for f, src in em.fields.items() if src.kind == "field"}
         self.checked = [(i, f, kind) for i, (f, kind, checked) in enumerate(self.plan)
                         if checked]
@@ -407,25 +408,33 @@ class EntityWriter:
             return _quiet_clean(kind, raw, region_of(country, self.b.region), self.b.region)
         if kind == "number":
             return check_number(raw)
+        key = self.finding_keys[fname]
         if kind == "email":
             result = check_email(raw)
             if fname == "email":
                 self.email_status = result.status
-            log.finding("email", entity, legacy, fname, raw, result.status,
-                        result.value if result.status != "invalid" else "", result.reason,
-                        problem=result.status != "valid")
+            if result.status == "valid":
+                log.tally("email", key, "valid")
+            else:
+                log.finding("email", entity, legacy, fname, raw, result.status,
+                            result.value if result.status != "invalid" else "", result.reason,
+                            problem=True)
             return result.value
         if kind == "phone":
-            region = region_of(country, self.b.region)
-            p = check_phone(raw, region)
-            log.finding("phone", entity, legacy, fname, raw, p.status,
-                        p.value if p.status in ("e164", "normalised") else "", p.reason,
-                        problem=p.status in ("invalid", "unparseable"))
+            p = check_phone(raw, region_of(country, self.b.region))
+            if p.status in ("invalid", "unparseable"):
+                log.finding("phone", entity, legacy, fname, raw, p.status, "", p.reason,
+                            problem=True)
+            else:
+                log.tally("phone", key, p.status)
             return p.value
         if kind in ("date", "datetime"):
             d = check_date(raw, self.b.region, keep_time=kind == "datetime")
-            log.finding("date", entity, legacy, fname, raw, d.status, d.value, d.reason,
-                        problem=d.status in ("ambiguous", "unparseable"))
+            if d.status in ("ambiguous", "unparseable"):
+                log.finding("date", entity, legacy, fname, raw, d.status, d.value, d.reason,
+                            problem=True)
+            else:
+                log.tally("date", key, d.status)
             return d.value
         if kind == "boolean":
             low = raw.lower()

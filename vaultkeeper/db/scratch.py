@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-from itertools import repeat
+from itertools import chain, islice, repeat
 from pathlib import Path
 
 from vaultkeeper.privatefs import touch_private
+
+_ROWS = 200
+"""Rows per multi-row INSERT (at most 3 columns: 600 variables, far below SQLite's limit)."""
 
 
 class Scratch:
@@ -214,9 +217,19 @@ class Scratch:
         return int(self._db.execute("SELECT count(*) FROM pairs").fetchone()[0])
 
     def _many(self, sql: str, rows: Iterable[Sequence[object]]) -> None:
-        # executemany reads the rows as it goes (an iterator is never held whole)
+        """Run ``sql`` (``INSERT … VALUES (?, …)``) for every row, in order, in one
+        transaction: ``_ROWS`` rows per statement (one multi-row VALUES: a fraction of the
+        per-row statement steps of executemany), the rest by executemany; the rows are read
+        as they go (an iterator is never held whole)."""
+        head, _, one = sql.rpartition(" VALUES ")
+        multi = f"{head} VALUES {', '.join([one] * _ROWS)}"
+        it = iter(rows)
         self._db.execute("BEGIN")
         try:
-            self._db.executemany(sql, rows)
+            while batch := list(islice(it, _ROWS)):
+                if len(batch) == _ROWS:
+                    self._db.execute(multi, list(chain.from_iterable(batch)))
+                else:
+                    self._db.executemany(sql, batch)
         finally:
             self._db.execute("COMMIT")

@@ -37,6 +37,9 @@ BATCH = 5000
 _ABSENT = object()
 """A key no row has: ``row.get(_ABSENT, "")`` is the empty string."""
 _NONE: frozenset[str] = frozenset()
+_check_datetime = check_date.__wrapped__
+"""``check_date`` without its cache: timestamps (created, modified) are nearly all distinct,
+so caching them only churns the cache that dates of birth and the like do hit."""
 _CHECKED = frozenset(("number", "email", "phone", "date", "datetime", "boolean"))
 """The kinds ``EntityWriter._clean`` checks or normalises; it returns any other as it is."""
 
@@ -429,7 +432,8 @@ class EntityWriter:
                 log.tally("phone", key, p.status)
             return p.value
         if kind in ("date", "datetime"):
-            d = check_date(raw, self.b.region, keep_time=kind == "datetime")
+            d = (_check_datetime(raw, self.b.region, keep_time=True) if kind == "datetime"
+                 else check_date(raw, self.b.region))
             if d.status in ("ambiguous", "unparseable"):
                 log.finding("date", entity, legacy, fname, raw, d.status, d.value, d.reason,
                             problem=True)

@@ -213,3 +213,36 @@ def _alive(pid: int) -> bool:
     state = next((line.split()[1] for line in status.splitlines()
                   if line.startswith("State:")), "X")
     return state not in ("Z", "X")
+
+
+def test_pass_one_finds_a_late_nonconforming_value(sandbox_export, tmp_path: Path) -> None:
+    """Typed values are matched a batch of records at a time: one bad value far into the
+    file (past the first batches) still turns its column into text, exactly the columns a
+    value-by-value check finds."""
+    import shutil
+
+    from vaultkeeper.services.emergency.source import open_export
+
+    config, export = sandbox_export
+    copy = tmp_path / "export"
+    shutil.copytree(export, copy)
+    path = copy / "objects" / "contacts.ndjson"
+    lines = path.read_bytes().splitlines()
+    at = 3 * passes.TYPED_BATCH + 7
+    record = json.loads(lines[at])
+    obj = open_export(copy).objects["contacts"]
+    numeric = next(c.name for c in obj.columns.values() if c.candidate_type == "number"
+                   and c.name in record["properties"])
+    record["properties"][numeric] = "12 members"
+    lines[at] = json.dumps(record).encode()
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    expected = set()
+    for row, _archived in open_export(copy).objects["contacts"].rows():
+        expected |= {c.name for c in obj.columns.values()
+                     if (check := passes.CONFORMS.get(c.candidate_type)) is not None
+                     and (v := row.get(c.name)) and not check(v)}
+    assert numeric in expected
+    out = tmp_path / "pkg"
+    build_package(copy, out, load_settings(config), target="hubspot", validate=False)
+    report = json.loads((out / "quality" / "report.json").read_bytes())
+    assert set(report["objects"]["contacts"]["typed_as_text"]) == expected

@@ -51,16 +51,33 @@ def _typed_groups(columns: dict[str, Column]) -> list[tuple[list[str], re.Patter
     return [(names, _ALL_CONFORM[kind]) for kind, names in groups.items()]
 
 
-def _nonconforming(row: dict[str, str], names: list[str], many: re.Pattern[str]) -> list[str]:
-    """The columns of ``names`` (one type) whose value in ``row`` does not conform."""
-    values = list(filter(None, map(row.get, names)))
+def _nonconforming(rows: list[dict[str, str]], names: list[str], many: re.Pattern[str]
+                   ) -> list[str]:
+    """The columns of ``names`` (one type) holding a nonconforming value in any of ``rows``:
+    all their values joined and matched at once; only a batch that fails is looked into."""
+    values = [v for row in rows for v in map(row.get, names) if v]
     if not values:
         return []
     joined = "\n".join(values)
     if many.fullmatch(joined) is not None and joined.count("\n") == len(values) - 1:
         return []
     check = CONFORMS[next(k for k, p in _ALL_CONFORM.items() if p is many)]
-    return [key for key in names if (v := row.get(key)) and not check(v)]
+    return [key for key in names if any((v := row.get(key)) and not check(v) for row in rows)]
+
+
+TYPED_BATCH = 256
+"""Records whose typed values pass 1 checks together."""
+
+
+def _check_typed(rows: list[dict[str, str]], pending: list[tuple[list[str], re.Pattern[str]]],
+                 bad: set[str]) -> list[tuple[list[str], re.Pattern[str]]]:
+    """Add to ``bad`` the typed columns with a nonconforming value in ``rows``; returns the
+    groups still to check (a column leaves at its first bad value)."""
+    failed = [k for names, many in pending for k in _nonconforming(rows, names, many)]
+    if not failed:
+        return pending
+    bad.update(failed)
+    return [(kept, p) for names, p in pending if (kept := [k for k in names if k not in bad])]
 
 
 def bucket(legacy_id: str, percent: int) -> bool:
@@ -86,6 +103,7 @@ def profile_object(b: PackageBuilder, obj: ExportObject, *, seed_here: bool, sta
     filled = prof.filled
     id_column, percent = obj.id_column, b.sample_percent
     n = archived_n = 0
+    typed: list[dict[str, str]] = []   # rows whose typed values are checked together
     for row, archived in obj.rows(start, stop):
         archived_n += archived
         nonempty = list(compress(row, row.values()))   # the keys with a value, at C speed
@@ -97,11 +115,10 @@ def profile_object(b: PackageBuilder, obj: ExportObject, *, seed_here: bool, sta
                     seen_cols[key] = Column(key, key, "string",
                                             "Found in the records, not in the schema")
         if pending:
-            failed = [k for names, many in pending for k in _nonconforming(row, names, many)]
-            if failed:
-                bad.update(failed)
-                pending = [(kept, p) for n, p in pending
-                           if (kept := [k for k in n if k not in bad])]
+            typed.append(row)
+            if len(typed) >= TYPED_BATCH:
+                pending = _check_typed(typed, pending, bad)
+                typed = []
         legacy = row.get(id_column, "")
         add_id(legacy)
         if seed_here and bucket(legacy, percent):
@@ -109,6 +126,8 @@ def profile_object(b: PackageBuilder, obj: ExportObject, *, seed_here: bool, sta
         n += 1
         if n % CHUNK == 0:
             b.observer.advance(CHUNK)
+    if pending and typed:
+        _check_typed(typed, pending, bad)
     b.observer.advance(n % CHUNK)
     add_id(None)
     add_seed(None)

@@ -11,7 +11,7 @@ import re
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
-from itertools import compress, islice
+from itertools import chain, compress, islice
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from vaultkeeper.services.emergency.clean import check_phones, phones_ahead, region_of
@@ -55,7 +55,7 @@ def _nonconforming(rows: list[dict[str, str]], names: list[str], many: re.Patter
                    ) -> list[str]:
     """The columns of ``names`` (one type) holding a nonconforming value in any of ``rows``:
     all their values joined and matched at once; only a batch that fails is looked into."""
-    values = [v for row in rows for v in map(row.get, names) if v]
+    values = list(filter(None, chain.from_iterable(map(row.get, names) for row in rows)))
     if not values:
         return []
     joined = "\n".join(values)

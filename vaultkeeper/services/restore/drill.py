@@ -25,6 +25,7 @@ from vaultkeeper.db.selection import MirrorReader
 from vaultkeeper.errors import ExitCode, VaultkeeperError
 from vaultkeeper.exportfmt import iter_lines
 from vaultkeeper.privatefs import run_lock
+from vaultkeeper.services.drill_run import DrillRun
 from vaultkeeper.services.export import run_export
 from vaultkeeper.services.restore.apply import Applier
 from vaultkeeper.services.restore.plan import compare_fields
@@ -41,27 +42,16 @@ PREFIX = "crm:"
 
 
 @dataclass
-class CrmDrillReport:
+class CrmDrillReport(DrillRun):
     """What a drill into a CRM found (stored whole in drill history)."""
 
-    drill_id: int = 0
     kind: str = "into-crm"
     target: str = ""
-    location: str = ""
-    snapshot_id: str = ""
-    short_id: str = ""
     sample: int | None = None
-    result: str = "error"
     restore_run: int = 0
     restore_status: str = ""
-    records: int = 0
-    objects: list[dict[str, Any]] = field(default_factory=list)
     relations: dict[str, int] = field(default_factory=dict)
     failures: list[dict[str, str]] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    durations: dict[str, float] = field(default_factory=dict)
-    started_at: str = ""
-    error: str = ""
     exit_code: int = 0
 
     def as_json(self) -> dict[str, Any]:
@@ -84,9 +74,9 @@ def run_crm_drill(settings: Settings, target: str, *, snapshot: str | None = Non
     with run_lock(settings.state_dir, LOCK, "drill"):
         db = open_state_db(settings.state_dir)
         drilldb.abandon_unfinished(db)
-        report = CrmDrillReport(target=target, sample=sample, location=PREFIX + target,
+        report = CrmDrillReport(drill_id=drilldb.start_drill(db, PREFIX + target),
+                                location=PREFIX + target, target=target, sample=sample,
                                 started_at=datetime.now(UTC).isoformat(timespec="seconds"))
-        report.drill_id = drilldb.start_drill(db, report.location)
         began = time.monotonic()
         try:
             _drill(settings, db, report, snapshot, location, sample)
@@ -96,12 +86,7 @@ def run_crm_drill(settings: Settings, target: str, *, snapshot: str | None = Non
             report.result, report.error = "error", exc.one_line()
             report.exit_code = int(exc.exit_code)
         report.durations["total_s"] = round(time.monotonic() - began, 3)
-        drilldb.finish_drill(db, report.drill_id, {
-            "location": report.location, "snapshot_id": report.snapshot_id,
-            "short_id": report.short_id, "result": report.result,
-            "total_s": report.durations["total_s"], "restore_s": report.durations.get(
-                "restore_s"), "records": report.records, "error": report.error},
-            report.as_json())
+        report.finish(db)
     return report
 
 

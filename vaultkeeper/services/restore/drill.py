@@ -19,12 +19,12 @@ import orjson
 
 from vaultkeeper.config import Settings
 from vaultkeeper.db import drills as drilldb
-from vaultkeeper.db import open_state_db
 from vaultkeeper.db import restores as journal
 from vaultkeeper.db.selection import MirrorReader
 from vaultkeeper.errors import ExitCode, VaultkeeperError
 from vaultkeeper.exportfmt import iter_lines
 from vaultkeeper.privatefs import run_lock
+from vaultkeeper.services.context import CommandContext
 from vaultkeeper.services.drill_run import DrillRun
 from vaultkeeper.services.export import run_export
 from vaultkeeper.services.restore.apply import Applier
@@ -68,18 +68,19 @@ class CrmDrillReport(DrillRun):
         return f"CRM drill into {self.target} failed: {first['object']}: {first['problem']}{more}"
 
 
-def run_crm_drill(settings: Settings, target: str, *, snapshot: str | None = None,
+def run_crm_drill(given: Settings | CommandContext, target: str, *, snapshot: str | None = None,
                   location: str | None = None, sample: int | None = None) -> CrmDrillReport:
     """Restore → export back → reconcile; recorded in drill history."""
-    with run_lock(settings.state_dir, LOCK, "drill"):
-        db = open_state_db(settings.state_dir)
+    ctx = CommandContext.of(given)
+    with run_lock(ctx.state_dir, LOCK, "drill"):
+        db = ctx.db
         drilldb.abandon_unfinished(db)
         report = CrmDrillReport(drill_id=drilldb.start_drill(db, PREFIX + target),
                                 location=PREFIX + target, target=target, sample=sample,
                                 started_at=datetime.now(UTC).isoformat(timespec="seconds"))
         began = time.monotonic()
         try:
-            _drill(settings, db, report, snapshot, location, sample)
+            _drill(ctx, db, report, snapshot, location, sample)
             report.result = "failed" if report.failures else "verified"
             report.exit_code = int(ExitCode.VERIFICATION) if report.failures else 0
         except VaultkeeperError as exc:
@@ -90,10 +91,10 @@ def run_crm_drill(settings: Settings, target: str, *, snapshot: str | None = Non
     return report
 
 
-def _drill(settings: Settings, db: Any, report: CrmDrillReport, snapshot: str | None,
+def _drill(ctx: CommandContext, db: Any, report: CrmDrillReport, snapshot: str | None,
            location: str | None, sample: int | None) -> None:
-    with open_source(settings, snapshot=snapshot, location=location, from_mirror=False,
-                     staging=STAGING) as src, open_target(settings, report.target) as target:
+    with open_source(ctx, snapshot=snapshot, location=location, from_mirror=False,
+                     staging=STAGING) as src, open_target(ctx.settings, report.target) as target:
         report.snapshot_id, report.short_id = src.snapshot_id, src.snapshot_id[:8]
         reader = src.reader
         opts = RestoreOptions(into=report.target, yes=True, max_records=10**12)

@@ -9,12 +9,14 @@ flat (SQLite's page cache is bounded) and does the sorting and joining on disk.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import chain, islice, repeat
 from pathlib import Path
 
 from vaultkeeper.privatefs import touch_private
 
-_BATCH = 5000
+_ROWS = 200
+"""Rows per multi-row INSERT (at most 3 columns: 600 variables, far below SQLite's limit)."""
 
 
 class Scratch:
@@ -58,7 +60,7 @@ class Scratch:
     # -- id sets -----------------------------------------------------------------------
     def add_ids(self, name: str, ids: Iterable[str]) -> None:
         """Add ids to the set ``name`` (duplicates are ignored)."""
-        self._many("INSERT OR IGNORE INTO ids VALUES (?, ?)", ((name, i) for i in ids))
+        self._many("INSERT OR IGNORE INTO ids VALUES (?, ?)", zip(repeat(name), ids))
 
     def has(self, name: str, id_: str) -> bool:
         """Whether ``id_`` is in the set ``name``."""
@@ -230,16 +232,20 @@ class Scratch:
         """How many candidate pairs were kept."""
         return int(self._db.execute("SELECT count(*) FROM pairs").fetchone()[0])
 
-    def _many(self, sql: str, rows: Iterable[tuple[object, ...]]) -> None:
-        batch: list[tuple[object, ...]] = []
+    def _many(self, sql: str, rows: Iterable[Sequence[object]]) -> None:
+        """Run ``sql`` (``INSERT … VALUES (?, …)``) for every row, in order, in one
+        transaction: ``_ROWS`` rows per statement (one multi-row VALUES: a fraction of the
+        per-row statement steps of executemany), the rest by executemany; the rows are read
+        as they go (an iterator is never held whole)."""
+        head, _, one = sql.rpartition(" VALUES ")
+        multi = f"{head} VALUES {', '.join([one] * _ROWS)}"
+        it = iter(rows)
         self._db.execute("BEGIN")
         try:
-            for row in rows:
-                batch.append(row)
-                if len(batch) >= _BATCH:
+            while batch := list(islice(it, _ROWS)):
+                if len(batch) == _ROWS:
+                    self._db.execute(multi, list(chain.from_iterable(batch)))
+                else:
                     self._db.executemany(sql, batch)
-                    batch.clear()
-            if batch:
-                self._db.executemany(sql, batch)
         finally:
             self._db.execute("COMMIT")

@@ -198,7 +198,7 @@ def test_two_processes_find_what_one_finds(tmp_path: Path, monkeypatch: pytest.M
         scratch = _register_store(tmp_path / f"{name}.db", 4000, 11)
         work = tmp_path / f"work-{name}"
         work.mkdir(mode=0o700)
-        stats = dedupe.find_candidates(scratch, workdir=work if name == "two" else None)
+        stats = dedupe_split.find_candidates(scratch, workdir=work if name == "two" else None)
         answers[name], counts[name] = list(scratch.pairs()), stats
         scratch.close()
         assert list(work.iterdir()) == []
@@ -225,5 +225,5 @@ def test_a_failed_dedupe_worker_fails_the_search(tmp_path: Path,
     work = tmp_path / "work"
     work.mkdir(mode=0o700)
     with pytest.raises(VaultkeeperError, match=r"second process.*disk full"):
-        dedupe.find_candidates(scratch, workdir=work)
+        dedupe_split.find_candidates(scratch, workdir=work)
     scratch.close()

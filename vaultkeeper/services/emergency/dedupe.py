@@ -25,7 +25,6 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 import orjson
 from rapidfuzz import fuzz
@@ -462,18 +461,11 @@ def search(scratch: Scratch, threshold: float, halves: tuple[int, ...] = (0, 1),
     return stats
 
 
-def find_candidates(scratch: Scratch, *, threshold: float = THRESHOLD,
-                    workdir: Path | None = None) -> DedupeStats:
+def find_candidates(scratch: Scratch, *, threshold: float = THRESHOLD) -> DedupeStats:
     """Compare persons sharing a block; keep pairs scoring at least ``threshold``.
 
-    With ``workdir`` (a private folder) and enough persons, the two halves of the blocks are
-    searched by two processes (``dedupe_split``); the candidates and the counts are the same.
+    One process; ``dedupe_split.find_candidates`` searches big stores with two.
     """
-    from vaultkeeper.services.emergency import dedupe_split
-
-    if workdir is not None and dedupe_split.worth(scratch):
-        stats = dedupe_split.find_split(scratch, threshold, workdir)
-    else:
-        stats = search(scratch, threshold)
+    stats = search(scratch, threshold)
     stats.candidates = scratch.count_pairs()
     return stats

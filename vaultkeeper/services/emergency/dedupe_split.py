@@ -114,3 +114,15 @@ def _worker(path: Path, threshold: float, work: Path, parent: int) -> None:
     except BaseException:
         result = {"error": traceback.format_exc(limit=-3).strip().splitlines()[-1]}
     split._put_result(work, result)
+
+
+def find_candidates(scratch: Scratch, *, threshold: float = dedupe.THRESHOLD,
+                    workdir: Path | None = None) -> dedupe.DedupeStats:
+    """``dedupe.find_candidates``, with the two halves of the blocks searched by two
+    processes when ``workdir`` (a private folder) is given and the store is big enough; the
+    candidates and the counts are the same."""
+    if workdir is None or not worth(scratch):
+        return dedupe.find_candidates(scratch, threshold=threshold)
+    stats = find_split(scratch, threshold, workdir)
+    stats.candidates = scratch.count_pairs()
+    return stats

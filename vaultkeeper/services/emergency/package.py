@@ -33,7 +33,7 @@ from vaultkeeper.errors import UsageError
 from vaultkeeper.policies import Policies
 from vaultkeeper.privatefs import private_workdir
 from vaultkeeper.services.context import CommandContext
-from vaultkeeper.services.emergency import dedupe, relations, runbook, split
+from vaultkeeper.services.emergency import dedupe, dedupe_split, relations, runbook, split
 from vaultkeeper.services.emergency.descriptor import descriptor, validate_descriptor
 from vaultkeeper.services.emergency.files import (
     CsvOut,
@@ -315,7 +315,7 @@ class PackageBuilder:
     def write_duplicates(self) -> None:
         """Blocking + fuzzy scoring over persons; every candidate into quality/duplicates.csv."""
         self.observer.stage("duplicate candidates", None)
-        stats = dedupe.find_candidates(self.scratch, workdir=self.workdir)
+        stats = dedupe_split.find_candidates(self.scratch, workdir=self.workdir)
         stats.persons = self.entity_counts.get("person", Counter())["rows"]
         self.dup_stats = stats
         out = CsvOut(self.out / "quality" / "duplicates.csv", DUPLICATE_HEADER)

@@ -15,6 +15,8 @@ VmRSS/VmHWM every 50,000 records to stderr).
    system time, its workers included, against the yardstick's; the fairer one on a shared
    machine) and the load average; ``package_summary`` holds the worst of each.
    Frictionless validation is timed separately at the smallest size (it is the slowest stage).
+   ``stages``: wall and CPU seconds (with the workers it waited for) of each stage of a build
+   (``duplicate candidates`` is duplicate detection).
 2. Duplicate detection on 25k/50k/100k persons of the labelled member register
    (``vaultkeeper.sandbox.register``: ~8 % second registrations with missing fields, typos in
    every field, nicknames, swapped first/last names, swapped digits in postcodes, phones and
@@ -137,12 +139,33 @@ settings = load_settings(Path(sys.argv[1]))
 began = time.perf_counter()
 cpu = time.process_time()
 
-class Trace(BuildObserver):
-    # --trace-rss: VmRSS/VmHWM every 50,000 records to stderr (for builds too long to finish)
-    stage_name, done = "", 0
+import resource
+
+def _cpu():
+    # this process and the workers it has waited for (the split passes, duplicate detection)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + kids.ru_utime + kids.ru_stime
+
+class Stages(BuildObserver):
+    # wall and CPU seconds of every stage, into the result
+    stage_name, done, trace = "", 0, False
+    def __init__(self):
+        self.times, self.mark = {}, (time.perf_counter(), _cpu())
     def stage(self, name, total):
+        self.close()
         self.stage_name, self.done = name, 0
-        self.show()
+        if self.trace:
+            self.show()
+    def close(self):
+        now = (time.perf_counter(), _cpu())
+        if self.stage_name:
+            self.times[self.stage_name] = [round(now[0] - self.mark[0], 2),
+                                           round(now[1] - self.mark[1], 2)]
+        self.mark = now
+
+class Trace(Stages):
+    # --trace-rss: VmRSS/VmHWM every 50,000 records to stderr (for builds too long to finish)
+    trace = True
     def advance(self, n):
         self.done += n
         if self.done % 50000 < n:
@@ -153,9 +176,10 @@ class Trace(BuildObserver):
         print(json.dumps({"t": round(time.perf_counter() - began), "stage": self.stage_name,
                           "records": self.done} | mem), file=sys.stderr, flush=True)
 
+observer = Trace() if sys.argv[5] == "1" else Stages()
 r = build_package(Path(sys.argv[2]), Path(sys.argv[3]), settings, target="hubspot",
-                  validate=sys.argv[4] == "1",
-                  observer=Trace() if sys.argv[5] == "1" else None)
+                  validate=sys.argv[4] == "1", observer=observer)
+observer.close()
 # VmHWM is this process's own high-water mark (wait4's ru_maxrss would include the memory of
 # the parent the child was forked from, before exec).
 hwm = next(int(line.split()[1]) for line in open("/proc/self/status")
@@ -163,7 +187,8 @@ hwm = next(int(line.split()[1]) for line in open("/proc/self/status")
 print(json.dumps({"seconds": time.perf_counter() - began,
                   "cpu_seconds": round(time.process_time() - cpu, 2), "valid": r.valid,
                   "duplicates": r.duplicates, "errors": r.validation_errors[:3],
-                  "peak_rss_mb": round(hwm / 1024, 1)}))
+                  "peak_rss_mb": round(hwm / 1024, 1),
+                  "stages": observer.times}))
 """
 
 

@@ -28,6 +28,7 @@ import httpx
 
 from vaultkeeper.connectors.hubspot_writer import HubSpotWriter
 from vaultkeeper.connectors.writer import LinkSpec, NewRecord
+from vaultkeeper.registry import WriterEndpoint
 from vaultkeeper.sandbox import Sandbox
 from vaultkeeper.sandbox.data import Dataset
 from vaultkeeper.sandbox.gen_hubspot import company, contact
@@ -57,7 +58,7 @@ def source(records: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]], li
 
 def run_writer(sb: Portal, contacts: list[dict[str, Any]], companies: list[dict[str, Any]],
                parent: list[int], links: str, concurrency: int) -> dict[str, Any]:
-    writer = HubSpotWriter(sb.url, sb.token, ca_file=sb.ca_file, concurrency=concurrency)
+    writer = HubSpotWriter(WriterEndpoint(sb.url, sb.token, sb.ca_file), concurrency=concurrency)
     started = time.perf_counter()
     made = writer.create("companies", [NewRecord(str(j), p) for j, p in enumerate(companies)])
     new_company = [str(o.id) for o in made.outcomes]

@@ -181,17 +181,7 @@ class Harness(Checks):
                                      str(self.config), *self.argv(command, tag)],
                                     stdout=subprocess.DEVNULL, stderr=stderr,
                                     env=self.env(), cwd=self.root)
-        try:
-            proc.wait(timeout=delay)
-            trial.finished_before_kill = True
-        except subprocess.TimeoutExpired:
-            proc.send_signal(sig)
-        try:
-            trial.killed_exit = proc.wait(timeout=180)
-        except subprocess.TimeoutExpired:
-            trial.violations.append(f"{sig.name}: vaultkeeper still running after 180 s")
-            proc.kill()
-            trial.killed_exit = proc.wait()
+        kill_after(proc, delay, sig, trial)
         err = stderr_path.read_bytes().decode("utf-8", "replace")
         if sig == signal.SIGTERM and not trial.finished_before_kill and \
                 trial.killed_exit not in (0, 3, 130):
@@ -231,3 +221,29 @@ class Harness(Checks):
         trial.checks_s = round(time.monotonic() - checks_began, 2)
         trial.cycle_s = round(time.monotonic() - cycle_began, 2)
         return trial
+
+
+def kill_after(proc: subprocess.Popen[bytes], delay: float, sig: signal.Signals,
+               trial: Trial) -> None:
+    """Send ``sig`` to ``proc`` after ``delay`` seconds unless it finished, and reap it.
+
+    If the harness itself is interrupted meanwhile (Ctrl-C, a test's timeout), the run is
+    killed too: it must not keep working, and holding locks, after the harness is gone.
+    """
+    try:
+        try:
+            proc.wait(timeout=delay)
+            trial.finished_before_kill = True
+        except subprocess.TimeoutExpired:
+            proc.send_signal(sig)
+        try:
+            trial.killed_exit = proc.wait(timeout=180)
+        except subprocess.TimeoutExpired:
+            trial.violations.append(f"{sig.name}: vaultkeeper still running after 180 s")
+            proc.kill()
+            trial.killed_exit = proc.wait()
+    except BaseException:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        raise

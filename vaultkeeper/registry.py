@@ -25,9 +25,9 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from vaultkeeper.errors import ConfigError
 
@@ -115,14 +115,57 @@ class SourceKind:
     writers are found with ``writer_factory``."""
 
 
-_KINDS: dict[str, SourceKind] = {}
+_T = TypeVar("_T")
+
+
+class Plugins(Generic[_T]):
+    """One kind of per-vendor record (sources, writers, rehearsal targets): declared by a
+    module the index names for it, imported the first time a name is asked for."""
+
+    def __init__(self, module_of: Callable[[Entry], str | None], refusal: str, fix: str,
+                 key: str) -> None:
+        self.module_of = module_of
+        # The ConfigError for a name without a record: ``refusal`` (formatted with {name}),
+        # ``fix`` (with {names}, the names that have one) and ``key``, the setting to change.
+        self.refusal, self.fix, self.key = refusal, fix, key
+        self._records: dict[str, _T] = {}
+
+    def add(self, name: str, record: _T) -> None:
+        """Keep ``record`` for ``name`` (its module calls this once, when imported)."""
+        self._records[name] = record
+
+    def names(self) -> tuple[str, ...]:
+        """The index's names that have such a record, in the index's order."""
+        return tuple(e.name for e in ENTRIES if self.module_of(e))
+
+    def find(self, name: str) -> _T | None:
+        """The record of ``name``, importing its module the first time; None when the index
+        names no module for it."""
+        module = next((self.module_of(e) for e in ENTRIES if e.name == name), None)
+        if module is None:
+            return None
+        if name not in self._records:
+            importlib.import_module(module)
+        return self._records[name]
+
+    def get(self, name: str) -> _T:
+        """The record of ``name``, or the ConfigError saying there is none."""
+        record = self.find(name)
+        if record is None:
+            raise ConfigError(self.refusal.format(name=name),
+                              self.fix.format(names=", ".join(self.names())), key=self.key)
+        return record
+
+
+_KINDS: Plugins[SourceKind] = Plugins(lambda e: e.module, "unknown connector {name!r}",
+                                      "use one of {names}", "[source] connector")
 
 
 def register(kind: SourceKind) -> SourceKind:
     """Add a source's record (each source module calls this once, when imported)."""
     if kind.name not in names():
         raise ValueError(f"{kind.name} is not in vaultkeeper.registry.ENTRIES")
-    _KINDS[kind.name] = kind
+    _KINDS.add(kind.name, kind)
     return kind
 
 
@@ -148,35 +191,12 @@ def exporters() -> tuple[str, ...]:
 
 def get(name: str) -> SourceKind:
     """The record of ``name``, importing its module the first time; ConfigError if unknown."""
-    return _required(find(name), f"unknown connector {name!r}",
-                     f"use one of {', '.join(names())}", "[source] connector")
-
-
-_T = TypeVar("_T")
-
-
-def _loaded(name: str, module_of: Callable[[Entry], str | None],
-            records: dict[str, _T]) -> _T | None:
-    """``records[name]``, importing the module the index names for it the first time; None
-    when the index names no such module for ``name``."""
-    module = next((module_of(e) for e in ENTRIES if e.name == name), None)
-    if module is None:
-        return None
-    if name not in records:
-        importlib.import_module(module)
-    return records[name]
-
-
-def _required(record: _T | None, message: str, fix: str, key: str) -> _T:
-    """``record``, or the ConfigError saying there is none (``key``: the setting to change)."""
-    if record is None:
-        raise ConfigError(message, fix, key=key)
-    return record
+    return _KINDS.get(name)
 
 
 def find(name: str) -> SourceKind | None:
     """The record of ``name`` (imported on first use), or None for a name not in the index."""
-    return _loaded(name, lambda e: e.module, _KINDS)
+    return _KINDS.find(name)
 
 
 def reader_for(connector: str) -> SourceKind:
@@ -185,26 +205,45 @@ def reader_for(connector: str) -> SourceKind:
     return kind if kind is not None and kind.name != SANDBOX else get(GENERIC)
 
 
-WriterFactory = Callable[..., Any]
-"""``factory(url, token, *, ca_file, api_version, max_retries, timeout) -> CrmWriter``."""
-_WRITERS: dict[str, WriterFactory] = {}
+@dataclass(frozen=True)
+class WriterEndpoint:
+    """Where and how a writer reaches its CRM: what every writer factory is given."""
+
+    url: str
+    token: str = field(repr=False)
+    ca_file: Path | None = None
+    api_version: str = ""
+    """The vendor's API version where it has one (``[source] api_version``); empty: default."""
+    max_retries: int = 8
+    timeout: float = 60.0
+
+    @classmethod
+    def of(cls, source: SourceSettings, url: str, token: str,
+           ca_file: Path | None) -> WriterEndpoint:
+        """The CRM at ``url`` with ``[source]``'s API version, retries and timeout."""
+        return cls(url, token, ca_file, source.api_version, source.max_retries, source.timeout)
+
+
+WriterFactory = Callable[[WriterEndpoint], Any]
+"""``factory(endpoint) -> CrmWriter`` (a writer class itself is one)."""
+_WRITERS: Plugins[WriterFactory] = Plugins(lambda e: e.writer_module,
+                                           "connector {name!r} cannot be written to",
+                                           "restore into one of {names}", "[source] connector")
 
 
 def register_writer(name: str, factory: WriterFactory) -> None:
     """Add a vendor's writer factory (its writer module calls this once, when imported)."""
-    _WRITERS[name] = factory
+    _WRITERS.add(name, factory)
 
 
 def writable() -> tuple[str, ...]:
     """The CRMs vaultkeeper can write to (restore, rehearsal)."""
-    return tuple(e.name for e in ENTRIES if e.writer_module)
+    return _WRITERS.names()
 
 
 def writer_factory(name: str) -> WriterFactory:
     """The writer factory of CRM ``name``; ConfigError for a CRM that cannot be written to."""
-    return _required(_loaded(name, lambda e: e.writer_module, _WRITERS),
-                     f"connector {name!r} cannot be written to",
-                     f"restore into one of {', '.join(writable())}", "[source] connector")
+    return _WRITERS.get(name)
 
 
 def signs_in(name: str) -> bool:
@@ -212,8 +251,12 @@ def signs_in(name: str) -> bool:
     return name == SANDBOX or any(e.name == name and e.sign_in for e in ENTRIES)
 
 
-Opener = Callable[[str, str, Path | None], Any]
-"""``opener(url, token, ca_file)``: a client of a vendor's API (close it after use)."""
+class Opener(Protocol):
+    """``opener(url, token, ca_file=…)``: a client of a vendor's API (close it after use);
+    the vendor's connector class itself is one."""
+
+    def __call__(self, url: str, token: str, /, *, ca_file: Path | None) -> Any:
+        """Open the client."""
 
 
 @dataclass(frozen=True)
@@ -237,21 +280,21 @@ class Rehearsal:
     """The vendor's CSV imports API (``--via import``); None: it has none."""
 
 
-_REHEARSALS: dict[str, Rehearsal] = {}
+_REHEARSALS: Plugins[Rehearsal] = Plugins(lambda e: e.rehearsal_module,
+                                          "{name!r} cannot be a rehearsal target",
+                                          "use one of tryton, {names}", "kind")
 
 
 def register_rehearsal(record: Rehearsal) -> None:
     """Add a vendor's rehearsal record (its rehearsal module calls this once, when imported)."""
-    _REHEARSALS[record.name] = record
+    _REHEARSALS.add(record.name, record)
 
 
 def rehearsable() -> tuple[str, ...]:
     """The vendors a rehearsal can import into (besides Tryton, which is not a source)."""
-    return tuple(e.name for e in ENTRIES if e.rehearsal_module)
+    return _REHEARSALS.names()
 
 
 def rehearsal(name: str) -> Rehearsal:
     """The rehearsal record of vendor ``name``; ConfigError for a vendor that has none."""
-    return _required(_loaded(name, lambda e: e.rehearsal_module, _REHEARSALS),
-                     f"{name!r} cannot be a rehearsal target",
-                     f"use one of tryton, {', '.join(rehearsable())}", "kind")
+    return _REHEARSALS.get(name)

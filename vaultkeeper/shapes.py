@@ -203,3 +203,8 @@ def cell(value: Any) -> str:
     if isinstance(value, int | float):
         return str(value)
     return canonical_json(value).decode()
+
+
+def cells(values: dict[str, Any]) -> dict[str, str]:
+    """``{key: cell(value)}`` for a whole record (text and nulls inline: the common case)."""
+    return {k: v if type(v) is str else "" if v is None else cell(v) for k, v in values.items()}

@@ -143,3 +143,35 @@ def test_a_sigterm_death_counts_as_before_start_only_without_any_trace(tmp_path:
     assert not before_start(-15, "", files, {"/s/state.db": (100, 1)})
     assert not before_start(-2, "", files, dict(files))
     assert not before_start(130, "", files, dict(files))
+
+
+def test_an_interrupted_harness_takes_its_run_with_it(tmp_path: Path) -> None:
+    """Ctrl-C of the harness while it waits to kill a run must not leave that run working."""
+    import signal
+
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        from crash_checks import Trial
+        from crash_trials import kill_after
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    # the normal path: the run is killed after the delay and reaped
+    run = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    trial = Trial("backup", 0, "SIGTERM", 0.2)
+    kill_after(run, 0.2, signal.SIGTERM, trial)
+    assert trial.killed_exit == -signal.SIGTERM and not trial.finished_before_kill
+    # the harness interrupted while it waits: the run dies with it
+    run = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    old = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.5)
+        with pytest.raises(KeyboardInterrupt):
+            kill_after(run, 60, signal.SIGTERM, Trial("backup", 1, "SIGTERM", 60))
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    assert run.poll() == -signal.SIGKILL    # killed and reaped, not left to run for 2 minutes

@@ -8,7 +8,7 @@ import pytest
 
 from vaultkeeper.db.scratch import Scratch
 from vaultkeeper.sandbox import register
-from vaultkeeper.services.emergency import dedupe
+from vaultkeeper.services.emergency import dedupe, evidence
 from vaultkeeper.services.emergency.clean import check_date
 
 
@@ -78,3 +78,152 @@ def test_labelled_register_precision_and_recall(tmp_path: Path):
     assert hits / len(reg.truth) >= 0.95
     # blocking: a tiny fraction of all pairs is ever scored
     assert stats.comparisons < 5000 * 4999 // 2 // 100
+
+
+def test_edit_keys_are_shared_one_edit_apart():
+    """Any two strings one substitution, swap, insertion or deletion apart share an edit key
+    (and equal ones all): the evidence keys find every near e-mail name, phone, postcode."""
+    import random
+
+    rnd = random.Random(14)
+    alphabet = "ab1.-"
+    for _ in range(3000):
+        s = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 12)))
+        q = rnd.randint(0, len(s))
+        kind = rnd.choice(["sub", "swap", "ins", "del"])
+        if kind == "sub" and q < len(s):
+            t = s[:q] + rnd.choice(alphabet) + s[q + 1:]
+        elif kind == "swap" and q + 1 < len(s):
+            t = s[:q] + s[q + 1] + s[q] + s[q + 2:]
+        elif kind == "ins":
+            t = s[:q] + rnd.choice(alphabet) + s[q:]
+        elif q < len(s):
+            t = s[:q] + s[q + 1:]
+        else:
+            t = s
+        assert set(evidence._edit_keys("x", s)) & set(evidence._edit_keys("x", t)), (s, t)
+        if len(s) == len(t) and s:
+            assert set(evidence._halves("x", s)) & set(evidence._halves("x", t)), (s, t)
+
+
+def test_the_filters_never_drop_a_candidate():
+    """Every pair of a block that ``score`` puts at or above the threshold passes ``bound``
+    and shares an evidence key (or a house number with one postcode missing): the filters
+    only spare work, the candidates are those of scoring every pair."""
+    reg = register.generate(3000, seed=5)
+    people = [dedupe.make_person(
+        str(idx), first=m.first, last=register.full_last(m), email=m.email,
+        phones=[m.phone], street=m.street, postcode=m.postcode, city=m.city,
+        birth=check_date(m.birth, "NL").value if m.birth else "", refs=[m.number])
+        for idx, m in enumerate(reg.rows)]
+    blocks: dict[str, list[int]] = {}
+    for idx, person in enumerate(people):
+        for key in dedupe.blocking_keys(person):
+            blocks.setdefault(key, []).append(idx)
+    need = dedupe.THRESHOLD - evidence.NAME_WEIGHT - 1e-9
+    probes = [evidence.probe(p) for p in people]
+    keys = [set(evidence.evidence_keys(pr)) for pr in probes]
+    checked = dropped = 0
+    for members in blocks.values():
+        for n, i in enumerate(members):
+            for j in members[n + 1:]:
+                a, b = probes[i], probes[j]
+                if dedupe.score(people[i], people[j])[0] < dedupe.THRESHOLD:
+                    dropped += not evidence._may_match(a, b, need)
+                    continue
+                checked += 1
+                assert evidence.bound(a, b) >= need, (people[i], people[j])
+                wild = a[10] and b[10] and a[9] == b[9] and (not a[7] or not b[7])
+                assert keys[i] & keys[j] or wild, (people[i], people[j])
+    assert checked > 200 and dropped > 1000
+
+
+def test_the_evidence_buckets_find_the_candidates_of_all_pairs(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch):
+    """Blocks searched through evidence keys (every block, however small), through all pairs
+    with the bound, and through all pairs scored (the filters off) keep the same candidates,
+    scores and reasons."""
+    reg = register.generate(3000, seed=7)
+    answers = {}
+    for name, bucket_min, filters in (("buckets", 1, True), ("pairs", 10**9, True),
+                                      ("all scored", 10**9, False)):
+        monkeypatch.setattr(dedupe, "BUCKET_MIN", bucket_min)
+        if not filters:
+            monkeypatch.setattr(dedupe, "_may_match", lambda a, b, need: True)
+        scratch = Scratch(tmp_path / f"{bucket_min}-{filters}.db")
+        feats, keys = [], []
+        for idx, m in enumerate(reg.rows):
+            person = dedupe.make_person(
+                str(idx), first=m.first, last=register.full_last(m), email=m.email,
+                phones=[m.phone], street=m.street, postcode=m.postcode, city=m.city,
+                birth=check_date(m.birth, "NL").value if m.birth else "", refs=[m.number])
+            feats.append((idx, person.pack()))
+            keys += [(k, idx) for k in dedupe.blocking_keys(person)]
+        scratch.put_features(feats)
+        scratch.add_keys(keys)
+        stats = dedupe.find_candidates(scratch)
+        answers[name] = list(scratch.pairs())
+        scratch.close()
+        if filters:
+            assert stats.scored < stats.comparisons
+    assert len(answers["all scored"]) > 200
+    assert answers["buckets"] == answers["pairs"] == answers["all scored"]
+
+
+def _register_store(path: Path, n: int, seed: int) -> Scratch:
+    reg = register.generate(n, seed=seed)
+    scratch = Scratch(path)
+    feats, keys = [], []
+    for idx, m in enumerate(reg.rows):
+        person = dedupe.make_person(
+            str(idx), first=m.first, last=register.full_last(m), email=m.email,
+            phones=[m.phone], street=m.street, postcode=m.postcode, city=m.city,
+            birth=check_date(m.birth, "NL").value if m.birth else "", refs=[m.number])
+        feats.append((idx, person.pack()))
+        keys += [(k, idx) for k in dedupe.blocking_keys(person)]
+    scratch.put_features(feats)
+    scratch.add_keys(keys)
+    return scratch
+
+
+def test_two_processes_find_what_one_finds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The blocks' halves searched by two processes (a forked worker, pairs spooled and
+    added after) give the candidates, scores, reasons and counts of one process, and leave
+    nothing in the private work folder."""
+    from vaultkeeper.services.emergency import dedupe_split
+
+    monkeypatch.setattr(dedupe_split, "SPLIT_MIN", 0)
+    answers, counts = {}, {}
+    for name in ("one", "two"):
+        scratch = _register_store(tmp_path / f"{name}.db", 4000, 11)
+        work = tmp_path / f"work-{name}"
+        work.mkdir(mode=0o700)
+        stats = dedupe.find_candidates(scratch, workdir=work if name == "two" else None)
+        answers[name], counts[name] = list(scratch.pairs()), stats
+        scratch.close()
+        assert list(work.iterdir()) == []
+    assert len(answers["one"]) > 200 and answers["one"] == answers["two"]
+    assert counts["one"] == counts["two"]
+
+
+def test_a_failed_dedupe_worker_fails_the_search(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch):
+    """A worker that fails mid-search fails the whole search with one clear error (no half
+    of the candidates passed off as all of them)."""
+    from vaultkeeper.errors import VaultkeeperError
+    from vaultkeeper.services.emergency import dedupe_split
+
+    monkeypatch.setattr(dedupe_split, "SPLIT_MIN", 0)
+    real = dedupe.search
+
+    def dying(scratch, threshold, halves=(0, 1), add=None):
+        if halves == (1,):
+            raise OSError("disk full (simulated in the worker)")
+        return real(scratch, threshold, halves, add)
+    monkeypatch.setattr(dedupe_split.dedupe, "search", dying)
+    scratch = _register_store(tmp_path / "s.db", 500, 2)
+    work = tmp_path / "work"
+    work.mkdir(mode=0o700)
+    with pytest.raises(VaultkeeperError, match=r"second process.*disk full"):
+        dedupe.find_candidates(scratch, workdir=work)
+    scratch.close()

@@ -213,3 +213,95 @@ def _alive(pid: int) -> bool:
     state = next((line.split()[1] for line in status.splitlines()
                   if line.startswith("State:")), "X")
     return state not in ("Z", "X")
+
+
+def test_pass_one_finds_a_late_nonconforming_value(sandbox_export, tmp_path: Path) -> None:
+    """Typed values are matched a batch of records at a time: one bad value far into the
+    file (past the first batches) still turns its column into text, exactly the columns a
+    value-by-value check finds."""
+    import shutil
+
+    from vaultkeeper.services.emergency.source import open_export
+
+    config, export = sandbox_export
+    copy = tmp_path / "export"
+    shutil.copytree(export, copy)
+    path = copy / "objects" / "contacts.ndjson"
+    lines = path.read_bytes().splitlines()
+    at = 3 * passes.TYPED_BATCH + 7
+    record = json.loads(lines[at])
+    obj = open_export(copy).objects["contacts"]
+    numeric = next(c.name for c in obj.columns.values() if c.candidate_type == "number"
+                   and c.name in record["properties"])
+    record["properties"][numeric] = "12 members"
+    lines[at] = json.dumps(record).encode()
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    expected = set()
+    for row, _archived in open_export(copy).objects["contacts"].rows():
+        expected |= {c.name for c in obj.columns.values()
+                     if (check := passes.CONFORMS.get(c.candidate_type)) is not None
+                     and (v := row.get(c.name)) and not check(v)}
+    assert numeric in expected
+    out = tmp_path / "pkg"
+    build_package(copy, out, load_settings(config), target="hubspot", validate=False)
+    report = json.loads((out / "quality" / "report.json").read_bytes())
+    assert set(report["objects"]["contacts"]["typed_as_text"]) == expected
+
+
+def test_plain_rows_are_written_as_the_csv_module_writes_them(tmp_path: Path) -> None:
+    """CsvOut joins rows of plain fields itself: every row, plain or not (commas, quotes,
+    line breaks, a lone empty field, values that are not text), has the csv module's bytes."""
+    import csv
+    import io
+    import random
+
+    from vaultkeeper.services.emergency.files import CsvOut
+
+    rng = random.Random(5)
+    alphabet = ["a", "Z", " ", ",", '"', "\n", "\r", "é", "€", "\t", "'", ";", "\x00", "\u2028"]
+    rows: list[list[object]] = [[""], [], ["", ""], ["x"], [None, 5, 1.5, True]]
+    for _ in range(5000):
+        rows.append(["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 4)))
+                     for _ in range(rng.choice([1, 2, 3, 6]))])
+    out = CsvOut(tmp_path / "a" / "rows.csv", ["h1", "h2"])
+    for row in rows:
+        out.write_values(row)   # type: ignore[arg-type]
+    out.write({"h1": "x,y", "h3": "ignored"})
+    out.write({"h2": "plain"})
+    out.close()
+    expected = io.StringIO(newline="")
+    writer = csv.writer(expected, lineterminator="\r\n")
+    writer.writerows([["h1", "h2"], *rows, ["x,y", ""], ["", "plain"]])
+    assert (tmp_path / "a" / "rows.csv").read_bytes() == expected.getvalue().encode()
+    assert out.rows == len(rows) + 2
+
+
+def test_bulk_scratch_writes_keep_row_order_and_conflict_rules(tmp_path: Path) -> None:
+    """Bulk writes go as multi-row INSERTs: past one statement's rows, duplicates are still
+    ignored (ids) or replaced by the later row (values), and rows keep their order."""
+    scratch = Scratch(tmp_path / "scratch.db")
+    n = 1000   # five statements' worth
+    scratch.add_ids("s", [str(i % 700) for i in range(n)])
+    assert scratch.count_ids("s") == 700
+    scratch.put_values("v", [(str(i % 300), f"v{i}") for i in range(n)])
+    assert [scratch.value("v", str(i)) for i in (0, 99, 299)] == ["v900", "v999", "v899"]
+    scratch.add_keys([(f"k{i % 3}", i) for i in range(n)])
+    blocks = dict(scratch.blocks())
+    assert blocks["k1"] == list(range(1, n, 3))
+    scratch.add_links("r", [(str(i % 10), str(n - i)) for i in range(n)])
+    assert [scratch.first_link("r", str(a)) for a in (0, 9)] == [str(n), str(n - 9)]
+    scratch.prefetch("link", "r", ["3"])
+    assert scratch.first_link("r", "3") == str(n - 3)
+    scratch.put_features([(i, bytes([i % 256])) for i in range(n)])
+    assert scratch.features([0, 257, 999]) == {0: b"\x00", 257: b"\x01", 999: bytes([999 % 256])}
+    scratch.close()
+
+
+def test_cells_flatten_as_cell_does() -> None:
+    """``shapes.cells`` (text and nulls inline) equals ``cell`` per value, in order."""
+    from vaultkeeper.shapes import cell, cells
+
+    record = {"a": None, "b": "x", "c": True, "d": 1.5, "e": {"z": 1, "a": [1, None]},
+              "f": None, "g": "", "h": False, "i": 0}
+    assert list(cells(record).items()) == [(k, cell(v)) for k, v in record.items()]
+    assert cells(record)["a"] == "" and cells(record)["c"] == "true"

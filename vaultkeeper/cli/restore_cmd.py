@@ -3,7 +3,6 @@ snapshot back into the CRM or into another portal/org."""
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Annotated, Any
 
@@ -14,8 +13,9 @@ from rich.table import Table
 from vaultkeeper.cli import render
 from vaultkeeper.cli.render import HtmlReportOption
 from vaultkeeper.cli.settings import load
-from vaultkeeper.db import open_state_db
 from vaultkeeper.db import restores as journal
+from vaultkeeper.privatefs import write_private
+from vaultkeeper.services.context import CommandContext
 from vaultkeeper.services.restore import RestoreOptions, RestoreReport, render_html, run_restore
 from vaultkeeper.services.restore.report import OUTCOMES
 
@@ -92,9 +92,7 @@ def restore(
     report = run_restore(load(), opts, progress=_progress(json_output))
     data = report.as_json()
     if html is not None:
-        fd = os.open(html, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(render_html(data))
+        write_private(html, render_html(data))
     if json_output:
         render.print_json(data)
     else:
@@ -169,7 +167,7 @@ def print_report(report: RestoreReport) -> None:
 def history(json_output: JsonOption = False,
             limit: Annotated[int, typer.Option(help="How many runs to show.")] = 20) -> None:
     """Past restore runs, newest first (unfinished ones can be resumed)."""
-    rows = journal.history(open_state_db(load().state_dir), limit=limit)
+    rows = journal.history(CommandContext(load()).db, limit=limit)
     if json_output:
         render.print_json({"runs": rows})
         return

@@ -36,8 +36,8 @@ def make_writer(kind: str, url: str, token: str, *, ca_file: Path | None = None,
                 timeout: float = 60.0) -> CrmWriter:
     """A writer for CRM ``kind`` (a vendor with a writer in the registry) at ``url``."""
     factory = registry.writer_factory(kind)
-    writer: CrmWriter = factory(url, token, ca_file=ca_file, api_version=api_version,
-                                max_retries=max_retries, timeout=timeout)
+    writer: CrmWriter = factory(registry.WriterEndpoint(url, token, ca_file, api_version,
+                                                        max_retries, timeout))
     return writer
 
 

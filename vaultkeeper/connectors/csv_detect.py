@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from vaultkeeper.shapes import Described, PackageColumn, PackageReader, cell
+from vaultkeeper.shapes import Described, PackageColumn, PackageReader, cells
 
 ESCAPE_ERRORS = "vaultkeeper-csv-escape"
 """Codec error handler: each undecodable byte becomes the lone surrogate U+DC00+byte.
@@ -425,6 +425,6 @@ def _describe_flat(name: str, schema: Any) -> Described:
 
 
 FLAT_READER = PackageReader(
-    _describe_flat, lambda record: {k: cell(v) for k, v in record.items()},
+    _describe_flat, cells,
     lambda record, row, columns: any(is_truthy(row.get(c, "")) for c in columns))
 """The package's reading of flat records: keys as columns, the detected id, truthy flags."""

@@ -95,7 +95,7 @@ class HubSpotFileWriter:
 
     def __init__(self, writer: CrmWriter) -> None:
         self.writer = writer
-        self.http = writer.http   # type: ignore[attr-defined]
+        self.http = writer.http
 
     def state(self, f: SnapshotFile, targets: Sequence[tuple[str, str]],
               known: str | None) -> LiveState:
@@ -166,7 +166,7 @@ class SalesforceFileWriter:
 
     def __init__(self, writer: CrmWriter) -> None:
         self.writer = writer
-        self.http = writer.http   # type: ignore[attr-defined]
+        self.http = writer.http
         self.root: str = writer.root   # type: ignore[attr-defined]
 
     def _query(self, soql: str) -> list[dict[str, Any]]:
@@ -277,9 +277,5 @@ FileWriter = HubSpotFileWriter | SalesforceFileWriter
 
 
 def file_writer(writer: CrmWriter) -> FileWriter:
-    """The file writer for a CRM writer's vendor."""
-    if writer.name == "hubspot":
-        return HubSpotFileWriter(writer)
-    if writer.name == "salesforce":
-        return SalesforceFileWriter(writer)
-    raise ConnectorError(f"files cannot be written into a {writer.name} CRM")
+    """The file writer for a CRM writer's vendor (each vendor's writer names its own)."""
+    return writer.file_writer()

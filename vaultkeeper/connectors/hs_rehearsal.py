@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 from vaultkeeper import registry
 from vaultkeeper.connectors.hubspot import HubSpotConnector
 from vaultkeeper.connectors.hubspot_imports import HubSpotImports
@@ -74,14 +71,6 @@ _API_FIELDS: dict[str, tuple[str, ...]] = {
 IMPORT_MAPPING; the rest go to the free-text home."""
 
 
-def _reader(url: str, token: str, ca_file: Path | None) -> Any:
-    return HubSpotConnector(url, token, ca_file=ca_file)
-
-
-def _imports(url: str, token: str, ca_file: Path | None) -> Any:
-    return HubSpotImports(url, token, ca_file=ca_file)
-
-
 REHEARSAL = registry.Rehearsal(
     name=NAME,
     objects={"person": "contacts", "organisation": "companies", "membership": "contacts",
@@ -89,9 +78,9 @@ REHEARSAL = registry.Rehearsal(
     text_home="vaultkeeper_text",
     mapping={entity: {f: IMPORT_MAPPING[entity][f] for f in fields}
              for entity, fields in _API_FIELDS.items()},
-    reader=_reader,
+    reader=HubSpotConnector,
     fillers={"notes": {"hs_timestamp": "1900-01-01T00:00:00Z"}},
     creates_properties=True,   # as the runbook asks: custom properties are created first
-    imports=_imports,
+    imports=HubSpotImports,
 )
 registry.register_rehearsal(REHEARSAL)

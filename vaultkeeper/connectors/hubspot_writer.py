@@ -17,14 +17,13 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 
 from vaultkeeper import registry
-from vaultkeeper.connectors.http import HttpClient
+from vaultkeeper.connectors.file_writer import HubSpotFileWriter
 from vaultkeeper.connectors.hubspot import hubspot_validate
 from vaultkeeper.connectors.pacing import RatePacer
 from vaultkeeper.connectors.writer import (
@@ -44,6 +43,7 @@ from vaultkeeper.connectors.writer import (
     distinct_batches,
 )
 from vaultkeeper.errors import ConnectorError
+from vaultkeeper.registry import WriterEndpoint
 
 BATCH_MAX = 100
 _V3_NAME = re.compile(r"^[a-z]+(_[a-z]+)*_to_[a-z]+(_[a-z]+)*$")  # contact_to_company[_unlabeled]
@@ -71,15 +71,12 @@ class HubSpotWriter(CrmWriter):
                                       undelete=False, inline_links=True,
                                       legacy_id_property=True)
 
-    def __init__(self, base_url: str, token: str, *, ca_file: Path | None = None,
-                 max_retries: int = 8, timeout: float = 60.0, batch_size: int = BATCH_MAX,
-                 concurrency: int = 4, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, at: WriterEndpoint, *, batch_size: int = BATCH_MAX, concurrency: int = 4,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.pacer = RatePacer(sleep)
-        self.http = HttpClient(
-            base_url, headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-            ca_file=ca_file, timeout=timeout, max_retries=max_retries, validate=write_validate,
-            sleep=sleep, on_response=self.pacer.observe, before_request=self.pacer.wait)
-        self.batch_size = max(1, min(batch_size, BATCH_MAX))
+        self._connect(at, headers={"Accept": "application/json"}, validate=write_validate,
+                      sleep=sleep, batch_size=batch_size, on_response=self.pacer.observe,
+                      before_request=self.pacer.wait)
         # Batches in flight at once: HubSpot answers a batch create in a few hundred ms, so
         # one request at a time cannot use the rate limit; the pacer keeps the total under it.
         self._pool = ThreadPoolExecutor(concurrency, "vk-hubspot-writer") \
@@ -108,6 +105,10 @@ class HubSpotWriter(CrmWriter):
         for part in parts:
             result.extend(part)
         return result
+
+    def file_writer(self) -> HubSpotFileWriter:
+        """Uploads through the Files API, linked by ``hs_attachment_ids`` or file properties."""
+        return HubSpotFileWriter(self)
 
     def close(self) -> None:
         """Stop the batch threads and close the HTTP client."""
@@ -453,10 +454,4 @@ def _strings(props: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-def _factory(url: str, token: str, *, ca_file: Path | None = None, api_version: str = "",
-             max_retries: int = 8, timeout: float = 60.0) -> HubSpotWriter:
-    """The registry's way to build this writer (``api_version`` does not apply to HubSpot)."""
-    return HubSpotWriter(url, token, ca_file=ca_file, max_retries=max_retries, timeout=timeout)
-
-
-registry.register_writer(HubSpotWriter.name, _factory)
+registry.register_writer(HubSpotWriter.name, HubSpotWriter)

@@ -461,6 +461,12 @@ def _package_describe(name: str, schema: Any) -> shapes.Described:
     return shapes.Described("Id", cols)
 
 
+def _package_row(record: dict[str, Any]) -> dict[str, str]:
+    row = shapes.cells(record)
+    row.pop("attributes", None)
+    return row
+
+
 SOURCE = registry.register(SourceKind(
     associations_how=("Data Loader: insert into the junction object (AccountContactRelation, "
                      "OpportunityContactRole …), both lookups by Legacy_Id__c."),
@@ -469,6 +475,6 @@ SOURCE = registry.register(SourceKind(
     summary=summary, mirror_shape=mirror_shape,
     package=shapes.PackageReader(
         _package_describe,
-        lambda record: {k: shapes.cell(v) for k, v in record.items() if k != "attributes"},
+        _package_row,
         lambda record, row, columns: bool(record.get("IsDeleted"))),
     import_files=IMPORT_FILES))

@@ -15,7 +15,6 @@ import re
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 from xml.sax.saxutils import escape
@@ -24,7 +23,7 @@ import httpx
 import orjson
 
 from vaultkeeper import registry
-from vaultkeeper.connectors.http import HttpClient
+from vaultkeeper.connectors.file_writer import SalesforceFileWriter
 from vaultkeeper.connectors.salesforce import salesforce_validate
 from vaultkeeper.connectors.writer import (
     CrmWriter,
@@ -41,8 +40,11 @@ from vaultkeeper.connectors.writer import (
     distinct_batches,
 )
 from vaultkeeper.errors import ConnectorError
+from vaultkeeper.registry import WriterEndpoint
 
 COLLECTION_MAX = 200
+API_VERSION = "59.0"
+"""The REST API version when ``[source] api_version`` names none."""
 _ID = re.compile(r"^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$")
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _FETCH_CHUNK = 100  # ids per SOQL IN (...) so the query URL stays short
@@ -68,19 +70,14 @@ class SalesforceWriter(CrmWriter):
                                       undelete=True, inline_links=True,
                                       legacy_id_property=False)
 
-    def __init__(self, instance_url: str, token: str, *, api_version: str = "59.0",
-                 ca_file: Path | None = None, max_retries: int = 8, timeout: float = 60.0,
-                 batch_size: int = COLLECTION_MAX,
+    def __init__(self, at: WriterEndpoint, *, batch_size: int = COLLECTION_MAX,
                  sleep: Callable[[float], None] = time.sleep) -> None:
-        version = api_version.lstrip("v")
-        self.http = HttpClient(
-            instance_url, headers={"Authorization": f"Bearer {token}"}, ca_file=ca_file,
-            timeout=timeout, max_retries=max_retries, validate=write_validate, sleep=sleep,
-            on_response=self._note_usage)
-        self.token = token
+        version = (at.api_version or API_VERSION).lstrip("v")
+        self._connect(at, validate=write_validate, sleep=sleep, batch_size=batch_size,
+                      on_response=self._note_usage)
+        self.token = at.token
         self.root = f"/services/data/v{version}"
         self.soap_path = f"/services/Soap/u/{version}"
-        self.batch_size = max(1, min(batch_size, COLLECTION_MAX))
         self.api_usage = ""
         self._describe: dict[str, dict[str, Any]] = {}
         self._fields: dict[str, WritableFields] = {}
@@ -122,6 +119,10 @@ class SalesforceWriter(CrmWriter):
         return "; ".join(parts), code
 
     # -- schema ----------------------------------------------------------------------------
+    def file_writer(self) -> SalesforceFileWriter:
+        """ContentVersions (with their document links) and legacy Attachments."""
+        return SalesforceFileWriter(self)
+
     def describe(self, obj: str) -> dict[str, Any]:
         """The object's describe (cached)."""
         if not _NAME.match(obj):
@@ -360,12 +361,4 @@ def _undelete_results(content: bytes, ids: list[str]) -> list[WriteOutcome]:
     return out
 
 
-def _factory(url: str, token: str, *, ca_file: Path | None = None,
-             api_version: str = "59.0", max_retries: int = 8,
-             timeout: float = 60.0) -> SalesforceWriter:
-    """The registry's way to build this writer."""
-    return SalesforceWriter(url, token, api_version=api_version, ca_file=ca_file,
-                            max_retries=max_retries, timeout=timeout)
-
-
-registry.register_writer(SalesforceWriter.name, _factory)
+registry.register_writer(SalesforceWriter.name, SalesforceWriter)

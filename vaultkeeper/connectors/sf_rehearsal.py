@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 from vaultkeeper import registry
 from vaultkeeper.connectors.salesforce import SalesforceConnector
 
 NAME = SalesforceConnector.name
 LEGACY = "prop:HubSpot_Id__c"
-
-
-def _reader(url: str, token: str, ca_file: Path | None) -> Any:
-    return SalesforceConnector(url, token, ca_file=ca_file)
 
 
 REHEARSAL = registry.Rehearsal(
@@ -45,7 +38,7 @@ REHEARSAL = registry.Rehearsal(
             legacy_id=LEGACY, subject="prop:Subject", person_id="link:Contact:WhoId",
             donation_id="link:Opportunity:WhatId", organisation_id="link:Account:WhatId"),
     },
-    reader=_reader,
+    reader=SalesforceConnector,
     fillers={"Contact": {"LastName": "(none)"}, "Account": {"Name": "(none)"},
              "Opportunity": {"Name": "(none)", "CloseDate": "1900-01-01",
                              "StageName": "Closed Won"}},

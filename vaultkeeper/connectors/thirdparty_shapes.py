@@ -16,7 +16,7 @@ from vaultkeeper.shapes import (
     ObjectShape,
     PackageColumn,
     PackageReader,
-    cell,
+    cells,
     getter,
     unique_columns,
 )
@@ -105,5 +105,5 @@ def _package_archived(record: dict[str, Any], row: dict[str, str],
     return is_archived(record, rule)
 
 
-PACKAGE = PackageReader(_describe, lambda record: {k: cell(v) for k, v in record.items()},
+PACKAGE = PackageReader(_describe, cells,
                         _package_archived)

@@ -15,12 +15,17 @@ tells what was done before.
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from vaultkeeper.connectors.base import http_request_stats
+from vaultkeeper.connectors.http import HttpClient, Validator
 from vaultkeeper.errors import ConnectorError
+from vaultkeeper.registry import WriterEndpoint
+
+if TYPE_CHECKING:
+    from vaultkeeper.connectors.file_writer import FileWriter
 
 Status = Literal["created", "updated", "undeleted", "archived", "linked", "skipped", "failed"]
 LEGACY_ID_PROPERTY = "vaultkeeper_legacy_id"
@@ -183,6 +188,21 @@ class CrmWriter(abc.ABC):
     name: ClassVar[str]
     """Vendor name, as the reader's ``Connector.name``."""
     capabilities: ClassVar[WriterCapabilities]
+    http: HttpClient
+    batch_size: int
+    """Records per request: the caller's wish, capped by ``capabilities.batch_size``."""
+
+    def _connect(self, at: WriterEndpoint, *, validate: Validator,
+                 sleep: Callable[[float], None], batch_size: int,
+                 headers: Mapping[str, str] | None = None, **hooks: Any) -> None:
+        """Open ``http`` to the vendor with the endpoint's token as the bearer (``hooks``:
+        HttpClient's ``on_response``/``before_request``) and set ``batch_size`` within the
+        API's limit."""
+        self.http = HttpClient(
+            at.url, headers={"Authorization": f"Bearer {at.token}", **(headers or {})},
+            ca_file=at.ca_file, timeout=at.timeout, max_retries=at.max_retries,
+            validate=validate, sleep=sleep, **hooks)
+        self.batch_size = max(1, min(batch_size, self.capabilities.batch_size))
 
     @abc.abstractmethod
     def writable_fields(self, obj: str) -> WritableFields:
@@ -246,6 +266,10 @@ class CrmWriter(abc.ABC):
         """Properties that identify one record of ``obj`` in the target (unique or external-id
         fields in the vendor's schema), best first; empty when the vendor declares none."""
         return []
+
+    def file_writer(self) -> FileWriter:
+        """What puts files back into this CRM (ConnectorError: this vendor takes none)."""
+        raise ConnectorError(f"files cannot be written into a {self.name} CRM")
 
     def request_stats(self) -> dict[str, object]:
         """Requests sent and retries absorbed (same shape as ``Connector.request_stats``)."""

@@ -9,12 +9,14 @@ flat (SQLite's page cache is bounded) and does the sorting and joining on disk.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import chain, islice, repeat
 from pathlib import Path
 
 from vaultkeeper.privatefs import touch_private
 
-_BATCH = 5000
+_ROWS = 200
+"""Rows per multi-row INSERT (at most 3 columns: 600 variables, far below SQLite's limit)."""
 
 
 class Scratch:
@@ -27,7 +29,7 @@ class Scratch:
         # Answers fetched ahead for a chunk of records (see ``prefetch``): one query per
         # chunk instead of one per record; bounded by the chunk, so memory stays flat.
         self._ahead: dict[tuple[str, str], tuple[set[str], dict[str, str | None]]] = {}
-        self._links_indexed = reader
+        self._links_indexed = self._keys_indexed = reader
         if reader:
             self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
             self._db.execute(f"PRAGMA cache_size=-{cache_mb * 1024}")
@@ -58,7 +60,7 @@ class Scratch:
     # -- id sets -----------------------------------------------------------------------
     def add_ids(self, name: str, ids: Iterable[str]) -> None:
         """Add ids to the set ``name`` (duplicates are ignored)."""
-        self._many("INSERT OR IGNORE INTO ids VALUES (?, ?)", ((name, i) for i in ids))
+        self._many("INSERT OR IGNORE INTO ids VALUES (?, ?)", zip(repeat(name), ids))
 
     def has(self, name: str, id_: str) -> bool:
         """Whether ``id_`` is in the set ``name``."""
@@ -83,6 +85,12 @@ class Scratch:
         """Build what reads create lazily (the link indexes), so that other connections
         can read while this one writes nothing."""
         self._index_links()
+
+    def index_blocks(self) -> None:
+        """Index the blocking keys (after the last ``add_keys``; ``blocks`` does it too)."""
+        if not self._keys_indexed:
+            self._db.execute("CREATE INDEX IF NOT EXISTS keys_key ON keys (key, idx)")
+            self._keys_indexed = True
 
     def _index_links(self) -> None:
         if not self._links_indexed:
@@ -180,24 +188,34 @@ class Scratch:
                 f"SELECT idx, data FROM feats WHERE idx IN ({marks})", chunk))  # noqa: S608
         return out
 
+    def count_features(self) -> int:
+        """How many records have comparison features."""
+        return int(self._db.execute("SELECT count(*) FROM feats").fetchone()[0])
+
     def add_keys(self, items: Iterable[tuple[str, int]]) -> None:
         """Put record ``idx`` into the block ``key``."""
         self._many("INSERT INTO keys VALUES (?, ?)", items)
+        self._keys_indexed = False
 
     def blocks(self, *, min_size: int = 2) -> Iterator[tuple[str, list[int]]]:
         """Every block (key, record numbers) with at least ``min_size`` records, key order."""
-        self._db.execute("CREATE INDEX IF NOT EXISTS keys_key ON keys (key, idx)")
+        self.index_blocks()
+        # GROUP BY straight over the covering index (key, idx): no temporary B-tree of every
+        # key row (9 M rows at 1 M persons); a record twice under one key is dropped here.
         cursor = self._db.execute(
-            "SELECT key, group_concat(idx) FROM (SELECT DISTINCT key, idx FROM keys "
-            "ORDER BY key, idx) GROUP BY key HAVING count(*) >= ?", (min_size,))
+            "SELECT key, group_concat(idx) FROM keys GROUP BY key HAVING min(idx) < max(idx)")
         for key, members in cursor:
-            yield key, [int(m) for m in str(members).split(",")]
+            idxs = list(dict.fromkeys(int(m) for m in str(members).split(",")))
+            if len(idxs) >= min_size:
+                yield key, idxs
 
     def add_pair(self, a: int, b: int, score: float, reason: str) -> None:
-        """Record a candidate pair, keeping the best score seen for it."""
+        """Record a candidate pair, keeping the best score seen for it (on a tie, the first
+        reason in sort order: the result does not depend on the order of the calls)."""
         self._db.execute(
             "INSERT INTO pairs VALUES (?, ?, ?, ?) ON CONFLICT (a, b) DO UPDATE SET "
-            "score = excluded.score, reason = excluded.reason WHERE excluded.score > score",
+            "score = excluded.score, reason = excluded.reason WHERE excluded.score > score "
+            "OR (excluded.score = score AND excluded.reason < reason)",
             (min(a, b), max(a, b), score, reason))
 
     def has_pair(self, a: int, b: int) -> bool:
@@ -214,16 +232,20 @@ class Scratch:
         """How many candidate pairs were kept."""
         return int(self._db.execute("SELECT count(*) FROM pairs").fetchone()[0])
 
-    def _many(self, sql: str, rows: Iterable[tuple[object, ...]]) -> None:
-        batch: list[tuple[object, ...]] = []
+    def _many(self, sql: str, rows: Iterable[Sequence[object]]) -> None:
+        """Run ``sql`` (``INSERT … VALUES (?, …)``) for every row, in order, in one
+        transaction: ``_ROWS`` rows per statement (one multi-row VALUES: a fraction of the
+        per-row statement steps of executemany), the rest by executemany; the rows are read
+        as they go (an iterator is never held whole)."""
+        head, _, one = sql.rpartition(" VALUES ")
+        multi = f"{head} VALUES {', '.join([one] * _ROWS)}"
+        it = iter(rows)
         self._db.execute("BEGIN")
         try:
-            for row in rows:
-                batch.append(row)
-                if len(batch) >= _BATCH:
+            while batch := list(islice(it, _ROWS)):
+                if len(batch) == _ROWS:
+                    self._db.execute(multi, list(chain.from_iterable(batch)))
+                else:
                     self._db.executemany(sql, batch)
-                    batch.clear()
-            if batch:
-                self._db.executemany(sql, batch)
         finally:
             self._db.execute("COMMIT")

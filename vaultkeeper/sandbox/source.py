@@ -60,8 +60,7 @@ def open_writer(source: SourceSettings, stack: ExitStack) -> Any:
     sandbox = stack.enter_context(Sandbox(records=source.records, seed=source.seed,
                                           faults=FaultConfig.parse(source.faults)))
     return registry.writer_factory(source.flavour)(
-        sandbox.url, sandbox.token, ca_file=sandbox.ca_file, api_version=source.api_version,
-        max_retries=source.max_retries, timeout=source.timeout)
+        registry.WriterEndpoint.of(source, sandbox.url, sandbox.token, sandbox.ca_file))
 
 
 def known_objects(source: SourceSettings) -> tuple[set[str], str]:

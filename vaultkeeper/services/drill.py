@@ -144,15 +144,10 @@ def pick_location(locations: list[Location], last: dict[str, int],
 
 def _finish(db: Any, report: DrillReport) -> None:
     d = report.durations
-    drilldb.finish_drill(db, report.drill_id, {
-        "location": report.location, "snapshot_id": report.snapshot_id,
-        "location_snapshot_id": report.location_snapshot_id, "short_id": report.short_id,
-        "snapshot_time": report.snapshot_time, "result": report.result,
-        "read_data_subset": report.read_data_subset, "check_s": d.get("check_s"),
-        "restore_s": d.get("restore_s"), "load_s": d.get("load_s"),
-        "reconcile_s": d.get("reconcile_s"), "total_s": d.get("total_s"),
-        "records": report.records, "mirror_path": report.mirror_path, "error": report.error,
-    }, report.as_json())
+    report.finish(db, location_snapshot_id=report.location_snapshot_id,
+                  snapshot_time=report.snapshot_time, read_data_subset=report.read_data_subset,
+                  check_s=d.get("check_s"), load_s=d.get("load_s"),
+                  reconcile_s=d.get("reconcile_s"), mirror_path=report.mirror_path)
 
 
 def _drill(ctx: CommandContext, location: Location, ref: str, subset: str,

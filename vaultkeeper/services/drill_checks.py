@@ -12,6 +12,7 @@ from vaultkeeper.crypto import SIGNATURE_TAG, signature_matches
 from vaultkeeper.db import mirror as mirrordb
 from vaultkeeper.exportfmt import MANIFEST
 from vaultkeeper.restic import Snapshot
+from vaultkeeper.services.drill_run import DrillRun
 
 
 @dataclass
@@ -29,25 +30,17 @@ class Failure:
 
 
 @dataclass
-class DrillReport:
-    """Everything one drill found; ``as_json`` is the ``--json`` shape and the stored report."""
+class DrillReport(DrillRun):
+    """Everything one drill of a location found; ``as_json`` is the ``--json`` shape and the
+    stored report."""
 
-    drill_id: int
-    location: str
     location_url: str = ""
-    snapshot_id: str = ""
     location_snapshot_id: str = ""
-    short_id: str = ""
     snapshot_time: str = ""
     age_s: int | None = None
-    result: str = "error"
     read_data_subset: str = ""
-    durations: dict[str, float] = field(default_factory=dict)
-    records: int = 0
-    objects: list[dict[str, Any]] = field(default_factory=list)
     relations: list[dict[str, Any]] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
     against_source: list[dict[str, Any]] | None = None
     acceptance: list[dict[str, Any]] = field(default_factory=list)
     suppressed: dict[str, Any] = field(default_factory=dict)
@@ -55,8 +48,6 @@ class DrillReport:
     export: dict[str, Any] = field(default_factory=dict)
     files: dict[str, Any] = field(default_factory=dict)
     """The files check (services/drill_files.py); empty when the export has no files."""
-    started_at: str = ""
-    error: str = ""
 
     def as_json(self) -> dict[str, Any]:
         """The machine-readable report (shapes only ever gain fields)."""

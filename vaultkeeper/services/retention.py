@@ -50,10 +50,7 @@ class RetentionOutcome:
 
 def keeps(policy: RetentionPolicy) -> dict[str, int]:
     """restic ``--keep-*`` values from the policy (0 = rule off)."""
-    rules = {"last": policy.keep_last, "hourly": policy.keep_hourly,
-             "daily": policy.keep_daily, "weekly": policy.keep_weekly,
-             "monthly": policy.keep_monthly, "yearly": policy.keep_yearly}
-    return {k: v for k, v in rules.items() if v > 0}
+    return policy.rules()
 
 
 def protected_snapshots(db: Any) -> set[str]:

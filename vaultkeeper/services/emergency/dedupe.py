@@ -10,14 +10,22 @@ transposed and OCR-like typos, swapped first/last, particles), e-mail, phone, re
 numbers, date of birth (swapped digits, day and month swapped), street/postcode/city — with
 ``rapidfuzz``; every candidate carries its score and the reasons, for a person to review.
 Nothing is ever merged.
+
+Most pairs of a block have nothing but a name in common and can never reach the threshold:
+a pair is only scored when an upper bound of its other evidence (``evidence.bound``) leaves
+the names enough to reach it, and a name block of more than ``BUCKET_MIN`` members finds its
+pairs through the evidence keys its members share (``evidence.bucket_pairs``), not all pairs.
+Large builds search the two halves of the blocks in two processes (``dedupe_split``).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import orjson
 from rapidfuzz import fuzz
@@ -25,6 +33,14 @@ from rapidfuzz.distance import DamerauLevenshtein
 
 from vaultkeeper.db.scratch import Scratch
 from vaultkeeper.services.emergency.clean import fold
+from vaultkeeper.services.emergency.evidence import (
+    NAME_WEIGHT,
+    Probe,
+    _may_match,
+    bucket_pairs,
+    evidence_keys,
+    probe,
+)
 from vaultkeeper.services.emergency.names import (
     clean_name,
     core_surname,
@@ -321,15 +337,39 @@ class DedupeStats:
     large_blocks: int = 0
     comparisons: int = 0
     candidates: int = 0
+    scored: int = 0
+    """Pairs that went through :func:`score` (the rest were answered by :func:`_may_match`)."""
 
 
-def _block_groups(scratch: Scratch, size: int = 2000) -> Iterator[list[tuple[str, list[int]]]]:
-    """Blocks in groups of about ``size`` members: one features query per group."""
-    group: list[tuple[str, list[int]]] = []
+AddPair = Callable[[int, int, float, str], None]
+"""Where a candidate pair goes: record numbers, score, reasons."""
+
+BUCKET_MIN = 8
+"""Name blocks with more members find their pairs through shared evidence keys, not all
+pairs."""
+NAME_BLOCKS = ("k:", "c:")
+"""Blocks of names alone (skeleton + given name, surname + initial + city): most of their
+pairs have nothing else in common. The other keys are evidence themselves (an e-mail, a
+phone, an address, a birth date), so every pair of their blocks shares it."""
+
+
+def half(key: str) -> int:
+    """Which of the two halves of the blocks ``key`` belongs to (the same in every process)."""
+    return zlib.crc32(key.encode()) & 1
+
+
+def _block_groups(scratch: Scratch, halves: tuple[int, ...], size: int = 2000
+                  ) -> Iterator[list[tuple[str, list[int], int]]]:
+    """The blocks of these halves in groups of about ``size`` members: one features query per
+    group."""
+    group: list[tuple[str, list[int], int]] = []
     members = 0
-    for block in scratch.blocks():
-        group.append(block)
-        members += len(block[1])
+    for key, idxs in scratch.blocks():
+        h = half(key)
+        if h not in halves:
+            continue
+        group.append((key, idxs, h))
+        members += len(idxs)
         if members >= size:
             yield group
             group, members = [], 0
@@ -337,40 +377,103 @@ def _block_groups(scratch: Scratch, size: int = 2000) -> Iterator[list[tuple[str
         yield group
 
 
-def _compare_block(scratch: Scratch, members: list[int], people: dict[int, Person],
+class _Group:
+    """One group's persons, their probes and evidence keys (derived on first use)."""
+
+    def __init__(self, people: dict[int, Person]) -> None:
+        self.people = people
+        self.probes: dict[int, Probe] = {}
+        self.keys: dict[int, list[str]] = {}
+
+    def derive(self, members: list[int], keys: bool) -> None:
+        """Derive the probes (and with ``keys`` the evidence keys) of these members."""
+        probes = self.probes
+        for i in members:
+            if i not in probes:
+                probes[i] = probe(self.people[i])
+        if keys:
+            for i in members:
+                if i not in self.keys:
+                    self.keys[i] = evidence_keys(probes[i])
+
+
+def _compare_block(add: AddPair, key: str, members: list[int], g: _Group, need: float | None,
                    seen: set[tuple[int, int]], stats: DedupeStats, threshold: float) -> None:
-    """Score the pairs of one block (a sliding window over a large one) not seen yet."""
+    """Score the pairs of one block (a sliding window over a large one) not seen yet.
+
+    With ``need``, only pairs whose evidence besides names can reach it (:func:`bound`) are
+    scored; in a name block of more than ``BUCKET_MIN`` members the pairs are found through
+    shared evidence keys, not by going through all pairs."""
     stats.blocks += 1
+    people = g.people
+    window = len(members)
+    ordered = members
     if len(members) > MAX_BLOCK:
         stats.large_blocks += 1
         ordered = sorted(members, key=lambda i: (people[i].last, people[i].first, i))
-        pairs: Iterator[tuple[int, int]] = (
-            (ordered[x], ordered[y]) for x in range(len(ordered))
-            for y in range(x + 1, min(len(ordered), x + 1 + WINDOW)))
+        window = WINDOW
+    if need is not None and len(members) > BUCKET_MIN and key.startswith(NAME_BLOCKS):
+        g.derive(ordered, keys=True)
+        pairs: Iterable[tuple[int, int]] = (
+            (ordered[x], ordered[y]) for x, y in bucket_pairs(ordered, g.probes, g.keys, window))
     else:
-        pairs = ((members[x], members[y]) for x in range(len(members))
-                 for y in range(x + 1, len(members)))
+        if len(members) < 3:   # one pair: scoring it costs less than two probes
+            need = None
+        elif need is not None:
+            g.derive(ordered, keys=False)
+        pairs = ((ordered[x], ordered[y]) for x in range(len(ordered))
+                 for y in range(x + 1, min(len(ordered), x + 1 + window)))
+    probes = g.probes
     for i, j in pairs:
         pair = (i, j) if i < j else (j, i)
         if pair in seen:
             continue
         seen.add(pair)
         stats.comparisons += 1
+        if need is not None and not _may_match(probes[i], probes[j], need):
+            continue
+        stats.scored += 1
         value, reason = score(people[i], people[j], floor=threshold)
         if value >= threshold:
-            scratch.add_pair(i, j, round(value, 3), reason)
+            add(i, j, round(value, 3), reason)
 
 
-def find_candidates(scratch: Scratch, *, threshold: float = THRESHOLD) -> DedupeStats:
-    """Compare persons sharing a block; keep pairs scoring at least ``threshold``."""
+def search(scratch: Scratch, threshold: float, halves: tuple[int, ...] = (0, 1),
+           add: AddPair | None = None) -> DedupeStats:
+    """Compare the persons sharing a block of these halves; hand every pair scoring at least
+    ``threshold`` to ``add`` (default: the store's ``add_pair``).
+
+    Each half has its own set of pairs already compared, so that the work (``comparisons``)
+    is the same whether one process searches both halves or two processes one each.
+    """
     stats = DedupeStats()
-    seen: set[tuple[int, int]] = set()
-    for group in _block_groups(scratch):
-        people = {i: Person.unpack(d) for i, d in scratch.features(
-            {i for _key, members in group for i in members}).items()}
-        for _key, members in group:
-            _compare_block(scratch, members, people, seen, stats, threshold)
-            if len(seen) > 500_000:   # bounded memory: forget; re-scoring a pair is harmless
-                seen.clear()
+    seen: tuple[set[tuple[int, int]], set[tuple[int, int]]] = (set(), set())
+    add = add or scratch.add_pair
+    # Without strong evidence (an evidence key in common) a pair adds up to 0.05 before the
+    # names; the filters hold for any threshold above that plus the names' weight.
+    need = threshold - NAME_WEIGHT - 1e-9 if threshold > NAME_WEIGHT + 0.06 else None
+    for group in _block_groups(scratch, halves):
+        g = _Group({i: Person.unpack(d) for i, d in scratch.features(
+            {i for _key, members, _h in group for i in members}).items()})
+        for key, members, h in group:
+            _compare_block(add, key, members, g, need, seen[h], stats, threshold)
+            if len(seen[h]) > 250_000:   # bounded memory: forget; re-scoring is harmless
+                seen[h].clear()
+    return stats
+
+
+def find_candidates(scratch: Scratch, *, threshold: float = THRESHOLD,
+                    workdir: Path | None = None) -> DedupeStats:
+    """Compare persons sharing a block; keep pairs scoring at least ``threshold``.
+
+    With ``workdir`` (a private folder) and enough persons, the two halves of the blocks are
+    searched by two processes (``dedupe_split``); the candidates and the counts are the same.
+    """
+    from vaultkeeper.services.emergency import dedupe_split
+
+    if workdir is not None and dedupe_split.worth(scratch):
+        stats = dedupe_split.find_split(scratch, threshold, workdir)
+    else:
+        stats = search(scratch, threshold)
     stats.candidates = scratch.count_pairs()
     return stats

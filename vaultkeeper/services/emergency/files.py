@@ -92,13 +92,26 @@ class CsvOut:
 
     def write(self, row: dict[str, str]) -> None:
         """Append one row (missing columns are empty, unknown ones ignored)."""
-        writer = self._writer or self._open()
-        writer.writerow(map(row.get, self.header, repeat("")))
-        self.rows += 1
+        self.write_values(list(map(row.get, self.header, repeat(""))))
 
     def write_values(self, values: Iterable[str]) -> None:
-        """Append one row given as the header's values, in order."""
-        (self._writer or self._open()).writerow(values)
+        """Append one row given as the header's values, in order.
+
+        A row of plain text fields — none holding a comma, a quote or a line break — is
+        joined here (what the csv module writes for it, without its per-character work);
+        any other row goes through the csv module.
+        """
+        writer = self._writer or self._open()
+        cells = values if type(values) is list else list(values)
+        try:
+            line = ",".join(cells)
+        except TypeError:   # a value that is not text: the csv module converts it
+            line = ""
+        if line and line.count(",") == len(cells) - 1 and '"' not in line \
+                and "\n" not in line and "\r" not in line:
+            self._handle.write(line + "\r\n")   # type: ignore[union-attr]
+        else:
+            writer.writerow(cells)
         self.rows += 1
 
     def close(self) -> bool:

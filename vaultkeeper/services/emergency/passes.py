@@ -11,7 +11,7 @@ import re
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
-from itertools import compress, islice
+from itertools import chain, compress, islice
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from vaultkeeper.services.emergency.clean import check_phones, phones_ahead, region_of
@@ -26,17 +26,58 @@ T = TypeVar("T")
 CHUNK = 2000
 """Records read, looked up and written together in pass 2 (and the progress step)."""
 
-_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
-_DATE = re.compile(r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])")
-_DATETIME = re.compile(r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T\d{2}:\d{2}:\d{2}"
-                       r"(\.\d{1,6})?(Z|[+-]\d{2}:?\d{2})")
-CONFORMS: dict[str, Callable[[str], bool]] = {
-    "number": lambda v: _NUMBER.fullmatch(v) is not None,
-    "boolean": lambda v: v in ("true", "false"),
-    "date": lambda v: _DATE.fullmatch(v) is not None,
-    "datetime": lambda v: _DATETIME.fullmatch(v) is not None,
+_SHAPES = {
+    "number": r"-?\d+(?:\.\d+)?",
+    "boolean": r"(?:true|false)",
+    "date": r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])",
+    "datetime": r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T\d{2}:\d{2}:\d{2}"
+                r"(?:\.\d{1,6})?(?:Z|[+-]\d{2}:?\d{2})",
 }
+CONFORMS: dict[str, Callable[[str], bool]] = {
+    kind: (lambda p: lambda v: p.fullmatch(v) is not None)(re.compile(shape))
+    for kind, shape in _SHAPES.items()}
 """Whether a value conforms to the Frictionless type a column's vendor type suggests."""
+_ALL_CONFORM = {kind: re.compile(f"{shape}(?:\n{shape})*") for kind, shape in _SHAPES.items()}
+"""Several values of one type joined by newlines (no shape matches a newline): one C-speed
+match tells that all conform (with the newline count proving no value held one)."""
+
+
+def _typed_groups(columns: dict[str, Column]) -> list[tuple[list[str], re.Pattern[str]]]:
+    """The typed columns of an object, grouped by type (the columns pass 1 checks)."""
+    groups: dict[str, list[str]] = {}
+    for c in columns.values():
+        if c.candidate_type in _SHAPES:
+            groups.setdefault(c.candidate_type, []).append(c.name)
+    return [(names, _ALL_CONFORM[kind]) for kind, names in groups.items()]
+
+
+def _nonconforming(rows: list[dict[str, str]], names: list[str], many: re.Pattern[str]
+                   ) -> list[str]:
+    """The columns of ``names`` (one type) holding a nonconforming value in any of ``rows``:
+    all their values joined and matched at once; only a batch that fails is looked into."""
+    values = list(filter(None, chain.from_iterable(map(row.get, names) for row in rows)))
+    if not values:
+        return []
+    joined = "\n".join(values)
+    if many.fullmatch(joined) is not None and joined.count("\n") == len(values) - 1:
+        return []
+    check = CONFORMS[next(k for k, p in _ALL_CONFORM.items() if p is many)]
+    return [key for key in names if any((v := row.get(key)) and not check(v) for row in rows)]
+
+
+TYPED_BATCH = 256
+"""Records whose typed values pass 1 checks together."""
+
+
+def _check_typed(rows: list[dict[str, str]], pending: list[tuple[list[str], re.Pattern[str]]],
+                 bad: set[str]) -> list[tuple[list[str], re.Pattern[str]]]:
+    """Add to ``bad`` the typed columns with a nonconforming value in ``rows``; returns the
+    groups still to check (a column leaves at its first bad value)."""
+    failed = [k for names, many in pending for k in _nonconforming(rows, names, many)]
+    if not failed:
+        return pending
+    bad.update(failed)
+    return [(kept, p) for names, p in pending if (kept := [k for k in names if k not in bad])]
 
 
 def bucket(legacy_id: str, percent: int) -> bool:
@@ -54,15 +95,15 @@ def profile_object(b: PackageBuilder, obj: ExportObject, *, seed_here: bool, sta
     seen_cols: dict[str, Column] = dict(obj.columns)
     known = set(seen_cols)
     bad: set[str] = set()
-    # Typed columns still conforming; a column leaves the list at its first bad value.
-    pending = [(c.name, check) for c in seen_cols.values()
-               if (check := CONFORMS.get(c.candidate_type)) is not None]
+    # Typed columns still conforming, by type; a column leaves at its first bad value.
+    pending = _typed_groups(seen_cols)
     scratch = b.scratch
     add_id = batched(functools.partial(scratch.add_ids, obj.name))
     add_seed = batched(functools.partial(scratch.add_ids, f"sample:{obj.name}"))
     filled = prof.filled
     id_column, percent = obj.id_column, b.sample_percent
     n = archived_n = 0
+    typed: list[dict[str, str]] = []   # rows whose typed values are checked together
     for row, archived in obj.rows(start, stop):
         archived_n += archived
         nonempty = list(compress(row, row.values()))   # the keys with a value, at C speed
@@ -74,10 +115,10 @@ def profile_object(b: PackageBuilder, obj: ExportObject, *, seed_here: bool, sta
                     seen_cols[key] = Column(key, key, "string",
                                             "Found in the records, not in the schema")
         if pending:
-            failed = [key for key, check in pending if (v := row.get(key)) and not check(v)]
-            if failed:
-                bad.update(failed)
-                pending = [(k, c) for k, c in pending if k not in bad]
+            typed.append(row)
+            if len(typed) >= TYPED_BATCH:
+                pending = _check_typed(typed, pending, bad)
+                typed = []
         legacy = row.get(id_column, "")
         add_id(legacy)
         if seed_here and bucket(legacy, percent):
@@ -85,6 +126,8 @@ def profile_object(b: PackageBuilder, obj: ExportObject, *, seed_here: bool, sta
         n += 1
         if n % CHUNK == 0:
             b.observer.advance(CHUNK)
+    if pending and typed:
+        _check_typed(typed, pending, bad)
     b.observer.advance(n % CHUNK)
     add_id(None)
     add_seed(None)

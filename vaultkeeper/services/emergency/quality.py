@@ -74,6 +74,12 @@ class QualityLog:
         self.duplicate_examples: list[dict[str, str]] = []
         self.notes: list[str] = []
 
+    def tally(self, kind: str, key: str, status: str) -> None:
+        """Count one checked value that is no problem (``key``: ``entity.field``)."""
+        checks = self.checks[kind]
+        findings = checks.get(key) or checks.setdefault(key, FieldFindings())
+        findings.statuses[status] += 1
+
     def finding(self, kind: str, entity: str, legacy_id: str, name: str, value: str,
                 status: str, normalised: str, reason: str, *, problem: bool) -> None:
         """Record one checked value; problems (and normalisations) go to the CSV list."""

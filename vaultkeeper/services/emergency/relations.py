@@ -30,29 +30,29 @@ def write_relations(b: PackageBuilder) -> None:
         path = f"import/{b.target}/associations/{name}.csv"
         assoc = CsvOut(b.out / path, ("from_legacy_id", "to_legacy_id", "type",
                                          "from_object", "to_object"), always=False)
+        has, first_link = b.scratch.has, b.scratch.first_link
+        stem, from_object, to_object = rel.stem, rel.from_object, rel.to_object
+        from_sample, to_sample = f"sample:{from_object}", f"sample:{to_object}"
         for chunk in chunks(rel.pairs()):
             _prefetch(b, rel, chunk, have_from, have_to)
-            for a, to_id, kind in chunk:
+            for line in chunk:   # (from id, to id, type): the CSV's columns
+                a, to_id, kind = line
                 missing = []
-                if have_from and not b.scratch.has(rel.from_object, a):
-                    missing.append(rel.from_object)
-                if have_to and not b.scratch.has(rel.to_object, to_id):
-                    missing.append(rel.to_object)
-                row = {"from_id": a, "to_id": to_id, "type": kind}
+                if have_from and not has(from_object, a):
+                    missing.append(from_object)
+                if have_to and not has(to_object, to_id):
+                    missing.append(to_object)
                 if missing:
-                    b.log.dangling.write(row | {"relation": rel.stem,
-                                                   "missing": ", ".join(missing)})
-                    b.log.dangling_counts[rel.stem] += 1
+                    b.log.dangling.write_values([stem, a, to_id, kind, ", ".join(missing)])
+                    b.log.dangling_counts[stem] += 1
                     continue
-                out.write(row)
+                out.write_values(line)
                 rows += 1
-                if not columned or b.scratch.first_link(rel.stem, a) != to_id:
-                    assoc.write({"from_legacy_id": a, "to_legacy_id": to_id, "type": kind,
-                                 "from_object": rel.from_object, "to_object": rel.to_object})
-                if (b.scratch.has(f"sample:{rel.from_object}", a)
-                        and b.scratch.has(f"sample:{rel.to_object}", to_id)):
-                    sample.write(row)
-                    b.sample_counts[rel.stem] += 1
+                if not columned or first_link(stem, a) != to_id:
+                    assoc.write_values([a, to_id, kind, from_object, to_object])
+                if has(from_sample, a) and has(to_sample, to_id):
+                    sample.write_values(line)
+                    b.sample_counts[stem] += 1
         b.scratch.forget()
         out.close()
         sample.close()

@@ -4,7 +4,8 @@ entity rows (with extras, quality checks, target import files and dedupe keys)."
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from collections.abc import Set as AbstractSet
 from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
@@ -33,25 +34,49 @@ if TYPE_CHECKING:
 
 
 BATCH = 5000
+_ABSENT = object()
+"""A key no row has: ``row.get(_ABSENT, "")`` is the empty string."""
+_NONE: frozenset[str] = frozenset()
+_check_datetime = check_date.__wrapped__
+"""``check_date`` without its cache: timestamps (created, modified) are nearly all distinct,
+so caching them only churns the cache that dates of birth and the like do hit."""
 _CHECKED = frozenset(("number", "email", "phone", "date", "datetime", "boolean"))
 """The kinds ``EntityWriter._clean`` checks or normalises; it returns any other as it is."""
 
 
-def batched(scratch_add: Callable[[list[Any]], None]) -> Callable[[Any], None]:
+class Batched:
     """Collect items and hand them to ``scratch_add`` in batches of BATCH; None flushes."""
-    batch: list[Any] = []
 
-    def add(item: Any) -> None:
+    __slots__ = ("batch", "scratch_add")
+
+    def __init__(self, scratch_add: Callable[[list[Any]], None]) -> None:
+        self.scratch_add = scratch_add
+        self.batch: list[Any] = []
+
+    def __call__(self, item: Any) -> None:
+        """Add one item (None: hand over what is collected)."""
+        batch = self.batch
         if item is None:
             if batch:
-                scratch_add(batch)
-                batch.clear()
+                self.scratch_add(batch)
+                self.batch = []
             return
         batch.append(item)
         if len(batch) >= BATCH:
-            scratch_add(batch)
-            batch.clear()
-    return add
+            self.scratch_add(batch)
+            self.batch = []
+
+    def extend(self, items: Iterable[Any]) -> None:
+        """Add several items."""
+        self.batch.extend(items)
+        if len(self.batch) >= BATCH:
+            self.scratch_add(self.batch)
+            self.batch = []
+
+
+def batched(scratch_add: Callable[[list[Any]], None]) -> Batched:
+    """Collect items and hand them to ``scratch_add`` in batches of BATCH; None flushes."""
+    return Batched(scratch_add)
 
 
 class GenericWriter:
@@ -168,10 +193,45 @@ class EntityWriter:
         self.resolvers = [[resolver(src) for _h, src in spec.columns]
                           if len({h for h, _ in spec.columns}) == len(spec.columns) else None
                           for spec, *_files in self.imports]
+        # Import rows at C speed: each column is a key of one per-record dict holding the
+        # canonical values, the lookups, the constants and the filtered values.
+        self.cell_keys = [[src for _h, src in spec.columns] for spec, *_files in self.imports]
+        self.constants = {src: src[1:] for spec, *_f in self.imports for _h, src in spec.columns
+                          if src.startswith("=")}
+        self.filtered = list(dict.fromkeys(
+            (src, resolver(src)) for spec, *_f in self.imports for _h, src in spec.columns
+            if "|" in src and not src.startswith(("=", "@"))))
         self.counts = b.entity_counts.setdefault(em.entity, Counter())
         self.types = {f: ENTITIES[em.entity][f][0] for f in self.fields}
         self.plan = [(f, kind, kind in _CHECKED) for f, kind in self.types.items()]
         """Per field: its kind and whether ``_clean`` checks it (else it is plain text)."""
+        # Per field, the row key its raw value is read from at C speed (the id column for
+        # ``@id``, a key no row has for unmapped ones); joins and relations are read after.
+        obj = b.folder.objects[em.object]
+        self.raw_keys: list[Any] = []
+        self.computed: list[tuple[int, str]] = []
+        for i, f in enumerate(self.fields):
+            src = em.fields.get(f)
+            if src is not None and src.kind == "field":
+                self.raw_keys.append(src.name)
+            elif src is not None and src.kind == "id":
+                self.raw_keys.append(obj.id_column)
+            else:
+                self.raw_keys.append(_ABSENT)
+                if src is not None:
+                    self.computed.append((i, f))
+        self.finding_keys = {f: f"{em.entity}.{f}" for f in self.fields}
+        self.plain_keys = {f: src.name for f, src in em.fields.items() if src.kind == "field"}
+        self.checked = [(i, f, kind) for i, (f, kind, checked) in enumerate(self.plan)
+                        if checked]
+        self.country_at = self.fields.index("country") if "country" in self.types else -1
+        self.inactive_sets = [(name, frozenset(v.lower() for v in allowed))
+                              for name, allowed in em.inactive.items()]
+        self.ref_checks = [(f, kind[4:], bool(target.when)) for f, kind in self.types.items()
+                           if kind.startswith("ref:") and (target := next(
+                               (e for e in b.mapping if e.entity == kind[4:]), None)) is not None]
+        self.email_status = ""
+        """The status of this record's ``email`` check (see ``_person``)."""
         self.refs = [(f, target.object) for f, kind in self.types.items()
                      if kind.startswith("ref:") and f in em.fields and (target := next(
                          (e for e in b.mapping if e.entity == kind[4:]), None)) is not None]
@@ -220,6 +280,9 @@ class EntityWriter:
 
     def source(self, row: dict[str, str], legacy: str, fname: str) -> str:
         """The raw value of canonical field ``fname`` for one record (before cleaning)."""
+        key = self.plain_keys.get(fname)
+        if key is not None:
+            return row.get(key, "")
         src = self.em.fields.get(fname)
         if src is None:
             return ""
@@ -237,24 +300,21 @@ class EntityWriter:
               sampled: bool) -> str | None:
         """One source record → at most one canonical row; returns the import file that places
         the record (when this writer places its object's records), else None."""
-        if not self.em.accepts(row):
+        if self.em.when and not self.em.accepts(row):
             if self.others:
                 return self._other(row, legacy, archived)
             return None
-        values = {"legacy_id": legacy}
         entity = self.em.entity
-        country = self.source(row, legacy, "country").strip() if "country" in self.types \
-            else ""
-        for fname, kind, checked in self.plan:
-            raw = self.source(row, legacy, fname)
-            if not checked:   # plain text: only the blanks around go
-                values[fname] = raw.strip()
-            elif kind != "email":   # blanks around an e-mail are a finding, elsewhere noise
-                raw = raw.strip()
-                values[fname] = self._clean(kind, fname, raw, legacy, country) if raw else ""
-            else:
-                values[fname] = self._clean(kind, fname, raw, legacy, country) if raw.strip() \
-                    else ""
+        raws = list(map(row.get, self.raw_keys, repeat("")))
+        for i, fname in self.computed:
+            raws[i] = self.source(row, legacy, fname)
+        cleaned = list(map(str.strip, raws))   # plain text: only the blanks around go
+        country = cleaned[self.country_at] if self.country_at >= 0 else ""
+        self.email_status = ""
+        for i, fname, kind in self.checked:
+            if cleaned[i]:   # blanks around an e-mail are a finding, elsewhere noise
+                cleaned[i] = self._clean(kind, fname, raws[i] if kind == "email" else
+                                         cleaned[i], legacy, country)
         for name in self.em.text_dates:
             raw = row.get(name, "").strip()
             if raw:
@@ -262,38 +322,52 @@ class EntityWriter:
                 self.b.log.finding("date", entity, legacy, name, raw, result.status,
                                    result.value, result.reason,
                                    problem=result.status in ("ambiguous", "unparseable"))
-        inactive = self.em.is_inactive(row)
-        values["archived"] = "true" if archived else "false"
-        values["inactive"] = "true" if inactive else "false"
-        missing = self._missing(values)
-        self._check_refs(values, missing)
-        self.main.write(values)
+        inactive = any(row.get(name, "").strip().lower() in allowed
+                       for name, allowed in self.inactive_sets) if self.inactive_sets else False
+        held = archived or inactive
+        values = dict(zip(self.fields, cleaned, strict=True))
+        values["legacy_id"] = legacy
+        values["archived"] = archived_s = "true" if archived else "false"
+        values["inactive"] = inactive_s = "true" if inactive else "false"
+        missing = self._missing(values) if self.refs else _NONE
+        if self.ref_checks:
+            self._check_refs(values, missing)
+        self.main.write_values([legacy, *cleaned, archived_s, inactive_s])
         self.extra.write_values([legacy, *map(row.get, self.extra_cols, repeat(""))])
-        self.counts["rows"] += 1
-        self.counts["inactive" if archived or inactive else "active"] += 1
+        counts = self.counts
+        counts["rows"] += 1
+        counts["inactive" if held else "active"] += 1
         if self.tracked:
             self.add_tracked(legacy)
         if entity == "person":
             self._person(values)
         elif entity == "organisation":
             self.add_domain((legacy, values.get("domain", "")))
+        if not self.imports:
+            return None
         lookup = self._lookup(values)
-        linked = self._resolvable(values, missing)
+        # One dict answers every import column (canonical values with dangling references
+        # blanked, lookups, constants, filtered values): as ``targets.resolve`` per column.
+        linked = values | dict.fromkeys(missing, "") if missing else values
+        linked.update(lookup)
+        linked.update(self.constants)
+        for src, fn in self.filtered:
+            linked[src] = fn(linked, lookup)
         placed = None
-        for (spec, active, inactive_out, sample), fns in zip(self.imports, self.resolvers,
-                                                              strict=True):
+        for (spec, active, inactive_out, sample), keys, fns in zip(
+                self.imports, self.cell_keys, self.resolvers, strict=True):
             if fns is None:   # a header naming a column twice: by name, as CsvOut.write
-                out_row = {h: resolve(linked, src, lookup) for h, src in spec.columns}
-                (inactive_out if archived or inactive else active).write(out_row)
-                if sampled and not (archived or inactive):
+                out_row = {h: linked.get(src, "") for h, src in spec.columns}
+                (inactive_out if held else active).write(out_row)
+                if sampled and not held:
                     sample.write(out_row)
             else:
-                cells = [fn(linked, lookup) for fn in fns]
-                (inactive_out if archived or inactive else active).write_values(cells)
-                if sampled and not (archived or inactive):
+                cells = list(map(linked.get, keys, repeat("")))
+                (inactive_out if held else active).write_values(cells)
+                if sampled and not held:
                     sample.write_values(cells)
             if placed is None and self.placing:
-                placed = self.paths[spec.name][1 if archived or inactive else 0]
+                placed = self.paths[spec.name][1 if held else 0]
         return placed
 
     def _missing(self, values: dict[str, str]) -> set[str]:
@@ -337,23 +411,34 @@ class EntityWriter:
             return _quiet_clean(kind, raw, region_of(country, self.b.region), self.b.region)
         if kind == "number":
             return check_number(raw)
+        key = self.finding_keys[fname]
         if kind == "email":
             result = check_email(raw)
-            log.finding("email", entity, legacy, fname, raw, result.status,
-                        result.value if result.status != "invalid" else "", result.reason,
-                        problem=result.status != "valid")
+            if fname == "email":
+                self.email_status = result.status
+            if result.status == "valid":
+                log.tally("email", key, "valid")
+            else:
+                log.finding("email", entity, legacy, fname, raw, result.status,
+                            result.value if result.status != "invalid" else "", result.reason,
+                            problem=True)
             return result.value
         if kind == "phone":
-            region = region_of(country, self.b.region)
-            p = check_phone(raw, region)
-            log.finding("phone", entity, legacy, fname, raw, p.status,
-                        p.value if p.status in ("e164", "normalised") else "", p.reason,
-                        problem=p.status in ("invalid", "unparseable"))
+            p = check_phone(raw, region_of(country, self.b.region))
+            if p.status in ("invalid", "unparseable"):
+                log.finding("phone", entity, legacy, fname, raw, p.status, "", p.reason,
+                            problem=True)
+            else:
+                log.tally("phone", key, p.status)
             return p.value
         if kind in ("date", "datetime"):
-            d = check_date(raw, self.b.region, keep_time=kind == "datetime")
-            log.finding("date", entity, legacy, fname, raw, d.status, d.value, d.reason,
-                        problem=d.status in ("ambiguous", "unparseable"))
+            d = (_check_datetime(raw, self.b.region, keep_time=True) if kind == "datetime"
+                 else check_date(raw, self.b.region))
+            if d.status in ("ambiguous", "unparseable"):
+                log.finding("date", entity, legacy, fname, raw, d.status, d.value, d.reason,
+                            problem=True)
+            else:
+                log.tally("date", key, d.status)
             return d.value
         if kind == "boolean":
             low = raw.lower()
@@ -361,17 +446,12 @@ class EntityWriter:
                 "false", "0", "no") else raw
         return raw
 
-    def _check_refs(self, values: dict[str, str], missing: set[str]) -> None:
-        for fname in self.fields:
-            kind = self.types[fname]
+    def _check_refs(self, values: dict[str, str], missing: AbstractSet[str]) -> None:
+        for fname, target, when in self.ref_checks:
             ref = values.get(fname, "")
-            if not ref or not kind.startswith("ref:"):
+            if not ref:
                 continue
-            target = kind[4:]
-            em = next((e for e in self.b.mapping if e.entity == target), None)
-            if em is None:
-                continue
-            if em.when:
+            if when:
                 known = fname not in missing and self.b.scratch.has(f"entity:{target}", ref)
             else:
                 known = fname not in missing
@@ -379,7 +459,11 @@ class EntityWriter:
                 self.b.dangling_refs[f"{self.em.entity}.{fname}"] += 1
 
     def _person(self, v: dict[str, str]) -> None:
-        email_ok = v["email"] and check_email(v["email"]).status != "invalid"
+        # The cleaned e-mail of a "valid" check is the value as written (valid again), of an
+        # "invalid" one the raw value (invalid again): only a fixed one is checked again.
+        status = self.email_status
+        email_ok = v["email"] and (status == "valid" or (
+            status != "invalid" and check_email(v["email"]).status != "invalid"))
         self.b.current = {"legacy_id": v["legacy_id"], "email": v["email"] if email_ok else ""}
         self.add_email((v["legacy_id"], v["email"] if email_ok else ""))
         person = dedupe.make_person(v["legacy_id"], first=v["first_name"], last=v["last_name"],
@@ -390,8 +474,7 @@ class EntityWriter:
         idx = self.person_idx
         self.person_idx += 1
         self.add_feat((idx, person.pack()))
-        for key in dedupe.blocking_keys(person):
-            self.add_key((key, idx))
+        self.add_key.extend(zip(dedupe.blocking_keys(person), repeat(idx)))
 
     def _lookup(self, v: dict[str, str]) -> dict[str, str]:
         out: dict[str, str] = {}

@@ -183,6 +183,10 @@ class LoadStats:
     notes: list[str] = field(default_factory=list)
 
 
+TEXT_HEADER = "vaultkeeper"
+"""The first line of every free-text home a rehearsal writes (Tryton adds ``entity:id``)."""
+
+
 def text_lines(header: str, pairs: list[tuple[str, str]]) -> str:
     """A free-text home (note, comment) holding fields as ``name: value`` lines."""
     out = [header]
@@ -212,3 +216,12 @@ def parse_lines(text: str) -> tuple[str, dict[str, str]]:
             i += 1
         values[name] = "".join(out)
     return lines[0], values
+
+
+def appended(text: str, more: str) -> str:
+    """``text`` with the ``name: value`` lines of ``more`` added (one free-text home holding
+    two records' fields, as a membership's on its person's record); ``more`` if ``text`` is
+    empty."""
+    if not text:
+        return more
+    return "\n".join([text, *more.split("\n")[1:]])

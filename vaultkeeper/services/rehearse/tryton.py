@@ -21,6 +21,7 @@ from typing import Any
 
 from vaultkeeper.errors import ConnectorError, UsageError
 from vaultkeeper.services.rehearse.model import (
+    TEXT_HEADER,
     LoadStats,
     PackageData,
     Returned,
@@ -42,7 +43,6 @@ DESTINATIONS = frozenset({
 RELATION_TYPE = "works for (vaultkeeper rehearsal)"
 REVERSE_TYPE = "employs (vaultkeeper rehearsal)"
 SETUP_CODE = "vaultkeeper-rehearsal-company"
-HEADER = "vaultkeeper"
 _BATCH = 200
 
 _TEXT = "note"
@@ -239,7 +239,7 @@ class TrytonLoader:
                 pairs = self._text_pairs(entity, row)
                 if pairs and key in self.party_ids:
                     notes.append({"resource": f"party.party,{self.party_ids[key]}",
-                                  "message": text_lines(f"{HEADER} {key}", pairs)})
+                                  "message": text_lines(f"{TEXT_HEADER} {key}", pairs)})
         for start in range(0, len(notes), _BATCH):
             self.rpc.create("ir.note", notes[start:start + _BATCH])
 
@@ -292,7 +292,7 @@ class TrytonLoader:
         values.setdefault("start_date", dt.date(1900, 1, 1))   # required by Tryton
         pairs = self._text_pairs(entity, row, fallback)
         if pairs:
-            values["comment"] = text_lines(f"{HEADER} {entity}:{row['legacy_id']}", pairs)
+            values["comment"] = text_lines(f"{TEXT_HEADER} {entity}:{row['legacy_id']}", pairs)
         return values
 
     def _activities(self, rows: dict[str, dict[str, str]], stats: LoadStats) -> None:
@@ -317,7 +317,7 @@ class TrytonLoader:
                 resource = f"party.party,{self.company_party}"
             pairs = self._text_pairs("activity", row, fallback)
             notes.append({"resource": resource,
-                          "message": text_lines(f"{HEADER} activity:{legacy}", pairs)})
+                          "message": text_lines(f"{TEXT_HEADER} activity:{legacy}", pairs)})
         stats.sent["activity"] = len(notes)
         for start in range(0, len(notes), _BATCH):
             self.rpc.create("ir.note", notes[start:start + _BATCH])
@@ -405,7 +405,7 @@ class TrytonLoader:
 
     def _put_text(self, back: Returned, entity: str, legacy: str, text: str) -> None:
         header, values = parse_lines(text)
-        if text and header != f"{HEADER} {entity}:{legacy}":
+        if text and header != f"{TEXT_HEADER} {entity}:{legacy}":
             back.notes.append(f"{entity} {legacy}: its text does not name it ({header!r})")
         for name, value in values.items():
             if name in entity_fields(entity):
@@ -416,7 +416,7 @@ class TrytonLoader:
         for n in self.rpc.search_read("ir.note", [], ["resource", "message"]):
             header, _ = parse_lines(n.get("message") or "")
             tag, _, key = header.partition(" ")
-            if tag != HEADER:
+            if tag != TEXT_HEADER:
                 continue
             entity, _, legacy = key.partition(":")
             back.put(entity, legacy, "legacy_id", legacy)

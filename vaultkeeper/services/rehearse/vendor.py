@@ -29,19 +29,21 @@ from vaultkeeper.errors import UsageError
 from vaultkeeper.models import Record, Relation
 from vaultkeeper.services.rehearse.hs_import import load_by_csv
 from vaultkeeper.services.rehearse.model import (
+    TEXT_HEADER,
     LoadStats,
     PackageData,
     Returned,
     TargetMapping,
+    appended,
     entity_fields,
     fields_to,
     parse_lines,
+    ref_target,
     text_lines,
 )
 from vaultkeeper.services.rehearse.targets import Target
 
 ORDER = ("organisation", "person", "membership", "donation", "activity")
-HEADER = "vaultkeeper"
 
 
 def default_mapping(kind: str) -> dict[str, dict[str, str]]:
@@ -95,7 +97,7 @@ class VendorLoader:
         self.objects = self.vendor.objects
         self.home = self.vendor.text_home
         self.ids: dict[str, dict[str, str]] = {e: {} for e in ORDER}   # legacy → vendor id
-        self.lines: dict[str, list[str]] = {}                           # vendor id → text
+        self.texts: dict[str, str] = {}                                 # vendor id → text
 
     def _dest(self, entity: str, name: str) -> str:
         return self.mapping.dest(entity, name) or ""
@@ -157,10 +159,10 @@ class VendorLoader:
         return stats
 
     def _remember(self, vendor_id: str, props: dict[str, Any]) -> None:
-        """Keep a record's text lines, so a later update (membership) appends to them."""
+        """Keep a record's free text, so a later update (membership) appends to it."""
         text = str(props.get(self.home) or "")
         if text:
-            self.lines[vendor_id] = text.split("\n")[1:]
+            self.texts[vendor_id] = text
 
     def _update_person(self, entity: str, built: dict[str, Any], rows: dict[str, Any],
                        stats: LoadStats, update_cls: Any) -> None:
@@ -174,8 +176,8 @@ class VendorLoader:
                 continue
             text = props.pop(self.home, "")
             if text:   # append to the person's own text lines
-                self.lines[person] = [*self.lines.get(person, []), *text.split("\n")[1:]]
-                props[self.home] = "\n".join([HEADER, *self.lines[person]])
+                self.texts[person] = appended(self.texts.get(person, ""), text)
+                props[self.home] = self.texts[person]
             updates.append(update_cls(person, props, key=legacy))
             self.ids[entity][legacy] = person
         for outcome in self.writer.update(self.objects[entity], updates).outcomes:
@@ -199,7 +201,7 @@ class VendorLoader:
                 props[dest[5:]] = value
             elif dest.startswith("link:"):
                 _, to_obj, *kind = dest.split(":")
-                target = _REF_ENTITY.get(name, "")
+                target = ref_target(entity, name) or ""
                 to_id = self.ids.get(target, {}).get(value)
                 if to_id and not (kind and kind[0] in {k for _, _, k in links}):
                     links.append((to_obj, to_id, kind[0] if kind else ""))
@@ -211,7 +213,7 @@ class VendorLoader:
             for prop, filler in (self.vendor.fillers or {}).get(self.objects[entity], {}).items():
                 props.setdefault(prop, filler)
         if text:
-            props[self.home] = text_lines(HEADER, text)
+            props[self.home] = text_lines(TEXT_HEADER, text)
         return props, links
 
     def _link_after(self, entity: str, built: dict[str, Any], link_cls: Any) -> None:
@@ -265,7 +267,7 @@ class VendorLoader:
                         back.put(entity, legacy, name, person)
                 elif dest.startswith("link:"):
                     _, to_obj, *kind = dest.split(":")
-                    target = _REF_ENTITY.get(name, "")
+                    target = ref_target(entity, name) or ""
                     hits = sorted(lg for (e, i), lg in legacy_of.items()
                                   if e == target and self.objects[e] == to_obj and
                                   ((obj, rid, kind[0] if kind else to_obj, i) in edges))
@@ -291,10 +293,6 @@ def _reason(outcome: Any) -> str:
     return str(outcome.code or "refused (no error code)")
 
 
-_REF_ENTITY = {"person_id": "person", "organisation_id": "organisation",
-               "donation_id": "donation"}
-
-
 def rehearse_vendor(target: Target, pkg: PackageData, mapping: TargetMapping,
                     progress: Callable[[str, int], None], *, via: str = "api"
                     ) -> tuple[LoadStats, Returned, dict[str, float]]:
@@ -307,7 +305,7 @@ def rehearse_vendor(target: Target, pkg: PackageData, mapping: TargetMapping,
             loader = VendorLoader(target.kind, writer, mapping, progress)
             t0 = time.monotonic()
             if via == "import" and loader.vendor.imports is not None:
-                imports = loader.vendor.imports(url, token, ca_file)
+                imports = loader.vendor.imports(url, token, ca_file=ca_file)
                 try:
                     stats = load_by_csv(target.kind, imports, writer, pkg, mapping, progress)
                 finally:
@@ -317,7 +315,7 @@ def rehearse_vendor(target: Target, pkg: PackageData, mapping: TargetMapping,
             times["import_s"] = round(time.monotonic() - t0, 2)
         finally:
             writer.close()
-        reader: Any = loader.vendor.reader(url, token, ca_file)
+        reader: Any = loader.vendor.reader(url, token, ca_file=ca_file)
         try:
             t0 = time.monotonic()
             back = loader.export(reader)

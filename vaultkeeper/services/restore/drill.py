@@ -19,12 +19,13 @@ import orjson
 
 from vaultkeeper.config import Settings
 from vaultkeeper.db import drills as drilldb
-from vaultkeeper.db import open_state_db
 from vaultkeeper.db import restores as journal
 from vaultkeeper.db.selection import MirrorReader
 from vaultkeeper.errors import ExitCode, VaultkeeperError
 from vaultkeeper.exportfmt import iter_lines
 from vaultkeeper.privatefs import run_lock
+from vaultkeeper.services.context import CommandContext
+from vaultkeeper.services.drill_run import DrillRun
 from vaultkeeper.services.export import run_export
 from vaultkeeper.services.restore.apply import Applier
 from vaultkeeper.services.restore.plan import compare_fields
@@ -41,27 +42,16 @@ PREFIX = "crm:"
 
 
 @dataclass
-class CrmDrillReport:
+class CrmDrillReport(DrillRun):
     """What a drill into a CRM found (stored whole in drill history)."""
 
-    drill_id: int = 0
     kind: str = "into-crm"
     target: str = ""
-    location: str = ""
-    snapshot_id: str = ""
-    short_id: str = ""
     sample: int | None = None
-    result: str = "error"
     restore_run: int = 0
     restore_status: str = ""
-    records: int = 0
-    objects: list[dict[str, Any]] = field(default_factory=list)
     relations: dict[str, int] = field(default_factory=dict)
     failures: list[dict[str, str]] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    durations: dict[str, float] = field(default_factory=dict)
-    started_at: str = ""
-    error: str = ""
     exit_code: int = 0
 
     def as_json(self) -> dict[str, Any]:
@@ -78,37 +68,33 @@ class CrmDrillReport:
         return f"CRM drill into {self.target} failed: {first['object']}: {first['problem']}{more}"
 
 
-def run_crm_drill(settings: Settings, target: str, *, snapshot: str | None = None,
+def run_crm_drill(given: Settings | CommandContext, target: str, *, snapshot: str | None = None,
                   location: str | None = None, sample: int | None = None) -> CrmDrillReport:
     """Restore → export back → reconcile; recorded in drill history."""
-    with run_lock(settings.state_dir, LOCK, "drill"):
-        db = open_state_db(settings.state_dir)
+    ctx = CommandContext.of(given)
+    with run_lock(ctx.state_dir, LOCK, "drill"):
+        db = ctx.db
         drilldb.abandon_unfinished(db)
-        report = CrmDrillReport(target=target, sample=sample, location=PREFIX + target,
+        report = CrmDrillReport(drill_id=drilldb.start_drill(db, PREFIX + target),
+                                location=PREFIX + target, target=target, sample=sample,
                                 started_at=datetime.now(UTC).isoformat(timespec="seconds"))
-        report.drill_id = drilldb.start_drill(db, report.location)
         began = time.monotonic()
         try:
-            _drill(settings, db, report, snapshot, location, sample)
+            _drill(ctx, db, report, snapshot, location, sample)
             report.result = "failed" if report.failures else "verified"
             report.exit_code = int(ExitCode.VERIFICATION) if report.failures else 0
         except VaultkeeperError as exc:
             report.result, report.error = "error", exc.one_line()
             report.exit_code = int(exc.exit_code)
         report.durations["total_s"] = round(time.monotonic() - began, 3)
-        drilldb.finish_drill(db, report.drill_id, {
-            "location": report.location, "snapshot_id": report.snapshot_id,
-            "short_id": report.short_id, "result": report.result,
-            "total_s": report.durations["total_s"], "restore_s": report.durations.get(
-                "restore_s"), "records": report.records, "error": report.error},
-            report.as_json())
+        report.finish(db)
     return report
 
 
-def _drill(settings: Settings, db: Any, report: CrmDrillReport, snapshot: str | None,
+def _drill(ctx: CommandContext, db: Any, report: CrmDrillReport, snapshot: str | None,
            location: str | None, sample: int | None) -> None:
-    with open_source(settings, snapshot=snapshot, location=location, from_mirror=False,
-                     staging=STAGING) as src, open_target(settings, report.target) as target:
+    with open_source(ctx, snapshot=snapshot, location=location, from_mirror=False,
+                     staging=STAGING) as src, open_target(ctx.settings, report.target) as target:
         report.snapshot_id, report.short_id = src.snapshot_id, src.snapshot_id[:8]
         reader = src.reader
         opts = RestoreOptions(into=report.target, yes=True, max_records=10**12)

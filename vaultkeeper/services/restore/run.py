@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any, cast
 
 from vaultkeeper.config import Settings
-from vaultkeeper.db import open_state_db
 from vaultkeeper.db import restores as journal
 from vaultkeeper.db.selection import MirrorReader
 from vaultkeeper.errors import ExitCode, UsageError, VaultkeeperError
 from vaultkeeper.privatefs import run_lock
+from vaultkeeper.services.context import CommandContext
 from vaultkeeper.services.restore.apply import Applier, Progress
 from vaultkeeper.services.restore.files import (
     FileIdReader,
@@ -72,11 +72,13 @@ def fingerprint(target: str, snapshot_id: str, opts: RestoreOptions) -> str:
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
 
 
-def run_restore(settings: Settings, opts: RestoreOptions, *,
+def run_restore(given: Settings | CommandContext, opts: RestoreOptions, *,
                 progress: Progress | None = None) -> RestoreReport:
     """Run (or resume) one restore; the report's ``exit_code`` says how it ended."""
+    ctx = CommandContext.of(given)
+    settings = ctx.settings
     with run_lock(settings.state_dir, LOCK, "restore"):
-        db = open_state_db(settings.state_dir)
+        db = ctx.db
         journal.ensure(db)
         pinned: dict[str, Any] | None = None
         if opts.resume is not None:
@@ -94,7 +96,7 @@ def run_restore(settings: Settings, opts: RestoreOptions, *,
         ref = pinned["snapshot_id"] if pinned else (
             opts.snapshot or (since if since and before is None else None))
         with open_target(settings, opts.into) as target, \
-                open_source(settings, snapshot=ref, location=opts.location,
+                open_source(ctx, snapshot=ref, location=opts.location,
                             from_mirror=opts.from_mirror and pinned is None,
                             before=None if ref else before) as src:
             if src.reader.connector != target.vendor:

@@ -11,14 +11,14 @@ from pathlib import Path
 
 from vaultkeeper.config import Settings
 from vaultkeeper.db import mirror as mirrordb
-from vaultkeeper.db import open_state_db, readiness
+from vaultkeeper.db import readiness
 from vaultkeeper.db.selection import MirrorReader
 from vaultkeeper.errors import StorageError, UsageError
 from vaultkeeper.privatefs import private_staging
 from vaultkeeper.restic import Restic, Snapshot, select_snapshot
-from vaultkeeper.services.context import restore_export
+from vaultkeeper.services.context import CommandContext, restore_export
 from vaultkeeper.services.privacy.suppress import erased_ids, filter_export
-from vaultkeeper.storage.locations import Location, preflight, resolve_locations
+from vaultkeeper.storage.locations import Location, preflight
 
 SCRATCH = "snapshot.db"
 
@@ -44,11 +44,13 @@ def parse_date(text: str) -> datetime | None:
 
 
 @contextmanager
-def open_source(settings: Settings, *, snapshot: str | None, location: str | None,
+def open_source(given: Settings | CommandContext, *, snapshot: str | None, location: str | None,
                 from_mirror: bool, mirror_file: Path | None = None, before: datetime | None = None,
                 staging: str = "restore-staging") -> Iterator[SourceMirror]:
     """Yield the snapshot's mirror. The caller holds a run lock (the staging folder is fixed
     and removed on exit, SIGTERM included, and by the next run after a kill -9)."""
+    ctx = CommandContext.of(given)
+    settings = ctx.settings
     if from_mirror or mirror_file is not None:
         path = mirror_file or mirrordb.mirror_path(settings.state_dir)
         if not path.exists():
@@ -60,7 +62,7 @@ def open_source(settings: Settings, *, snapshot: str | None, location: str | Non
         finally:
             reader.close()
         return
-    chosen, restic, snap = _find_snapshot(settings, snapshot, location, before)
+    chosen, restic, snap = _find_snapshot(ctx, snapshot, location, before)
     with private_staging(settings.state_dir, staging) as folder:
         root = restore_export(restic, snap, folder / "export",
                               "restore from another snapshot; this one is not an export")
@@ -84,18 +86,16 @@ def open_source(settings: Settings, *, snapshot: str | None, location: str | Non
             reader.close()
 
 
-def _find_snapshot(settings: Settings, ref: str | None, location: str | None,
+def _find_snapshot(ctx: CommandContext, ref: str | None, location: str | None,
                    before: datetime | None) -> tuple[Location, Restic, Snapshot]:
     """The location and snapshot to restore: the given id, the newest at or before a date,
     or the newest verified by a drill (drills record them in the state database)."""
-    if settings.repository_password is None:
-        raise StorageError("no repository password configured",
-                           'set [repository] password = { file = "…" } (mode 0600)')
-    locations = resolve_locations(settings)
+    ctx.password  # noqa: B018 - the guard: no password, no restore
+    locations = ctx.locations()
     if not locations:
         raise StorageError("no [[locations]] configured", "add a [[locations]] entry")
     if ref is None and before is None:
-        drill = readiness.latest_verified_drill(open_state_db(settings.state_dir))
+        drill = readiness.latest_verified_drill(ctx.db)
         if drill is None or not drill.get("snapshot_id"):
             raise UsageError("no verified snapshot to restore from (no drill has verified one)",
                              "run `vaultkeeper drill`, or pass --snapshot ID")
@@ -110,8 +110,7 @@ def _find_snapshot(settings: Settings, ref: str | None, location: str | None,
         if (loc.offline and not check.present) or check.reachable is False:
             problems.append(f"{loc.name}: not reachable")
             continue
-        restic = Restic(loc, settings.repository_password, cache_dir=settings.state_dir / "cache",
-                        cwd=settings.base_dir)
+        restic = ctx.restic(loc)
         snaps = restic.snapshots()
         try:
             if before is not None:

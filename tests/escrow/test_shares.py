@@ -98,6 +98,8 @@ def test_forged_shares_do_not_pass_silently():
         combine_shares([split.mnemonics[0], split.mnemonics[1], forged], split.fmt)
 
 
+# Fixed ids: the random keys differ in every process, and pytest-xdist's workers must collect
+# the same test names (the keys stay random on each run).
 @pytest.mark.parametrize(("password", "kind"), [
     (secrets.token_urlsafe(32), "B64URL"),          # vaultkeeper init's generated key
     (base64.b64encode(secrets.token_bytes(32)).decode(), "B64"),  # openssl rand -base64 32
@@ -107,7 +109,8 @@ def test_forged_shares_do_not_pass_silently():
     ("é" * 15 + "x", "TEXT"),                        # 31 UTF-8 bytes
     ("x!" * 16, "SEALED"),
     ("correct horse battery staple " * 8, "SEALED"),
-])
+], ids=["token_urlsafe-B64URL", "base64-B64", "hex16-HEX", "hex32-HEX", "fake-secret-TEXT",
+        "utf8-31-bytes-TEXT", "32-chars-SEALED", "long-phrase-SEALED"])
 def test_encodings_round_trip(password, kind):
     _, fmt = encode_secret(password)
     assert fmt.kind == kind

@@ -55,10 +55,8 @@ def test_households_and_generations_are_not_duplicates():
     assert strangers[0] < dedupe.THRESHOLD
 
 
-def test_labelled_register_precision_and_recall(tmp_path: Path):
-    """5,000 persons with planted duplicates: precision and recall at least 0.95 each."""
-    reg = register.generate(5000, seed=3)
-    scratch = Scratch(tmp_path / "scratch.db")
+def _fill(scratch: Scratch, reg: register.Register) -> None:
+    """The register's persons: features and blocking keys, as the package's pass 2 stores them."""
     feats, keys = [], []
     for idx, m in enumerate(reg.rows):
         person = dedupe.make_person(
@@ -69,6 +67,13 @@ def test_labelled_register_precision_and_recall(tmp_path: Path):
         keys += [(k, idx) for k in dedupe.blocking_keys(person)]
     scratch.put_features(feats)
     scratch.add_keys(keys)
+
+
+def test_labelled_register_precision_and_recall(tmp_path: Path):
+    """5,000 persons with planted duplicates: precision and recall at least 0.95 each."""
+    reg = register.generate(5000, seed=3)
+    scratch = Scratch(tmp_path / "scratch.db")
+    _fill(scratch, reg)
     stats = dedupe.find_candidates(scratch)
     found = {frozenset((a, b)) for a, b, _s, _r in scratch.pairs()}
     scratch.close()
@@ -151,16 +156,7 @@ def test_the_evidence_buckets_find_the_candidates_of_all_pairs(tmp_path: Path,
         if not filters:
             monkeypatch.setattr(dedupe, "_may_match", lambda a, b, need: True)
         scratch = Scratch(tmp_path / f"{bucket_min}-{filters}.db")
-        feats, keys = [], []
-        for idx, m in enumerate(reg.rows):
-            person = dedupe.make_person(
-                str(idx), first=m.first, last=register.full_last(m), email=m.email,
-                phones=[m.phone], street=m.street, postcode=m.postcode, city=m.city,
-                birth=check_date(m.birth, "NL").value if m.birth else "", refs=[m.number])
-            feats.append((idx, person.pack()))
-            keys += [(k, idx) for k in dedupe.blocking_keys(person)]
-        scratch.put_features(feats)
-        scratch.add_keys(keys)
+        _fill(scratch, reg)
         stats = dedupe.find_candidates(scratch)
         answers[name] = list(scratch.pairs())
         scratch.close()
@@ -173,16 +169,7 @@ def test_the_evidence_buckets_find_the_candidates_of_all_pairs(tmp_path: Path,
 def _register_store(path: Path, n: int, seed: int) -> Scratch:
     reg = register.generate(n, seed=seed)
     scratch = Scratch(path)
-    feats, keys = [], []
-    for idx, m in enumerate(reg.rows):
-        person = dedupe.make_person(
-            str(idx), first=m.first, last=register.full_last(m), email=m.email,
-            phones=[m.phone], street=m.street, postcode=m.postcode, city=m.city,
-            birth=check_date(m.birth, "NL").value if m.birth else "", refs=[m.number])
-        feats.append((idx, person.pack()))
-        keys += [(k, idx) for k in dedupe.blocking_keys(person)]
-    scratch.put_features(feats)
-    scratch.add_keys(keys)
+    _fill(scratch, reg)
     return scratch
 
 

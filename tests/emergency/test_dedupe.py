@@ -133,7 +133,12 @@ def test_the_filters_never_drop_a_candidate():
         for n, i in enumerate(members):
             for j in members[n + 1:]:
                 a, b = probes[i], probes[j]
-                if dedupe.score(people[i], people[j])[0] < dedupe.THRESHOLD:
+                full = dedupe.score(people[i], people[j])
+                floored = dedupe.score(people[i], people[j], floor=dedupe.THRESHOLD)
+                # the floor's shortcuts only answer pairs below it, and only with (0, "")
+                assert floored == full or (floored == (0.0, "") and
+                                           full[0] < dedupe.THRESHOLD), (people[i], people[j])
+                if full[0] < dedupe.THRESHOLD:
                     dropped += not evidence._may_match(a, b, need)
                     continue
                 checked += 1

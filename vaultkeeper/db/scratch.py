@@ -9,7 +9,7 @@ flat (SQLite's page cache is bounded) and does the sorting and joining on disk.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import chain, islice, repeat
 from pathlib import Path
 
@@ -17,6 +17,11 @@ from vaultkeeper.privatefs import touch_private
 
 _ROWS = 200
 """Rows per multi-row INSERT (at most 3 columns: 600 variables, far below SQLite's limit)."""
+
+_ADD_PAIR = ("INSERT INTO pairs VALUES (?, ?, ?, ?) ON CONFLICT (a, b) DO UPDATE SET "
+             "score = excluded.score, reason = excluded.reason WHERE excluded.score > score "
+             "OR (excluded.score = score AND excluded.reason < reason)")
+"""One candidate pair in: the best score is kept (on a tie, the first reason in sort order)."""
 
 
 class Scratch:
@@ -197,14 +202,18 @@ class Scratch:
         self._many("INSERT INTO keys VALUES (?, ?)", items)
         self._keys_indexed = False
 
-    def blocks(self, *, min_size: int = 2) -> Iterator[tuple[str, list[int]]]:
-        """Every block (key, record numbers) with at least ``min_size`` records, key order."""
+    def blocks(self, *, min_size: int = 2, keep: Callable[[str], bool] | None = None
+               ) -> Iterator[tuple[str, list[int]]]:
+        """Every block (key, record numbers) with at least ``min_size`` records, key order;
+        with ``keep``, only the blocks whose key it accepts (the others are not parsed)."""
         self.index_blocks()
         # GROUP BY straight over the covering index (key, idx): no temporary B-tree of every
         # key row (9 M rows at 1 M persons); a record twice under one key is dropped here.
         cursor = self._db.execute(
             "SELECT key, group_concat(idx) FROM keys GROUP BY key HAVING min(idx) < max(idx)")
         for key, members in cursor:
+            if keep is not None and not keep(key):
+                continue
             idxs = list(dict.fromkeys(int(m) for m in str(members).split(",")))
             if len(idxs) >= min_size:
                 yield key, idxs
@@ -213,10 +222,18 @@ class Scratch:
         """Record a candidate pair, keeping the best score seen for it (on a tie, the first
         reason in sort order: the result does not depend on the order of the calls)."""
         self._db.execute(
-            "INSERT INTO pairs VALUES (?, ?, ?, ?) ON CONFLICT (a, b) DO UPDATE SET "
-            "score = excluded.score, reason = excluded.reason WHERE excluded.score > score "
-            "OR (excluded.score = score AND excluded.reason < reason)",
+            _ADD_PAIR,
             (min(a, b), max(a, b), score, reason))
+
+    def add_pairs(self, pairs: Iterable[tuple[int, int, float, str]]) -> None:
+        """``add_pair`` for each pair, in order, in one transaction."""
+        self._db.execute("BEGIN")
+        try:
+            self._db.executemany(
+                _ADD_PAIR,
+                ((min(a, b), max(a, b), score, reason) for a, b, score, reason in pairs))
+        finally:
+            self._db.execute("COMMIT")
 
     def has_pair(self, a: int, b: int) -> bool:
         """Whether the pair was already compared and kept."""
@@ -227,6 +244,14 @@ class Scratch:
         """Candidate pairs, best score first."""
         yield from self._db.execute("SELECT a, b, score, reason FROM pairs "
                                     "ORDER BY score DESC, a, b")
+
+    def pairs_with_features(self) -> Iterator[tuple[int, int, float, str, bytes, bytes]]:
+        """Candidate pairs as ``pairs`` orders them, each with the features of both records
+        (one query, not two lookups per pair)."""
+        yield from self._db.execute(
+            "SELECT p.a, p.b, p.score, p.reason, fa.data, fb.data FROM pairs p "
+            "JOIN feats fa ON fa.idx = p.a JOIN feats fb ON fb.idx = p.b "
+            "ORDER BY p.score DESC, p.a, p.b")
 
     def count_pairs(self) -> int:
         """How many candidate pairs were kept."""

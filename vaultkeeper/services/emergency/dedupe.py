@@ -205,6 +205,8 @@ def name_similarity(a: Person, b: Person) -> float:
     """How alike two persons' names are: nicknames, typos, particles, first/last swapped."""
     if not a.name or not b.name:
         return 0.0
+    if a.first and a.first == b.first and a.last == b.last:
+        return 1.0   # equal names: ``whole`` below is 1, and no term exceeds 1
     straight = 0.5 * _first_sim(a.first, b.first) + 0.5 * max(
         _sim(a.core, b.core), _sim(a.last, b.last))
     swapped = max(0.5 * _first_sim(a.core, b.first) + 0.5 * _sim(core_surname(a.first), b.core),
@@ -278,11 +280,18 @@ def _crossed(a: Person, b: Person) -> bool:
     return one >= 0.8 and other >= 0.5
 
 
+def _halved(a: Person, b: Person) -> bool:
+    """Whether first names disagree (a household?) and are not first and last swapped: the
+    costly check of the swap only where the first names disagree."""
+    return not _first_names_agree(a.first, b.first) and not (_crossed(a, b) or _crossed(b, a))
+
+
 def score(a: Person, b: Person, *, floor: float | None = None) -> tuple[float, str]:
     """A score in [0, 1] and the reasons, for one pair.
 
     With ``floor``, a pair whose evidence other than names cannot reach it even with equal
-    names is answered ``(0, "")`` without the (costly) name comparison.
+    names is answered ``(0, "")`` without the (costly) name comparison; so is one whose
+    total would be halved (first names that disagree) and cannot reach it even so.
     """
     reasons: list[str] = []
     total = 0.0
@@ -314,14 +323,19 @@ def score(a: Person, b: Person, *, floor: float | None = None) -> tuple[float, s
         reasons.append(why)
     if floor is not None and total + 0.45 < floor:
         return 0.0, ""
+    same_birth = bool(a.birth) and a.birth == b.birth
+    halve: bool | None = None
+    if floor is not None and not (same_ref or same_birth) and (total + 0.45) * 0.5 < floor:
+        halve = _halved(a, b)   # halved, even equal names cannot reach the floor
+        if halve:
+            return 0.0, ""
     name_sim = name_similarity(a, b)
     total += 0.45 * name_sim
     if name_sim:
         reasons.insert(0, f"names {name_sim:.0%} alike")
-    swapped_names = _crossed(a, b) or _crossed(b, a)
-    same_birth = bool(a.birth) and a.birth == b.birth
-    if not (swapped_names or same_ref or same_birth) and \
-            not _first_names_agree(a.first, b.first):
+    if halve is None:
+        halve = not (same_ref or same_birth) and _halved(a, b)
+    if halve:
         total *= 0.5
         reasons.append("different first names (household?)")
     return min(1.0, max(0.0, total)), ", ".join(reasons)
@@ -363,10 +377,8 @@ def _block_groups(scratch: Scratch, halves: tuple[int, ...], size: int = 2000
     group."""
     group: list[tuple[str, list[int], int]] = []
     members = 0
-    for key, idxs in scratch.blocks():
+    for key, idxs in scratch.blocks(keep=lambda key: half(key) in halves):
         h = half(key)
-        if h not in halves:
-            continue
         group.append((key, idxs, h))
         members += len(idxs)
         if members >= size:

@@ -69,8 +69,7 @@ def _replay(path: Path, into: Scratch) -> None:
                 batch = pickle.load(handle)  # noqa: S301 (our own private file)
             except EOFError:
                 break
-            for pair in batch:
-                into.add_pair(*pair)
+            into.add_pairs(batch)
     path.unlink()
 
 

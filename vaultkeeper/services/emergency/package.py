@@ -319,9 +319,8 @@ class PackageBuilder:
         stats.persons = self.entity_counts.get("person", Counter())["rows"]
         self.dup_stats = stats
         out = CsvOut(self.out / "quality" / "duplicates.csv", DUPLICATE_HEADER)
-        for a, b, value, reason in self.scratch.pairs():
-            people = self.scratch.features([a, b])
-            pa, pb = dedupe.Person.unpack(people[a]), dedupe.Person.unpack(people[b])
+        for _a, _b, value, reason, data_a, data_b in self.scratch.pairs_with_features():
+            pa, pb = dedupe.Person.unpack(data_a), dedupe.Person.unpack(data_b)
             row = {"score": f"{value:.3f}", "reason": reason, "legacy_id_a": pa.legacy_id,
                    "legacy_id_b": pb.legacy_id, "name_a": pa.name, "name_b": pb.name,
                    "email_a": pa.email, "email_b": pb.email,

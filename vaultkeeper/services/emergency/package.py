@@ -42,6 +42,7 @@ from vaultkeeper.services.emergency.files import (
     write_bytes,
     write_text,
 )
+from vaultkeeper.services.emergency.generic_writer import GenericWriter
 from vaultkeeper.services.emergency.infer import infer
 from vaultkeeper.services.emergency.passes import phone_pool, prepared, profile_object
 from vaultkeeper.services.emergency.placement import IDMAP_HEADER, Placement
@@ -71,7 +72,7 @@ from vaultkeeper.services.emergency.source import (
 )
 from vaultkeeper.services.emergency.split import ObjectOut
 from vaultkeeper.services.emergency.targets import import_files, target_names
-from vaultkeeper.services.emergency.writers import EntityWriter, GenericWriter
+from vaultkeeper.services.emergency.writers import EntityWriter
 
 IMPORT_ORDER = ("organisation", "person", "membership", "donation", "activity")
 """Dependency order: each entity's references point at entities imported before it."""

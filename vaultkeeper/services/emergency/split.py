@@ -43,8 +43,9 @@ from vaultkeeper.services.emergency.result import BuildObserver
 from vaultkeeper.services.emergency.source import Column, ExportObject
 
 if TYPE_CHECKING:
+    from vaultkeeper.services.emergency.generic_writer import GenericWriter
     from vaultkeeper.services.emergency.package import PackageBuilder
-    from vaultkeeper.services.emergency.writers import EntityWriter, GenericWriter
+    from vaultkeeper.services.emergency.writers import EntityWriter
 
 _INHERITED: list[Any] = []
 

@@ -90,3 +90,33 @@ def test_export_rows_as_before(tmp_path: Path, flavour: str, key: str) -> None:
     assert (tmp_path / "missing.ndjson").exists() is False
     obj.path = tmp_path / "missing.ndjson"
     assert list(obj.rows()) == []
+
+
+def test_row_cells_as_map_get() -> None:
+    """``RowCells`` gives ``list(map(row.get, keys, repeat("")))`` whatever the run of rows:
+    the same keys, a key lacked then present again, new keys, empty rows, repeated keys, keys
+    no row has, one or no key."""
+    import random
+    from itertools import repeat
+
+    from vaultkeeper.services.emergency.files import RowCells
+
+    never = object()
+    rng = random.Random(7)
+    names = [f"k{i}" for i in range(12)]
+    key_lists: list[list[Any]] = [names, names[:1], [], names[:2], [*names, never, never, "k3"],
+                                  [never], ["k1", "k1"]]
+    for keys in key_lists:
+        cells = RowCells(keys)
+        same = {k: f"v{k}" for k in names[:9]}
+        rows: list[dict[Any, str]] = [same, dict(same), dict(same), {}, same]
+        for _ in range(400):
+            if rng.random() < 0.7:
+                rows.append(dict(same))
+            else:
+                rows.append({k: rng.choice(["", "x", "a,b", "é"]) for k in names
+                             if rng.random() < 0.6})
+        rows.append(dict(same, k10="back"))
+        rows.append(same)
+        for row in rows:
+            assert cells(row) == list(map(row.get, keys, repeat(""))), (keys, row)

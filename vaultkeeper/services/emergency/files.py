@@ -126,6 +126,10 @@ class CsvOut:
         return False
 
 
+def _unlearnt(row: dict[Any, str]) -> Sequence[str]:
+    raise KeyError("the first row is read step by step")
+
+
 class RowCells:
     """A row's values under fixed ``keys``, ``""`` for the keys it lacks: what
     ``list(map(row.get, keys, repeat("")))`` gives, at C speed for the common run of rows that
@@ -140,15 +144,21 @@ class RowCells:
 
     def __init__(self, keys: Sequence[Any]) -> None:
         self.keys = list(keys)
-        self._learn(())
+        self._absent: tuple[Any, ...] = ()
+        self._at: list[int] = []
+        self._get: Callable[[dict[Any, str]], Sequence[str]] = _unlearnt
 
-    def _learn(self, absent: Sequence[Any]) -> None:
+    def _learn(self, absent: Sequence[Any], row: dict[Any, str]) -> None:
         gone = set(absent)
         self._absent = tuple(gone)
+        # The row's own (equal) key objects: a JSON reader (orjson) hands every record the same
+        # ones, then found by identity instead of by comparing text.
+        own = {k: k for k in row}
+        self.keys = [own.get(k, k) for k in self.keys]
         present = [k for k in self.keys if k not in gone]
         self._at = [i for i, k in enumerate(self.keys) if k in gone]
         # (itemgetter of one key returns the value itself, not a 1-tuple)
-        self._get: Callable[[dict[Any, str]], Sequence[str]] = (
+        self._get = (
             itemgetter(*present) if len(present) >= 2 else
             (lambda row: (row[present[0]],)) if present else (lambda row: ()))
 
@@ -165,7 +175,7 @@ class RowCells:
                     values.insert(i, "")
                 return values
         values = list(map(row.get, self.keys, repeat("")))
-        self._learn([k for k in self.keys if k not in row])
+        self._learn([k for k in self.keys if k not in row], row)
         return values
 
 

@@ -49,7 +49,8 @@ class ExportObject:
             return
         flatten, archived, columns = reader.flatten, reader.archived, self.archived_columns
         numbered = self.primary_key == ""
-        with self.path.open("rb") as handle:
+        # (a large buffer: a record line is kilobytes, the default would read every few lines)
+        with self.path.open("rb", buffering=1 << 20) as handle:
             # The lines as ``exportfmt.iter_lines`` reads them, those before ``start`` skipped
             # at C speed; each keeps its newline, which JSON reads as the blank it is, so only
             # an empty line (a lone newline) is passed over, as there.

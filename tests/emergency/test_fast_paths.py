@@ -120,3 +120,18 @@ def test_row_cells_as_map_get() -> None:
         rows.append(same)
         for row in rows:
             assert cells(row) == list(map(row.get, keys, repeat(""))), (keys, row)
+
+
+def test_typed_values_as_key_by_key() -> None:
+    """Pass 1's typed values of a batch: by itemgetter or key by key, the same list."""
+    from itertools import chain
+
+    from vaultkeeper.services.emergency.passes import _filled
+
+    full = [{"a": "1", "b": "", "c": "x"}, {"a": "", "b": "2", "c": "3"}]
+    lacking = [*full, {"a": "4"}]
+    for rows in (full, lacking, [], [{}]):
+        for names in (["a", "b", "c"], ["c", "a"], ["a"], ["z"], [], ["a", "z"]):
+            expected = list(filter(None, chain.from_iterable(map(row.get, names)
+                                                             for row in rows)))
+            assert _filled(rows, names) == expected, (rows, names)

@@ -13,7 +13,7 @@ case-insensitively with an earlier one is skipped; the value stays in ``_raw``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
@@ -208,3 +208,8 @@ def cell(value: Any) -> str:
 def cells(values: dict[str, Any]) -> dict[str, str]:
     """``{key: cell(value)}`` for a whole record (text and nulls inline: the common case)."""
     return {k: v if type(v) is str else "" if v is None else cell(v) for k, v in values.items()}
+
+
+def cells_of(items: Iterable[tuple[str, Any]]) -> dict[str, str]:
+    """``cells`` of (key, value) pairs, in order (a later pair of a key replaces its value)."""
+    return {k: v if type(v) is str else "" if v is None else cell(v) for k, v in items}

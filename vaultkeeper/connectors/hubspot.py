@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
+from itertools import chain
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -416,17 +417,22 @@ def _package_describe(name: str, schema: Any) -> shapes.Described:
 
 
 def _package_row(record: dict[str, Any]) -> dict[str, str]:
-    row = {"id": shapes.cell(record.get("id"))}
     props = record.get("properties") or {}
-    if "id" in props:
-        for key, value in props.items():
-            row[key if key != "id" else "properties.id"] = shapes.cell(value)
-    else:   # the common case: text and nulls at C speed (shapes.cells)
-        row.update(shapes.cells(props))
+    top = {k: v for k, v in record.items() if k != "id" and k != "properties"}
+    if "id" in props or not props.keys().isdisjoint(top):
+        return _package_row_colliding(record)
+    # The common case (no name collides): id, the properties, the other top-level keys.
+    return shapes.cells_of(chain((("id", record.get("id")),), props.items(), top.items()))
+
+
+def _package_row_colliding(record: dict[str, Any]) -> dict[str, str]:
+    """Key by key: property ``id`` → ``properties.id``, a top-level key also a property → ``_``."""
+    row = {"id": shapes.cell(record.get("id"))}
+    for key, value in (record.get("properties") or {}).items():
+        row[key if key != "id" else "properties.id"] = shapes.cell(value)
     for key, value in record.items():
-        if key in ("id", "properties"):
-            continue
-        row[key if key not in row else f"_{key}"] = shapes.cell(value)
+        if key not in ("id", "properties"):
+            row[key if key not in row else f"_{key}"] = shapes.cell(value)
     return row
 
 

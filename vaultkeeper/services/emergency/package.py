@@ -17,7 +17,6 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import KW_ONLY, InitVar, dataclass
 from datetime import UTC, datetime
-from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +36,7 @@ from vaultkeeper.services.emergency import dedupe, dedupe_split, relations, runb
 from vaultkeeper.services.emergency.descriptor import descriptor, validate_descriptor
 from vaultkeeper.services.emergency.files import (
     CsvOut,
+    RowCells,
     all_files,
     sha256_file,
     write_bytes,
@@ -280,11 +280,11 @@ class PackageBuilder:
         data, sample, idmap = o.data, o.sample, o.idmap
         in_sample = f"sample:{obj.name}"
         idc, has = obj.id_column, self.scratch.has
-        header, name = data.header, obj.name
+        data_cells, name = RowCells(data.header), obj.name
         for chunk in prepared(self, obj, entities, pool, rows):
             for row, archived in chunk:
                 legacy = row.get(idc, "")
-                cells = list(map(row.get, header, repeat("")))
+                cells = data_cells(row)
                 data.write_values(cells)
                 sampled = has(in_sample, legacy)
                 if sampled:

@@ -12,6 +12,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from itertools import chain, compress, islice
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from vaultkeeper.services.emergency.clean import check_phones, phones_ahead, region_of
@@ -51,11 +52,22 @@ def _typed_groups(columns: dict[str, Column]) -> list[tuple[list[str], re.Patter
     return [(names, _ALL_CONFORM[kind]) for kind, names in groups.items()]
 
 
+def _filled(rows: list[dict[str, str]], names: list[str]) -> list[str]:
+    """The non-empty values of columns ``names`` in ``rows``: by one ``itemgetter`` per row
+    while every row has every column (an export's rows share their keys), else key by key."""
+    if len(names) >= 2:   # (itemgetter of one key gives the value, not a tuple)
+        try:
+            return list(filter(None, chain.from_iterable(map(itemgetter(*names), rows))))
+        except KeyError:
+            pass
+    return list(filter(None, chain.from_iterable(map(row.get, names) for row in rows)))
+
+
 def _nonconforming(rows: list[dict[str, str]], names: list[str], many: re.Pattern[str]
                    ) -> list[str]:
     """The columns of ``names`` (one type) holding a nonconforming value in any of ``rows``:
     all their values joined and matched at once; only a batch that fails is looked into."""
-    values = list(filter(None, chain.from_iterable(map(row.get, names) for row in rows)))
+    values = _filled(rows, names)
     if not values:
         return []
     joined = "\n".join(values)

@@ -73,16 +73,21 @@ class Placement:
 
     def place(self, object_: str, path: str) -> None:
         """One record of ``object_`` written to the primary import file ``path``."""
-        entry = self.objects.setdefault(object_, ObjectPlacement())
+        entry = self.objects.get(object_) or self._new(object_)
         entry.records += 1
         entry.files[path] += 1
         self.files[path]["rows"] += 1
 
     def gap(self, object_: str, reason: str) -> None:
         """One record of ``object_`` that no import file holds, and why."""
-        entry = self.objects.setdefault(object_, ObjectPlacement())
+        entry = self.objects.get(object_) or self._new(object_)
         entry.records += 1
         entry.gaps[reason] += 1
+
+    def _new(self, object_: str) -> ObjectPlacement:
+        # (not ``setdefault``: that builds an entry and its two Counters for every record)
+        entry = self.objects[object_] = ObjectPlacement()
+        return entry
 
     def count_rows(self, path: str, rows: int) -> None:
         """Rows of a derived or associations file."""

@@ -143,6 +143,12 @@ class Spool(Scratch):
         """``reader`` None: a process that must not read the store (pass 1)."""
         self._reader, self.path = reader, path
         self._file = privatefs.open_private(path, "wb", buffering=1 << 20)
+        if reader is not None:
+            # Reads go straight to the store's own methods (they answer several times per
+            # record): the same calls as the methods below make, without their extra step.
+            self.has = reader.has   # type: ignore[method-assign]
+            self.value = reader.value   # type: ignore[method-assign]
+            self.first_link = reader.first_link   # type: ignore[method-assign]
 
     @property
     def reader(self) -> Scratch:

@@ -19,7 +19,7 @@ from vaultkeeper.services.emergency.clean import (
     check_phone,
     region_of,
 )
-from vaultkeeper.services.emergency.files import CsvOut
+from vaultkeeper.services.emergency.files import CsvOut, RowCells
 from vaultkeeper.services.emergency.targets import (
     import_files,
     legacy_column,
@@ -95,6 +95,7 @@ class EntityWriter:
         self.extra_cols = [c for c in obj_cols if c not in used and b.log.profiles[
             em.object].filled[c]]
         self.extra = CsvOut(root / f"{em.entity}.extra.csv", ["legacy_id", *self.extra_cols])
+        self.extra_cells = RowCells(self.extra_cols)
         self.imports: list[tuple[ImportFile, CsvOut, CsvOut, CsvOut]] = []
         self.others: list[tuple[ImportFile, CsvOut, CsvOut]] = []
         self.paths: dict[str, tuple[str, str]] = {}
@@ -144,6 +145,7 @@ class EntityWriter:
                 self.raw_keys.append(_ABSENT)
                 if src is not None:
                     self.computed.append((i, f))
+        self.raw_cells = RowCells(self.raw_keys)
         self.finding_keys = {f: f"{em.entity}.{f}" for f in self.fields}
         self.plain_keys = {f: src.name for f, src in em.fields.items() if src.kind == "field"}
         self.checked = [(i, f, kind) for i, (f, kind, checked) in enumerate(self.plan)
@@ -229,7 +231,7 @@ class EntityWriter:
                 return self._other(row, legacy, archived)
             return None
         entity = self.em.entity
-        raws = list(map(row.get, self.raw_keys, repeat("")))
+        raws = self.raw_cells(row)
         for i, fname in self.computed:
             raws[i] = self.source(row, legacy, fname)
         cleaned = list(map(str.strip, raws))   # plain text: only the blanks around go
@@ -257,7 +259,7 @@ class EntityWriter:
         if self.ref_checks:
             self._check_refs(values, missing)
         self.main.write_values([legacy, *cleaned, archived_s, inactive_s])
-        self.extra.write_values([legacy, *map(row.get, self.extra_cols, repeat(""))])
+        self.extra.write_values([legacy, *self.extra_cells(row)])
         counts = self.counts
         counts["rows"] += 1
         counts["inactive" if held else "active"] += 1

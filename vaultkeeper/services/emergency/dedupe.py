@@ -25,6 +25,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import orjson
 from rapidfuzz import fuzz
@@ -65,9 +66,8 @@ _GENERIC_LOCAL = {"info", "admin", "contact", "office", "mail", "hello", "enquir
                   "accounts", "noreply", "no-reply", "test", "none", "na", "n/a"}
 
 
-@dataclass(frozen=True)
-class Person:
-    """The comparison features of one person."""
+class Person(NamedTuple):
+    """The comparison features of one person (a named tuple: millions are unpacked)."""
 
     legacy_id: str
     first: str
@@ -91,16 +91,29 @@ class Person:
         return core_surname(self.last)
 
     def pack(self) -> bytes:
-        """Serialised for the scratch store."""
+        """Serialised for the scratch store, with what the search derives from a person
+        (its probe and evidence keys: worked out once here, not at every block it is in)."""
+        pr = probe(self)
         return orjson.dumps([self.legacy_id, self.first, self.last, self.email,
                              list(self.phones), self.street, self.postcode, self.city,
-                             self.birth, list(self.refs)])
+                             self.birth, list(self.refs), pr[1], pr[2], pr[6], pr[9],
+                             sorted(pr[11]), evidence_keys(pr)])
 
     @classmethod
     def unpack(cls, data: bytes) -> Person:
         """The inverse of :meth:`pack`."""
         v = orjson.loads(data)
         return cls(v[0], v[1], v[2], v[3], tuple(v[4]), v[5], v[6], v[7], v[8], tuple(v[9]))
+
+
+def unpack_all(data: bytes) -> tuple[Person, Probe, list[str]]:
+    """A packed person with its probe and evidence keys (as ``probe`` and
+    ``evidence_keys`` give them)."""
+    v = orjson.loads(data)
+    phones, refs, pc = tuple(v[4]), tuple(v[9]), v[6]
+    p = Person(v[0], v[1], v[2], v[3], phones, v[5], pc, v[7], v[8], refs)
+    return p, (v[3], v[10], v[11], frozenset(phones), frozenset(refs), v[8], v[12], pc, pc[:4],
+               v[13], v[5], frozenset(v[14])), v[15]
 
 
 @lru_cache(maxsize=1 << 14)
@@ -177,9 +190,12 @@ def _first_names_agree(a: str, b: str) -> bool:
         return a[0] == b[0]
     if a.split()[0] == b.split()[0] or same_given_name(a, b):   # "Mary Ann" / "Mary", Bill
         return True
-    if min(len(a), len(b)) >= 3 and DamerauLevenshtein.distance(ocr(a), ocr(b)) <= 1:
+    oa, ob = ocr(a), ocr(b)
+    if min(len(a), len(b)) >= 3 and DamerauLevenshtein.distance(oa, ob, score_cutoff=1) <= 1:
         return True                    # "Zoe" / "Zee": one typo in a short name
-    return max(fuzz.ratio(a, b), fuzz.ratio(ocr(a), ocr(b))) >= 70
+    # (a ratio below the cutoff is answered 0, sooner: the same test)
+    return fuzz.ratio(a, b, score_cutoff=70) >= 70 or (
+        (oa != a or ob != b) and fuzz.ratio(oa, ob, score_cutoff=70) >= 70)
 
 
 def _sim(a: str, b: str) -> float:
@@ -188,7 +204,10 @@ def _sim(a: str, b: str) -> float:
         return 0.0
     if a == b:
         return 1.0
-    return max(fuzz.ratio(a, b), fuzz.ratio(ocr(a), ocr(b))) / 100
+    oa, ob = ocr(a), ocr(b)
+    if oa == a and ob == b:   # nothing a scanner confuses: one ratio is the answer
+        return fuzz.ratio(a, b) / 100
+    return max(fuzz.ratio(a, b), fuzz.ratio(oa, ob)) / 100
 
 
 def _first_sim(a: str, b: str) -> float:
@@ -243,7 +262,8 @@ def _email(a: str, b: str) -> tuple[float, str]:
     lb, _, db = b.partition("@")
     if la == lb and la not in _GENERIC_LOCAL:
         return 0.2, "same e-mail name, other domain"
-    typo = DamerauLevenshtein.distance(la, lb) <= 1
+    typo = -1 <= len(la) - len(lb) <= 1 and DamerauLevenshtein.distance(
+        la, lb, score_cutoff=1) <= 1
     if len(la) >= 5 and typo and _DIGITS.sub("", la) == _DIGITS.sub("", lb):
         return (0.2, "e-mail one typo apart") if da == db else (
             0.1, "e-mail name one typo apart, other domain")
@@ -276,8 +296,9 @@ def _crossed(a: Person, b: Person) -> bool:
     if not a.first or not b.core:
         return False
     one = max(_sim(core_surname(a.first), b.core), float(same_given_name(a.first, b.core)))
-    other = _first_sim(a.core, b.first) if len(b.first) > 1 else 1.0   # "v." of "van"
-    return one >= 0.8 and other >= 0.5
+    if one < 0.8:
+        return False
+    return len(b.first) <= 1 or _first_sim(a.core, b.first) >= 0.5   # "v." of "van"
 
 
 def _halved(a: Person, b: Person) -> bool:
@@ -389,23 +410,14 @@ def _block_groups(scratch: Scratch, halves: tuple[int, ...], size: int = 2000
 
 
 class _Group:
-    """One group's persons, their probes and evidence keys (derived on first use)."""
+    """One group's persons, their probes and evidence keys (unpacked from the store)."""
 
-    def __init__(self, people: dict[int, Person]) -> None:
-        self.people = people
+    def __init__(self, packed: dict[int, bytes]) -> None:
+        self.people: dict[int, Person] = {}
         self.probes: dict[int, Probe] = {}
         self.keys: dict[int, list[str]] = {}
-
-    def derive(self, members: list[int], keys: bool) -> None:
-        """Derive the probes (and with ``keys`` the evidence keys) of these members."""
-        probes = self.probes
-        for i in members:
-            if i not in probes:
-                probes[i] = probe(self.people[i])
-        if keys:
-            for i in members:
-                if i not in self.keys:
-                    self.keys[i] = evidence_keys(probes[i])
+        for i, data in packed.items():
+            self.people[i], self.probes[i], self.keys[i] = unpack_all(data)
 
 
 def _compare_block(add: AddPair, key: str, members: list[int], g: _Group, need: float | None,
@@ -424,14 +436,9 @@ def _compare_block(add: AddPair, key: str, members: list[int], g: _Group, need: 
         ordered = sorted(members, key=lambda i: (people[i].last, people[i].first, i))
         window = WINDOW
     if need is not None and len(members) > BUCKET_MIN and key.startswith(NAME_BLOCKS):
-        g.derive(ordered, keys=True)
         pairs: Iterable[tuple[int, int]] = (
             (ordered[x], ordered[y]) for x, y in bucket_pairs(ordered, g.probes, g.keys, window))
     else:
-        if len(members) < 3:   # one pair: scoring it costs less than two probes
-            need = None
-        elif need is not None:
-            g.derive(ordered, keys=False)
         pairs = ((ordered[x], ordered[y]) for x in range(len(ordered))
                  for y in range(x + 1, min(len(ordered), x + 1 + window)))
     probes = g.probes
@@ -464,8 +471,7 @@ def search(scratch: Scratch, threshold: float, halves: tuple[int, ...] = (0, 1),
     # names; the filters hold for any threshold above that plus the names' weight.
     need = threshold - NAME_WEIGHT - 1e-9 if threshold > NAME_WEIGHT + 0.06 else None
     for group in _block_groups(scratch, halves):
-        g = _Group({i: Person.unpack(d) for i, d in scratch.features(
-            {i for _key, members, _h in group for i in members}).items()})
+        g = _Group(scratch.features({i for _key, members, _h in group for i in members}))
         for key, members, h in group:
             _compare_block(add, key, members, g, need, seen[h], stats, threshold)
             if len(seen[h]) > 250_000:   # bounded memory: forget; re-scoring is harmless

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
 import pytest
 
 from vaultkeeper.db.scratch import Scratch
@@ -239,7 +240,7 @@ def test_a_packed_person_carries_its_probe_and_evidence_keys():
         person, pr, keys = dedupe.unpack_all(p.pack())
         assert person == p == dedupe.Person.unpack(p.pack())
         assert pr == evidence.probe(p)
-        assert keys == evidence.evidence_keys(evidence.probe(p))
+        assert orjson.loads(keys) == evidence.evidence_keys(evidence.probe(p))
 
 
 def test_the_shortcuts_of_the_name_checks_answer_as_the_full_formulas():

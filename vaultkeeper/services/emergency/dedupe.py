@@ -97,23 +97,26 @@ class Person(NamedTuple):
         return orjson.dumps([self.legacy_id, self.first, self.last, self.email,
                              list(self.phones), self.street, self.postcode, self.city,
                              self.birth, list(self.refs), pr[1], pr[2], pr[6], pr[9],
-                             sorted(pr[11]), evidence_keys(pr)])
+                             sorted(pr[11])]) + b"\n" + orjson.dumps(evidence_keys(pr))
 
     @classmethod
     def unpack(cls, data: bytes) -> Person:
         """The inverse of :meth:`pack`."""
-        v = orjson.loads(data)
+        v = orjson.loads(memoryview(data)[:data.index(b"\n")])
         return cls(v[0], v[1], v[2], v[3], tuple(v[4]), v[5], v[6], v[7], v[8], tuple(v[9]))
 
 
-def unpack_all(data: bytes) -> tuple[Person, Probe, list[str]]:
-    """A packed person with its probe and evidence keys (as ``probe`` and
-    ``evidence_keys`` give them)."""
-    v = orjson.loads(data)
+def unpack_all(data: bytes) -> tuple[Person, Probe, memoryview]:
+    """A packed person with its probe (as ``probe`` gives it) and its evidence keys still
+    packed (``orjson.loads`` them: only the members of large name blocks need them). JSON
+    holds no raw line break: the first one ends the person."""
+    cut = data.index(b"\n")
+    whole = memoryview(data)
+    v = orjson.loads(whole[:cut])
     phones, refs, pc = tuple(v[4]), tuple(v[9]), v[6]
     p = Person(v[0], v[1], v[2], v[3], phones, v[5], pc, v[7], v[8], refs)
     return p, (v[3], v[10], v[11], frozenset(phones), frozenset(refs), v[8], v[12], pc, pc[:4],
-               v[13], v[5], frozenset(v[14])), v[15]
+               v[13], v[5], frozenset(v[14])), whole[cut + 1:]
 
 
 @lru_cache(maxsize=1 << 14)
@@ -415,9 +418,17 @@ class _Group:
     def __init__(self, packed: dict[int, bytes]) -> None:
         self.people: dict[int, Person] = {}
         self.probes: dict[int, Probe] = {}
+        self.packed_keys: dict[int, memoryview] = {}
         self.keys: dict[int, list[str]] = {}
         for i, data in packed.items():
-            self.people[i], self.probes[i], self.keys[i] = unpack_all(data)
+            self.people[i], self.probes[i], self.packed_keys[i] = unpack_all(data)
+
+    def derive_keys(self, members: list[int]) -> None:
+        """Unpack the evidence keys of these members."""
+        keys, packed = self.keys, self.packed_keys
+        for i in members:
+            if i not in keys:
+                keys[i] = orjson.loads(packed[i])
 
 
 def _compare_block(add: AddPair, key: str, members: list[int], g: _Group, need: float | None,
@@ -436,6 +447,7 @@ def _compare_block(add: AddPair, key: str, members: list[int], g: _Group, need: 
         ordered = sorted(members, key=lambda i: (people[i].last, people[i].first, i))
         window = WINDOW
     if need is not None and len(members) > BUCKET_MIN and key.startswith(NAME_BLOCKS):
+        g.derive_keys(ordered)
         pairs: Iterable[tuple[int, int]] = (
             (ordered[x], ordered[y]) for x, y in bucket_pairs(ordered, g.probes, g.keys, window))
     else:

@@ -36,7 +36,7 @@ from vaultkeeper.services.emergency.clean import fold
 from vaultkeeper.services.emergency.evidence import (
     NAME_WEIGHT,
     Probe,
-    _may_match,
+    bound,
     bucket_pairs,
     evidence_keys,
     probe,
@@ -45,8 +45,9 @@ from vaultkeeper.services.emergency.names import (
     clean_name,
     core_surname,
     given_key,
-    ocr,
-    same_given_name,
+    halved,
+    name_similarity,
+    sim,
     skeleton,
 )
 
@@ -186,59 +187,6 @@ def blocking_keys(p: Person) -> Iterator[str]:
         yield f"d:{p.birth}"
 
 
-def _first_names_agree(a: str, b: str) -> bool:
-    if not a or not b:
-        return True
-    if len(a) == 1 or len(b) == 1:     # "J." against "James"
-        return a[0] == b[0]
-    if a.split()[0] == b.split()[0] or same_given_name(a, b):   # "Mary Ann" / "Mary", Bill
-        return True
-    oa, ob = ocr(a), ocr(b)
-    if min(len(a), len(b)) >= 3 and DamerauLevenshtein.distance(oa, ob, score_cutoff=1) <= 1:
-        return True                    # "Zoe" / "Zee": one typo in a short name
-    # (a ratio below the cutoff is answered 0, sooner: the same test)
-    return fuzz.ratio(a, b, score_cutoff=70) >= 70 or (
-        (oa != a or ob != b) and fuzz.ratio(oa, ob, score_cutoff=70) >= 70)
-
-
-def _sim(a: str, b: str) -> float:
-    """Similarity of two names in [0, 1], OCR confusions forgiven."""
-    if not a or not b:
-        return 0.0
-    if a == b:
-        return 1.0
-    oa, ob = ocr(a), ocr(b)
-    if oa == a and ob == b:   # nothing a scanner confuses: one ratio is the answer
-        return fuzz.ratio(a, b) / 100
-    return max(fuzz.ratio(a, b), fuzz.ratio(oa, ob)) / 100
-
-
-def _first_sim(a: str, b: str) -> float:
-    if not a or not b:
-        return 0.0
-    if len(a) == 1 or len(b) == 1:
-        return 0.9 if a[0] == b[0] else 0.0
-    if same_given_name(a, b):
-        return 1.0
-    return _sim(a, b)
-
-
-def name_similarity(a: Person, b: Person) -> float:
-    """How alike two persons' names are: nicknames, typos, particles, first/last swapped."""
-    if not a.name or not b.name:
-        return 0.0
-    if a.first and a.first == b.first and a.last == b.last:
-        return 1.0   # equal names: ``whole`` below is 1, and no term exceeds 1
-    straight = 0.5 * _first_sim(a.first, b.first) + 0.5 * max(
-        _sim(a.core, b.core), _sim(a.last, b.last))
-    swapped = max(0.5 * _first_sim(a.core, b.first) + 0.5 * _sim(core_surname(a.first), b.core),
-                  0.5 * _first_sim(a.first, b.core) + 0.5 * _sim(a.core, core_surname(b.first)))
-    whole = fuzz.token_sort_ratio(a.name, b.name) / 100
-    if not a.first or not b.first:
-        straight = max(_sim(a.core, b.core), whole) * 0.85
-    return max(straight, swapped, whole if a.first and b.first else 0.0)
-
-
 def _near_digits(a: str, b: str) -> bool:
     """One keying error apart: a swap of adjacent characters or one wrong digit."""
     return len(a) == len(b) and DamerauLevenshtein.distance(a, b) <= 1
@@ -280,7 +228,7 @@ def _address(a: Person, b: Person) -> tuple[float, str]:
     if a.street and b.street:
         same_house = _house(a.street) == _house(b.street)
         street_sim = fuzz.ratio(a.street, b.street) / 100
-        city_ok = not a.city or not b.city or _sim(a.city, b.city) >= 0.8
+        city_ok = not a.city or not b.city or sim(a.city, b.city) >= 0.8
         near = pc_near or not a.postcode or not b.postcode
         if same_house and street_sim >= 0.8 and near and (city_ok or pc_near):
             return (0.2, "same address") if street_sim == 1 and (
@@ -292,22 +240,6 @@ def _address(a: Person, b: Person) -> tuple[float, str]:
     if a.city and a.city == b.city:
         return 0.03, ""
     return 0.0, ""
-
-
-def _crossed(a: Person, b: Person) -> bool:
-    """Whether ``a``'s first name is ``b``'s surname or the other way round (typos allowed)."""
-    if not a.first or not b.core:
-        return False
-    one = max(_sim(core_surname(a.first), b.core), float(same_given_name(a.first, b.core)))
-    if one < 0.8:
-        return False
-    return len(b.first) <= 1 or _first_sim(a.core, b.first) >= 0.5   # "v." of "van"
-
-
-def _halved(a: Person, b: Person) -> bool:
-    """Whether first names disagree (a household?) and are not first and last swapped: the
-    costly check of the swap only where the first names disagree."""
-    return not _first_names_agree(a.first, b.first) and not (_crossed(a, b) or _crossed(b, a))
 
 
 def score(a: Person, b: Person, *, floor: float | None = None) -> tuple[float, str]:
@@ -350,7 +282,7 @@ def score(a: Person, b: Person, *, floor: float | None = None) -> tuple[float, s
     same_birth = bool(a.birth) and a.birth == b.birth
     halve: bool | None = None
     if floor is not None and not (same_ref or same_birth) and (total + 0.45) * 0.5 < floor:
-        halve = _halved(a, b)   # halved, even equal names cannot reach the floor
+        halve = halved(a, b)   # halved, even equal names cannot reach the floor
         if halve:
             return 0.0, ""
     name_sim = name_similarity(a, b)
@@ -358,7 +290,7 @@ def score(a: Person, b: Person, *, floor: float | None = None) -> tuple[float, s
     if name_sim:
         reasons.insert(0, f"names {name_sim:.0%} alike")
     if halve is None:
-        halve = not (same_ref or same_birth) and _halved(a, b)
+        halve = not (same_ref or same_birth) and halved(a, b)
     if halve:
         total *= 0.5
         reasons.append("different first names (household?)")
@@ -375,7 +307,7 @@ class DedupeStats:
     comparisons: int = 0
     candidates: int = 0
     scored: int = 0
-    """Pairs that went through :func:`score` (the rest were answered by :func:`_may_match`)."""
+    """Pairs that went through :func:`score` (the rest were answered by :func:`bound`)."""
 
 
 AddPair = Callable[[int, int, float, str], None]
@@ -454,18 +386,21 @@ def _compare_block(add: AddPair, key: str, members: list[int], g: _Group, need: 
         pairs = ((ordered[x], ordered[y]) for x in range(len(ordered))
                  for y in range(x + 1, min(len(ordered), x + 1 + window)))
     probes = g.probes
+    compared = scored = 0
     for i, j in pairs:
         pair = (i, j) if i < j else (j, i)
         if pair in seen:
             continue
         seen.add(pair)
-        stats.comparisons += 1
-        if need is not None and not _may_match(probes[i], probes[j], need):
+        compared += 1
+        if need is not None and bound(probes[i], probes[j]) < need:   # as ``_may_match``
             continue
-        stats.scored += 1
+        scored += 1
         value, reason = score(people[i], people[j], floor=threshold)
         if value >= threshold:
             add(i, j, round(value, 3), reason)
+    stats.comparisons += compared
+    stats.scored += scored
 
 
 def search(scratch: Scratch, threshold: float, halves: tuple[int, ...] = (0, 1),

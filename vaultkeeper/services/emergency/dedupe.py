@@ -25,6 +25,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import orjson
 from rapidfuzz import fuzz
@@ -35,7 +36,7 @@ from vaultkeeper.services.emergency.clean import fold
 from vaultkeeper.services.emergency.evidence import (
     NAME_WEIGHT,
     Probe,
-    _may_match,
+    bound,
     bucket_pairs,
     evidence_keys,
     probe,
@@ -44,8 +45,9 @@ from vaultkeeper.services.emergency.names import (
     clean_name,
     core_surname,
     given_key,
-    ocr,
-    same_given_name,
+    halved,
+    name_similarity,
+    sim,
     skeleton,
 )
 
@@ -65,9 +67,8 @@ _GENERIC_LOCAL = {"info", "admin", "contact", "office", "mail", "hello", "enquir
                   "accounts", "noreply", "no-reply", "test", "none", "na", "n/a"}
 
 
-@dataclass(frozen=True)
-class Person:
-    """The comparison features of one person."""
+class Person(NamedTuple):
+    """The comparison features of one person (a named tuple: millions are unpacked)."""
 
     legacy_id: str
     first: str
@@ -91,16 +92,32 @@ class Person:
         return core_surname(self.last)
 
     def pack(self) -> bytes:
-        """Serialised for the scratch store."""
+        """Serialised for the scratch store, with what the search derives from a person
+        (its probe and evidence keys: worked out once here, not at every block it is in)."""
+        pr = probe(self)
         return orjson.dumps([self.legacy_id, self.first, self.last, self.email,
                              list(self.phones), self.street, self.postcode, self.city,
-                             self.birth, list(self.refs)])
+                             self.birth, list(self.refs), pr[1], pr[2], pr[6], pr[9],
+                             sorted(pr[11])]) + b"\n" + orjson.dumps(evidence_keys(pr))
 
     @classmethod
     def unpack(cls, data: bytes) -> Person:
         """The inverse of :meth:`pack`."""
-        v = orjson.loads(data)
+        v = orjson.loads(memoryview(data)[:data.index(b"\n")])
         return cls(v[0], v[1], v[2], v[3], tuple(v[4]), v[5], v[6], v[7], v[8], tuple(v[9]))
+
+
+def unpack_all(data: bytes) -> tuple[Person, Probe, memoryview]:
+    """A packed person with its probe (as ``probe`` gives it) and its evidence keys still
+    packed (``orjson.loads`` them: only the members of large name blocks need them). JSON
+    holds no raw line break: the first one ends the person."""
+    cut = data.index(b"\n")
+    whole = memoryview(data)
+    v = orjson.loads(whole[:cut])
+    phones, refs, pc = tuple(v[4]), tuple(v[9]), v[6]
+    p = Person(v[0], v[1], v[2], v[3], phones, v[5], pc, v[7], v[8], refs)
+    return p, (v[3], v[10], v[11], frozenset(phones), frozenset(refs), v[8], v[12], pc, pc[:4],
+               v[13], v[5], frozenset(v[14])), whole[cut + 1:]
 
 
 @lru_cache(maxsize=1 << 14)
@@ -170,53 +187,6 @@ def blocking_keys(p: Person) -> Iterator[str]:
         yield f"d:{p.birth}"
 
 
-def _first_names_agree(a: str, b: str) -> bool:
-    if not a or not b:
-        return True
-    if len(a) == 1 or len(b) == 1:     # "J." against "James"
-        return a[0] == b[0]
-    if a.split()[0] == b.split()[0] or same_given_name(a, b):   # "Mary Ann" / "Mary", Bill
-        return True
-    if min(len(a), len(b)) >= 3 and DamerauLevenshtein.distance(ocr(a), ocr(b)) <= 1:
-        return True                    # "Zoe" / "Zee": one typo in a short name
-    return max(fuzz.ratio(a, b), fuzz.ratio(ocr(a), ocr(b))) >= 70
-
-
-def _sim(a: str, b: str) -> float:
-    """Similarity of two names in [0, 1], OCR confusions forgiven."""
-    if not a or not b:
-        return 0.0
-    if a == b:
-        return 1.0
-    return max(fuzz.ratio(a, b), fuzz.ratio(ocr(a), ocr(b))) / 100
-
-
-def _first_sim(a: str, b: str) -> float:
-    if not a or not b:
-        return 0.0
-    if len(a) == 1 or len(b) == 1:
-        return 0.9 if a[0] == b[0] else 0.0
-    if same_given_name(a, b):
-        return 1.0
-    return _sim(a, b)
-
-
-def name_similarity(a: Person, b: Person) -> float:
-    """How alike two persons' names are: nicknames, typos, particles, first/last swapped."""
-    if not a.name or not b.name:
-        return 0.0
-    if a.first and a.first == b.first and a.last == b.last:
-        return 1.0   # equal names: ``whole`` below is 1, and no term exceeds 1
-    straight = 0.5 * _first_sim(a.first, b.first) + 0.5 * max(
-        _sim(a.core, b.core), _sim(a.last, b.last))
-    swapped = max(0.5 * _first_sim(a.core, b.first) + 0.5 * _sim(core_surname(a.first), b.core),
-                  0.5 * _first_sim(a.first, b.core) + 0.5 * _sim(a.core, core_surname(b.first)))
-    whole = fuzz.token_sort_ratio(a.name, b.name) / 100
-    if not a.first or not b.first:
-        straight = max(_sim(a.core, b.core), whole) * 0.85
-    return max(straight, swapped, whole if a.first and b.first else 0.0)
-
-
 def _near_digits(a: str, b: str) -> bool:
     """One keying error apart: a swap of adjacent characters or one wrong digit."""
     return len(a) == len(b) and DamerauLevenshtein.distance(a, b) <= 1
@@ -243,7 +213,8 @@ def _email(a: str, b: str) -> tuple[float, str]:
     lb, _, db = b.partition("@")
     if la == lb and la not in _GENERIC_LOCAL:
         return 0.2, "same e-mail name, other domain"
-    typo = DamerauLevenshtein.distance(la, lb) <= 1
+    typo = -1 <= len(la) - len(lb) <= 1 and DamerauLevenshtein.distance(
+        la, lb, score_cutoff=1) <= 1
     if len(la) >= 5 and typo and _DIGITS.sub("", la) == _DIGITS.sub("", lb):
         return (0.2, "e-mail one typo apart") if da == db else (
             0.1, "e-mail name one typo apart, other domain")
@@ -257,7 +228,7 @@ def _address(a: Person, b: Person) -> tuple[float, str]:
     if a.street and b.street:
         same_house = _house(a.street) == _house(b.street)
         street_sim = fuzz.ratio(a.street, b.street) / 100
-        city_ok = not a.city or not b.city or _sim(a.city, b.city) >= 0.8
+        city_ok = not a.city or not b.city or sim(a.city, b.city) >= 0.8
         near = pc_near or not a.postcode or not b.postcode
         if same_house and street_sim >= 0.8 and near and (city_ok or pc_near):
             return (0.2, "same address") if street_sim == 1 and (
@@ -269,21 +240,6 @@ def _address(a: Person, b: Person) -> tuple[float, str]:
     if a.city and a.city == b.city:
         return 0.03, ""
     return 0.0, ""
-
-
-def _crossed(a: Person, b: Person) -> bool:
-    """Whether ``a``'s first name is ``b``'s surname or the other way round (typos allowed)."""
-    if not a.first or not b.core:
-        return False
-    one = max(_sim(core_surname(a.first), b.core), float(same_given_name(a.first, b.core)))
-    other = _first_sim(a.core, b.first) if len(b.first) > 1 else 1.0   # "v." of "van"
-    return one >= 0.8 and other >= 0.5
-
-
-def _halved(a: Person, b: Person) -> bool:
-    """Whether first names disagree (a household?) and are not first and last swapped: the
-    costly check of the swap only where the first names disagree."""
-    return not _first_names_agree(a.first, b.first) and not (_crossed(a, b) or _crossed(b, a))
 
 
 def score(a: Person, b: Person, *, floor: float | None = None) -> tuple[float, str]:
@@ -326,7 +282,7 @@ def score(a: Person, b: Person, *, floor: float | None = None) -> tuple[float, s
     same_birth = bool(a.birth) and a.birth == b.birth
     halve: bool | None = None
     if floor is not None and not (same_ref or same_birth) and (total + 0.45) * 0.5 < floor:
-        halve = _halved(a, b)   # halved, even equal names cannot reach the floor
+        halve = halved(a, b)   # halved, even equal names cannot reach the floor
         if halve:
             return 0.0, ""
     name_sim = name_similarity(a, b)
@@ -334,7 +290,7 @@ def score(a: Person, b: Person, *, floor: float | None = None) -> tuple[float, s
     if name_sim:
         reasons.insert(0, f"names {name_sim:.0%} alike")
     if halve is None:
-        halve = not (same_ref or same_birth) and _halved(a, b)
+        halve = not (same_ref or same_birth) and halved(a, b)
     if halve:
         total *= 0.5
         reasons.append("different first names (household?)")
@@ -351,7 +307,7 @@ class DedupeStats:
     comparisons: int = 0
     candidates: int = 0
     scored: int = 0
-    """Pairs that went through :func:`score` (the rest were answered by :func:`_may_match`)."""
+    """Pairs that went through :func:`score` (the rest were answered by :func:`bound`)."""
 
 
 AddPair = Callable[[int, int, float, str], None]
@@ -389,23 +345,22 @@ def _block_groups(scratch: Scratch, halves: tuple[int, ...], size: int = 2000
 
 
 class _Group:
-    """One group's persons, their probes and evidence keys (derived on first use)."""
+    """One group's persons, their probes and evidence keys (unpacked from the store)."""
 
-    def __init__(self, people: dict[int, Person]) -> None:
-        self.people = people
+    def __init__(self, packed: dict[int, bytes]) -> None:
+        self.people: dict[int, Person] = {}
         self.probes: dict[int, Probe] = {}
+        self.packed_keys: dict[int, memoryview] = {}
         self.keys: dict[int, list[str]] = {}
+        for i, data in packed.items():
+            self.people[i], self.probes[i], self.packed_keys[i] = unpack_all(data)
 
-    def derive(self, members: list[int], keys: bool) -> None:
-        """Derive the probes (and with ``keys`` the evidence keys) of these members."""
-        probes = self.probes
+    def derive_keys(self, members: list[int]) -> None:
+        """Unpack the evidence keys of these members."""
+        keys, packed = self.keys, self.packed_keys
         for i in members:
-            if i not in probes:
-                probes[i] = probe(self.people[i])
-        if keys:
-            for i in members:
-                if i not in self.keys:
-                    self.keys[i] = evidence_keys(probes[i])
+            if i not in keys:
+                keys[i] = orjson.loads(packed[i])
 
 
 def _compare_block(add: AddPair, key: str, members: list[int], g: _Group, need: float | None,
@@ -424,29 +379,28 @@ def _compare_block(add: AddPair, key: str, members: list[int], g: _Group, need: 
         ordered = sorted(members, key=lambda i: (people[i].last, people[i].first, i))
         window = WINDOW
     if need is not None and len(members) > BUCKET_MIN and key.startswith(NAME_BLOCKS):
-        g.derive(ordered, keys=True)
+        g.derive_keys(ordered)
         pairs: Iterable[tuple[int, int]] = (
             (ordered[x], ordered[y]) for x, y in bucket_pairs(ordered, g.probes, g.keys, window))
     else:
-        if len(members) < 3:   # one pair: scoring it costs less than two probes
-            need = None
-        elif need is not None:
-            g.derive(ordered, keys=False)
         pairs = ((ordered[x], ordered[y]) for x in range(len(ordered))
                  for y in range(x + 1, min(len(ordered), x + 1 + window)))
     probes = g.probes
+    compared = scored = 0
     for i, j in pairs:
         pair = (i, j) if i < j else (j, i)
         if pair in seen:
             continue
         seen.add(pair)
-        stats.comparisons += 1
-        if need is not None and not _may_match(probes[i], probes[j], need):
+        compared += 1
+        if need is not None and bound(probes[i], probes[j]) < need:   # as ``_may_match``
             continue
-        stats.scored += 1
+        scored += 1
         value, reason = score(people[i], people[j], floor=threshold)
         if value >= threshold:
             add(i, j, round(value, 3), reason)
+    stats.comparisons += compared
+    stats.scored += scored
 
 
 def search(scratch: Scratch, threshold: float, halves: tuple[int, ...] = (0, 1),
@@ -464,8 +418,7 @@ def search(scratch: Scratch, threshold: float, halves: tuple[int, ...] = (0, 1),
     # names; the filters hold for any threshold above that plus the names' weight.
     need = threshold - NAME_WEIGHT - 1e-9 if threshold > NAME_WEIGHT + 0.06 else None
     for group in _block_groups(scratch, halves):
-        g = _Group({i: Person.unpack(d) for i, d in scratch.features(
-            {i for _key, members, _h in group for i in members}).items()})
+        g = _Group(scratch.features({i for _key, members, _h in group for i in members}))
         for key, members, h in group:
             _compare_block(add, key, members, g, need, seen[h], stats, threshold)
             if len(seen[h]) > 250_000:   # bounded memory: forget; re-scoring is harmless

@@ -33,10 +33,12 @@ def _house(street: str) -> str:
     return m.group(1) if m else ""
 
 
-Probe = tuple[str, str, str, frozenset[str], frozenset[str], str, str, str, str, str, str]
+Probe = tuple[str, str, str, frozenset[str], frozenset[str], str, str, str, str, str, str,
+              frozenset[str]]
 """Per-person values for :func:`_may_match`, derived once per person, not once per pair:
 e-mail, its name part, that part's digits, phones, references, birth date, birth date with
-day and month swapped, postcode, its first four characters, house number, street."""
+day and month swapped, postcode, its first four characters, house number, street, and the
+phones' seam keys (:func:`_halves`: two phones one typo apart share one)."""
 
 NAME_WEIGHT = 0.45
 """What equal names add to :func:`score` at most."""
@@ -49,7 +51,8 @@ def probe(p: Person) -> Probe:
     m, _, d = rest.partition("-")
     return (p.email, local, _DIGITS.sub("", local), frozenset(p.phones), frozenset(p.refs),
             p.birth, f"{y}-{d}-{m}" if p.birth else "", p.postcode, p.postcode[:4],
-            _house(p.street), p.street)
+            _house(p.street), p.street,
+            frozenset(k for phone in p.phones for k in _halves("p", phone)))
 
 
 def _near(x: str, y: str) -> bool:
@@ -73,7 +76,7 @@ def bound(a: Probe, b: Probe) -> float:
     if a[3] and b[3]:
         if not a[3].isdisjoint(b[3]):
             total += 0.3
-        elif any(_near(x, y) for x in a[3] for y in b[3]):
+        elif not a[11].isdisjoint(b[11]) and any(_near(x, y) for x in a[3] for y in b[3]):
             total += 0.15
         else:
             total -= 0.1
@@ -134,13 +137,12 @@ def evidence_keys(a: Probe) -> list[str]:
     year, month and day (one typo changes one) and the swap of day and month, a long
     postcode, the house number with the postcode's first four characters or its seam keys.
     A person without postcode matches on the house number alone (see :func:`bucket_pairs`)."""
-    email, local, digits, phones, refs, birth, _swapped, pc, pc4, house, street = a
+    email, local, digits, _phones, refs, birth, _swapped, pc, pc4, house, street, seams = a
     keys: list[str] = []
     if email:
         keys.append("e" + email)
         keys.extend(_edit_keys(f"l{digits}|", local))
-    for phone in phones:
-        keys.extend(_halves("p", phone))
+    keys.extend(sorted(seams))
     keys.extend("r" + ref for ref in refs)
     if birth:
         if _ISO_BIRTH.fullmatch(birth):

@@ -3,13 +3,21 @@
 Pure functions over folded text (see ``clean.fold``): the nickname groups (Johannes = Jan =
 Hans, William = Bill, Margaretha = Greet …), the surname particles that registers write in
 front or behind ("de Vries", "Vries, de", "Vries"), the characters scanners confuse
-(``rn``/``m``, ``0``/``o``), and a consonant skeleton that survives most vowel typos.
+(``rn``/``m``, ``0``/``o``), and a consonant skeleton that survives most vowel typos; and
+how alike two persons' names are (``name_similarity``, ``halved``).
 """
 
 from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from rapidfuzz import fuzz
+from rapidfuzz.distance import DamerauLevenshtein
+
+if TYPE_CHECKING:
+    from vaultkeeper.services.emergency.dedupe import Person
 
 # Each group: one person's given name as registers write it. Dutch, English, German, French
 # and Finnish diminutives; a name may be in two groups (Jo, Chris).
@@ -133,3 +141,73 @@ def given_key(first: str) -> str:
     word = first.split()[0] if first else ""
     groups = NICKNAMES.get(word)
     return f"#{min(groups)}" if groups else word
+
+
+def first_names_agree(a: str, b: str) -> bool:
+    """Whether two folded first names can be one person's (initials, nicknames, a typo)."""
+    if not a or not b:
+        return True
+    if len(a) == 1 or len(b) == 1:     # "J." against "James"
+        return a[0] == b[0]
+    if a.split()[0] == b.split()[0] or same_given_name(a, b):   # "Mary Ann" / "Mary", Bill
+        return True
+    oa, ob = ocr(a), ocr(b)
+    if min(len(a), len(b)) >= 3 and DamerauLevenshtein.distance(oa, ob, score_cutoff=1) <= 1:
+        return True                    # "Zoe" / "Zee": one typo in a short name
+    # (a ratio below the cutoff is answered 0, sooner: the same test)
+    return fuzz.ratio(a, b, score_cutoff=70) >= 70 or (
+        (oa != a or ob != b) and fuzz.ratio(oa, ob, score_cutoff=70) >= 70)
+
+
+def sim(a: str, b: str) -> float:
+    """Similarity of two names in [0, 1], OCR confusions forgiven."""
+    if not a or not b:
+        return 0.0
+    if a == b:
+        return 1.0
+    oa, ob = ocr(a), ocr(b)
+    if oa == a and ob == b:   # nothing a scanner confuses: one ratio is the answer
+        return fuzz.ratio(a, b) / 100
+    return max(fuzz.ratio(a, b), fuzz.ratio(oa, ob)) / 100
+
+
+def first_sim(a: str, b: str) -> float:
+    if not a or not b:
+        return 0.0
+    if len(a) == 1 or len(b) == 1:
+        return 0.9 if a[0] == b[0] else 0.0
+    if same_given_name(a, b):
+        return 1.0
+    return sim(a, b)
+
+
+def name_similarity(a: Person, b: Person) -> float:
+    """How alike two persons' names are: nicknames, typos, particles, first/last swapped."""
+    if not a.name or not b.name:
+        return 0.0
+    if a.first and a.first == b.first and a.last == b.last:
+        return 1.0   # equal names: ``whole`` below is 1, and no term exceeds 1
+    straight = 0.5 * first_sim(a.first, b.first) + 0.5 * max(
+        sim(a.core, b.core), sim(a.last, b.last))
+    swapped = max(0.5 * first_sim(a.core, b.first) + 0.5 * sim(core_surname(a.first), b.core),
+                  0.5 * first_sim(a.first, b.core) + 0.5 * sim(a.core, core_surname(b.first)))
+    whole = fuzz.token_sort_ratio(a.name, b.name) / 100
+    if not a.first or not b.first:
+        straight = max(sim(a.core, b.core), whole) * 0.85
+    return max(straight, swapped, whole if a.first and b.first else 0.0)
+
+
+def crossed(a: Person, b: Person) -> bool:
+    """Whether ``a``'s first name is ``b``'s surname or the other way round (typos allowed)."""
+    if not a.first or not b.core:
+        return False
+    one = max(sim(core_surname(a.first), b.core), float(same_given_name(a.first, b.core)))
+    if one < 0.8:
+        return False
+    return len(b.first) <= 1 or first_sim(a.core, b.first) >= 0.5   # "v." of "van"
+
+
+def halved(a: Person, b: Person) -> bool:
+    """Whether first names disagree (a household?) and are not first and last swapped: the
+    costly check of the swap only where the first names disagree."""
+    return not first_names_agree(a.first, b.first) and not (crossed(a, b) or crossed(b, a))

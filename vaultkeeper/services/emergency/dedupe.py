@@ -92,32 +92,28 @@ class Person(NamedTuple):
         return core_surname(self.last)
 
     def pack(self) -> bytes:
-        """Serialised for the scratch store, with what the search derives from a person
-        (its probe and evidence keys: worked out once here, not at every block it is in)."""
+        """Serialised for the scratch store, with the parts of its probe the search would
+        derive (worked out once here, not at every block the person is in)."""
         pr = probe(self)
         return orjson.dumps([self.legacy_id, self.first, self.last, self.email,
                              list(self.phones), self.street, self.postcode, self.city,
                              self.birth, list(self.refs), pr[1], pr[2], pr[6], pr[9],
-                             sorted(pr[11])]) + b"\n" + orjson.dumps(evidence_keys(pr))
+                             sorted(pr[11])])
 
     @classmethod
     def unpack(cls, data: bytes) -> Person:
         """The inverse of :meth:`pack`."""
-        v = orjson.loads(memoryview(data)[:data.index(b"\n")])
+        v = orjson.loads(data)
         return cls(v[0], v[1], v[2], v[3], tuple(v[4]), v[5], v[6], v[7], v[8], tuple(v[9]))
 
 
-def unpack_all(data: bytes) -> tuple[Person, Probe, memoryview]:
-    """A packed person with its probe (as ``probe`` gives it) and its evidence keys still
-    packed (``orjson.loads`` them: only the members of large name blocks need them). JSON
-    holds no raw line break: the first one ends the person."""
-    cut = data.index(b"\n")
-    whole = memoryview(data)
-    v = orjson.loads(whole[:cut])
+def unpack_all(data: bytes) -> tuple[Person, Probe]:
+    """A packed person with its probe (as ``probe`` gives it)."""
+    v = orjson.loads(data)
     phones, refs, pc = tuple(v[4]), tuple(v[9]), v[6]
     p = Person(v[0], v[1], v[2], v[3], phones, v[5], pc, v[7], v[8], refs)
     return p, (v[3], v[10], v[11], frozenset(phones), frozenset(refs), v[8], v[12], pc, pc[:4],
-               v[13], v[5], frozenset(v[14])), whole[cut + 1:]
+               v[13], v[5], frozenset(v[14]))
 
 
 @lru_cache(maxsize=1 << 14)
@@ -345,22 +341,22 @@ def _block_groups(scratch: Scratch, halves: tuple[int, ...], size: int = 2000
 
 
 class _Group:
-    """One group's persons, their probes and evidence keys (unpacked from the store)."""
+    """One group's persons and their probes (unpacked from the store), and the evidence keys
+    of those in large name blocks (derived on first use: only they need them)."""
 
     def __init__(self, packed: dict[int, bytes]) -> None:
         self.people: dict[int, Person] = {}
         self.probes: dict[int, Probe] = {}
-        self.packed_keys: dict[int, memoryview] = {}
         self.keys: dict[int, list[str]] = {}
         for i, data in packed.items():
-            self.people[i], self.probes[i], self.packed_keys[i] = unpack_all(data)
+            self.people[i], self.probes[i] = unpack_all(data)
 
     def derive_keys(self, members: list[int]) -> None:
-        """Unpack the evidence keys of these members."""
-        keys, packed = self.keys, self.packed_keys
+        """Derive the evidence keys of these members."""
+        keys, probes = self.keys, self.probes
         for i in members:
             if i not in keys:
-                keys[i] = orjson.loads(packed[i])
+                keys[i] = evidence_keys(probes[i])
 
 
 def _compare_block(add: AddPair, key: str, members: list[int], g: _Group, need: float | None,

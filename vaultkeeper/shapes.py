@@ -207,7 +207,7 @@ def cell(value: Any) -> str:
 
 def cells(values: dict[str, Any]) -> dict[str, str]:
     """``{key: cell(value)}`` for a whole record (text and nulls inline: the common case)."""
-    return {k: v if type(v) is str else "" if v is None else cell(v) for k, v in values.items()}
+    return cells_of(values.items())
 
 
 def cells_of(items: Iterable[tuple[str, Any]]) -> dict[str, str]:

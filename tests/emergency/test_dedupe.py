@@ -139,7 +139,7 @@ def test_the_filters_never_drop_a_candidate():
                 assert floored == full or (floored == (0.0, "") and
                                            full[0] < dedupe.THRESHOLD), (people[i], people[j])
                 if full[0] < dedupe.THRESHOLD:
-                    dropped += not evidence._may_match(a, b, need)
+                    dropped += evidence.bound(a, b) < need
                     continue
                 checked += 1
                 assert evidence.bound(a, b) >= need, (people[i], people[j])

@@ -25,7 +25,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import orjson
 from rapidfuzz import fuzz
@@ -38,8 +38,10 @@ from vaultkeeper.services.emergency.evidence import (
     Probe,
     bound,
     bucket_pairs,
+    derived,
     evidence_keys,
     probe,
+    restored,
 )
 from vaultkeeper.services.emergency.names import (
     clean_name,
@@ -94,26 +96,25 @@ class Person(NamedTuple):
     def pack(self) -> bytes:
         """Serialised for the scratch store, with the parts of its probe the search would
         derive (worked out once here, not at every block the person is in)."""
-        pr = probe(self)
         return orjson.dumps([self.legacy_id, self.first, self.last, self.email,
                              list(self.phones), self.street, self.postcode, self.city,
-                             self.birth, list(self.refs), pr[1], pr[2], pr[6], pr[9],
-                             sorted(pr[11])])
+                             self.birth, list(self.refs), *derived(probe(self))])
 
     @classmethod
     def unpack(cls, data: bytes) -> Person:
         """The inverse of :meth:`pack`."""
-        v = orjson.loads(data)
+        return cls._of(orjson.loads(data))
+
+    @classmethod
+    def _of(cls, v: list[Any]) -> Person:
         return cls(v[0], v[1], v[2], v[3], tuple(v[4]), v[5], v[6], v[7], v[8], tuple(v[9]))
 
 
 def unpack_all(data: bytes) -> tuple[Person, Probe]:
     """A packed person with its probe (as ``probe`` gives it)."""
     v = orjson.loads(data)
-    phones, refs, pc = tuple(v[4]), tuple(v[9]), v[6]
-    p = Person(v[0], v[1], v[2], v[3], phones, v[5], pc, v[7], v[8], refs)
-    return p, (v[3], v[10], v[11], frozenset(phones), frozenset(refs), v[8], v[12], pc, pc[:4],
-               v[13], v[5], frozenset(v[14]))
+    p = Person._of(v)
+    return p, restored(p, v[10:])
 
 
 @lru_cache(maxsize=1 << 14)
@@ -389,7 +390,7 @@ def _compare_block(add: AddPair, key: str, members: list[int], g: _Group, need: 
             continue
         seen.add(pair)
         compared += 1
-        if need is not None and bound(probes[i], probes[j]) < need:   # as ``_may_match``
+        if need is not None and bound(probes[i], probes[j]) < need:
             continue
         scored += 1
         value, reason = score(people[i], people[j], floor=threshold)

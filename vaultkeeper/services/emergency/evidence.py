@@ -14,8 +14,8 @@ the keys its members share (:func:`bucket_pairs`), not by going through all of i
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from rapidfuzz import fuzz
 from rapidfuzz.distance import DamerauLevenshtein
@@ -35,7 +35,7 @@ def _house(street: str) -> str:
 
 Probe = tuple[str, str, str, frozenset[str], frozenset[str], str, str, str, str, str, str,
               frozenset[str]]
-"""Per-person values for :func:`_may_match`, derived once per person, not once per pair:
+"""Per-person values for :func:`bound`, derived once per person, not once per pair:
 e-mail, its name part, that part's digits, phones, references, birth date, birth date with
 day and month swapped, postcode, its first four characters, house number, street, and the
 phones' seam keys (:func:`_halves`: two phones one typo apart share one)."""
@@ -55,6 +55,18 @@ def probe(p: Person) -> Probe:
             frozenset(k for phone in p.phones for k in _halves("p", phone)))
 
 
+def derived(pr: Probe) -> list[Any]:
+    """The parts of a probe not in its person, to store with the person (see ``restored``)."""
+    return [pr[1], pr[2], pr[6], pr[9], sorted(pr[11])]
+
+
+def restored(p: Person, parts: Sequence[Any]) -> Probe:
+    """The probe of ``p`` from its stored ``derived`` parts: what ``probe(p)`` gives."""
+    local, digits, swapped, house, seams = parts
+    return (p.email, local, digits, frozenset(p.phones), frozenset(p.refs), p.birth, swapped,
+            p.postcode, p.postcode[:4], house, p.street, frozenset(seams))
+
+
 def _near(x: str, y: str) -> bool:
     return len(x) == len(y) and DamerauLevenshtein.distance(x, y, score_cutoff=1) <= 1
 
@@ -65,7 +77,11 @@ def bound(a: Probe, b: Probe) -> float:
     or an address can give otherwise (a same e-mail 0.35; a name part equal or one typo
     apart with the same digits 0.2; a same house number with a near or missing postcode and
     a similar street 0.2, a same postcode 0.15 if long, else 0.05, a same city 0.03).
-    Cheap equality checks first; edit distances only where lengths allow them."""
+    Cheap equality checks first; edit distances only where lengths allow them.
+
+    A pair whose bound is below the threshold less ``NAME_WEIGHT`` cannot reach the
+    threshold: ``score`` can only lower its total after the names (first names that disagree
+    halve it, and it is never below 0)."""
     total = 0.0
     if a[0] and b[0]:
         if a[0] == b[0]:
@@ -97,13 +113,6 @@ def bound(a: Probe, b: Probe) -> float:
     if pa and pa == pb:
         return total + (0.15 if len(pa) >= 6 else 0.05)
     return total + 0.03
-
-
-def _may_match(a: Probe, b: Probe, need: float) -> bool:
-    """Whether the pair can reach the threshold: ``bound`` at least ``need`` (the threshold
-    less what equal names add). ``score`` can only lower its total after the names (first
-    names that disagree halve it, and it is never below 0)."""
-    return bound(a, b) >= need
 
 
 def _halves(tag: str, text: str) -> Iterator[str]:
@@ -142,7 +151,7 @@ def evidence_keys(a: Probe) -> list[str]:
     if email:
         keys.append("e" + email)
         keys.extend(_edit_keys(f"l{digits}|", local))
-    keys.extend(sorted(seams))
+    keys.extend(seams)
     keys.extend("r" + ref for ref in refs)
     if birth:
         if _ISO_BIRTH.fullmatch(birth):

@@ -172,6 +172,7 @@ def sim(a: str, b: str) -> float:
 
 
 def first_sim(a: str, b: str) -> float:
+    """``sim`` of two first names, with initials (0.9 when they match) and nicknames (1)."""
     if not a or not b:
         return 0.0
     if len(a) == 1 or len(b) == 1:

@@ -208,10 +208,10 @@ def test_a_failed_dedupe_worker_fails_the_search(tmp_path: Path,
     monkeypatch.setattr(dedupe_split, "SPLIT_MIN", 0)
     real = dedupe.search
 
-    def dying(scratch, threshold, halves=(0, 1), add=None):
+    def dying(scratch, threshold, halves=(0, 1), add=None, blocks=None):
         if halves == (1,):
             raise OSError("disk full (simulated in the worker)")
-        return real(scratch, threshold, halves, add)
+        return real(scratch, threshold, halves, add, blocks)
     monkeypatch.setattr(dedupe_split.dedupe, "search", dying)
     scratch = _register_store(tmp_path / "s.db", 500, 2)
     work = tmp_path / "work"

@@ -9,14 +9,12 @@ flat (SQLite's page cache is bounded) and does the sorting and joining on disk.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from itertools import chain, islice, repeat
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import repeat
 from pathlib import Path
 
+from vaultkeeper.db.blockkeys import MAX_PARTS, BlockScan, KeyPart, insert_many
 from vaultkeeper.privatefs import touch_private
-
-_ROWS = 200
-"""Rows per multi-row INSERT (at most 3 columns: 600 variables, far below SQLite's limit)."""
 
 _ADD_PAIR = ("INSERT INTO pairs VALUES (?, ?, ?, ?) ON CONFLICT (a, b) DO UPDATE SET "
              "score = excluded.score, reason = excluded.reason WHERE excluded.score > score "
@@ -31,10 +29,14 @@ class Scratch:
         """Create the store at ``path``; ``reader``: open an existing one read-only (a
         worker process's own connection, see ``ready_for_readers``)."""
         self.path = path
+        # The blocking keys live in key parts beside the store (see blockkeys.py): this
+        # store's own, and those of the processes of split passes, with their offsets.
+        self.key_parts: list[tuple[Path, int]] = []
+        self._own_keys: KeyPart | None = None
         # Answers fetched ahead for a chunk of records (see ``prefetch``): one query per
         # chunk instead of one per record; bounded by the chunk, so memory stays flat.
         self._ahead: dict[tuple[str, str], tuple[set[str], dict[str, str | None]]] = {}
-        self._links_indexed = self._keys_indexed = reader
+        self._links_indexed = reader
         if reader:
             self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
             self._db.execute(f"PRAGMA cache_size=-{cache_mb * 1024}")
@@ -53,7 +55,6 @@ class Scratch:
             CREATE TABLE vals (name TEXT NOT NULL, id TEXT NOT NULL, value TEXT,
                 PRIMARY KEY (name, id)) WITHOUT ROWID;
             CREATE TABLE feats (idx INTEGER PRIMARY KEY, data BLOB NOT NULL);
-            CREATE TABLE keys (key TEXT NOT NULL, idx INTEGER NOT NULL);
             CREATE TABLE pairs (a INTEGER NOT NULL, b INTEGER NOT NULL, score REAL NOT NULL,
                 reason TEXT NOT NULL, PRIMARY KEY (a, b)) WITHOUT ROWID;
         """)
@@ -61,6 +62,8 @@ class Scratch:
     def close(self) -> None:
         """Close the file (the caller removes its folder)."""
         self._db.close()
+        if self._own_keys is not None:
+            self._own_keys.close()
 
     # -- id sets -----------------------------------------------------------------------
     def add_ids(self, name: str, ids: Iterable[str]) -> None:
@@ -90,12 +93,6 @@ class Scratch:
         """Build what reads create lazily (the link indexes), so that other connections
         can read while this one writes nothing."""
         self._index_links()
-
-    def index_blocks(self) -> None:
-        """Index the blocking keys (after the last ``add_keys``; ``blocks`` does it too)."""
-        if not self._keys_indexed:
-            self._db.execute("CREATE INDEX IF NOT EXISTS keys_key ON keys (key, idx)")
-            self._keys_indexed = True
 
     def _index_links(self) -> None:
         if not self._links_indexed:
@@ -198,25 +195,38 @@ class Scratch:
         return int(self._db.execute("SELECT count(*) FROM feats").fetchone()[0])
 
     def add_keys(self, items: Iterable[tuple[str, int]]) -> None:
-        """Put record ``idx`` into the block ``key``."""
-        self._many("INSERT INTO keys VALUES (?, ?)", items)
-        self._keys_indexed = False
+        """Put record ``idx`` into the block ``key`` (into this store's own key part)."""
+        self._keys().add(items)
 
-    def blocks(self, *, min_size: int = 2, keep: Callable[[str], bool] | None = None
+    def _keys(self) -> KeyPart:
+        if self._own_keys is None:
+            self._own_keys = KeyPart(self.path.with_name(f"{self.path.name}-keys"))
+            self.key_parts.insert(0, (self._own_keys.path, 0))
+        return self._own_keys
+
+    def adopt_keys(self, path: Path, offset: int) -> None:
+        """Take in the key part another process wrote, its record numbers shifted by
+        ``offset`` (past ``MAX_PARTS`` parts, its rows are copied into this store's own)."""
+        if len(self.key_parts) < MAX_PARTS:
+            self.key_parts.append((path, offset))
+        else:
+            self._keys().absorb(path, offset)
+            path.unlink()
+
+    def blocks(self, *, min_size: int = 2, halves: Sequence[int] = (0, 1)
                ) -> Iterator[tuple[str, list[int]]]:
-        """Every block (key, record numbers) with at least ``min_size`` records, key order;
-        with ``keep``, only the blocks whose key it accepts (the others are not parsed)."""
-        self.index_blocks()
-        # GROUP BY straight over the covering index (key, idx): no temporary B-tree of every
-        # key row (9 M rows at 1 M persons); a record twice under one key is dropped here.
-        cursor = self._db.execute(
-            "SELECT key, group_concat(idx) FROM keys GROUP BY key HAVING min(idx) < max(idx)")
-        for key, members in cursor:
-            if keep is not None and not keep(key):
-                continue
-            idxs = list(dict.fromkeys(int(m) for m in str(members).split(",")))
-            if len(idxs) >= min_size:
-                yield key, idxs
+        """Every block (key, record numbers ascending) of these halves with at least
+        ``min_size`` records, in key order within each half."""
+        for h in halves:
+            scan = self.block_scan((h,), min_size)
+            try:
+                yield from scan
+            finally:
+                scan.close()
+
+    def block_scan(self, halves: Sequence[int], min_size: int = 2) -> BlockScan:
+        """The blocks of these halves, sorted on a connection of their own (see BlockScan)."""
+        return BlockScan(self.key_parts, halves, min_size)
 
     def add_pair(self, a: int, b: int, score: float, reason: str) -> None:
         """Record a candidate pair, keeping the best score seen for it (on a tie, the first
@@ -258,19 +268,5 @@ class Scratch:
         return int(self._db.execute("SELECT count(*) FROM pairs").fetchone()[0])
 
     def _many(self, sql: str, rows: Iterable[Sequence[object]]) -> None:
-        """Run ``sql`` (``INSERT … VALUES (?, …)``) for every row, in order, in one
-        transaction: ``_ROWS`` rows per statement (one multi-row VALUES: a fraction of the
-        per-row statement steps of executemany), the rest by executemany; the rows are read
-        as they go (an iterator is never held whole)."""
-        head, _, one = sql.rpartition(" VALUES ")
-        multi = f"{head} VALUES {', '.join([one] * _ROWS)}"
-        it = iter(rows)
-        self._db.execute("BEGIN")
-        try:
-            while batch := list(islice(it, _ROWS)):
-                if len(batch) == _ROWS:
-                    self._db.execute(multi, list(chain.from_iterable(batch)))
-                else:
-                    self._db.executemany(sql, batch)
-        finally:
-            self._db.execute("COMMIT")
+        """``insert_many`` on this store."""
+        insert_many(self._db, sql, rows)

@@ -21,7 +21,6 @@ Large builds search the two halves of the blocks in two processes (``dedupe_spli
 from __future__ import annotations
 
 import re
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -319,19 +318,15 @@ pairs have nothing else in common. The other keys are evidence themselves (an e-
 phone, an address, a birth date), so every pair of their blocks shares it."""
 
 
-def half(key: str) -> int:
-    """Which of the two halves of the blocks ``key`` belongs to (the same in every process)."""
-    return zlib.crc32(key.encode()) & 1
+Blocks = Iterable[tuple[str, list[int], int]]
+"""Blocks to search: key, record numbers, half."""
 
 
-def _block_groups(scratch: Scratch, halves: tuple[int, ...], size: int = 2000
-                  ) -> Iterator[list[tuple[str, list[int], int]]]:
-    """The blocks of these halves in groups of about ``size`` members: one features query per
-    group."""
+def _block_groups(blocks: Blocks, size: int = 2000) -> Iterator[list[tuple[str, list[int], int]]]:
+    """The blocks in groups of about ``size`` members: one features query per group."""
     group: list[tuple[str, list[int], int]] = []
     members = 0
-    for key, idxs in scratch.blocks(keep=lambda key: half(key) in halves):
-        h = half(key)
+    for key, idxs, h in blocks:
         group.append((key, idxs, h))
         members += len(idxs)
         if members >= size:
@@ -401,9 +396,10 @@ def _compare_block(add: AddPair, key: str, members: list[int], g: _Group, need: 
 
 
 def search(scratch: Scratch, threshold: float, halves: tuple[int, ...] = (0, 1),
-           add: AddPair | None = None) -> DedupeStats:
+           add: AddPair | None = None, blocks: Blocks | None = None) -> DedupeStats:
     """Compare the persons sharing a block of these halves; hand every pair scoring at least
-    ``threshold`` to ``add`` (default: the store's ``add_pair``).
+    ``threshold`` to ``add`` (default: the store's ``add_pair``). ``blocks``: those of the
+    halves, already being read (default: the store's ``blocks``, half by half).
 
     Each half has its own set of pairs already compared, so that the work (``comparisons``)
     is the same whether one process searches both halves or two processes one each.
@@ -414,7 +410,9 @@ def search(scratch: Scratch, threshold: float, halves: tuple[int, ...] = (0, 1),
     # Without strong evidence (an evidence key in common) a pair adds up to 0.05 before the
     # names; the filters hold for any threshold above that plus the names' weight.
     need = threshold - NAME_WEIGHT - 1e-9 if threshold > NAME_WEIGHT + 0.06 else None
-    for group in _block_groups(scratch, halves):
+    if blocks is None:
+        blocks = ((key, idxs, h) for h in halves for key, idxs in scratch.blocks(halves=(h,)))
+    for group in _block_groups(blocks):
         g = _Group(scratch.features({i for _key, members, _h in group for i in members}))
         for key, members, h in group:
             _compare_block(add, key, members, g, need, seen[h], stats, threshold)

@@ -1,9 +1,12 @@
 """Duplicate detection on both cores: the blocks split in two halves by a hash of their key,
 the second half searched by a forked worker process.
 
-While both run, nobody writes the scratch store: the worker reads it through its own read-only
-connection, and each process spools its candidate pairs to a private file in the build's 0700
-work folder; after the join the parent adds its own pairs, then the worker's. The store keeps
+Each process sorts its own half of the blocking keys (``db/blockkeys.py``), so neither waits
+for the other's; the parent first does what the caller gives it to do meanwhile (the package's
+relation files) while a thread of it sorts. While both run, nobody writes the scratch store:
+the worker reads it through its own read-only connection, and each process spools its
+candidate pairs to a private file in the build's 0700 work folder; after the join the parent
+adds its own pairs, then the worker's. The store keeps
 one row per pair, the best score (on a tie, the first reason in sort order), so the order of
 the additions does not matter, and each half keeps its own set of pairs already compared in
 one process too (``dedupe.search``): candidates and counts are those of one process. The
@@ -17,6 +20,8 @@ import os
 import pickle
 import shutil
 import traceback
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -73,22 +78,33 @@ def _replay(path: Path, into: Scratch) -> None:
     path.unlink()
 
 
-def find_split(scratch: Scratch, threshold: float, workdir: Path) -> dedupe.DedupeStats:
-    """Half 0 here, half 1 in a forked worker; the pairs of both added to ``scratch``."""
+def find_split(scratch: Scratch, threshold: float, workdir: Path,
+               meanwhile: Callable[[], None] | None = None) -> dedupe.DedupeStats:
+    """Half 0 here, half 1 in a forked worker; the pairs of both added to ``scratch``.
+    ``meanwhile`` runs here first, while the worker searches and a thread sorts half 0."""
     work = workdir / "dedupe"
     work.mkdir(mode=0o700)
     scratch.ready_for_readers()
-    scratch.index_blocks()
     proc = multiprocessing.get_context("fork").Process(
-        target=_worker, args=(scratch.path, threshold, work, os.getpid()), daemon=True)
+        target=_worker, args=(scratch.path, scratch.key_parts, threshold, work, os.getpid()),
+        daemon=True)
     proc.start()
     mine = _PairSpool(work / "pairs-0")
+    scan = scratch.block_scan((0,))
     try:
-        stats = dedupe.search(scratch, threshold, (0,), mine.add)
+        # threads only after the fork; SQLite lets go of the GIL while it sorts
+        with ThreadPoolExecutor(1) as pool:
+            sorting = pool.submit(scan.start)
+            if meanwhile is not None:
+                meanwhile()
+            sorting.result()
+        stats = dedupe.search(scratch, threshold, (0,), mine.add,
+                              ((key, idxs, 0) for key, idxs in scan))
         mine.close()
         proc.join()
         result = split._result(work, proc.exitcode)
     finally:
+        scan.close()
         if proc.is_alive():
             proc.kill()
             proc.join()
@@ -101,11 +117,13 @@ def find_split(scratch: Scratch, threshold: float, workdir: Path) -> dedupe.Dedu
     return stats
 
 
-def _worker(path: Path, threshold: float, work: Path, parent: int) -> None:
+def _worker(path: Path, parts: list[tuple[Path, int]], threshold: float, work: Path,
+            parent: int) -> None:
     """The second process: half 1 of the blocks, its pairs into a spool."""
     die_with_parent(parent)
     try:
         reader = Scratch(path, reader=True)
+        reader.key_parts = parts
         spool = _PairSpool(work / "pairs-1")
         stats = dedupe.search(reader, threshold, (1,), spool.add)
         spool.close()
@@ -116,12 +134,16 @@ def _worker(path: Path, threshold: float, work: Path, parent: int) -> None:
 
 
 def find_candidates(scratch: Scratch, *, threshold: float = dedupe.THRESHOLD,
-                    workdir: Path | None = None) -> dedupe.DedupeStats:
+                    workdir: Path | None = None, meanwhile: Callable[[], None] | None = None
+                    ) -> dedupe.DedupeStats:
     """``dedupe.find_candidates``, with the two halves of the blocks searched by two
     processes when ``workdir`` (a private folder) is given and the store is big enough; the
-    candidates and the counts are the same."""
+    candidates and the counts are the same. ``meanwhile`` runs first (while the worker
+    searches, when there is one)."""
     if workdir is None or not worth(scratch):
+        if meanwhile is not None:
+            meanwhile()
         return dedupe.find_candidates(scratch, threshold=threshold)
-    stats = find_split(scratch, threshold, workdir)
+    stats = find_split(scratch, threshold, workdir, meanwhile)
     stats.candidates = scratch.count_pairs()
     return stats

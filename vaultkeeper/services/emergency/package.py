@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import gc
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import KW_ONLY, InitVar, dataclass
@@ -32,7 +32,7 @@ from vaultkeeper.errors import UsageError
 from vaultkeeper.policies import Policies
 from vaultkeeper.privatefs import private_workdir
 from vaultkeeper.services.context import CommandContext
-from vaultkeeper.services.emergency import dedupe, dedupe_split, relations, runbook, split
+from vaultkeeper.services.emergency import dedupe, duplicates, relations, runbook, split
 from vaultkeeper.services.emergency.descriptor import descriptor, validate_descriptor
 from vaultkeeper.services.emergency.files import (
     CsvOut,
@@ -46,12 +46,7 @@ from vaultkeeper.services.emergency.generic_writer import GenericWriter
 from vaultkeeper.services.emergency.infer import infer
 from vaultkeeper.services.emergency.passes import phone_pool, prepared, profile_object
 from vaultkeeper.services.emergency.placement import IDMAP_HEADER, Placement
-from vaultkeeper.services.emergency.quality import (
-    DUPLICATE_HEADER,
-    EXAMPLES,
-    QualityLog,
-    render_html,
-)
+from vaultkeeper.services.emergency.quality import QualityLog, render_html
 from vaultkeeper.services.emergency.result import (
     CHECKSUMS,
     EXPORT_MANIFEST,
@@ -313,28 +308,10 @@ class PackageBuilder:
         relations.write_relations(self)
 
     # -- duplicates ----------------------------------------------------------------------
-    def write_duplicates(self) -> None:
-        """Blocking + fuzzy scoring over persons; every candidate into quality/duplicates.csv."""
-        self.observer.stage("duplicate candidates", None)
-        stats = dedupe_split.find_candidates(self.scratch, workdir=self.workdir)
-        stats.persons = self.entity_counts.get("person", Counter())["rows"]
-        self.dup_stats = stats
-        out = CsvOut(self.out / "quality" / "duplicates.csv", DUPLICATE_HEADER)
-        for _a, _b, value, reason, data_a, data_b in self.scratch.pairs_with_features():
-            pa, pb = dedupe.Person.unpack(data_a), dedupe.Person.unpack(data_b)
-            row = {"score": f"{value:.3f}", "reason": reason, "legacy_id_a": pa.legacy_id,
-                   "legacy_id_b": pb.legacy_id, "name_a": pa.name, "name_b": pb.name,
-                   "email_a": pa.email, "email_b": pb.email,
-                   "phone_a": " ".join(pa.phones), "phone_b": " ".join(pb.phones),
-                   "postcode_a": pa.postcode, "postcode_b": pb.postcode}
-            out.write(row)
-            if len(self.log.duplicate_examples) < EXAMPLES * 2:
-                self.log.duplicate_examples.append(row)
-        out.close()
-        self.log.duplicates = {"persons": stats.persons, "blocks": stats.blocks,
-                               "large_blocks": stats.large_blocks,
-                               "comparisons": stats.comparisons, "candidates": stats.candidates,
-                               "threshold": dedupe.THRESHOLD}
+    def write_duplicates(self, meanwhile: Callable[[], None] | None = None) -> None:
+        """Duplicate candidates into quality/duplicates.csv (``meanwhile`` first: see
+        duplicates.py)."""
+        duplicates.write_duplicates(self, meanwhile)
 
 
 # ------------------------------------------------------------------------------ entry point
@@ -360,8 +337,7 @@ def build_package(export_dir: Path, out_dir: Path, settings: Settings, *, target
         try:
             b.profile()
             b.write_objects()
-            b.write_relations()
-            b.write_duplicates()
+            b.write_duplicates(meanwhile=b.write_relations)
         finally:
             b.scratch.close()
             b.log.close()

@@ -8,7 +8,8 @@ byte for byte the one a single process writes.
 - Scratch store: while both run, neither writes to it (the worker reads it through its own
   read-only connection); each spools its writes to a private file (``Spool``), replayed in
   order after — the parent's, then the worker's with its record numbers for duplicate
-  detection shifted past the parent's.
+  detection shifted past the parent's. Blocking keys are not replayed: each process writes
+  its own key part (``db/blockkeys.py``), which the store adopts with that shift.
 - Counters (placements, samples, quality findings and examples, entity counts, dangling
   references): the worker counts from zero and the parent adds them after its own, so
   first-seen orders and the first examples are those of one process.
@@ -27,11 +28,13 @@ import shutil
 import traceback
 from collections import Counter
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vaultkeeper import privatefs
+from vaultkeeper.db.blockkeys import KeyPart
 from vaultkeeper.db.scratch import Scratch
 from vaultkeeper.errors import VaultkeeperError
 from vaultkeeper.restic.proc import die_with_parent
@@ -137,11 +140,14 @@ def worth(b: PackageBuilder, o: ObjectOut) -> bool:
 
 class Spool(Scratch):
     """A scratch store for one process of a split pass: reads go to ``reader``, writes are
-    pickled in order into a private file, for ``replay`` into the real store afterwards."""
+    pickled in order into a private file, for ``replay`` into the real store afterwards;
+    blocking keys go into a key part of the process's own at ``keys``, adopted by the store
+    on ``replay``."""
 
-    def __init__(self, reader: Scratch | None, path: Path) -> None:
+    def __init__(self, reader: Scratch | None, path: Path, keys: Path | None = None) -> None:
         """``reader`` None: a process that must not read the store (pass 1)."""
-        self._reader, self.path = reader, path
+        self._reader, self.path, self.keys = reader, path, keys
+        self._part: KeyPart | None = None
         self._file = privatefs.open_private(path, "wb", buffering=1 << 20)
         if reader is not None:
             # Reads go straight to the store's own methods (they answer several times per
@@ -172,8 +178,11 @@ class Spool(Scratch):
         self._put("put_features", list(items))
 
     def add_keys(self, items: Iterable[tuple[str, int]]) -> None:
-        """Spooled."""
-        self._put("add_keys", list(items))
+        """Into this process's key part."""
+        if self._part is None:
+            assert self.keys is not None, "this process writes no blocking keys"
+            self._part = KeyPart(self.keys)
+        self._part.add(items)
 
     def has(self, name: str, id_: str) -> bool:
         """Read from the store."""
@@ -196,11 +205,16 @@ class Spool(Scratch):
         self.reader.forget()
 
     def close(self) -> None:
-        """Close the spool file (the reader stays open)."""
+        """Close the spool file and the key part (the reader stays open)."""
         self._file.close()
+        if self._part is not None:
+            self._part.close()
 
     def replay(self, into: Scratch, offset: int) -> None:
-        """Apply the spooled writes to ``into``, record numbers shifted by ``offset``."""
+        """Apply the spooled writes to ``into``, record numbers shifted by ``offset``; the key
+        part written, if any, is adopted with that shift."""
+        if self.keys is not None and self.keys.exists():
+            into.adopt_keys(self.keys, offset)
         with self.path.open("rb") as handle:
             while True:
                 try:
@@ -209,8 +223,6 @@ class Spool(Scratch):
                     break
                 if offset and method == "put_features":
                     args = ([(idx + offset, data) for idx, data in args[0]],)
-                elif offset and method == "add_keys":
-                    args = ([(key, idx + offset) for key, idx in args[0]],)
                 getattr(into, method)(*args)
         self.path.unlink()
 
@@ -228,7 +240,7 @@ def write_split(b: PackageBuilder, o: ObjectOut) -> None:
     proc = multiprocessing.get_context("fork").Process(
         target=_worker, args=(b, o, mid, work, os.getpid()), daemon=True)
     proc.start()
-    mine = Spool(main, work / "spool-0")
+    mine = Spool(main, work / "spool-0", _keys_path(b, o, 0))
     b.scratch = mine
     try:
         b.write_rows(o, o.obj.rows(stop=mid), None)
@@ -244,18 +256,31 @@ def write_split(b: PackageBuilder, o: ObjectOut) -> None:
             proc.join()
     person = next((w for w in o.entities if w.em.entity == "person"), None)
     offset = person.person_idx if person is not None else 0
-    mine.replay(main, 0)
-    _replay(work / "spool-1", main, offset)
-    for i, (out, rows) in enumerate(zip(outs, result["rows"], strict=True)):
-        out.absorb(work / f"part-{i}", rows)
+    with ThreadPoolExecutor(1) as pool:
+        # the part files are appended (by the kernel: no GIL) while the spools replay
+        appending = pool.submit(_absorb, outs, work, result["rows"])
+        mine.replay(main, 0)
+        _replay(work / "spool-1", main, offset, _keys_path(b, o, 1))
+        appending.result()
     _merge(b, o, result)
     b.observer.advance(result["records"])
     shutil.rmtree(work, ignore_errors=True)
 
 
-def _replay(path: Path, into: Scratch, offset: int) -> None:
+def _absorb(outs: list[CsvOut], work: Path, rows: list[int]) -> None:
+    for i, (out, n) in enumerate(zip(outs, rows, strict=True)):
+        out.absorb(work / f"part-{i}", n)
+
+
+def _keys_path(b: PackageBuilder, o: ObjectOut, n: int) -> Path:
+    """Where process ``n`` of ``o``'s split pass writes its key part (in the build's private
+    folder: it outlives the pass, until the duplicate search)."""
+    return b.workdir / f"keys-{o.obj.resource}-{n}"
+
+
+def _replay(path: Path, into: Scratch, offset: int, keys: Path | None = None) -> None:
     spool = Spool.__new__(Spool)
-    spool.path = path
+    spool.path, spool.keys = path, keys
     spool.replay(into, offset)
 
 
@@ -313,7 +338,7 @@ def _worker(b: PackageBuilder, o: ObjectOut, start: int, work: Path, parent: int
             writer.counts, writer.person_idx = Counter(), 0
         b.observer = BuildObserver()
         reader = Scratch(b.scratch.path, reader=True)
-        b.scratch = spool = Spool(reader, work / "spool-1")
+        b.scratch = spool = Spool(reader, work / "spool-1", _keys_path(b, o, 1))
         b.write_rows(o, o.obj.rows(start=start), None)
         for writer in o.entities:
             writer.flush()

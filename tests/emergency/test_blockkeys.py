@@ -1,0 +1,79 @@
+"""Blocking keys in key parts (one file per writing process), read back per half."""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from vaultkeeper.db import blockkeys
+from vaultkeeper.db.blockkeys import BlockScan, KeyPart, key_half
+from vaultkeeper.db.scratch import Scratch
+
+
+def _rows(rng: random.Random, n: int) -> list[tuple[str, int]]:
+    """Keys of ``n`` records: shared ones, some records twice under one key."""
+    rows = []
+    for idx in range(n):
+        for _ in range(rng.randint(1, 4)):
+            rows.append((f"{rng.choice('aekp')}:{rng.randint(0, 40)}", idx))
+    return rows
+
+
+def _expected(parts: list[tuple[list[tuple[str, int]], int]]) -> dict[str, list[int]]:
+    """Blocks worked out by hand: every key's records (offsets applied), two or more."""
+    members: dict[str, set[int]] = defaultdict(set)
+    for rows, offset in parts:
+        for key, idx in rows:
+            members[key].add(idx + offset)
+    return {k: sorted(v) for k, v in members.items() if len(v) >= 2}
+
+
+@pytest.mark.parametrize("max_parts", [blockkeys.MAX_PARTS, 2])
+def test_key_parts_give_the_blocks_one_store_would(tmp_path: Path, max_parts: int,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The store's own keys and two other processes' parts (their record numbers shifted)
+    give every block with its records, each half's keys in key order; past ``MAX_PARTS``
+    a part is copied into the store's own and its file removed, with the same blocks."""
+    monkeypatch.setattr(blockkeys, "MAX_PARTS", max_parts)
+    monkeypatch.setattr("vaultkeeper.db.scratch.MAX_PARTS", max_parts)
+    rng = random.Random(5)
+    own, first, second = _rows(rng, 120), _rows(rng, 60), _rows(rng, 70)
+    scratch = Scratch(tmp_path / "s.db")
+    scratch.add_keys(own)
+    for n, (rows, offset) in enumerate(((first, 120), (second, 180))):
+        part = KeyPart(tmp_path / f"part-{n}")
+        part.add(rows[:25])
+        part.add(rows[25:])   # several writes to one part
+        part.close()
+        scratch.adopt_keys(part.path, offset)
+    expected = _expected([(own, 0), (first, 120), (second, 180)])
+    assert len(expected) > 50
+    assert dict(scratch.blocks()) == expected
+    for h in (0, 1):
+        keys = [k for k, _ in scratch.blocks(halves=(h,))]
+        assert keys == sorted(keys) and {key_half(k) for k in keys} == {h}
+    assert len(scratch.key_parts) == min(3, max_parts)
+    assert (tmp_path / "part-1").exists() == (max_parts > 2)
+    big = {k: v for k, v in expected.items() if len(v) >= 5}
+    assert dict(scratch.blocks(min_size=5)) == big
+    scratch.close()
+
+
+def test_a_scan_sorted_in_a_thread_is_read_in_another(tmp_path: Path) -> None:
+    """``start`` (the sort) in one thread, the blocks read in another: the same blocks."""
+    rows = _rows(random.Random(9), 200)
+    part = KeyPart(tmp_path / "part")
+    part.add(rows)
+    part.close()
+    scan = BlockScan([(part.path, 7)], (0, 1))
+    sorter = threading.Thread(target=scan.start)
+    sorter.start()
+    sorter.join()
+    assert dict(scan) == _expected([(rows, 7)])
+    scan.close()
+    empty = BlockScan([], (0, 1))
+    assert list(empty) == []

@@ -1,0 +1,145 @@
+"""Blocking keys for duplicate detection, in files of their own.
+
+Every process that writes persons (the build, or each process of a split pass) writes its
+``(key, record number)`` rows into a *key part*: an SQLite file only it writes, the two halves
+of the blocks (:func:`key_half`) in two tables. Nothing is copied afterwards: a part is adopted
+by the scratch store with the offset its record numbers need, and the search of one half reads
+that half of every part in one sorted ``GROUP BY`` (:class:`BlockScan`), in its own process,
+so that the two halves are sorted on two cores at once and no process waits for an index of
+every key. Memory stays flat: SQLite sorts on disk past its cache.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import chain, islice
+from pathlib import Path
+
+from vaultkeeper.privatefs import touch_private
+
+_ROWS = 200
+"""Rows per multi-row INSERT (at most 3 columns: 600 variables, far below SQLite's limit)."""
+
+MAX_PARTS = 8
+"""Key parts one scan attaches at most (SQLite attaches at most 10 databases); more are
+merged into the store's own part on adoption."""
+
+_SORT_CACHE_KB = 32 * 1024
+"""Cache (and so the sorter's memory before it spills to disk) of a scan's connection."""
+
+
+def key_half(key: str) -> int:
+    """Which of the two halves of the blocks ``key`` belongs to (the same in every process)."""
+    return zlib.crc32(key.encode()) & 1
+
+
+def insert_many(db: sqlite3.Connection, sql: str, rows: Iterable[Sequence[object]]) -> None:
+    """Run ``sql`` (``INSERT … VALUES (?, …)``) for every row, in order, in one transaction:
+    ``_ROWS`` rows per statement (one multi-row VALUES: a fraction of the per-row statement
+    steps of executemany), the rest by executemany; the rows are read as they go (an iterator
+    is never held whole)."""
+    head, _, one = sql.rpartition(" VALUES ")
+    multi = f"{head} VALUES {', '.join([one] * _ROWS)}"
+    it = iter(rows)
+    db.execute("BEGIN")
+    try:
+        while batch := list(islice(it, _ROWS)):
+            if len(batch) == _ROWS:
+                db.execute(multi, list(chain.from_iterable(batch)))
+            else:
+                db.executemany(sql, batch)
+    finally:
+        db.execute("COMMIT")
+
+
+def _private_db(path: Path) -> sqlite3.Connection:
+    touch_private(path)   # 0600 before SQLite creates it (names, e-mails, phone numbers)
+    db = sqlite3.connect(path, isolation_level=None)
+    # Nothing here must survive a crash: the file is deleted with its private folder.
+    db.execute("PRAGMA journal_mode=OFF")
+    db.execute("PRAGMA synchronous=OFF")
+    return db
+
+
+class KeyPart:
+    """The blocking keys one process writes, in a file of its own."""
+
+    def __init__(self, path: Path) -> None:
+        """Create the part at ``path`` (in a private folder)."""
+        self.path = path
+        self._db = _private_db(path)
+        self._db.executescript("CREATE TABLE k0 (key TEXT NOT NULL, idx INTEGER NOT NULL);"
+                               "CREATE TABLE k1 (key TEXT NOT NULL, idx INTEGER NOT NULL);")
+
+    def add(self, items: Iterable[tuple[str, int]]) -> None:
+        """Put record ``idx`` into the block ``key`` (in the table of the key's half)."""
+        halves: tuple[list[tuple[str, int]], list[tuple[str, int]]] = ([], [])
+        for item in items:
+            halves[zlib.crc32(item[0].encode()) & 1].append(item)
+        for h, rows in enumerate(halves):
+            if rows:
+                insert_many(self._db, f"INSERT INTO k{h} VALUES (?, ?)", rows)  # noqa: S608
+
+    def absorb(self, path: Path, offset: int) -> None:
+        """Copy another part's rows in, record numbers shifted by ``offset``."""
+        self._db.execute("ATTACH DATABASE ? AS other", (str(path),))
+        try:
+            self._db.execute("BEGIN")
+            for h in (0, 1):
+                self._db.execute(f"INSERT INTO k{h} SELECT key, idx + ? "  # noqa: S608
+                                 f"FROM other.k{h}", (offset,))
+            self._db.execute("COMMIT")
+        finally:
+            self._db.execute("DETACH DATABASE other")
+
+    def close(self) -> None:
+        """Close the file (it stays, for the scans)."""
+        self._db.close()
+
+
+class BlockScan:
+    """The blocks of one half (or both), from every key part, in key order.
+
+    A connection of its own (no store is opened): the sort can run in a thread (SQLite lets
+    go of the GIL meanwhile, see :meth:`start`) while the caller's thread goes on."""
+
+    def __init__(self, parts: Sequence[tuple[Path, int]], halves: Sequence[int] = (0, 1),
+                 min_size: int = 2) -> None:
+        """``parts``: the key part files with the offset of their record numbers."""
+        self._db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        self._db.execute(f"PRAGMA cache_size=-{_SORT_CACHE_KB}")
+        self._db.execute("PRAGMA temp_store=FILE")
+        selects = []
+        for n, (path, offset) in enumerate(parts):
+            self._db.execute(f"ATTACH DATABASE ? AS p{n}", (str(path),))
+            selects += [f"SELECT key, idx + {int(offset)} AS idx "  # noqa: S608
+                        f"FROM p{n}.k{h}" for h in halves]
+        self._sql = ("SELECT key, group_concat(idx) FROM ("   # noqa: S608
+                     + " UNION ALL ".join(selects)
+                     + ") GROUP BY key HAVING min(idx) < max(idx)") if selects else ""
+        self._min = min_size
+        self._cursor: sqlite3.Cursor | None = None
+        self._first: tuple[str, str] | None = None
+
+    def start(self) -> None:
+        """Sort: the first row is ready when this returns (the rest are read in order)."""
+        if self._cursor is None and self._sql:
+            self._cursor = self._db.execute(self._sql)
+            self._first = self._cursor.fetchone()
+
+    def __iter__(self) -> Iterator[tuple[str, list[int]]]:
+        """Every block (key, record numbers ascending) with at least ``min_size`` records."""
+        self.start()
+        if self._cursor is None or self._first is None:
+            return
+        for key, members in chain((self._first,), self._cursor):
+            # a record twice under one key (two phones alike) counts once
+            idxs = sorted({int(m) for m in str(members).split(",")})
+            if len(idxs) >= self._min:
+                yield key, idxs
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._db.close()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from vaultkeeper.db import blockkeys
-from vaultkeeper.db.blockkeys import BlockScan, KeyPart, key_half
+from vaultkeeper.db.blockkeys import SLICES, BlockScan, KeyPart, key_slice
 from vaultkeeper.db.scratch import Scratch
 
 
@@ -36,7 +36,7 @@ def _expected(parts: list[tuple[list[tuple[str, int]], int]]) -> dict[str, list[
 def test_key_parts_give_the_blocks_one_store_would(tmp_path: Path, max_parts: int,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """The store's own keys and two other processes' parts (their record numbers shifted)
-    give every block with its records, each half's keys in key order; past ``MAX_PARTS``
+    give every block with its records, each slice's keys in key order; past ``MAX_PARTS``
     a part is copied into the store's own and its file removed, with the same blocks."""
     monkeypatch.setattr(blockkeys, "MAX_PARTS", max_parts)
     monkeypatch.setattr("vaultkeeper.db.scratch.MAX_PARTS", max_parts)
@@ -53,9 +53,12 @@ def test_key_parts_give_the_blocks_one_store_would(tmp_path: Path, max_parts: in
     expected = _expected([(own, 0), (first, 120), (second, 180)])
     assert len(expected) > 50
     assert dict(scratch.blocks()) == expected
-    for h in (0, 1):
-        keys = [k for k, _ in scratch.blocks(halves=(h,))]
-        assert keys == sorted(keys) and {key_half(k) for k in keys} == {h}
+    seen = []
+    for n in range(SLICES):
+        keys = [k for k, _ in scratch.blocks(slices=(n,))]
+        assert keys == sorted(keys) and {key_slice(k) for k in keys} <= {n}
+        seen += keys
+    assert sorted(seen) == sorted(expected)
     assert len(scratch.key_parts) == min(3, max_parts)
     assert (tmp_path / "part-1").exists() == (max_parts > 2)
     big = {k: v for k, v in expected.items() if len(v) >= 5}
@@ -69,11 +72,11 @@ def test_a_scan_sorted_in_a_thread_is_read_in_another(tmp_path: Path) -> None:
     part = KeyPart(tmp_path / "part")
     part.add(rows)
     part.close()
-    scan = BlockScan([(part.path, 7)], (0, 1))
+    scan = BlockScan([(part.path, 7)], range(SLICES))
     sorter = threading.Thread(target=scan.start)
     sorter.start()
     sorter.join()
     assert dict(scan) == _expected([(rows, 7)])
     scan.close()
-    empty = BlockScan([], (0, 1))
+    empty = BlockScan([], range(SLICES))
     assert list(empty) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -179,9 +180,10 @@ def _register_store(path: Path, n: int, seed: int) -> Scratch:
 
 
 def test_two_processes_find_what_one_finds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """The blocks' halves searched by two processes (a forked worker, pairs spooled and
+    """The slices of the blocks shared by two processes (a forked worker, pairs spooled and
     added after) give the candidates, scores, reasons and counts of one process, and leave
-    nothing in the private work folder."""
+    nothing in the private work folder; the parent searches after its ``meanwhile``, the
+    worker meanwhile."""
     from vaultkeeper.services.emergency import dedupe_split
 
     monkeypatch.setattr(dedupe_split, "SPLIT_MIN", 0)
@@ -190,28 +192,48 @@ def test_two_processes_find_what_one_finds(tmp_path: Path, monkeypatch: pytest.M
         scratch = _register_store(tmp_path / f"{name}.db", 4000, 11)
         work = tmp_path / f"work-{name}"
         work.mkdir(mode=0o700)
-        stats = dedupe_split.find_candidates(scratch, workdir=work if name == "two" else None)
+        ran: list[int] = []
+        stats = dedupe_split.find_candidates(scratch, workdir=work if name == "two" else None,
+                                             meanwhile=partial(ran.append, 1))
         answers[name], counts[name] = list(scratch.pairs()), stats
         scratch.close()
-        assert list(work.iterdir()) == []
+        assert list(work.iterdir()) == [] and ran == [1]
     assert len(answers["one"]) > 200 and answers["one"] == answers["two"]
     assert counts["one"] == counts["two"]
+
+
+def test_claims_share_out_every_slice_once(tmp_path: Path):
+    """Two processes claiming slices as they go get every slice, none twice."""
+    from vaultkeeper.db.blockkeys import SLICES
+    from vaultkeeper.services.emergency.dedupe_split import claimed
+
+    a, b = claimed(tmp_path), claimed(tmp_path)
+    got: tuple[list[int], list[int]] = ([], [])
+    for n in range(SLICES):   # a claims two for each of b's
+        got[n % 3 == 2].append(next(b) if n % 3 == 2 else next(a))
+    got[0].extend(a)
+    got[1].extend(b)
+    assert sorted(got[0] + got[1]) == list(range(SLICES))
+    assert len(got[1]) >= SLICES // 4
 
 
 def test_a_failed_dedupe_worker_fails_the_search(tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch):
     """A worker that fails mid-search fails the whole search with one clear error (no half
     of the candidates passed off as all of them)."""
+    import os
+
     from vaultkeeper.errors import VaultkeeperError
     from vaultkeeper.services.emergency import dedupe_split
 
     monkeypatch.setattr(dedupe_split, "SPLIT_MIN", 0)
-    real = dedupe.search
+    real, parent = dedupe.search, os.getpid()
 
-    def dying(scratch, threshold, halves=(0, 1), add=None, blocks=None):
-        if halves == (1,):
+    def dying(scratch, threshold, add=None, slices=()):
+        if os.getpid() != parent:
+            next(iter(slices))   # it claimed a slice: the parent must not think it searched
             raise OSError("disk full (simulated in the worker)")
-        return real(scratch, threshold, halves, add, blocks)
+        return real(scratch, threshold, add, slices)
     monkeypatch.setattr(dedupe_split.dedupe, "search", dying)
     scratch = _register_store(tmp_path / "s.db", 500, 2)
     work = tmp_path / "work"

@@ -1,12 +1,13 @@
 """Blocking keys for duplicate detection, in files of their own.
 
 Every process that writes persons (the build, or each process of a split pass) writes its
-``(key, record number)`` rows into a *key part*: an SQLite file only it writes, the two halves
-of the blocks (:func:`key_half`) in two tables. Nothing is copied afterwards: a part is adopted
-by the scratch store with the offset its record numbers need, and the search of one half reads
-that half of every part in one sorted ``GROUP BY`` (:class:`BlockScan`), in its own process,
-so that the two halves are sorted on two cores at once and no process waits for an index of
-every key. Memory stays flat: SQLite sorts on disk past its cache.
+``(key, record number)`` rows into a *key part*: an SQLite file only it writes, the blocks in
+``SLICES`` slices by a hash of their key (:func:`key_slice`), a table each. Nothing is copied
+afterwards: a part is adopted by the scratch store with the offset its record numbers need,
+and the search of a slice reads that slice of every part in one sorted ``GROUP BY``
+(:class:`BlockScan`) in whichever process searches it, so that no process waits for an index
+of every key and two processes can share the slices as they go. Memory stays flat: SQLite
+sorts on disk past its cache.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ from vaultkeeper.privatefs import touch_private
 _ROWS = 200
 """Rows per multi-row INSERT (at most 3 columns: 600 variables, far below SQLite's limit)."""
 
+SLICES = 32
+"""Slices of the blocks (a power of two): enough that two processes sharing them finish
+within a small slice of each other."""
+
 MAX_PARTS = 8
 """Key parts one scan attaches at most (SQLite attaches at most 10 databases); more are
 merged into the store's own part on adoption."""
@@ -30,9 +35,9 @@ _SORT_CACHE_KB = 32 * 1024
 """Cache (and so the sorter's memory before it spills to disk) of a scan's connection."""
 
 
-def key_half(key: str) -> int:
-    """Which of the two halves of the blocks ``key`` belongs to (the same in every process)."""
-    return zlib.crc32(key.encode()) & 1
+def key_slice(key: str) -> int:
+    """Which slice of the blocks ``key`` belongs to (the same in every process and run)."""
+    return zlib.crc32(key.encode()) & (SLICES - 1)
 
 
 def insert_many(db: sqlite3.Connection, sql: str, rows: Iterable[Sequence[object]]) -> None:
@@ -70,26 +75,28 @@ class KeyPart:
         """Create the part at ``path`` (in a private folder)."""
         self.path = path
         self._db = _private_db(path)
-        self._db.executescript("CREATE TABLE k0 (key TEXT NOT NULL, idx INTEGER NOT NULL);"
-                               "CREATE TABLE k1 (key TEXT NOT NULL, idx INTEGER NOT NULL);")
+        self._db.executescript("".join(
+            f"CREATE TABLE k{n} (key TEXT NOT NULL, idx INTEGER NOT NULL);"
+            for n in range(SLICES)))
 
     def add(self, items: Iterable[tuple[str, int]]) -> None:
-        """Put record ``idx`` into the block ``key`` (in the table of the key's half)."""
-        halves: tuple[list[tuple[str, int]], list[tuple[str, int]]] = ([], [])
+        """Put record ``idx`` into the block ``key`` (in the table of the key's slice)."""
+        slices: list[list[tuple[str, int]]] = [[] for _ in range(SLICES)]
+        crc32, mask = zlib.crc32, SLICES - 1
         for item in items:
-            halves[zlib.crc32(item[0].encode()) & 1].append(item)
-        for h, rows in enumerate(halves):
+            slices[crc32(item[0].encode()) & mask].append(item)
+        for n, rows in enumerate(slices):
             if rows:
-                insert_many(self._db, f"INSERT INTO k{h} VALUES (?, ?)", rows)  # noqa: S608
+                insert_many(self._db, f"INSERT INTO k{n} VALUES (?, ?)", rows)  # noqa: S608
 
     def absorb(self, path: Path, offset: int) -> None:
         """Copy another part's rows in, record numbers shifted by ``offset``."""
         self._db.execute("ATTACH DATABASE ? AS other", (str(path),))
         try:
             self._db.execute("BEGIN")
-            for h in (0, 1):
-                self._db.execute(f"INSERT INTO k{h} SELECT key, idx + ? "  # noqa: S608
-                                 f"FROM other.k{h}", (offset,))
+            for n in range(SLICES):
+                self._db.execute(f"INSERT INTO k{n} SELECT key, idx + ? "  # noqa: S608
+                                 f"FROM other.k{n}", (offset,))
             self._db.execute("COMMIT")
         finally:
             self._db.execute("DETACH DATABASE other")
@@ -100,12 +107,12 @@ class KeyPart:
 
 
 class BlockScan:
-    """The blocks of one half (or both), from every key part, in key order.
+    """The blocks of some slices, from every key part, in key order.
 
-    A connection of its own (no store is opened): the sort can run in a thread (SQLite lets
-    go of the GIL meanwhile, see :meth:`start`) while the caller's thread goes on."""
+    A connection of its own (no store is opened, any thread may use it): the sort can run in
+    a thread (SQLite lets go of the GIL meanwhile, see :meth:`start`)."""
 
-    def __init__(self, parts: Sequence[tuple[Path, int]], halves: Sequence[int] = (0, 1),
+    def __init__(self, parts: Sequence[tuple[Path, int]], slices: Iterable[int],
                  min_size: int = 2) -> None:
         """``parts``: the key part files with the offset of their record numbers."""
         self._db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
@@ -115,7 +122,7 @@ class BlockScan:
         for n, (path, offset) in enumerate(parts):
             self._db.execute(f"ATTACH DATABASE ? AS p{n}", (str(path),))
             selects += [f"SELECT key, idx + {int(offset)} AS idx "  # noqa: S608
-                        f"FROM p{n}.k{h}" for h in halves]
+                        f"FROM p{n}.k{s}" for s in slices]
         self._sql = ("SELECT key, group_concat(idx) FROM ("   # noqa: S608
                      + " UNION ALL ".join(selects)
                      + ") GROUP BY key HAVING min(idx) < max(idx)") if selects else ""

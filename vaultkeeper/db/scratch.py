@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from itertools import repeat
 from pathlib import Path
 
-from vaultkeeper.db.blockkeys import MAX_PARTS, BlockScan, KeyPart, insert_many
+from vaultkeeper.db.blockkeys import MAX_PARTS, SLICES, BlockScan, KeyPart, insert_many
 from vaultkeeper.privatefs import touch_private
 
 _ADD_PAIR = ("INSERT INTO pairs VALUES (?, ?, ?, ?) ON CONFLICT (a, b) DO UPDATE SET "
@@ -213,20 +213,16 @@ class Scratch:
             self._keys().absorb(path, offset)
             path.unlink()
 
-    def blocks(self, *, min_size: int = 2, halves: Sequence[int] = (0, 1)
+    def blocks(self, *, min_size: int = 2, slices: Iterable[int] = range(SLICES)
                ) -> Iterator[tuple[str, list[int]]]:
-        """Every block (key, record numbers ascending) of these halves with at least
-        ``min_size`` records, in key order within each half."""
-        for h in halves:
-            scan = self.block_scan((h,), min_size)
+        """Every block (key, record numbers ascending) of these slices with at least
+        ``min_size`` records, in key order within each slice."""
+        for n in slices:
+            scan = BlockScan(self.key_parts, (n,), min_size)
             try:
                 yield from scan
             finally:
                 scan.close()
-
-    def block_scan(self, halves: Sequence[int], min_size: int = 2) -> BlockScan:
-        """The blocks of these halves, sorted on a connection of their own (see BlockScan)."""
-        return BlockScan(self.key_parts, halves, min_size)
 
     def add_pair(self, a: int, b: int, score: float, reason: str) -> None:
         """Record a candidate pair, keeping the best score seen for it (on a tie, the first

@@ -15,7 +15,7 @@ Most pairs of a block have nothing but a name in common and can never reach the 
 a pair is only scored when an upper bound of its other evidence (``evidence.bound``) leaves
 the names enough to reach it, and a name block of more than ``BUCKET_MIN`` members finds its
 pairs through the evidence keys its members share (``evidence.bucket_pairs``), not all pairs.
-Large builds search the two halves of the blocks in two processes (``dedupe_split``).
+Large builds share the slices of the blocks between two processes (``dedupe_split``).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import orjson
 from rapidfuzz import fuzz
 from rapidfuzz.distance import DamerauLevenshtein
 
+from vaultkeeper.db.blockkeys import SLICES
 from vaultkeeper.db.scratch import Scratch
 from vaultkeeper.services.emergency.clean import fold
 from vaultkeeper.services.emergency.evidence import (
@@ -318,16 +319,13 @@ pairs have nothing else in common. The other keys are evidence themselves (an e-
 phone, an address, a birth date), so every pair of their blocks shares it."""
 
 
-Blocks = Iterable[tuple[str, list[int], int]]
-"""Blocks to search: key, record numbers, half."""
-
-
-def _block_groups(blocks: Blocks, size: int = 2000) -> Iterator[list[tuple[str, list[int], int]]]:
+def _block_groups(blocks: Iterable[tuple[str, list[int]]], size: int = 4000
+                  ) -> Iterator[list[tuple[str, list[int]]]]:
     """The blocks in groups of about ``size`` members: one features query per group."""
-    group: list[tuple[str, list[int], int]] = []
+    group: list[tuple[str, list[int]]] = []
     members = 0
-    for key, idxs, h in blocks:
-        group.append((key, idxs, h))
+    for key, idxs in blocks:
+        group.append((key, idxs))
         members += len(idxs)
         if members >= size:
             yield group
@@ -395,29 +393,28 @@ def _compare_block(add: AddPair, key: str, members: list[int], g: _Group, need: 
     stats.scored += scored
 
 
-def search(scratch: Scratch, threshold: float, halves: tuple[int, ...] = (0, 1),
-           add: AddPair | None = None, blocks: Blocks | None = None) -> DedupeStats:
-    """Compare the persons sharing a block of these halves; hand every pair scoring at least
-    ``threshold`` to ``add`` (default: the store's ``add_pair``). ``blocks``: those of the
-    halves, already being read (default: the store's ``blocks``, half by half).
+def search(scratch: Scratch, threshold: float, add: AddPair | None = None,
+           slices: Iterable[int] = range(SLICES)) -> DedupeStats:
+    """Compare the persons sharing a block of these slices of the blocks (``slices`` may
+    hand them out as the search goes, see ``dedupe_split``); hand every pair scoring at
+    least ``threshold`` to ``add`` (default: the store's ``add_pair``).
 
-    Each half has its own set of pairs already compared, so that the work (``comparisons``)
-    is the same whether one process searches both halves or two processes one each.
+    Each slice has its own set of pairs already compared, so that the work (``comparisons``)
+    is the same whichever process searches which slice.
     """
     stats = DedupeStats()
-    seen: tuple[set[tuple[int, int]], set[tuple[int, int]]] = (set(), set())
     add = add or scratch.add_pair
     # Without strong evidence (an evidence key in common) a pair adds up to 0.05 before the
     # names; the filters hold for any threshold above that plus the names' weight.
     need = threshold - NAME_WEIGHT - 1e-9 if threshold > NAME_WEIGHT + 0.06 else None
-    if blocks is None:
-        blocks = ((key, idxs, h) for h in halves for key, idxs in scratch.blocks(halves=(h,)))
-    for group in _block_groups(blocks):
-        g = _Group(scratch.features({i for _key, members, _h in group for i in members}))
-        for key, members, h in group:
-            _compare_block(add, key, members, g, need, seen[h], stats, threshold)
-            if len(seen[h]) > 250_000:   # bounded memory: forget; re-scoring is harmless
-                seen[h].clear()
+    for n in slices:
+        seen: set[tuple[int, int]] = set()
+        for group in _block_groups(scratch.blocks(slices=(n,))):
+            g = _Group(scratch.features({i for _key, members in group for i in members}))
+            for key, members in group:
+                _compare_block(add, key, members, g, need, seen, stats, threshold)
+                if len(seen) > 250_000:   # bounded memory: forget; re-scoring is harmless
+                    seen.clear()
     return stats
 
 

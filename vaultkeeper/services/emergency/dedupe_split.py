@@ -1,16 +1,17 @@
-"""Duplicate detection on both cores: the blocks split in two halves by a hash of their key,
-the second half searched by a forked worker process.
+"""Duplicate detection on both cores: the slices of the blocks (``db/blockkeys.py``) shared
+between the build's process and a forked worker as they go.
 
-Each process sorts its own half of the blocking keys (``db/blockkeys.py``), so neither waits
-for the other's; the parent first does what the caller gives it to do meanwhile (the package's
-relation files) while a thread of it sorts. While both run, nobody writes the scratch store:
-the worker reads it through its own read-only connection, and each process spools its
-candidate pairs to a private file in the build's 0700 work folder; after the join the parent
-adds its own pairs, then the worker's. The store keeps
-one row per pair, the best score (on a tie, the first reason in sort order), so the order of
-the additions does not matter, and each half keeps its own set of pairs already compared in
-one process too (``dedupe.search``): candidates and counts are those of one process. The
-worker dies with the build (``die_with_parent``).
+Each process claims the next slice nobody has claimed (a claim is a file created
+exclusively in the build's private work folder: no lock to wedge if a process dies), sorts
+that slice's blocking keys and searches its blocks; so the two finish within about a slice
+of each other, also when the parent first does what the caller gives it to do meanwhile (the
+package's relation files) or one core is busier. While both run, nobody writes the scratch
+store: the worker reads it through its own read-only connection, and each process spools its
+candidate pairs to a private file; after the join the parent adds its own pairs, then the
+worker's. The store keeps one row per pair, the best score (on a tie, the first reason in
+sort order), so the order of the additions does not matter, and each slice has its own set
+of pairs already compared (``dedupe.search``): candidates and counts are those of one
+process. The worker dies with the build (``die_with_parent``).
 """
 
 from __future__ import annotations
@@ -20,12 +21,12 @@ import os
 import pickle
 import shutil
 import traceback
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from vaultkeeper import privatefs
+from vaultkeeper.db.blockkeys import SLICES
 from vaultkeeper.db.scratch import Scratch
 from vaultkeeper.restic.proc import die_with_parent
 from vaultkeeper.services.emergency import dedupe, split
@@ -80,8 +81,8 @@ def _replay(path: Path, into: Scratch) -> None:
 
 def find_split(scratch: Scratch, threshold: float, workdir: Path,
                meanwhile: Callable[[], None] | None = None) -> dedupe.DedupeStats:
-    """Half 0 here, half 1 in a forked worker; the pairs of both added to ``scratch``.
-    ``meanwhile`` runs here first, while the worker searches and a thread sorts half 0."""
+    """The slices shared between this process and a forked worker; the pairs of both added
+    to ``scratch``. ``meanwhile`` runs here first, while the worker already searches."""
     work = workdir / "dedupe"
     work.mkdir(mode=0o700)
     scratch.ready_for_readers()
@@ -90,21 +91,14 @@ def find_split(scratch: Scratch, threshold: float, workdir: Path,
         daemon=True)
     proc.start()
     mine = _PairSpool(work / "pairs-0")
-    scan = scratch.block_scan((0,))
     try:
-        # threads only after the fork; SQLite lets go of the GIL while it sorts
-        with ThreadPoolExecutor(1) as pool:
-            sorting = pool.submit(scan.start)
-            if meanwhile is not None:
-                meanwhile()
-            sorting.result()
-        stats = dedupe.search(scratch, threshold, (0,), mine.add,
-                              ((key, idxs, 0) for key, idxs in scan))
+        if meanwhile is not None:
+            meanwhile()
+        stats = dedupe.search(scratch, threshold, mine.add, claimed(work))
         mine.close()
         proc.join()
         result = split._result(work, proc.exitcode)
     finally:
-        scan.close()
         if proc.is_alive():
             proc.kill()
             proc.join()
@@ -117,15 +111,26 @@ def find_split(scratch: Scratch, threshold: float, workdir: Path,
     return stats
 
 
+def claimed(work: Path) -> Iterator[int]:
+    """The slices this process claims, in order: each one no other process has claimed (the
+    first to create its claim file gets it)."""
+    for n in range(SLICES):
+        try:
+            os.close(os.open(work / f"slice-{n}", os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        except FileExistsError:
+            continue
+        yield n
+
+
 def _worker(path: Path, parts: list[tuple[Path, int]], threshold: float, work: Path,
             parent: int) -> None:
-    """The second process: half 1 of the blocks, its pairs into a spool."""
+    """The second process: the slices it claims, its pairs into a spool."""
     die_with_parent(parent)
     try:
         reader = Scratch(path, reader=True)
         reader.key_parts = parts
         spool = _PairSpool(work / "pairs-1")
-        stats = dedupe.search(reader, threshold, (1,), spool.add)
+        stats = dedupe.search(reader, threshold, spool.add, claimed(work))
         spool.close()
         result: dict[str, Any] = {"stats": stats}
     except BaseException:
@@ -136,7 +141,7 @@ def _worker(path: Path, parts: list[tuple[Path, int]], threshold: float, work: P
 def find_candidates(scratch: Scratch, *, threshold: float = dedupe.THRESHOLD,
                     workdir: Path | None = None, meanwhile: Callable[[], None] | None = None
                     ) -> dedupe.DedupeStats:
-    """``dedupe.find_candidates``, with the two halves of the blocks searched by two
+    """``dedupe.find_candidates``, with the slices of the blocks shared by two
     processes when ``workdir`` (a private folder) is given and the store is big enough; the
     candidates and the counts are the same. ``meanwhile`` runs first (while the worker
     searches, when there is one)."""

@@ -135,3 +135,20 @@ def test_typed_values_as_key_by_key() -> None:
             expected = list(filter(None, chain.from_iterable(map(row.get, names)
                                                              for row in rows)))
             assert _filled(rows, names) == expected, (rows, names)
+
+
+def test_digests_computed_ahead_are_taken_only_for_unchanged_files(tmp_path: Path) -> None:
+    """A digest computed ahead is reused while its file keeps its size and time; a file
+    written since is hashed again."""
+    from vaultkeeper.services.emergency.files import hash_files, sha256_file
+
+    for name in ("same.csv", "grown.csv"):
+        (tmp_path / name).write_text("a,b\n1,2\n")
+    ahead = hash_files(tmp_path, ["same.csv", "grown.csv"])
+    ahead["same.csv"]["sha256"] = "computed-ahead"   # marks the reused entry
+    with (tmp_path / "grown.csv").open("a") as handle:
+        handle.write("3,4\n")
+    final = hash_files(tmp_path, ["same.csv", "grown.csv"], ahead)
+    assert final["same.csv"]["sha256"] == "computed-ahead"
+    assert final["grown.csv"]["sha256"] == sha256_file(tmp_path / "grown.csv")
+    assert final["grown.csv"]["bytes"] == 12

@@ -16,10 +16,14 @@ from pathlib import Path
 from vaultkeeper.db.blockkeys import MAX_PARTS, SLICES, BlockScan, KeyPart, insert_many
 from vaultkeeper.privatefs import touch_private
 
-_ADD_PAIR = ("INSERT INTO pairs VALUES (?, ?, ?, ?) ON CONFLICT (a, b) DO UPDATE SET "
-             "score = excluded.score, reason = excluded.reason WHERE excluded.score > score "
-             "OR (excluded.score = score AND excluded.reason < reason)")
+_BEST = ("ON CONFLICT (a, b) DO UPDATE SET score = excluded.score, reason = excluded.reason "
+         "WHERE excluded.score > score OR (excluded.score = score AND excluded.reason < reason)")
+_ADD_PAIR = f"INSERT INTO pairs VALUES (?, ?, ?, ?, ?) {_BEST}"  # noqa: S608
 """One candidate pair in: the best score is kept (on a tie, the first reason in sort order)."""
+_PAIRS = """CREATE TABLE pairs (a INTEGER NOT NULL, b INTEGER NOT NULL, score REAL NOT NULL,
+    reason TEXT NOT NULL, shown TEXT NOT NULL, PRIMARY KEY (a, b)) WITHOUT ROWID"""
+"""Candidate pairs: record numbers (a < b), score, reasons, and what the list shows of the two
+(opaque here)."""
 
 
 class Scratch:
@@ -55,9 +59,8 @@ class Scratch:
             CREATE TABLE vals (name TEXT NOT NULL, id TEXT NOT NULL, value TEXT,
                 PRIMARY KEY (name, id)) WITHOUT ROWID;
             CREATE TABLE feats (idx INTEGER PRIMARY KEY, data BLOB NOT NULL);
-            CREATE TABLE pairs (a INTEGER NOT NULL, b INTEGER NOT NULL, score REAL NOT NULL,
-                reason TEXT NOT NULL, PRIMARY KEY (a, b)) WITHOUT ROWID;
         """)
+        self._db.execute(_PAIRS)
 
     def close(self) -> None:
         """Close the file (the caller removes its folder)."""
@@ -224,40 +227,33 @@ class Scratch:
             finally:
                 scan.close()
 
-    def add_pair(self, a: int, b: int, score: float, reason: str) -> None:
+    def add_pair(self, a: int, b: int, score: float, reason: str, shown: str = "") -> None:
         """Record a candidate pair, keeping the best score seen for it (on a tie, the first
-        reason in sort order: the result does not depend on the order of the calls)."""
-        self._db.execute(
-            _ADD_PAIR,
-            (min(a, b), max(a, b), score, reason))
+        reason in sort order: the result does not depend on the order of the calls);
+        ``shown``: what the list of candidates shows of the two records, ``a`` first."""
+        if a > b:
+            raise ValueError("a pair's first record number must be the smaller")
+        self._db.execute(_ADD_PAIR, (a, b, score, reason, shown))
 
-    def add_pairs(self, pairs: Iterable[tuple[int, int, float, str]]) -> None:
-        """``add_pair`` for each pair, in order, in one transaction."""
-        self._db.execute("BEGIN")
+    def merge_pairs(self, path: Path) -> None:
+        """Add the pairs of a ``PairFile``, keeping the best score of each as ``add_pair``."""
+        self._db.execute("ATTACH DATABASE ? AS other", (str(path),))
         try:
-            self._db.executemany(
-                _ADD_PAIR,
-                ((min(a, b), max(a, b), score, reason) for a, b, score, reason in pairs))
+            self._db.execute("INSERT INTO pairs SELECT a, b, score, reason, shown "  # noqa: S608
+                             f"FROM other.pairs WHERE true {_BEST}")
         finally:
-            self._db.execute("COMMIT")
-
-    def has_pair(self, a: int, b: int) -> bool:
-        """Whether the pair was already compared and kept."""
-        return self._db.execute("SELECT 1 FROM pairs WHERE a = ? AND b = ?",
-                                (min(a, b), max(a, b))).fetchone() is not None
+            self._db.execute("DETACH DATABASE other")
 
     def pairs(self) -> Iterator[tuple[int, int, float, str]]:
         """Candidate pairs, best score first."""
         yield from self._db.execute("SELECT a, b, score, reason FROM pairs "
                                     "ORDER BY score DESC, a, b")
 
-    def pairs_with_features(self) -> Iterator[tuple[int, int, float, str, bytes, bytes]]:
-        """Candidate pairs as ``pairs`` orders them, each with the features of both records
-        (one query, not two lookups per pair)."""
-        yield from self._db.execute(
-            "SELECT p.a, p.b, p.score, p.reason, fa.data, fb.data FROM pairs p "
-            "JOIN feats fa ON fa.idx = p.a JOIN feats fb ON fb.idx = p.b "
-            "ORDER BY p.score DESC, p.a, p.b")
+    def pairs_shown(self) -> Iterator[tuple[float, str, str]]:
+        """Score, reasons and what is shown of the two records of every candidate pair, in
+        the order of ``pairs``."""
+        yield from self._db.execute("SELECT score, reason, shown FROM pairs "
+                                    "ORDER BY score DESC, a, b")
 
     def count_pairs(self) -> int:
         """How many candidate pairs were kept."""
@@ -266,3 +262,39 @@ class Scratch:
     def _many(self, sql: str, rows: Iterable[Sequence[object]]) -> None:
         """``insert_many`` on this store."""
         insert_many(self._db, sql, rows)
+
+
+class PairFile:
+    """Candidate pairs one process finds, in a private file of their own (the store is not
+    written while processes search it), for ``Scratch.merge_pairs``."""
+
+    def __init__(self, path: Path) -> None:
+        """Create the file at ``path`` (in a private folder)."""
+        self.path = path
+        touch_private(path)
+        self._db = sqlite3.connect(path, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=OFF")
+        self._db.execute("PRAGMA synchronous=OFF")
+        self._db.execute(_PAIRS)
+        self._batch: list[tuple[int, int, float, str, str]] = []
+
+    def add(self, a: int, b: int, score: float, reason: str, shown: str = "") -> None:
+        """As ``Scratch.add_pair`` (written in batches)."""
+        self._batch.append((a, b, score, reason, shown))
+        if len(self._batch) >= 2000:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the pending batch."""
+        if self._batch:
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany(_ADD_PAIR, self._batch)
+            finally:
+                self._db.execute("COMMIT")
+            self._batch = []
+
+    def close(self) -> None:
+        """Write the rest and close the file."""
+        self.flush()
+        self._db.close()

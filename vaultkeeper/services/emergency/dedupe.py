@@ -307,8 +307,18 @@ class DedupeStats:
     """Pairs that went through :func:`score` (the rest were answered by :func:`bound`)."""
 
 
-AddPair = Callable[[int, int, float, str], None]
-"""Where a candidate pair goes: record numbers, score, reasons."""
+AddPair = Callable[[int, int, float, str, str], None]
+"""Where a candidate pair goes: record numbers (the smaller first), score, reasons, and what
+the list of candidates shows of the two (``shown``)."""
+
+
+def shown(a: Person, b: Person) -> str:
+    """What the list of candidates shows of two persons, as the columns of
+    ``quality/duplicates.csv`` from ``legacy_id_a`` on (a JSON array): worked out where the
+    pair is found, so the list is written without reading the persons again."""
+    return orjson.dumps([a.legacy_id, b.legacy_id, a.name, b.name, a.email, b.email,
+                         " ".join(a.phones), " ".join(b.phones), a.postcode,
+                         b.postcode]).decode()
 
 BUCKET_MIN = 8
 """Name blocks with more members find their pairs through shared evidence keys, not all
@@ -388,7 +398,8 @@ def _compare_block(add: AddPair, key: str, members: list[int], g: _Group, need: 
         scored += 1
         value, reason = score(people[i], people[j], floor=threshold)
         if value >= threshold:
-            add(i, j, round(value, 3), reason)
+            a, b = pair
+            add(a, b, round(value, 3), reason, shown(people[a], people[b]))
     stats.comparisons += compared
     stats.scored += scored
 

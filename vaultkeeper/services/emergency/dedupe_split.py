@@ -18,16 +18,14 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import pickle
 import shutil
 import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from vaultkeeper import privatefs
 from vaultkeeper.db.blockkeys import SLICES
-from vaultkeeper.db.scratch import Scratch
+from vaultkeeper.db.scratch import PairFile, Scratch
 from vaultkeeper.restic.proc import die_with_parent
 from vaultkeeper.services.emergency import dedupe, split
 
@@ -42,43 +40,6 @@ def worth(scratch: Scratch) -> bool:
     return (os.cpu_count() or 1) >= 2 and scratch.count_features() >= SPLIT_MIN
 
 
-class _PairSpool:
-    """Candidate pairs pickled in batches into a private file, added to a store later."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._file = privatefs.open_private(path, "wb", buffering=1 << 20)
-        self._batch: list[tuple[int, int, float, str]] = []
-
-    def add(self, a: int, b: int, value: float, reason: str) -> None:
-        """Spool one pair."""
-        self._batch.append((a, b, value, reason))
-        if len(self._batch) >= 1000:
-            self.flush()
-
-    def flush(self) -> None:
-        """Write the pending batch."""
-        if self._batch:
-            pickle.dump(self._batch, self._file, pickle.HIGHEST_PROTOCOL)
-            self._batch = []
-
-    def close(self) -> None:
-        """Write the rest and close the file."""
-        self.flush()
-        self._file.close()
-
-
-def _replay(path: Path, into: Scratch) -> None:
-    with path.open("rb") as handle:
-        while True:
-            try:
-                batch = pickle.load(handle)  # noqa: S301 (our own private file)
-            except EOFError:
-                break
-            into.add_pairs(batch)
-    path.unlink()
-
-
 def find_split(scratch: Scratch, threshold: float, workdir: Path,
                meanwhile: Callable[[], None] | None = None) -> dedupe.DedupeStats:
     """The slices shared between this process and a forked worker; the pairs of both added
@@ -90,7 +51,7 @@ def find_split(scratch: Scratch, threshold: float, workdir: Path,
         target=_worker, args=(scratch.path, scratch.key_parts, threshold, work, os.getpid()),
         daemon=True)
     proc.start()
-    mine = _PairSpool(work / "pairs-0")
+    mine = PairFile(work / "pairs-0")
     try:
         if meanwhile is not None:
             meanwhile()
@@ -102,8 +63,8 @@ def find_split(scratch: Scratch, threshold: float, workdir: Path,
         if proc.is_alive():
             proc.kill()
             proc.join()
-    _replay(work / "pairs-0", scratch)
-    _replay(work / "pairs-1", scratch)
+    scratch.merge_pairs(work / "pairs-0")
+    scratch.merge_pairs(work / "pairs-1")
     theirs: dedupe.DedupeStats = result["stats"]
     for name in ("blocks", "large_blocks", "comparisons", "scored"):
         setattr(stats, name, getattr(stats, name) + getattr(theirs, name))
@@ -129,9 +90,9 @@ def _worker(path: Path, parts: list[tuple[Path, int]], threshold: float, work: P
     try:
         reader = Scratch(path, reader=True)
         reader.key_parts = parts
-        spool = _PairSpool(work / "pairs-1")
-        stats = dedupe.search(reader, threshold, spool.add, claimed(work))
-        spool.close()
+        pairs = PairFile(work / "pairs-1")
+        stats = dedupe.search(reader, threshold, pairs.add, claimed(work))
+        pairs.close()
         result: dict[str, Any] = {"stats": stats}
     except BaseException:
         result = {"error": traceback.format_exc(limit=-3).strip().splitlines()[-1]}

@@ -222,3 +222,22 @@ def all_files(root: Path, *, skip: Iterable[str] = ()) -> list[str]:
     skipped = set(skip)
     found = [p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()]
     return sorted(f for f in found if f not in skipped)
+
+
+FINAL_DIRS = ("data/", "canonical/", "import/", "files/", "sample/data/")
+"""Where every file is final once the objects and relations are written."""
+
+
+def hash_files(out: Path, files: list[str], ahead: dict[str, dict[str, Any]] | None = None
+               ) -> dict[str, dict[str, Any]]:
+    """SHA-256 and size of each file; a digest in ``ahead`` is taken if its file's size and
+    modification time are those it was computed at."""
+    hashes: dict[str, dict[str, Any]] = {}
+    for rel in files:
+        st = (out / rel).stat()
+        known = (ahead or {}).get(rel)
+        if known is None or known["_stat"] != (st.st_size, st.st_mtime_ns):
+            known = {"sha256": sha256_file(out / rel), "bytes": st.st_size,
+                     "_stat": (st.st_size, st.st_mtime_ns)}
+        hashes[rel] = known
+    return hashes

@@ -13,7 +13,7 @@ from __future__ import annotations
 import gc
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import KW_ONLY, InitVar, dataclass
 from datetime import UTC, datetime
@@ -35,9 +35,11 @@ from vaultkeeper.services.context import CommandContext
 from vaultkeeper.services.emergency import dedupe, duplicates, relations, runbook, split
 from vaultkeeper.services.emergency.descriptor import descriptor, validate_descriptor
 from vaultkeeper.services.emergency.files import (
+    FINAL_DIRS,
     CsvOut,
     RowCells,
     all_files,
+    hash_files,
     sha256_file,
     write_bytes,
     write_text,
@@ -104,6 +106,8 @@ class PackageBuilder:
         self.person_object = self._person_object()
         self.current: dict[str, str] = {}
         self.dup_stats = dedupe.DedupeStats()
+        self.hashed: Future[dict[str, dict[str, Any]]] | None = None
+        """Digests of the files final before the duplicate list (see ``hash_final``)."""
         self.generic_files: dict[str, str] = {}
         self.done: set[str] = set()
         """Objects whose pass 2 is over (what they wrote to the scratch store is final)."""
@@ -313,6 +317,15 @@ class PackageBuilder:
         duplicates.py)."""
         duplicates.write_duplicates(self, meanwhile)
 
+    def hash_final(self) -> None:
+        """Start hashing the files no later step writes (data, canonical rows, import files,
+        attachments, the sample's data) in a thread, while the rest is written; ``_finish``
+        takes each digest whose file is unchanged since (size and time)."""
+        files = [f for f in all_files(self.out) if f.startswith(FINAL_DIRS)]
+        pool = ThreadPoolExecutor(1)
+        self.hashed = pool.submit(hash_files, self.out, files)
+        pool.shutdown(wait=False)
+
 
 # ------------------------------------------------------------------------------ entry point
 def build_package(export_dir: Path, out_dir: Path, settings: Settings, *, target: str,
@@ -402,8 +415,9 @@ def _finish(b: PackageBuilder, key: Any, provenance: Provenance, *, validate: bo
     files = all_files(out, skip=(CHECKSUMS, SIGNATURE, PACKAGE_JSON))
     # Every file is final now: hash them in a thread (hashlib releases the GIL) while
     # Frictionless validates on the other core; SHA256SUMS reuses the digests.
+    ahead = b.hashed.result() if b.hashed is not None else {}
     with ThreadPoolExecutor(max_workers=1) as pool:
-        hashing = pool.submit(_hash_files, out, files)
+        hashing = pool.submit(hash_files, out, files, ahead)
         if validate:
             b.observer.stage("validate (frictionless)", None)
             errors = validate_descriptor(out) + [
@@ -440,7 +454,7 @@ def _finish(b: PackageBuilder, key: Any, provenance: Provenance, *, validate: bo
         "warnings": b.warnings,
         "signing": {"algorithm": "Ed25519", "public_key": PUBLIC_KEY,
                     "fingerprint": crypto.fingerprint(public), "signature": SIGNATURE},
-        "files": hashes,
+        "files": {rel: {"sha256": h["sha256"], "bytes": h["bytes"]} for rel, h in hashes.items()},
     }
     data = orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
     write_bytes(out / PACKAGE_JSON, data)
@@ -453,11 +467,6 @@ def _finish(b: PackageBuilder, key: Any, provenance: Provenance, *, validate: bo
         warnings=b.warnings, fingerprint=crypto.fingerprint(public),
         files=len(files) + 3, provenance=provenance, placement=b.placement.as_json(),
         mapping=b.mapping_info)
-
-
-def _hash_files(out: Path, files: list[str]) -> dict[str, dict[str, Any]]:
-    return {rel: {"sha256": sha256_file(out / rel), "bytes": (out / rel).stat().st_size}
-            for rel in files}
 
 
 def write_checksums(out: Path, known: dict[str, str] | None = None) -> None:

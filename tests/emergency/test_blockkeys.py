@@ -80,3 +80,21 @@ def test_a_scan_sorted_in_a_thread_is_read_in_another(tmp_path: Path) -> None:
     scan.close()
     empty = BlockScan([], range(SLICES))
     assert list(empty) == []
+
+
+def test_rows_waiting_per_slice_all_arrive(tmp_path: Path) -> None:
+    """Rows written in multi-row statements per slice as they accumulate, the rest when the
+    part is flushed or closed: every row arrives once, whatever the sizes of the writes."""
+    rng = random.Random(2)
+    rows = [(f"k:{rng.randint(0, 3000)}", idx) for idx in range(40_000)]
+    part = KeyPart(tmp_path / "part")
+    start = 0
+    for size in (1, 7, 5000, 13_000, 199, 200, 21_593):
+        part.add(rows[start:start + size])
+        start += size
+    assert start == len(rows)
+    part.close()
+    scan = BlockScan([(part.path, 0)], range(SLICES), min_size=1)
+    assert sum(len(v) for _k, v in scan) == len({(k, i) for k, i in rows})
+    scan.close()
+    assert dict(BlockScan([(part.path, 0)], range(SLICES))) == _expected([(rows, 0)])

@@ -93,9 +93,11 @@ class Scratch:
         self._links_indexed = False
 
     def ready_for_readers(self) -> None:
-        """Build what reads create lazily (the link indexes), so that other connections
-        can read while this one writes nothing."""
+        """Build what reads create lazily (the link indexes) and write the blocking keys
+        still waiting, so that other connections can read while this one writes nothing."""
         self._index_links()
+        if self._own_keys is not None:
+            self._own_keys.flush()
 
     def _index_links(self) -> None:
         if not self._links_indexed:
@@ -220,6 +222,8 @@ class Scratch:
                ) -> Iterator[tuple[str, list[int]]]:
         """Every block (key, record numbers ascending) of these slices with at least
         ``min_size`` records, in key order within each slice."""
+        if self._own_keys is not None:
+            self._own_keys.flush()
         for n in slices:
             scan = BlockScan(self.key_parts, (n,), min_size)
             try:

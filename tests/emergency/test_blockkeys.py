@@ -98,3 +98,24 @@ def test_rows_waiting_per_slice_all_arrive(tmp_path: Path) -> None:
     assert sum(len(v) for _k, v in scan) == len({(k, i) for k, i in rows})
     scan.close()
     assert dict(BlockScan([(part.path, 0)], range(SLICES))) == _expected([(rows, 0)])
+
+
+def test_features_are_read_alike_with_or_without_json_functions(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Features come back the same by the JSON join and by the IN-list fallback (an SQLite
+    without JSON functions: its error forced here by a malformed list)."""
+    from vaultkeeper.db import scratch as scratch_mod
+
+    store = Scratch(tmp_path / "s.db")
+    store.put_features([(i, f"p{i}".encode()) for i in range(0, 3000, 3)])
+    wanted = {i for i in range(0, 3000, 2)} | {5000}
+    expected = {i: f"p{i}".encode() for i in wanted if i % 3 == 0 and i < 3000}
+    assert store.features(wanted) == expected
+
+    class Broken:
+        @staticmethod
+        def dumps(_value: object) -> bytes:
+            return b"[1, 2"
+    monkeypatch.setattr(scratch_mod, "orjson", Broken)
+    assert store.features(wanted) == expected
+    store.close()

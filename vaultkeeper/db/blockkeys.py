@@ -166,7 +166,7 @@ class BlockScan:
             return
         for key, members in chain((self._first,), self._cursor):
             # a record twice under one key (two phones alike) counts once
-            idxs = sorted({int(m) for m in str(members).split(",")})
+            idxs = sorted(set(map(int, members.split(","))))
             if len(idxs) >= self._min:
                 yield key, idxs
 

@@ -24,6 +24,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain
 from typing import Any, NamedTuple
 
 import orjson
@@ -421,7 +422,7 @@ def search(scratch: Scratch, threshold: float, add: AddPair | None = None,
     for n in slices:
         seen: set[tuple[int, int]] = set()
         for group in _block_groups(scratch.blocks(slices=(n,))):
-            g = _Group(scratch.features({i for _key, members in group for i in members}))
+            g = _Group(scratch.features(set(chain.from_iterable(m for _k, m in group))))
             for key, members in group:
                 _compare_block(add, key, members, g, need, seen, stats, threshold)
                 if len(seen) > 250_000:   # bounded memory: forget; re-scoring is harmless

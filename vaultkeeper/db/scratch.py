@@ -263,7 +263,9 @@ class Scratch:
 
     def pairs_shown(self) -> Iterator[tuple[float, str, str]]:
         """Score, reasons and what is shown of the two records of every candidate pair, in
-        the order of ``pairs``."""
+        the order of ``pairs``: through an index of that order (sorting only its small
+        keys, not the rows with what they show, which would take the sorter's whole memory)."""
+        self._db.execute("CREATE INDEX IF NOT EXISTS pairs_order ON pairs (score DESC, a, b)")
         yield from self._db.execute("SELECT score, reason, shown FROM pairs "
                                     "ORDER BY score DESC, a, b")
 

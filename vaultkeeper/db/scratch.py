@@ -29,7 +29,8 @@ _PAIRS = """CREATE TABLE pairs (a INTEGER NOT NULL, b INTEGER NOT NULL, score RE
 
 
 class Scratch:
-    """Id sets, relation links, per-record values and blocking keys in one temporary SQLite file."""
+    """Id sets, relation links, per-record values, features and candidate pairs in one temporary
+    SQLite file; blocking keys in key parts beside it (``blockkeys.py``)."""
 
     def __init__(self, path: Path, *, cache_mb: int = 64, reader: bool = False) -> None:
         """Create the store at ``path``; ``reader``: open an existing one read-only (a

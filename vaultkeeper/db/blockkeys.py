@@ -40,29 +40,36 @@ def key_slice(key: str) -> int:
     return zlib.crc32(key.encode()) & (SLICES - 1)
 
 
-def insert_many(db: sqlite3.Connection, sql: str, rows: Iterable[Sequence[object]]) -> None:
-    """Run ``sql`` (``INSERT … VALUES (?, …)``) for every row, in order, in one transaction:
-    ``_ROWS`` rows per statement (one multi-row VALUES: a fraction of the per-row statement
-    steps of executemany), the rest by executemany; the rows are read as they go (an iterator
-    is never held whole)."""
+def insert_rows(db: sqlite3.Connection, sql: str, rows: Iterable[Sequence[object]]) -> None:
+    """Run ``sql`` (``INSERT … VALUES (?, …)``) for every row, in order, inside the caller's
+    transaction: ``_ROWS`` rows per statement (one multi-row VALUES: a fraction of the
+    per-row statement steps of executemany), the rest by executemany; the rows are read as
+    they go (an iterator is never held whole)."""
     head, _, one = sql.rpartition(" VALUES ")
     multi = f"{head} VALUES {', '.join([one] * _ROWS)}"
     it = iter(rows)
+    while batch := list(islice(it, _ROWS)):
+        if len(batch) == _ROWS:
+            db.execute(multi, list(chain.from_iterable(batch)))
+        else:
+            db.executemany(sql, batch)
+
+
+def insert_many(db: sqlite3.Connection, sql: str, rows: Iterable[Sequence[object]]) -> None:
+    """``insert_rows`` in one transaction of its own."""
     db.execute("BEGIN")
     try:
-        while batch := list(islice(it, _ROWS)):
-            if len(batch) == _ROWS:
-                db.execute(multi, list(chain.from_iterable(batch)))
-            else:
-                db.executemany(sql, batch)
+        insert_rows(db, sql, rows)
     finally:
         db.execute("COMMIT")
 
 
-def _private_db(path: Path) -> sqlite3.Connection:
-    touch_private(path)   # 0600 before SQLite creates it (names, e-mails, phone numbers)
+def private_db(path: Path) -> sqlite3.Connection:
+    """A new throw-away SQLite file at ``path`` in a private folder: 0600 before SQLite
+    creates it (names, e-mails, phone numbers), no journal and no syncing (nothing in it must
+    survive a crash: it is deleted with its folder)."""
+    touch_private(path)
     db = sqlite3.connect(path, isolation_level=None)
-    # Nothing here must survive a crash: the file is deleted with its private folder.
     db.execute("PRAGMA journal_mode=OFF")
     db.execute("PRAGMA synchronous=OFF")
     return db
@@ -74,15 +81,14 @@ class KeyPart:
     def __init__(self, path: Path) -> None:
         """Create the part at ``path`` (in a private folder)."""
         self.path = path
-        self._db = _private_db(path)
+        self._db = private_db(path)
         self._db.executescript("".join(
             f"CREATE TABLE k{n} (key TEXT NOT NULL, idx INTEGER NOT NULL);"
             for n in range(SLICES)))
         # Rows wait per slice until a multi-row INSERT's worth is there (a batch of keys
         # spread over the slices would leave each a few rows: one statement per row).
         self._pending: list[list[tuple[str, int]]] = [[] for _ in range(SLICES)]
-        self._multi = [f"INSERT INTO k{n} VALUES {', '.join(['(?, ?)'] * _ROWS)}"  # noqa: S608
-                       for n in range(SLICES)]
+        self._sql = [f"INSERT INTO k{n} VALUES (?, ?)" for n in range(SLICES)]  # noqa: S608
 
     def add(self, items: Iterable[tuple[str, int]]) -> None:
         """Put record ``idx`` into the block ``key`` (in the table of the key's slice)."""
@@ -96,10 +102,8 @@ class KeyPart:
         try:
             for n in full:
                 rows = pending[n]
-                whole = len(rows) - len(rows) % _ROWS
-                for start in range(0, whole, _ROWS):
-                    self._db.execute(self._multi[n],
-                                     list(chain.from_iterable(rows[start:start + _ROWS])))
+                whole = len(rows) - len(rows) % _ROWS   # whole statements' worth only
+                insert_rows(self._db, self._sql[n], rows[:whole])
                 pending[n] = rows[whole:]
         finally:
             self._db.execute("COMMIT")
@@ -108,7 +112,7 @@ class KeyPart:
         """Write the rows still waiting (before the part is read)."""
         for n, rows in enumerate(self._pending):
             if rows:
-                insert_many(self._db, f"INSERT INTO k{n} VALUES (?, ?)", rows)  # noqa: S608
+                insert_many(self._db, self._sql[n], rows)
                 self._pending[n] = []
 
     def absorb(self, path: Path, offset: int) -> None:
@@ -130,15 +134,13 @@ class KeyPart:
 
 
 class BlockScan:
-    """The blocks of some slices, from every key part, in key order.
-
-    A connection of its own (no store is opened, any thread may use it): the sort can run in
-    a thread (SQLite lets go of the GIL meanwhile, see :meth:`start`)."""
+    """The blocks of some slices, from every key part, in key order (a connection of its
+    own: no store is opened)."""
 
     def __init__(self, parts: Sequence[tuple[Path, int]], slices: Iterable[int],
                  min_size: int = 2) -> None:
         """``parts``: the key part files with the offset of their record numbers."""
-        self._db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        self._db = sqlite3.connect(":memory:", isolation_level=None)
         self._db.execute(f"PRAGMA cache_size=-{_SORT_CACHE_KB}")
         self._db.execute("PRAGMA temp_store=FILE")
         selects = []
@@ -150,21 +152,12 @@ class BlockScan:
                      + " UNION ALL ".join(selects)
                      + ") GROUP BY key HAVING min(idx) < max(idx)") if selects else ""
         self._min = min_size
-        self._cursor: sqlite3.Cursor | None = None
-        self._first: tuple[str, str] | None = None
-
-    def start(self) -> None:
-        """Sort: the first row is ready when this returns (the rest are read in order)."""
-        if self._cursor is None and self._sql:
-            self._cursor = self._db.execute(self._sql)
-            self._first = self._cursor.fetchone()
 
     def __iter__(self) -> Iterator[tuple[str, list[int]]]:
         """Every block (key, record numbers ascending) with at least ``min_size`` records."""
-        self.start()
-        if self._cursor is None or self._first is None:
+        if not self._sql:
             return
-        for key, members in chain((self._first,), self._cursor):
+        for key, members in self._db.execute(self._sql):
             # a record twice under one key (two phones alike) counts once
             idxs = sorted(set(map(int, members.split(","))))
             if len(idxs) >= self._min:

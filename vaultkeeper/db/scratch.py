@@ -15,8 +15,14 @@ from pathlib import Path
 
 import orjson
 
-from vaultkeeper.db.blockkeys import MAX_PARTS, SLICES, BlockScan, KeyPart, insert_many
-from vaultkeeper.privatefs import touch_private
+from vaultkeeper.db.blockkeys import (
+    MAX_PARTS,
+    SLICES,
+    BlockScan,
+    KeyPart,
+    insert_many,
+    private_db,
+)
 
 _BEST = ("ON CONFLICT (a, b) DO UPDATE SET score = excluded.score, reason = excluded.reason "
          "WHERE excluded.score > score OR (excluded.score = score AND excluded.reason < reason)")
@@ -48,11 +54,7 @@ class Scratch:
             self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
             self._db.execute(f"PRAGMA cache_size=-{cache_mb * 1024}")
             return
-        touch_private(path)   # 0600 before SQLite creates it (e-mails, phone numbers)
-        self._db = sqlite3.connect(path, isolation_level=None)
-        # Nothing here must survive a crash: the file is deleted with its private folder.
-        self._db.execute("PRAGMA journal_mode=OFF")
-        self._db.execute("PRAGMA synchronous=OFF")
+        self._db = private_db(path)
         self._db.execute("PRAGMA temp_store=FILE")
         self._db.execute(f"PRAGMA cache_size=-{cache_mb * 1024}")
         self._db.executescript("""
@@ -240,7 +242,7 @@ class Scratch:
             finally:
                 scan.close()
 
-    def add_pair(self, a: int, b: int, score: float, reason: str, shown: str = "") -> None:
+    def add_pair(self, a: int, b: int, score: float, reason: str, shown: str) -> None:
         """Record a candidate pair, keeping the best score seen for it (on a tie, the first
         reason in sort order: the result does not depend on the order of the calls);
         ``shown``: what the list of candidates shows of the two records, ``a`` first."""
@@ -286,14 +288,11 @@ class PairFile:
     def __init__(self, path: Path) -> None:
         """Create the file at ``path`` (in a private folder)."""
         self.path = path
-        touch_private(path)
-        self._db = sqlite3.connect(path, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=OFF")
-        self._db.execute("PRAGMA synchronous=OFF")
+        self._db = private_db(path)
         self._db.execute(_PAIRS)
         self._batch: list[tuple[int, int, float, str, str]] = []
 
-    def add(self, a: int, b: int, score: float, reason: str, shown: str = "") -> None:
+    def add(self, a: int, b: int, score: float, reason: str, shown: str) -> None:
         """As ``Scratch.add_pair`` (written in batches)."""
         self._batch.append((a, b, score, reason, shown))
         if len(self._batch) >= 2000:

@@ -6,11 +6,11 @@ exclusively in the build's private work folder: no lock to wedge if a process di
 that slice's blocking keys and searches its blocks; so the two finish within about a slice
 of each other, also when the parent first does what the caller gives it to do meanwhile (the
 package's relation files) or one core is busier. While both run, nobody writes the scratch
-store: the worker reads it through its own read-only connection, and each process spools its
-candidate pairs to a private file; after the join the parent adds its own pairs, then the
-worker's. The store keeps one row per pair, the best score (on a tie, the first reason in
-sort order), so the order of the additions does not matter, and each slice has its own set
-of pairs already compared (``dedupe.search``): candidates and counts are those of one
+store: the worker reads it through its own read-only connection, and each process writes its
+candidate pairs to a pair file of its own (``PairFile``); after the join the parent merges its
+own, then the worker's. The store keeps one row per pair, the best score (on a tie, the first
+reason in sort order), so the order of the additions does not matter, and each slice has its
+own set of pairs already compared (``dedupe.search``): candidates and counts are those of one
 process. The worker dies with the build (``die_with_parent``).
 """
 
@@ -85,7 +85,7 @@ def claimed(work: Path) -> Iterator[int]:
 
 def _worker(path: Path, parts: list[tuple[Path, int]], threshold: float, work: Path,
             parent: int) -> None:
-    """The second process: the slices it claims, its pairs into a spool."""
+    """The second process: the slices it claims, its pairs into a pair file."""
     die_with_parent(parent)
     try:
         reader = Scratch(path, reader=True)

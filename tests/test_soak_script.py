@@ -20,7 +20,9 @@ def _soak(tmp_path: Path, tests: str, *args: str) -> tuple[subprocess.CompletedP
     md, js = tmp_path / "soak.md", tmp_path / "soak.json"
     done = subprocess.run([sys.executable, str(SCRIPT), "--hogs", "1", "--paths", str(target),
                            "--out", str(md), "--json-out", str(js),
-                           "--log-dir", str(tmp_path / "logs"), *args],
+                           "--log-dir", str(tmp_path / "logs"), *args,
+                           # Names relative to the target's folder wherever the checkout is.
+                           "--", f"--rootdir={tmp_path}"],
                           capture_output=True, text=True, timeout=600)
     return done, json.loads(js.read_text()), md.read_text()
 

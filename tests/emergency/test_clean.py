@@ -62,6 +62,7 @@ def test_region_of_typed_countries():
     assert region_of("Deutschland", "GB") == "DE"
     assert region_of("", "GB") == "GB"
     assert region_of("de", None) == "DE"
+    assert region_of("UK", None) == region_of("uk ", None) == "GB"   # not a region "UK"
 
 
 def _p(legacy, first, last, **kw):

@@ -15,6 +15,10 @@ from typing import NamedTuple
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
+from vaultkeeper.services.emergency import phonefast
+
+phonefast.enable_library_cache()
+
 # Countries as people type them → ISO 3166 codes (phones are read in the record's country).
 _COUNTRIES = {
     "united kingdom": "GB", "uk": "GB", "u.k.": "GB", "gb": "GB", "great britain": "GB",
@@ -57,9 +61,10 @@ def region_of(country: str, default: str | None) -> str | None:
     text = country.strip().lower()
     if not text:
         return default
-    if len(text) == 2 and text.isalpha():
-        return text.upper()
-    return _COUNTRIES.get(text, default)
+    known = _COUNTRIES.get(text)
+    if known is not None:   # "UK" is GB, not a region of its own
+        return known
+    return text.upper() if len(text) == 2 and text.isalpha() else default
 
 
 # ------------------------------------------------------------------------------- e-mail
@@ -155,6 +160,10 @@ def phones_ahead(items: list[tuple[str, str | None]], checks: list[PhoneCheck]) 
 @lru_cache(maxsize=1 << 14)
 def _check_phone(raw: str, region: str | None) -> PhoneCheck:
     text = raw.strip()
+    fast = phonefast.check(text, region)
+    if fast is not None:
+        status, value, reason = fast
+        return PhoneCheck(status, value or raw, reason)
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:

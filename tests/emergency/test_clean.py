@@ -82,6 +82,10 @@ def test_scores_and_reasons():
                       _p("6", "Peter", "Jones", street="1 High St", postcode="AB1 2CD"))
     assert household[0] < 0.6 and "household" in household[1]
     assert phone_key("0157 6161805 ext. 12") == phone_key("+44 157 6161805")
+    # E.164 as cleaning writes it (the fast path), with an extension, and as typed
+    assert phone_key("+441576161805") == phone_key("+441576161805;ext=12") == "576161805"
+    assert phone_key("+44 157 616 1805 x 9") == "576161805"
+    assert phone_key("+４４1576161805") == "576161805" and phone_key("+123456") == ""
 
 
 def test_email_fast_path_agrees_with_email_validator():

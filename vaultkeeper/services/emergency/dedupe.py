@@ -143,7 +143,12 @@ def make_person(legacy_id: str, *, first: str, last: str, email: str, phones: li
 
 def phone_key(value: str) -> str:
     """The last nine digits: the same for +44 20 7946 0018, 020 7946 0018 and 0044207946…"""
-    digits = "".join(c for c in _EXT.sub("", value.split(";")[0]) if c.isdigit())
+    head = value.split(";", 1)[0]
+    body = head[1:] if head[:1] == "+" else head
+    if body.isascii() and body.isdigit():   # E.164 (what cleaning gives): digits already
+        digits = body
+    else:
+        digits = "".join(c for c in _EXT.sub("", head) if c.isdigit())
     return digits[-9:] if len(digits) >= 7 else ""
 
 

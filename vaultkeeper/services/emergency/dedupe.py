@@ -42,7 +42,6 @@ from vaultkeeper.services.emergency.evidence import (
     derived,
     evidence_keys,
     probe,
-    restored,
 )
 from vaultkeeper.services.emergency.names import (
     clean_name,
@@ -114,8 +113,29 @@ class Person(NamedTuple):
 def unpack_all(data: bytes) -> tuple[Person, Probe]:
     """A packed person with its probe (as ``probe`` gives it)."""
     v = orjson.loads(data)
-    p = Person._of(v)
-    return p, restored(p, v[10:])
+    return Person._of(v), _stored_probe(v)
+
+
+def _stored_probe(v: list[Any]) -> Probe:
+    """The probe of a packed person from its stored list, without making the person: the
+    person's fields and the ``derived`` parts (what ``probe`` gives)."""
+    local, digits, swapped, house, seams = v[10:15]
+    postcode = v[6]
+    return (v[3], local, digits, frozenset(v[4]), frozenset(v[9]), v[8], swapped, postcode,
+            postcode[:4], house, v[5], frozenset(seams))
+
+
+class _People(dict[int, Person]):
+    """A group's persons, each made from its stored list on first use: most members of a
+    group are only checked against the bound (their probes), never scored."""
+
+    def __init__(self, stored: dict[int, list[Any]]) -> None:
+        super().__init__()
+        self.stored = stored
+
+    def __missing__(self, i: int) -> Person:
+        person = self[i] = Person._of(self.stored[i])
+        return person
 
 
 @lru_cache(maxsize=1 << 14)
@@ -355,11 +375,10 @@ class _Group:
     of those in large name blocks (derived on first use: only they need them)."""
 
     def __init__(self, packed: dict[int, bytes]) -> None:
-        self.people: dict[int, Person] = {}
-        self.probes: dict[int, Probe] = {}
+        stored = {i: orjson.loads(data) for i, data in packed.items()}
+        self.people = _People(stored)
+        self.probes: dict[int, Probe] = {i: _stored_probe(v) for i, v in stored.items()}
         self.keys: dict[int, list[str]] = {}
-        for i, data in packed.items():
-            self.people[i], self.probes[i] = unpack_all(data)
 
     def derive_keys(self, members: list[int]) -> None:
         """Derive the evidence keys of these members."""

@@ -14,7 +14,7 @@ the keys its members share (:func:`bucket_pairs`), not by going through all of i
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from rapidfuzz import fuzz
@@ -56,15 +56,9 @@ def probe(p: Person) -> Probe:
 
 
 def derived(pr: Probe) -> list[Any]:
-    """The parts of a probe not in its person, to store with the person (see ``restored``)."""
+    """The parts of a probe not in its person, to store with the person (read back by
+    ``dedupe.unpack_all``)."""
     return [pr[1], pr[2], pr[6], pr[9], sorted(pr[11])]
-
-
-def restored(p: Person, parts: Sequence[Any]) -> Probe:
-    """The probe of ``p`` from its stored ``derived`` parts: what ``probe(p)`` gives."""
-    local, digits, swapped, house, seams = parts
-    return (p.email, local, digits, frozenset(p.phones), frozenset(p.refs), p.birth, swapped,
-            p.postcode, p.postcode[:4], house, p.street, frozenset(seams))
 
 
 def _near(x: str, y: str) -> bool:

@@ -143,7 +143,7 @@ def given_key(first: str) -> str:
     return f"#{min(groups)}" if groups else word
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=1 << 15)
 def first_names_agree(a: str, b: str) -> bool:
     """Whether two folded first names can be one person's (initials, nicknames, a typo)."""
     if not a or not b:
@@ -189,21 +189,14 @@ def name_similarity(a: Person, b: Person) -> float:
         return 0.0
     if a.first and a.first == b.first and a.last == b.last:
         return 1.0   # equal names: ``whole`` below is 1, and no term exceeds 1
-    return _names_alike(a.first, a.last, a.core, a.name, b.first, b.last, b.core, b.name)
-
-
-@lru_cache(maxsize=1 << 16)
-def _names_alike(af: str, al: str, ac: str, an: str, bf: str, bl: str, bc: str, bn: str
-                 ) -> float:
-    """``name_similarity`` of two persons by their first, last, core and full names (a
-    register's common names meet again and again: the answer is kept)."""
-    straight = 0.5 * first_sim(af, bf) + 0.5 * max(sim(ac, bc), sim(al, bl))
-    swapped = max(0.5 * first_sim(ac, bf) + 0.5 * sim(core_surname(af), bc),
-                  0.5 * first_sim(af, bc) + 0.5 * sim(ac, core_surname(bf)))
-    whole = fuzz.token_sort_ratio(an, bn) / 100
-    if not af or not bf:
-        straight = max(sim(ac, bc), whole) * 0.85
-    return max(straight, swapped, whole if af and bf else 0.0)
+    straight = 0.5 * first_sim(a.first, b.first) + 0.5 * max(
+        sim(a.core, b.core), sim(a.last, b.last))
+    swapped = max(0.5 * first_sim(a.core, b.first) + 0.5 * sim(core_surname(a.first), b.core),
+                  0.5 * first_sim(a.first, b.core) + 0.5 * sim(a.core, core_surname(b.first)))
+    whole = fuzz.token_sort_ratio(a.name, b.name) / 100
+    if not a.first or not b.first:
+        straight = max(sim(a.core, b.core), whole) * 0.85
+    return max(straight, swapped, whole if a.first and b.first else 0.0)
 
 
 def crossed(a: Person, b: Person) -> bool:
@@ -213,7 +206,7 @@ def crossed(a: Person, b: Person) -> bool:
     return len(b.first) <= 1 or first_sim(a.core, b.first) >= 0.5   # "v." of "van"
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=1 << 15)
 def _as_surname(first: str, core: str) -> bool:
     """Whether a first name can be this surname (typos allowed): most pairs compared have
     common names, so the answer for a pair of names is asked again and again."""

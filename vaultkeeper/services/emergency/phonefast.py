@@ -121,14 +121,20 @@ def _country_code(digits: str) -> tuple[int, str] | None:
     return None
 
 
+def _international(digits: str) -> tuple[int, _Region, str] | None:
+    """A number after its ``+`` or international prefix: country code, the metadata of the
+    code's main region, national part."""
+    got = _country_code(digits)
+    main = _main(got[0]) if got is not None else None
+    return None if got is None or main is None else (got[0], main, got[1])
+
+
 def _national(digits: str, r: _Region) -> tuple[int, _Region, str] | None:
     """A number without ``+`` read in region ``r``: country code, metadata, national part."""
     if r.idd is not None:
         found = r.idd.match(digits)
         if found is not None and digits[found.end():found.end() + 1] != "0":
-            got = _country_code(digits[found.end():])
-            main = _main(got[0]) if got is not None else None
-            return None if got is None or main is None else (got[0], main, got[1])
+            return _international(digits[found.end():])
     own = str(r.country_code)
     if digits.startswith(own):
         rest = _strip_national_prefix(r, digits[len(own):])
@@ -150,11 +156,7 @@ def check(text: str, region: str | None) -> tuple[str, str, str] | None:
     if len(digits) < 3:
         return None
     if plus:
-        got = _country_code(digits)
-        main = _main(got[0]) if got is not None else None
-        if got is None or main is None:
-            return None
-        read: tuple[int, _Region, str] | None = (got[0], main, got[1])
+        read = _international(digits)
     else:
         here = _region(region)
         read = _national(digits, here) if here is not None else None

@@ -2,10 +2,10 @@
 
 Never all pairs: each person gets a handful of blocking keys (e-mail, e-mail local part, phone,
 reference number, street + postcode, postcode + house number, name + postcode, name skeleton +
-given-name group, last name + initial + city, name + birth date, birth date); only persons
-sharing a key are compared, and a block larger than ``MAX_BLOCK`` is compared by a sliding
-window over its name-sorted members (sorted neighbourhood), so the work grows with the number
-of persons, not its square. Scoring weighs every field the data has — names (nicknames,
+given-name group, last name + initial + city, name + birth date, birth date + either initial);
+only persons sharing a key are compared, and a block larger than ``MAX_BLOCK`` is compared by
+a sliding window over its name-sorted members (sorted neighbourhood), so the work grows with
+the number of persons, not its square. Scoring weighs every field the data has — names (nicknames,
 transposed and OCR-like typos, swapped first/last, particles), e-mail, phone, reference
 numbers, date of birth (swapped digits, day and month swapped), street/postcode/city — with
 ``rapidfuzz``; every candidate carries its score and the reasons, for a person to review.
@@ -206,8 +206,10 @@ def blocking_keys(p: Person) -> Iterator[str]:
         yield f"c:{core}|{p.first[0]}|{p.city}"
     if tokens and p.birth:
         yield f"b:{tokens}|{p.birth}"
-    if p.birth:
-        yield f"d:{p.birth}"
+    if p.birth:   # a date alone is a block of dozens at a million persons: with an initial
+        for initial in dict.fromkeys((p.first[:1], core[:1])):   # either (swapped names)
+            if initial:
+                yield f"d:{p.birth}|{initial}"
 
 
 def _near_digits(a: str, b: str) -> bool:

@@ -14,7 +14,8 @@ from vaultkeeper.sandbox import hs_schema as hs
 from vaultkeeper.sandbox import sf_schema as sf
 from vaultkeeper.sandbox.data import Dataset, iso_ms
 from vaultkeeper.sandbox.faults import FaultState
-from vaultkeeper.sandbox.gen_hubspot import properties_of
+from vaultkeeper.sandbox.gen_hubspot import person_of, properties_of
+from vaultkeeper.sandbox.pools import PLACES
 from vaultkeeper.sandbox.soql import SoqlError, parse
 
 OBJECTS = ("contacts", "companies", "deals", "notes")
@@ -106,6 +107,33 @@ def test_dirt_is_present() -> None:
         if first and last:
             keys.setdefault(f"{first.lower()} {last.lower()}", []).append(f"{first}|{last}")
     assert any(len(set(v)) > 1 for v in keys.values())
+
+
+def test_postcodes_vary_within_a_place_and_near_duplicates_share_theirs() -> None:
+    """A million contacts in twenty postcodes made every full postcode a crowd (and the
+    duplicate search's blocks with it): postcodes vary within each place, keep the place's
+    region and shape, and a contact typed in again keeps its person's postcode."""
+    n = 8000
+    ds = Dataset(n, 1)
+    places = {p[0].lower(): p[2] for p in PLACES}
+    zips: dict[str, int] = {}
+    persons: dict[int, set[str]] = {}
+    for i in range(n):
+        c = properties_of(ds, "contacts", i)
+        if not c["zip"]:
+            continue
+        zips[c["zip"].replace(" ", "")] = zips.get(c["zip"].replace(" ", ""), 0) + 1
+        persons.setdefault(person_of(ds, i), set()).add(c["zip"].replace(" ", ""))
+        if c["city"]:
+            area = places[c["city"].lower()]
+            assert c["zip"][:2] == area[:2]
+            shape = re.sub(r"[A-Z]", "A", re.sub(r"\d", "9", area))
+            assert re.sub(r"[A-Z]", "A", re.sub(r"\d", "9", c["zip"])) in (
+                shape, shape.replace(" ", ""))
+    assert len(zips) > n // 4            # not twenty
+    assert max(zips.values()) < n // 100  # no crowd behind one postcode
+    assert all(len(z) == 1 for z in persons.values())   # the same person, the same postcode
+    assert sum(person_of(ds, i) != i for i in range(n)) > n // 100
 
 
 def test_relations_are_symmetric_and_counted_once() -> None:

@@ -49,12 +49,14 @@ from vaultkeeper.sandbox.pools import (
     PLACES,
     STREETS,
     dirty_email,
+    local_postcode,
     messy_date,
     messy_phone,
     slug,
 )
 
 _PERSON = 201
+_POSTCODE = 202
 _ORG_WEIGHTS = (0.34, 0.18, 0.18, 0.08, 0.1, 0.06, 0.06)  # charity, school, company, …
 _ORG_CUM = tuple(sum(_ORG_WEIGHTS[: k + 1]) for k in range(len(_ORG_WEIGHTS)))
 _TLDS = (".org.uk", ".org", ".com", ".co.uk", ".de", ".ac.uk", ".sch.uk")
@@ -78,19 +80,30 @@ def org_identity(ds: Dataset, j: int) -> tuple[str, str, str]:
     return name, kind, slug(f"{stem}{suffix}")[:24] + str(j % 97)
 
 
+def person_of(ds: Dataset, i: int) -> int:
+    """The person contact ``i`` is: ``i`` itself, or for about 2.3 % of the contacts an
+    earlier one's (a near-duplicate, typed in again: see :func:`contact`)."""
+    return _person(i, ds.stores["contacts"].hash(i))
+
+
+def _person(i: int, h: int) -> int:
+    if i > 0 and (h & 0xFF) < 6:
+        return max(0, i - 1 - (h >> 8) % 30)
+    return i
+
+
 def contact(ds: Dataset, i: int, full: bool = True) -> Props:
     """Every property of contact ``i`` (only ``CHEAP_CONTACT`` ones when ``full`` is False)."""
     st = ds.stores["contacts"]
     h = st.hash(i)
     rr = random.Random(h).random
-    pid = i
-    dup = i > 0 and (h & 0xFF) < 6  # ~2.3 % near-duplicates of an earlier contact
-    if dup:
-        pid = max(0, i - 1 - (h >> 8) % 30)
+    pid = _person(i, h)
+    dup = pid != i
     pr = random.Random(mix64(stream_key(ds.seed, _PERSON) ^ pid)).random
     first, last = pick(pr, FIRST_NAMES), pick(pr, LAST_NAMES)
     place = pick(pr, PLACES)
-    city, region, postcode, country, _iso, cc, tz = place
+    city, region, area, country, _iso, cc, tz = place
+    postcode = local_postcode(area, mix64(stream_key(ds.seed, _POSTCODE) ^ pid))
     domain = pick(pr, PERSONAL_DOMAINS)
     pattern = rrange(pr, 4)
     fs, ls = FIRST_SLUG[first], LAST_SLUG[last]

@@ -84,6 +84,27 @@ def messy_phone(rnd: Callable[[], float], cc: str) -> str:
     return fmt.format(a=a, b=b, c=c, cc=cc)
 
 
+_POSTCODE_LETTERS = "ABCDEFGHJKLMNPRSTUVWXYZ"   # no I, O, Q: postcodes avoid them
+
+
+def local_postcode(area: str, h: int) -> str:
+    """A postcode near ``area`` (a place's postcode), drawn from the integer ``h``: the first
+    two characters kept (the region), every later digit a digit and every later letter a
+    letter, the blanks and dashes where they were. A million contacts do not live in twenty
+    postcodes: a real register's full postcode is shared by a handful of its persons."""
+    out = [area[:2]]
+    for ch in area[2:]:
+        if ch.isdigit():
+            h, k = divmod(h, 10)
+            out.append("0123456789"[k])
+        elif ch.isalpha():
+            h, k = divmod(h, len(_POSTCODE_LETTERS))
+            out.append(_POSTCODE_LETTERS[k])
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 def dirty_email(rnd: Callable[[], float], local: str, domain: str) -> str:
     """One of the invalid e-mail shapes that CRMs accumulate."""
     k = int(rnd() * 7)

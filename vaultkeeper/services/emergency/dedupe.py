@@ -288,7 +288,7 @@ def score(a: Person, b: Person, *, floor: float | None = None) -> tuple[float, s
         total += 0.15
         reasons.append("phone one typo apart")
     elif a.phones and b.phones:
-        total -= 0.1
+        total -= 0.05
         reasons.append("other phones")
     same_ref = bool(set(a.refs) & set(b.refs))
     if same_ref:

@@ -89,7 +89,7 @@ def bound(a: Probe, b: Probe) -> float:
         elif not a[11].isdisjoint(b[11]) and any(_near(x, y) for x in a[3] for y in b[3]):
             total += 0.15
         else:
-            total -= 0.1
+            total -= 0.05
     if a[4] and not a[4].isdisjoint(b[4]):
         total += 0.35
     if a[5] and b[5]:

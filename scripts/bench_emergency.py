@@ -1,16 +1,17 @@
 """Benchmark: the emergency package at scale, and duplicate detection's speed and quality.
 
-Usage: .venv/bin/python scripts/bench_emergency.py [--sizes 100000,1000000]
+Usage: .venv/bin/python scripts/bench_emergency.py [--sizes 100000,300000,1000000]
        [--dedupe 25000,50000,100000] [--work DIR] [--skip-package] [--package-only]
-The 1M mode: ``--sizes 100000,1000000 --package-only [--trace-rss]`` (package builds only;
-about 25 min on two idle cores, much longer under load; ``--trace-rss``: the build prints
+The 1M mode: ``--sizes 100000,300000,1000000 --package-only [--trace-rss]`` (package builds
+only; about 30 min on two idle cores, much longer under load; ``--trace-rss``: the build prints
 VmRSS/VmHWM every 50,000 records to stderr).
 
 1. Package: generates a HubSpot-shaped export of N sandbox contacts (plus N/5 companies and the
    contact→company relation; not timed), times the yardstick — a bare two-pass NDJSON → CSV
    conversion of the same export (``bare_conversion``) — then builds the package (target
    hubspot) in a child process per size and reads its peak RSS (VmHWM, and ru_maxrss from
-   wait4): memory must stay flat from 100k to 1M (``package_summary.peak_rss_growth``).
+   wait4): memory must stay flat (bounded caches fill during the first ~200k records, so it is
+   judged from the second-largest size to the largest: ``package_summary.memory_flat``).
    Reports, measured in the same run, the wall ratio and the CPU ratio (the child's user +
    system time, its workers included, against the yardstick's; the fairer one on a shared
    machine) and the load average; the yardstick runs before and after the build and the
@@ -319,24 +320,35 @@ class _Done(Exception):
 
 
 def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Worst wall and CPU ratios against the bare conversion, and how peak RSS grows from the
-    smallest to the largest size (flat memory: about 1×, whatever the record count)."""
+    """Worst wall and CPU ratios against the bare conversion, and how peak RSS grows.
+
+    Flat memory means bounded whatever the record count. The build's caches are bounded (the
+    scratch store's SQLite page cache, the LRU caches of names, phones and dates) but fill
+    during the first ~200,000 records, so a 100k build has not reached its plateau: with three
+    sizes or more, flatness is judged from the second-largest to the largest size
+    (``peak_rss_growth_warm`` ≤ 1.1); ``peak_rss_growth`` is always from the smallest."""
     small, large = rows[0], rows[-1]
     growth = large["peak_rss_mb"] / small["peak_rss_mb"]
-    return {"sizes": [r["contacts"] for r in rows],
-            "wall_ratio_max": max(r["ratio"] for r in rows),
-            "cpu_ratio_max": max(r["cpu_ratio"] for r in rows),
-            "target_ratio": 4.0,
-            "peak_rss_mb": {str(r["contacts"]): r["peak_rss_mb"] for r in rows},
-            "ru_maxrss_mb": {str(r["contacts"]): r["ru_maxrss_mb"] for r in rows},
-            "peak_rss_growth": round(growth, 2),
-            "records_growth": round(large["contacts"] / small["contacts"], 1),
-            "memory_flat": growth <= 1.25}
+    out = {"sizes": [r["contacts"] for r in rows],
+           "wall_ratio_max": max(r["ratio"] for r in rows),
+           "cpu_ratio_max": max(r["cpu_ratio"] for r in rows),
+           "target_ratio": 4.0,
+           "peak_rss_mb": {str(r["contacts"]): r["peak_rss_mb"] for r in rows},
+           "ru_maxrss_mb": {str(r["contacts"]): r["ru_maxrss_mb"] for r in rows},
+           "peak_rss_growth": round(growth, 2),
+           "records_growth": round(large["contacts"] / small["contacts"], 1),
+           "memory_flat": growth <= 1.25}
+    if len(rows) >= 3:
+        warm = large["peak_rss_mb"] / rows[-2]["peak_rss_mb"]
+        out |= {"peak_rss_growth_warm": round(warm, 2),
+                "records_growth_warm": round(large["contacts"] / rows[-2]["contacts"], 1),
+                "memory_flat": warm <= 1.1}
+    return out
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--sizes", default="100000,1000000")
+    parser.add_argument("--sizes", default="100000,300000,1000000")
     parser.add_argument("--dedupe", default="25000,50000,100000")
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--skip-package", action="store_true")

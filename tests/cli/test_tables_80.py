@@ -18,7 +18,7 @@ def test_everyday_tables_read_well_at_80_columns(tmp_path) -> None:
     init = vk(config, "locations", "init", env=env)
     assert init.returncode == 0, init.stderr
     outputs = {"locations init": init.stdout + init.stderr}
-    for args in (("backup",), ("status",), ("locations", "check"), ("snapshots",)):
+    for args in (("backup",), ("status",), ("locations", "check"), ("snapshots",), ("drill",)):
         done = vk(config, *args, env=env)
         assert done.returncode == 0, (args, done.stderr)
         outputs[" ".join(args)] = done.stdout
@@ -31,6 +31,9 @@ def test_everyday_tables_read_well_at_80_columns(tmp_path) -> None:
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d", outputs["status"])
     assert "not scheduled" in outputs["status"]
     assert "yes" in outputs["locations check"]
+    # A relation's name stays on one line of the drill table.
+    relations = re.findall(r"↔ (\S+)", outputs["drill"])
+    assert "contacts__companies" in relations, outputs["drill"]
     # The long URL is folded, never cut: every piece of it is somewhere in the table.
     joined = re.sub(r"[\s│┃]", "", outputs["locations check"])
     assert "a-rather-long-folder-name/for-the-office-nas/repo" in joined

@@ -126,10 +126,10 @@ def _crm_drill(target: str, snapshot: str | None, location: str | None, sample: 
         render.print_json(report.as_json())
     else:
         console = Console()
-        table = Table(title=f"Drill {report.drill_id} into CRM {target}: snapshot "
-                      f"{report.short_id} — {report.result}", title_justify="left")
-        for column in ("object", "expected", "found", "missing", "fields differing"):
-            table.add_column(column, justify="left" if column == "object" else "right")
+        table = render.object_table(
+            ("object", "expected", "found", "missing", "fields differing"),
+            title=f"Drill {report.drill_id} into CRM {target}: snapshot {report.short_id} — "
+                  f"{report.result}", title_justify="left")
         for o in report.objects:
             table.add_row(o["object"], str(o["expected"]), str(o["found"]), str(o["missing"]),
                           str(sum(o["fields_differing"].values())))
@@ -168,9 +168,8 @@ def _print_report(report: DrillReport) -> None:
                   f"{report.short_id} ({report.snapshot_time[:19]}, age {age}) — "
                   f"[{'green' if report.result == 'verified' else 'red'}]{report.result}[/]",
                   highlight=False)
-    table = Table()
-    for column in ("object", "manifest", "restored", "archived", "digest", "schema", "ok"):
-        table.add_column(column, justify="left" if column == "object" else "right")
+    table = render.object_table(
+        ("object", "manifest", "restored", "archived", "digest", "schema", "ok"))
     mark = {True: "✔", False: "✘"}
     for o in report.objects:
         table.add_row(o["object"], str(o["expected"]), str(o["restored"]), str(o["archived"]),
@@ -267,10 +266,9 @@ def diff(
         render.print_json(report.as_json())
         return
     console = Console()
-    table = Table(title=f"{report.a['short_id']} → {report.b['short_id']} "
-                        f"(location {report.location})")
-    for column in ("object", "before", "after", "added", "removed", "changed"):
-        table.add_column(column, justify="left" if column == "object" else "right")
+    table = render.object_table(("object", "before", "after", "added", "removed", "changed"),
+                                title=f"{report.a['short_id']} → {report.b['short_id']} "
+                                      f"(location {report.location})")
     for o in report.objects:
         table.add_row(o.object, str(o.before), str(o.after), str(o.added), str(o.removed),
                       str(o.changed))

@@ -131,9 +131,8 @@ def emergency(
 
 def _summary(data: dict[str, Any]) -> None:
     console = Console()
-    table = Table(title=f"Emergency package {data['out']} — target {data['target']}")
-    for column in ("object", "records", "in sample"):
-        table.add_column(column, justify="left" if column == "object" else "right")
+    table = render.object_table(("object", "records", "in sample"), title=f"Emergency package "
+                                f"{data['out']} — target {data['target']}")
     for name, n in data["counts"].items():
         table.add_row(name, str(n), str(data["sample"].get(name, 0)))
     console.print(table)

@@ -170,15 +170,25 @@ def unverified_line(names: list[str]) -> str:
             f"checked): {shown}")
 
 
+def object_table(columns: tuple[str, ...], **options: Any) -> Table:
+    """A table with one row per object (or relation): its name on one line on the left, the
+    counts on the right. No outer frame: a relation's name and seven count
+    columns then still fit 80 columns."""
+    table = Table(show_edge=False, **options)
+    table.add_column(columns[0], no_wrap=True)
+    for column in columns[1:]:
+        table.add_column(column, justify="right")
+    return table
+
+
 def export_table(summary: dict[str, Any]) -> None:
     """A table of objects for people, then problems on stderr."""
     console = Console()
-    table = Table(title=f"Export to {summary['out']} — {summary['status']}")
     # "live" is compared with what the source reports for live records; archived/deleted
     # records are exported too but sources rarely count them (HubSpot search cannot).
-    for column in ("object", "records", "live", "archived", "quarantined", "source: live",
-                   "source: all", "live − source"):
-        table.add_column(column, justify="left" if column == "object" else "right")
+    table = object_table(("object", "records", "live", "archived", "quarantined",
+                          "source: live", "source: all", "live − source"),
+                         title=f"Export to {summary['out']} — {summary['status']}")
 
     def cell(value: int | None, verified: bool = True) -> str:
         return ("-" if verified else "unverified") if value is None else str(value)

@@ -133,7 +133,8 @@ class PhoneCheck(NamedTuple):
     reason: str = ""
 
 
-_EXTENSION = re.compile(r"\s*(?:ext\.?|x|extension)\s*\d+\s*$", re.IGNORECASE)
+EXTENSION = re.compile(r"\s*(?:ext\.?|x|extension)\s*\d+\s*$", re.IGNORECASE)
+"""A trailing extension (`x 12`, `ext. 12`): not part of the number itself."""
 
 
 _AHEAD: dict[tuple[str, str | None], PhoneCheck] = {}

@@ -33,7 +33,7 @@ from rapidfuzz.distance import DamerauLevenshtein
 
 from vaultkeeper.db.blockkeys import SLICES
 from vaultkeeper.db.scratch import Scratch
-from vaultkeeper.services.emergency.clean import fold
+from vaultkeeper.services.emergency.clean import EXTENSION, fold
 from vaultkeeper.services.emergency.evidence import (
     NAME_WEIGHT,
     Probe,
@@ -53,7 +53,6 @@ from vaultkeeper.services.emergency.names import (
     skeleton,
 )
 
-_EXT = re.compile(r"\s*(?:ext\.?|x|extension)\s*\d+\s*$", re.IGNORECASE)
 _ISO_BIRTH = re.compile(r"(18[89]\d|19\d\d|20[0-3]\d)-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])")
 _DIGITS = re.compile(r"\D")
 _HOUSE = re.compile(r"\b(\d+)")
@@ -168,7 +167,7 @@ def phone_key(value: str) -> str:
     if body.isascii() and body.isdigit():   # E.164 (what cleaning gives): digits already
         digits = body
     else:
-        digits = "".join(c for c in _EXT.sub("", head) if c.isdigit())
+        digits = "".join(c for c in EXTENSION.sub("", head) if c.isdigit())
     return digits[-9:] if len(digits) >= 7 else ""
 
 

@@ -188,8 +188,11 @@ def verify(
         for check, result in report.checks.items():
             table.add_row(check, result)
         Console().print(table)
-        pinned = "pinned" if report.pinned else "from the package (compare it out of band)"
-        Console().print(f"signing key {report.fingerprint} ({pinned})")
+        if report.pinned:
+            Console().print(f"signing key {report.fingerprint} (pinned)", highlight=False)
+        else:
+            Console().print(f"signing key {report.fingerprint}, read from the package: compare "
+                            "it with the fingerprint you received out of band", highlight=False)
         for problem in report.problems:
             render.err_console.print(f"[red]Problem:[/] {problem}", highlight=False)
     if not report.ok:

@@ -174,6 +174,9 @@ def object_table(columns: tuple[str, ...], **options: Any) -> Table:
     """A table with one row per object (or relation): its name on one line on the left, the
     counts on the right. No outer frame: a relation's name and seven count
     columns then still fit 80 columns."""
+    title = options.get("title")
+    if isinstance(title, str):    # a narrow table is widened rather than its title folded
+        options.setdefault("min_width", len(title))
     table = Table(show_edge=False, **options)
     table.add_column(columns[0], no_wrap=True)
     for column in columns[1:]:

@@ -187,12 +187,13 @@ def verify(
         table.add_column("result")
         for check, result in report.checks.items():
             table.add_row(check, result)
-        Console().print(table)
+        console = Console()
+        console.print(table)
         if report.pinned:
-            Console().print(f"signing key {report.fingerprint} (pinned)", highlight=False)
+            console.print(f"signing key {report.fingerprint} (pinned)", highlight=False)
         else:
-            Console().print(f"signing key {report.fingerprint}, read from the package: compare "
-                            "it with the fingerprint you received out of band", highlight=False)
+            console.print(f"signing key {report.fingerprint}, read from the package: compare it "
+                          "with the fingerprint you received out of band", highlight=False)
         for problem in report.problems:
             render.err_console.print(f"[red]Problem:[/] {problem}", highlight=False)
     if not report.ok:

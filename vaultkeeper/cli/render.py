@@ -172,8 +172,8 @@ def unverified_line(names: list[str]) -> str:
 
 def object_table(columns: tuple[str, ...], **options: Any) -> Table:
     """A table with one row per object (or relation): its name on one line on the left, the
-    counts on the right. No outer frame: a relation's name and seven count
-    columns then still fit 80 columns."""
+    counts on the right. No outer frame: a relation's name and six count columns (the drill
+    table) then still fit 80 columns."""
     title = options.get("title")
     if isinstance(title, str):    # a narrow table is widened rather than its title folded
         options.setdefault("min_width", len(title))

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -48,6 +49,12 @@ def test_without_a_drill_it_uses_the_newest_snapshot_and_says_so(tmp_path):
     # a second package never overwrites the first
     again = vk(config, "emergency", "--out", str(out))
     assert again.returncode == 2 and "not an empty folder" in again.stderr
+    # what a killed run leaves (data, no package.json) is named as such, and kept for the user
+    half = tmp_path / "half"
+    shutil.copytree(out / "data", half / "data")
+    stopped = vk(config, "emergency", "--out", str(half))
+    assert stopped.returncode == 2 and "half-written" in stopped.stderr, stopped.stderr
+    assert "delete that folder" in stopped.stderr and (half / "data").is_dir()
 
 
 def test_the_drilled_snapshot_wins_over_a_newer_one(tmp_path):

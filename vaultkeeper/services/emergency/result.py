@@ -86,6 +86,11 @@ class PackageResult:
 def prepare_out(out: Path) -> None:
     """A new or empty folder, created private (the package holds personal data)."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        if out.is_dir() and (out / "data").is_dir() and not (out / CHECKSUMS).exists():
+            raise UsageError(f"{out} holds a package a stopped run left half-written (it has "
+                             f"data/ but no {CHECKSUMS}, the last file a build writes)",
+                             "delete that folder (it holds personal data), then run again; "
+                             "a package is never written over another")
         raise UsageError(f"{out} exists and is not an empty folder",
                          "choose a new --out folder (a package is never written over another)")
     out.mkdir(mode=0o700, parents=True, exist_ok=True)

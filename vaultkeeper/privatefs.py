@@ -9,13 +9,14 @@ The API (small on purpose; other modules use only these names):
 - ``touch_private(path)``: create an empty 0600 file if missing (SQLite files, logs); an
   existing file is left unopened (closing a descriptor would drop SQLite's POSIX locks).
 - ``fsync_dir(path)``: make a rename or create inside ``path`` durable.
-- ``private_workdir(parent, label)``: a fresh 0700 folder ``<label>-<pid>-<random>`` under
-  ``parent``, removed on exit, Ctrl-C and SIGTERM.
+- ``new_private_dir(parent, label, shared=False)``: a fresh 0700 folder
+  ``<label>-<pid>-<random>`` under ``parent`` that the caller removes (a server's lifetime);
+  ``private_workdir(parent, label)``: the same, removed on exit, Ctrl-C and SIGTERM.
 - ``private_staging(parent, name)``: the same at a *fixed* path ``parent/name/run`` (restic then
   finds the previous snapshot as parent); the caller holds a run lock.
-- ``sweep_leftovers(parent)``: remove private folders whose owning process is dead (kill -9
-  cannot be caught). Both context managers call it, and so does every command context, so the
-  next run of *any* command removes the leftovers of a killed one.
+- ``sweep_leftovers(parent, prefix="")``: remove private folders whose owning process is dead
+  (kill -9 cannot be caught). Every folder maker above calls it, and so does every command
+  context, so the next run of *any* command removes the leftovers of a killed one.
 - ``run_lock(state_dir, lock, what)`` / ``daemon_lock(state_dir)``: one backup (drill, diff…) and
   one scheduler per state directory (flock: a crash never leaves them stuck); ``lock_holder``
   reads a lock without taking it; ``sigterm_interrupts()`` turns SIGTERM into KeyboardInterrupt
@@ -128,13 +129,14 @@ def _owner(folder: Path) -> int | None:
     return int(text) if text.isdigit() else None
 
 
-def sweep_leftovers(parent: Path) -> list[Path]:
-    """Remove the private folders under ``parent`` whose owning process is gone; return them."""
+def sweep_leftovers(parent: Path, prefix: str = "") -> list[Path]:
+    """Remove the private folders under ``parent`` whose owning process is gone; return them.
+    In a shared folder (``$TMPDIR``) ``prefix`` limits the sweep to names that are ours."""
     removed: list[Path] = []
     if not parent.is_dir():
         return removed
     for folder in parent.iterdir():
-        if not folder.is_dir() or folder.is_symlink():
+        if not folder.name.startswith(prefix) or not folder.is_dir() or folder.is_symlink():
             continue
         pid = _owner(folder)
         if pid is not None and pid != os.getpid() and not pid_alive(pid):
@@ -147,16 +149,28 @@ def _claim(folder: Path) -> None:
     (folder / OWNER).write_text(str(os.getpid()), encoding="utf-8")
 
 
-@contextlib.contextmanager
-def private_workdir(parent: Path, label: str) -> Iterator[Path]:
-    """A fresh 0700 folder ``parent/<label>-<pid>-<random>`` for plaintext data, removed on exit
-    (SIGTERM and Ctrl-C too); leftovers of killed runs under ``parent`` are removed first."""
+def new_private_dir(parent: Path, label: str, *, shared: bool = False) -> Path:
+    """A fresh 0700 folder ``parent/<label>-<pid>-<random>``, claimed by this process, which
+    removes it; leftovers of killed runs under ``parent`` are removed first (in a ``shared``
+    parent such as ``$TMPDIR``, only those named ``<label>-…``)."""
     parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    sweep_leftovers(parent)
+    sweep_leftovers(parent, f"{label}-" if shared else "")
     path = parent / f"{label}-{os.getpid()}-{secrets.token_hex(6)}"
     path.mkdir(mode=0o700)
     try:
         _claim(path)
+    except BaseException:
+        shutil.rmtree(path, ignore_errors=True)
+        raise
+    return path
+
+
+@contextlib.contextmanager
+def private_workdir(parent: Path, label: str) -> Iterator[Path]:
+    """A fresh 0700 folder ``parent/<label>-<pid>-<random>`` for plaintext data, removed on exit
+    (SIGTERM and Ctrl-C too); leftovers of killed runs under ``parent`` are removed first."""
+    path = new_private_dir(parent, label)
+    try:
         with sigterm_interrupts():
             yield path
     finally:

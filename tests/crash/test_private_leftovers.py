@@ -94,3 +94,38 @@ def test_kill_9_during_restic_leaves_no_password_file(tmp_path: Path) -> None:
     again = vk(config, "backup", "--no-prune", env=env)
     assert again.returncode == 0, again.stderr
     assert not list((tmp_path / "nas" / "locks").iterdir())
+
+
+def _serve(tmp: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "vaultkeeper", "sandbox", "serve", "--port",
+                             "0", "--records", "10"], env=dict(os.environ, TMPDIR=str(tmp)),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+
+
+def test_kill_9_of_a_sandbox_leaves_no_private_key_and_the_next_sandbox_sweeps(
+        tmp_path: Path) -> None:
+    """Before: `$TMPDIR/vaultkeeper-sandbox-*/key.pem` survived a kill -9 of any command that
+    serves the built-in sandbox (backup of the demo, `emergency rehearse --into sandbox:…`)."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    first = _serve(tmp)
+    try:
+        folder = _wait_for("vaultkeeper-sandbox-*/cert.pem", tmp, first).parent
+        deadline = time.monotonic() + 60     # the key is removed once the server has loaded it
+        while (folder / "key.pem").exists():
+            assert first.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    assert folder.is_dir() and not list(folder.glob("*key*"))
+    other = tmp / f"other-tool-{first.pid}-0123456789ab"    # a dead pid, but not our name
+    other.mkdir()
+    second = _serve(tmp)
+    try:
+        mine = _wait_for(f"vaultkeeper-sandbox-{second.pid}-*/cert.pem", tmp, second).parent
+        assert not folder.exists() and other.is_dir()
+    finally:
+        second.terminate()
+        second.wait(timeout=60)
+    assert not mine.exists()                                 # a clean stop removes its own

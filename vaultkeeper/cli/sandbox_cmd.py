@@ -147,19 +147,20 @@ def serve(
                  tls=not no_tls, cert_dir=cert_dir, max_url_length=max_url_length,
                  rate_limit=rate_limit, connected_app=app, token_ttl=token_ttl,
                  log=(lambda line: typer.echo(line, err=True)) if log_requests else None)
-    try:
-        sb.start()
-    except OSError as exc:
-        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
-                         fix="choose another --port (0 picks a free one) or stop the other "
-                             "process") from None
     stop = threading.Event()
 
     def _on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
+    # Before start: a signal while starting still stops cleanly (the temporary cert folder goes).
     previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
+        try:
+            sb.start()
+        except OSError as exc:
+            raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+                             fix="choose another --port (0 picks a free one) or stop the other "
+                                 "process") from None
         _print_banner(sb, fault_config)
         if json_out:
             typer.echo(json.dumps(sb.announcement()))

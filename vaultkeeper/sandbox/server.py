@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import orjson
 
-from vaultkeeper import crypto
+from vaultkeeper import crypto, privatefs
 from vaultkeeper.sandbox import admin, file_routes
 from vaultkeeper.sandbox.data import Dataset
 from vaultkeeper.sandbox.faults import Decision, FaultConfig, FaultState
@@ -244,12 +244,16 @@ class Sandbox:
             if not (key.exists() and crypto.certificate_is_usable(cert, names)):
                 cert, key = crypto.generate_self_signed_cert(directory, names)
         else:
-            self._tmp = Path(tempfile.mkdtemp(prefix="vaultkeeper-sandbox-"))  # mode 0700
+            # Swept by the next sandbox if this process is killed (kill -9 skips `stop`).
+            self._tmp = privatefs.new_private_dir(Path(tempfile.gettempdir()),
+                                                  "vaultkeeper-sandbox", shared=True)
             cert, key = crypto.generate_self_signed_cert(self._tmp, names)
         self.ca_file = cert
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         context.load_cert_chain(cert, key)
+        if self._tmp is not None:
+            key.unlink()    # held in memory now: no private key on disk for the server's life
         return context
 
     def stop(self, timeout: float = 5.0) -> None:
